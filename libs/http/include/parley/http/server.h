@@ -1,0 +1,87 @@
+// A small HTTP/1.1 server on Boost.Beast for Parley's public and metrics
+// endpoints.
+//
+// Connections are kept alive; each connection serves one request at a time.
+// The handler runs on an I/O thread and must not block: it answers through
+// the Responder, which may be called later from any thread (e.g. a gRPC
+// completion), exactly once. A body over max_body_bytes is answered with
+// options.body_too_large(request) and the connection is then closed (the
+// unread body makes it unusable), never silently dropped.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace parley::http {
+
+struct Request {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // path plus query, as sent
+  std::string path;
+  std::string query;   // after '?', undecoded
+  std::string body;
+  std::string content_type;
+  std::string remote_ip;
+  // Headers by lower-case name.
+  std::map<std::string, std::string> headers;
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  bool close = false;  // close the connection after writing
+};
+
+using Responder = std::function<void(Response)>;
+using Handler = std::function<void(Request, Responder)>;
+
+struct ServerOptions {
+  std::string address = "127.0.0.1:8080";  // host:port; port 0 picks one
+  int threads = 2;
+  size_t max_body_bytes = 1 << 20;
+  std::chrono::seconds idle_timeout{75};
+  // Builds the answer to a request whose body exceeds max_body_bytes.
+  std::function<Response(const Request&)> body_too_large;
+};
+
+class Server {
+ public:
+  Server(ServerOptions options, Handler handler);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and starts the I/O threads. Fails if the address can't be bound.
+  absl::Status Start();
+  // Stops accepting new connections; open ones finish their current request.
+  void StopAccepting();
+  // Closes everything and joins the threads. Idempotent.
+  void Stop();
+
+  int port() const { return port_; }
+  uint64_t open_connections() const { return open_connections_->load(); }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  int port_ = 0;
+  std::shared_ptr<std::atomic<uint64_t>> open_connections_;
+};
+
+// Splits "host:port" (host may be "[::1]"). False when malformed.
+bool SplitHostPort(const std::string& address, std::string* host, int* port);
+
+// Decodes an application/x-www-form-urlencoded query. Later duplicates of a
+// name are ignored (the first one wins).
+std::map<std::string, std::string> ParseQuery(std::string_view query);
+
+}  // namespace parley::http

@@ -1,0 +1,241 @@
+#include "parley/http/server.h"
+
+#include <array>
+#include <optional>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/version.hpp>
+
+#include "absl/strings/str_cat.h"
+
+namespace parley::http {
+namespace {
+
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+constexpr uint32_t kMaxHeaderBytes = 16 * 1024;
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, const ServerOptions& options, const Handler& handler,
+          std::shared_ptr<std::atomic<uint64_t>> open)
+      : stream_(std::move(socket)), options_(options), handler_(handler), open_(std::move(open)) {
+    open_->fetch_add(1);
+  }
+  ~Session() { open_->fetch_sub(1); }
+
+  void Start() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadNext(); });
+  }
+
+ private:
+  void ReadNext() {
+    parser_.emplace();
+    parser_->body_limit(options_.max_body_bytes);
+    parser_->header_limit(kMaxHeaderBytes);
+    stream_.expires_after(options_.idle_timeout);
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      [self = shared_from_this()](beast::error_code ec, size_t) {
+                        self->OnRead(ec);
+                      });
+  }
+
+  Request BuildRequest() {
+    const auto& msg = parser_->get();
+    Request request;
+    request.method = std::string(msg.method_string());
+    request.target = std::string(msg.target());
+    size_t q = request.target.find('?');
+    request.path = request.target.substr(0, q);
+    if (q != std::string::npos) request.query = request.target.substr(q + 1);
+    for (const auto& field : msg) {
+      std::string name(field.name_string());
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      request.headers.emplace(std::move(name), std::string(field.value()));
+    }
+    if (auto it = request.headers.find("content-type"); it != request.headers.end()) {
+      request.content_type = it->second;
+    }
+    beast::error_code ec;
+    auto endpoint = stream_.socket().remote_endpoint(ec);
+    if (!ec) request.remote_ip = endpoint.address().to_string();
+    return request;
+  }
+
+  void OnRead(beast::error_code ec) {
+    if (ec == bhttp::error::end_of_stream || ec == net::error::operation_aborted ||
+        ec == beast::error::timeout) {
+      return Close();
+    }
+    if (ec == bhttp::error::body_limit && parser_->is_header_done() && options_.body_too_large) {
+      Request request = BuildRequest();
+      Response response = options_.body_too_large(request);
+      response.close = true;
+      keep_alive_ = false;
+      return Write(std::move(response));
+    }
+    if (ec) {
+      // Malformed HTTP: answer 400 when the peer can still read, then close.
+      keep_alive_ = false;
+      return Write(Response{400, "text/plain", absl::StrCat("bad request: ", ec.message(), "\n"),
+                            true});
+    }
+    keep_alive_ = parser_->get().keep_alive();
+    version_ = parser_->get().version();
+    Request request = BuildRequest();
+    request.body = std::move(parser_->get().body());
+    stream_.expires_never();  // the handler's own deadlines bound the wait
+    auto responder = [self = shared_from_this()](Response response) {
+      net::post(self->stream_.get_executor(),
+                [self, response = std::move(response)]() mutable {
+                  self->Write(std::move(response));
+                });
+    };
+    try {
+      handler_(std::move(request), std::move(responder));
+    } catch (const std::exception& e) {
+      Write(Response{500, "text/plain", "internal error\n", true});
+    }
+  }
+
+  void Write(Response response) {
+    auto message = std::make_shared<bhttp::response<bhttp::string_body>>();
+    message->version(version_);
+    message->result(static_cast<bhttp::status>(response.status));
+    message->set(bhttp::field::server, "parley");
+    message->set(bhttp::field::content_type, response.content_type);
+    message->body() = std::move(response.body);
+    bool keep = keep_alive_ && !response.close;
+    message->keep_alive(keep);
+    message->prepare_payload();
+    stream_.expires_after(options_.idle_timeout);
+    bhttp::async_write(stream_, *message,
+                       [self = shared_from_this(), message, keep](beast::error_code ec, size_t) {
+                         if (ec) return self->Close();
+                         if (!keep) return self->LingerClose();
+                         self->ReadNext();
+                       });
+  }
+
+  // Half-closes, then discards what the peer still sends (e.g. the rest of an
+  // oversized body) for a moment, so the peer reads our answer instead of a
+  // connection reset.
+  void LingerClose() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) return Close();
+    stream_.expires_after(std::chrono::seconds(2));
+    DrainSome();
+  }
+
+  void DrainSome() {
+    auto scratch = std::make_shared<std::array<char, 16384>>();
+    stream_.async_read_some(net::buffer(*scratch),
+                            [self = shared_from_this(), scratch](beast::error_code ec, size_t) {
+                              if (ec) return self->Close();
+                              self->DrainSome();
+                            });
+  }
+
+  void Close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.socket().close(ec);
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  const ServerOptions& options_;
+  const Handler& handler_;
+  std::shared_ptr<std::atomic<uint64_t>> open_;
+  bool keep_alive_ = true;
+  unsigned version_ = 11;
+};
+
+}  // namespace
+
+struct Server::Impl {
+  ServerOptions options;
+  Handler handler;
+  net::io_context ioc;
+  std::optional<tcp::acceptor> acceptor;
+  std::vector<std::thread> threads;
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
+  std::shared_ptr<std::atomic<uint64_t>> open;
+
+  Impl(ServerOptions o, Handler h, std::shared_ptr<std::atomic<uint64_t>> counter)
+      : options(std::move(o)), handler(std::move(h)), ioc(options.threads), open(std::move(counter)) {}
+
+  void Accept() {
+    acceptor->async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+      if (ec == net::error::operation_aborted || !acceptor->is_open()) return;
+      if (!ec) {
+        socket.set_option(tcp::no_delay(true), ec);
+        std::make_shared<Session>(std::move(socket), options, handler, open)->Start();
+      }
+      Accept();
+    });
+  }
+};
+
+Server::Server(ServerOptions options, Handler handler)
+    : open_connections_(std::make_shared<std::atomic<uint64_t>>(0)) {
+  impl_ = std::make_unique<Impl>(std::move(options), std::move(handler), open_connections_);
+}
+
+Server::~Server() { Stop(); }
+
+absl::Status Server::Start() {
+  std::string host;
+  int port = 0;
+  if (!SplitHostPort(impl_->options.address, &host, &port)) {
+    return absl::InvalidArgumentError(absl::StrCat("bad listen address ", impl_->options.address));
+  }
+  beast::error_code ec;
+  auto address = net::ip::make_address(host, ec);
+  if (ec) return absl::InvalidArgumentError(absl::StrCat("bad listen host ", host));
+  tcp::endpoint endpoint(address, static_cast<uint16_t>(port));
+  impl_->acceptor.emplace(impl_->ioc);
+  impl_->acceptor->open(endpoint.protocol(), ec);
+  if (!ec) impl_->acceptor->set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) impl_->acceptor->bind(endpoint, ec);
+  if (!ec) impl_->acceptor->listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", impl_->options.address, ": ", ec.message()));
+  }
+  port_ = impl_->acceptor->local_endpoint().port();
+  impl_->work.emplace(impl_->ioc.get_executor());
+  impl_->Accept();
+  for (int i = 0; i < std::max(1, impl_->options.threads); ++i) {
+    impl_->threads.emplace_back([this] { impl_->ioc.run(); });
+  }
+  return absl::OkStatus();
+}
+
+void Server::StopAccepting() {
+  if (!impl_->acceptor) return;
+  net::post(impl_->ioc, [impl = impl_.get()] {
+    beast::error_code ec;
+    if (impl->acceptor && impl->acceptor->is_open()) impl->acceptor->close(ec);
+  });
+}
+
+void Server::Stop() {
+  if (impl_->threads.empty()) return;
+  StopAccepting();
+  impl_->work.reset();
+  impl_->ioc.stop();
+  for (auto& t : impl_->threads) t.join();
+  impl_->threads.clear();
+}
+
+}  // namespace parley::http

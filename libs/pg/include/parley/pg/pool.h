@@ -1,0 +1,64 @@
+// A fixed-size pool of PostgreSQL connections on libpqxx.
+//
+// Run() lends a connection to a function and turns every libpqxx exception
+// into a Status, so no exception leaves the storage layer:
+//   broken connection -> UNAVAILABLE (the connection is reopened next time),
+//   unique violation  -> ALREADY_EXISTS, other SQL errors -> INTERNAL.
+// Thread-safe. Borrowers wait up to acquire_timeout for a free connection.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <pqxx/pqxx>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+
+namespace parley::pg {
+
+struct PoolOptions {
+  std::string url;  // libpq URL, e.g. postgresql://parley@127.0.0.1:55432/parley
+  int size = 4;
+  std::chrono::milliseconds acquire_timeout{3000};
+};
+
+class Pool {
+ public:
+  // Opens every connection; fails if the first cannot be opened.
+  static absl::StatusOr<std::unique_ptr<Pool>> Create(PoolOptions options);
+
+  absl::Status Run(const std::function<absl::Status(pqxx::connection&)>& fn);
+
+  // Like Run(), for functions that produce a value.
+  template <class T>
+  absl::StatusOr<T> Query(const std::function<absl::StatusOr<T>(pqxx::connection&)>& fn) {
+    absl::StatusOr<T> result = absl::InternalError("query did not run");
+    absl::Status st = Run([&](pqxx::connection& c) {
+      result = fn(c);
+      return result.status();
+    });
+    if (!st.ok()) return st;
+    return result;
+  }
+
+ private:
+  explicit Pool(PoolOptions options) : options_(std::move(options)) {}
+  std::unique_ptr<pqxx::connection> Acquire(absl::Status* status);
+  void Release(std::unique_ptr<pqxx::connection> connection);
+
+  PoolOptions options_;
+  absl::Mutex mu_;
+  std::vector<std::unique_ptr<pqxx::connection>> idle_ ABSL_GUARDED_BY(mu_);
+  int lent_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// A PostgreSQL array literal ({"a","b"}) for binding a list of strings as one
+// parameter, cast in SQL as $1::text[].
+std::string TextArray(const std::vector<std::string>& values);
+
+}  // namespace parley::pg

@@ -1,0 +1,92 @@
+#include "parley/pg/pool.h"
+
+#include "absl/strings/str_cat.h"
+#include "parley/log/log.h"
+
+namespace parley::pg {
+namespace {
+
+absl::StatusOr<std::unique_ptr<pqxx::connection>> Open(const std::string& url) {
+  try {
+    return std::make_unique<pqxx::connection>(url);
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(absl::StrCat("cannot connect to PostgreSQL: ", e.what()));
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Pool>> Pool::Create(PoolOptions options) {
+  std::unique_ptr<Pool> pool(new Pool(std::move(options)));
+  absl::MutexLock lock(&pool->mu_);
+  for (int i = 0; i < std::max(1, pool->options_.size); ++i) {
+    auto connection = Open(pool->options_.url);
+    if (!connection.ok()) return connection.status();
+    pool->idle_.push_back(std::move(*connection));
+  }
+  return pool;
+}
+
+std::unique_ptr<pqxx::connection> Pool::Acquire(absl::Status* status) {
+  absl::MutexLock lock(&mu_);
+  auto available = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !idle_.empty(); };
+  if (!mu_.AwaitWithTimeout(absl::Condition(&available),
+                            absl::FromChrono(options_.acquire_timeout))) {
+    *status = absl::UnavailableError("no free PostgreSQL connection");
+    return nullptr;
+  }
+  auto connection = std::move(idle_.back());
+  idle_.pop_back();
+  ++lent_;
+  return connection;
+}
+
+void Pool::Release(std::unique_ptr<pqxx::connection> connection) {
+  absl::MutexLock lock(&mu_);
+  --lent_;
+  idle_.push_back(std::move(connection));
+}
+
+absl::Status Pool::Run(const std::function<absl::Status(pqxx::connection&)>& fn) {
+  absl::Status status;
+  auto connection = Acquire(&status);
+  if (!connection) return status;
+  if (!connection->is_open()) {
+    auto reopened = Open(options_.url);
+    if (!reopened.ok()) {
+      Release(std::move(connection));
+      return reopened.status();
+    }
+    connection = std::move(*reopened);
+  }
+  try {
+    status = fn(*connection);
+  } catch (const pqxx::broken_connection& e) {
+    status = absl::UnavailableError(absl::StrCat("PostgreSQL connection lost: ", e.what()));
+    // Replace it now so the next borrower gets a working connection.
+    if (auto reopened = Open(options_.url); reopened.ok()) connection = std::move(*reopened);
+  } catch (const pqxx::unique_violation& e) {
+    status = absl::AlreadyExistsError(e.what());
+  } catch (const std::exception& e) {
+    log::Error("pg_error", {{"what", e.what()}});
+    status = absl::InternalError(absl::StrCat("PostgreSQL error: ", e.what()));
+  }
+  Release(std::move(connection));
+  return status;
+}
+
+std::string TextArray(const std::vector<std::string>& values) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i) out += ',';
+    out += '"';
+    for (char c : values[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
+}  // namespace parley::pg

@@ -1,0 +1,33 @@
+#include "parley/rpc/caller.h"
+
+#include "absl/strings/numbers.h"
+#include "parley/errors/errors.h"
+
+namespace parley::rpc {
+namespace {
+constexpr char kSdkAppIdKey[] = "x-parley-sdkappid";
+constexpr char kIdentifierKey[] = "x-parley-identifier";
+
+std::string Metadata(const grpc::ServerContext& context, const char* key) {
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find(key);
+  return it == metadata.end() ? "" : std::string(it->second.data(), it->second.size());
+}
+}  // namespace
+
+void SetCaller(grpc::ClientContext& context, const Caller& caller) {
+  context.AddMetadata(kSdkAppIdKey, std::to_string(caller.sdkappid));
+  context.AddMetadata(kIdentifierKey, caller.identifier);
+}
+
+absl::StatusOr<Caller> GetCaller(const grpc::ServerContext& context) {
+  Caller caller;
+  if (!absl::SimpleAtoi(Metadata(context, kSdkAppIdKey), &caller.sdkappid) ||
+      caller.sdkappid == 0) {
+    return errors::Error(errors::kMissingSdkAppId, "x-parley-sdkappid metadata is missing");
+  }
+  caller.identifier = Metadata(context, kIdentifierKey);
+  return caller;
+}
+
+}  // namespace parley::rpc

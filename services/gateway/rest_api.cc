@@ -1,0 +1,216 @@
+#include "rest_api.h"
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "parley/log/log.h"
+#include "parley/metrics/metrics.h"
+
+namespace parley::gateway {
+namespace {
+
+int64_t NowSeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+absl::Status ParseJsonBody(const std::string& body, google::protobuf::Message* message,
+                           const ServiceCodes& codes) {
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;  // Tencent clients send fields we don't model
+  auto status = google::protobuf::util::JsonStringToMessage(body, message, options);
+  if (status.ok()) return absl::OkStatus();
+  // The body is known to be valid JSON, so this is a field of the wrong type.
+  return errors::Error(codes.invalid_param,
+                       absl::StrCat("invalid request field: ", status.message().as_string()));
+}
+
+std::string PrintJson(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.always_print_primitive_fields = true;  // Tencent shows empty lists and zeros
+  std::string json;
+  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
+  return json;
+}
+
+std::string Envelope(int32_t code, const std::string& info, const std::string& json) {
+  std::string out = absl::StrCat("{\"ActionStatus\":\"", code == 0 ? "OK" : "FAIL",
+                                 "\",\"ErrorInfo\":", nlohmann::json(info).dump(
+                                     -1, ' ', false, nlohmann::json::error_handler_t::replace),
+                                 ",\"ErrorCode\":", code);
+  // `json` is "{}" or "{...}": splice its members after the envelope's.
+  if (json.size() > 2 && json.front() == '{') {
+    absl::StrAppend(&out, ",", absl::string_view(json).substr(1));
+  } else {
+    out += "}";
+  }
+  return out;
+}
+
+struct RestApi::Pending {
+  http::Responder respond;
+  rpc::Caller caller;
+  std::string usersig;
+  std::string service;
+  std::string command;
+  std::string body;
+  ServiceCodes codes;
+  std::chrono::steady_clock::time_point start;
+};
+
+RestApi::RestApi(std::shared_ptr<v1::AuthService::StubInterface> auth, RestOptions options)
+    : auth_(std::move(auth)), options_(options) {}
+
+void RestApi::AddService(const std::string& service, ServiceCodes codes) {
+  services_[service] = codes;
+}
+
+void RestApi::AddRoute(const std::string& service, const std::string& command, Route route) {
+  routes_[service + "/" + command] = std::move(route);
+}
+
+http::Response RestApi::BodyTooLarge(size_t limit) {
+  return {200, "application/json",
+          Envelope(errors::kBodyTooLarge,
+                   absl::StrCat("request body is larger than ", limit, " bytes"), ""),
+          true};
+}
+
+void RestApi::Finish(const Pending& pending, int32_t code, const std::string& info,
+                     const std::string& json) const {
+  bool known = routes_.count(pending.service + "/" + pending.command) > 0;
+  std::string endpoint = known ? pending.service + "/" + pending.command : "unknown";
+  auto& registry = metrics::Registry::Default();
+  registry
+      .GetCounter("parley_rest_requests_total", "REST calls by endpoint and ErrorCode",
+                  {{"endpoint", endpoint}, {"code", std::to_string(code)}})
+      .Increment();
+  std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - pending.start;
+  registry.GetHistogram("parley_rest_request_seconds", "REST latency", {{"endpoint", endpoint}})
+      .Observe(elapsed.count());
+  if (code != 0) {
+    log::Info("rest_error", {{"endpoint", endpoint},
+                             {"sdkappid", pending.caller.sdkappid},
+                             {"identifier", pending.caller.identifier},
+                             {"code", code},
+                             {"info", info}});
+  }
+  pending.respond({200, "application/json", Envelope(code, info, json), false});
+}
+
+void RestApi::Handle(const http::Request& request, http::Responder respond) {
+  requests_total_.fetch_add(1);
+  auto pending = std::make_shared<Pending>();
+  pending->respond = std::move(respond);
+  pending->start = std::chrono::steady_clock::now();
+  auto fail = [&](int32_t code, const std::string& info) { Finish(*pending, code, info, ""); };
+
+  std::vector<std::string> parts = absl::StrSplit(request.path, '/');
+  // "/v4/svc/cmd" splits into "", "v4", "svc", "cmd".
+  if (parts.size() != 4 || parts[1] != "v4" || parts[2].empty() || parts[3].empty()) {
+    return fail(errors::kBadResource, "URL path must be /v4/<service>/<command>");
+  }
+  pending->service = parts[2];
+  pending->command = parts[3];
+  if (auto it = services_.find(pending->service); it != services_.end()) {
+    pending->codes = it->second;
+  }
+  if (request.method != "POST") return fail(errors::kServiceTimeout, "only POST is allowed");
+
+  auto params = http::ParseQuery(request.query);
+  auto param = [&](const char* name) -> const std::string* {
+    auto it = params.find(name);
+    return it == params.end() ? nullptr : &it->second;
+  };
+  const std::string* sdkappid = param("sdkappid");
+  if (sdkappid == nullptr || sdkappid->empty()) {
+    return fail(errors::kMissingSdkAppId, "sdkappid is missing from the URL");
+  }
+  if (!absl::SimpleAtoi(*sdkappid, &pending->caller.sdkappid) || pending->caller.sdkappid == 0 ||
+      pending->caller.sdkappid > 0xFFFFFFFFULL) {
+    return fail(errors::kSdkAppIdInvalid, "sdkappid is not a valid SDKAppID");
+  }
+  const std::string* identifier = param("identifier");
+  if (identifier == nullptr || identifier->empty()) {
+    return fail(errors::kBadUrlParams, "identifier is missing from the URL");
+  }
+  pending->caller.identifier = *identifier;
+  const std::string* usersig = param("usersig");
+  if (usersig == nullptr || usersig->empty()) {
+    return fail(errors::kSigEmpty, "usersig is missing from the URL");
+  }
+  pending->usersig = *usersig;
+  if (const std::string* type = param("contenttype"); type != nullptr && *type != "json") {
+    return fail(errors::kBadUrlParams, "contenttype must be json");
+  }
+  uint32_t random = 0;
+  if (const std::string* r = param("random"); r != nullptr && !absl::SimpleAtoi(*r, &random)) {
+    return fail(errors::kBadUrlParams, "random must be an integer from 0 to 4294967295");
+  }
+  pending->body = request.body;
+
+  std::string cache_key =
+      absl::StrCat(pending->caller.sdkappid, "\n", *identifier, "\n", *usersig);
+  if (auth_cache_.Get(cache_key, NowSeconds())) return Authenticated(std::move(pending));
+
+  struct AuthCall {
+    std::unique_ptr<grpc::ClientContext> context;
+    v1::AuthenticateRequest request;
+    v1::AuthenticateResponse response;
+  };
+  auto call = std::make_shared<AuthCall>();
+  call->context = rpc::NewContext(nullptr, options_.rpc_deadline);
+  call->request.set_sdkappid(pending->caller.sdkappid);
+  call->request.set_identifier(*identifier);
+  call->request.set_usersig(*usersig);
+  call->request.set_require_admin(true);
+  auth_->async()->Authenticate(
+      call->context.get(), &call->request, &call->response,
+      [this, call, pending, cache_key](grpc::Status status) {
+        if (!status.ok()) {
+          absl::Status error = errors::FromGrpc(status);
+          int32_t code = errors::TencentCode(error, pending->codes.internal);
+          if (code == errors::kRequiresAdmin) code = pending->codes.requires_admin;
+          return Finish(*pending, code, std::string(error.message()), "");
+        }
+        int64_t now = NowSeconds();
+        auth_cache_.Put(cache_key, true,
+                        std::min<int64_t>(call->response.sig_expires_at() + 1,
+                                          now + options_.auth_cache_ttl.count()));
+        Authenticated(pending);
+      });
+}
+
+void RestApi::Authenticated(std::shared_ptr<Pending> pending) {
+  auto route = routes_.find(pending->service + "/" + pending->command);
+  if (route == routes_.end()) {
+    return Finish(*pending, errors::kBadResource,
+                  absl::StrCat("unknown command ", pending->service, "/", pending->command), "");
+  }
+  const std::string& body = pending->body;
+  if (body.empty()) {
+    return Finish(*pending, pending->codes.json_parse, "request body is empty; send {}", "");
+  }
+  // Syntax first, so malformed JSON and wrong field types get distinct codes.
+  auto parsed = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded()) {
+    return Finish(*pending, pending->codes.json_parse, "request body is not valid JSON", "");
+  }
+  if (!parsed.is_object()) {
+    return Finish(*pending, pending->codes.json_parse, "request body must be a JSON object", "");
+  }
+  route->second(pending->caller, body, pending->codes, [this, pending](RouteResult result) {
+    if (!result.status.ok()) {
+      return Finish(*pending, errors::TencentCode(result.status, pending->codes.internal),
+                    std::string(result.status.message()), "");
+    }
+    Finish(*pending, 0, "", result.json);
+  });
+}
+
+}  // namespace parley::gateway

@@ -1,0 +1,33 @@
+#include "routes.h"
+
+namespace parley::gateway {
+
+// One row per endpoint: the Tencent path and the RPC it calls. The request and
+// response protos carry Tencent's field names, so there is nothing else to do.
+#define PARLEY_ROUTE(service, command, backend, Method, Req, Resp)                             \
+  api.AddRoute(service, command,                                                            \
+               UnaryRoute<v1::Req, v1::Resp>(                                               \
+                   [stub = (backend)](grpc::ClientContext* c, const v1::Req* q, v1::Resp* r,   \
+                                   std::function<void(grpc::Status)> done) {                \
+                     stub->async()->Method(c, q, r, std::move(done));                       \
+                   },                                                                       \
+                   api.rpc_deadline()))
+
+void RegisterRoutes(RestApi& api, const Backends& backends) {
+  // Per-service codes: admin required (§2.4), JSON parse, bad field, internal.
+  api.AddService("im_open_login_svc", {errors::kRequiresAdmin, errors::kJsonParse,
+                                       errors::kAccountInvalidParam, errors::kAccountInternal});
+
+  PARLEY_ROUTE("im_open_login_svc", "account_import", backends.auth, AccountImport,
+               AccountImportRequest, AccountImportResponse);
+  PARLEY_ROUTE("im_open_login_svc", "multiaccount_import", backends.auth, MultiAccountImport,
+               MultiAccountImportRequest, MultiAccountImportResponse);
+  PARLEY_ROUTE("im_open_login_svc", "account_delete", backends.auth, AccountDelete,
+               AccountDeleteRequest, AccountDeleteResponse);
+  PARLEY_ROUTE("im_open_login_svc", "account_check", backends.auth, AccountCheck,
+               AccountCheckRequest, AccountCheckResponse);
+}
+
+#undef PARLEY_ROUTE
+
+}  // namespace parley::gateway

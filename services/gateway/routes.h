@@ -1,0 +1,18 @@
+// The REST endpoint table: which Tencent service/command calls which RPC.
+#pragma once
+
+#include <memory>
+
+#include "parley/v1/auth.grpc.pb.h"
+#include "rest_api.h"
+
+namespace parley::gateway {
+
+struct Backends {
+  std::shared_ptr<v1::AuthService::StubInterface> auth;
+};
+
+// Registers every service's error codes and every endpoint.
+void RegisterRoutes(RestApi& api, const Backends& backends);
+
+}  // namespace parley::gateway
