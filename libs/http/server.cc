@@ -74,7 +74,8 @@ class Session : public std::enable_shared_from_this<Session> {
         ec == beast::error::timeout) {
       return Close();
     }
-    if (ec == bhttp::error::body_limit && parser_->is_header_done() && options_.body_too_large) {
+    // Beast reports the limit once the request line and fields are parsed.
+    if (ec == bhttp::error::body_limit && options_.body_too_large) {
       Request request = BuildRequest();
       Response response = options_.body_too_large(request);
       response.close = true;

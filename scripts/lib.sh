@@ -1,0 +1,137 @@
+# Shared by scripts/cluster and scripts/test. Source it; it defines functions
+# only. Everything it installs comes from Debian packages; everything it starts
+# listens on loopback and keeps its files under a data folder.
+
+PARLEY_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PARLEY_BUILD_DIR=${PARLEY_BUILD_DIR:-$PARLEY_ROOT/build}
+
+# Build and test dependencies, and the servers of the local cluster.
+PARLEY_DEB_PACKAGES=(
+  build-essential cmake ninja-build ccache pkg-config
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev grpc-proto
+  libhiredis-dev libpqxx-dev libboost-dev libssl-dev zlib1g-dev
+  libspdlog-dev libfmt-dev nlohmann-json3-dev catch2
+  postgresql redis-server redis-tools
+  python3 python3-yaml curl wrk
+)
+
+say() { printf '\033[1m[parley]\033[0m %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+install_deps() {
+  local missing=() p
+  for p in "${PARLEY_DEB_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  say "installing Debian packages: ${missing[*]}"
+  as_root apt-get update -qq
+  # Package scripts may try to start system services; ours run from the data folder.
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+}
+
+build_parley() {
+  say "building into $PARLEY_BUILD_DIR"
+  cmake -S "$PARLEY_ROOT" -B "$PARLEY_BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_COMPILER_LAUNCHER=ccache "$@" >/dev/null
+  cmake --build "$PARLEY_BUILD_DIR" -j2
+}
+
+# abs_dir DIR: creates DIR and prints its absolute path (daemons chdir away).
+abs_dir() {
+  mkdir -p "$1" && (cd "$1" && pwd)
+}
+
+pg_bin_dir() {
+  ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1
+}
+
+# PostgreSQL refuses to run as root: when we are root it runs as "postgres".
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# pg_data_dir DATA: where the cluster lives; outside DATA when root's
+# postgres user cannot reach DATA (e.g. a clone under /root).
+pg_data_dir() {
+  local data=$1
+  if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$data"; then
+    echo "/var/tmp/parley-pg-$(printf '%s' "$data" | md5sum | cut -c1-12)"
+  else
+    echo "$data/pg"
+  fi
+}
+
+# start_postgres DATA PORT DBNAME [fast]: initialises on first use, starts on
+# 127.0.0.1:PORT with trust auth for user "parley", creates DBNAME.
+start_postgres() {
+  local data port=$2 db=$3 mode=${4:-}
+  data=$(abs_dir "$1")
+  local bin pgdata opts
+  bin=$(pg_bin_dir) || true
+  [ -n "$bin" ] || die "PostgreSQL server binaries not found"
+  pgdata=$(pg_data_dir "$data")
+  mkdir -p "$data" "$pgdata"
+  [ "$(id -u)" = 0 ] && chown postgres: "$pgdata" && chmod 700 "$pgdata"
+  if [ ! -f "$pgdata/PG_VERSION" ]; then
+    say "initialising PostgreSQL in $pgdata"
+    as_pg "$bin/initdb" -D "$pgdata" -U parley --auth=trust -E UTF8 --no-locale >/dev/null
+  fi
+  opts="-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories= -c max_connections=200"
+  # Tests trade durability for speed; the dev cluster keeps PostgreSQL's defaults.
+  [ "$mode" = fast ] && opts="$opts -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+  if ! as_pg "$bin/pg_ctl" -D "$pgdata" status >/dev/null 2>&1; then
+    as_pg "$bin/pg_ctl" -D "$pgdata" -l "$pgdata/server.log" -o "$opts" -w -t 60 start >/dev/null \
+      || { tail -n 20 "$pgdata/server.log" >&2; die "PostgreSQL did not start"; }
+  fi
+  psql -h 127.0.0.1 -p "$port" -U parley -d postgres -tAc \
+    "SELECT 1 FROM pg_database WHERE datname = '$db'" | grep -q 1 \
+    || psql -h 127.0.0.1 -p "$port" -U parley -d postgres -qc "CREATE DATABASE \"$db\"" >/dev/null
+}
+
+stop_postgres() {
+  local data bin pgdata
+  data=$(abs_dir "$1")
+  bin=$(pg_bin_dir) || true
+  pgdata=$(pg_data_dir "$data")
+  [ -n "$bin" ] && [ -f "$pgdata/PG_VERSION" ] || return 0
+  as_pg "$bin/pg_ctl" -D "$pgdata" -m fast -w stop >/dev/null 2>&1 || true
+}
+
+# start_redis DATA PORT [fast]
+start_redis() {
+  local data port=$2 mode=${3:-}
+  data=$(abs_dir "$1")
+  mkdir -p "$data/redis"
+  if redis-cli -h 127.0.0.1 -p "$port" ping >/dev/null 2>&1; then return 0; fi
+  local persist=(--appendonly yes)
+  [ "$mode" = fast ] && persist=(--appendonly no --save "")
+  redis-server --bind 127.0.0.1 --port "$port" --dir "$data/redis" --daemonize yes \
+    --pidfile "$data/redis/redis.pid" --logfile "$data/redis/redis.log" "${persist[@]}" \
+    || die "Redis did not start"
+  for _ in $(seq 50); do
+    redis-cli -h 127.0.0.1 -p "$port" ping >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  die "Redis did not answer on port $port"
+}
+
+stop_redis() {
+  local data=$1 port=$2
+  redis-cli -h 127.0.0.1 -p "$port" shutdown nosave >/dev/null 2>&1 || true
+}
+
+# wait_http URL SECONDS: until URL answers 200.
+wait_http() {
+  local url=$1 seconds=${2:-30}
+  for _ in $(seq $((seconds * 10))); do
+    curl -fsS -o /dev/null "$url" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}

@@ -1,0 +1,74 @@
+// Health and reflection over gRPC on both services: what grpcurl relies on.
+#include <grpcpp/grpcpp.h>
+
+#include <catch2/catch.hpp>
+
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
+#include "parley/v1/gateway.grpc.pb.h"
+#include "support/test_cluster.h"
+
+using namespace parley::testing;
+namespace reflection = grpc::reflection::v1alpha;
+
+namespace {
+
+std::shared_ptr<grpc::Channel> Channel(int port) {
+  return grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
+                             grpc::InsecureChannelCredentials());
+}
+
+grpc::health::v1::HealthCheckResponse::ServingStatus Health(int port, const std::string& service) {
+  auto stub = grpc::health::v1::Health::NewStub(Channel(port));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service(service);
+  grpc::health::v1::HealthCheckResponse response;
+  auto status = stub->Check(&context, request, &response);
+  REQUIRE(status.ok());
+  return response.status();
+}
+
+std::vector<std::string> ListServices(int port) {
+  auto stub = reflection::ServerReflection::NewStub(Channel(port));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  auto stream = stub->ServerReflectionInfo(&context);
+  reflection::ServerReflectionRequest request;
+  request.set_list_services("*");
+  REQUIRE(stream->Write(request));
+  reflection::ServerReflectionResponse response;
+  REQUIRE(stream->Read(&response));
+  stream->WritesDone();
+  std::vector<std::string> names;
+  for (const auto& s : response.list_services_response().service()) names.push_back(s.name());
+  return names;
+}
+
+bool Contains(const std::vector<std::string>& v, const std::string& x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+}  // namespace
+
+TEST_CASE("both services serve gRPC health and reflection", "[grpc]") {
+  TestCluster c;
+  using Status = grpc::health::v1::HealthCheckResponse;
+  CHECK(Health(c.auth_grpc_port, "") == Status::SERVING);
+  CHECK(Health(c.auth_grpc_port, "parley.v1.AuthService") == Status::SERVING);
+  CHECK(Health(c.gateway_grpc_port, "") == Status::SERVING);
+  CHECK(Health(c.gateway_grpc_port, "parley.v1.GatewayService") == Status::SERVING);
+
+  auto auth_services = ListServices(c.auth_grpc_port);
+  CHECK(Contains(auth_services, "parley.v1.AuthService"));
+  CHECK(Contains(auth_services, "grpc.health.v1.Health"));
+  auto gateway_services = ListServices(c.gateway_grpc_port);
+  CHECK(Contains(gateway_services, "parley.v1.GatewayService"));
+
+  auto stub = parley::v1::GatewayService::NewStub(Channel(c.gateway_grpc_port));
+  grpc::ClientContext context;
+  parley::v1::GetStatsResponse stats;
+  REQUIRE(stub->GetStats(&context, {}, &stats).ok());
+  CHECK_FALSE(stats.instance_id().empty());
+}

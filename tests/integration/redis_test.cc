@@ -1,0 +1,52 @@
+#include <catch2/catch.hpp>
+
+#include "parley/redis/pool.h"
+#include "support/process.h"
+#include "support/test_cluster.h"
+
+using namespace parley;
+
+namespace {
+std::unique_ptr<redis::Pool> Connect(int size) {
+  auto options = redis::Pool::ParseAddress(testing::RequireEnv("PARLEY_TEST_REDIS_ADDR"));
+  REQUIRE(options.ok());
+  options->size = size;
+  auto pool = redis::Pool::Create(*options);
+  REQUIRE(pool.ok());
+  return std::move(*pool);
+}
+}  // namespace
+
+TEST_CASE("commands are binary-safe and errors become statuses", "[redis]") {
+  auto pool = Connect(2);
+  std::string key = "parley:test:" + std::to_string(testing::RandomSdkAppId());
+  std::string value("a\0b\r\nc", 6);
+  REQUIRE(pool->Command({"SET", key, value, "EX", "60"}).ok());
+  auto got = pool->Command({"GET", key});
+  REQUIRE(got.ok());
+  CHECK(got->str() == value);
+  CHECK(pool->Command({"GET", key + ":missing"})->is_nil());
+  auto wrong = pool->Command({"HGET", key, "field"});  // a string is not a hash
+  CHECK(wrong.status().code() == absl::StatusCode::kInternal);
+  CHECK(pool->Command({"DEL", key})->integer() == 1);
+}
+
+TEST_CASE("a killed connection is replaced on its next use", "[redis]") {
+  auto pool = Connect(1);
+  auto id = pool->Command({"CLIENT", "ID"});
+  REQUIRE(id.ok());
+  auto killer = Connect(1);
+  REQUIRE(killer->Command({"CLIENT", "KILL", "ID", std::to_string(id->integer())}).ok());
+  auto failed = pool->Command({"PING"});
+  CHECK(failed.status().code() == absl::StatusCode::kUnavailable);
+  auto recovered = pool->Command({"PING"});
+  REQUIRE(recovered.ok());
+  CHECK(recovered->str() == "PONG");
+}
+
+TEST_CASE("an unreachable Redis is UNAVAILABLE, not a crash", "[redis]") {
+  redis::PoolOptions options;
+  options.port = testing::FreePort();
+  options.timeout = std::chrono::milliseconds(200);
+  CHECK(redis::Pool::Create(options).status().code() == absl::StatusCode::kUnavailable);
+}

@@ -1,0 +1,109 @@
+#include "support/test_cluster.h"
+
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "parley/usersig/usersig.h"
+
+namespace parley::testing {
+
+std::string Binary(const std::string& relative) {
+  return std::string(PARLEY_BINARY_DIR) + "/" + relative;
+}
+
+uint64_t RandomSdkAppId() {
+  static std::mt19937_64 rng(std::random_device{}() ^ static_cast<uint64_t>(getpid()));
+  return 1400000000ULL + rng() % 100000000ULL;
+}
+
+std::string RandomKey() {
+  static std::mt19937_64 rng(std::random_device{}());
+  return absl::StrCat(absl::Hex(rng(), absl::kZeroPad16), absl::Hex(rng(), absl::kZeroPad16),
+                      absl::Hex(rng(), absl::kZeroPad16), absl::Hex(rng(), absl::kZeroPad16));
+}
+
+int64_t NowSeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+TestCluster::TestCluster(std::map<std::string, std::string> extra_env)
+    : sdkappid(RandomSdkAppId()), secret_key(RandomKey()) {
+  http_port = FreePort();
+  gateway_grpc_port = FreePort();
+  auth_grpc_port = FreePort();
+  auth_metrics_port = FreePort();
+  env_ = {
+      {"PARLEY_PG_URL", RequireEnv("PARLEY_TEST_PG_URL")},
+      {"PARLEY_REDIS_ADDR", RequireEnv("PARLEY_TEST_REDIS_ADDR")},
+      {"PARLEY_SDKAPPID", std::to_string(sdkappid)},
+      {"PARLEY_SECRET_KEY", secret_key},
+      {"PARLEY_ADMIN_ID", admin},
+      {"PARLEY_AUTH_GRPC_ADDR", absl::StrCat("127.0.0.1:", auth_grpc_port)},
+      {"PARLEY_AUTH_METRICS_ADDR", absl::StrCat("127.0.0.1:", auth_metrics_port)},
+      {"PARLEY_AUTH_TARGET", absl::StrCat("127.0.0.1:", auth_grpc_port)},
+      {"PARLEY_HTTP_ADDR", absl::StrCat("127.0.0.1:", http_port)},
+      {"PARLEY_GATEWAY_GRPC_ADDR", absl::StrCat("127.0.0.1:", gateway_grpc_port)},
+      {"PARLEY_DRAIN_MS", "200"},
+  };
+  for (auto& [k, v] : extra_env) env_[k] = v;
+  StartAuth();
+  StartGateway();
+}
+
+void TestCluster::WaitHealthy(int port, const std::string& path, Process& process, int seconds) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!process.running()) FAIL("process exited during start-up:\n" + process.LogTail());
+    try {
+      if (HttpGet(port, path).status == 200) return;
+    } catch (const std::exception&) {
+      // not listening yet
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  FAIL("not healthy in time:\n" + process.LogTail());
+}
+
+static std::string LogPath(const std::string& name) {
+  std::string dir = std::string(PARLEY_BINARY_DIR) + "/test-logs";
+  std::filesystem::create_directories(dir);
+  return absl::StrCat(dir, "/", name, "-", getpid(), "-", RandomSdkAppId(), ".log");
+}
+
+void TestCluster::StartAuth() {
+  auth = Process(Binary("services/auth/parley-auth"), env_, LogPath("auth"));
+  WaitHealthy(auth_metrics_port, "/healthz", auth);
+}
+
+void TestCluster::StartGateway() {
+  gateway = Process(Binary("services/gateway/parley-gateway"), env_, LogPath("gateway"));
+  WaitHealthy(http_port, "/healthz", gateway);
+}
+
+std::string TestCluster::Sig(const std::string& identifier, int64_t expire) const {
+  usersig::GenerateOptions options;
+  options.expire = expire;
+  return usersig::Generate(secret_key, sdkappid, identifier, NowSeconds(), options);
+}
+
+std::string TestCluster::Target(const std::string& endpoint, const std::string& identifier,
+                                const std::string& usersig) const {
+  return absl::StrCat("/v4/", endpoint, "?sdkappid=", sdkappid, "&identifier=", identifier,
+                      "&usersig=", usersig, "&random=12345&contenttype=json");
+}
+
+nlohmann::json TestCluster::Rest(const std::string& endpoint, const std::string& body) const {
+  HttpResponse response = HttpPost(http_port, Target(endpoint, admin, Sig(admin)), body);
+  REQUIRE(response.status == 200);
+  return nlohmann::json::parse(response.body);
+}
+
+}  // namespace parley::testing

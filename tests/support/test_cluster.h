@@ -1,0 +1,56 @@
+// Starts the real parley-auth and parley-gateway binaries against the test
+// PostgreSQL and Redis, with a fresh random SDKAppID and key, so tests don't
+// see each other's data. Ports are picked free; processes stop on destruction.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "support/http_client.h"
+#include "support/process.h"
+
+namespace parley::testing {
+
+// Path of a built binary, e.g. Binary("services/auth/parley-auth").
+std::string Binary(const std::string& relative);
+// A random SDKAppID in Tencent's range, unique enough for one test run.
+uint64_t RandomSdkAppId();
+std::string RandomKey();
+int64_t NowSeconds();
+
+using Env = std::map<std::string, std::string>;
+
+class TestCluster {
+ public:
+  explicit TestCluster(std::map<std::string, std::string> extra_env = {});
+
+  void StartAuth();
+  void StartGateway();
+  // Waits until url on port answers 200; fails the test after `seconds`.
+  static void WaitHealthy(int port, const std::string& path, Process& process, int seconds = 30);
+
+  std::string Sig(const std::string& identifier, int64_t expire = 86400) const;
+  // The /v4 target with URL parameters for `identifier` and `usersig`.
+  std::string Target(const std::string& endpoint, const std::string& identifier,
+                     const std::string& usersig) const;
+  // POSTs `body` to /v4/<endpoint> as the app admin and parses the JSON answer.
+  nlohmann::json Rest(const std::string& endpoint, const std::string& body) const;
+
+  uint64_t sdkappid;
+  std::string secret_key;
+  std::string admin = "administrator";
+  int http_port = 0;
+  int gateway_grpc_port = 0;
+  int auth_grpc_port = 0;
+  int auth_metrics_port = 0;
+  Process auth;
+  Process gateway;
+
+ private:
+  std::map<std::string, std::string> env_;
+};
+
+}  // namespace parley::testing
