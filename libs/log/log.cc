@@ -38,13 +38,17 @@ spdlog::logger& Logger() {
   return *g_logger;
 }
 
-nlohmann::json Build(Level level, std::string_view event, const Fields& fields) {
-  nlohmann::json line = nlohmann::json::object();
+// Ordered, so every line reads ts, level, service, event, then the fields.
+nlohmann::ordered_json Build(Level level, std::string_view event, const Fields& fields,
+                             const std::string& ts = "") {
+  nlohmann::ordered_json line = nlohmann::ordered_json::object();
+  if (!ts.empty()) line["ts"] = ts;
   line["level"] = LevelName(level);
   line["service"] = g_service;
   line["event"] = event;
   for (const auto& [name, value] : fields) {
-    line[name] = IsSecretField(name) ? nlohmann::json("[redacted]") : value;
+    line[name] = IsSecretField(name) ? nlohmann::ordered_json("[redacted]")
+                                     : nlohmann::ordered_json(value);
   }
   return line;
 }
@@ -73,7 +77,6 @@ void Init(std::string_view service, std::string_view level) {
 
 void Write(Level level, std::string_view event, const Fields& fields) {
   if (level < g_min_level.load()) return;
-  nlohmann::json line = Build(level, event, fields);
   auto now = std::chrono::system_clock::now();
   auto secs = std::chrono::system_clock::to_time_t(now);
   auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
@@ -83,10 +86,9 @@ void Write(Level level, std::string_view event, const Fields& fields) {
   std::snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                 static_cast<int>(millis.count()));
-  nlohmann::json ordered = {{"ts", ts}};
-  ordered.update(line);
   // error_handler_t::replace: bytes that are not UTF-8 never throw.
-  Logger().info(ordered.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  Logger().info(Build(level, event, fields, ts)
+                    .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 std::string FormatForTest(Level level, std::string_view event, const Fields& fields) {

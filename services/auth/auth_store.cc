@@ -51,7 +51,7 @@ std::set<std::string> Column(const pqxx::result& result) {
 absl::StatusOr<std::optional<AppRecord>> AuthStore::GetApp(uint64_t sdkappid) {
   return pool_->Query<std::optional<AppRecord>>(
       [&](pqxx::connection& c) -> absl::StatusOr<std::optional<AppRecord>> {
-        pqxx::read_transaction tx(c);
+        pqxx::nontransaction tx(c);  // one statement: no BEGIN/COMMIT round trips
         auto result = tx.exec_params(
             std::string(kSelectApps) + "WHERE a.sdkappid = $1 GROUP BY a.sdkappid", sdkappid);
         if (result.empty()) return std::optional<AppRecord>();
@@ -62,7 +62,7 @@ absl::StatusOr<std::optional<AppRecord>> AuthStore::GetApp(uint64_t sdkappid) {
 absl::StatusOr<std::vector<AppRecord>> AuthStore::ListApps() {
   return pool_->Query<std::vector<AppRecord>>(
       [&](pqxx::connection& c) -> absl::StatusOr<std::vector<AppRecord>> {
-        pqxx::read_transaction tx(c);
+        pqxx::nontransaction tx(c);  // one statement: no BEGIN/COMMIT round trips
         std::vector<AppRecord> apps;
         for (const auto& row :
              tx.exec(std::string(kSelectApps) + "GROUP BY a.sdkappid ORDER BY a.sdkappid")) {
@@ -162,7 +162,7 @@ absl::StatusOr<std::set<std::string>> AuthStore::ExistingAccounts(
     uint64_t sdkappid, const std::vector<std::string>& user_ids) {
   return pool_->Query<std::set<std::string>>(
       [&](pqxx::connection& c) -> absl::StatusOr<std::set<std::string>> {
-        pqxx::read_transaction tx(c);
+        pqxx::nontransaction tx(c);  // one statement: no BEGIN/COMMIT round trips
         return Column(tx.exec_params(
             "SELECT user_id FROM accounts WHERE sdkappid = $1 AND user_id = ANY($2::text[])",
             sdkappid, pg::TextArray(user_ids)));
