@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Offline checks of docker-compose.yml, deploy/k8s and the Dockerfile.
+"""Offline checks of docker-compose.yml, deploy/k8s, the Dockerfile and the
+settings documented in docs/configuration.md.
 
 No Docker engine or cluster is needed: the files are parsed and checked
 against each other and against the source tree, so a renamed setting, a
@@ -32,6 +33,11 @@ def check_env_names(names, where):
         if name.startswith("PARLEY_") and name not in settings:
             problem(f"{where}: {name} is not a setting any binary reads")
 
+
+# --- docs/configuration.md ------------------------------------------------------
+documented = set(re.findall(r"`(PARLEY_[A-Z0-9_]+)`", (root / "docs/configuration.md").read_text()))
+for name in sorted(settings - documented):
+    problem(f"docs/configuration.md: {name} is read by a binary but not documented")
 
 # --- Dockerfile --------------------------------------------------------------
 dockerfile = (root / "deploy/docker/Dockerfile").read_text()
