@@ -1,6 +1,7 @@
 #include "parley/config/config.h"
 
 #include <cstdlib>
+#include <iostream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -89,6 +90,18 @@ absl::Status Config::ParseWithEnv(int argc, const char* const* argv,
     if (auto st = Assign(*found, value, "--" + name); !st.ok()) return st;
   }
   return absl::OkStatus();
+}
+
+std::optional<int> Config::ParseForMain(int argc, const char* const* argv) {
+  if (auto st = Parse(argc, argv); !st.ok()) {
+    std::cerr << st.message() << "\n\n" << Usage();
+    return 2;
+  }
+  if (help_requested_) {
+    std::cout << Usage();
+    return 0;
+  }
+  return std::nullopt;
 }
 
 std::string Config::Usage() const {

@@ -2,13 +2,13 @@
 // /metrics over HTTP, and GatewayService (+ health, reflection) over gRPC.
 #include <unistd.h>
 
-#include <iostream>
 
 #include "parley/config/config.h"
 #include "parley/log/log.h"
 #include "parley/metrics/metrics.h"
 #include "parley/rpc/client.h"
 #include "parley/rpc/server.h"
+#include "parley/service/service.h"
 #include "parley/v1/gateway.grpc.pb.h"
 #include "rest_api.h"
 #include "routes.h"
@@ -53,8 +53,7 @@ int main(int argc, char** argv) {
   int auth_cache_seconds = 10;
   int rpc_timeout_ms = 3000;
   std::string instance_id = DefaultInstanceId();
-  std::string log_level = "info";
-  int drain_ms = 2000;
+  parley::service::CommonSettings common;
 
   parley::config::Config config("parley-gateway", "Public edge: Tencent REST and client sockets.");
   config.Add("http-addr", "PARLEY_HTTP_ADDR", &http_addr, "public HTTP listen address");
@@ -67,17 +66,9 @@ int main(int argc, char** argv) {
   config.Add("rpc-timeout-ms", "PARLEY_RPC_TIMEOUT_MS", &rpc_timeout_ms,
              "deadline of calls to internal services");
   config.Add("instance-id", "PARLEY_GATEWAY_ID", &instance_id, "this instance's routing id");
-  config.Add("log-level", "PARLEY_LOG_LEVEL", &log_level, "debug, info, warn or error");
-  config.Add("drain-ms", "PARLEY_DRAIN_MS", &drain_ms, "wait between NOT_SERVING and shutdown");
-  if (auto st = config.Parse(argc, argv); !st.ok()) {
-    std::cerr << st.message() << "\n\n" << config.Usage();
-    return 2;
-  }
-  if (config.help_requested()) {
-    std::cout << config.Usage();
-    return 0;
-  }
-  parley::log::Init("gateway", log_level);
+  common.RegisterProcess(config);
+  if (auto exit_code = config.ParseForMain(argc, argv)) return *exit_code;
+  common.InitLogging("gateway");
 
   parley::gateway::RestOptions rest_options;
   rest_options.auth_cache_ttl = std::chrono::seconds(auth_cache_seconds);
@@ -115,7 +106,7 @@ int main(int argc, char** argv) {
 
   GatewayGrpcService gateway_service(instance_id, &http, &rest);
   parley::rpc::ServerRunner runner(
-      {"gateway", grpc_addr, "", std::chrono::milliseconds(drain_ms)});
+      {"gateway", grpc_addr, "", std::chrono::milliseconds(common.drain_ms)});
   runner.AddService(&gateway_service, "parley.v1.GatewayService");
   runner.OnDrain([&] {
     serving = false;

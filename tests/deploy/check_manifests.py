@@ -24,7 +24,7 @@ def problem(text):
 
 services = sorted(p.name for p in (root / "services").iterdir() if (p / "main.cc").exists())
 settings = set()
-for source in list((root / "services").rglob("*.cc")) + list((root / "tools").rglob("*.cc")):
+for source in [p for d in ("services", "tools", "libs") for p in (root / d).rglob("*.cc")]:
     settings.update(re.findall(r'"(PARLEY_[A-Z0-9_]+)"', source.read_text()))
 
 

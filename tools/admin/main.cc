@@ -61,14 +61,11 @@ int main(int argc, char** argv) {
   config.Add("name", "PARLEY_APP_NAME", &name, "name of a new app");
   config.Add("admin", "PARLEY_APP_ADMINS", &admins, "comma-separated admins of a new app");
   config.Add("show-key", "PARLEY_SHOW_KEY", &show_key, "print secret keys");
-  if (auto st = config.Parse(argc, argv); !st.ok()) {
-    std::cerr << st.message() << "\n\n" << config.Usage();
-    return 2;
-  }
+  if (auto exit_code = config.ParseForMain(argc, argv)) return *exit_code;
   const auto& args = config.positional();
-  if (config.help_requested() || args.empty()) {
-    std::cout << config.Usage();
-    return args.empty() && !config.help_requested() ? 2 : 0;
+  if (args.empty()) {
+    std::cerr << config.Usage();
+    return 2;
   }
 
   if (args[0] == "usersig" || args[0] == "verify") {

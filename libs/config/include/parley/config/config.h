@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,11 @@ class Config {
   absl::Status Parse(int argc, const char* const* argv);
   absl::Status ParseWithEnv(int argc, const char* const* argv,
                             const std::function<const char*(const char*)>& getenv);
+
+  // For main(): parses the environment and argv. Returns an exit code when the
+  // program should stop (0 after printing --help, 2 after printing an error
+  // and the usage), std::nullopt to go on.
+  std::optional<int> ParseForMain(int argc, const char* const* argv);
 
   bool help_requested() const { return help_requested_; }
   std::string Usage() const;
