@@ -7,6 +7,7 @@ namespace parley::rpc {
 namespace {
 constexpr char kSdkAppIdKey[] = "x-parley-sdkappid";
 constexpr char kIdentifierKey[] = "x-parley-identifier";
+constexpr char kRoleKey[] = "x-parley-role";
 
 std::string Metadata(const grpc::ServerContext& context, const char* key) {
   const auto& metadata = context.client_metadata();
@@ -18,6 +19,7 @@ std::string Metadata(const grpc::ServerContext& context, const char* key) {
 void SetCaller(grpc::ClientContext& context, const Caller& caller) {
   context.AddMetadata(kSdkAppIdKey, std::to_string(caller.sdkappid));
   context.AddMetadata(kIdentifierKey, caller.identifier);
+  context.AddMetadata(kRoleKey, caller.is_admin ? "admin" : "user");
 }
 
 absl::StatusOr<Caller> GetCaller(const grpc::ServerContext& context) {
@@ -27,6 +29,7 @@ absl::StatusOr<Caller> GetCaller(const grpc::ServerContext& context) {
     return errors::Error(errors::kMissingSdkAppId, "x-parley-sdkappid metadata is missing");
   }
   caller.identifier = Metadata(context, kIdentifierKey);
+  caller.is_admin = Metadata(context, kRoleKey) == "admin";
   return caller;
 }
 

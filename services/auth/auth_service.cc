@@ -34,6 +34,7 @@ v1::App ToProto(const AppRecord& app) {
   out.set_secret_key(app.secret_key);
   for (const auto& id : app.admin_ids) out.add_admin_ids(id);
   out.set_created_at(app.created_at);
+  out.set_login_policy(app.login_policy);
   return out;
 }
 
@@ -111,9 +112,17 @@ absl::StatusOr<v1::AuthenticateResponse> AuthLogic::Authenticate(
   if (request.require_admin() && !is_admin) {
     return errors::Error(errors::kRequiresAdmin, "identifier is not an app admin");
   }
+  if (request.import_account()) {
+    if (auto st = ValidateUserId(request.identifier()); !st.ok()) return st;
+    if (auto st = store_->ImportAccounts(request.sdkappid(), {{request.identifier(), "", ""}});
+        !st.ok()) {
+      return st;
+    }
+  }
   v1::AuthenticateResponse response;
   response.set_is_admin(is_admin);
   response.set_sig_expires_at(expires_at);
+  response.set_login_policy((*app)->login_policy);
   return response;
 }
 
@@ -134,6 +143,10 @@ absl::Status AuthLogic::ValidateAdmins(const std::vector<std::string>& admin_ids
 absl::StatusOr<v1::App> AuthLogic::CreateApp(const v1::CreateAppRequest& request) {
   AppRecord app;
   app.name = request.name();
+  if (!request.login_policy().empty()) app.login_policy = request.login_policy();
+  if (app.login_policy != "platform_class" && app.login_policy != "multi") {
+    return absl::InvalidArgumentError("login_policy is platform_class or multi");
+  }
   app.secret_key = request.secret_key().empty() ? RandomHex(32) : request.secret_key();
   std::set<std::string> admins(request.admin_ids().begin(), request.admin_ids().end());
   if (admins.empty()) admins.insert("administrator");
@@ -329,6 +342,26 @@ absl::StatusOr<v1::AccountCheckResponse> AuthLogic::AccountCheck(
   return response;
 }
 
+absl::StatusOr<v1::KickResponse> AuthLogic::Kick(const rpc::Caller& caller,
+                                                 const v1::KickRequest& request) {
+  if (auto app = RequireAdmin(caller); !app.ok()) return app.status();
+  std::string user_id = request.user_id().empty() ? request.identifier() : request.user_id();
+  if (auto st = ValidateUserId(user_id); !st.ok()) return st;
+  if (auto st = sessions_->RemoveUser(caller.sdkappid, user_id, "admin_kick"); !st.ok()) return st;
+  log::Info("user_kicked", {{"sdkappid", caller.sdkappid}, {"user", user_id}});
+  return v1::KickResponse();
+}
+
+absl::StatusOr<v1::AccountsExistResponse> AuthLogic::AccountsExist(
+    const rpc::Caller& caller, const v1::AccountsExistRequest& request) {
+  std::vector<std::string> ids(request.user_ids().begin(), request.user_ids().end());
+  auto existing = store_->ExistingAccounts(caller.sdkappid, ids);
+  if (!existing.ok()) return existing.status();
+  v1::AccountsExistResponse response;
+  for (const auto& id : *existing) response.add_existing(id);
+  return response;
+}
+
 // --- gRPC adapter -----------------------------------------------------------
 
 grpc::Status AuthGrpcService::Authenticate(grpc::ServerContext*,
@@ -387,6 +420,25 @@ grpc::Status AuthGrpcService::AccountCheck(grpc::ServerContext* context,
                                            v1::AccountCheckResponse* response) {
   return rpc::ServeAsCaller(context, request, response, [&](const auto& c, const auto& r) {
     return logic_->AccountCheck(c, r);
+  });
+}
+
+}  // namespace parley::auth
+
+namespace parley::auth {
+
+grpc::Status AuthGrpcService::Kick(grpc::ServerContext* context, const v1::KickRequest* request,
+                                   v1::KickResponse* response) {
+  return rpc::ServeAsCaller(context, request, response, [&](const auto& c, const auto& r) {
+    return logic_->Kick(c, r);
+  });
+}
+
+grpc::Status AuthGrpcService::AccountsExist(grpc::ServerContext* context,
+                                            const v1::AccountsExistRequest* request,
+                                            v1::AccountsExistResponse* response) {
+  return rpc::ServeAsCaller(context, request, response, [&](const auto& c, const auto& r) {
+    return logic_->AccountsExist(c, r);
   });
 }
 

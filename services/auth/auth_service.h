@@ -16,6 +16,7 @@
 #include "parley/v1/auth.grpc.pb.h"
 #include "session_store.h"
 
+
 namespace parley::auth {
 
 struct AuthOptions {
@@ -54,6 +55,9 @@ class AuthLogic {
                                                           const v1::AccountDeleteRequest& request);
   absl::StatusOr<v1::AccountCheckResponse> AccountCheck(const rpc::Caller& caller,
                                                         const v1::AccountCheckRequest& request);
+  absl::StatusOr<v1::KickResponse> Kick(const rpc::Caller& caller, const v1::KickRequest& request);
+  absl::StatusOr<v1::AccountsExistResponse> AccountsExist(const rpc::Caller& caller,
+                                                          const v1::AccountsExistRequest& request);
 
  private:
   // The app (cached); 70020 when unknown.
@@ -95,6 +99,10 @@ class AuthGrpcService final : public v1::AuthService::Service {
                              v1::AccountDeleteResponse* response) override;
   grpc::Status AccountCheck(grpc::ServerContext* context, const v1::AccountCheckRequest* request,
                             v1::AccountCheckResponse* response) override;
+  grpc::Status Kick(grpc::ServerContext* context, const v1::KickRequest* request,
+                    v1::KickResponse* response) override;
+  grpc::Status AccountsExist(grpc::ServerContext* context, const v1::AccountsExistRequest* request,
+                             v1::AccountsExistResponse* response) override;
 
  private:
   AuthLogic* logic_;

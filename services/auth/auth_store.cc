@@ -7,6 +7,7 @@ namespace {
 
 constexpr char kSelectApps[] =
     "SELECT a.sdkappid, a.name, a.secret_key, extract(epoch from a.created_at)::bigint,"
+    " a.login_policy,"
     " coalesce(array_to_string(array_agg(ad.user_id ORDER BY ad.user_id)"
     "   FILTER (WHERE ad.user_id IS NOT NULL), E'\\n'), '')"
     " FROM apps a LEFT JOIN app_admins ad ON ad.sdkappid = a.sdkappid ";
@@ -17,8 +18,9 @@ AppRecord ReadApp(const pqxx::row& row) {
   app.name = row[1].as<std::string>();
   app.secret_key = row[2].as<std::string>();
   app.created_at = row[3].as<int64_t>();
+  app.login_policy = row[4].as<std::string>();
   // User IDs never contain '\n' (validated on the way in).
-  std::string admins = row[4].as<std::string>();
+  std::string admins = row[5].as<std::string>();
   size_t start = 0;
   while (start < admins.size()) {
     size_t end = admins.find('\n', start);
@@ -75,8 +77,9 @@ absl::StatusOr<std::vector<AppRecord>> AuthStore::ListApps() {
 absl::Status AuthStore::CreateApp(const AppRecord& app) {
   return pool_->Run([&](pqxx::connection& c) {
     pqxx::work tx(c);
-    tx.exec_params("INSERT INTO apps (sdkappid, name, secret_key) VALUES ($1, $2, $3)",
-                   app.sdkappid, app.name, app.secret_key);
+    tx.exec_params(
+        "INSERT INTO apps (sdkappid, name, secret_key, login_policy) VALUES ($1, $2, $3, $4)",
+        app.sdkappid, app.name, app.secret_key, app.login_policy);
     InsertAdmins(tx, app.sdkappid, app.admin_ids);
     tx.commit();
     return absl::OkStatus();

@@ -19,6 +19,7 @@ struct AppRecord {
   std::string secret_key;
   std::vector<std::string> admin_ids;  // sorted
   int64_t created_at = 0;
+  std::string login_policy = "platform_class";
 };
 
 struct AccountRecord {

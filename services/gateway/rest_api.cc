@@ -140,6 +140,7 @@ void RestApi::Handle(const http::Request& request, http::Responder respond) {
     return fail(errors::kBadUrlParams, "identifier is missing from the URL");
   }
   pending->caller.identifier = *identifier;
+  pending->caller.is_admin = true;  // REST callers are app admins (checked below)
   const std::string* usersig = param("usersig");
   if (usersig == nullptr || usersig->empty()) {
     return fail(errors::kSigEmpty, "usersig is missing from the URL");

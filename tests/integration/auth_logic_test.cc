@@ -149,7 +149,7 @@ TEST_CASE("accounts: import, check, delete with per-item results", "[auth]") {
         std::vector<std::string>{"Imported", "Imported", "Imported", "Imported", "NotImported"});
 
   // A login session in Redis goes away with the account.
-  REQUIRE(f.redis->Command({"HSET", auth::SessionsKey(f.sdkappid, "alice"), "dev1", "{}"}).ok());
+  REQUIRE(f.redis->Command({"HSET", presence::SessionsKey(f.sdkappid, "alice"), "dev1", "{}"}).ok());
   v1::AccountDeleteRequest del;
   for (auto id : {"alice", "nobody", "administrator"}) del.add_delete_item()->set_user_id(id);
   auto deleted = f.logic->AccountDelete(f.admin, del);

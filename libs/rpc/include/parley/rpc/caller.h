@@ -19,6 +19,9 @@ namespace parley::rpc {
 struct Caller {
   uint64_t sdkappid = 0;
   std::string identifier;  // the operator (an app admin on REST)
+  // An app admin (REST) rather than an end user (client protocol); admins
+  // may act for other users, users only for themselves.
+  bool is_admin = false;
 };
 
 void SetCaller(grpc::ClientContext& context, const Caller& caller);

@@ -1,0 +1,67 @@
+// Presence and routing in Redis: which gateway instance holds which session.
+//
+// Keys (the SDKAppID is hash-tagged, so a user's keys share a cluster slot):
+//   parley:{<app>}:sessions:<user>   hash   session id -> Session JSON
+//   parley:gw:<gateway>:alive        string "1", expires unless refreshed
+//   parley:gw:<gateway>              stream of deliveries for that gateway
+// A gateway that dies stops refreshing its alive key; its sessions are then
+// ignored and cleaned up lazily, and clients reconnect elsewhere.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "parley/redis/pool.h"
+
+namespace parley::presence {
+
+struct Session {
+  std::string session_id;
+  std::string gateway_id;
+  std::string platform;  // iPhone, Android, iPad, Web, PC, Mac
+  std::string device_id;
+  int64_t login_time = 0;
+};
+
+// "mobile" (iPhone, Android, iPad), "desktop" (PC, Mac) or "web".
+std::string PlatformClass(const std::string& platform);
+bool IsKnownPlatform(const std::string& platform);
+
+std::string SessionsKey(uint64_t sdkappid, const std::string& user_id);
+std::string GatewayStream(const std::string& gateway_id);
+
+// A delivery in a gateway's stream: the fields of one stream entry.
+struct StreamEntry {
+  std::string type;  // "event" or "kick"
+  uint64_t sdkappid = 0;
+  std::string user_id;
+  std::string session_id;       // kick: the session; event: one to skip
+  std::string payload;          // event: serialized TimelineEvent; kick: reason
+};
+
+class Presence {
+ public:
+  explicit Presence(redis::Pool* pool) : pool_(pool) {}
+
+  absl::Status AddSession(uint64_t sdkappid, const std::string& user_id, const Session& session);
+  absl::Status RemoveSession(uint64_t sdkappid, const std::string& user_id,
+                             const std::string& session_id);
+  // The user's sessions on gateways that are alive.
+  absl::StatusOr<std::vector<Session>> Sessions(uint64_t sdkappid, const std::string& user_id);
+
+  // Marks the gateway alive for `ttl_seconds`.
+  absl::Status HeartbeatGateway(const std::string& gateway_id, int ttl_seconds);
+  absl::Status Append(const std::string& gateway_id, const StreamEntry& entry);
+  // Appends a kick for every session of the user (or only `session_id`) and
+  // forgets them.
+  absl::Status Kick(uint64_t sdkappid, const std::string& user_id, const std::string& reason,
+                    const std::string& session_id = "");
+
+ private:
+  redis::Pool* pool_;
+};
+
+}  // namespace parley::presence

@@ -1,0 +1,66 @@
+#include "deliverer.h"
+
+#include <map>
+
+#include "parley/log/log.h"
+#include "parley/metrics/metrics.h"
+#include "parley/rpc/client.h"
+
+namespace parley::message {
+
+Deliverer::Deliverer(std::shared_ptr<v1::PushService::StubInterface> push)
+    : push_(std::move(push)), thread_([this] { Run(); }) {}
+
+Deliverer::~Deliverer() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void Deliverer::Enqueue(uint64_t sdkappid, v1::Delivery delivery) {
+  {
+    std::lock_guard lock(mu_);
+    queue_.emplace_back(sdkappid, std::move(delivery));
+  }
+  cv_.notify_one();
+}
+
+void Deliverer::Run() {
+  auto& failed = metrics::Registry::Default().GetCounter(
+      "parley_message_delivery_failed_total", "push calls that failed after every retry");
+  for (;;) {
+    std::map<uint64_t, v1::DeliverRequest> by_app;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;
+      // Everything queued goes out in one call per app.
+      while (!queue_.empty() && by_app.size() < 64) {
+        *by_app[queue_.front().first].add_deliveries() = std::move(queue_.front().second);
+        queue_.pop_front();
+      }
+    }
+    for (auto& [sdkappid, request] : by_app) {
+      rpc::Caller caller{sdkappid, "parley-message", true};
+      grpc::Status status;
+      for (int attempt = 0; attempt < 3; ++attempt) {
+        if (attempt) std::this_thread::sleep_for(std::chrono::milliseconds(100 << (2 * attempt)));
+        v1::DeliverResponse response;
+        auto context = rpc::NewContext(&caller, std::chrono::milliseconds(2000));
+        status = push_->Deliver(context.get(), request, &response);
+        if (status.ok()) break;
+      }
+      if (!status.ok()) {
+        failed.Increment();
+        log::Warn("delivery_failed", {{"sdkappid", sdkappid},
+                                      {"events", request.deliveries_size()},
+                                      {"error", status.error_message()}});
+      }
+    }
+  }
+}
+
+}  // namespace parley::message

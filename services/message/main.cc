@@ -1,0 +1,73 @@
+// parley-message: C2C messages, timelines and sync.
+#include <chrono>
+#include <thread>
+
+#include "message_service.h"
+#include "parley/log/log.h"
+#include "parley/rpc/client.h"
+#include "parley/rpc/server.h"
+#include "parley/service/service.h"
+
+namespace parley::pg {
+const std::vector<Migration>& message_migrations();
+}
+
+int main(int argc, char** argv) {
+  parley::rpc::BlockStopSignals();
+  parley::service::CommonSettings common;
+  std::string grpc_addr = "127.0.0.1:50052";
+  std::string metrics_addr = "127.0.0.1:9152";
+  std::string auth_target = "127.0.0.1:50051";
+  std::string push_target = "127.0.0.1:50056";
+  int max_batch = 256;
+
+  parley::config::Config config("parley-message", "One-to-one messages, timelines and sync.");
+  common.Register(config);
+  config.Add("grpc-addr", "PARLEY_MESSAGE_GRPC_ADDR", &grpc_addr, "gRPC listen address");
+  config.Add("metrics-addr", "PARLEY_MESSAGE_METRICS_ADDR", &metrics_addr,
+             "HTTP address of /metrics and /healthz (empty: off)");
+  config.Add("auth-target", "PARLEY_AUTH_TARGET", &auth_target, "auth service address");
+  config.Add("push-target", "PARLEY_PUSH_TARGET", &push_target, "push service address");
+  config.Add("max-batch", "PARLEY_MESSAGE_MAX_BATCH", &max_batch,
+             "most messages persisted in one transaction");
+  if (auto exit_code = config.ParseForMain(argc, argv)) return *exit_code;
+  common.InitLogging("message");
+
+  auto pg = parley::service::ConnectPostgres(common, "message", parley::pg::message_migrations());
+  if (!pg.ok()) return 1;
+  parley::message::MessageStore store(pg->get());
+  parley::message::BatchWriter writer(&store, static_cast<size_t>(max_batch));
+  parley::message::Deliverer deliverer(
+      parley::v1::PushService::NewStub(parley::rpc::MakeChannel(push_target)));
+  parley::message::MessageLogic logic(
+      &store, &writer, &deliverer,
+      parley::v1::AuthService::NewStub(parley::rpc::MakeChannel(auth_target)), [] {
+        return std::chrono::duration_cast<std::chrono::seconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+            .count();
+      });
+
+  // Dedup records older than the window are dropped once a minute.
+  std::atomic<bool> running{true};
+  std::thread janitor([&] {
+    while (running) {
+      for (int i = 0; i < 600 && running; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (running) (void)store.DeleteExpiredDedup();
+    }
+  });
+
+  parley::message::MessageGrpcService service(&logic);
+  parley::rpc::ServerRunner runner(
+      {"message", grpc_addr, metrics_addr, std::chrono::milliseconds(common.drain_ms)});
+  runner.AddService(&service, "parley.v1.MessageService");
+  if (auto st = runner.Start(); !st.ok()) {
+    parley::log::Error("startup_failed", {{"error", std::string(st.message())}});
+    running = false;
+    janitor.join();
+    return 1;
+  }
+  runner.Wait();
+  running = false;
+  janitor.join();
+  return 0;
+}
