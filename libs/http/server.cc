@@ -1,6 +1,7 @@
 #include "parley/http/server.h"
 
 #include <array>
+#include <deque>
 #include <optional>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -9,6 +10,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/version.hpp>
+#include <boost/beast/websocket.hpp>
 
 #include "absl/strings/str_cat.h"
 
@@ -21,6 +23,104 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
 constexpr uint32_t kMaxHeaderBytes = 16 * 1024;
+
+namespace websocket = boost::beast::websocket;
+
+class WsSession : public WsConnection, public std::enable_shared_from_this<WsSession> {
+ public:
+  WsSession(tcp::socket socket, const ServerOptions& options,
+            std::shared_ptr<std::atomic<uint64_t>> open)
+      : ws_(std::move(socket)), options_(options), open_(std::move(open)) {
+    open_->fetch_add(1);
+  }
+  ~WsSession() override { open_->fetch_sub(1); }
+
+  void Start(bhttp::request<bhttp::string_body> upgrade, Request request) {
+    websocket::stream_base::timeout timeout;
+    timeout.handshake_timeout = std::chrono::seconds(10);
+    timeout.idle_timeout = options_.ws_idle_timeout;
+    timeout.keep_alive_pings = false;  // clients must send heartbeats
+    ws_.set_option(timeout);
+    ws_.read_message_max(options_.ws_max_message_bytes);
+    auto req = std::make_shared<bhttp::request<bhttp::string_body>>(std::move(upgrade));
+    ws_.async_accept(*req, [self = shared_from_this(), req,
+                            request = std::move(request)](beast::error_code ec) {
+      if (ec) return;
+      self->handler_ = self->options_.ws_accept(self, request);
+      if (!self->handler_) return self->Close();
+      self->ReadNext();
+    });
+  }
+
+  void Send(std::string data, bool binary) override {
+    net::post(ws_.get_executor(), [self = shared_from_this(), data = std::move(data), binary]() mutable {
+      if (self->finished_) return;
+      self->queue_.emplace_back(std::move(data), binary);
+      if (!self->writing_) self->WriteNext();
+    });
+  }
+
+  void Close() override {
+    net::post(ws_.get_executor(), [self = shared_from_this()] {
+      self->closing_ = true;
+      if (!self->writing_) self->CloseNow();
+    });
+  }
+
+ private:
+  void ReadNext() {
+    ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      if (ec) return self->Finish();
+      std::string data = beast::buffers_to_string(self->buffer_.data());
+      self->buffer_.consume(self->buffer_.size());
+      self->handler_->OnMessage(std::move(data), self->ws_.got_binary());
+      self->ReadNext();
+    });
+  }
+
+  void WriteNext() {
+    writing_ = true;
+    ws_.binary(queue_.front().second);
+    ws_.async_write(net::buffer(queue_.front().first),
+                    [self = shared_from_this()](beast::error_code ec, size_t) {
+                      self->queue_.pop_front();
+                      if (ec) {
+                        self->writing_ = false;
+                        return self->Finish();
+                      }
+                      if (!self->queue_.empty()) return self->WriteNext();
+                      self->writing_ = false;
+                      if (self->closing_) self->CloseNow();
+                    });
+  }
+
+  void CloseNow() {
+    if (close_sent_) return;
+    close_sent_ = true;
+    ws_.async_close(websocket::close_code::normal,
+                    [self = shared_from_this()](beast::error_code) { self->Finish(); });
+  }
+
+  void Finish() {
+    if (finished_) return;
+    finished_ = true;
+    queue_.clear();
+    beast::error_code ec;
+    beast::get_lowest_layer(ws_).socket().close(ec);
+    if (handler_) handler_->OnClose();
+  }
+
+  websocket::stream<beast::tcp_stream> ws_;
+  beast::flat_buffer buffer_;
+  const ServerOptions& options_;
+  std::shared_ptr<std::atomic<uint64_t>> open_;
+  std::shared_ptr<WsHandler> handler_;
+  std::deque<std::pair<std::string, bool>> queue_;  // touched on the strand only
+  bool writing_ = false;
+  bool closing_ = false;
+  bool close_sent_ = false;
+  bool finished_ = false;
+};
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
@@ -91,6 +191,17 @@ class Session : public std::enable_shared_from_this<Session> {
     keep_alive_ = parser_->get().keep_alive();
     version_ = parser_->get().version();
     Request request = BuildRequest();
+    if (websocket::is_upgrade(parser_->get())) {
+      if (!options_.ws_accept || request.path != options_.ws_path) {
+        keep_alive_ = false;
+        return Write(Response{404, "text/plain", "no WebSocket endpoint here\n", true});
+      }
+      // The socket leaves this HTTP session for a WebSocket session.
+      stream_.expires_never();
+      std::make_shared<WsSession>(stream_.release_socket(), options_, open_)
+          ->Start(parser_->release(), std::move(request));
+      return;
+    }
     request.body = std::move(parser_->get().body());
     stream_.expires_never();  // the handler's own deadlines bound the wait
     auto responder = [self = shared_from_this()](Response response) {

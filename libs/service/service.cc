@@ -13,6 +13,10 @@ void CommonSettings::RegisterProcess(config::Config& config) {
 void CommonSettings::Register(config::Config& config) {
   config.Add("pg-url", "PARLEY_PG_URL", &pg_url, "PostgreSQL connection URL");
   config.Add("pg-pool", "PARLEY_PG_POOL_SIZE", &pg_pool, "PostgreSQL connections");
+  RegisterRedis(config);
+}
+
+void CommonSettings::RegisterRedis(config::Config& config) {
   config.Add("redis-addr", "PARLEY_REDIS_ADDR", &redis_addr, "Redis host:port");
   config.Add("redis-password", "PARLEY_REDIS_PASSWORD", &redis_password, "Redis AUTH password");
   config.Add("redis-pool", "PARLEY_REDIS_POOL_SIZE", &redis_pool, "Redis connections");
@@ -38,7 +42,7 @@ absl::StatusOr<std::unique_ptr<pg::Pool>> ConnectPostgres(
   return pool;
 }
 
-absl::StatusOr<std::unique_ptr<redis::Pool>> ConnectRedis(const CommonSettings& settings) {
+absl::StatusOr<redis::PoolOptions> RedisOptions(const CommonSettings& settings) {
   auto options = redis::Pool::ParseAddress(settings.redis_addr);
   if (!options.ok()) {
     log::Error("redis_config_invalid", {{"error", std::string(options.status().message())}});
@@ -46,6 +50,12 @@ absl::StatusOr<std::unique_ptr<redis::Pool>> ConnectRedis(const CommonSettings& 
   }
   options->password = settings.redis_password;
   options->size = settings.redis_pool;
+  return options;
+}
+
+absl::StatusOr<std::unique_ptr<redis::Pool>> ConnectRedis(const CommonSettings& settings) {
+  auto options = RedisOptions(settings);
+  if (!options.ok()) return options.status();
   auto pool = redis::Pool::Create(*options);
   if (!pool.ok()) {
     log::Error("redis_unavailable", {{"error", std::string(pool.status().message())}});

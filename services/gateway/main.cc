@@ -11,6 +11,7 @@
 #include "parley/service/service.h"
 #include "parley/v1/gateway.grpc.pb.h"
 #include "rest_api.h"
+#include "client_hub.h"
 #include "routes.h"
 
 namespace {
@@ -18,14 +19,15 @@ namespace {
 class GatewayGrpcService final : public parley::v1::GatewayService::Service {
  public:
   GatewayGrpcService(std::string instance_id, const parley::http::Server* http,
-                     const parley::gateway::RestApi* rest)
-      : instance_id_(std::move(instance_id)), http_(http), rest_(rest) {}
+                     const parley::gateway::RestApi* rest, parley::gateway::ClientHub* hub)
+      : instance_id_(std::move(instance_id)), http_(http), rest_(rest), hub_(hub) {}
 
   grpc::Status GetStats(grpc::ServerContext*, const parley::v1::GetStatsRequest*,
                         parley::v1::GetStatsResponse* response) override {
     response->set_instance_id(instance_id_);
     response->set_open_http_connections(http_->open_connections());
     response->set_rest_requests_total(rest_->requests_total());
+    response->set_client_sessions(hub_->session_count());
     return grpc::Status::OK;
   }
 
@@ -33,6 +35,7 @@ class GatewayGrpcService final : public parley::v1::GatewayService::Service {
   std::string instance_id_;
   const parley::http::Server* http_;
   const parley::gateway::RestApi* rest_;
+  parley::gateway::ClientHub* hub_;
 };
 
 std::string DefaultInstanceId() {
@@ -48,6 +51,9 @@ int main(int argc, char** argv) {
   std::string http_addr = "127.0.0.1:8080";
   std::string grpc_addr = "127.0.0.1:50050";
   std::string auth_target = "127.0.0.1:50051";
+  std::string message_target = "127.0.0.1:50052";
+  std::string push_target = "127.0.0.1:50056";
+  int heartbeat_seconds = 30;
   int http_threads = 2;
   int64_t max_body = 1 << 20;
   int auth_cache_seconds = 10;
@@ -59,6 +65,11 @@ int main(int argc, char** argv) {
   config.Add("http-addr", "PARLEY_HTTP_ADDR", &http_addr, "public HTTP listen address");
   config.Add("grpc-addr", "PARLEY_GATEWAY_GRPC_ADDR", &grpc_addr, "gRPC listen address");
   config.Add("auth-target", "PARLEY_AUTH_TARGET", &auth_target, "auth service address");
+  config.Add("message-target", "PARLEY_MESSAGE_TARGET", &message_target,
+             "message service address");
+  config.Add("push-target", "PARLEY_PUSH_TARGET", &push_target, "push service address");
+  config.Add("heartbeat-seconds", "PARLEY_WS_HEARTBEAT_SECONDS", &heartbeat_seconds,
+             "client heartbeat interval; 3x silence ends a session");
   config.Add("http-threads", "PARLEY_HTTP_THREADS", &http_threads, "HTTP I/O threads");
   config.Add("max-body", "PARLEY_HTTP_MAX_BODY_BYTES", &max_body, "largest request body");
   config.Add("auth-cache-seconds", "PARLEY_GATEWAY_AUTH_CACHE_SECONDS", &auth_cache_seconds,
@@ -66,7 +77,7 @@ int main(int argc, char** argv) {
   config.Add("rpc-timeout-ms", "PARLEY_RPC_TIMEOUT_MS", &rpc_timeout_ms,
              "deadline of calls to internal services");
   config.Add("instance-id", "PARLEY_GATEWAY_ID", &instance_id, "this instance's routing id");
-  common.RegisterProcess(config);
+  common.RegisterRedis(config);
   if (auto exit_code = config.ParseForMain(argc, argv)) return *exit_code;
   common.InitLogging("gateway");
 
@@ -75,6 +86,20 @@ int main(int argc, char** argv) {
   rest_options.rpc_deadline = std::chrono::milliseconds(rpc_timeout_ms);
   parley::gateway::Backends backends;
   backends.auth = parley::v1::AuthService::NewStub(parley::rpc::MakeChannel(auth_target));
+  backends.message =
+      parley::v1::MessageService::NewStub(parley::rpc::MakeChannel(message_target));
+  backends.push = parley::v1::PushService::NewStub(parley::rpc::MakeChannel(push_target));
+  auto redis = parley::service::ConnectRedis(common);
+  if (!redis.ok()) return 1;
+  auto stream_connection = parley::service::RedisOptions(common);
+  stream_connection->size = 1;
+  stream_connection->timeout = std::chrono::seconds(5);  // longer than XREAD's block
+  parley::gateway::ClientOptions client_options;
+  client_options.gateway_id = instance_id;
+  client_options.heartbeat_interval_seconds = static_cast<uint32_t>(heartbeat_seconds);
+  client_options.rpc_deadline = std::chrono::milliseconds(rpc_timeout_ms);
+  parley::gateway::ClientHub hub(client_options, backends.auth, backends.message, redis->get(),
+                                 *stream_connection);
   parley::gateway::RestApi rest(backends.auth, rest_options);
   parley::gateway::RegisterRoutes(rest, backends);
 
@@ -86,6 +111,11 @@ int main(int argc, char** argv) {
   http_options.body_too_large = [max_body](const parley::http::Request&) {
     return parley::gateway::RestApi::BodyTooLarge(static_cast<size_t>(max_body));
   };
+  http_options.ws_accept = [&hub](std::shared_ptr<parley::http::WsConnection> connection,
+                                  const parley::http::Request& request) {
+    return hub.Accept(std::move(connection), request);
+  };
+  http_options.ws_idle_timeout = std::chrono::seconds(3 * heartbeat_seconds);
   parley::http::Server http(http_options, [&](parley::http::Request request,
                                               parley::http::Responder respond) {
     if (request.path.rfind("/v4/", 0) == 0) return rest.Handle(request, std::move(respond));
@@ -99,18 +129,20 @@ int main(int argc, char** argv) {
     }
     respond({404, "text/plain", "not found\n", false});
   });
+  hub.Start();
   if (auto st = http.Start(); !st.ok()) {
     parley::log::Error("startup_failed", {{"error", std::string(st.message())}});
     return 1;
   }
 
-  GatewayGrpcService gateway_service(instance_id, &http, &rest);
+  GatewayGrpcService gateway_service(instance_id, &http, &rest, &hub);
   parley::rpc::ServerRunner runner(
       {"gateway", grpc_addr, "", std::chrono::milliseconds(common.drain_ms)});
   runner.AddService(&gateway_service, "parley.v1.GatewayService");
   runner.OnDrain([&] {
     serving = false;
     http.StopAccepting();
+    hub.Stop();  // clients are told to reconnect elsewhere
   });
   if (auto st = runner.Start(); !st.ok()) {
     parley::log::Error("startup_failed", {{"error", std::string(st.message())}});

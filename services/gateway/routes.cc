@@ -26,6 +26,16 @@ void RegisterRoutes(RestApi& api, const Backends& backends) {
                AccountDeleteRequest, AccountDeleteResponse);
   PARLEY_ROUTE("im_open_login_svc", "account_check", backends.auth, AccountCheck,
                AccountCheckRequest, AccountCheckResponse);
+  PARLEY_ROUTE("im_open_login_svc", "kick", backends.auth, Kick, KickRequest, KickResponse);
+
+  api.AddService("openim", {90009, 90001, 90001, 90994});
+  PARLEY_ROUTE("openim", "sendmsg", backends.message, SendC2C, SendC2CRequest, SendC2CResponse);
+  PARLEY_ROUTE("openim", "batchsendmsg", backends.message, BatchSendC2C, BatchSendC2CRequest,
+               BatchSendC2CResponse);
+  PARLEY_ROUTE("openim", "query_online_status", backends.push, QueryOnlineStatus,
+               QueryOnlineStatusRequest, QueryOnlineStatusResponse);
+  PARLEY_ROUTE("openim", "querystate", backends.push, QueryOnlineStatus,
+               QueryOnlineStatusRequest, QueryOnlineStatusResponse);
 }
 
 #undef PARLEY_ROUTE

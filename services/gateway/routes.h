@@ -4,12 +4,16 @@
 #include <memory>
 
 #include "parley/v1/auth.grpc.pb.h"
+#include "parley/v1/message.grpc.pb.h"
+#include "parley/v1/push.grpc.pb.h"
 #include "rest_api.h"
 
 namespace parley::gateway {
 
 struct Backends {
   std::shared_ptr<v1::AuthService::StubInterface> auth;
+  std::shared_ptr<v1::MessageService::StubInterface> message;
+  std::shared_ptr<v1::PushService::StubInterface> push;
 };
 
 // Registers every service's error codes and every endpoint.

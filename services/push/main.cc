@@ -11,7 +11,7 @@ int main(int argc, char** argv) {
   std::string metrics_addr = "127.0.0.1:9156";
 
   parley::config::Config config("parley-push", "Online delivery across gateway instances.");
-  common.Register(config);
+  common.RegisterRedis(config);
   config.Add("grpc-addr", "PARLEY_PUSH_GRPC_ADDR", &grpc_addr, "gRPC listen address");
   config.Add("metrics-addr", "PARLEY_PUSH_METRICS_ADDR", &metrics_addr,
              "HTTP address of /metrics and /healthz (empty: off)");

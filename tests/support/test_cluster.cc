@@ -40,6 +40,10 @@ TestCluster::TestCluster(std::map<std::string, std::string> extra_env)
   gateway_grpc_port = FreePort();
   auth_grpc_port = FreePort();
   auth_metrics_port = FreePort();
+  message_metrics_port = FreePort();
+  push_metrics_port = FreePort();
+  int message_grpc_port = FreePort();
+  int push_grpc_port = FreePort();
   env_ = {
       {"PARLEY_PG_URL", RequireEnv("PARLEY_TEST_PG_URL")},
       {"PARLEY_REDIS_ADDR", RequireEnv("PARLEY_TEST_REDIS_ADDR")},
@@ -52,9 +56,18 @@ TestCluster::TestCluster(std::map<std::string, std::string> extra_env)
       {"PARLEY_HTTP_ADDR", absl::StrCat("127.0.0.1:", http_port)},
       {"PARLEY_GATEWAY_GRPC_ADDR", absl::StrCat("127.0.0.1:", gateway_grpc_port)},
       {"PARLEY_DRAIN_MS", "200"},
+      {"PARLEY_MESSAGE_GRPC_ADDR", absl::StrCat("127.0.0.1:", message_grpc_port)},
+      {"PARLEY_MESSAGE_METRICS_ADDR", absl::StrCat("127.0.0.1:", message_metrics_port)},
+      {"PARLEY_MESSAGE_TARGET", absl::StrCat("127.0.0.1:", message_grpc_port)},
+      {"PARLEY_PUSH_GRPC_ADDR", absl::StrCat("127.0.0.1:", push_grpc_port)},
+      {"PARLEY_PUSH_METRICS_ADDR", absl::StrCat("127.0.0.1:", push_metrics_port)},
+      {"PARLEY_PUSH_TARGET", absl::StrCat("127.0.0.1:", push_grpc_port)},
+      {"PARLEY_GATEWAY_ID", absl::StrCat("gw-a-", sdkappid)},
   };
   for (auto& [k, v] : extra_env) env_[k] = v;
   StartAuth();
+  StartPush();
+  StartMessage();
   StartGateway();
 }
 
@@ -81,6 +94,27 @@ static std::string LogPath(const std::string& name) {
 void TestCluster::StartAuth() {
   auth = Process(Binary("services/auth/parley-auth"), env_, LogPath("auth"));
   WaitHealthy(auth_metrics_port, "/healthz", auth);
+}
+
+void TestCluster::StartMessage() {
+  message = Process(Binary("services/message/parley-message"), env_, LogPath("message"));
+  WaitHealthy(message_metrics_port, "/healthz", message);
+}
+
+void TestCluster::StartPush() {
+  push = Process(Binary("services/push/parley-push"), env_, LogPath("push"));
+  WaitHealthy(push_metrics_port, "/healthz", push);
+}
+
+Process TestCluster::StartExtraGateway(int* http_port, const std::string& instance_id) {
+  auto env = env_;
+  *http_port = FreePort();
+  env["PARLEY_HTTP_ADDR"] = absl::StrCat("127.0.0.1:", *http_port);
+  env["PARLEY_GATEWAY_GRPC_ADDR"] = absl::StrCat("127.0.0.1:", FreePort());
+  env["PARLEY_GATEWAY_ID"] = instance_id;
+  Process extra(Binary("services/gateway/parley-gateway"), env, LogPath("gateway-extra"));
+  WaitHealthy(*http_port, "/healthz", extra);
+  return extra;
 }
 
 void TestCluster::StartGateway() {

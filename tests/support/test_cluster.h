@@ -28,7 +28,11 @@ class TestCluster {
   explicit TestCluster(std::map<std::string, std::string> extra_env = {});
 
   void StartAuth();
+  void StartMessage();
+  void StartPush();
   void StartGateway();
+  // Another gateway instance on its own ports; returns its HTTP port.
+  Process StartExtraGateway(int* http_port, const std::string& instance_id);
   // Waits until url on port answers 200; fails the test after `seconds`.
   static void WaitHealthy(int port, const std::string& path, Process& process, int seconds = 30);
 
@@ -46,7 +50,11 @@ class TestCluster {
   int gateway_grpc_port = 0;
   int auth_grpc_port = 0;
   int auth_metrics_port = 0;
+  int message_metrics_port = 0;
+  int push_metrics_port = 0;
   Process auth;
+  Process push;
+  Process message;
   Process gateway;
 
  private:

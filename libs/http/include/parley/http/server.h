@@ -44,6 +44,29 @@ struct Response {
 using Responder = std::function<void(Response)>;
 using Handler = std::function<void(Request, Responder)>;
 
+// A WebSocket connection. Send() and Close() are thread-safe; frames go out
+// in the order Send() was called.
+class WsConnection {
+ public:
+  virtual ~WsConnection() = default;
+  virtual void Send(std::string data, bool binary) = 0;
+  // Closes after the frames already queued are written.
+  virtual void Close() = 0;
+};
+
+// Receives one connection's frames, one at a time, on an I/O thread.
+class WsHandler {
+ public:
+  virtual ~WsHandler() = default;
+  virtual void OnMessage(std::string data, bool binary) = 0;
+  // Called once when the connection has ended, for whatever reason.
+  virtual void OnClose() = 0;
+};
+
+// Accepts an upgraded connection; returning nullptr closes it.
+using WsAccept =
+    std::function<std::shared_ptr<WsHandler>(std::shared_ptr<WsConnection>, const Request&)>;
+
 struct ServerOptions {
   std::string address = "127.0.0.1:8080";  // host:port; port 0 picks one
   int threads = 2;
@@ -51,6 +74,13 @@ struct ServerOptions {
   std::chrono::seconds idle_timeout{75};
   // Builds the answer to a request whose body exceeds max_body_bytes.
   std::function<Response(const Request&)> body_too_large;
+  // WebSocket upgrades on ws_path go to ws_accept (none when unset).
+  std::string ws_path = "/ws";
+  WsAccept ws_accept;
+  // Larger frames end the connection (close code 1009).
+  size_t ws_max_message_bytes = 1 << 20;
+  // A connection that receives nothing for this long is closed.
+  std::chrono::seconds ws_idle_timeout{90};
 };
 
 class Server {

@@ -41,6 +41,8 @@ class Reply {
   size_t size() const { return reply_->type == REDIS_REPLY_ARRAY ? reply_->elements : 0; }
   // Element i of an array reply as a string.
   std::string element(size_t i) const;
+  // The hiredis reply, for nested replies (e.g. XREAD). Valid while this lives.
+  const redisReply* raw() const { return reply_.get(); }
 
  private:
   std::shared_ptr<redisReply> reply_;

@@ -32,8 +32,10 @@ struct CommonSettings {
 
   // Adds PARLEY_PG_URL, PARLEY_PG_POOL_SIZE, PARLEY_REDIS_ADDR,
   // PARLEY_REDIS_PASSWORD, PARLEY_REDIS_POOL_SIZE, PARLEY_LOG_LEVEL and
-  // PARLEY_DRAIN_MS. Services without storage use RegisterProcess() only.
+  // PARLEY_DRAIN_MS.
   void Register(config::Config& config);
+  // The Redis ones and the process ones (for services without PostgreSQL).
+  void RegisterRedis(config::Config& config);
   // PARLEY_LOG_LEVEL and PARLEY_DRAIN_MS.
   void RegisterProcess(config::Config& config);
   void InitLogging(const std::string& service) const;
@@ -45,5 +47,7 @@ absl::StatusOr<std::unique_ptr<pg::Pool>> ConnectPostgres(const CommonSettings& 
                                                           const std::vector<pg::Migration>& migrations);
 
 absl::StatusOr<std::unique_ptr<redis::Pool>> ConnectRedis(const CommonSettings& settings);
+// Options for one more Redis connection (e.g. a blocking stream reader).
+absl::StatusOr<redis::PoolOptions> RedisOptions(const CommonSettings& settings);
 
 }  // namespace parley::service

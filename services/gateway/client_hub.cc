@@ -1,0 +1,529 @@
+#include "client_hub.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <openssl/rand.h>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "parley/errors/errors.h"
+#include "parley/log/log.h"
+#include "parley/metrics/metrics.h"
+#include "parley/rpc/client.h"
+
+namespace parley::gateway {
+namespace {
+
+constexpr int32_t kBadPacket = 20001;
+constexpr int32_t kInternal = 20005;
+constexpr int kMaxFailedLogins = 3;
+
+std::string HubKey(uint64_t sdkappid, const std::string& user) {
+  return absl::StrCat(sdkappid, "\n", user);
+}
+
+std::string NewSessionId() {
+  std::string raw(12, '\0');
+  RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(raw.size()));
+  return absl::BytesToHexString(raw);
+}
+
+int64_t NowSeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+metrics::Gauge& SessionsGauge() {
+  static auto& gauge = metrics::Registry::Default().GetGauge(
+      "parley_gateway_sessions", "logged-in client sessions on this instance");
+  return gauge;
+}
+
+}  // namespace
+
+// --- ClientHub ---------------------------------------------------------------
+
+ClientHub::ClientHub(ClientOptions options, std::shared_ptr<v1::AuthService::StubInterface> auth,
+                     std::shared_ptr<v1::MessageService::StubInterface> messages,
+                     redis::Pool* redis, redis::PoolOptions stream_connection)
+    : options_(std::move(options)),
+      auth_(std::move(auth)),
+      messages_(std::move(messages)),
+      presence_(redis),
+      stream_connection_(std::move(stream_connection)) {}
+
+ClientHub::~ClientHub() { Stop(); }
+
+std::shared_ptr<http::WsHandler> ClientHub::Accept(std::shared_ptr<http::WsConnection> connection,
+                                                   const http::Request&) {
+  if (!running_) return nullptr;
+  return std::make_shared<ClientSession>(this, std::move(connection));
+}
+
+void ClientHub::Start() {
+  // Alive before the first session registers, so routes to it are used.
+  (void)presence_.HeartbeatGateway(options_.gateway_id, 15);
+  running_ = true;
+  consumer_ = std::thread([this] { ConsumeStream(); });
+}
+
+void ClientHub::Stop() {
+  if (!running_.exchange(false)) return;
+  consumer_.join();
+  std::vector<std::shared_ptr<ClientSession>> all;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [key, sessions] : sessions_) {
+      for (auto& [id, weak] : sessions) {
+        if (auto s = weak.lock()) all.push_back(s);
+      }
+    }
+  }
+  for (auto& s : all) s->Kick("server_shutdown");
+}
+
+size_t ClientHub::session_count() {
+  std::lock_guard lock(mu_);
+  size_t n = 0;
+  for (auto& [key, sessions] : sessions_) n += sessions.size();
+  return n;
+}
+
+void ClientHub::Register(const std::shared_ptr<ClientSession>& session) {
+  std::lock_guard lock(mu_);
+  sessions_[HubKey(session->sdkappid(), session->user_id())][session->session_id()] = session;
+  SessionsGauge().Add(1);
+}
+
+void ClientHub::Unregister(const ClientSession& session) {
+  std::lock_guard lock(mu_);
+  auto it = sessions_.find(HubKey(session.sdkappid(), session.user_id()));
+  if (it == sessions_.end()) return;
+  if (it->second.erase(session.session_id())) SessionsGauge().Add(-1);
+  if (it->second.empty()) sessions_.erase(it);
+}
+
+void ClientHub::Dispatch(const presence::StreamEntry& entry) {
+  std::vector<std::shared_ptr<ClientSession>> targets;
+  {
+    std::lock_guard lock(mu_);
+    auto it = sessions_.find(HubKey(entry.sdkappid, entry.user_id));
+    if (it == sessions_.end()) return;
+    for (auto& [id, weak] : it->second) {
+      if (entry.type == "kick" && id != entry.session_id) continue;
+      if (auto s = weak.lock()) targets.push_back(std::move(s));
+    }
+  }
+  if (entry.type == "kick") {
+    for (auto& s : targets) s->Kick(entry.payload);
+    return;
+  }
+  v1::TimelineEvent event;
+  if (!event.ParseFromString(entry.payload)) return;
+  for (auto& s : targets) s->OnEvent(event);
+}
+
+void ClientHub::ConsumeStream() {
+  const std::string stream = presence::GatewayStream(options_.gateway_id);
+  std::unique_ptr<redis::Pool> connection;
+  std::string last_id;
+  auto last_alive = std::chrono::steady_clock::now();
+  while (running_) {
+    if (!connection) {
+      auto pool = redis::Pool::Create(stream_connection_);
+      if (!pool.ok()) {
+        log::Warn("stream_connect_failed", {{"error", std::string(pool.status().message())}});
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+        continue;
+      }
+      connection = std::move(*pool);
+    }
+    if (last_id.empty()) {
+      // Start after the newest entry: older ones were for a previous life.
+      auto newest = connection->Command({"XREVRANGE", stream, "+", "-", "COUNT", "1"});
+      if (!newest.ok()) continue;
+      const redisReply* r = newest->raw();
+      last_id = r->elements > 0 ? std::string(r->element[0]->element[0]->str,
+                                              r->element[0]->element[0]->len)
+                                : "0-0";
+    }
+    if (std::chrono::steady_clock::now() - last_alive > std::chrono::seconds(5)) {
+      (void)presence_.HeartbeatGateway(options_.gateway_id, 15);
+      last_alive = std::chrono::steady_clock::now();
+    }
+    auto reply =
+        connection->Command({"XREAD", "COUNT", "512", "BLOCK", "1000", "STREAMS", stream, last_id});
+    if (!reply.ok()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      continue;
+    }
+    const redisReply* r = reply->raw();
+    if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) continue;
+    const redisReply* entries = r->element[0]->element[1];
+    for (size_t i = 0; i < entries->elements; ++i) {
+      const redisReply* entry = entries->element[i];
+      last_id.assign(entry->element[0]->str, entry->element[0]->len);
+      const redisReply* fields = entry->element[1];
+      presence::StreamEntry parsed;
+      for (size_t f = 0; f + 1 < fields->elements; f += 2) {
+        std::string name(fields->element[f]->str, fields->element[f]->len);
+        std::string value(fields->element[f + 1]->str, fields->element[f + 1]->len);
+        if (name == "type") parsed.type = value;
+        else if (name == "app") parsed.sdkappid = std::strtoull(value.c_str(), nullptr, 10);
+        else if (name == "user") parsed.user_id = value;
+        else if (name == "session") parsed.session_id = value;
+        else if (name == "payload") parsed.payload = value;
+      }
+      Dispatch(parsed);
+    }
+  }
+}
+
+// --- ClientSession -----------------------------------------------------------
+
+ClientSession::ClientSession(ClientHub* hub, std::shared_ptr<http::WsConnection> connection)
+    : hub_(hub), connection_(std::move(connection)) {}
+
+void ClientSession::SendFrame(const v1::ServerFrame& frame) {
+  if (binary_) return connection_->Send(frame.SerializeAsString(), true);
+  std::string json;
+  (void)google::protobuf::util::MessageToJsonString(frame, &json);
+  connection_->Send(std::move(json), false);
+}
+
+void ClientSession::SendError(const std::string& id, int32_t code, const std::string& info) {
+  v1::ServerFrame frame;
+  frame.set_id(id);
+  frame.mutable_error()->set_error_code(code);
+  frame.mutable_error()->set_error_info(info);
+  SendFrame(frame);
+}
+
+void ClientSession::OnMessage(std::string data, bool binary) {
+  v1::ClientFrame frame;
+  if (data.size() > hub_->options().max_frame_bytes) {
+    return SendError("", kBadPacket, "frame is larger than the limit");
+  }
+  bool parsed = false;
+  if (binary) {
+    parsed = frame.ParseFromString(data);
+  } else {
+    google::protobuf::util::JsonParseOptions options;
+    options.ignore_unknown_fields = true;
+    parsed = google::protobuf::util::JsonStringToMessage(data, &frame, options).ok();
+  }
+  if (!parsed) return SendError("", kBadPacket, "frame is not a valid ClientFrame");
+  {
+    std::lock_guard lock(mu_);
+    if (state_ == State::kNew) binary_ = binary;  // answers follow the login's encoding
+  }
+  switch (frame.body_case()) {
+    case v1::ClientFrame::kLogin:
+      return HandleLogin(frame.id(), frame.login());
+    case v1::ClientFrame::kHeartbeat: {
+      v1::ServerFrame ack;
+      ack.set_id(frame.id());
+      ack.mutable_heartbeat_ack();
+      SendFrame(ack);
+      std::lock_guard lock(mu_);
+      if (state_ == State::kLive && highest_seen_ > cursor_ && !catching_up_) {
+        StartCatchUpLocked();  // a delivery failed earlier: try again
+      }
+      return;
+    }
+    case v1::ClientFrame::kSend:
+      return HandleSend(frame.id(), frame.send());
+    case v1::ClientFrame::kSync:
+      return HandleSync(frame.id(), frame.sync());
+    case v1::ClientFrame::kLogout: {
+      v1::ServerFrame ack;
+      ack.set_id(frame.id());
+      ack.mutable_logout_ack();
+      SendFrame(ack);
+      connection_->Close();
+      return;
+    }
+    case v1::ClientFrame::BODY_NOT_SET:
+      return SendError(frame.id(), kBadPacket, "frame has no body");
+  }
+}
+
+void ClientSession::HandleLogin(const std::string& id, const v1::LoginRequest& login) {
+  {
+    std::lock_guard lock(mu_);
+    if (state_ != State::kNew) return SendError(id, kBadPacket, "already logged in");
+    if (login.sdkappid() == 0 || login.user_id().empty()) {
+      return SendError(id, kBadPacket, "login needs sdkappid and user_id");
+    }
+    if (login.usersig().empty()) return SendError(id, errors::kSigEmpty, "usersig is empty");
+    if (!presence::IsKnownPlatform(login.platform())) {
+      return SendError(id, kBadPacket, "platform is one of iPhone, Android, iPad, Web, PC, Mac");
+    }
+    state_ = State::kLoggingIn;
+  }
+  struct Call {
+    std::unique_ptr<grpc::ClientContext> context;
+    v1::AuthenticateRequest request;
+    v1::AuthenticateResponse response;
+  };
+  auto call = std::make_shared<Call>();
+  call->context = rpc::NewContext(nullptr, hub_->options().rpc_deadline);
+  call->request.set_sdkappid(login.sdkappid());
+  call->request.set_identifier(login.user_id());
+  call->request.set_usersig(login.usersig());
+  call->request.set_import_account(true);
+  hub_->auth()->async()->Authenticate(
+      call->context.get(), &call->request, &call->response,
+      [self = shared_from_this(), call, id, login](grpc::Status status) {
+        if (status.ok()) return self->CompleteLogin(id, login, call->response);
+        absl::Status error = errors::FromGrpc(status);
+        bool give_up = false;
+        {
+          std::lock_guard lock(self->mu_);
+          if (self->state_ == State::kClosed) return;
+          self->state_ = State::kNew;
+          give_up = ++self->failed_logins_ >= kMaxFailedLogins;
+        }
+        self->SendError(id, errors::TencentCode(error, kInternal), std::string(error.message()));
+        if (give_up) self->connection_->Close();
+      });
+}
+
+void ClientSession::CompleteLogin(const std::string& id, const v1::LoginRequest& login,
+                                  const v1::AuthenticateResponse& auth) {
+  {
+    std::lock_guard lock(mu_);
+    if (state_ == State::kClosed) return;
+    session_id_ = NewSessionId();
+    sdkappid_ = login.sdkappid();
+    user_id_ = login.user_id();
+  }
+  auto& presence = hub_->presence();
+  absl::Status st;
+  if (auth.login_policy() != "multi") {
+    // One session per platform class: the new login replaces the older one.
+    auto existing = presence.Sessions(sdkappid_, user_id_);
+    st = existing.status();
+    if (st.ok()) {
+      for (const auto& other : *existing) {
+        if (presence::PlatformClass(other.platform) == presence::PlatformClass(login.platform())) {
+          st.Update(presence.Kick(sdkappid_, user_id_, "login_elsewhere", other.session_id));
+        }
+      }
+    }
+  }
+  if (st.ok()) {
+    st = presence.AddSession(sdkappid_, user_id_,
+                             {session_id_, hub_->options().gateway_id, login.platform(),
+                              login.device_id(), NowSeconds()});
+  }
+  if (!st.ok()) {
+    log::Error("login_presence_failed", {{"error", std::string(st.message())}});
+    SendError(id, kInternal, "login could not be recorded; retry");
+    connection_->Close();
+    return;
+  }
+  hub_->Register(shared_from_this());
+  {
+    std::lock_guard lock(mu_);
+    if (state_ == State::kClosed) {  // closed while logging in: undo
+      hub_->Unregister(*this);
+      (void)presence.RemoveSession(sdkappid_, user_id_, session_id_);
+      return;
+    }
+  }
+  log::Info("login", {{"sdkappid", sdkappid_},
+                      {"user", user_id_},
+                      {"session", session_id_},
+                      {"platform", login.platform()}});
+
+  // The user's current seq decides where live delivery starts.
+  struct Call {
+    std::unique_ptr<grpc::ClientContext> context;
+    v1::SyncRequest request;
+    v1::SyncResponse response;
+  };
+  auto call = std::make_shared<Call>();
+  rpc::Caller caller{sdkappid_, user_id_, false};
+  call->context = rpc::NewContext(&caller, hub_->options().rpc_deadline);
+  call->request.set_after_seq(std::numeric_limits<int64_t>::max());  // head only
+  hub_->messages()->async()->Sync(
+      call->context.get(), &call->request, &call->response,
+      [self = shared_from_this(), call, id, login](grpc::Status status) {
+        std::lock_guard lock(self->mu_);
+        if (self->state_ == State::kClosed) return;
+        if (!status.ok()) {
+          absl::Status error = errors::FromGrpc(status);
+          self->SendError(id, errors::TencentCode(error, kInternal), std::string(error.message()));
+          self->connection_->Close();
+          return;
+        }
+        uint64_t max_seq = call->response.max_seq();
+        self->state_ = State::kLive;
+        self->cursor_ = login.has_last_seq() ? std::min(login.last_seq(), max_seq) : max_seq;
+        self->highest_seen_ = std::max(self->highest_seen_, max_seq);
+        v1::ServerFrame ack;
+        ack.set_id(id);
+        ack.mutable_login_ack()->set_session_id(self->session_id_);
+        ack.mutable_login_ack()->set_max_seq(max_seq);
+        ack.mutable_login_ack()->set_heartbeat_interval_seconds(
+            self->hub_->options().heartbeat_interval_seconds);
+        self->SendFrame(ack);
+        if (self->highest_seen_ > self->cursor_) self->StartCatchUpLocked();
+      });
+}
+
+void ClientSession::ForwardLocked(const v1::TimelineEvent& event) {
+  v1::ServerFrame frame;
+  *frame.mutable_event() = event;
+  SendFrame(frame);
+}
+
+void ClientSession::OnEvent(const v1::TimelineEvent& event) {
+  std::lock_guard lock(mu_);
+  if (state_ != State::kLive) return;
+  if (event.seq() == 0) return ForwardLocked(event);  // online-only, never stored
+  if (event.seq() <= cursor_) return;                 // already delivered
+  highest_seen_ = std::max(highest_seen_, event.seq());
+  if (!catching_up_ && event.seq() == cursor_ + 1) {
+    ForwardLocked(event);
+    cursor_ = event.seq();
+    return;
+  }
+  if (!catching_up_) StartCatchUpLocked();  // a gap: fetch it in order
+}
+
+void ClientSession::StartCatchUpLocked() {
+  catching_up_ = true;
+  struct Call {
+    std::unique_ptr<grpc::ClientContext> context;
+    v1::SyncRequest request;
+    v1::SyncResponse response;
+  };
+  auto call = std::make_shared<Call>();
+  rpc::Caller caller{sdkappid_, user_id_, false};
+  call->context = rpc::NewContext(&caller, hub_->options().rpc_deadline);
+  call->request.set_after_seq(cursor_);
+  hub_->messages()->async()->Sync(
+      call->context.get(), &call->request, &call->response,
+      [self = shared_from_this(), call](grpc::Status status) {
+        std::lock_guard lock(self->mu_);
+        self->catching_up_ = false;
+        if (self->state_ != State::kLive) return;
+        if (!status.ok()) {
+          log::Warn("catch_up_failed", {{"session", self->session_id_},
+                                        {"error", status.error_message()}});
+          return;  // retried on the next event or heartbeat
+        }
+        for (const auto& event : call->response.events()) {
+          if (event.seq() <= self->cursor_) continue;
+          self->ForwardLocked(event);
+          self->cursor_ = event.seq();
+        }
+        self->highest_seen_ = std::max(self->highest_seen_, call->response.max_seq());
+        if (self->highest_seen_ > self->cursor_ && call->response.events_size() > 0) {
+          self->StartCatchUpLocked();
+        }
+      });
+}
+
+void ClientSession::HandleSend(const std::string& id, const v1::SendRequest& send) {
+  rpc::Caller caller;
+  {
+    std::lock_guard lock(mu_);
+    if (state_ != State::kLive) return SendError(id, kBadPacket, "log in first");
+    caller = {sdkappid_, user_id_, false};
+  }
+  struct Call {
+    std::unique_ptr<grpc::ClientContext> context;
+    v1::SendC2CRequest request;
+    v1::SendC2CResponse response;
+  };
+  auto call = std::make_shared<Call>();
+  call->context = rpc::NewContext(&caller, hub_->options().rpc_deadline);
+  auto& r = call->request;
+  r.set_sync_other_machine(1);
+  r.set_to_account(send.to());
+  r.set_client_msg_id(send.client_msg_id());
+  if (send.random() != 0) r.set_msg_random(send.random());
+  *r.mutable_msg_body() = send.body();
+  r.set_cloud_custom_data(send.cloud_custom_data());
+  if (send.has_life_time()) r.set_msg_life_time(send.life_time());
+  *r.mutable_send_msg_control() = send.send_msg_control();
+  if (send.has_offline_push_info()) *r.mutable_offline_push_info() = send.offline_push_info();
+  hub_->messages()->async()->SendC2C(
+      call->context.get(), &call->request, &call->response,
+      [self = shared_from_this(), call, id](grpc::Status status) {
+        if (!status.ok()) {
+          absl::Status error = errors::FromGrpc(status);
+          return self->SendError(id, errors::TencentCode(error, kInternal),
+                                 std::string(error.message()));
+        }
+        v1::ServerFrame frame;
+        frame.set_id(id);
+        auto* ack = frame.mutable_send_ack();
+        ack->set_msg_key(call->response.msg_key());
+        ack->set_msg_seq(call->response.msg_seq());
+        ack->set_msg_time(call->response.msg_time());
+        ack->set_seq(call->response.sender_seq());
+        ack->set_duplicate(call->response.duplicate());
+        self->SendFrame(frame);
+      });
+}
+
+void ClientSession::HandleSync(const std::string& id, const v1::SyncRequest& sync) {
+  rpc::Caller caller;
+  {
+    std::lock_guard lock(mu_);
+    if (state_ != State::kLive) return SendError(id, kBadPacket, "log in first");
+    caller = {sdkappid_, user_id_, false};
+  }
+  struct Call {
+    std::unique_ptr<grpc::ClientContext> context;
+    v1::SyncRequest request;
+    v1::SyncResponse response;
+  };
+  auto call = std::make_shared<Call>();
+  call->context = rpc::NewContext(&caller, hub_->options().rpc_deadline);
+  call->request = sync;
+  hub_->messages()->async()->Sync(
+      call->context.get(), &call->request, &call->response,
+      [self = shared_from_this(), call, id](grpc::Status status) {
+        if (!status.ok()) {
+          absl::Status error = errors::FromGrpc(status);
+          return self->SendError(id, errors::TencentCode(error, kInternal),
+                                 std::string(error.message()));
+        }
+        v1::ServerFrame frame;
+        frame.set_id(id);
+        *frame.mutable_sync_result() = call->response;
+        self->SendFrame(frame);
+      });
+}
+
+void ClientSession::Kick(const std::string& reason) {
+  {
+    std::lock_guard lock(mu_);
+    if (state_ == State::kClosed) return;
+  }
+  v1::ServerFrame frame;
+  frame.mutable_kick()->set_reason(reason);
+  SendFrame(frame);
+  connection_->Close();
+  log::Info("kicked", {{"session", session_id_}, {"reason", reason}});
+}
+
+void ClientSession::OnClose() {
+  bool registered = false;
+  {
+    std::lock_guard lock(mu_);
+    registered = !session_id_.empty() && state_ != State::kClosed;
+    state_ = State::kClosed;
+  }
+  if (!registered) return;
+  hub_->Unregister(*this);
+  (void)hub_->presence().RemoveSession(sdkappid_, user_id_, session_id_);
+  log::Info("disconnect", {{"sdkappid", sdkappid_}, {"user", user_id_}, {"session", session_id_}});
+}
+
+}  // namespace parley::gateway

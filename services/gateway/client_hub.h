@@ -1,0 +1,125 @@
+// The client WebSocket side of a gateway instance (protocol: docs/protocol.md).
+//
+// ClientHub knows the live sessions of this instance, consumes this
+// instance's Redis stream (parley:gw:<id>, fed by the push service and by
+// kicks) and hands each entry to the sessions it is for. It marks the
+// instance alive in Redis; if the instance dies its sessions are dropped from
+// presence and clients reconnect elsewhere, resuming by timeline seq.
+//
+// ClientSession runs one connection: login, heartbeats, sends, sync, and
+// in-order, exactly-once delivery of the user's timeline: it forwards an
+// event only when its seq is the next one and fetches any gap from the
+// message service first.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "parley/http/server.h"
+#include "parley/presence/presence.h"
+#include "parley/redis/pool.h"
+#include "parley/v1/auth.grpc.pb.h"
+#include "parley/v1/client.pb.h"
+#include "parley/v1/message.grpc.pb.h"
+
+namespace parley::gateway {
+
+struct ClientOptions {
+  std::string gateway_id;
+  uint32_t heartbeat_interval_seconds = 30;
+  size_t max_frame_bytes = 64 * 1024;
+  std::chrono::milliseconds rpc_deadline{3000};
+};
+
+class ClientSession;
+
+class ClientHub {
+ public:
+  ClientHub(ClientOptions options, std::shared_ptr<v1::AuthService::StubInterface> auth,
+            std::shared_ptr<v1::MessageService::StubInterface> messages, redis::Pool* redis,
+            redis::PoolOptions stream_connection);
+  ~ClientHub();
+
+  // For http::ServerOptions::ws_accept.
+  std::shared_ptr<http::WsHandler> Accept(std::shared_ptr<http::WsConnection> connection,
+                                          const http::Request& request);
+  // Starts consuming this instance's stream and marking it alive.
+  void Start();
+  // Kicks every session ("server_shutdown") and stops consuming.
+  void Stop();
+
+  size_t session_count();
+
+  // Used by sessions.
+  const ClientOptions& options() const { return options_; }
+  v1::AuthService::StubInterface* auth() { return auth_.get(); }
+  v1::MessageService::StubInterface* messages() { return messages_.get(); }
+  presence::Presence& presence() { return presence_; }
+  void Register(const std::shared_ptr<ClientSession>& session);
+  void Unregister(const ClientSession& session);
+
+ private:
+  void ConsumeStream();
+  void Dispatch(const presence::StreamEntry& entry);
+
+  ClientOptions options_;
+  std::shared_ptr<v1::AuthService::StubInterface> auth_;
+  std::shared_ptr<v1::MessageService::StubInterface> messages_;
+  presence::Presence presence_;
+  redis::PoolOptions stream_connection_;
+  std::mutex mu_;
+  // "<sdkappid>\n<user>" -> session id -> session
+  std::map<std::string, std::map<std::string, std::weak_ptr<ClientSession>>> sessions_;
+  std::atomic<bool> running_{false};
+  std::thread consumer_;
+};
+
+class ClientSession : public http::WsHandler, public std::enable_shared_from_this<ClientSession> {
+ public:
+  ClientSession(ClientHub* hub, std::shared_ptr<http::WsConnection> connection);
+
+  void OnMessage(std::string data, bool binary) override;
+  void OnClose() override;
+
+  // An event from this user's timeline (any thread).
+  void OnEvent(const v1::TimelineEvent& event);
+  // Ends the session with a kick frame.
+  void Kick(const std::string& reason);
+
+  const std::string& session_id() const { return session_id_; }
+  uint64_t sdkappid() const { return sdkappid_; }
+  const std::string& user_id() const { return user_id_; }
+
+ private:
+  void HandleLogin(const std::string& id, const v1::LoginRequest& login);
+  void CompleteLogin(const std::string& id, const v1::LoginRequest& login,
+                     const v1::AuthenticateResponse& auth);
+  void HandleSend(const std::string& id, const v1::SendRequest& send);
+  void HandleSync(const std::string& id, const v1::SyncRequest& sync);
+  void SendFrame(const v1::ServerFrame& frame);
+  void SendError(const std::string& id, int32_t code, const std::string& info);
+  // Fetches the timeline after cursor_ and forwards it; mu_ must be held.
+  void StartCatchUpLocked();
+  void ForwardLocked(const v1::TimelineEvent& event);
+
+  ClientHub* hub_;
+  std::shared_ptr<http::WsConnection> connection_;
+  std::atomic<bool> binary_{false};
+
+  std::mutex mu_;
+  enum class State { kNew, kLoggingIn, kLive, kClosed } state_ = State::kNew;
+  int failed_logins_ = 0;
+  std::string session_id_;
+  uint64_t sdkappid_ = 0;
+  std::string user_id_;
+  uint64_t cursor_ = 0;        // highest seq forwarded to the client
+  uint64_t highest_seen_ = 0;  // highest seq announced by pushes
+  bool catching_up_ = false;
+};
+
+}  // namespace parley::gateway
