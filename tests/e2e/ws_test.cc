@@ -1,0 +1,290 @@
+// The client protocol end to end: parley-auth, -push, -message and two
+// gateway instances, real WebSocket clients.
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+#include <set>
+
+#include "support/test_cluster.h"
+#include "support/ws_client.h"
+
+using namespace parley::testing;
+using nlohmann::json;
+
+namespace {
+
+std::string TextOf(const json& event) {
+  return event["message"]["MsgBody"][0]["MsgContent"]["Text"];
+}
+
+// Reads events until none comes for `quiet_ms`; returns them in order.
+std::vector<json> Drain(WsClient& client, int quiet_ms = 700) {
+  std::vector<json> events;
+  while (auto e = client.NextEvent(quiet_ms)) events.push_back(*e);
+  return events;
+}
+
+json LoginOk(WsClient& client, const TestCluster& c, const std::string& user,
+             const std::string& platform, std::optional<uint64_t> last_seq = {}) {
+  json answer = client.Login(c.sdkappid, user, c.Sig(user), platform, last_seq);
+  INFO(answer.dump());
+  REQUIRE(answer.contains("loginAck"));
+  return answer["loginAck"];
+}
+
+}  // namespace
+
+TEST_CASE("clients on two gateways exchange messages; other devices get both directions",
+          "[ws]") {
+  TestCluster c;
+  int http_b = 0;
+  Process gateway_b = c.StartExtraGateway(&http_b, "gw-b-" + std::to_string(c.sdkappid));
+
+  WsClient alice_web(c.http_port);
+  WsClient alice_pc(http_b);
+  WsClient bob(http_b);
+  LoginOk(alice_web, c, "alice", "Web");
+  LoginOk(alice_pc, c, "alice", "PC");
+  LoginOk(bob, c, "bob", "Android");
+
+  json ack = alice_web.SendText("bob", "hello bob", "m1");
+  INFO(ack.dump());
+  REQUIRE(ack.contains("sendAck"));
+  CHECK(SeqOf(ack["sendAck"]) == 1);
+  std::string key = ack["sendAck"]["msgKey"];
+
+  auto at_bob = bob.NextEvent();
+  REQUIRE(at_bob);
+  CHECK(SeqOf(*at_bob) == 1);
+  CHECK((*at_bob)["kind"] == "KIND_MESSAGE");
+  CHECK((*at_bob)["peer"] == "alice");
+  CHECK((*at_bob)["message"]["From_Account"] == "alice");
+  CHECK((*at_bob)["message"]["MsgKey"] == key);
+  CHECK(TextOf(*at_bob) == "hello bob");
+  auto at_alice_pc = alice_pc.NextEvent();
+  REQUIRE(at_alice_pc);
+  CHECK((*at_alice_pc)["peer"] == "bob");
+  CHECK(TextOf(*at_alice_pc) == "hello bob");
+
+  REQUIRE(bob.SendText("alice", "hi alice").contains("sendAck"));
+  for (WsClient* device : {&alice_web, &alice_pc}) {
+    std::vector<json> events = Drain(*device);
+    REQUIRE_FALSE(events.empty());
+    CHECK(TextOf(events.back()) == "hi alice");
+    CHECK(SeqOf(events.back()) == 2);
+  }
+  CHECK(Drain(bob).size() == 1);  // bob's own message, in his timeline
+}
+
+TEST_CASE("a client that was away gets exactly what it missed, in order", "[ws]") {
+  TestCluster c;
+  WsClient alice(c.http_port);
+  LoginOk(alice, c, "alice", "Web");
+  uint64_t last_seq = 0;
+  {
+    WsClient bob(c.http_port);
+    LoginOk(bob, c, "bob", "iPhone");
+    alice.SendText("bob", "before");
+    auto e = bob.NextEvent();
+    REQUIRE(e);
+    last_seq = SeqOf(*e);
+  }  // bob disconnects
+  for (int i = 0; i < 5; ++i) REQUIRE(alice.SendText("bob", "missed " + std::to_string(i)).contains("sendAck"));
+
+  WsClient bob_again(c.http_port);
+  LoginOk(bob_again, c, "bob", "iPhone", last_seq);
+  std::vector<json> events = Drain(bob_again);
+  REQUIRE(events.size() == 5);
+  for (int i = 0; i < 5; ++i) {
+    CHECK(SeqOf(events[i]) == last_seq + 1 + i);
+    CHECK(TextOf(events[i]) == "missed " + std::to_string(i));
+  }
+
+  SECTION("explicit sync pages through the timeline") {
+    json page = bob_again.Call("s1", {{"sync", {{"afterSeq", "0"}, {"limit", 4}}}});
+    REQUIRE(page.contains("syncResult"));
+    CHECK(page["syncResult"]["events"].size() == 4);
+    CHECK(page["syncResult"]["maxSeq"] == "6");
+    CHECK_FALSE(page["syncResult"].value("complete", false));
+  }
+}
+
+TEST_CASE("a gateway killed mid-stream loses nothing; the client resumes elsewhere", "[ws]") {
+  TestCluster c;
+  int http_b = 0;
+  Process gateway_b = c.StartExtraGateway(&http_b, "gw-b-" + std::to_string(c.sdkappid));
+  WsClient alice(c.http_port);
+  LoginOk(alice, c, "alice", "Web");
+  auto bob = std::make_unique<WsClient>(http_b);
+  LoginOk(*bob, c, "bob", "Android");
+
+  std::vector<std::string> received;
+  uint64_t last_seq = 0;
+  for (int i = 0; i < 10; ++i) {
+    if (i == 4) gateway_b.Stop(SIGKILL, std::chrono::milliseconds(5000));
+    REQUIRE(alice.SendText("bob", "m" + std::to_string(i), "k" + std::to_string(i))
+                .contains("sendAck"));
+    if (i < 4) {
+      auto e = bob->NextEvent();
+      REQUIRE(e);
+      received.push_back(TextOf(*e));
+      last_seq = SeqOf(*e);
+    }
+  }
+  bob = std::make_unique<WsClient>(c.http_port);  // reconnect to the surviving gateway
+  LoginOk(*bob, c, "bob", "Android", last_seq);
+  for (const json& e : Drain(*bob)) {
+    CHECK(SeqOf(e) == ++last_seq);
+    received.push_back(TextOf(e));
+  }
+  std::vector<std::string> expected;
+  for (int i = 0; i < 10; ++i) expected.push_back("m" + std::to_string(i));
+  CHECK(received == expected);
+}
+
+TEST_CASE("a resent message is not duplicated", "[ws]") {
+  TestCluster c;
+  WsClient alice(c.http_port);
+  WsClient bob(c.http_port);
+  LoginOk(alice, c, "alice", "Web");
+  LoginOk(bob, c, "bob", "Web");
+  json first = alice.SendText("bob", "once", "client-id-1");
+  json again = alice.SendText("bob", "once", "client-id-1");
+  REQUIRE(first.contains("sendAck"));
+  REQUIRE(again.contains("sendAck"));
+  CHECK(again["sendAck"]["msgKey"] == first["sendAck"]["msgKey"]);
+  CHECK(again["sendAck"].value("duplicate", false));
+  CHECK(Drain(bob).size() == 1);
+
+  // REST: the same From, To and MsgRandom within five minutes.
+  json body = {{"From_Account", "alice"}, {"To_Account", "bob"}, {"MsgRandom", 777},
+               {"MsgBody", {{{"MsgType", "TIMTextElem"}, {"MsgContent", {{"Text", "rest"}}}}}}};
+  json r1 = c.Rest("openim/sendmsg", body.dump());
+  json r2 = c.Rest("openim/sendmsg", body.dump());
+  CHECK(r1["ErrorCode"] == 0);
+  CHECK(r2["MsgKey"] == r1["MsgKey"]);
+  CHECK(Drain(bob).size() == 1);
+}
+
+TEST_CASE("a new login in the same platform class kicks the old one; REST kick ends all",
+          "[ws]") {
+  TestCluster c;
+  WsClient phone(c.http_port);
+  WsClient desktop(c.http_port);
+  LoginOk(phone, c, "carol", "iPhone");
+  LoginOk(desktop, c, "carol", "Mac");
+  WsClient other_phone(c.http_port);
+  LoginOk(other_phone, c, "carol", "Android");
+  CHECK(phone.NextKick() == std::optional<std::string>("login_elsewhere"));
+
+  json status = c.Rest("openim/query_online_status",
+                       R"({"To_Account":["carol","nobody"],"IsNeedDetail":1})");
+  REQUIRE(status["ErrorCode"] == 0);
+  CHECK(status["QueryResult"][0]["Status"] == "Online");
+  CHECK(status["QueryResult"][0]["Detail"].size() == 2);
+  CHECK(status["QueryResult"][1]["Status"] == "Offline");
+
+  CHECK(c.Rest("im_open_login_svc/kick", R"({"UserID":"carol"})")["ErrorCode"] == 0);
+  CHECK(desktop.NextKick() == std::optional<std::string>("admin_kick"));
+  CHECK(other_phone.NextKick() == std::optional<std::string>("admin_kick"));
+}
+
+TEST_CASE("bad frames get error frames and change nothing", "[ws]") {
+  TestCluster c;
+  WsClient client(c.http_port);
+  auto error_code = [](const std::optional<json>& frame) {
+    REQUIRE(frame);
+    INFO(frame->dump());
+    REQUIRE(frame->contains("error"));
+    return (*frame)["error"]["errorCode"].get<int>();
+  };
+  client.SendText("this is not json");
+  CHECK(error_code(client.Next()) == 20001);
+  client.SendText(std::string(100000, '{'));
+  CHECK(error_code(client.Next()) == 20001);
+  client.Send({{"id", "x"}, {"login", {{"sdkappid", "not a number"}}}});
+  CHECK(error_code(client.Next()) == 20001);
+  client.SendBinary("\xff\xff\xff garbage");
+  CHECK(error_code(client.Next()) == 20001);
+  CHECK(client.Call("s", {{"send", {{"to", "bob"}}}})["error"]["errorCode"] == 20001);
+  CHECK(client.Login(c.sdkappid, "alice", c.Sig("mallory"), "Web")["error"]["errorCode"] == 70013);
+  CHECK(client.Login(c.sdkappid, "alice", c.Sig("alice"), "Toaster")["error"]["errorCode"] ==
+        20001);
+  // Still usable after all that.
+  LoginOk(client, c, "alice", "Web");
+  json bad_body = client.Call("b", {{"send", {{"to", "bob"}, {"body", {{{"MsgType", "TIMTextElem"}}}}}}});
+  CHECK(bad_body["error"]["errorCode"] == 90002);
+  // A client can't speak for another user: a "from" field is ignored.
+  WsClient bob(c.http_port);
+  LoginOk(bob, c, "bob", "Web");
+  client.Call("f", {{"send", {{"to", "bob"}, {"from", "mallory"},
+                               {"body", {{{"MsgType", "TIMTextElem"}, {"MsgContent", {{"Text", "x"}}}}}}}}});
+  auto e = bob.NextEvent();
+  REQUIRE(e);
+  CHECK((*e)["message"]["From_Account"] == "alice");
+  CHECK(c.Rest("im_open_login_svc/account_check", R"({"CheckItem":[{"UserID":"mallory"}]})")
+            ["ResultItem"][0]["AccountStatus"] == "NotImported");
+}
+
+TEST_CASE("openim REST: sends reach online clients; errors have their codes", "[ws][rest]") {
+  TestCluster c;
+  c.Rest("im_open_login_svc/multiaccount_import", R"({"Accounts":["alice","bob"]})");
+  WsClient bob(c.http_port);
+  LoginOk(bob, c, "bob", "Web");
+  json text = {{{"MsgType", "TIMTextElem"}, {"MsgContent", {{"Text", "from the backend"}}}}};
+
+  json sent = c.Rest("openim/sendmsg",
+                     json{{"From_Account", "alice"}, {"To_Account", "bob"}, {"MsgRandom", 1},
+                          {"MsgBody", text}, {"CloudCustomData", "cd"}}.dump());
+  INFO(sent.dump());
+  REQUIRE(sent["ErrorCode"] == 0);
+  CHECK(sent["MsgTime"].is_number());
+  CHECK(sent["MsgKey"].get<std::string>().find("_1_") != std::string::npos);
+  auto e = bob.NextEvent();
+  REQUIRE(e);
+  CHECK(TextOf(*e) == "from the backend");
+  CHECK((*e)["message"]["CloudCustomData"] == "cd");
+
+  auto code = [&](const std::string& endpoint, const json& body) {
+    return c.Rest(endpoint, body.dump())["ErrorCode"].get<int>();
+  };
+  CHECK(code("openim/sendmsg", {{"To_Account", "bob"}, {"MsgBody", text}}) == 90005);
+  CHECK(code("openim/sendmsg", {{"To_Account", "ghost"}, {"MsgRandom", 2}, {"MsgBody", text}}) ==
+        90012);
+  CHECK(code("openim/sendmsg", {{"MsgRandom", 2}, {"MsgBody", text}}) == 90003);
+  CHECK(code("openim/sendmsg", {{"To_Account", "bob"}, {"MsgRandom", 2}, {"MsgBody", json::array()}}) ==
+        90002);
+  CHECK(code("openim/sendmsg", {{"To_Account", "bob"}, {"MsgRandom", 2}, {"MsgBody", "text"}}) ==
+        90001);
+  CHECK(code("openim/sendmsg", {{"To_Account", "bob"}, {"MsgRandom", 2}, {"MsgLifeTime", 604801},
+                                {"MsgBody", text}}) == 90026);
+  json long_text = {{{"MsgType", "TIMTextElem"}, {"MsgContent", {{"Text", std::string(13000, 'x')}}}}};
+  CHECK(code("openim/sendmsg", {{"To_Account", "bob"}, {"MsgRandom", 2}, {"MsgBody", long_text}}) ==
+        80002);
+  CHECK(code("openim/batchsendmsg", {{"To_Account", "bob"}, {"MsgRandom", 3}, {"MsgBody", text}}) ==
+        90028);
+  CHECK(code("openim/batchsendmsg", {{"To_Account", json::array()}, {"MsgRandom", 3}, {"MsgBody", text}}) ==
+        90029);
+  json many = json::array();
+  for (int i = 0; i < 501; ++i) many.push_back("u" + std::to_string(i));
+  CHECK(code("openim/batchsendmsg", {{"To_Account", many}, {"MsgRandom", 3}, {"MsgBody", text}}) ==
+        90011);
+  HttpResponse non_admin = HttpPost(c.http_port, c.Target("openim/sendmsg", "bob", c.Sig("bob")), "{}");
+  CHECK(json::parse(non_admin.body)["ErrorCode"] == 90009);
+  CHECK(Drain(bob).empty());  // none of the refused sends arrived
+
+  json batch = c.Rest("openim/batchsendmsg",
+                      json{{"From_Account", "alice"}, {"To_Account", {"bob", "ghost"}},
+                           {"MsgRandom", 4}, {"MsgBody", text}}.dump());
+  CHECK(batch["ErrorCode"] == 0);
+  CHECK(batch["ErrorList"] == json::parse(R"([{"To_Account":"ghost","ErrorCode":90012}])"));
+  CHECK(Drain(bob).size() == 1);
+
+  json online_only = c.Rest("openim/sendmsg",
+                            json{{"From_Account", "alice"}, {"To_Account", "bob"}, {"MsgRandom", 5},
+                                 {"MsgLifeTime", 0}, {"MsgBody", text}}.dump());
+  CHECK(online_only["ErrorCode"] == 0);
+  auto live = bob.NextEvent();
+  REQUIRE(live);
+  CHECK(SeqOf(*live) == 0);  // delivered, never stored
+}

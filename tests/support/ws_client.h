@@ -1,0 +1,56 @@
+// A WebSocket client for end-to-end tests of the client protocol (JSON text
+// frames). Reads take a timeout; a read that times out stays pending and the
+// next call picks it up, so "nothing more arrives" can be asserted.
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace parley::testing {
+
+class WsClient {
+ public:
+  explicit WsClient(int port, const std::string& path = "/ws");
+  ~WsClient();
+
+  void SendText(const std::string& text);
+  void SendBinary(const std::string& bytes);
+  void Send(const nlohmann::json& frame) { SendText(frame.dump()); }
+
+  // The next frame, or nullopt after `timeout_ms` (or when closed).
+  std::optional<nlohmann::json> Next(int timeout_ms = 5000);
+  // Sends a frame with `id` and returns the answer with that id; frames that
+  // arrive first (pushes) are kept for NextEvent().
+  nlohmann::json Call(const std::string& id, nlohmann::json frame, int timeout_ms = 5000);
+  // The next pushed timeline event ({"seq":..., "kind":..., ...}), or nullopt.
+  std::optional<nlohmann::json> NextEvent(int timeout_ms = 5000);
+  // The next kick frame's reason, or nullopt.
+  std::optional<std::string> NextKick(int timeout_ms = 5000);
+
+  // Logs in; returns the login answer (login_ack or error).
+  nlohmann::json Login(uint64_t sdkappid, const std::string& user, const std::string& usersig,
+                       const std::string& platform, std::optional<uint64_t> last_seq = {});
+  // Sends a text message; returns the answer (send_ack or error).
+  nlohmann::json SendText(const std::string& to, const std::string& text,
+                          const std::string& client_msg_id = "");
+
+  bool closed() const { return closed_; }
+
+ private:
+  std::optional<std::string> ReadRaw(int timeout_ms);
+
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::deque<nlohmann::json> pending_;  // frames read but not yet returned
+  bool closed_ = false;
+  int next_id_ = 0;
+};
+
+// Seq of a pushed event (64-bit integers are JSON strings in protobuf's mapping).
+uint64_t SeqOf(const nlohmann::json& event);
+
+}  // namespace parley::testing
