@@ -199,6 +199,41 @@ void ClientSession::SendError(const std::string& id, int32_t code, const std::st
   SendFrame(frame);
 }
 
+template <class Req, class Resp>
+void ClientSession::CallForUser(
+    const std::string& id, Req request,
+    void (v1::MessageService::StubInterface::async_interface::*method)(
+        grpc::ClientContext*, const Req*, Resp*, std::function<void(grpc::Status)>),
+    std::function<void(const Resp&, v1::ServerFrame*)> fill) {
+  rpc::Caller caller;
+  {
+    std::lock_guard lock(mu_);
+    if (state_ != State::kLive) return SendError(id, kBadPacket, "log in first");
+    caller = {sdkappid_, user_id_, false};
+  }
+  struct Call {
+    std::unique_ptr<grpc::ClientContext> context;
+    Req request;
+    Resp response;
+  };
+  auto call = std::make_shared<Call>();
+  call->context = rpc::NewContext(&caller, hub_->options().rpc_deadline);
+  call->request = std::move(request);  // the service acts for the caller, whatever it names
+  (hub_->messages()->async()->*method)(
+      call->context.get(), &call->request, &call->response,
+      [self = shared_from_this(), call, id, fill = std::move(fill)](grpc::Status status) {
+        if (!status.ok()) {
+          absl::Status error = errors::FromGrpc(status);
+          return self->SendError(id, errors::TencentCode(error, kInternal),
+                                 std::string(error.message()));
+        }
+        v1::ServerFrame frame;
+        frame.set_id(id);
+        fill(call->response, &frame);
+        self->SendFrame(frame);
+      });
+}
+
 void ClientSession::OnMessage(std::string data, bool binary) {
   v1::ClientFrame frame;
   if (data.size() > hub_->options().max_frame_bytes) {
@@ -243,6 +278,28 @@ void ClientSession::OnMessage(std::string data, bool binary) {
       connection_->Close();
       return;
     }
+    case v1::ClientFrame::kRecall:
+      return CallForUser<v1::RecallRequest, v1::RecallResponse>(
+          frame.id(), frame.recall(), &v1::MessageService::StubInterface::async_interface::Recall,
+          [](const auto&, v1::ServerFrame* out) { out->mutable_ack(); });
+    case v1::ClientFrame::kEdit:
+      return CallForUser<v1::ModifyRequest, v1::ModifyResponse>(
+          frame.id(), frame.edit(), &v1::MessageService::StubInterface::async_interface::Modify,
+          [](const auto&, v1::ServerFrame* out) { out->mutable_ack(); });
+    case v1::ClientFrame::kRead:
+      return CallForUser<v1::MarkReadRequest, v1::MarkReadResponse>(
+          frame.id(), frame.read(), &v1::MessageService::StubInterface::async_interface::MarkRead,
+          [](const auto&, v1::ServerFrame* out) { out->mutable_ack(); });
+    case v1::ClientFrame::kHistory:
+      return CallForUser<v1::GetRoamMessagesRequest, v1::GetRoamMessagesResponse>(
+          frame.id(), frame.history(),
+          &v1::MessageService::StubInterface::async_interface::GetRoamMessages,
+          [](const auto& r, v1::ServerFrame* out) { *out->mutable_history() = r; });
+    case v1::ClientFrame::kConversations:
+      return CallForUser<v1::GetConversationsRequest, v1::GetConversationsResponse>(
+          frame.id(), frame.conversations(),
+          &v1::MessageService::StubInterface::async_interface::GetConversations,
+          [](const auto& r, v1::ServerFrame* out) { *out->mutable_conversations() = r; });
     case v1::ClientFrame::BODY_NOT_SET:
       return SendError(frame.id(), kBadPacket, "frame has no body");
   }
@@ -428,20 +485,7 @@ void ClientSession::StartCatchUpLocked() {
 }
 
 void ClientSession::HandleSend(const std::string& id, const v1::SendRequest& send) {
-  rpc::Caller caller;
-  {
-    std::lock_guard lock(mu_);
-    if (state_ != State::kLive) return SendError(id, kBadPacket, "log in first");
-    caller = {sdkappid_, user_id_, false};
-  }
-  struct Call {
-    std::unique_ptr<grpc::ClientContext> context;
-    v1::SendC2CRequest request;
-    v1::SendC2CResponse response;
-  };
-  auto call = std::make_shared<Call>();
-  call->context = rpc::NewContext(&caller, hub_->options().rpc_deadline);
-  auto& r = call->request;
+  v1::SendC2CRequest r;
   r.set_sync_other_machine(1);
   r.set_to_account(send.to());
   r.set_client_msg_id(send.client_msg_id());
@@ -451,53 +495,23 @@ void ClientSession::HandleSend(const std::string& id, const v1::SendRequest& sen
   if (send.has_life_time()) r.set_msg_life_time(send.life_time());
   *r.mutable_send_msg_control() = send.send_msg_control();
   if (send.has_offline_push_info()) *r.mutable_offline_push_info() = send.offline_push_info();
-  hub_->messages()->async()->SendC2C(
-      call->context.get(), &call->request, &call->response,
-      [self = shared_from_this(), call, id](grpc::Status status) {
-        if (!status.ok()) {
-          absl::Status error = errors::FromGrpc(status);
-          return self->SendError(id, errors::TencentCode(error, kInternal),
-                                 std::string(error.message()));
-        }
-        v1::ServerFrame frame;
-        frame.set_id(id);
-        auto* ack = frame.mutable_send_ack();
-        ack->set_msg_key(call->response.msg_key());
-        ack->set_msg_seq(call->response.msg_seq());
-        ack->set_msg_time(call->response.msg_time());
-        ack->set_seq(call->response.sender_seq());
-        ack->set_duplicate(call->response.duplicate());
-        self->SendFrame(frame);
+  CallForUser<v1::SendC2CRequest, v1::SendC2CResponse>(
+      id, std::move(r), &v1::MessageService::StubInterface::async_interface::SendC2C,
+      [](const v1::SendC2CResponse& response, v1::ServerFrame* frame) {
+        auto* ack = frame->mutable_send_ack();
+        ack->set_msg_key(response.msg_key());
+        ack->set_msg_seq(response.msg_seq());
+        ack->set_msg_time(response.msg_time());
+        ack->set_seq(response.sender_seq());
+        ack->set_duplicate(response.duplicate());
       });
 }
 
 void ClientSession::HandleSync(const std::string& id, const v1::SyncRequest& sync) {
-  rpc::Caller caller;
-  {
-    std::lock_guard lock(mu_);
-    if (state_ != State::kLive) return SendError(id, kBadPacket, "log in first");
-    caller = {sdkappid_, user_id_, false};
-  }
-  struct Call {
-    std::unique_ptr<grpc::ClientContext> context;
-    v1::SyncRequest request;
-    v1::SyncResponse response;
-  };
-  auto call = std::make_shared<Call>();
-  call->context = rpc::NewContext(&caller, hub_->options().rpc_deadline);
-  call->request = sync;
-  hub_->messages()->async()->Sync(
-      call->context.get(), &call->request, &call->response,
-      [self = shared_from_this(), call, id](grpc::Status status) {
-        if (!status.ok()) {
-          absl::Status error = errors::FromGrpc(status);
-          return self->SendError(id, errors::TencentCode(error, kInternal),
-                                 std::string(error.message()));
-        }
-        v1::ServerFrame frame;
-        frame.set_id(id);
-        *frame.mutable_sync_result() = call->response;
-        self->SendFrame(frame);
+  CallForUser<v1::SyncRequest, v1::SyncResponse>(
+      id, sync, &v1::MessageService::StubInterface::async_interface::Sync,
+      [](const v1::SyncResponse& response, v1::ServerFrame* frame) {
+        *frame->mutable_sync_result() = response;
       });
 }
 

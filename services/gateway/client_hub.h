@@ -101,6 +101,12 @@ class ClientSession : public http::WsHandler, public std::enable_shared_from_thi
                      const v1::AuthenticateResponse& auth);
   void HandleSend(const std::string& id, const v1::SendRequest& send);
   void HandleSync(const std::string& id, const v1::SyncRequest& sync);
+  // Calls a message RPC as this user; `fill` puts the answer into the frame.
+  template <class Req, class Resp>
+  void CallForUser(const std::string& id, Req request,
+                   void (v1::MessageService::StubInterface::async_interface::*method)(
+                       grpc::ClientContext*, const Req*, Resp*, std::function<void(grpc::Status)>),
+                   std::function<void(const Resp&, v1::ServerFrame*)> fill);
   void SendFrame(const v1::ServerFrame& frame);
   void SendError(const std::string& id, int32_t code, const std::string& info);
   // Fetches the timeline after cursor_ and forwards it; mu_ must be held.

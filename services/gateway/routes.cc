@@ -32,10 +32,30 @@ void RegisterRoutes(RestApi& api, const Backends& backends) {
   PARLEY_ROUTE("openim", "sendmsg", backends.message, SendC2C, SendC2CRequest, SendC2CResponse);
   PARLEY_ROUTE("openim", "batchsendmsg", backends.message, BatchSendC2C, BatchSendC2CRequest,
                BatchSendC2CResponse);
+  PARLEY_ROUTE("openim", "importmsg", backends.message, ImportC2C, ImportC2CRequest,
+               ImportC2CResponse);
+  PARLEY_ROUTE("openim", "admin_getroammsg", backends.message, GetRoamMessages,
+               GetRoamMessagesRequest, GetRoamMessagesResponse);
+  PARLEY_ROUTE("openim", "admin_msgwithdraw", backends.message, Recall, RecallRequest,
+               RecallResponse);
+  PARLEY_ROUTE("openim", "modify_c2c_msg", backends.message, Modify, ModifyRequest,
+               ModifyResponse);
+  PARLEY_ROUTE("openim", "delete_c2c_msg_ramble", backends.message, DeleteForOwner,
+               DeleteForOwnerRequest, DeleteForOwnerResponse);
+  PARLEY_ROUTE("openim", "admin_set_msg_read", backends.message, MarkRead, MarkReadRequest,
+               MarkReadResponse);
+  PARLEY_ROUTE("openim", "get_c2c_unread_msg_num", backends.message, GetUnread,
+               GetUnreadRequest, GetUnreadResponse);
   PARLEY_ROUTE("openim", "query_online_status", backends.push, QueryOnlineStatus,
                QueryOnlineStatusRequest, QueryOnlineStatusResponse);
   PARLEY_ROUTE("openim", "querystate", backends.push, QueryOnlineStatus,
                QueryOnlineStatusRequest, QueryOnlineStatusResponse);
+
+  api.AddService("recentcontact", {50003, 50002, 50002, 50004});
+  PARLEY_ROUTE("recentcontact", "get_list", backends.message, GetConversations,
+               GetConversationsRequest, GetConversationsResponse);
+  PARLEY_ROUTE("recentcontact", "delete", backends.message, DeleteConversation,
+               DeleteConversationRequest, DeleteConversationResponse);
 }
 
 #undef PARLEY_ROUTE

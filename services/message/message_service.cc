@@ -3,6 +3,9 @@
 #include <google/protobuf/util/json_util.h>
 #include <openssl/rand.h>
 
+#include <map>
+#include <tuple>
+
 #include "absl/strings/str_cat.h"
 #include "parley/errors/errors.h"
 #include "parley/log/log.h"
@@ -24,6 +27,15 @@ constexpr int32_t kBatchToNotArray = 90028;
 constexpr int32_t kBatchToEmpty = 90029;
 constexpr int32_t kInternal = 90994;
 constexpr int32_t kSenderInvalid = 20003;
+constexpr int32_t kMessageNotFound = 20022;
+constexpr int32_t kAlreadyRecalled = 20023;
+constexpr int32_t kRecallTooLate = 20016;
+constexpr int32_t kOpenimBadJson = 90001;
+constexpr int32_t kConversationBadParam = 50002;
+constexpr int64_t kUserRecallWindowSeconds = 120;
+constexpr uint32_t kDefaultRoamPage = 20;
+constexpr uint32_t kMaxRoamPage = 100;
+constexpr uint32_t kConversationPage = 100;
 constexpr int64_t kMaxLifeTime = 604800;
 constexpr size_t kMaxBatchTargets = 500;
 constexpr uint32_t kMaxSyncPage = 200;
@@ -316,6 +328,272 @@ absl::StatusOr<v1::SyncResponse> MessageLogic::Sync(const rpc::Caller& caller,
   uint32_t limit = request.limit() == 0 || request.limit() > kMaxSyncPage ? kMaxSyncPage
                                                                           : request.limit();
   return store_->Sync(caller.sdkappid, caller.identifier, request.after_seq(), limit);
+}
+
+// The user an operation acts for: admins name one (`code` when it is
+// invalid); users always act for themselves.
+static absl::StatusOr<std::string> ActingUser(const rpc::Caller& caller, const std::string& requested,
+                                       int32_t code) {
+  if (!caller.is_admin) return caller.identifier;
+  if (!ValidUserId(requested)) return errors::Error(code, "the account is missing or invalid");
+  return requested;
+}
+
+absl::StatusOr<StoredMessage> MessageLogic::OwnMessage(const rpc::Caller& caller,
+                                                       const std::string& from,
+                                                       const std::string& to,
+                                                       const std::string& msg_key) {
+  auto sender = ActingUser(caller, from, kFromInvalid);
+  if (!sender.ok()) return sender.status();
+  if (!ValidUserId(to)) return errors::Error(kToInvalid, "To_Account is missing or invalid");
+  auto found = store_->FindMessage(caller.sdkappid, *sender, to, msg_key);
+  if (!found.ok()) return found.status();
+  if (!found->has_value()) return errors::Error(kMessageNotFound, "message not found");
+  if ((*found)->from != *sender) {
+    return errors::Error(kSenderInvalid, "only the sender can change a message");
+  }
+  if ((*found)->recalled) return errors::Error(kAlreadyRecalled, "message already recalled");
+  return **found;
+}
+
+void MessageLogic::DeliverChange(uint64_t sdkappid, const StoredMessage& message,
+                                 const ChangeSeqs& seqs, v1::TimelineEvent::Kind kind,
+                                 const std::string& msg_key, const v1::C2CMessage* content) {
+  for (const auto& [user, peer, seq] :
+       {std::tuple{message.to, message.from, seqs.to_seq},
+        std::tuple{message.from, message.to, seqs.from_seq}}) {
+    if (seq == 0) continue;
+    v1::Delivery delivery;
+    delivery.set_user_id(user);
+    auto* event = delivery.mutable_event();
+    event->set_seq(seq);
+    event->set_kind(kind);
+    event->set_peer(peer);
+    event->set_msg_key(msg_key);
+    event->set_event_time(static_cast<uint32_t>(seqs.time));
+    if (content) *event->mutable_message() = *content;
+    deliverer_->Enqueue(sdkappid, std::move(delivery));
+  }
+}
+
+absl::StatusOr<v1::RecallResponse> MessageLogic::Recall(const rpc::Caller& caller,
+                                                        const v1::RecallRequest& request) {
+  auto message = OwnMessage(caller, request.from_account(), request.to_account(), request.msg_key());
+  if (!message.ok()) return message.status();
+  int64_t now = now_();
+  if (!caller.is_admin && now - message->time > kUserRecallWindowSeconds) {
+    return errors::Error(kRecallTooLate, "messages can be recalled within 2 minutes");
+  }
+  auto seqs = store_->Recall(caller.sdkappid, *message, request.msg_key(), now);
+  if (!seqs.ok()) {
+    if (seqs.status().code() == absl::StatusCode::kFailedPrecondition) {
+      return errors::Error(kAlreadyRecalled, "message already recalled");
+    }
+    return seqs.status();
+  }
+  DeliverChange(caller.sdkappid, *message, *seqs, v1::TimelineEvent::KIND_RECALL,
+                request.msg_key(), nullptr);
+  return v1::RecallResponse();
+}
+
+absl::StatusOr<v1::ModifyResponse> MessageLogic::Modify(const rpc::Caller& caller,
+                                                        const v1::ModifyRequest& request) {
+  std::string body_json = ToJson(request.msg_body());
+  if (auto st = ValidateMsgBody(request.msg_body(),
+                                body_json.size() + request.cloud_custom_data().size());
+      !st.ok()) {
+    return st;
+  }
+  auto message = OwnMessage(caller, request.from_account(), request.to_account(), request.msg_key());
+  if (!message.ok()) return message.status();
+  std::optional<std::string> cloud;
+  if (request.has_cloud_custom_data()) cloud = request.cloud_custom_data();
+  auto seqs = store_->Modify(caller.sdkappid, *message, request.msg_key(), body_json, cloud, now_());
+  if (!seqs.ok()) return seqs.status();
+  v1::C2CMessage content;
+  content.set_from_account(message->from);
+  content.set_to_account(message->to);
+  content.set_msg_key(request.msg_key());
+  content.set_msg_time_stamp(static_cast<uint32_t>(message->time));
+  *content.mutable_msg_body() = request.msg_body();
+  if (cloud) content.set_cloud_custom_data(*cloud);
+  DeliverChange(caller.sdkappid, *message, *seqs, v1::TimelineEvent::KIND_EDIT, request.msg_key(),
+                &content);
+  return v1::ModifyResponse();
+}
+
+absl::StatusOr<v1::DeleteForOwnerResponse> MessageLogic::DeleteForOwner(
+    const rpc::Caller& caller, const v1::DeleteForOwnerRequest& request) {
+  auto owner = ActingUser(caller, request.operator_account(), kFromInvalid);
+  if (!owner.ok()) return owner.status();
+  if (!ValidUserId(request.peer_account())) {
+    return errors::Error(kToInvalid, "Peer_Account is missing or invalid");
+  }
+  if (request.msg_key_list_size() == 0) return errors::Error(kOpenimBadJson, "MsgKeyList is empty");
+  std::vector<std::string> keys(request.msg_key_list().begin(), request.msg_key_list().end());
+  auto invalid = store_->DeleteForOwner(caller.sdkappid, *owner, request.peer_account(), keys);
+  if (!invalid.ok()) return invalid.status();
+  v1::DeleteForOwnerResponse response;
+  for (const auto& key : *invalid) response.add_invalid_msg_key_list(key);
+  return response;
+}
+
+absl::StatusOr<v1::MarkReadResponse> MessageLogic::MarkRead(const rpc::Caller& caller,
+                                                            const v1::MarkReadRequest& request) {
+  auto owner = ActingUser(caller, request.report_account(), kFromInvalid);
+  if (!owner.ok()) return owner.status();
+  if (!ValidUserId(request.peer_account()) || request.peer_account() == *owner) {
+    return errors::Error(kToInvalid, "Peer_Account is missing or invalid");
+  }
+  int64_t read_time = request.msg_read_time() ? request.msg_read_time() : now_();
+  auto seq = store_->MarkRead(caller.sdkappid, *owner, request.peer_account(), read_time);
+  if (!seq.ok()) return seq.status();
+  v1::Delivery receipt;
+  receipt.set_user_id(request.peer_account());
+  auto* event = receipt.mutable_event();
+  event->set_seq(*seq);
+  event->set_kind(v1::TimelineEvent::KIND_READ_RECEIPT);
+  event->set_peer(*owner);
+  event->set_read_time(static_cast<uint32_t>(read_time));
+  event->set_event_time(static_cast<uint32_t>(read_time));
+  deliverer_->Enqueue(caller.sdkappid, std::move(receipt));
+  return v1::MarkReadResponse();
+}
+
+absl::StatusOr<v1::GetUnreadResponse> MessageLogic::GetUnread(const rpc::Caller& caller,
+                                                              const v1::GetUnreadRequest& request) {
+  auto owner = ActingUser(caller, request.to_account(), kToInvalid);
+  if (!owner.ok()) return owner.status();
+  v1::GetUnreadResponse response;
+  std::vector<std::string> peers;
+  for (const auto& peer : request.peer_account()) {
+    if (ValidUserId(peer)) {
+      peers.push_back(peer);
+    } else {
+      auto* error = response.add_error_list();
+      error->set_peer_account(peer);
+      error->set_error_code(kToInvalid);
+    }
+  }
+  auto counts = store_->Unread(caller.sdkappid, *owner, peers);
+  if (!counts.ok()) return counts.status();
+  std::map<std::string, uint32_t> by_peer(counts->begin(), counts->end());
+  uint32_t total = 0;
+  if (request.peer_account_size() == 0) {
+    for (const auto& [peer, n] : by_peer) {
+      auto* item = response.add_c2c_unread_msg_num_list();
+      item->set_peer_account(peer);
+      item->set_c2c_unread_msg_num(n);
+      total += n;
+    }
+  } else {
+    for (const auto& peer : peers) {
+      auto* item = response.add_c2c_unread_msg_num_list();
+      item->set_peer_account(peer);
+      item->set_c2c_unread_msg_num(by_peer[peer]);
+    }
+    auto all = store_->Unread(caller.sdkappid, *owner, {});
+    if (!all.ok()) return all.status();
+    for (const auto& [peer, n] : *all) total += n;
+  }
+  response.set_all_c2c_unread_msg_num(total);
+  return response;
+}
+
+absl::StatusOr<v1::GetRoamMessagesResponse> MessageLogic::GetRoamMessages(
+    const rpc::Caller& caller, const v1::GetRoamMessagesRequest& request) {
+  const std::string& requested_owner =
+      request.operator_account().empty() ? request.from_account() : request.operator_account();
+  const std::string& peer =
+      request.peer_account().empty() ? request.to_account() : request.peer_account();
+  auto owner = ActingUser(caller, requested_owner, kFromInvalid);
+  if (!owner.ok()) return owner.status();
+  if (!ValidUserId(peer)) return errors::Error(kToInvalid, "Peer_Account is missing or invalid");
+  uint32_t max_cnt = request.max_cnt() == 0 ? kDefaultRoamPage
+                                            : std::min(request.max_cnt(), kMaxRoamPage);
+  int64_t max_time = request.max_time() ? request.max_time() : now_();
+  if (request.min_time() > max_time) return errors::Error(kOpenimBadJson, "MinTime is after MaxTime");
+  auto messages = store_->Roam(caller.sdkappid, *owner, peer, max_cnt, request.min_time(),
+                               max_time, request.last_msg_key());
+  if (!messages.ok()) return messages.status();
+  v1::GetRoamMessagesResponse response;
+  bool more = messages->size() > max_cnt;
+  if (more) messages->pop_back();
+  response.set_complete(more ? 0 : 1);
+  response.set_msg_cnt(static_cast<uint32_t>(messages->size()));
+  if (!messages->empty()) {
+    response.set_last_msg_time(messages->back().msg_time_stamp());
+    response.set_last_msg_key(messages->back().msg_key());
+  }
+  for (auto& m : *messages) *response.add_msg_list() = std::move(m);
+  return response;
+}
+
+absl::StatusOr<v1::ImportC2CResponse> MessageLogic::ImportC2C(const rpc::Caller& caller,
+                                                              const v1::ImportC2CRequest& request) {
+  if (!caller.is_admin) return errors::Error(90009, "requires an app admin");
+  if (request.sync_from_old_system() != 1 && request.sync_from_old_system() != 2) {
+    return errors::Error(90030, "SyncFromOldSystem must be 1 or 2");
+  }
+  if (!request.has_msg_random()) return errors::Error(kRandomMissing, "MsgRandom is missing");
+  if (request.msg_time_stamp() == 0) return errors::Error(90006, "MsgTimeStamp is missing");
+  v1::SendC2CRequest as_send;
+  as_send.set_from_account(request.from_account());
+  as_send.set_to_account(request.to_account());
+  as_send.set_msg_seq(request.msg_seq() ? request.msg_seq() : 1);
+  as_send.set_msg_random(request.msg_random());
+  as_send.set_msg_time_stamp(request.msg_time_stamp());
+  *as_send.mutable_msg_body() = request.msg_body();
+  as_send.set_cloud_custom_data(request.cloud_custom_data());
+  bool online_only = false;
+  auto job = PrepareJob(caller, as_send, &online_only);
+  if (!job.ok()) return job.status();
+  auto existing = ExistingUsers(caller.sdkappid, {job->from, job->to});
+  if (!existing.ok()) return existing.status();
+  if (!existing->count(job->from)) return errors::Error(kFromInvalid, "From_Account not registered");
+  if (!existing->count(job->to)) return errors::Error(kToNotRegistered, "To_Account not registered");
+  job->dedup_key.clear();  // import dedups by (MsgSeq, MsgRandom, MsgTimeStamp)
+  job->count_unread = request.sync_from_old_system() == 1;
+  auto duplicate = store_->Import(*job);
+  if (!duplicate.ok()) return duplicate.status();
+  return v1::ImportC2CResponse();
+}
+
+absl::StatusOr<v1::GetConversationsResponse> MessageLogic::GetConversations(
+    const rpc::Caller& caller, const v1::GetConversationsRequest& request) {
+  if (!caller.is_admin) {
+    // Clients read their own list.
+  } else if (!ValidUserId(request.from_account())) {
+    return errors::Error(kConversationBadParam, "From_Account is missing or invalid");
+  }
+  std::string owner = caller.is_admin ? request.from_account() : caller.identifier;
+  auto items = store_->Conversations(caller.sdkappid, owner, request.start_index(),
+                                     kConversationPage + 1);
+  if (!items.ok()) return items.status();
+  v1::GetConversationsResponse response;
+  bool more = items->size() > kConversationPage;
+  if (more) items->pop_back();
+  for (auto& item : *items) *response.add_session_item() = std::move(item);
+  response.set_complete_flag(more ? 0 : 1);
+  response.set_start_index(more ? request.start_index() + kConversationPage : 0);
+  return response;
+}
+
+absl::StatusOr<v1::DeleteConversationResponse> MessageLogic::DeleteConversation(
+    const rpc::Caller& caller, const v1::DeleteConversationRequest& request) {
+  std::string owner = caller.is_admin ? request.from_account() : caller.identifier;
+  if (!ValidUserId(owner) || !ValidUserId(request.to_account())) {
+    return errors::Error(kConversationBadParam, "From_Account and To_Account are required");
+  }
+  if (request.type() != 1) {
+    return errors::Error(kConversationBadParam, "only Type 1 (C2C) conversations exist yet");
+  }
+  if (auto st = store_->DeleteConversation(caller.sdkappid, owner, request.to_account(),
+                                           request.clear_ramble() == 1);
+      !st.ok()) {
+    return st;
+  }
+  return v1::DeleteConversationResponse();
 }
 
 grpc::Status MessageGrpcService::SendC2C(grpc::ServerContext* context,

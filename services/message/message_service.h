@@ -12,6 +12,7 @@
 #include "message_store.h"
 #include "parley/cache/ttl_cache.h"
 #include "parley/rpc/caller.h"
+#include "parley/rpc/serve.h"
 #include "parley/v1/auth.grpc.pb.h"
 #include "parley/v1/message.grpc.pb.h"
 
@@ -29,6 +30,24 @@ class MessageLogic {
   absl::StatusOr<v1::BatchSendC2CResponse> BatchSendC2C(const rpc::Caller& caller,
                                                         const v1::BatchSendC2CRequest& request);
   absl::StatusOr<v1::SyncResponse> Sync(const rpc::Caller& caller, const v1::SyncRequest& request);
+  absl::StatusOr<v1::ImportC2CResponse> ImportC2C(const rpc::Caller& caller,
+                                                  const v1::ImportC2CRequest& request);
+  absl::StatusOr<v1::GetRoamMessagesResponse> GetRoamMessages(
+      const rpc::Caller& caller, const v1::GetRoamMessagesRequest& request);
+  absl::StatusOr<v1::RecallResponse> Recall(const rpc::Caller& caller,
+                                            const v1::RecallRequest& request);
+  absl::StatusOr<v1::ModifyResponse> Modify(const rpc::Caller& caller,
+                                            const v1::ModifyRequest& request);
+  absl::StatusOr<v1::DeleteForOwnerResponse> DeleteForOwner(
+      const rpc::Caller& caller, const v1::DeleteForOwnerRequest& request);
+  absl::StatusOr<v1::MarkReadResponse> MarkRead(const rpc::Caller& caller,
+                                                const v1::MarkReadRequest& request);
+  absl::StatusOr<v1::GetUnreadResponse> GetUnread(const rpc::Caller& caller,
+                                                  const v1::GetUnreadRequest& request);
+  absl::StatusOr<v1::GetConversationsResponse> GetConversations(
+      const rpc::Caller& caller, const v1::GetConversationsRequest& request);
+  absl::StatusOr<v1::DeleteConversationResponse> DeleteConversation(
+      const rpc::Caller& caller, const v1::DeleteConversationRequest& request);
 
  private:
   // The subset of `users` that exist (cached: existing users for a minute).
@@ -39,6 +58,13 @@ class MessageLogic {
                                      bool* online_only);
   void DeliverStored(uint64_t sdkappid, const SendJob& job, const SendResult& result,
                      const v1::SendC2CRequest& request);
+  // The message a recall or edit is about, checked against the caller:
+  // 20022 when missing, 20023 when recalled, 20003 when not the caller's own.
+  absl::StatusOr<StoredMessage> OwnMessage(const rpc::Caller& caller, const std::string& from,
+                                           const std::string& to, const std::string& msg_key);
+  void DeliverChange(uint64_t sdkappid, const StoredMessage& message, const ChangeSeqs& seqs,
+                     v1::TimelineEvent::Kind kind, const std::string& msg_key,
+                     const v1::C2CMessage* content);
 
   MessageStore* store_;
   BatchWriter* writer_;
@@ -57,6 +83,22 @@ class MessageGrpcService final : public v1::MessageService::Service {
                             v1::BatchSendC2CResponse* response) override;
   grpc::Status Sync(grpc::ServerContext* context, const v1::SyncRequest* request,
                     v1::SyncResponse* response) override;
+#define PARLEY_MESSAGE_RPC(Method, Req, Resp)                                        \
+  grpc::Status Method(grpc::ServerContext* context, const v1::Req* request,           \
+                      v1::Resp* response) override {                                  \
+    return rpc::ServeAsCaller(context, request, response,                             \
+                              [&](const auto& c, const auto& r) { return logic_->Method(c, r); }); \
+  }
+  PARLEY_MESSAGE_RPC(ImportC2C, ImportC2CRequest, ImportC2CResponse)
+  PARLEY_MESSAGE_RPC(GetRoamMessages, GetRoamMessagesRequest, GetRoamMessagesResponse)
+  PARLEY_MESSAGE_RPC(Recall, RecallRequest, RecallResponse)
+  PARLEY_MESSAGE_RPC(Modify, ModifyRequest, ModifyResponse)
+  PARLEY_MESSAGE_RPC(DeleteForOwner, DeleteForOwnerRequest, DeleteForOwnerResponse)
+  PARLEY_MESSAGE_RPC(MarkRead, MarkReadRequest, MarkReadResponse)
+  PARLEY_MESSAGE_RPC(GetUnread, GetUnreadRequest, GetUnreadResponse)
+  PARLEY_MESSAGE_RPC(GetConversations, GetConversationsRequest, GetConversationsResponse)
+  PARLEY_MESSAGE_RPC(DeleteConversation, DeleteConversationRequest, DeleteConversationResponse)
+#undef PARLEY_MESSAGE_RPC
 
  private:
   MessageLogic* logic_;

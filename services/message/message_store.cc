@@ -2,6 +2,9 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <set>
+
+#include "absl/strings/str_cat.h"
 #include "parley/log/log.h"
 
 namespace parley::message {
@@ -106,6 +109,276 @@ absl::StatusOr<v1::SyncResponse> MessageStore::Sync(uint64_t sdkappid, const std
     response.set_complete(last >= max_seq);
     tx.commit();
     return response;
+  });
+}
+
+namespace {
+
+constexpr char kPairCondition[] =
+    " sdkappid = $1 AND user_a = least($2, $3) AND user_b = greatest($2, $3) AND msg_key = $4";
+
+uint64_t Append(pqxx::work& tx, uint64_t sdkappid, const std::string& user, int kind,
+                const std::string& peer, const std::string& msg_key, int64_t read_time,
+                int64_t now) {
+  return tx
+      .exec_params1("SELECT parley_timeline_append($1, $2, $3::smallint, $4, $5, $6, $7)",
+                    sdkappid, user, kind, peer, msg_key, read_time, now)[0]
+      .as<uint64_t>();
+}
+
+// Recounts owner's unread messages from peer after the conversation's read time.
+void RecountUnread(pqxx::work& tx, uint64_t sdkappid, const std::string& owner,
+                   const std::string& peer) {
+  tx.exec_params(
+      "UPDATE conversations c SET unread = ("
+      "  SELECT count(*) FROM timeline t JOIN c2c_messages m ON m.sdkappid = t.sdkappid"
+      "   AND m.user_a = least(t.user_id, t.peer) AND m.user_b = greatest(t.user_id, t.peer)"
+      "   AND m.msg_key = t.msg_key"
+      "  WHERE t.sdkappid = $1 AND t.user_id = $2 AND t.peer = $3 AND t.kind = 1"
+      "   AND NOT t.deleted AND NOT m.recalled AND m.from_account = $3"
+      "   AND t.event_time > c.read_time)"
+      " WHERE c.sdkappid = $1 AND c.owner = $2 AND c.peer = $3",
+      sdkappid, owner, peer);
+}
+
+}  // namespace
+
+absl::StatusOr<std::optional<StoredMessage>> MessageStore::FindMessage(
+    uint64_t sdkappid, const std::string& user_a, const std::string& user_b,
+    const std::string& msg_key) {
+  return pool_->Query<std::optional<StoredMessage>>(
+      [&](pqxx::connection& c) -> absl::StatusOr<std::optional<StoredMessage>> {
+        pqxx::nontransaction tx(c);
+        auto rows = tx.exec_params(
+            std::string("SELECT from_account, to_account, msg_time, recalled FROM c2c_messages"
+                        " WHERE") + kPairCondition,
+            sdkappid, user_a, user_b, msg_key);
+        if (rows.empty()) return std::optional<StoredMessage>();
+        return std::optional<StoredMessage>(StoredMessage{
+            rows[0][0].as<std::string>(), rows[0][1].as<std::string>(), rows[0][2].as<int64_t>(),
+            rows[0][3].as<bool>()});
+      });
+}
+
+absl::StatusOr<ChangeSeqs> MessageStore::Recall(uint64_t sdkappid, const StoredMessage& message,
+                                                const std::string& msg_key, int64_t now) {
+  return pool_->Query<ChangeSeqs>([&](pqxx::connection& c) -> absl::StatusOr<ChangeSeqs> {
+    pqxx::work tx(c);
+    auto updated = tx.exec_params(
+        std::string("UPDATE c2c_messages SET recalled = true WHERE") + kPairCondition +
+            " AND NOT recalled",
+        sdkappid, message.from, message.to, msg_key);
+    if (updated.affected_rows() == 0) {
+      return absl::FailedPreconditionError("already recalled");  // lost a race
+    }
+    ChangeSeqs seqs{0, 0, now};
+    seqs.to_seq = Append(tx, sdkappid, message.to, 2, message.from, msg_key, 0, now);
+    if (message.from != message.to) {
+      seqs.from_seq = Append(tx, sdkappid, message.from, 2, message.to, msg_key, 0, now);
+    }
+    RecountUnread(tx, sdkappid, message.to, message.from);
+    tx.commit();
+    return seqs;
+  });
+}
+
+absl::StatusOr<ChangeSeqs> MessageStore::Modify(uint64_t sdkappid, const StoredMessage& message,
+                                                const std::string& msg_key,
+                                                const std::string& body_json,
+                                                const std::optional<std::string>& cloud,
+                                                int64_t now) {
+  return pool_->Query<ChangeSeqs>([&](pqxx::connection& c) -> absl::StatusOr<ChangeSeqs> {
+    pqxx::work tx(c);
+    tx.exec_params(std::string("UPDATE c2c_messages SET body = $5::jsonb,"
+                               " cloud_custom_data = CASE WHEN $6 THEN $7 ELSE cloud_custom_data END"
+                               " WHERE") + kPairCondition,
+                   sdkappid, message.from, message.to, msg_key, body_json, cloud.has_value(),
+                   cloud.value_or(""));
+    ChangeSeqs seqs{0, 0, now};
+    seqs.to_seq = Append(tx, sdkappid, message.to, 3, message.from, msg_key, 0, now);
+    if (message.from != message.to) {
+      seqs.from_seq = Append(tx, sdkappid, message.from, 3, message.to, msg_key, 0, now);
+    }
+    tx.commit();
+    return seqs;
+  });
+}
+
+absl::StatusOr<std::vector<std::string>> MessageStore::DeleteForOwner(
+    uint64_t sdkappid, const std::string& owner, const std::string& peer,
+    const std::vector<std::string>& keys) {
+  return pool_->Query<std::vector<std::string>>(
+      [&](pqxx::connection& c) -> absl::StatusOr<std::vector<std::string>> {
+        pqxx::work tx(c);
+        std::set<std::string> matched;
+        for (const auto& row : tx.exec_params(
+                 "UPDATE timeline SET deleted = true WHERE sdkappid = $1 AND user_id = $2"
+                 " AND peer = $3 AND kind = 1 AND msg_key = ANY($4::text[]) RETURNING msg_key",
+                 sdkappid, owner, peer, pg::TextArray(keys))) {
+          matched.insert(row[0].as<std::string>());
+        }
+        RecountUnread(tx, sdkappid, owner, peer);
+        tx.commit();
+        std::vector<std::string> invalid;
+        for (const auto& key : keys) {
+          if (!matched.count(key)) invalid.push_back(key);
+        }
+        return invalid;
+      });
+}
+
+absl::StatusOr<uint64_t> MessageStore::MarkRead(uint64_t sdkappid, const std::string& owner,
+                                                const std::string& peer, int64_t read_time) {
+  return pool_->Query<uint64_t>([&](pqxx::connection& c) -> absl::StatusOr<uint64_t> {
+    pqxx::work tx(c);
+    tx.exec_params(
+        "INSERT INTO conversations AS c (sdkappid, owner, peer, read_time) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT (sdkappid, owner, peer) DO UPDATE SET"
+        "  read_time = greatest(c.read_time, EXCLUDED.read_time)",
+        sdkappid, owner, peer, read_time);
+    RecountUnread(tx, sdkappid, owner, peer);
+    uint64_t seq = Append(tx, sdkappid, peer, 4, owner, "", read_time, read_time);
+    tx.commit();
+    return seq;
+  });
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, uint32_t>>> MessageStore::Unread(
+    uint64_t sdkappid, const std::string& owner, const std::vector<std::string>& peers) {
+  using Result = std::vector<std::pair<std::string, uint32_t>>;
+  return pool_->Query<Result>([&](pqxx::connection& c) -> absl::StatusOr<Result> {
+    pqxx::nontransaction tx(c);
+    Result out;
+    auto rows = peers.empty()
+                    ? tx.exec_params("SELECT peer, unread FROM conversations"
+                                     " WHERE sdkappid = $1 AND owner = $2 AND unread > 0"
+                                     " ORDER BY peer",
+                                     sdkappid, owner)
+                    : tx.exec_params("SELECT peer, unread FROM conversations"
+                                     " WHERE sdkappid = $1 AND owner = $2"
+                                     " AND peer = ANY($3::text[]) ORDER BY peer",
+                                     sdkappid, owner, pg::TextArray(peers));
+    for (const auto& row : rows) {
+      out.emplace_back(row[0].as<std::string>(), row[1].as<uint32_t>());
+    }
+    return out;
+  });
+}
+
+absl::StatusOr<std::vector<v1::RoamMessage>> MessageStore::Roam(
+    uint64_t sdkappid, const std::string& owner, const std::string& peer, uint32_t max_cnt,
+    int64_t min_time, int64_t max_time, const std::string& last_msg_key) {
+  using Result = std::vector<v1::RoamMessage>;
+  return pool_->Query<Result>([&](pqxx::connection& c) -> absl::StatusOr<Result> {
+    pqxx::nontransaction tx(c);
+    // Continue strictly after (older than) the last message of the previous page.
+    int64_t before_time = max_time;
+    int64_t before_seq = std::numeric_limits<int64_t>::max();
+    if (!last_msg_key.empty()) {
+      auto last = tx.exec_params(
+          "SELECT event_time, seq FROM timeline WHERE sdkappid = $1 AND user_id = $2"
+          " AND peer = $3 AND kind = 1 AND msg_key = $4",
+          sdkappid, owner, peer, last_msg_key);
+      if (!last.empty()) {
+        before_time = last[0][0].as<int64_t>();
+        before_seq = last[0][1].as<int64_t>();
+      }
+    }
+    auto rows = tx.exec_params(
+        "SELECT m.from_account, m.to_account, m.msg_seq, m.msg_random, m.msg_time, m.recalled,"
+        "  m.msg_key, m.body::text, m.cloud_custom_data,"
+        "  (m.from_account = $2 AND COALESCE(pc.read_time, 0) >= m.msg_time)"
+        " FROM timeline t JOIN c2c_messages m ON m.sdkappid = t.sdkappid"
+        "  AND m.user_a = least(t.user_id, t.peer) AND m.user_b = greatest(t.user_id, t.peer)"
+        "  AND m.msg_key = t.msg_key"
+        " LEFT JOIN conversations pc ON pc.sdkappid = t.sdkappid AND pc.owner = t.peer"
+        "  AND pc.peer = t.user_id"
+        " WHERE t.sdkappid = $1 AND t.user_id = $2 AND t.peer = $3 AND t.kind = 1"
+        "  AND NOT t.deleted AND t.event_time >= $4 AND t.event_time <= $5"
+        "  AND (t.event_time < $6 OR (t.event_time = $6 AND t.seq < $7))"
+        " ORDER BY t.event_time DESC, t.seq DESC LIMIT $8",
+        sdkappid, owner, peer, min_time, max_time, before_time, before_seq,
+        static_cast<int64_t>(max_cnt) + 1);
+    Result out;
+    google::protobuf::util::JsonParseOptions options;
+    for (const auto& row : rows) {
+      v1::RoamMessage m;
+      m.set_from_account(row[0].as<std::string>());
+      m.set_to_account(row[1].as<std::string>());
+      m.set_msg_seq(static_cast<uint32_t>(row[2].as<int64_t>()));
+      m.set_msg_random(static_cast<uint32_t>(row[3].as<int64_t>()));
+      m.set_msg_time_stamp(static_cast<uint32_t>(row[4].as<int64_t>()));
+      bool recalled = row[5].as<bool>();
+      m.set_msg_flag_bits(recalled ? 8 : 0);
+      m.set_msg_key(row[6].as<std::string>());
+      if (!recalled) {
+        (void)google::protobuf::util::JsonStringToMessage(row[7].as<std::string>(),
+                                                          m.mutable_msg_body(), options);
+        m.set_cloud_custom_data(row[8].as<std::string>());
+      }
+      m.set_is_peer_read(row[9].as<bool>() ? 1 : 0);
+      out.push_back(std::move(m));
+    }
+    return out;
+  });
+}
+
+absl::StatusOr<bool> MessageStore::Import(const SendJob& job) {
+  return pool_->Query<bool>([&](pqxx::connection& c) -> absl::StatusOr<bool> {
+    pqxx::work tx(c);
+    std::string msg_key = absl::StrCat(job.msg_seq, "_", job.random, "_", job.time);
+    // Serialise imports of one pair, so a concurrent duplicate waits and sees ours.
+    tx.exec_params("SELECT pg_advisory_xact_lock(hashtext($1 || least($2, $3) || greatest($2, $3)))",
+                   std::to_string(job.sdkappid), job.from, job.to);
+    if (!tx.exec_params(std::string("SELECT 1 FROM c2c_messages WHERE") + kPairCondition,
+                        job.sdkappid, job.from, job.to, msg_key)
+             .empty()) {
+      return true;
+    }
+    RunOne(tx, job);
+    tx.commit();
+    return false;
+  });
+}
+
+absl::StatusOr<std::vector<v1::SessionItem>> MessageStore::Conversations(uint64_t sdkappid,
+                                                                         const std::string& owner,
+                                                                         uint32_t offset,
+                                                                         uint32_t limit) {
+  using Result = std::vector<v1::SessionItem>;
+  return pool_->Query<Result>([&](pqxx::connection& c) -> absl::StatusOr<Result> {
+    pqxx::nontransaction tx(c);
+    Result out;
+    for (const auto& row : tx.exec_params(
+             "SELECT peer, last_msg_time, pinned, unread FROM conversations"
+             " WHERE sdkappid = $1 AND owner = $2 AND last_msg_key <> ''"
+             " ORDER BY pinned DESC, last_msg_time DESC, peer LIMIT $3 OFFSET $4",
+             sdkappid, owner, limit, offset)) {
+      v1::SessionItem item;
+      item.set_type(1);
+      item.set_to_account(row[0].as<std::string>());
+      item.set_msg_time(static_cast<uint32_t>(row[1].as<int64_t>()));
+      item.set_top_flag(row[2].as<bool>() ? 1 : 0);
+      item.set_unread_msg_num(row[3].as<uint32_t>());
+      out.push_back(std::move(item));
+    }
+    return out;
+  });
+}
+
+absl::Status MessageStore::DeleteConversation(uint64_t sdkappid, const std::string& owner,
+                                              const std::string& peer, bool clear_history) {
+  return pool_->Run([&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    tx.exec_params("DELETE FROM conversations WHERE sdkappid = $1 AND owner = $2 AND peer = $3",
+                   sdkappid, owner, peer);
+    if (clear_history) {
+      tx.exec_params("UPDATE timeline SET deleted = true WHERE sdkappid = $1 AND user_id = $2"
+                     " AND peer = $3 AND kind = 1",
+                     sdkappid, owner, peer);
+    }
+    tx.commit();
+    return absl::OkStatus();
   });
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,21 @@ struct SendResult {
   uint64_t receiver_seq = 0;
 };
 
+// A stored message, as recall and edit need it.
+struct StoredMessage {
+  std::string from;
+  std::string to;
+  int64_t time = 0;
+  bool recalled = false;
+};
+
+// What a recall or edit appended: the event seqs in both timelines.
+struct ChangeSeqs {
+  uint64_t from_seq = 0;
+  uint64_t to_seq = 0;
+  int64_t time = 0;
+};
+
 class MessageStore {
  public:
   explicit MessageStore(pg::Pool* pool) : pool_(pool) {}
@@ -52,6 +68,49 @@ class MessageStore {
   // The user's timeline after `after_seq`, at most `limit` events, in order.
   absl::StatusOr<v1::SyncResponse> Sync(uint64_t sdkappid, const std::string& user_id,
                                         uint64_t after_seq, uint32_t limit);
+
+  // The message (a, b in either order) or nullopt.
+  absl::StatusOr<std::optional<StoredMessage>> FindMessage(uint64_t sdkappid,
+                                                           const std::string& user_a,
+                                                           const std::string& user_b,
+                                                           const std::string& msg_key);
+  // Marks the message recalled, takes it out of the receiver's unread count
+  // and appends a recall event to both timelines.
+  absl::StatusOr<ChangeSeqs> Recall(uint64_t sdkappid, const StoredMessage& message,
+                                    const std::string& msg_key, int64_t now);
+  // Replaces body (and cloud data when given); appends edit events.
+  absl::StatusOr<ChangeSeqs> Modify(uint64_t sdkappid, const StoredMessage& message,
+                                    const std::string& msg_key, const std::string& body_json,
+                                    const std::optional<std::string>& cloud_custom_data,
+                                    int64_t now);
+  // Hides messages from `owner`'s history; returns the keys that matched nothing.
+  absl::StatusOr<std::vector<std::string>> DeleteForOwner(uint64_t sdkappid,
+                                                          const std::string& owner,
+                                                          const std::string& peer,
+                                                          const std::vector<std::string>& keys);
+  // Marks owner's conversation with peer read up to read_time, recounts its
+  // unread messages and appends a read receipt to the peer's timeline.
+  // Returns the receipt's seq.
+  absl::StatusOr<uint64_t> MarkRead(uint64_t sdkappid, const std::string& owner,
+                                    const std::string& peer, int64_t read_time);
+  // Unread counts of owner's conversations (all when peers is empty).
+  absl::StatusOr<std::vector<std::pair<std::string, uint32_t>>> Unread(
+      uint64_t sdkappid, const std::string& owner, const std::vector<std::string>& peers);
+  // owner's history with peer, newest first, within [min_time, max_time],
+  // continuing before `last_msg_key` when given. Fetches max_cnt + 1 rows so
+  // the caller knows whether more remain.
+  absl::StatusOr<std::vector<v1::RoamMessage>> Roam(uint64_t sdkappid, const std::string& owner,
+                                                    const std::string& peer, uint32_t max_cnt,
+                                                    int64_t min_time, int64_t max_time,
+                                                    const std::string& last_msg_key);
+  // Imports a message unless one with its key exists; true when it existed.
+  absl::StatusOr<bool> Import(const SendJob& job);
+  // owner's conversations, pinned first then newest, from `offset`.
+  absl::StatusOr<std::vector<v1::SessionItem>> Conversations(uint64_t sdkappid,
+                                                             const std::string& owner,
+                                                             uint32_t offset, uint32_t limit);
+  absl::Status DeleteConversation(uint64_t sdkappid, const std::string& owner,
+                                  const std::string& peer, bool clear_history);
 
   // Forgets dedup records older than the dedup window (run periodically).
   absl::StatusOr<int64_t> DeleteExpiredDedup();

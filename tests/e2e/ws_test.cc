@@ -288,3 +288,109 @@ TEST_CASE("openim REST: sends reach online clients; errors have their codes", "[
   REQUIRE(live);
   CHECK(SeqOf(*live) == 0);  // delivered, never stored
 }
+
+TEST_CASE("recall, edit and read receipts reach the peer; REST sees the same state",
+          "[ws][rest]") {
+  TestCluster c;
+  WsClient alice(c.http_port);
+  WsClient bob(c.http_port);
+  LoginOk(alice, c, "alice", "Web");
+  LoginOk(bob, c, "bob", "Web");
+  std::vector<std::string> keys;
+  for (int i = 0; i < 3; ++i) {
+    json ack = alice.SendText("bob", "msg " + std::to_string(i));
+    REQUIRE(ack.contains("sendAck"));
+    keys.push_back(ack["sendAck"]["msgKey"]);
+  }
+  CHECK(Drain(bob).size() == 3);
+  Drain(alice);
+
+  json unread = c.Rest("openim/get_c2c_unread_msg_num", R"({"To_Account":"bob"})");
+  CHECK(unread["AllC2CUnreadMsgNum"] == 3);
+  CHECK(unread["C2CUnreadMsgNumList"][0] == json{{"Peer_Account", "alice"}, {"C2CUnreadMsgNum", 3}});
+
+  // Recall: the peer gets a recall event; history shows MsgFlagBits 8; unread drops.
+  json recalled = alice.Call("r", {{"recall", {{"To_Account", "bob"}, {"MsgKey", keys[0]}}}});
+  CHECK(recalled.contains("ack"));
+  auto recall_event = bob.NextEvent();
+  REQUIRE(recall_event);
+  CHECK((*recall_event)["kind"] == "KIND_RECALL");
+  CHECK((*recall_event)["msgKey"] == keys[0]);
+  CHECK(alice.Call("r2", {{"recall", {{"To_Account", "bob"}, {"MsgKey", keys[0]}}}})["error"]["errorCode"] == 20023);
+  // Only the sender may recall; an unknown key is not found.
+  CHECK(bob.Call("r3", {{"recall", {{"To_Account", "alice"}, {"MsgKey", keys[1]}}}})["error"]["errorCode"] == 20003);
+  CHECK(alice.Call("r4", {{"recall", {{"To_Account", "bob"}, {"MsgKey", "1_1_1"}}}})["error"]["errorCode"] == 20022);
+  CHECK(c.Rest("openim/get_c2c_unread_msg_num", R"({"To_Account":"bob"})")["AllC2CUnreadMsgNum"] == 2);
+
+  // Edit: the peer gets the new content.
+  json edited = alice.Call("e", {{"edit", {{"To_Account", "bob"}, {"MsgKey", keys[1]},
+      {"MsgBody", {{{"MsgType", "TIMTextElem"}, {"MsgContent", {{"Text", "edited"}}}}}}}}});
+  CHECK(edited.contains("ack"));
+  auto edit_event = bob.NextEvent();
+  REQUIRE(edit_event);
+  CHECK((*edit_event)["kind"] == "KIND_EDIT");
+  CHECK(TextOf(*edit_event) == "edited");
+
+  // Read: bob's unread clears and alice gets a receipt.
+  CHECK(bob.Call("rd", {{"read", {{"Peer_Account", "alice"}}}}).contains("ack"));
+  std::vector<json> at_alice = Drain(alice);
+  bool receipt = false;
+  for (const auto& e : at_alice) receipt |= e["kind"] == "KIND_READ_RECEIPT" && e["peer"] == "bob";
+  CHECK(receipt);
+  CHECK(c.Rest("openim/get_c2c_unread_msg_num", R"({"To_Account":"bob"})")["AllC2CUnreadMsgNum"] == 0);
+
+  // History from bob's side, newest first, paged.
+  json page1 = c.Rest("openim/admin_getroammsg",
+                      R"({"Operator_Account":"bob","Peer_Account":"alice","MaxCnt":2,"MinTime":0,"MaxTime":0})");
+  INFO(page1.dump());
+  REQUIRE(page1["ErrorCode"] == 0);
+  CHECK(page1["Complete"] == 0);
+  CHECK(page1["MsgCnt"] == 2);
+  CHECK(page1["MsgList"][0]["MsgBody"][0]["MsgContent"]["Text"] == "msg 2");
+  CHECK(page1["MsgList"][1]["MsgBody"][0]["MsgContent"]["Text"] == "edited");
+  json page2 = c.Rest("openim/admin_getroammsg",
+                      json{{"Operator_Account", "bob"}, {"Peer_Account", "alice"}, {"MaxCnt", 2},
+                           {"MaxTime", page1["LastMsgTime"]}, {"LastMsgKey", page1["LastMsgKey"]}}.dump());
+  CHECK(page2["Complete"] == 1);
+  REQUIRE(page2["MsgList"].size() == 1);
+  CHECK(page2["MsgList"][0]["MsgFlagBits"] == 8);
+  json from_alice = c.Rest("openim/admin_getroammsg",
+                           R"({"Operator_Account":"alice","Peer_Account":"bob","MaxCnt":10})");
+  CHECK(from_alice["MsgList"][0]["IsPeerRead"] == 1);
+
+  // Delete for one side: gone from bob's history only.
+  json deleted = c.Rest("openim/delete_c2c_msg_ramble",
+                        json{{"Operator_Account", "bob"}, {"Peer_Account", "alice"},
+                             {"MsgKeyList", {keys[2], "1_2_3"}}}.dump());
+  CHECK(deleted["InvalidMsgKeyList"] == json::array({"1_2_3"}));
+  CHECK(c.Rest("openim/admin_getroammsg", R"({"Operator_Account":"bob","Peer_Account":"alice","MaxCnt":10})")["MsgCnt"] == 2);
+  CHECK(from_alice["MsgCnt"] == 3);
+
+  // REST withdraw (no time limit) and modify.
+  CHECK(c.Rest("openim/admin_msgwithdraw",
+                json{{"From_Account", "alice"}, {"To_Account", "bob"}, {"MsgKey", keys[2]}}.dump())["ErrorCode"] == 0);
+  CHECK(c.Rest("openim/modify_c2c_msg",
+                json{{"From_Account", "alice"}, {"To_Account", "bob"}, {"MsgKey", keys[2]},
+                     {"MsgBody", {{{"MsgType", "TIMTextElem"}, {"MsgContent", {{"Text", "x"}}}}}}}.dump())["ErrorCode"] == 20023);
+
+  // Import: stored and roamed, not pushed; a repeat is ignored.
+  json import = {{"SyncFromOldSystem", 2}, {"From_Account", "bob"}, {"To_Account", "alice"},
+                 {"MsgSeq", 9}, {"MsgRandom", 99}, {"MsgTimeStamp", 1600000000},
+                 {"MsgBody", {{{"MsgType", "TIMTextElem"}, {"MsgContent", {{"Text", "old"}}}}}}};
+  CHECK(c.Rest("openim/importmsg", import.dump())["ErrorCode"] == 0);
+  CHECK(c.Rest("openim/importmsg", import.dump())["ErrorCode"] == 0);
+  json oldest = c.Rest("openim/admin_getroammsg",
+                       R"({"Operator_Account":"alice","Peer_Account":"bob","MaxCnt":100,"MaxTime":1700000000})");
+  REQUIRE(oldest["MsgCnt"] == 1);
+  CHECK(oldest["MsgList"][0]["MsgKey"] == "9_99_1600000000");
+
+  // Conversations.
+  json list = c.Rest("recentcontact/get_list", R"({"From_Account":"alice","TimeStamp":0,"StartIndex":0})");
+  REQUIRE(list["SessionItem"].size() == 1);
+  CHECK(list["SessionItem"][0]["To_Account"] == "bob");
+  CHECK(list["SessionItem"][0]["Type"] == 1);
+  CHECK(list["CompleteFlag"] == 1);
+  CHECK(c.Rest("recentcontact/delete", R"({"From_Account":"alice","Type":1,"To_Account":"bob"})")["ErrorCode"] == 0);
+  CHECK(c.Rest("recentcontact/get_list", R"({"From_Account":"alice"})")["SessionItem"].empty());
+  CHECK(c.Rest("recentcontact/delete", R"({"From_Account":"alice","Type":2,"To_Account":"bob"})")["ErrorCode"] == 50002);
+}
