@@ -81,11 +81,13 @@ class WsSession : public WsConnection, public std::enable_shared_from_this<WsSes
   void WriteNext() {
     writing_ = true;
     ws_.binary(queue_.front().second);
+    // The buffer is queue_.front(); only this completion removes it.
     ws_.async_write(net::buffer(queue_.front().first),
                     [self = shared_from_this()](beast::error_code ec, size_t) {
                       self->queue_.pop_front();
-                      if (ec) {
+                      if (ec || self->finished_) {
                         self->writing_ = false;
+                        self->queue_.clear();
                         return self->Finish();
                       }
                       if (!self->queue_.empty()) return self->WriteNext();
@@ -104,7 +106,8 @@ class WsSession : public WsConnection, public std::enable_shared_from_this<WsSes
   void Finish() {
     if (finished_) return;
     finished_ = true;
-    queue_.clear();
+    // A write in flight still uses queue_.front(): its completion clears.
+    if (!writing_) queue_.clear();
     beast::error_code ec;
     beast::get_lowest_layer(ws_).socket().close(ec);
     if (handler_) handler_->OnClose();

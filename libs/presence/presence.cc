@@ -1,6 +1,7 @@
 #include "parley/presence/presence.h"
 
 #include <nlohmann/json.hpp>
+#include <algorithm>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -48,32 +49,80 @@ absl::Status Presence::RemoveSession(uint64_t sdkappid, const std::string& user_
 
 absl::StatusOr<std::vector<Session>> Presence::Sessions(uint64_t sdkappid,
                                                         const std::string& user_id) {
-  auto all = pool_->Command({"HGETALL", SessionsKey(sdkappid, user_id)});
+  auto all = SessionsOfUsers(sdkappid, {user_id});
   if (!all.ok()) return all.status();
-  std::vector<Session> sessions;
-  std::set<std::string> alive, dead;
-  for (size_t i = 0; i + 1 < all->size(); i += 2) {
-    auto value = nlohmann::json::parse(all->element(i + 1), nullptr, false);
-    if (!value.is_object()) continue;
-    Session s;
-    s.session_id = all->element(i);
-    s.gateway_id = value.value("gateway", "");
-    s.platform = value.value("platform", "");
-    s.device_id = value.value("device", "");
-    s.login_time = value.value("login_time", int64_t{0});
-    if (!alive.count(s.gateway_id) && !dead.count(s.gateway_id)) {
-      auto exists = pool_->Command({"EXISTS", absl::StrCat(GatewayStream(s.gateway_id), ":alive")});
-      if (!exists.ok()) return exists.status();
-      (exists->integer() ? alive : dead).insert(s.gateway_id);
+  return std::move((*all)[user_id]);
+}
+
+namespace {
+
+std::vector<std::string> XaddArgs(const std::string& gateway_id, const StreamEntry& entry) {
+  return {"XADD", GatewayStream(gateway_id), "MAXLEN", "~", kStreamMaxLen, "*", "type",
+          entry.type, "app", std::to_string(entry.sdkappid), "user", entry.user_id,
+          "session", entry.session_id, "payload", entry.payload};
+}
+
+}  // namespace
+
+absl::StatusOr<std::map<std::string, std::vector<Session>>> Presence::SessionsOfUsers(
+    uint64_t sdkappid, const std::vector<std::string>& user_ids) {
+  std::vector<std::vector<std::string>> reads;
+  for (const auto& user : user_ids) reads.push_back({"HGETALL", SessionsKey(sdkappid, user)});
+  auto replies = pool_->Pipeline(reads);
+  if (!replies.ok()) return replies.status();
+  std::map<std::string, std::vector<Session>> out;
+  std::set<std::string> gateways;
+  for (size_t u = 0; u < user_ids.size(); ++u) {
+    auto& sessions = out[user_ids[u]];
+    if (!(*replies)[u].ok()) return (*replies)[u].status();
+    const redis::Reply& all = *(*replies)[u];
+    for (size_t i = 0; i + 1 < all.size(); i += 2) {
+      auto value = nlohmann::json::parse(all.element(i + 1), nullptr, false);
+      if (!value.is_object()) continue;
+      Session s;
+      s.session_id = all.element(i);
+      s.gateway_id = value.value("gateway", "");
+      s.platform = value.value("platform", "");
+      s.device_id = value.value("device", "");
+      s.login_time = value.value("login_time", int64_t{0});
+      gateways.insert(s.gateway_id);
+      sessions.push_back(std::move(s));
     }
-    if (dead.count(s.gateway_id)) {
-      // The gateway died with this session: forget it.
-      (void)pool_->Command({"HDEL", SessionsKey(sdkappid, user_id), s.session_id});
-      continue;
-    }
-    sessions.push_back(std::move(s));
   }
-  return sessions;
+  if (gateways.empty()) return out;
+  // Drop sessions of gateways that stopped heartbeating.
+  std::vector<std::string> gateway_list(gateways.begin(), gateways.end());
+  std::vector<std::vector<std::string>> checks;
+  for (const auto& g : gateway_list) checks.push_back({"EXISTS", GatewayStream(g) + ":alive"});
+  auto alive = pool_->Pipeline(checks);
+  if (!alive.ok()) return alive.status();
+  std::set<std::string> dead;
+  for (size_t i = 0; i < gateway_list.size(); ++i) {
+    if ((*alive)[i].ok() && (*alive)[i]->integer() == 0) dead.insert(gateway_list[i]);
+  }
+  if (dead.empty()) return out;
+  for (auto& [user, sessions] : out) {
+    for (const auto& s : sessions) {
+      if (dead.count(s.gateway_id)) {
+        (void)pool_->Command({"HDEL", SessionsKey(sdkappid, user), s.session_id});
+      }
+    }
+    sessions.erase(std::remove_if(sessions.begin(), sessions.end(),
+                                  [&](const Session& s) { return dead.count(s.gateway_id) > 0; }),
+                   sessions.end());
+  }
+  return out;
+}
+
+absl::Status Presence::AppendAll(const std::vector<std::pair<std::string, StreamEntry>>& entries) {
+  std::vector<std::vector<std::string>> commands;
+  for (const auto& [gateway, entry] : entries) commands.push_back(XaddArgs(gateway, entry));
+  auto replies = pool_->Pipeline(commands);
+  if (!replies.ok()) return replies.status();
+  for (const auto& reply : *replies) {
+    if (!reply.ok()) return reply.status();
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Presence::HeartbeatGateway(const std::string& gateway_id, int ttl_seconds) {
@@ -84,11 +133,7 @@ absl::Status Presence::HeartbeatGateway(const std::string& gateway_id, int ttl_s
 }
 
 absl::Status Presence::Append(const std::string& gateway_id, const StreamEntry& entry) {
-  return pool_
-      ->Command({"XADD", GatewayStream(gateway_id), "MAXLEN", "~", kStreamMaxLen, "*", "type",
-                 entry.type, "app", std::to_string(entry.sdkappid), "user", entry.user_id,
-                 "session", entry.session_id, "payload", entry.payload})
-      .status();
+  return pool_->Command(XaddArgs(gateway_id, entry)).status();
 }
 
 absl::Status Presence::Kick(uint64_t sdkappid, const std::string& user_id,

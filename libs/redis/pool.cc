@@ -114,4 +114,39 @@ absl::StatusOr<Reply> Pool::Command(const std::vector<std::string>& args) {
   return reply;
 }
 
+absl::StatusOr<std::vector<absl::StatusOr<Reply>>> Pool::Pipeline(
+    const std::vector<std::vector<std::string>>& commands) {
+  std::vector<absl::StatusOr<Reply>> replies;
+  if (commands.empty()) return replies;
+  absl::Status status;
+  redisContext* context = Acquire(&status);
+  if (context == nullptr) return status;
+  for (const auto& args : commands) {
+    std::vector<const char*> argv;
+    std::vector<size_t> lengths;
+    for (const auto& a : args) {
+      argv.push_back(a.data());
+      lengths.push_back(a.size());
+    }
+    redisAppendCommandArgv(context, static_cast<int>(args.size()), argv.data(), lengths.data());
+  }
+  for (size_t i = 0; i < commands.size(); ++i) {
+    void* raw = nullptr;
+    if (redisGetReply(context, &raw) != REDIS_OK || raw == nullptr) {
+      std::string why = context->errstr;
+      redisFree(context);
+      Release(nullptr);
+      return absl::UnavailableError(absl::StrCat("Redis I/O error: ", why));
+    }
+    Reply reply(static_cast<redisReply*>(raw));
+    if (reply.type() == REDIS_REPLY_ERROR) {
+      replies.push_back(absl::InternalError(reply.str()));
+    } else {
+      replies.push_back(std::move(reply));
+    }
+  }
+  Release(context);
+  return replies;
+}
+
 }  // namespace parley::redis

@@ -16,6 +16,8 @@ namespace {
 constexpr int32_t kBadPacket = 20001;
 constexpr int32_t kInternal = 20005;
 constexpr int kMaxFailedLogins = 3;
+// Sends a client may have waiting behind the one in flight.
+constexpr size_t kMaxQueuedSends = 256;
 
 std::string HubKey(uint64_t sdkappid, const std::string& user) {
   return absl::StrCat(sdkappid, "\n", user);
@@ -204,7 +206,7 @@ void ClientSession::CallForUser(
     const std::string& id, Req request,
     void (v1::MessageService::StubInterface::async_interface::*method)(
         grpc::ClientContext*, const Req*, Resp*, std::function<void(grpc::Status)>),
-    std::function<void(const Resp&, v1::ServerFrame*)> fill) {
+    std::function<void(const Resp&, v1::ServerFrame*)> fill, std::function<void()> after) {
   rpc::Caller caller;
   {
     std::lock_guard lock(mu_);
@@ -221,16 +223,18 @@ void ClientSession::CallForUser(
   call->request = std::move(request);  // the service acts for the caller, whatever it names
   (hub_->messages()->async()->*method)(
       call->context.get(), &call->request, &call->response,
-      [self = shared_from_this(), call, id, fill = std::move(fill)](grpc::Status status) {
+      [self = shared_from_this(), call, id, fill = std::move(fill),
+       after = std::move(after)](grpc::Status status) {
         if (!status.ok()) {
           absl::Status error = errors::FromGrpc(status);
-          return self->SendError(id, errors::TencentCode(error, kInternal),
-                                 std::string(error.message()));
+          self->SendError(id, errors::TencentCode(error, kInternal), std::string(error.message()));
+        } else {
+          v1::ServerFrame frame;
+          frame.set_id(id);
+          fill(call->response, &frame);
+          self->SendFrame(frame);
         }
-        v1::ServerFrame frame;
-        frame.set_id(id);
-        fill(call->response, &frame);
-        self->SendFrame(frame);
+        if (after) after();
       });
 }
 
@@ -495,8 +499,33 @@ void ClientSession::HandleSend(const std::string& id, const v1::SendRequest& sen
   if (send.has_life_time()) r.set_msg_life_time(send.life_time());
   *r.mutable_send_msg_control() = send.send_msg_control();
   if (send.has_offline_push_info()) *r.mutable_offline_push_info() = send.offline_push_info();
+  {
+    std::lock_guard lock(mu_);
+    if (state_ != State::kLive) return SendError(id, kBadPacket, "log in first");
+    if (send_queue_.size() >= kMaxQueuedSends) {
+      return SendError(id, kBadPacket, "too many sends waiting for their ack");
+    }
+    send_queue_.emplace_back(id, std::move(r));
+    if (send_in_flight_) return;
+    send_in_flight_ = true;
+  }
+  DispatchNextSend();
+}
+
+void ClientSession::DispatchNextSend() {
+  std::pair<std::string, v1::SendC2CRequest> next;
+  {
+    std::lock_guard lock(mu_);
+    if (send_queue_.empty()) {
+      send_in_flight_ = false;
+      return;
+    }
+    next = std::move(send_queue_.front());
+    send_queue_.pop_front();
+  }
   CallForUser<v1::SendC2CRequest, v1::SendC2CResponse>(
-      id, std::move(r), &v1::MessageService::StubInterface::async_interface::SendC2C,
+      next.first, std::move(next.second),
+      &v1::MessageService::StubInterface::async_interface::SendC2C,
       [](const v1::SendC2CResponse& response, v1::ServerFrame* frame) {
         auto* ack = frame->mutable_send_ack();
         ack->set_msg_key(response.msg_key());
@@ -504,7 +533,8 @@ void ClientSession::HandleSend(const std::string& id, const v1::SendRequest& sen
         ack->set_msg_time(response.msg_time());
         ack->set_seq(response.sender_seq());
         ack->set_duplicate(response.duplicate());
-      });
+      },
+      [self = shared_from_this()] { self->DispatchNextSend(); });
 }
 
 void ClientSession::HandleSync(const std::string& id, const v1::SyncRequest& sync) {

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <atomic>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -106,7 +107,11 @@ class ClientSession : public http::WsHandler, public std::enable_shared_from_thi
   void CallForUser(const std::string& id, Req request,
                    void (v1::MessageService::StubInterface::async_interface::*method)(
                        grpc::ClientContext*, const Req*, Resp*, std::function<void(grpc::Status)>),
-                   std::function<void(const Resp&, v1::ServerFrame*)> fill);
+                   std::function<void(const Resp&, v1::ServerFrame*)> fill,
+                   std::function<void()> after = nullptr);
+  // Sends go to the message service one at a time per session, so a
+  // client's messages are stored, and delivered, in the order it sent them.
+  void DispatchNextSend();
   void SendFrame(const v1::ServerFrame& frame);
   void SendError(const std::string& id, int32_t code, const std::string& info);
   // Fetches the timeline after cursor_ and forwards it; mu_ must be held.
@@ -126,6 +131,8 @@ class ClientSession : public http::WsHandler, public std::enable_shared_from_thi
   uint64_t cursor_ = 0;        // highest seq forwarded to the client
   uint64_t highest_seen_ = 0;  // highest seq announced by pushes
   bool catching_up_ = false;
+  std::deque<std::pair<std::string, v1::SendC2CRequest>> send_queue_;
+  bool send_in_flight_ = false;
 };
 
 }  // namespace parley::gateway

@@ -33,12 +33,14 @@ void Deliverer::Run() {
       "parley_message_delivery_failed_total", "push calls that failed after every retry");
   for (;;) {
     std::map<uint64_t, v1::DeliverRequest> by_app;
+    size_t batched = 0;
     {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;
       // Everything queued goes out in one call per app.
-      while (!queue_.empty() && by_app.size() < 64) {
+      while (!queue_.empty() && by_app.size() < 64 && batched < 1024) {
+        ++batched;
         *by_app[queue_.front().first].add_deliveries() = std::move(queue_.front().second);
         queue_.pop_front();
       }

@@ -20,29 +20,27 @@ absl::StatusOr<v1::DeliverResponse> PushLogic::Deliver(const rpc::Caller& caller
   if (!caller.is_admin) return errors::Error(kRequiresAdmin, "internal callers only");
   static auto& routed = metrics::Registry::Default().GetCounter(
       "parley_push_routed_total", "events appended to gateway streams");
+  // One pipelined read of every recipient's sessions, one pipelined write.
+  std::set<std::string> unique_users;
+  for (const auto& delivery : request.deliveries()) unique_users.insert(delivery.user_id());
+  auto sessions = presence_->SessionsOfUsers(
+      caller.sdkappid, std::vector<std::string>(unique_users.begin(), unique_users.end()));
+  if (!sessions.ok()) return sessions.status();
   v1::DeliverResponse response;
-  std::map<std::string, std::vector<presence::Session>> sessions_by_user;
+  std::vector<std::pair<std::string, presence::StreamEntry>> entries;
   for (const auto& delivery : request.deliveries()) {
-    auto it = sessions_by_user.find(delivery.user_id());
-    if (it == sessions_by_user.end()) {
-      auto sessions = presence_->Sessions(caller.sdkappid, delivery.user_id());
-      if (!sessions.ok()) return sessions.status();
-      it = sessions_by_user.emplace(delivery.user_id(), std::move(*sessions)).first;
-    }
+    const auto& user_sessions = (*sessions)[delivery.user_id()];
     // One stream entry per gateway; the gateway fans out to its sessions.
     std::set<std::string> gateways;
-    for (const auto& session : it->second) gateways.insert(session.gateway_id);
+    for (const auto& session : user_sessions) gateways.insert(session.gateway_id);
     std::string payload = delivery.event().SerializeAsString();
     for (const auto& gateway : gateways) {
-      if (auto st = presence_->Append(
-              gateway, {"event", caller.sdkappid, delivery.user_id(), "", payload});
-          !st.ok()) {
-        return st;
-      }
-      routed.Increment();
+      entries.push_back({gateway, {"event", caller.sdkappid, delivery.user_id(), "", payload}});
     }
-    response.set_routed_sessions(response.routed_sessions() + it->second.size());
+    response.set_routed_sessions(response.routed_sessions() + user_sessions.size());
   }
+  if (auto st = presence_->AppendAll(entries); !st.ok()) return st;
+  routed.Increment(entries.size());
   return response;
 }
 

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,12 @@ class Presence {
                              const std::string& session_id);
   // The user's sessions on gateways that are alive.
   absl::StatusOr<std::vector<Session>> Sessions(uint64_t sdkappid, const std::string& user_id);
+
+  // Sessions of many users of one app at once (three round trips in all).
+  absl::StatusOr<std::map<std::string, std::vector<Session>>> SessionsOfUsers(
+      uint64_t sdkappid, const std::vector<std::string>& user_ids);
+  // Appends many entries in one round trip.
+  absl::Status AppendAll(const std::vector<std::pair<std::string, StreamEntry>>& entries);
 
   // Marks the gateway alive for `ttl_seconds`.
   absl::Status HeartbeatGateway(const std::string& gateway_id, int ttl_seconds);

@@ -59,6 +59,10 @@ class Pool {
   // An error reply from Redis becomes INTERNAL with its text; I/O errors
   // become UNAVAILABLE.
   absl::StatusOr<Reply> Command(const std::vector<std::string>& args);
+  // Sends every command, then reads every reply: one round trip for all.
+  // The outer status fails on I/O errors; each reply may be an error reply.
+  absl::StatusOr<std::vector<absl::StatusOr<Reply>>> Pipeline(
+      const std::vector<std::vector<std::string>>& commands);
 
  private:
   explicit Pool(PoolOptions options) : options_(std::move(options)) {}

@@ -1,0 +1,316 @@
+// parley-loadgen: N users on WebSocket connections, each sending to the next
+// user in a ring at a combined target rate. Prints sent/s, delivered/s,
+// end-to-end latency (p50/p99/p999), lost, duplicated and reordered counts,
+// and the gateway's memory per idle connection.
+//
+// Every message carries its sender's counter and its send time, so the
+// receiver can tell loss, duplicates and reordering, and measure latency
+// (sender and receiver share this process's clock).
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <deque>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "parley/config/config.h"
+#include "parley/usersig/usersig.h"
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+using tcp = net::ip::tcp;
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+int64_t NowNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+      .count();
+}
+
+struct Stats {
+  uint64_t sent = 0;       // acked by the server
+  uint64_t send_errors = 0;
+  uint64_t delivered = 0;  // distinct messages received by their recipient
+  uint64_t duplicated = 0;
+  uint64_t reordered = 0;
+  std::vector<double> latencies_ms;
+};
+
+// What a receiver has seen from one sender.
+struct SenderTrack {
+  std::set<int64_t> seen;
+  int64_t highest = -1;
+};
+
+struct Options {
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  uint64_t sdkappid = 1400000000;
+  std::string key;
+  int users = 100;
+  int rate = 1000;
+  int seconds = 10;
+  int idle = 0;
+  std::string prefix = "load";
+};
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(net::io_context& ioc, const Options& options, std::string user, Stats* stats,
+             std::map<std::string, SenderTrack>* senders)
+      : ws_(net::make_strand(ioc)), options_(options), user_(std::move(user)), stats_(stats),
+        senders_(senders) {}
+
+  void Start(std::function<void()> on_ready) {
+    on_ready_ = std::move(on_ready);
+    auto endpoint = tcp::endpoint(net::ip::make_address(options_.host),
+                                  static_cast<uint16_t>(options_.port));
+    beast::get_lowest_layer(ws_).async_connect(endpoint, [self = shared_from_this()](beast::error_code ec) {
+      if (ec) return self->Fail("connect", ec);
+      self->ws_.async_handshake(self->options_.host, "/ws", [self](beast::error_code ec) {
+        if (ec) return self->Fail("handshake", ec);
+        json login = {{"id", "login"},
+                      {"login",
+                       {{"sdkappid", std::to_string(self->options_.sdkappid)},
+                        {"userId", self->user_},
+                        {"usersig", parley::usersig::Generate(self->options_.key,
+                                                              self->options_.sdkappid, self->user_,
+                                                              std::time(nullptr))},
+                        {"platform", "Web"}}}};
+        self->Write(login.dump());
+        self->Read();
+      });
+    });
+  }
+
+  void SendTo(const std::string& peer) {
+    int64_t counter = counter_++;
+    json body = {{"s", user_}, {"c", counter}, {"t", NowNanos()}};
+    json frame = {{"id", "m"},
+                  {"send",
+                   {{"to", peer},
+                    {"clientMsgId", user_ + "-" + std::to_string(counter)},
+                    {"body", {{{"MsgType", "TIMCustomElem"}, {"MsgContent", {{"Data", body.dump()}}}}}}}}};
+    net::post(ws_.get_executor(), [self = shared_from_this(), text = frame.dump()] {
+      self->Write(text);
+    });
+  }
+
+  void Heartbeat() {
+    net::post(ws_.get_executor(), [self = shared_from_this()] {
+      self->Write(R"({"id":"hb","heartbeat":{}})");
+    });
+  }
+
+  bool ready() const { return ready_; }
+
+ private:
+  void Write(std::string text) {
+    queue_.push_back(std::move(text));
+    if (queue_.size() == 1) WriteNext();
+  }
+
+  void WriteNext() {
+    ws_.text(true);
+    ws_.async_write(net::buffer(queue_.front()), [self = shared_from_this()](beast::error_code ec, size_t) {
+      if (ec) return self->Fail("write", ec);
+      self->queue_.pop_front();
+      if (!self->queue_.empty()) self->WriteNext();
+    });
+  }
+
+  void Read() {
+    ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      if (ec) return self->Fail("read", ec);
+      auto frame = json::parse(beast::buffers_to_string(self->buffer_.data()), nullptr, false);
+      self->buffer_.consume(self->buffer_.size());
+      self->Handle(frame);
+      self->Read();
+    });
+  }
+
+  void Handle(const json& frame) {
+    if (frame.contains("loginAck")) {
+      ready_ = true;
+      if (on_ready_) on_ready_();
+      return;
+    }
+    if (frame.contains("sendAck")) {
+      ++stats_->sent;
+      return;
+    }
+    if (frame.contains("error")) {
+      ++stats_->send_errors;
+      return;
+    }
+    if (!frame.contains("event")) return;
+    const json& message = frame["event"]["message"];
+    if (!message.is_object() || message.value("From_Account", "") == user_) return;
+    auto data = json::parse(message["MsgBody"][0]["MsgContent"].value("Data", "{}"), nullptr, false);
+    if (!data.is_object() || !data.contains("c")) return;
+    int64_t counter = data["c"];
+    SenderTrack& track = (*senders_)[data.value("s", "")];
+    if (!track.seen.insert(counter).second) {
+      ++stats_->duplicated;
+      return;
+    }
+    if (counter < track.highest) ++stats_->reordered;  // arrived after a later one
+    track.highest = std::max(track.highest, counter);
+    ++stats_->delivered;
+    stats_->latencies_ms.push_back((NowNanos() - data["t"].get<int64_t>()) / 1e6);
+  }
+
+  void Fail(const char* what, beast::error_code ec) {
+    if (!failed_) std::cerr << user_ << ": " << what << ": " << ec.message() << "\n";
+    failed_ = true;
+  }
+
+  websocket::stream<beast::tcp_stream> ws_;
+  const Options& options_;
+  std::string user_;
+  Stats* stats_;
+  std::map<std::string, SenderTrack>* senders_;
+  beast::flat_buffer buffer_;
+  std::deque<std::string> queue_;
+  std::function<void()> on_ready_;
+  int64_t counter_ = 0;
+  bool ready_ = false;
+  bool failed_ = false;
+};
+
+long RssKb(int pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+double Percentile(std::vector<double>& v, double p) {
+  if (v.empty()) return 0;
+  size_t i = std::min(v.size() - 1, static_cast<size_t>(p / 100.0 * v.size()));
+  std::nth_element(v.begin(), v.begin() + i, v.end());
+  return v[i];
+}
+
+void RunUntil(net::io_context& ioc, const std::function<bool()>& done, std::chrono::seconds limit) {
+  auto deadline = Clock::now() + limit;
+  while (!done() && Clock::now() < deadline) ioc.run_for(std::chrono::milliseconds(20));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  int64_t sdkappid = static_cast<int64_t>(o.sdkappid);
+  int gateway_pid = 0;
+  parley::config::Config config("parley-loadgen", "client-protocol load generator");
+  config.Add("host", "PARLEY_LOADGEN_HOST", &o.host, "gateway host");
+  config.Add("port", "PARLEY_LOADGEN_PORT", &o.port, "gateway HTTP port");
+  config.Add("sdkappid", "PARLEY_SDKAPPID", &sdkappid, "app");
+  config.Add("secret-key", "PARLEY_SECRET_KEY", &o.key, "the app's secret key");
+  config.Add("users", "PARLEY_LOADGEN_USERS", &o.users, "connected users sending in a ring");
+  config.Add("rate", "PARLEY_LOADGEN_RATE", &o.rate, "messages per second, all users together");
+  config.Add("seconds", "PARLEY_LOADGEN_SECONDS", &o.seconds, "how long to send");
+  config.Add("idle", "PARLEY_LOADGEN_IDLE", &o.idle, "extra idle connections for the memory figure");
+  config.Add("gateway-pid", "PARLEY_LOADGEN_GATEWAY_PID", &gateway_pid, "for RSS figures");
+  config.Add("prefix", "PARLEY_LOADGEN_PREFIX", &o.prefix, "user id prefix");
+  if (auto exit_code = config.ParseForMain(argc, argv)) return *exit_code;
+  o.sdkappid = static_cast<uint64_t>(sdkappid);
+  if (o.key.empty()) {
+    std::cerr << "--secret-key is required\n";
+    return 2;
+  }
+
+  net::io_context ioc;
+  Stats stats;
+  std::map<std::string, SenderTrack> senders;
+
+  // Idle connections first, to measure what one costs the gateway.
+  long rss_before = gateway_pid ? RssKb(gateway_pid) : -1;
+  std::vector<std::shared_ptr<Connection>> idle;
+  int idle_ready = 0;
+  for (int i = 0; i < o.idle; ++i) {
+    idle.push_back(std::make_shared<Connection>(ioc, o, o.prefix + "_idle_" + std::to_string(i),
+                                                &stats, &senders));
+    idle.back()->Start([&] { ++idle_ready; });
+    if (i % 100 == 99) ioc.run_for(std::chrono::milliseconds(50));  // pace the logins
+  }
+  RunUntil(ioc, [&] { return idle_ready == o.idle; }, std::chrono::seconds(60));
+  long rss_idle = gateway_pid ? RssKb(gateway_pid) : -1;
+
+  std::vector<std::shared_ptr<Connection>> users;
+  int ready = 0;
+  for (int i = 0; i < o.users; ++i) {
+    users.push_back(std::make_shared<Connection>(ioc, o, o.prefix + "_" + std::to_string(i),
+                                                 &stats, &senders));
+    users.back()->Start([&] { ++ready; });
+  }
+  RunUntil(ioc, [&] { return ready == o.users; }, std::chrono::seconds(30));
+  if (ready < o.users) {
+    std::cerr << "only " << ready << " of " << o.users << " users logged in\n";
+    return 1;
+  }
+
+  // Send at the target rate in 1 ms ticks.
+  auto start = Clock::now();
+  auto end = start + std::chrono::seconds(o.seconds);
+  uint64_t planned = 0;
+  size_t next_user = 0;
+  auto last_heartbeat = start;
+  while (Clock::now() < end) {
+    double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    uint64_t due = static_cast<uint64_t>(elapsed * o.rate);
+    for (; planned < due; ++planned) {
+      auto& u = users[next_user];
+      u->SendTo(o.prefix + "_" + std::to_string((next_user + 1) % users.size()));
+      next_user = (next_user + 1) % users.size();
+    }
+    if (Clock::now() - last_heartbeat > std::chrono::seconds(20)) {
+      for (auto& c : users) c->Heartbeat();
+      for (auto& c : idle) c->Heartbeat();
+      last_heartbeat = Clock::now();
+    }
+    ioc.run_for(std::chrono::milliseconds(1));
+  }
+  double send_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  RunUntil(ioc, [&] { return stats.delivered >= planned && stats.sent + stats.send_errors >= planned; },
+           std::chrono::seconds(15));
+  double total_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+
+  uint64_t lost = stats.sent > stats.delivered ? stats.sent - stats.delivered : 0;
+  std::cout << "users: " << o.users << "  target: " << o.rate << " msg/s for " << o.seconds << " s\n";
+  std::printf("sent/s: %.0f  delivered/s: %.0f  (sent %llu, delivered %llu, send errors %llu)\n",
+              stats.sent / send_seconds, stats.delivered / total_seconds,
+              static_cast<unsigned long long>(stats.sent),
+              static_cast<unsigned long long>(stats.delivered),
+              static_cast<unsigned long long>(stats.send_errors));
+  std::printf("latency ms: p50 %.2f  p99 %.2f  p999 %.2f\n",
+              Percentile(stats.latencies_ms, 50), Percentile(stats.latencies_ms, 99),
+              Percentile(stats.latencies_ms, 99.9));
+  std::printf("lost: %llu  duplicated: %llu  reordered: %llu\n",
+              static_cast<unsigned long long>(lost),
+              static_cast<unsigned long long>(stats.duplicated),
+              static_cast<unsigned long long>(stats.reordered));
+  if (gateway_pid && o.idle > 0) {
+    std::printf("gateway RSS: %ld KB before, %ld KB with %d idle connections: %.1f KB each\n",
+                rss_before, rss_idle, o.idle, double(rss_idle - rss_before) / o.idle);
+  }
+  return lost || stats.duplicated || stats.reordered ? 1 : 0;
+}
