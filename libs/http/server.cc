@@ -70,7 +70,10 @@ class WsSession : public WsConnection, public std::enable_shared_from_this<WsSes
  private:
   void ReadNext() {
     ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, size_t) {
-      if (ec) return self->Finish();
+      if (ec) {
+        self->timed_out_ = ec == beast::error::timeout;
+        return self->Finish();
+      }
       std::string data = beast::buffers_to_string(self->buffer_.data());
       self->buffer_.consume(self->buffer_.size());
       self->handler_->OnMessage(std::move(data), self->ws_.got_binary());
@@ -110,7 +113,7 @@ class WsSession : public WsConnection, public std::enable_shared_from_this<WsSes
     if (!writing_) queue_.clear();
     beast::error_code ec;
     beast::get_lowest_layer(ws_).socket().close(ec);
-    if (handler_) handler_->OnClose();
+    if (handler_) handler_->OnClose(timed_out_);
   }
 
   websocket::stream<beast::tcp_stream> ws_;
@@ -123,6 +126,7 @@ class WsSession : public WsConnection, public std::enable_shared_from_this<WsSes
   bool closing_ = false;
   bool close_sent_ = false;
   bool finished_ = false;
+  bool timed_out_ = false;
 };
 
 class Session : public std::enable_shared_from_this<Session> {

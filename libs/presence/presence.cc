@@ -125,6 +125,17 @@ absl::Status Presence::AppendAll(const std::vector<std::pair<std::string, Stream
   return absl::OkStatus();
 }
 
+absl::Status Presence::RecordStateChange(const StateChange& change) {
+  std::string kicked;
+  for (const auto& p : change.kicked_platforms) kicked += (kicked.empty() ? "" : ",") + p;
+  return pool_
+      ->Command({"XADD", kStateChangeStream, "MAXLEN", "~", "1000000", "*", "app",
+                 std::to_string(change.sdkappid), "user", change.user_id, "action", change.action,
+                 "reason", change.reason, "platform", change.platform, "kicked", kicked, "time_ms",
+                 std::to_string(change.time_ms)})
+      .status();
+}
+
 absl::Status Presence::HeartbeatGateway(const std::string& gateway_id, int ttl_seconds) {
   return pool_
       ->Command({"SET", absl::StrCat(GatewayStream(gateway_id), ":alive"), "1", "EX",

@@ -29,6 +29,12 @@ std::string NewSessionId() {
   return absl::BytesToHexString(raw);
 }
 
+int64_t NowMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 int64_t NowSeconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -275,6 +281,10 @@ void ClientSession::OnMessage(std::string data, bool binary) {
     case v1::ClientFrame::kSync:
       return HandleSync(frame.id(), frame.sync());
     case v1::ClientFrame::kLogout: {
+      {
+        std::lock_guard lock(mu_);
+        logged_out_ = true;
+      }
       v1::ServerFrame ack;
       ack.set_id(frame.id());
       ack.mutable_logout_ack();
@@ -358,9 +368,11 @@ void ClientSession::CompleteLogin(const std::string& id, const v1::LoginRequest&
     session_id_ = NewSessionId();
     sdkappid_ = login.sdkappid();
     user_id_ = login.user_id();
+    platform_ = login.platform();
   }
   auto& presence = hub_->presence();
   absl::Status st;
+  std::vector<std::string> kicked_platforms;
   if (auth.login_policy() != "multi") {
     // One session per platform class: the new login replaces the older one.
     auto existing = presence.Sessions(sdkappid_, user_id_);
@@ -369,6 +381,7 @@ void ClientSession::CompleteLogin(const std::string& id, const v1::LoginRequest&
       for (const auto& other : *existing) {
         if (presence::PlatformClass(other.platform) == presence::PlatformClass(login.platform())) {
           st.Update(presence.Kick(sdkappid_, user_id_, "login_elsewhere", other.session_id));
+          kicked_platforms.push_back(other.platform);
         }
       }
     }
@@ -393,6 +406,8 @@ void ClientSession::CompleteLogin(const std::string& id, const v1::LoginRequest&
       return;
     }
   }
+  (void)presence.RecordStateChange({sdkappid_, user_id_, "Login", "Register", login.platform(),
+                                    kicked_platforms, NowMillis()});
   log::Info("login", {{"sdkappid", sdkappid_},
                       {"user", user_id_},
                       {"session", session_id_},
@@ -549,6 +564,7 @@ void ClientSession::Kick(const std::string& reason) {
   {
     std::lock_guard lock(mu_);
     if (state_ == State::kClosed) return;
+    kick_reason_ = reason;
   }
   v1::ServerFrame frame;
   frame.mutable_kick()->set_reason(reason);
@@ -557,17 +573,32 @@ void ClientSession::Kick(const std::string& reason) {
   log::Info("kicked", {{"session", session_id_}, {"reason", reason}});
 }
 
-void ClientSession::OnClose() {
+void ClientSession::OnClose(bool timed_out) {
   bool registered = false;
+  std::string action = "Disconnect";
+  std::string reason = timed_out ? "TimeOut" : "LinkClose";
   {
     std::lock_guard lock(mu_);
     registered = !session_id_.empty() && state_ != State::kClosed;
     state_ = State::kClosed;
+    if (logged_out_) {
+      action = "Logout";
+      reason = "Unregister";
+    } else if (!kick_reason_.empty()) {
+      action = "Logout";
+      reason = "Kicked";
+    }
   }
   if (!registered) return;
   hub_->Unregister(*this);
   (void)hub_->presence().RemoveSession(sdkappid_, user_id_, session_id_);
-  log::Info("disconnect", {{"sdkappid", sdkappid_}, {"user", user_id_}, {"session", session_id_}});
+  (void)hub_->presence().RecordStateChange(
+      {sdkappid_, user_id_, action, reason, platform_, {}, NowMillis()});
+  log::Info("disconnect", {{"sdkappid", sdkappid_},
+                           {"user", user_id_},
+                           {"session", session_id_},
+                           {"action", action},
+                           {"reason", reason}});
 }
 
 }  // namespace parley::gateway

@@ -85,7 +85,7 @@ class ClientSession : public http::WsHandler, public std::enable_shared_from_thi
   ClientSession(ClientHub* hub, std::shared_ptr<http::WsConnection> connection);
 
   void OnMessage(std::string data, bool binary) override;
-  void OnClose() override;
+  void OnClose(bool timed_out) override;
 
   // An event from this user's timeline (any thread).
   void OnEvent(const v1::TimelineEvent& event);
@@ -128,6 +128,9 @@ class ClientSession : public http::WsHandler, public std::enable_shared_from_thi
   std::string session_id_;
   uint64_t sdkappid_ = 0;
   std::string user_id_;
+  std::string platform_;
+  std::string kick_reason_;    // set when the server ended the session
+  bool logged_out_ = false;
   uint64_t cursor_ = 0;        // highest seq forwarded to the client
   uint64_t highest_seen_ = 0;  // highest seq announced by pushes
   bool catching_up_ = false;

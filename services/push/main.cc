@@ -21,7 +21,8 @@ int main(int argc, char** argv) {
   auto redis = parley::service::ConnectRedis(common);
   if (!redis.ok()) return 1;
   parley::presence::Presence presence(redis->get());
-  parley::push::PushLogic logic(&presence);
+  parley::push::CountingOfflinePusher offline;
+  parley::push::PushLogic logic(&presence, &offline);
   parley::push::PushGrpcService service(&logic);
   parley::rpc::ServerRunner runner(
       {"push", grpc_addr, metrics_addr, std::chrono::milliseconds(common.drain_ms)});

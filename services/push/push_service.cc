@@ -15,6 +15,12 @@ constexpr int32_t kBadAccount = 90003;
 constexpr size_t kMaxStatusQuery = 500;
 }  // namespace
 
+void CountingOfflinePusher::Push(uint64_t, const std::string&, const v1::TimelineEvent&) {
+  static auto& offline = metrics::Registry::Default().GetCounter(
+      "parley_push_offline_total", "messages for users with no online session");
+  offline.Increment();
+}
+
 absl::StatusOr<v1::DeliverResponse> PushLogic::Deliver(const rpc::Caller& caller,
                                                        const v1::DeliverRequest& request) {
   if (!caller.is_admin) return errors::Error(kRequiresAdmin, "internal callers only");
@@ -38,6 +44,11 @@ absl::StatusOr<v1::DeliverResponse> PushLogic::Deliver(const rpc::Caller& caller
       entries.push_back({gateway, {"event", caller.sdkappid, delivery.user_id(), "", payload}});
     }
     response.set_routed_sessions(response.routed_sessions() + user_sessions.size());
+    // Only stored messages go to offline push: recalls, edits and receipts don't notify.
+    if (user_sessions.empty() && delivery.event().kind() == v1::TimelineEvent::KIND_MESSAGE &&
+        delivery.event().seq() != 0 && delivery.event().message().to_account() == delivery.user_id()) {
+      offline_->Push(caller.sdkappid, delivery.user_id(), delivery.event());
+    }
   }
   if (auto st = presence_->AppendAll(entries); !st.ok()) return st;
   routed.Increment(entries.size());

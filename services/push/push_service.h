@@ -9,9 +9,27 @@
 
 namespace parley::push {
 
+// Where events for users with no online session go. Vendor channels (APNs,
+// FCM, ...) implement this; the default only counts them.
+class OfflinePusher {
+ public:
+  virtual ~OfflinePusher() = default;
+  virtual void Push(uint64_t sdkappid, const std::string& user_id,
+                    const v1::TimelineEvent& event) = 0;
+};
+
+// Counts what would be pushed offline (parley_push_offline_total); messages
+// still reach the users on their next sync.
+class CountingOfflinePusher : public OfflinePusher {
+ public:
+  void Push(uint64_t sdkappid, const std::string& user_id,
+            const v1::TimelineEvent& event) override;
+};
+
 class PushLogic {
  public:
-  explicit PushLogic(presence::Presence* presence) : presence_(presence) {}
+  PushLogic(presence::Presence* presence, OfflinePusher* offline)
+      : presence_(presence), offline_(offline) {}
 
   absl::StatusOr<v1::DeliverResponse> Deliver(const rpc::Caller& caller,
                                               const v1::DeliverRequest& request);
@@ -20,6 +38,7 @@ class PushLogic {
 
  private:
   presence::Presence* presence_;
+  OfflinePusher* offline_;
 };
 
 class PushGrpcService final : public v1::PushService::Service {

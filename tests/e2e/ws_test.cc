@@ -3,7 +3,12 @@
 #include <signal.h>
 
 #include <catch2/catch.hpp>
+#include <map>
 #include <set>
+#include <thread>
+
+#include "parley/presence/presence.h"
+#include "parley/redis/pool.h"
 
 #include "support/test_cluster.h"
 #include "support/ws_client.h"
@@ -393,4 +398,50 @@ TEST_CASE("recall, edit and read receipts reach the peer; REST sees the same sta
   CHECK(c.Rest("recentcontact/delete", R"({"From_Account":"alice","Type":1,"To_Account":"bob"})")["ErrorCode"] == 0);
   CHECK(c.Rest("recentcontact/get_list", R"({"From_Account":"alice"})")["SessionItem"].empty());
   CHECK(c.Rest("recentcontact/delete", R"({"From_Account":"alice","Type":2,"To_Account":"bob"})")["ErrorCode"] == 50002);
+}
+
+TEST_CASE("login, logout, kicks and timeouts are recorded with their reasons", "[ws]") {
+  TestCluster c(Env{{"PARLEY_WS_HEARTBEAT_SECONDS", "1"}});
+  {
+    WsClient phone(c.http_port);
+    LoginOk(phone, c, "dave", "iPhone");
+    WsClient tablet(c.http_port);
+    LoginOk(tablet, c, "dave", "iPad");  // same class: kicks the phone
+    REQUIRE(phone.NextKick() == std::optional<std::string>("login_elsewhere"));
+    CHECK(tablet.Call("bye", {{"logout", json::object()}}).contains("logoutAck"));
+  }
+  {
+    WsClient silent(c.http_port);
+    LoginOk(silent, c, "erin", "Web");
+    // No heartbeats: the gateway closes after 3 intervals.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(8);
+    while (!silent.closed() && std::chrono::steady_clock::now() < deadline) silent.Next(200);
+    CHECK(silent.closed());
+  }
+  auto options = parley::redis::Pool::ParseAddress(RequireEnv("PARLEY_TEST_REDIS_ADDR"));
+  auto redis = parley::redis::Pool::Create(*options);
+  REQUIRE(redis.ok());
+  std::vector<std::string> seen;
+  for (int attempt = 0; attempt < 20 && seen.size() < 6; ++attempt) {
+    seen.clear();
+    auto entries = (*redis)->Command({"XREVRANGE", parley::presence::kStateChangeStream, "+", "-",
+                                      "COUNT", "2000"});
+    REQUIRE(entries.ok());
+    const redisReply* r = entries->raw();
+    for (size_t i = r->elements; i-- > 0;) {
+      const redisReply* fields = r->element[i]->element[1];
+      std::map<std::string, std::string> f;
+      for (size_t k = 0; k + 1 < fields->elements; k += 2) {
+        f[fields->element[k]->str] = std::string(fields->element[k + 1]->str, fields->element[k + 1]->len);
+      }
+      if (f["app"] != std::to_string(c.sdkappid)) continue;
+      seen.push_back(f["user"] + " " + f["action"] + " " + f["reason"] + " " + f["platform"] +
+                     (f["kicked"].empty() ? "" : " kicked:" + f["kicked"]));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  CHECK(seen == std::vector<std::string>{
+                    "dave Login Register iPhone", "dave Login Register iPad kicked:iPhone",
+                    "dave Logout Kicked iPhone", "dave Logout Unregister iPad",
+                    "erin Login Register Web", "erin Disconnect TimeOut Web"});
 }

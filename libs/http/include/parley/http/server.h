@@ -59,8 +59,9 @@ class WsHandler {
  public:
   virtual ~WsHandler() = default;
   virtual void OnMessage(std::string data, bool binary) = 0;
-  // Called once when the connection has ended, for whatever reason.
-  virtual void OnClose() = 0;
+  // Called once when the connection has ended; `timed_out` when it ended
+  // because nothing arrived for ws_idle_timeout.
+  virtual void OnClose(bool timed_out) = 0;
 };
 
 // Accepts an upgraded connection; returning nullptr closes it.

@@ -43,6 +43,20 @@ struct StreamEntry {
   std::string payload;          // event: serialized TimelineEvent; kick: reason
 };
 
+// Login state changes, for State.StateChange callbacks. Appended to the
+// stream parley:state_changes (bounded) with these fields.
+struct StateChange {
+  uint64_t sdkappid = 0;
+  std::string user_id;
+  std::string action;    // Login, Logout, Disconnect
+  std::string reason;    // Register, Unregister, LinkClose, TimeOut, Kicked
+  std::string platform;
+  std::vector<std::string> kicked_platforms;  // Login: sessions it replaced
+  int64_t time_ms = 0;
+};
+
+inline constexpr char kStateChangeStream[] = "parley:state_changes";
+
 class Presence {
  public:
   explicit Presence(redis::Pool* pool) : pool_(pool) {}
@@ -58,6 +72,8 @@ class Presence {
       uint64_t sdkappid, const std::vector<std::string>& user_ids);
   // Appends many entries in one round trip.
   absl::Status AppendAll(const std::vector<std::pair<std::string, StreamEntry>>& entries);
+
+  absl::Status RecordStateChange(const StateChange& change);
 
   // Marks the gateway alive for `ttl_seconds`.
   absl::Status HeartbeatGateway(const std::string& gateway_id, int ttl_seconds);
