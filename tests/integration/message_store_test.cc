@@ -1,0 +1,139 @@
+// MessageStore and BatchWriter on real PostgreSQL: the timeline guarantees.
+#include <catch2/catch.hpp>
+#include <future>
+#include <thread>
+
+#include "batch_writer.h"
+#include "message_store.h"
+#include "parley/pg/migrations.h"
+#include "support/process.h"
+#include "support/test_cluster.h"
+
+namespace parley::pg {
+const std::vector<Migration>& message_migrations();
+}
+
+using namespace parley;
+
+namespace {
+
+struct Fixture {
+  std::unique_ptr<pg::Pool> pool;
+  std::unique_ptr<message::MessageStore> store;
+  uint64_t app = testing::RandomSdkAppId();
+
+  Fixture() {
+    auto p = pg::Pool::Create({testing::RequireEnv("PARLEY_TEST_PG_URL"), 4});
+    REQUIRE(p.ok());
+    pool = std::move(*p);
+    REQUIRE(pg::ApplyMigrations(*pool, "message", pg::message_migrations()).ok());
+    store = std::make_unique<message::MessageStore>(pool.get());
+  }
+
+  message::SendJob Job(const std::string& from, const std::string& to, const std::string& dedup,
+                       uint32_t random) {
+    message::SendJob job;
+    job.sdkappid = app;
+    job.from = from;
+    job.to = to;
+    job.dedup_key = dedup;
+    job.random = random;
+    job.time = 1700000000;
+    job.body_json = R"([{"MsgType":"TIMTextElem","MsgContent":{"Text":"x"}}])";
+    return job;
+  }
+
+  std::vector<uint64_t> Seqs(const std::string& user) {
+    auto seqs = pool->Query<std::vector<uint64_t>>(
+        [&](pqxx::connection& c) -> absl::StatusOr<std::vector<uint64_t>> {
+          pqxx::nontransaction tx(c);
+          std::vector<uint64_t> out;
+          for (const auto& row : tx.exec_params(
+                   "SELECT seq FROM timeline WHERE sdkappid = $1 AND user_id = $2 ORDER BY seq",
+                   app, user)) {
+            out.push_back(row[0].as<uint64_t>());
+          }
+          return out;
+        });
+    REQUIRE(seqs.ok());
+    return *seqs;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("concurrent group commits give every user a gapless timeline", "[message]") {
+  Fixture f;
+  message::BatchWriter writer(f.store.get(), 64);
+  const std::vector<std::pair<std::string, std::string>> pairs = {
+      {"a", "b"}, {"b", "a"}, {"a", "c"}, {"c", "b"}, {"b", "b"}};
+  std::vector<std::thread> senders;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 8; ++t) {
+    senders.emplace_back([&, t] {
+      for (int i = 0; i < 40; ++i) {
+        const auto& [from, to] = pairs[(t + i) % pairs.size()];
+        auto results = writer.Submit({f.Job(from, to, "", t * 1000 + i)}).get();
+        if (!results[0].ok()) ++failures;
+      }
+    });
+  }
+  for (auto& s : senders) s.join();
+  CHECK(failures == 0);
+  size_t total_entries = 0;
+  for (const std::string user : {"a", "b", "c"}) {
+    auto seqs = f.Seqs(user);
+    total_entries += seqs.size();
+    for (size_t i = 0; i < seqs.size(); ++i) {
+      INFO(user << " position " << i);
+      REQUIRE(seqs[i] == i + 1);  // 1, 2, 3, ... with no gap and no repeat
+    }
+  }
+  // 320 messages, each in two timelines except the 64 self-sends (b -> b).
+  CHECK(total_entries == 320 * 2 - 64);
+  auto sync = f.store->Sync(f.app, "a", 0, 1000);
+  REQUIRE(sync.ok());
+  CHECK(sync->complete());
+  CHECK(sync->max_seq() == f.Seqs("a").size());
+}
+
+TEST_CASE("racing retries of one message store it once", "[message]") {
+  Fixture f;
+  message::BatchWriter writer(f.store.get(), 64);
+  std::vector<std::future<std::vector<absl::StatusOr<message::SendResult>>>> tries;
+  for (int i = 0; i < 6; ++i) tries.push_back(writer.Submit({f.Job("a", "b", "c:same", 7)}));
+  std::set<std::string> keys;
+  int originals = 0;
+  for (auto& t : tries) {
+    auto results = t.get();
+    REQUIRE(results[0].ok());
+    keys.insert(results[0]->msg_key);
+    if (!results[0]->duplicate) ++originals;
+  }
+  CHECK(keys.size() == 1);
+  CHECK(originals == 1);
+  CHECK(f.Seqs("b").size() == 1);
+
+  SECTION("in one batch too") {
+    auto results = f.store->SendBatch({f.Job("a", "c", "c:x", 1), f.Job("a", "c", "c:x", 1)});
+    REQUIRE(results.size() == 2);
+    CHECK_FALSE(results[0]->duplicate);
+    CHECK(results[1]->duplicate);
+    CHECK(results[1]->msg_key == results[0]->msg_key);
+  }
+}
+
+TEST_CASE("sync pages in order and reports completeness", "[message]") {
+  Fixture f;
+  for (uint32_t i = 0; i < 5; ++i) REQUIRE(f.store->SendBatch({f.Job("a", "b", "", i)})[0].ok());
+  auto first = f.store->Sync(f.app, "b", 0, 3);
+  REQUIRE(first.ok());
+  CHECK(first->events_size() == 3);
+  CHECK_FALSE(first->complete());
+  auto rest = f.store->Sync(f.app, "b", 3, 3);
+  REQUIRE(rest.ok());
+  CHECK(rest->events_size() == 2);
+  CHECK(rest->events(1).seq() == 5);
+  CHECK(rest->events(1).message().from_account() == "a");
+  CHECK(rest->complete());
+}
