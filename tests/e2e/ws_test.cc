@@ -39,7 +39,7 @@ json LoginOk(WsClient& client, const TestCluster& c, const std::string& user,
 
 }  // namespace
 
-TEST_CASE("clients on two gateways exchange messages; other devices get both directions",
+TEST_CASE("clients on two gateways exchange messages - other devices get both directions",
           "[ws]") {
   TestCluster c;
   int http_b = 0;
@@ -114,7 +114,7 @@ TEST_CASE("a client that was away gets exactly what it missed, in order", "[ws]"
   }
 }
 
-TEST_CASE("a gateway killed mid-stream loses nothing; the client resumes elsewhere", "[ws]") {
+TEST_CASE("a gateway killed mid-stream loses nothing - the client resumes elsewhere", "[ws]") {
   TestCluster c;
   int http_b = 0;
   Process gateway_b = c.StartExtraGateway(&http_b, "gw-b-" + std::to_string(c.sdkappid));
@@ -171,7 +171,7 @@ TEST_CASE("a resent message is not duplicated", "[ws]") {
   CHECK(Drain(bob).size() == 1);
 }
 
-TEST_CASE("a new login in the same platform class kicks the old one; REST kick ends all",
+TEST_CASE("a new login in the same platform class kicks the old one - REST kick ends all",
           "[ws]") {
   TestCluster c;
   WsClient phone(c.http_port);
@@ -231,7 +231,7 @@ TEST_CASE("bad frames get error frames and change nothing", "[ws]") {
             ["ResultItem"][0]["AccountStatus"] == "NotImported");
 }
 
-TEST_CASE("openim REST: sends reach online clients; errors have their codes", "[ws][rest]") {
+TEST_CASE("openim REST: sends reach online clients - errors have their codes", "[ws][rest]") {
   TestCluster c;
   c.Rest("im_open_login_svc/multiaccount_import", R"({"Accounts":["alice","bob"]})");
   WsClient bob(c.http_port);
@@ -294,7 +294,7 @@ TEST_CASE("openim REST: sends reach online clients; errors have their codes", "[
   CHECK(SeqOf(*live) == 0);  // delivered, never stored
 }
 
-TEST_CASE("recall, edit and read receipts reach the peer; REST sees the same state",
+TEST_CASE("recall, edit and read receipts reach the peer - REST sees the same state",
           "[ws][rest]") {
   TestCluster c;
   WsClient alice(c.http_port);

@@ -65,7 +65,7 @@ struct Fixture {
 
 }  // namespace
 
-TEST_CASE("authenticate: admin sigs pass; each failure has its code", "[auth]") {
+TEST_CASE("authenticate: admin sigs pass - each failure has its code", "[auth]") {
   Fixture f;
   std::string admin_sig = usersig::Generate(f.key, f.sdkappid, "administrator", f.now);
   CHECK(f.Authenticate("administrator", admin_sig).ok());

@@ -13,6 +13,8 @@
 
 namespace parley::testing {
 
+std::string LogPath(const std::string& name);
+
 std::string Binary(const std::string& relative) {
   return std::string(PARLEY_BINARY_DIR) + "/" + relative;
 }
@@ -71,55 +73,91 @@ TestCluster::TestCluster(std::map<std::string, std::string> extra_env)
   StartGateway();
 }
 
-void TestCluster::WaitHealthy(int port, const std::string& path, Process& process, int seconds) {
+bool TestCluster::WaitHealthy(int port, const std::string& path, Process& process, int seconds) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
   while (std::chrono::steady_clock::now() < deadline) {
-    if (!process.running()) FAIL("process exited during start-up:\n" + process.LogTail());
+    if (!process.running()) {
+      if (process.LogTail().find("already in use") != std::string::npos) return false;
+      FAIL("process exited during start-up:\n" + process.LogTail());
+    }
     try {
-      if (HttpGet(port, path).status == 200) return;
+      if (HttpGet(port, path).status == 200) return true;
     } catch (const std::exception&) {
       // not listening yet
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   FAIL("not healthy in time:\n" + process.LogTail());
+  return false;
 }
 
-static std::string LogPath(const std::string& name) {
+Process TestCluster::StartService(const std::string& binary, const std::string& name,
+                                  const std::vector<std::string>& listen_vars,
+                                  const std::vector<std::string>& dial_vars,
+                                  const std::string& health_var, int* health_port) {
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    Process process(Binary(binary), env_, LogPath(name));
+    if (WaitHealthy(*health_port, "/healthz", process)) return process;
+    // A port was taken between picking and binding: pick new ones.
+    for (const auto& var : listen_vars) {
+      std::string old_port = env_[var].substr(env_[var].rfind(':') + 1);
+      std::string fresh = std::to_string(FreePort());
+      env_[var] = "127.0.0.1:" + fresh;
+      for (const auto& dial : dial_vars) {
+        if (env_[dial] == "127.0.0.1:" + old_port) env_[dial] = env_[var];
+      }
+      if (var == health_var) *health_port = std::stoi(fresh);
+    }
+  }
+  FAIL("could not start " + name);
+  return Process();
+}
+
+std::string LogPath(const std::string& name) {
   std::string dir = std::string(PARLEY_BINARY_DIR) + "/test-logs";
   std::filesystem::create_directories(dir);
   return absl::StrCat(dir, "/", name, "-", getpid(), "-", RandomSdkAppId(), ".log");
 }
 
 void TestCluster::StartAuth() {
-  auth = Process(Binary("services/auth/parley-auth"), env_, LogPath("auth"));
-  WaitHealthy(auth_metrics_port, "/healthz", auth);
+  auth = StartService("services/auth/parley-auth", "auth",
+                      {"PARLEY_AUTH_GRPC_ADDR", "PARLEY_AUTH_METRICS_ADDR"}, {"PARLEY_AUTH_TARGET"},
+                      "PARLEY_AUTH_METRICS_ADDR", &auth_metrics_port);
+  auth_grpc_port = std::stoi(env_["PARLEY_AUTH_GRPC_ADDR"].substr(10));
 }
 
 void TestCluster::StartMessage() {
-  message = Process(Binary("services/message/parley-message"), env_, LogPath("message"));
-  WaitHealthy(message_metrics_port, "/healthz", message);
+  message = StartService("services/message/parley-message", "message",
+                         {"PARLEY_MESSAGE_GRPC_ADDR", "PARLEY_MESSAGE_METRICS_ADDR"},
+                         {"PARLEY_MESSAGE_TARGET"}, "PARLEY_MESSAGE_METRICS_ADDR",
+                         &message_metrics_port);
 }
 
 void TestCluster::StartPush() {
-  push = Process(Binary("services/push/parley-push"), env_, LogPath("push"));
-  WaitHealthy(push_metrics_port, "/healthz", push);
+  push = StartService("services/push/parley-push", "push",
+                      {"PARLEY_PUSH_GRPC_ADDR", "PARLEY_PUSH_METRICS_ADDR"}, {"PARLEY_PUSH_TARGET"},
+                      "PARLEY_PUSH_METRICS_ADDR", &push_metrics_port);
 }
 
 Process TestCluster::StartExtraGateway(int* http_port, const std::string& instance_id) {
-  auto env = env_;
-  *http_port = FreePort();
-  env["PARLEY_HTTP_ADDR"] = absl::StrCat("127.0.0.1:", *http_port);
-  env["PARLEY_GATEWAY_GRPC_ADDR"] = absl::StrCat("127.0.0.1:", FreePort());
-  env["PARLEY_GATEWAY_ID"] = instance_id;
-  Process extra(Binary("services/gateway/parley-gateway"), env, LogPath("gateway-extra"));
-  WaitHealthy(*http_port, "/healthz", extra);
+  // A second instance: its own ports and id, the same backends.
+  auto main_env = env_;
+  env_["PARLEY_HTTP_ADDR"] = absl::StrCat("127.0.0.1:", FreePort());
+  env_["PARLEY_GATEWAY_GRPC_ADDR"] = absl::StrCat("127.0.0.1:", FreePort());
+  env_["PARLEY_GATEWAY_ID"] = instance_id;
+  *http_port = std::stoi(env_["PARLEY_HTTP_ADDR"].substr(10));
+  Process extra = StartService("services/gateway/parley-gateway", "gateway-extra",
+                               {"PARLEY_HTTP_ADDR", "PARLEY_GATEWAY_GRPC_ADDR"}, {},
+                               "PARLEY_HTTP_ADDR", http_port);
+  env_ = main_env;
   return extra;
 }
 
 void TestCluster::StartGateway() {
-  gateway = Process(Binary("services/gateway/parley-gateway"), env_, LogPath("gateway"));
-  WaitHealthy(http_port, "/healthz", gateway);
+  gateway = StartService("services/gateway/parley-gateway", "gateway",
+                         {"PARLEY_HTTP_ADDR", "PARLEY_GATEWAY_GRPC_ADDR"}, {}, "PARLEY_HTTP_ADDR",
+                         &http_port);
+  gateway_grpc_port = std::stoi(env_["PARLEY_GATEWAY_GRPC_ADDR"].substr(10));
 }
 
 std::string TestCluster::Sig(const std::string& identifier, int64_t expire) const {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -34,7 +35,8 @@ class TestCluster {
   // Another gateway instance on its own ports; returns its HTTP port.
   Process StartExtraGateway(int* http_port, const std::string& instance_id);
   // Waits until url on port answers 200; fails the test after `seconds`.
-  static void WaitHealthy(int port, const std::string& path, Process& process, int seconds = 30);
+  // Returns false when the process exited because its port was taken.
+  static bool WaitHealthy(int port, const std::string& path, Process& process, int seconds = 30);
 
   std::string Sig(const std::string& identifier, int64_t expire = 86400) const;
   // The /v4 target with URL parameters for `identifier` and `usersig`.
@@ -58,6 +60,13 @@ class TestCluster {
   Process gateway;
 
  private:
+  // Starts a service; if another test took one of its ports meanwhile, picks
+  // new ones (listen_vars, and the same port in dial_vars) and tries again.
+  Process StartService(const std::string& binary, const std::string& name,
+                       const std::vector<std::string>& listen_vars,
+                       const std::vector<std::string>& dial_vars, const std::string& health_var,
+                       int* health_port);
+
   std::map<std::string, std::string> env_;
 };
 

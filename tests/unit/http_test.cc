@@ -5,7 +5,7 @@
 
 using namespace parley;
 
-TEST_CASE("query strings decode like forms; the first duplicate wins", "[http]") {
+TEST_CASE("query strings decode like forms - the first duplicate wins", "[http]") {
   auto q = http::ParseQuery("sdkappid=1400000000&identifier=a%20b+c&usersig=eJx*-_&x=1&x=2&%zz=&flag");
   CHECK(q["sdkappid"] == "1400000000");
   CHECK(q["identifier"] == "a b c");

@@ -21,7 +21,7 @@ TEST_CASE("failure envelopes escape ErrorInfo", "[rest]") {
   CHECK(json["ErrorInfo"].get<std::string>().rfind("bad \"sig\"", 0) == 0);
 }
 
-TEST_CASE("JSON bodies transcode through json_name; wrong types are the service's error",
+TEST_CASE("JSON bodies transcode through json_name - wrong types are the service's error",
           "[rest]") {
   parley::gateway::ServiceCodes codes{60010, 60003, 70402, 70500};
   parley::v1::AccountImportRequest request;
