@@ -58,11 +58,15 @@ nlohmann::ordered_json Build(Level level, std::string_view event, const Fields& 
 bool IsSecretField(std::string_view name) {
   std::string lower(name);
   for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  constexpr std::array kMarkers = {"sig", "secret", "token", "password"};
+  constexpr std::array kMarkers = {"usersig", "secret", "token", "password"};
   for (const char* marker : kMarkers) {
     if (lower.find(marker) != std::string::npos) return true;
   }
-  return lower == "key" || lower == "secret_key";
+  auto ends_with = [&](std::string_view suffix) {
+    return lower.size() >= suffix.size() &&
+           lower.compare(lower.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  return lower == "key" || lower == "sig" || ends_with("_sig");
 }
 
 void Init(std::string_view service, std::string_view level) {

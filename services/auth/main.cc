@@ -14,8 +14,8 @@ const std::vector<Migration>& auth_migrations();
 int main(int argc, char** argv) {
   parley::rpc::BlockStopSignals();
   parley::service::CommonSettings common;
-  std::string grpc_addr = "127.0.0.1:50051";
-  std::string metrics_addr = "127.0.0.1:9151";
+  std::string grpc_addr = "127.0.0.1:7051";
+  std::string metrics_addr = "127.0.0.1:7151";
   int64_t sdkappid = 0;
   std::string secret_key;
   std::string admin_id = "administrator";

@@ -49,10 +49,10 @@ std::string DefaultInstanceId() {
 int main(int argc, char** argv) {
   parley::rpc::BlockStopSignals();
   std::string http_addr = "127.0.0.1:8080";
-  std::string grpc_addr = "127.0.0.1:50050";
-  std::string auth_target = "127.0.0.1:50051";
-  std::string message_target = "127.0.0.1:50052";
-  std::string push_target = "127.0.0.1:50056";
+  std::string grpc_addr = "127.0.0.1:7050";
+  std::string auth_target = "127.0.0.1:7051";
+  std::string message_target = "127.0.0.1:7052";
+  std::string push_target = "127.0.0.1:7056";
   int heartbeat_seconds = 30;
   int http_threads = 2;
   int64_t max_body = 1 << 20;

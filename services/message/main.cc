@@ -15,10 +15,10 @@ const std::vector<Migration>& message_migrations();
 int main(int argc, char** argv) {
   parley::rpc::BlockStopSignals();
   parley::service::CommonSettings common;
-  std::string grpc_addr = "127.0.0.1:50052";
-  std::string metrics_addr = "127.0.0.1:9152";
-  std::string auth_target = "127.0.0.1:50051";
-  std::string push_target = "127.0.0.1:50056";
+  std::string grpc_addr = "127.0.0.1:7052";
+  std::string metrics_addr = "127.0.0.1:7152";
+  std::string auth_target = "127.0.0.1:7051";
+  std::string push_target = "127.0.0.1:7056";
   int max_batch = 256;
 
   parley::config::Config config("parley-message", "One-to-one messages, timelines and sync.");

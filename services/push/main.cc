@@ -7,8 +7,8 @@
 int main(int argc, char** argv) {
   parley::rpc::BlockStopSignals();
   parley::service::CommonSettings common;
-  std::string grpc_addr = "127.0.0.1:50056";
-  std::string metrics_addr = "127.0.0.1:9156";
+  std::string grpc_addr = "127.0.0.1:7056";
+  std::string metrics_addr = "127.0.0.1:7156";
 
   parley::config::Config config("parley-push", "Online delivery across gateway instances.");
   common.RegisterRedis(config);

@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <map>
 #include <set>
 #include <thread>
@@ -440,8 +441,17 @@ TEST_CASE("login, logout, kicks and timeouts are recorded with their reasons", "
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
+  // The kicked session's logout and the new login are recorded concurrently,
+  // so only each session's own login-before-logout order is causal.
+  auto position = [&](const std::string& entry) {
+    return std::find(seen.begin(), seen.end(), entry) - seen.begin();
+  };
+  CHECK(position("dave Login Register iPhone") < position("dave Logout Kicked iPhone"));
+  CHECK(position("dave Login Register iPad kicked:iPhone") < position("dave Logout Unregister iPad"));
+  CHECK(position("erin Login Register Web") < position("erin Disconnect TimeOut Web"));
+  std::sort(seen.begin(), seen.end());
   CHECK(seen == std::vector<std::string>{
-                    "dave Login Register iPhone", "dave Login Register iPad kicked:iPhone",
+                    "dave Login Register iPad kicked:iPhone", "dave Login Register iPhone",
                     "dave Logout Kicked iPhone", "dave Logout Unregister iPad",
-                    "erin Login Register Web", "erin Disconnect TimeOut Web"});
+                    "erin Disconnect TimeOut Web", "erin Login Register Web"});
 }

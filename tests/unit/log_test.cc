@@ -19,13 +19,16 @@ TEST_CASE("secrets are redacted whatever the caller passes", "[log]") {
   auto line = plog::FormatForTest(
       plog::Level::kWarn, "oops",
       {{"usersig", "eJyr..."}, {"secret_key", "abc"}, {"Token", "t"}, {"key", "k"},
-       {"password", "p"}, {"user", "alice"}});
+       {"password", "p"}, {"admin_sig", "s"}, {"user", "alice"}, {"signal", 15},
+       {"msg_key", "1_2_3"}});
   auto parsed = nlohmann::json::parse(line);
-  for (const char* name : {"usersig", "secret_key", "Token", "key", "password"}) {
+  for (const char* name : {"usersig", "secret_key", "Token", "key", "password", "admin_sig"}) {
     INFO(name);
     CHECK(parsed[name] == "[redacted]");
   }
   CHECK(parsed["user"] == "alice");
+  CHECK(parsed["signal"] == 15);  // not a secret for containing "sig"
+  CHECK(parsed["msg_key"] == "1_2_3");
   CHECK(line.find("eJyr") == std::string::npos);
 }
 

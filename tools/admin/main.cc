@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
   std::string secret_key;
   std::string usersig;
   int64_t expire = 180 * 86400;
-  std::string auth_target = "127.0.0.1:50051";
+  std::string auth_target = "127.0.0.1:7051";
   std::string name;
   std::string admins;
   bool show_key = false;

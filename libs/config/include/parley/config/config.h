@@ -5,7 +5,7 @@
 // then default. `--help` prints every setting with its variable and default.
 //
 //   parley::config::Config config("parley-auth", "Apps, UserSig and accounts.");
-//   std::string addr = "127.0.0.1:50051";
+//   std::string addr = "127.0.0.1:7051";
 //   config.Add("grpc-addr", "PARLEY_AUTH_GRPC_ADDR", &addr, "gRPC listen address");
 //   if (auto st = config.Parse(argc, argv); !st.ok()) ...
 //

@@ -4,9 +4,9 @@
 //   -> {"ts":"2026-11-22T03:18:36.123Z","level":"info","service":"auth",
 //       "event":"account_import","sdkappid":1400000000,"user":"alice"}
 //
-// Secrets never reach logs: a field whose name contains "sig", "secret",
-// "token", "password" or is "key" is written as "[redacted]", whatever the
-// caller passed. Thread-safe; Init() once from main() before logging.
+// Secrets never reach logs: a field whose name contains "usersig", "secret",
+// "token" or "password", is "key" or "sig", or ends in "_sig" is written as
+// "[redacted]", whatever the caller passed. Thread-safe; Init() once from main() before logging.
 #pragma once
 
 #include <string>

@@ -22,7 +22,7 @@
 namespace parley::pg {
 
 struct PoolOptions {
-  std::string url;  // libpq URL, e.g. postgresql://parley@127.0.0.1:55432/parley
+  std::string url;  // libpq URL, e.g. postgresql://parley@127.0.0.1:15432/parley
   int size = 4;
   std::chrono::milliseconds acquire_timeout{3000};
 };

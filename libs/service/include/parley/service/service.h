@@ -22,9 +22,9 @@
 namespace parley::service {
 
 struct CommonSettings {
-  std::string pg_url = "postgresql://parley@127.0.0.1:55432/parley";
+  std::string pg_url = "postgresql://parley@127.0.0.1:15432/parley";
   int pg_pool = 4;
-  std::string redis_addr = "127.0.0.1:56379";
+  std::string redis_addr = "127.0.0.1:16379";
   std::string redis_password;
   int redis_pool = 4;
   std::string log_level = "info";
