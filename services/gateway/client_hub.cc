@@ -314,6 +314,11 @@ void ClientSession::OnMessage(std::string data, bool binary) {
           frame.id(), frame.conversations(),
           &v1::MessageService::StubInterface::async_interface::GetConversations,
           [](const auto& r, v1::ServerFrame* out) { *out->mutable_conversations() = r; });
+    case v1::ClientFrame::kPin:
+      return CallForUser<v1::PinConversationRequest, v1::PinConversationResponse>(
+          frame.id(), frame.pin(),
+          &v1::MessageService::StubInterface::async_interface::PinConversation,
+          [](const auto&, v1::ServerFrame* out) { out->mutable_ack(); });
     case v1::ClientFrame::BODY_NOT_SET:
       return SendError(frame.id(), kBadPacket, "frame has no body");
   }

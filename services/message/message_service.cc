@@ -32,6 +32,8 @@ constexpr int32_t kAlreadyRecalled = 20023;
 constexpr int32_t kRecallTooLate = 20016;
 constexpr int32_t kOpenimBadJson = 90001;
 constexpr int32_t kConversationBadParam = 50002;
+constexpr int32_t kTooManyPinned = 51012;
+constexpr int kMaxPinned = 50;
 constexpr int64_t kUserRecallWindowSeconds = 120;
 constexpr uint32_t kDefaultRoamPage = 20;
 constexpr uint32_t kMaxRoamPage = 100;
@@ -594,6 +596,21 @@ absl::StatusOr<v1::DeleteConversationResponse> MessageLogic::DeleteConversation(
     return st;
   }
   return v1::DeleteConversationResponse();
+}
+
+absl::StatusOr<v1::PinConversationResponse> MessageLogic::PinConversation(
+    const rpc::Caller& caller, const v1::PinConversationRequest& request) {
+  std::string owner = caller.is_admin ? request.from_account() : caller.identifier;
+  if (!ValidUserId(owner) || !ValidUserId(request.to_account()) || owner == request.to_account()) {
+    return errors::Error(kConversationBadParam, "From_Account and To_Account are required");
+  }
+  absl::Status st = store_->PinConversation(caller.sdkappid, owner, request.to_account(),
+                                            request.pinned(), kMaxPinned);
+  if (st.code() == absl::StatusCode::kFailedPrecondition) {
+    return errors::Error(kTooManyPinned, "at most 50 conversations can be pinned");
+  }
+  if (!st.ok()) return st;
+  return v1::PinConversationResponse();
 }
 
 grpc::Status MessageGrpcService::SendC2C(grpc::ServerContext* context,

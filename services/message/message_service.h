@@ -48,6 +48,8 @@ class MessageLogic {
       const rpc::Caller& caller, const v1::GetConversationsRequest& request);
   absl::StatusOr<v1::DeleteConversationResponse> DeleteConversation(
       const rpc::Caller& caller, const v1::DeleteConversationRequest& request);
+  absl::StatusOr<v1::PinConversationResponse> PinConversation(
+      const rpc::Caller& caller, const v1::PinConversationRequest& request);
 
  private:
   // The subset of `users` that exist (cached: existing users for a minute).
@@ -98,6 +100,7 @@ class MessageGrpcService final : public v1::MessageService::Service {
   PARLEY_MESSAGE_RPC(GetUnread, GetUnreadRequest, GetUnreadResponse)
   PARLEY_MESSAGE_RPC(GetConversations, GetConversationsRequest, GetConversationsResponse)
   PARLEY_MESSAGE_RPC(DeleteConversation, DeleteConversationRequest, DeleteConversationResponse)
+  PARLEY_MESSAGE_RPC(PinConversation, PinConversationRequest, PinConversationResponse)
 #undef PARLEY_MESSAGE_RPC
 
  private:

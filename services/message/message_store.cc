@@ -394,6 +394,32 @@ absl::StatusOr<std::vector<v1::SessionItem>> MessageStore::Conversations(uint64_
   });
 }
 
+absl::Status MessageStore::PinConversation(uint64_t sdkappid, const std::string& owner,
+                                           const std::string& peer, bool pinned,
+                                           int max_pinned) {
+  return pool_->Run([&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    if (pinned) {
+      // Serialise one owner's pins so the cap holds under concurrency.
+      tx.exec_params("SELECT pg_advisory_xact_lock(hashtext($1 || '/pin/' || $2))",
+                     std::to_string(sdkappid), owner);
+      auto count = tx.exec_params1(
+          "SELECT count(*) FROM conversations WHERE sdkappid = $1 AND owner = $2 AND pinned"
+          " AND peer <> $3",
+          sdkappid, owner, peer);
+      if (count[0].as<int>() >= max_pinned) {
+        return absl::FailedPreconditionError("too many pinned conversations");
+      }
+    }
+    tx.exec_params(
+        "INSERT INTO conversations AS c (sdkappid, owner, peer, pinned) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT (sdkappid, owner, peer) DO UPDATE SET pinned = EXCLUDED.pinned",
+        sdkappid, owner, peer, pinned);
+    tx.commit();
+    return absl::OkStatus();
+  });
+}
+
 absl::Status MessageStore::DeleteConversation(uint64_t sdkappid, const std::string& owner,
                                               const std::string& peer, bool clear_history) {
   return pool_->Run([&](pqxx::connection& c) {

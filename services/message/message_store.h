@@ -109,6 +109,10 @@ class MessageStore {
   absl::StatusOr<std::vector<v1::SessionItem>> Conversations(uint64_t sdkappid,
                                                              const std::string& owner,
                                                              uint32_t offset, uint32_t limit);
+  // Pins (at most `max_pinned` per owner: FAILED_PRECONDITION beyond) or
+  // unpins owner's conversation with peer, creating it if needed.
+  absl::Status PinConversation(uint64_t sdkappid, const std::string& owner,
+                               const std::string& peer, bool pinned, int max_pinned);
   absl::Status DeleteConversation(uint64_t sdkappid, const std::string& owner,
                                   const std::string& peer, bool clear_history);
 

@@ -396,8 +396,30 @@ TEST_CASE("recall, edit and read receipts reach the peer - REST sees the same st
   CHECK(list["SessionItem"][0]["To_Account"] == "bob");
   CHECK(list["SessionItem"][0]["Type"] == 1);
   CHECK(list["CompleteFlag"] == 1);
+  // Pinned conversations come first.
+  REQUIRE(c.Rest("im_open_login_svc/account_import", R"({"UserID":"carl"})")["ErrorCode"] == 0);
+  CHECK(alice.Call("p0", {{"send", {{"to", "carl"}, {"body", {{{"MsgType", "TIMTextElem"}, {"MsgContent", {{"Text", "c"}}}}}}}}}).contains("sendAck"));
+  CHECK(c.Rest("recentcontact/get_list", R"({"From_Account":"alice"})")["SessionItem"][0]["To_Account"] == "carl");
+  CHECK(alice.Call("p1", {{"pin", {{"To_Account", "bob"}, {"Pinned", true}}}}).contains("ack"));
+  json pinned = c.Rest("recentcontact/get_list", R"({"From_Account":"alice"})");
+  CHECK(pinned["SessionItem"][0]["To_Account"] == "bob");
+  CHECK(pinned["SessionItem"][0]["TopFlag"] == 1);
+  CHECK(alice.Call("p2", {{"pin", {{"To_Account", "alice"}, {"Pinned", true}}}})["error"]["errorCode"] == 50002);
+
+  // REST read mark: bob reads up to now; alice gets a receipt.
+  REQUIRE(alice.SendText("bob", "unread one").contains("sendAck"));
+  Drain(alice);
+  CHECK(c.Rest("openim/get_c2c_unread_msg_num", R"({"To_Account":"bob","Peer_Account":["alice"]})")
+            ["C2CUnreadMsgNumList"][0]["C2CUnreadMsgNum"] == 1);
+  CHECK(c.Rest("openim/admin_set_msg_read", R"({"Report_Account":"bob","Peer_Account":"alice"})")["ErrorCode"] == 0);
+  CHECK(c.Rest("openim/get_c2c_unread_msg_num", R"({"To_Account":"bob"})")["AllC2CUnreadMsgNum"] == 0);
+  auto rest_receipt = alice.NextEvent();
+  REQUIRE(rest_receipt);
+  CHECK((*rest_receipt)["kind"] == "KIND_READ_RECEIPT");
+  CHECK(c.Rest("openim/admin_set_msg_read", R"({"Peer_Account":"alice"})")["ErrorCode"] == 90008);
+
   CHECK(c.Rest("recentcontact/delete", R"({"From_Account":"alice","Type":1,"To_Account":"bob"})")["ErrorCode"] == 0);
-  CHECK(c.Rest("recentcontact/get_list", R"({"From_Account":"alice"})")["SessionItem"].empty());
+  CHECK(c.Rest("recentcontact/get_list", R"({"From_Account":"alice"})")["SessionItem"].size() == 1);
   CHECK(c.Rest("recentcontact/delete", R"({"From_Account":"alice","Type":2,"To_Account":"bob"})")["ErrorCode"] == 50002);
 }
 
