@@ -219,13 +219,7 @@ void ClientSession::CallForUser(
     if (state_ != State::kLive) return SendError(id, kBadPacket, "log in first");
     caller = {sdkappid_, user_id_, false};
   }
-  struct Call {
-    std::unique_ptr<grpc::ClientContext> context;
-    Req request;
-    Resp response;
-  };
-  auto call = std::make_shared<Call>();
-  call->context = rpc::NewContext(&caller, hub_->options().rpc_deadline);
+  auto call = rpc::NewAsyncCall<Req, Resp>(&caller, hub_->options().rpc_deadline);
   call->request = std::move(request);  // the service acts for the caller, whatever it names
   (hub_->messages()->async()->*method)(
       call->context.get(), &call->request, &call->response,
@@ -337,13 +331,8 @@ void ClientSession::HandleLogin(const std::string& id, const v1::LoginRequest& l
     }
     state_ = State::kLoggingIn;
   }
-  struct Call {
-    std::unique_ptr<grpc::ClientContext> context;
-    v1::AuthenticateRequest request;
-    v1::AuthenticateResponse response;
-  };
-  auto call = std::make_shared<Call>();
-  call->context = rpc::NewContext(nullptr, hub_->options().rpc_deadline);
+  auto call = rpc::NewAsyncCall<v1::AuthenticateRequest, v1::AuthenticateResponse>(
+      nullptr, hub_->options().rpc_deadline);
   call->request.set_sdkappid(login.sdkappid());
   call->request.set_identifier(login.user_id());
   call->request.set_usersig(login.usersig());
@@ -419,14 +408,9 @@ void ClientSession::CompleteLogin(const std::string& id, const v1::LoginRequest&
                       {"platform", login.platform()}});
 
   // The user's current seq decides where live delivery starts.
-  struct Call {
-    std::unique_ptr<grpc::ClientContext> context;
-    v1::SyncRequest request;
-    v1::SyncResponse response;
-  };
-  auto call = std::make_shared<Call>();
   rpc::Caller caller{sdkappid_, user_id_, false};
-  call->context = rpc::NewContext(&caller, hub_->options().rpc_deadline);
+  auto call = rpc::NewAsyncCall<v1::SyncRequest, v1::SyncResponse>(&caller,
+                                                                    hub_->options().rpc_deadline);
   call->request.set_after_seq(std::numeric_limits<int64_t>::max());  // head only
   hub_->messages()->async()->Sync(
       call->context.get(), &call->request, &call->response,
@@ -476,14 +460,9 @@ void ClientSession::OnEvent(const v1::TimelineEvent& event) {
 
 void ClientSession::StartCatchUpLocked() {
   catching_up_ = true;
-  struct Call {
-    std::unique_ptr<grpc::ClientContext> context;
-    v1::SyncRequest request;
-    v1::SyncResponse response;
-  };
-  auto call = std::make_shared<Call>();
   rpc::Caller caller{sdkappid_, user_id_, false};
-  call->context = rpc::NewContext(&caller, hub_->options().rpc_deadline);
+  auto call = rpc::NewAsyncCall<v1::SyncRequest, v1::SyncResponse>(&caller,
+                                                                    hub_->options().rpc_deadline);
   call->request.set_after_seq(cursor_);
   hub_->messages()->async()->Sync(
       call->context.get(), &call->request, &call->response,

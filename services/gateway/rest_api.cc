@@ -159,13 +159,8 @@ void RestApi::Handle(const http::Request& request, http::Responder respond) {
       absl::StrCat(pending->caller.sdkappid, "\n", *identifier, "\n", *usersig);
   if (auth_cache_.Get(cache_key, NowSeconds())) return Authenticated(std::move(pending));
 
-  struct AuthCall {
-    std::unique_ptr<grpc::ClientContext> context;
-    v1::AuthenticateRequest request;
-    v1::AuthenticateResponse response;
-  };
-  auto call = std::make_shared<AuthCall>();
-  call->context = rpc::NewContext(nullptr, options_.rpc_deadline);
+  auto call = rpc::NewAsyncCall<v1::AuthenticateRequest, v1::AuthenticateResponse>(
+      nullptr, options_.rpc_deadline);
   call->request.set_sdkappid(pending->caller.sdkappid);
   call->request.set_identifier(*identifier);
   call->request.set_usersig(*usersig);

@@ -65,16 +65,10 @@ template <class Req, class Resp>
 Route UnaryRoute(AsyncCall<Req, Resp> call, std::chrono::milliseconds deadline) {
   return [call = std::move(call), deadline](const rpc::Caller& caller, const std::string& body,
                                             const ServiceCodes& codes, RouteDone done) {
-    struct State {
-      std::unique_ptr<grpc::ClientContext> context;
-      Req request;
-      Resp response;
-    };
-    auto state = std::make_shared<State>();
+    auto state = rpc::NewAsyncCall<Req, Resp>(&caller, deadline);
     if (auto st = ParseJsonBody(body, &state->request, codes); !st.ok()) {
       return done({st, ""});
     }
-    state->context = rpc::NewContext(&caller, deadline);
     call(state->context.get(), &state->request, &state->response,
          [state, done = std::move(done)](grpc::Status status) {
            if (!status.ok()) return done({errors::FromGrpc(status), ""});

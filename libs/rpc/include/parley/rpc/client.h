@@ -23,4 +23,26 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target);
 std::unique_ptr<grpc::ClientContext> NewContext(
     const Caller* caller = nullptr, std::chrono::milliseconds deadline = kDefaultDeadline);
 
+// One call with gRPC's callback API: keeps the context, request and response
+// alive until the completion has run (capture the shared_ptr in it).
+//
+//   auto call = rpc::NewAsyncCall<v1::SyncRequest, v1::SyncResponse>(&caller, deadline);
+//   call->request.set_after_seq(n);
+//   stub->async()->Sync(call->context.get(), &call->request, &call->response,
+//                       [call](grpc::Status status) { ... call->response ... });
+template <class Req, class Resp>
+struct AsyncCall {
+  std::unique_ptr<grpc::ClientContext> context;
+  Req request;
+  Resp response;
+};
+
+template <class Req, class Resp>
+std::shared_ptr<AsyncCall<Req, Resp>> NewAsyncCall(const Caller* caller,
+                                                   std::chrono::milliseconds deadline) {
+  auto call = std::make_shared<AsyncCall<Req, Resp>>();
+  call->context = NewContext(caller, deadline);
+  return call;
+}
+
 }  // namespace parley::rpc
