@@ -155,7 +155,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return;
     }
     if (frame.contains("error")) {
-      ++stats_->send_errors;
+      if (stats_->send_errors++ < 3) std::cerr << user_ << ": " << frame.dump() << "\n";
       return;
     }
     if (!frame.contains("event")) return;

@@ -112,12 +112,19 @@ absl::StatusOr<v1::AuthenticateResponse> AuthLogic::Authenticate(
   if (request.require_admin() && !is_admin) {
     return errors::Error(errors::kRequiresAdmin, "identifier is not an app admin");
   }
-  if (request.import_account()) {
+  std::string account_key = absl::StrCat(request.sdkappid(), "\n", request.identifier());
+  if (request.import_account() && !known_accounts_.Get(account_key, now)) {
     if (auto st = ValidateUserId(request.identifier()); !st.ok()) return st;
-    if (auto st = store_->ImportAccounts(request.sdkappid(), {{request.identifier(), "", ""}});
-        !st.ok()) {
-      return st;
+    // A read first: most logins are of existing accounts, and reads don't commit.
+    auto existing = store_->ExistingAccounts(request.sdkappid(), {request.identifier()});
+    if (!existing.ok()) return existing.status();
+    if (existing->empty()) {
+      if (auto st = store_->ImportAccounts(request.sdkappid(), {{request.identifier(), "", ""}});
+          !st.ok()) {
+        return st;
+      }
     }
+    known_accounts_.Put(account_key, true, now + 60);
   }
   v1::AuthenticateResponse response;
   response.set_is_admin(is_admin);
@@ -301,6 +308,7 @@ absl::StatusOr<v1::AccountDeleteResponse> AuthLogic::AccountDelete(
       continue;
     }
     deletable.push_back(item.user_id());
+    known_accounts_.Erase(absl::StrCat(caller.sdkappid, "\n", item.user_id()));
     pending.push_back(result);
   }
   if (!deletable.empty()) {

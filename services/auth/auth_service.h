@@ -74,6 +74,8 @@ class AuthLogic {
   cache::TtlCache<uint64_t, std::shared_ptr<const AppRecord>> app_cache_{10000};
   // (sdkappid, identifier, usersig) -> the sig's expiry, for verified sigs.
   cache::TtlCache<std::string, int64_t> sig_cache_;
+  // Accounts known to exist, so logins don't write for accounts that exist.
+  cache::TtlCache<std::string, bool> known_accounts_{200000};
 };
 
 class AuthGrpcService final : public v1::AuthService::Service {
