@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 #include <algorithm>
+#include <chrono>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -11,6 +12,7 @@ namespace {
 // Streams keep the newest deliveries only; a gateway that falls this far
 // behind has clients that resync by seq anyway.
 constexpr char kStreamMaxLen[] = "100000";
+constexpr int64_t kForgetDeadSessionsAfterSeconds = 60;
 }  // namespace
 
 std::string PlatformClass(const std::string& platform) {
@@ -101,9 +103,16 @@ absl::StatusOr<std::map<std::string, std::vector<Session>>> Presence::SessionsOf
     if ((*alive)[i].ok() && (*alive)[i]->integer() == 0) dead.insert(gateway_list[i]);
   }
   if (dead.empty()) return out;
+  // Forget sessions of dead gateways, but only old ones: a gateway whose alive
+  // key is missing for a moment (Redis restarting, the gateway starting) must
+  // not lose sessions it just registered.
+  int64_t forget_before = std::chrono::duration_cast<std::chrono::seconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count() -
+                          kForgetDeadSessionsAfterSeconds;
   for (auto& [user, sessions] : out) {
     for (const auto& s : sessions) {
-      if (dead.count(s.gateway_id)) {
+      if (dead.count(s.gateway_id) && s.login_time < forget_before) {
         (void)pool_->Command({"HDEL", SessionsKey(sdkappid, user), s.session_id});
       }
     }

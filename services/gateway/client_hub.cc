@@ -135,8 +135,15 @@ void ClientHub::ConsumeStream() {
   const std::string stream = presence::GatewayStream(options_.gateway_id);
   std::unique_ptr<redis::Pool> connection;
   std::string last_id;
+  bool alive_ok = false;
   auto last_alive = std::chrono::steady_clock::now();
   while (running_) {
+    // Without the alive key, push routes nothing here: set it before all else
+    // and keep refreshing it.
+    if (!alive_ok || std::chrono::steady_clock::now() - last_alive > std::chrono::seconds(5)) {
+      alive_ok = presence_.HeartbeatGateway(options_.gateway_id, 15).ok();
+      if (alive_ok) last_alive = std::chrono::steady_clock::now();
+    }
     if (!connection) {
       auto pool = redis::Pool::Create(stream_connection_);
       if (!pool.ok()) {
@@ -149,15 +156,14 @@ void ClientHub::ConsumeStream() {
     if (last_id.empty()) {
       // Start after the newest entry: older ones were for a previous life.
       auto newest = connection->Command({"XREVRANGE", stream, "+", "-", "COUNT", "1"});
-      if (!newest.ok()) continue;
+      if (!newest.ok()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        continue;
+      }
       const redisReply* r = newest->raw();
       last_id = r->elements > 0 ? std::string(r->element[0]->element[0]->str,
                                               r->element[0]->element[0]->len)
                                 : "0-0";
-    }
-    if (std::chrono::steady_clock::now() - last_alive > std::chrono::seconds(5)) {
-      (void)presence_.HeartbeatGateway(options_.gateway_id, 15);
-      last_alive = std::chrono::steady_clock::now();
     }
     auto reply =
         connection->Command({"XREAD", "COUNT", "512", "BLOCK", "1000", "STREAMS", stream, last_id});
