@@ -60,7 +60,10 @@ ClientHub::ClientHub(ClientOptions options, std::shared_ptr<v1::AuthService::Stu
       presence_(redis),
       stream_connection_(std::move(stream_connection)) {}
 
-ClientHub::~ClientHub() { Stop(); }
+ClientHub::~ClientHub() {
+  Stop();
+  blocking_.join();  // let queued presence removals finish (the destructor would drop them)
+}
 
 std::shared_ptr<http::WsHandler> ClientHub::Accept(std::shared_ptr<http::WsConnection> connection,
                                                    const http::Request&) {
@@ -101,6 +104,10 @@ void ClientHub::Register(const std::shared_ptr<ClientSession>& session) {
   std::lock_guard lock(mu_);
   sessions_[HubKey(session->sdkappid(), session->user_id())][session->session_id()] = session;
   SessionsGauge().Add(1);
+}
+
+void ClientHub::RunBlocking(std::function<void()> work) {
+  boost::asio::post(blocking_, std::move(work));
 }
 
 void ClientHub::Unregister(const ClientSession& session) {
@@ -346,7 +353,11 @@ void ClientSession::HandleLogin(const std::string& id, const v1::LoginRequest& l
   hub_->auth()->async()->Authenticate(
       call->context.get(), &call->request, &call->response,
       [self = shared_from_this(), call, id, login](grpc::Status status) {
-        if (status.ok()) return self->CompleteLogin(id, login, call->response);
+        if (status.ok()) {
+          // Presence is written with blocking Redis calls: not on this thread.
+          return self->hub_->RunBlocking(
+              [self, id, login, call] { self->CompleteLogin(id, login, call->response); });
+        }
         absl::Status error = errors::FromGrpc(status);
         bool give_up = false;
         {
@@ -581,9 +592,13 @@ void ClientSession::OnClose(bool timed_out) {
   }
   if (!registered) return;
   hub_->Unregister(*this);
-  (void)hub_->presence().RemoveSession(sdkappid_, user_id_, session_id_);
-  (void)hub_->presence().RecordStateChange(
-      {sdkappid_, user_id_, action, reason, platform_, {}, NowMillis()});
+  int64_t now = NowMillis();
+  hub_->RunBlocking([self = shared_from_this(), action, reason, now] {
+    (void)self->hub_->presence().RemoveSession(self->sdkappid_, self->user_id_,
+                                               self->session_id_);
+    (void)self->hub_->presence().RecordStateChange(
+        {self->sdkappid_, self->user_id_, action, reason, self->platform_, {}, now});
+  });
   log::Info("disconnect", {{"sdkappid", sdkappid_},
                            {"user", user_id_},
                            {"session", session_id_},

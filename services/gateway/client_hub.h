@@ -13,6 +13,10 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <deque>
 #include <map>
 #include <memory>
@@ -63,6 +67,9 @@ class ClientHub {
   presence::Presence& presence() { return presence_; }
   void Register(const std::shared_ptr<ClientSession>& session);
   void Unregister(const ClientSession& session);
+  // Runs blocking work (Redis presence writes) off gRPC callback threads and
+  // WebSocket strands, in submission order per caller.
+  void RunBlocking(std::function<void()> work);
 
  private:
   void ConsumeStream();
@@ -78,6 +85,8 @@ class ClientHub {
   std::map<std::string, std::map<std::string, std::weak_ptr<ClientSession>>> sessions_;
   std::atomic<bool> running_{false};
   std::thread consumer_;
+  // Last member: destroyed first, so queued work finishes while the rest lives.
+  boost::asio::thread_pool blocking_{2};
 };
 
 class ClientSession : public http::WsHandler, public std::enable_shared_from_this<ClientSession> {
