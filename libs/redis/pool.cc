@@ -21,7 +21,9 @@ absl::StatusOr<PoolOptions> Pool::ParseAddress(const std::string& address) {
   return options;
 }
 
-absl::StatusOr<redisContext*> Pool::Connect() {
+absl::StatusOr<redisContext*> Pool::Connect() { return OpenConnection(options_); }
+
+absl::StatusOr<redisContext*> OpenConnection(const PoolOptions& options_) {
   timeval tv{static_cast<time_t>(options_.timeout.count() / 1000),
              static_cast<suseconds_t>((options_.timeout.count() % 1000) * 1000)};
   redisContext* context = redisConnectWithTimeout(options_.host.c_str(), options_.port, tv);

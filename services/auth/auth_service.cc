@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "parley/errors/errors.h"
 #include "parley/log/log.h"
+#include "parley/rpc/client.h"
 #include "parley/rpc/serve.h"
 #include "parley/usersig/usersig.h"
 
@@ -248,6 +249,26 @@ absl::StatusOr<v1::AccountImportResponse> AuthLogic::AccountImport(
   if (account.nick.size() > kMaxNickBytes) return InvalidParam("Nick is too long");
   if (account.face_url.size() > kMaxFaceUrlBytes) return InvalidParam("FaceUrl is too long");
   if (auto st = store_->ImportAccounts(caller.sdkappid, {account}); !st.ok()) return st;
+  if (profiles_ && (!account.nick.empty() || !account.face_url.empty())) {
+    v1::PortraitSetRequest profile;
+    profile.set_from_account(account.user_id);
+    auto add = [&](const char* tag, const std::string& value) {
+      if (value.empty()) return;
+      auto* item = profile.add_profile_item();
+      item->set_tag(tag);
+      item->mutable_value()->set_string_value(value);
+    };
+    add("Tag_Profile_IM_Nick", account.nick);
+    add("Tag_Profile_IM_Image", account.face_url);
+    auto context = rpc::NewContext(&caller);
+    v1::Empty ignored;
+    grpc::Status status = profiles_->PortraitSet(context.get(), profile, &ignored);
+    if (!status.ok()) {
+      log::Error("import_profile_failed", {{"sdkappid", caller.sdkappid},
+                                           {"error", status.error_message()}});
+      return errors::Error(70500, "the account's profile could not be stored; import again");
+    }
+  }
   return v1::AccountImportResponse();
 }
 

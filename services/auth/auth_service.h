@@ -14,6 +14,7 @@
 #include "parley/cache/ttl_cache.h"
 #include "parley/rpc/caller.h"
 #include "parley/v1/auth.grpc.pb.h"
+#include "parley/v1/relationship.grpc.pb.h"
 #include "session_store.h"
 
 
@@ -36,6 +37,12 @@ class AuthLogic {
   using Clock = std::function<int64_t()>;  // unix seconds
 
   AuthLogic(AuthStore* store, SessionStore* sessions, Clock now, AuthOptions options = {});
+
+  // Where account_import's Nick and FaceUrl go: the relationship service's
+  // profiles (Tag_Profile_IM_Nick, Tag_Profile_IM_Image). Unset: kept here only.
+  void SetProfiles(std::shared_ptr<v1::RelationshipService::StubInterface> profiles) {
+    profiles_ = std::move(profiles);
+  }
 
   absl::StatusOr<v1::AuthenticateResponse> Authenticate(const v1::AuthenticateRequest& request);
 
@@ -60,6 +67,7 @@ class AuthLogic {
                                                           const v1::AccountsExistRequest& request);
 
  private:
+  std::shared_ptr<v1::RelationshipService::StubInterface> profiles_;
   // The app (cached); 70020 when unknown.
   absl::StatusOr<std::shared_ptr<const AppRecord>> LoadApp(uint64_t sdkappid);
   // 60010 unless the caller is an admin of its app.

@@ -4,6 +4,7 @@
 
 #include "auth_service.h"
 #include "parley/log/log.h"
+#include "parley/rpc/client.h"
 #include "parley/rpc/server.h"
 #include "parley/service/service.h"
 
@@ -19,6 +20,7 @@ int main(int argc, char** argv) {
   int64_t sdkappid = 0;
   std::string secret_key;
   std::string admin_id = "administrator";
+  std::string relationship_target = "127.0.0.1:7054";
 
   parley::config::Config config("parley-auth", "Apps, UserSig verification and accounts.");
   common.Register(config);
@@ -28,6 +30,8 @@ int main(int argc, char** argv) {
   config.Add("sdkappid", "PARLEY_SDKAPPID", &sdkappid, "bootstrap app's SDKAppID (0: none)");
   config.Add("secret-key", "PARLEY_SECRET_KEY", &secret_key, "bootstrap app's secret key");
   config.Add("admin-id", "PARLEY_ADMIN_ID", &admin_id, "bootstrap app's admin account");
+  config.Add("relationship-target", "PARLEY_RELATIONSHIP_TARGET", &relationship_target,
+             "relationship service address (imported Nick/FaceUrl become profiles)");
   if (auto exit_code = config.ParseForMain(argc, argv)) return *exit_code;
   common.InitLogging("auth");
 
@@ -43,6 +47,8 @@ int main(int argc, char** argv) {
                std::chrono::system_clock::now().time_since_epoch())
         .count();
   });
+  logic.SetProfiles(
+      parley::v1::RelationshipService::NewStub(parley::rpc::MakeChannel(relationship_target)));
   if (sdkappid != 0) {
     if (secret_key.empty()) {
       parley::log::Error("startup_failed",

@@ -326,8 +326,41 @@ void ClientSession::OnMessage(std::string data, bool binary) {
           frame.id(), frame.pin(),
           &v1::MessageService::StubInterface::async_interface::PinConversation,
           [](const auto&, v1::ServerFrame* out) { out->mutable_ack(); });
+    case v1::ClientFrame::kApi:
+      return HandleApi(frame.id(), frame.api());
     case v1::ClientFrame::BODY_NOT_SET:
       return SendError(frame.id(), kBadPacket, "frame has no body");
+  }
+}
+
+void ClientSession::HandleApi(const std::string& id, const v1::ApiCall& call) {
+  rpc::Caller caller;
+  {
+    std::lock_guard lock(mu_);
+    if (state_ != State::kLive) return SendError(id, kBadPacket, "log in first");
+    caller = {sdkappid_, user_id_, false};
+  }
+  std::string body;
+  (void)google::protobuf::util::MessageToJsonString(call.body(), &body);
+  auto done = [self = shared_from_this(), id](RouteResult result) {
+    if (!result.status.ok()) {
+      return self->SendError(id, errors::TencentCode(result.status, kInternal),
+                             std::string(result.status.message()));
+    }
+    v1::ServerFrame frame;
+    frame.set_id(id);
+    if (!google::protobuf::util::JsonStringToMessage(result.json,
+                                                     frame.mutable_api_result()->mutable_body())
+             .ok()) {
+      return self->SendError(id, kInternal, "the answer could not be encoded");
+    }
+    self->SendFrame(frame);
+  };
+  const RestApi* api = hub_->api();
+  if (api == nullptr || !api->CallForUser(caller, call.service(), call.command(), body, done)) {
+    SendError(id, kBadPacket,
+              absl::StrCat("unknown command ", call.service(), "/", call.command(),
+                           " (sns/* and profile/* are available)"));
   }
 }
 

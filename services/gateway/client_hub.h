@@ -31,6 +31,7 @@
 #include "parley/v1/auth.grpc.pb.h"
 #include "parley/v1/client.pb.h"
 #include "parley/v1/message.grpc.pb.h"
+#include "rest_api.h"
 
 namespace parley::gateway {
 
@@ -59,6 +60,9 @@ class ClientHub {
   void Stop();
 
   size_t session_count();
+  // The REST routes sessions may call for their user (ApiCall frames).
+  void SetApi(const RestApi* api) { api_ = api; }
+  const RestApi* api() const { return api_; }
 
   // Used by sessions.
   const ClientOptions& options() const { return options_; }
@@ -76,6 +80,7 @@ class ClientHub {
   void Dispatch(const presence::StreamEntry& entry);
 
   ClientOptions options_;
+  const RestApi* api_ = nullptr;
   std::shared_ptr<v1::AuthService::StubInterface> auth_;
   std::shared_ptr<v1::MessageService::StubInterface> messages_;
   presence::Presence presence_;
@@ -107,6 +112,7 @@ class ClientSession : public http::WsHandler, public std::enable_shared_from_thi
 
  private:
   void HandleLogin(const std::string& id, const v1::LoginRequest& login);
+  void HandleApi(const std::string& id, const v1::ApiCall& call);
   void CompleteLogin(const std::string& id, const v1::LoginRequest& login,
                      const v1::AuthenticateResponse& auth);
   void HandleSend(const std::string& id, const v1::SendRequest& send);

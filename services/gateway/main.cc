@@ -53,6 +53,7 @@ int main(int argc, char** argv) {
   std::string auth_target = "127.0.0.1:7051";
   std::string message_target = "127.0.0.1:7052";
   std::string push_target = "127.0.0.1:7056";
+  std::string relationship_target = "127.0.0.1:7054";
   int heartbeat_seconds = 30;
   int http_threads = 2;
   int64_t max_body = 1 << 20;
@@ -68,6 +69,8 @@ int main(int argc, char** argv) {
   config.Add("message-target", "PARLEY_MESSAGE_TARGET", &message_target,
              "message service address");
   config.Add("push-target", "PARLEY_PUSH_TARGET", &push_target, "push service address");
+  config.Add("relationship-target", "PARLEY_RELATIONSHIP_TARGET", &relationship_target,
+             "relationship service address");
   config.Add("heartbeat-seconds", "PARLEY_WS_HEARTBEAT_SECONDS", &heartbeat_seconds,
              "client heartbeat interval; 3x silence ends a session");
   config.Add("http-threads", "PARLEY_HTTP_THREADS", &http_threads, "HTTP I/O threads");
@@ -89,6 +92,8 @@ int main(int argc, char** argv) {
   backends.message =
       parley::v1::MessageService::NewStub(parley::rpc::MakeChannel(message_target));
   backends.push = parley::v1::PushService::NewStub(parley::rpc::MakeChannel(push_target));
+  backends.relationship =
+      parley::v1::RelationshipService::NewStub(parley::rpc::MakeChannel(relationship_target));
   auto redis = parley::service::ConnectRedis(common);
   if (!redis.ok()) return 1;
   auto stream_connection = parley::service::RedisOptions(common);
@@ -102,6 +107,7 @@ int main(int argc, char** argv) {
                                  *stream_connection);
   parley::gateway::RestApi rest(backends.auth, rest_options);
   parley::gateway::RegisterRoutes(rest, backends);
+  hub.SetApi(&rest);  // sns/* and profile/* over the client protocol
 
   std::atomic<bool> serving{true};
   parley::http::ServerOptions http_options;

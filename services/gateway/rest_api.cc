@@ -74,6 +74,18 @@ void RestApi::AddRoute(const std::string& service, const std::string& command, R
   routes_[service + "/" + command] = std::move(route);
 }
 
+bool RestApi::CallForUser(const rpc::Caller& caller, const std::string& service,
+                          const std::string& command, const std::string& body,
+                          RouteDone done) const {
+  if (!user_services_.count(service)) return false;
+  auto route = routes_.find(service + "/" + command);
+  if (route == routes_.end()) return false;
+  auto codes = services_.find(service);
+  route->second(caller, body, codes == services_.end() ? ServiceCodes{} : codes->second,
+                std::move(done));
+  return true;
+}
+
 http::Response RestApi::BodyTooLarge(size_t limit) {
   return {200, "application/json",
           Envelope(errors::kBodyTooLarge,

@@ -18,6 +18,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include <google/protobuf/util/json_util.h>
@@ -88,6 +89,13 @@ class RestApi {
 
   void AddService(const std::string& service, ServiceCodes codes);
   void AddRoute(const std::string& service, const std::string& command, Route route);
+  // Lets end users call `service`'s commands over the client protocol; the
+  // services make users act for themselves.
+  void AllowForUsers(const std::string& service) { user_services_.insert(service); }
+  // Runs service/command for a logged-in end user; false when the command is
+  // unknown or not open to users.
+  bool CallForUser(const rpc::Caller& caller, const std::string& service,
+                   const std::string& command, const std::string& body, RouteDone done) const;
 
   // Serves one /v4/... request.
   void Handle(const http::Request& request, http::Responder respond);
@@ -107,6 +115,7 @@ class RestApi {
   RestOptions options_;
   std::map<std::string, ServiceCodes> services_;
   std::map<std::string, Route> routes_;  // "service/command"
+  std::set<std::string> user_services_;
   cache::TtlCache<std::string, bool> auth_cache_{100000};
   std::atomic<uint64_t> requests_total_{0};
 };

@@ -56,6 +56,44 @@ void RegisterRoutes(RestApi& api, const Backends& backends) {
                GetConversationsRequest, GetConversationsResponse);
   PARLEY_ROUTE("recentcontact", "delete", backends.message, DeleteConversation,
                DeleteConversationRequest, DeleteConversationResponse);
+
+  // Relationship chain (§3.5). pendency_* are Parley's: Tencent offers them
+  // only in its client SDKs.
+  api.AddService("sns", {30004, 30001, 30001, 30006});
+  api.AllowForUsers("sns");
+  const auto& rel = backends.relationship;
+  PARLEY_ROUTE("sns", "friend_add", rel, FriendAdd, FriendAddRequest, FriendResults);
+  PARLEY_ROUTE("sns", "friend_import", rel, FriendImport, FriendImportRequest, FriendResults);
+  PARLEY_ROUTE("sns", "friend_update", rel, FriendUpdate, FriendUpdateRequest, FriendResults);
+  PARLEY_ROUTE("sns", "friend_delete", rel, FriendDelete, FriendDeleteRequest, FriendResults);
+  PARLEY_ROUTE("sns", "friend_delete_all", rel, FriendDeleteAll, FriendDeleteAllRequest, Empty);
+  PARLEY_ROUTE("sns", "friend_check", rel, FriendCheck, FriendCheckRequest, FriendCheckResponse);
+  PARLEY_ROUTE("sns", "friend_get", rel, FriendGet, FriendGetRequest, FriendGetResponse);
+  PARLEY_ROUTE("sns", "friend_get_list", rel, FriendGetList, FriendGetListRequest,
+               FriendGetListResponse);
+  PARLEY_ROUTE("sns", "pendency_get", rel, PendencyGet, PendencyGetRequest, PendencyGetResponse);
+  PARLEY_ROUTE("sns", "pendency_response", rel, PendencyResponse, PendencyResponseRequest,
+               FriendResults);
+  PARLEY_ROUTE("sns", "pendency_delete", rel, PendencyDelete, PendencyDeleteRequest,
+               FriendResults);
+  PARLEY_ROUTE("sns", "pendency_report", rel, PendencyReport, PendencyReportRequest, Empty);
+  PARLEY_ROUTE("sns", "black_list_add", rel, BlackListAdd, BlackListChangeRequest, FriendResults);
+  PARLEY_ROUTE("sns", "black_list_delete", rel, BlackListDelete, BlackListChangeRequest,
+               FriendResults);
+  PARLEY_ROUTE("sns", "black_list_get", rel, BlackListGet, BlackListGetRequest,
+               BlackListGetResponse);
+  PARLEY_ROUTE("sns", "black_list_check", rel, BlackListCheck, BlackListCheckRequest,
+               BlackListCheckResponse);
+  PARLEY_ROUTE("sns", "group_add", rel, GroupAdd, GroupAddRequest, GroupAddResponse);
+  PARLEY_ROUTE("sns", "group_delete", rel, GroupDelete, GroupDeleteRequest, GroupDeleteResponse);
+  PARLEY_ROUTE("sns", "group_get", rel, GroupGet, GroupGetRequest, GroupGetResponse);
+
+  // Profiles (§3.4).
+  api.AddService("profile", {40004, 40001, 40001, 40006});
+  api.AllowForUsers("profile");
+  PARLEY_ROUTE("profile", "portrait_get", rel, PortraitGet, PortraitGetRequest,
+               PortraitGetResponse);
+  PARLEY_ROUTE("profile", "portrait_set", rel, PortraitSet, PortraitSetRequest, Empty);
 }
 
 #undef PARLEY_ROUTE

@@ -6,6 +6,7 @@
 #include "parley/v1/auth.grpc.pb.h"
 #include "parley/v1/message.grpc.pb.h"
 #include "parley/v1/push.grpc.pb.h"
+#include "parley/v1/relationship.grpc.pb.h"
 #include "rest_api.h"
 
 namespace parley::gateway {
@@ -14,6 +15,7 @@ struct Backends {
   std::shared_ptr<v1::AuthService::StubInterface> auth;
   std::shared_ptr<v1::MessageService::StubInterface> message;
   std::shared_ptr<v1::PushService::StubInterface> push;
+  std::shared_ptr<v1::RelationshipService::StubInterface> relationship;
 };
 
 // Registers every service's error codes and every endpoint.

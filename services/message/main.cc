@@ -4,6 +4,7 @@
 
 #include "message_service.h"
 #include "parley/log/log.h"
+#include "parley/redis/subscriber.h"
 #include "parley/rpc/client.h"
 #include "parley/rpc/server.h"
 #include "parley/service/service.h"
@@ -19,6 +20,7 @@ int main(int argc, char** argv) {
   std::string metrics_addr = "127.0.0.1:7152";
   std::string auth_target = "127.0.0.1:7051";
   std::string push_target = "127.0.0.1:7056";
+  std::string relationship_target = "127.0.0.1:7054";
   int max_batch = 256;
 
   parley::config::Config config("parley-message", "One-to-one messages, timelines and sync.");
@@ -28,6 +30,8 @@ int main(int argc, char** argv) {
              "HTTP address of /metrics and /healthz (empty: off)");
   config.Add("auth-target", "PARLEY_AUTH_TARGET", &auth_target, "auth service address");
   config.Add("push-target", "PARLEY_PUSH_TARGET", &push_target, "push service address");
+  config.Add("relationship-target", "PARLEY_RELATIONSHIP_TARGET", &relationship_target,
+             "relationship service address (send permissions)");
   config.Add("max-batch", "PARLEY_MESSAGE_MAX_BATCH", &max_batch,
              "most messages persisted in one transaction");
   if (auto exit_code = config.ParseForMain(argc, argv)) return *exit_code;
@@ -37,15 +41,28 @@ int main(int argc, char** argv) {
   if (!pg.ok()) return 1;
   parley::message::MessageStore store(pg->get());
   parley::message::BatchWriter writer(&store, static_cast<size_t>(max_batch));
-  parley::message::Deliverer deliverer(
-      parley::v1::PushService::NewStub(parley::rpc::MakeChannel(push_target)));
+  parley::delivery::Deliverer deliverer(
+      parley::v1::PushService::NewStub(parley::rpc::MakeChannel(push_target)), "parley-message");
+  auto now = [] {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  auto redis_options = parley::service::RedisOptions(common);
+  if (!redis_options.ok()) return 1;
+  // Send permissions are cached; relationship changes arrive on Redis pub/sub.
+  std::unique_ptr<parley::redis::Subscriber> changes;
+  parley::message::SendPermission permissions(
+      parley::v1::RelationshipService::NewStub(parley::rpc::MakeChannel(relationship_target)), now,
+      [&changes] { return changes && changes->subscribed(); });
+  changes = std::make_unique<parley::redis::Subscriber>(
+      *redis_options, parley::message::kRelationshipChangesChannel,
+      [&permissions](const std::string& m) { permissions.OnChange(m); },
+      [&permissions] { permissions.InvalidateAll(); });
+  changes->Start();
   parley::message::MessageLogic logic(
       &store, &writer, &deliverer,
-      parley::v1::AuthService::NewStub(parley::rpc::MakeChannel(auth_target)), [] {
-        return std::chrono::duration_cast<std::chrono::seconds>(
-                   std::chrono::system_clock::now().time_since_epoch())
-            .count();
-      });
+      parley::v1::AuthService::NewStub(parley::rpc::MakeChannel(auth_target)), &permissions, now);
 
   // Dedup records older than the window are dropped once a minute.
   std::atomic<bool> running{true};
@@ -64,10 +81,12 @@ int main(int argc, char** argv) {
     parley::log::Error("startup_failed", {{"error", std::string(st.message())}});
     running = false;
     janitor.join();
+    changes.reset();  // its thread calls into `permissions`
     return 1;
   }
   runner.Wait();
   running = false;
   janitor.join();
+  changes.reset();
   return 0;
 }

@@ -13,6 +13,8 @@
 #include "parley/rpc/serve.h"
 #include "validation.h"
 
+using parley::accounts::ValidUserId;
+
 namespace parley::message {
 namespace {
 
@@ -27,6 +29,7 @@ constexpr int32_t kBatchToNotArray = 90028;
 constexpr int32_t kBatchToEmpty = 90029;
 constexpr int32_t kInternal = 90994;
 constexpr int32_t kSenderInvalid = 20003;
+constexpr int32_t kSendBlocked = 20007;
 constexpr int32_t kMessageNotFound = 20022;
 constexpr int32_t kAlreadyRecalled = 20023;
 constexpr int32_t kRecallTooLate = 20016;
@@ -48,14 +51,6 @@ uint32_t RandomU32() {
   return value;
 }
 
-bool ValidUserId(const std::string& id) {
-  if (id.empty() || id.size() > 32) return false;
-  for (unsigned char c : id) {
-    if (c < 0x20 || c == 0x7f) return false;
-  }
-  return true;
-}
-
 std::string ToJson(const google::protobuf::Message& message) {
   std::string json;
   (void)google::protobuf::util::MessageToJsonString(message, &json);
@@ -68,34 +63,23 @@ bool Has(const google::protobuf::RepeatedPtrField<std::string>& list, const char
 
 }  // namespace
 
-MessageLogic::MessageLogic(MessageStore* store, BatchWriter* writer, Deliverer* deliverer,
-                           std::shared_ptr<v1::AuthService::StubInterface> auth, Clock now)
-    : store_(store), writer_(writer), deliverer_(deliverer), auth_(std::move(auth)),
-      now_(std::move(now)) {}
+MessageLogic::MessageLogic(MessageStore* store, BatchWriter* writer, delivery::Deliverer* deliverer,
+                           std::shared_ptr<v1::AuthService::StubInterface> auth,
+                           SendPermission* permissions, Clock now)
+    : store_(store), writer_(writer), deliverer_(deliverer), permissions_(permissions),
+      now_(now), existence_(std::move(auth), now, "parley-message") {}
 
-absl::StatusOr<std::set<std::string>> MessageLogic::ExistingUsers(
-    uint64_t sdkappid, const std::vector<std::string>& users) {
-  std::set<std::string> existing;
-  v1::AccountsExistRequest request;
-  int64_t now = now_();
-  for (const auto& user : users) {
-    if (existing_users_.Get(absl::StrCat(sdkappid, "\n", user), now)) {
-      existing.insert(user);
-    } else {
-      request.add_user_ids(user);
-    }
+absl::Status MessageLogic::CheckPermission(const rpc::Caller& caller, const SendJob& job,
+                                           int32_t* refused_code) {
+  *refused_code = 0;
+  auto code = permissions_->Check(caller.sdkappid, job.from, job.to, caller.is_admin);
+  if (!code.ok()) {
+    log::Error("send_permission_failed", {{"sdkappid", caller.sdkappid},
+                                          {"error", std::string(code.status().message())}});
+    return errors::Error(kInternal, "the relationship service is unavailable; retry");
   }
-  if (request.user_ids_size() == 0) return existing;
-  rpc::Caller caller{sdkappid, "parley-message", true};
-  auto context = rpc::NewContext(&caller);
-  v1::AccountsExistResponse response;
-  grpc::Status status = auth_->AccountsExist(context.get(), request, &response);
-  if (!status.ok()) return errors::FromGrpc(status);
-  for (const auto& user : response.existing()) {
-    existing.insert(user);
-    existing_users_.Put(absl::StrCat(sdkappid, "\n", user), true, now + 60);
-  }
-  return existing;
+  *refused_code = *code;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<SendJob> MessageLogic::PrepareJob(const rpc::Caller& caller,
@@ -196,12 +180,20 @@ absl::StatusOr<v1::SendC2CResponse> MessageLogic::SendC2C(const rpc::Caller& cal
   if (!job.ok()) return job.status();
   std::vector<std::string> check = {job->to};
   if (caller.is_admin) check.push_back(job->from);
-  auto existing = ExistingUsers(caller.sdkappid, check);
+  auto existing = existence_.Existing(caller.sdkappid, check);
   if (!existing.ok()) return existing.status();
   if (!existing->count(job->to)) return errors::Error(kToNotRegistered, "To_Account not registered");
   // A logged-in client exists by definition (login registers it).
   if (caller.is_admin && !existing->count(job->from)) {
     return errors::Error(kFromInvalid, "From_Account not registered");
+  }
+  int32_t refused = 0;
+  if (auto st = CheckPermission(caller, *job, &refused); !st.ok()) return st;
+  if (refused == kSendBlocked) {
+    return errors::Error(refused, "the recipient has blocked the sender");
+  }
+  if (refused != 0) {
+    return errors::Error(refused, "the app only allows messages between friends");
   }
 
   v1::SendC2CResponse response;
@@ -268,7 +260,7 @@ absl::StatusOr<v1::BatchSendC2CResponse> MessageLogic::BatchSendC2C(
   }
   std::string from = request.from_account().empty() ? caller.identifier : request.from_account();
   users.push_back(from);
-  auto existing = ExistingUsers(caller.sdkappid, users);
+  auto existing = existence_.Existing(caller.sdkappid, users);
   if (!existing.ok()) return existing.status();
   users.pop_back();
   if (!existing->count(from)) return errors::Error(kFromInvalid, "From_Account not registered");
@@ -287,10 +279,14 @@ absl::StatusOr<v1::BatchSendC2CResponse> MessageLogic::BatchSendC2C(
       error->set_error_code(code);
       continue;
     }
-    if (!existing->count(user)) {
+    int32_t refused = existing->count(user) ? 0 : kToNotRegistered;
+    if (refused == 0) {
+      if (auto st = CheckPermission(caller, *job, &refused); !st.ok()) return st;
+    }
+    if (refused != 0) {
       auto* error = response.add_error_list();
       error->set_to_account(user);
-      error->set_error_code(kToNotRegistered);
+      error->set_error_code(refused);
       continue;
     }
     if (response.msg_key().empty()) {
@@ -550,7 +546,7 @@ absl::StatusOr<v1::ImportC2CResponse> MessageLogic::ImportC2C(const rpc::Caller&
   bool online_only = false;
   auto job = PrepareJob(caller, as_send, &online_only);
   if (!job.ok()) return job.status();
-  auto existing = ExistingUsers(caller.sdkappid, {job->from, job->to});
+  auto existing = existence_.Existing(caller.sdkappid, {job->from, job->to});
   if (!existing.ok()) return existing.status();
   if (!existing->count(job->from)) return errors::Error(kFromInvalid, "From_Account not registered");
   if (!existing->count(job->to)) return errors::Error(kToNotRegistered, "To_Account not registered");

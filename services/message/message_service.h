@@ -8,9 +8,10 @@
 #include <memory>
 
 #include "batch_writer.h"
-#include "deliverer.h"
+#include "parley/delivery/deliverer.h"
 #include "message_store.h"
-#include "parley/cache/ttl_cache.h"
+#include "send_permission.h"
+#include "parley/accounts/accounts.h"
 #include "parley/rpc/caller.h"
 #include "parley/rpc/serve.h"
 #include "parley/v1/auth.grpc.pb.h"
@@ -22,8 +23,9 @@ class MessageLogic {
  public:
   using Clock = std::function<int64_t()>;  // unix seconds
 
-  MessageLogic(MessageStore* store, BatchWriter* writer, Deliverer* deliverer,
-               std::shared_ptr<v1::AuthService::StubInterface> auth, Clock now);
+  MessageLogic(MessageStore* store, BatchWriter* writer, delivery::Deliverer* deliverer,
+               std::shared_ptr<v1::AuthService::StubInterface> auth,
+               SendPermission* permissions, Clock now);
 
   absl::StatusOr<v1::SendC2CResponse> SendC2C(const rpc::Caller& caller,
                                               const v1::SendC2CRequest& request);
@@ -52,9 +54,6 @@ class MessageLogic {
       const rpc::Caller& caller, const v1::PinConversationRequest& request);
 
  private:
-  // The subset of `users` that exist (cached: existing users for a minute).
-  absl::StatusOr<std::set<std::string>> ExistingUsers(uint64_t sdkappid,
-                                                      const std::vector<std::string>& users);
   // Builds the job of one send; errors carry openim codes.
   absl::StatusOr<SendJob> PrepareJob(const rpc::Caller& caller, const v1::SendC2CRequest& request,
                                      bool* online_only);
@@ -70,10 +69,14 @@ class MessageLogic {
 
   MessageStore* store_;
   BatchWriter* writer_;
-  Deliverer* deliverer_;
-  std::shared_ptr<v1::AuthService::StubInterface> auth_;
+  delivery::Deliverer* deliverer_;
+  // Blocklist and friendship policy; 0 or the code the send is refused with.
+  absl::Status CheckPermission(const rpc::Caller& caller, const SendJob& job,
+                               int32_t* refused_code);
+
+  SendPermission* permissions_;
   Clock now_;
-  cache::TtlCache<std::string, bool> existing_users_{200000};
+  accounts::ExistenceChecker existence_;
 };
 
 class MessageGrpcService final : public v1::MessageService::Service {

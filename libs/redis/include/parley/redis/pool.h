@@ -48,6 +48,9 @@ class Reply {
   std::shared_ptr<redisReply> reply_;
 };
 
+// One connection with the pool's timeout and AUTH; the caller frees it.
+absl::StatusOr<redisContext*> OpenConnection(const PoolOptions& options);
+
 class Pool {
  public:
   // Parses "host:port".

@@ -1,4 +1,4 @@
-// Hands committed events to the push service, off the sender's path. Calls
+// Hands events to the push service, off the caller's path. Calls
 // are retried with backoff; a delivery that still fails is only late, never
 // lost: its events are in the recipients' timelines, and gateways fetch gaps
 // by seq when the next event or a reconnect shows one.
@@ -8,15 +8,17 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 
 #include "parley/v1/push.grpc.pb.h"
 
-namespace parley::message {
+namespace parley::delivery {
 
 class Deliverer {
  public:
-  explicit Deliverer(std::shared_ptr<v1::PushService::StubInterface> push);
+  // `service` names the caller in logs and push metadata.
+  Deliverer(std::shared_ptr<v1::PushService::StubInterface> push, std::string service);
   ~Deliverer();
 
   void Enqueue(uint64_t sdkappid, v1::Delivery delivery);
@@ -25,6 +27,7 @@ class Deliverer {
   void Run();
 
   std::shared_ptr<v1::PushService::StubInterface> push_;
+  std::string service_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::pair<uint64_t, v1::Delivery>> queue_;
@@ -32,4 +35,4 @@ class Deliverer {
   std::thread thread_;
 };
 
-}  // namespace parley::message
+}  // namespace parley::delivery

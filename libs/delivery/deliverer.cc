@@ -1,4 +1,4 @@
-#include "deliverer.h"
+#include "parley/delivery/deliverer.h"
 
 #include <map>
 
@@ -6,10 +6,10 @@
 #include "parley/metrics/metrics.h"
 #include "parley/rpc/client.h"
 
-namespace parley::message {
+namespace parley::delivery {
 
-Deliverer::Deliverer(std::shared_ptr<v1::PushService::StubInterface> push)
-    : push_(std::move(push)), thread_([this] { Run(); }) {}
+Deliverer::Deliverer(std::shared_ptr<v1::PushService::StubInterface> push, std::string service)
+    : push_(std::move(push)), service_(std::move(service)), thread_([this] { Run(); }) {}
 
 Deliverer::~Deliverer() {
   {
@@ -30,7 +30,8 @@ void Deliverer::Enqueue(uint64_t sdkappid, v1::Delivery delivery) {
 
 void Deliverer::Run() {
   auto& failed = metrics::Registry::Default().GetCounter(
-      "parley_message_delivery_failed_total", "push calls that failed after every retry");
+      "parley_delivery_failed_total", "push calls that failed after every retry",
+      {{"service", service_}});
   for (;;) {
     std::map<uint64_t, v1::DeliverRequest> by_app;
     size_t batched = 0;
@@ -46,7 +47,7 @@ void Deliverer::Run() {
       }
     }
     for (auto& [sdkappid, request] : by_app) {
-      rpc::Caller caller{sdkappid, "parley-message", true};
+      rpc::Caller caller{sdkappid, service_, true};
       grpc::Status status;
       for (int attempt = 0; attempt < 3; ++attempt) {
         if (attempt) std::this_thread::sleep_for(std::chrono::milliseconds(100 << (2 * attempt)));
@@ -65,4 +66,4 @@ void Deliverer::Run() {
   }
 }
 
-}  // namespace parley::message
+}  // namespace parley::delivery

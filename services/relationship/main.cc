@@ -1,0 +1,64 @@
+// parley-relationship: friends, friend requests, friend lists, blocklist,
+// profiles and the facts behind one-to-one send permissions.
+#include <chrono>
+
+#include "parley/log/log.h"
+#include "parley/rpc/client.h"
+#include "parley/rpc/server.h"
+#include "parley/service/service.h"
+#include "relationship_service.h"
+
+namespace parley::pg {
+const std::vector<Migration>& relationship_migrations();
+}
+
+int main(int argc, char** argv) {
+  parley::rpc::BlockStopSignals();
+  parley::service::CommonSettings common;
+  std::string grpc_addr = "127.0.0.1:7054";
+  std::string metrics_addr = "127.0.0.1:7154";
+  std::string auth_target = "127.0.0.1:7051";
+  std::string push_target = "127.0.0.1:7056";
+
+  parley::config::Config config("parley-relationship",
+                                "Friends, blocklist and user profiles.");
+  common.Register(config);
+  config.Add("grpc-addr", "PARLEY_RELATIONSHIP_GRPC_ADDR", &grpc_addr, "gRPC listen address");
+  config.Add("metrics-addr", "PARLEY_RELATIONSHIP_METRICS_ADDR", &metrics_addr,
+             "HTTP address of /metrics and /healthz (empty: off)");
+  config.Add("auth-target", "PARLEY_AUTH_TARGET", &auth_target, "auth service address");
+  config.Add("push-target", "PARLEY_PUSH_TARGET", &push_target, "push service address");
+  if (auto exit_code = config.ParseForMain(argc, argv)) return *exit_code;
+  common.InitLogging("relationship");
+
+  auto pg = parley::service::ConnectPostgres(common, "relationship",
+                                             parley::pg::relationship_migrations());
+  if (!pg.ok()) return 1;
+  auto redis = parley::service::ConnectRedis(common);
+  if (!redis.ok()) return 1;
+
+  auto now = [] {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  parley::delivery::Deliverer deliverer(
+      parley::v1::PushService::NewStub(parley::rpc::MakeChannel(push_target)),
+      "parley-relationship");
+  parley::accounts::ExistenceChecker existence(
+      parley::v1::AuthService::NewStub(parley::rpc::MakeChannel(auth_target)), now,
+      "parley-relationship");
+  parley::relationship::LiveNotifier notifier(redis->get(), &deliverer, now);
+  parley::relationship::RelationshipLogic logic(pg->get(), &existence, &notifier, now);
+
+  parley::relationship::RelationshipGrpcService service(&logic);
+  parley::rpc::ServerRunner runner(
+      {"relationship", grpc_addr, metrics_addr, std::chrono::milliseconds(common.drain_ms)});
+  runner.AddService(&service, "parley.v1.RelationshipService");
+  if (auto st = runner.Start(); !st.ok()) {
+    parley::log::Error("startup_failed", {{"error", std::string(st.message())}});
+    return 1;
+  }
+  runner.Wait();
+  return 0;
+}
