@@ -49,7 +49,12 @@ int main(int argc, char** argv) {
       parley::v1::AuthService::NewStub(parley::rpc::MakeChannel(auth_target)), now,
       "parley-relationship");
   parley::relationship::LiveNotifier notifier(redis->get(), &deliverer, now);
-  parley::relationship::RelationshipLogic logic(pg->get(), &existence, &notifier, now);
+  parley::relationship::RelationshipLogic logic(
+      pg->get(),
+      [&existence](uint64_t app, const std::vector<std::string>& users) {
+        return existence.Existing(app, users);
+      },
+      &notifier, now);
 
   parley::relationship::RelationshipGrpcService service(&logic);
   parley::rpc::ServerRunner runner(

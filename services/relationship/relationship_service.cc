@@ -372,16 +372,16 @@ void LiveNotifier::Tell(uint64_t sdkappid, const std::string& user, const std::s
   deliverer_->Enqueue(sdkappid, std::move(delivery));
 }
 
-RelationshipLogic::RelationshipLogic(pg::Pool* pool, accounts::ExistenceChecker* existence,
+RelationshipLogic::RelationshipLogic(pg::Pool* pool, ExistingAccounts existing,
                                      Notifier* notifier, Clock now)
-    : pool_(pool), existence_(existence), notifier_(notifier), now_(std::move(now)) {}
+    : pool_(pool), existing_(std::move(existing)), notifier_(notifier), now_(std::move(now)) {}
 
 absl::StatusOr<std::string> RelationshipLogic::Actor(const rpc::Caller& caller,
                                                      const std::string& from, int32_t bad,
                                                      int32_t not_imported) {
   if (!caller.is_admin) return caller.identifier;  // users act as themselves
   if (!ValidUserId(from)) return errors::Error(bad, "From_Account is missing or invalid");
-  auto existing = existence_->Existing(caller.sdkappid, {from});
+  auto existing = existing_(caller.sdkappid, {from});
   if (!existing.ok()) return existing.status();
   if (!existing->count(from)) return errors::Error(not_imported, "From_Account is not imported");
   return from;
@@ -429,7 +429,7 @@ absl::StatusOr<std::vector<std::string>> RelationshipLogic::Targets(
     }
   }
   if (!must_exist || valid.empty()) return valid;
-  auto existing = existence_->Existing(sdkappid, valid);
+  auto existing = existing_(sdkappid, valid);
   if (!existing.ok()) return existing.status();
   std::vector<std::string> out;
   for (const auto& to : valid) {
@@ -1421,7 +1421,7 @@ absl::StatusOr<v1::PortraitGetResponse> RelationshipLogic::PortraitGet(
   for (const auto& u : request.to_account()) {
     if (ValidUserId(u)) users.push_back(u);
   }
-  auto existing = existence_->Existing(app, users);
+  auto existing = existing_(app, users);
   if (!existing.ok()) return existing.status();
   auto profiles = pool_->Query<std::map<std::string, Struct>>(
       [&](pqxx::connection& c) -> absl::StatusOr<std::map<std::string, Struct>> {

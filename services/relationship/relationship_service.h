@@ -60,8 +60,11 @@ class RelationshipLogic {
  public:
   using Clock = std::function<int64_t()>;  // unix seconds
 
-  RelationshipLogic(pg::Pool* pool, accounts::ExistenceChecker* existence, Notifier* notifier,
-                    Clock now);
+  // Which of the given accounts exist (accounts::ExistenceChecker in production).
+  using ExistingAccounts = std::function<absl::StatusOr<std::set<std::string>>(
+      uint64_t sdkappid, const std::vector<std::string>& users)>;
+
+  RelationshipLogic(pg::Pool* pool, ExistingAccounts existing, Notifier* notifier, Clock now);
 
 #define PARLEY_RELATIONSHIP_METHOD(Method, Req, Resp) \
   absl::StatusOr<v1::Resp> Method(const rpc::Caller& caller, const v1::Req& request);
@@ -109,7 +112,7 @@ class RelationshipLogic {
                                                    v1::FriendResults* results);
 
   pg::Pool* pool_;
-  accounts::ExistenceChecker* existence_;
+  ExistingAccounts existing_;
   Notifier* notifier_;
   Clock now_;
 };

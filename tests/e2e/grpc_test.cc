@@ -52,7 +52,7 @@ bool Contains(const std::vector<std::string>& v, const std::string& x) {
 
 }  // namespace
 
-TEST_CASE("both services serve gRPC health and reflection", "[grpc]") {
+TEST_CASE("every service serves gRPC health and reflection", "[grpc]") {
   TestCluster c;
   using Status = grpc::health::v1::HealthCheckResponse;
   CHECK(Health(c.auth_grpc_port, "") == Status::SERVING);
@@ -65,6 +65,15 @@ TEST_CASE("both services serve gRPC health and reflection", "[grpc]") {
   CHECK(Contains(auth_services, "grpc.health.v1.Health"));
   auto gateway_services = ListServices(c.gateway_grpc_port);
   CHECK(Contains(gateway_services, "parley.v1.GatewayService"));
+
+  for (const auto& [address, service] : std::vector<std::pair<std::string, std::string>>{
+           {"PARLEY_MESSAGE_GRPC_ADDR", "parley.v1.MessageService"},
+           {"PARLEY_PUSH_GRPC_ADDR", "parley.v1.PushService"},
+           {"PARLEY_RELATIONSHIP_GRPC_ADDR", "parley.v1.RelationshipService"}}) {
+    INFO(service);
+    CHECK(Health(c.port(address), service) == Status::SERVING);
+    CHECK(Contains(ListServices(c.port(address)), service));
+  }
 
   auto stub = parley::v1::GatewayService::NewStub(Channel(c.gateway_grpc_port));
   grpc::ClientContext context;

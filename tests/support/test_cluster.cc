@@ -46,6 +46,8 @@ TestCluster::TestCluster(std::map<std::string, std::string> extra_env)
   push_metrics_port = FreePort();
   int message_grpc_port = FreePort();
   int push_grpc_port = FreePort();
+  int relationship_grpc_port = FreePort();
+  relationship_metrics_port = FreePort();
   env_ = {
       {"PARLEY_PG_URL", RequireEnv("PARLEY_TEST_PG_URL")},
       {"PARLEY_REDIS_ADDR", RequireEnv("PARLEY_TEST_REDIS_ADDR")},
@@ -65,10 +67,14 @@ TestCluster::TestCluster(std::map<std::string, std::string> extra_env)
       {"PARLEY_PUSH_METRICS_ADDR", absl::StrCat("127.0.0.1:", push_metrics_port)},
       {"PARLEY_PUSH_TARGET", absl::StrCat("127.0.0.1:", push_grpc_port)},
       {"PARLEY_GATEWAY_ID", absl::StrCat("gw-a-", sdkappid)},
+      {"PARLEY_RELATIONSHIP_GRPC_ADDR", absl::StrCat("127.0.0.1:", relationship_grpc_port)},
+      {"PARLEY_RELATIONSHIP_METRICS_ADDR", absl::StrCat("127.0.0.1:", relationship_metrics_port)},
+      {"PARLEY_RELATIONSHIP_TARGET", absl::StrCat("127.0.0.1:", relationship_grpc_port)},
   };
   for (auto& [k, v] : extra_env) env_[k] = v;
   StartAuth();
   StartPush();
+  StartRelationship();
   StartMessage();
   StartGateway();
 }
@@ -137,6 +143,14 @@ void TestCluster::StartPush() {
   push = StartService("services/push/parley-push", "push",
                       {"PARLEY_PUSH_GRPC_ADDR", "PARLEY_PUSH_METRICS_ADDR"}, {"PARLEY_PUSH_TARGET"},
                       "PARLEY_PUSH_METRICS_ADDR", &push_metrics_port);
+}
+
+void TestCluster::StartRelationship() {
+  relationship = StartService(
+      "services/relationship/parley-relationship", "relationship",
+      {"PARLEY_RELATIONSHIP_GRPC_ADDR", "PARLEY_RELATIONSHIP_METRICS_ADDR"},
+      {"PARLEY_RELATIONSHIP_TARGET"}, "PARLEY_RELATIONSHIP_METRICS_ADDR",
+      &relationship_metrics_port);
 }
 
 Process TestCluster::StartExtraGateway(int* http_port, const std::string& instance_id) {

@@ -1,4 +1,4 @@
-// Starts the real parley-auth and parley-gateway binaries against the test
+// Starts the real service binaries (auth, push, relationship, message, gateway) against the test
 // PostgreSQL and Redis, with a fresh random SDKAppID and key, so tests don't
 // see each other's data. Ports are picked free; processes stop on destruction.
 #pragma once
@@ -31,6 +31,7 @@ class TestCluster {
   void StartAuth();
   void StartMessage();
   void StartPush();
+  void StartRelationship();
   void StartGateway();
   // Another gateway instance on its own ports; returns its HTTP port.
   Process StartExtraGateway(int* http_port, const std::string& instance_id);
@@ -54,9 +55,15 @@ class TestCluster {
   int auth_metrics_port = 0;
   int message_metrics_port = 0;
   int push_metrics_port = 0;
+  int relationship_metrics_port = 0;
+  // A setting the services were started with, e.g. PARLEY_RELATIONSHIP_TARGET.
+  std::string setting(const std::string& name) { return env_[name]; }
+  // The port of an address setting ("127.0.0.1:<port>").
+  int port(const std::string& name) { return std::stoi(env_[name].substr(env_[name].rfind(':') + 1)); }
   Process auth;
   Process push;
   Process message;
+  Process relationship;
   Process gateway;
 
  private:
