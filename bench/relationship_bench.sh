@@ -26,6 +26,7 @@ PG_URL=${PARLEY_PG_URL:-postgresql://parley@127.0.0.1:${PARLEY_PG_PORT:-15432}/p
 KEY=${PARLEY_SECRET_KEY:-$(cat "$DATA/dev-secret-key" 2>/dev/null || true)}
 [ -n "$KEY" ] || die "no secret key: start the cluster with scripts/cluster up or set PARLEY_SECRET_KEY"
 command -v wrk >/dev/null || install_deps
+export PARLEY_BENCH_DIR="$(cd "$(dirname "$0")" && pwd)"
 
 marker="rel_bench_${USERS}_${FRIENDS}"
 if [ "$(psql "$PG_URL" -tAc "SELECT count(*) FROM rel_friend_groups WHERE sdkappid = $SDKAPPID AND owner_id = 'rb_marker' AND name = '$marker'")" != 1 ]; then

@@ -20,6 +20,7 @@ ADMIN=${PARLEY_ADMIN_ID:-administrator}
 KEY=${PARLEY_SECRET_KEY:-$(cat "$DATA/dev-secret-key" 2>/dev/null || true)}
 [ -n "$KEY" ] || die "no secret key: start the cluster with scripts/cluster up or set PARLEY_SECRET_KEY"
 command -v wrk >/dev/null || install_deps
+export PARLEY_BENCH_DIR="$(cd "$(dirname "$0")" && pwd)"
 
 SIG=$("$PARLEY_BUILD_DIR/tools/admin/parley-admin" usersig --sdkappid "$SDKAPPID" \
   --identifier "$ADMIN" --secret-key "$KEY")

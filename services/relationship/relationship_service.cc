@@ -442,6 +442,43 @@ absl::StatusOr<std::vector<std::string>> RelationshipLogic::Targets(
   return out;
 }
 
+absl::Status RelationshipLogic::CheckRelations(
+    const rpc::Caller& caller, const std::string& from,
+    const google::protobuf::RepeatedPtrField<std::string>& to_accounts, const std::string& type,
+    const RelationCheck& check, google::protobuf::RepeatedPtrField<v1::RelationItem>* items,
+    google::protobuf::RepeatedPtrField<std::string>* fail_accounts) {
+  auto actor = Actor(caller, from, kSnsBadAccount, kSnsNotImported);
+  if (!actor.ok()) return actor.status();
+  if (!type.empty() && type != check.both_type && type != check.single_type) {
+    return errors::Error(kSnsBadParam,
+                         absl::StrCat("CheckType is ", check.both_type, " or ", check.single_type));
+  }
+  if (to_accounts.empty() || static_cast<size_t>(to_accounts.size()) > kMaxBatchAccounts) {
+    return errors::Error(kSnsBadParam, "To_Account must have 1 to 1000 accounts");
+  }
+  bool both = type != check.single_type;
+  std::vector<std::string> others(to_accounts.begin(), to_accounts.end());
+  uint64_t app = caller.sdkappid;
+  return pool_->Run([&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    auto forward = check.forward(tx, app, *actor, others);
+    std::set<std::string> backward;
+    if (both) backward = check.backward(tx, app, *actor, others);
+    for (const auto& to : others) {
+      auto* item = items->Add();
+      item->set_to_account(to);
+      if (!ValidUserId(to)) {
+        item->set_result_code(kSnsBadAccount);
+        item->set_result_info("To_Account is invalid");
+        *fail_accounts->Add() = to;
+        continue;
+      }
+      item->set_relation(check.relation(forward.count(to) > 0, backward.count(to) > 0, both));
+    }
+    return absl::OkStatus();
+  });
+}
+
 // ---- friends ----------------------------------------------------------------
 
 absl::StatusOr<v1::FriendResults> RelationshipLogic::FriendAdd(const rpc::Caller& caller,
@@ -800,39 +837,14 @@ absl::StatusOr<v1::Empty> RelationshipLogic::FriendDeleteAll(
 
 absl::StatusOr<v1::FriendCheckResponse> RelationshipLogic::FriendCheck(
     const rpc::Caller& caller, const v1::FriendCheckRequest& request) {
-  auto actor = Actor(caller, request.from_account(), kSnsBadAccount, kSnsNotImported);
-  if (!actor.ok()) return actor.status();
-  const std::string& type = request.check_type();
-  if (!type.empty() && type != "CheckResult_Type_Both" && type != "CheckResult_Type_Single") {
-    return errors::Error(kSnsBadParam, "CheckType is CheckResult_Type_Both or CheckResult_Type_Single");
-  }
-  if (request.to_account().empty() ||
-      static_cast<size_t>(request.to_account_size()) > kMaxBatchAccounts) {
-    return errors::Error(kSnsBadParam, "To_Account must have 1 to 1000 accounts");
-  }
-  bool both = type != "CheckResult_Type_Single";
-  std::vector<std::string> others(request.to_account().begin(), request.to_account().end());
-  uint64_t app = caller.sdkappid;
-  return pool_->Query<v1::FriendCheckResponse>(
-      [&](pqxx::connection& c) -> absl::StatusOr<v1::FriendCheckResponse> {
-        pqxx::work tx(c);
-        auto has = FriendsOf(tx, app, *actor, others);
-        std::set<std::string> have_me;
-        if (both) have_me = HavingFriend(tx, app, *actor, others);
-        v1::FriendCheckResponse response;
-        for (const auto& to : others) {
-          auto* item = response.add_info_item();
-          item->set_to_account(to);
-          if (!ValidUserId(to)) {
-            item->set_result_code(kSnsBadAccount);
-            item->set_result_info("To_Account is invalid");
-            response.add_fail_account(to);
-            continue;
-          }
-          item->set_relation(FriendRelation(has.count(to) > 0, have_me.count(to) > 0, both));
-        }
-        return response;
-      });
+  static const RelationCheck kFriends = {"CheckResult_Type_Both", "CheckResult_Type_Single",
+                                         FriendsOf, HavingFriend, FriendRelation};
+  v1::FriendCheckResponse response;
+  auto st = CheckRelations(caller, request.from_account(), request.to_account(),
+                           request.check_type(), kFriends, response.mutable_info_item(),
+                           response.mutable_fail_account());
+  if (!st.ok()) return st;
+  return response;
 }
 
 absl::StatusOr<v1::FriendGetResponse> RelationshipLogic::FriendGet(
@@ -1254,41 +1266,16 @@ absl::StatusOr<v1::BlackListGetResponse> RelationshipLogic::BlackListGet(
 
 absl::StatusOr<v1::BlackListCheckResponse> RelationshipLogic::BlackListCheck(
     const rpc::Caller& caller, const v1::BlackListCheckRequest& request) {
-  auto actor = Actor(caller, request.from_account(), kSnsBadAccount, kSnsNotImported);
-  if (!actor.ok()) return actor.status();
-  const std::string& type = request.check_type();
-  if (!type.empty() && type != "BlackCheckResult_Type_Both" &&
-      type != "BlackCheckResult_Type_Single") {
-    return errors::Error(kSnsBadParam,
-                         "CheckType is BlackCheckResult_Type_Both or BlackCheckResult_Type_Single");
-  }
-  if (request.to_account().empty() ||
-      static_cast<size_t>(request.to_account_size()) > kMaxBatchAccounts) {
-    return errors::Error(kSnsBadParam, "To_Account must have 1 to 1000 accounts");
-  }
-  bool both = type != "BlackCheckResult_Type_Single";
-  std::vector<std::string> others(request.to_account().begin(), request.to_account().end());
-  uint64_t app = caller.sdkappid;
-  return pool_->Query<v1::BlackListCheckResponse>(
-      [&](pqxx::connection& c) -> absl::StatusOr<v1::BlackListCheckResponse> {
-        pqxx::work tx(c);
-        auto mine = BlockedBy(tx, app, *actor, others);
-        std::set<std::string> theirs;
-        if (both) theirs = Blocking(tx, app, *actor, others);
-        v1::BlackListCheckResponse response;
-        for (const auto& to : others) {
-          auto* item = response.add_black_list_check_item();
-          item->set_to_account(to);
-          if (!ValidUserId(to)) {
-            item->set_result_code(kSnsBadAccount);
-            item->set_result_info("To_Account is invalid");
-            response.add_fail_account(to);
-            continue;
-          }
-          item->set_relation(BlockRelation(mine.count(to) > 0, theirs.count(to) > 0, both));
-        }
-        return response;
-      });
+  static const RelationCheck kBlocks = {"BlackCheckResult_Type_Both",
+                                        "BlackCheckResult_Type_Single", BlockedBy, Blocking,
+                                        BlockRelation};
+  v1::BlackListCheckResponse response;
+  auto st = CheckRelations(caller, request.from_account(), request.to_account(),
+                           request.check_type(), kBlocks,
+                           response.mutable_black_list_check_item(),
+                           response.mutable_fail_account());
+  if (!st.ok()) return st;
+  return response;
 }
 
 // ---- friend lists (groups) --------------------------------------------------

@@ -99,6 +99,22 @@ class RelationshipLogic {
 
  private:
   struct Changes;
+  // friend_check and black_list_check: the actor's relation to each account.
+  struct RelationCheck {
+    const char* both_type;
+    const char* single_type;
+    // Which of `others` the actor has (forward) / which have the actor (backward).
+    std::set<std::string> (*forward)(pqxx::work&, uint64_t, const std::string&,
+                                     const std::vector<std::string>&);
+    std::set<std::string> (*backward)(pqxx::work&, uint64_t, const std::string&,
+                                      const std::vector<std::string>&);
+    std::string (*relation)(bool forward, bool backward, bool check_both);
+  };
+  absl::Status CheckRelations(const rpc::Caller& caller, const std::string& from,
+                              const google::protobuf::RepeatedPtrField<std::string>& to_accounts,
+                              const std::string& type, const RelationCheck& check,
+                              google::protobuf::RepeatedPtrField<v1::RelationItem>* items,
+                              google::protobuf::RepeatedPtrField<std::string>* fail_accounts);
   // The user a request acts for: the caller, or an admin's From_Account,
   // which must be a valid, imported account (`bad`, `not_imported` codes).
   absl::StatusOr<std::string> Actor(const rpc::Caller& caller, const std::string& from,
