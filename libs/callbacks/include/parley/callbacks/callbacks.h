@@ -1,0 +1,86 @@
+// What services that raise callbacks use (message, relationship): whether an
+// app wants a command, the synchronous before-callback, and the durable
+// queue of after-callbacks that parley-callback delivers.
+//
+// After-events are appended to the Redis stream parley:callbacks (one field
+// "m": the event as JSON) by a background thread, so the caller never waits
+// for Redis; from there delivery is at least once (docs/callbacks.md).
+// Settings are cached per app and dropped when parley-callback announces a
+// change on parley:callback:changes; without that subscription nothing is
+// cached. Thread-safe.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+
+#include "parley/redis/pool.h"
+#include "parley/redis/subscriber.h"
+#include "parley/v1/callback.grpc.pb.h"
+
+namespace parley::callbacks {
+
+inline constexpr char kQueueStream[] = "parley:callbacks";
+inline constexpr char kDeadLetterStream[] = "parley:callbacks:dead";
+inline constexpr char kRetrySet[] = "parley:callbacks:retry";
+inline constexpr char kChangesChannel[] = "parley:callback:changes";
+inline constexpr char kConsumerGroup[] = "callback";
+
+// One queued after-event.
+struct Event {
+  uint64_t sdkappid = 0;
+  std::string command;
+  std::string payload_json;
+  std::string opt_platform;
+  std::string client_ip;
+  int64_t event_time_ms = 0;
+  uint32_t attempts = 0;  // deliveries tried so far
+  std::string last_error;
+};
+std::string EncodeEvent(const Event& event);
+absl::StatusOr<Event> DecodeEvent(const std::string& encoded);
+
+// Whether `settings` enable `command`.
+bool Enables(const v1::CallbackSettings& settings, const std::string& command);
+
+class CallbackClient {
+ public:
+  CallbackClient(std::shared_ptr<v1::WebhookService::StubInterface> service, redis::Pool* redis,
+                 redis::PoolOptions subscriber_options);
+  ~CallbackClient();
+
+  // True when the app has a URL and enabled `command`; build payloads only then.
+  bool Enabled(uint64_t sdkappid, const std::string& command);
+  // Asks the app's backend. When parley-callback can't be reached the app's
+  // failure policy still applies (refuse: 80003; otherwise allow).
+  v1::BeforeResponse Before(uint64_t sdkappid, const std::string& command,
+                            const std::string& payload_json, const std::string& opt_platform,
+                            const std::string& client_ip = "");
+  // Queues an after-event (if the app enabled it); returns at once.
+  void After(uint64_t sdkappid, const std::string& command, std::string payload_json,
+             std::string opt_platform, std::string client_ip = "");
+
+ private:
+  // The app's settings (cached); nullopt when they can't be read.
+  std::optional<v1::CallbackSettings> Settings(uint64_t sdkappid);
+  void Run();
+
+  std::shared_ptr<v1::WebhookService::StubInterface> service_;
+  redis::Pool* redis_;
+  std::mutex mu_;
+  std::unordered_map<uint64_t, std::pair<v1::CallbackSettings, int64_t>> settings_;  // + expiry
+  uint64_t generation_ = 0;  // bumped by every invalidation
+  std::condition_variable cv_;
+  std::deque<Event> queue_;
+  bool stopping_ = false;
+  std::unique_ptr<redis::Subscriber> changes_;
+  std::thread writer_;
+};
+
+}  // namespace parley::callbacks

@@ -1,0 +1,268 @@
+#include "after_queue.h"
+
+#include <map>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "parley/log/log.h"
+#include "parley/metrics/metrics.h"
+#include "parley/presence/presence.h"
+
+namespace parley::callback {
+namespace {
+
+using Fields = std::map<std::string, std::string>;
+using Entries = std::vector<std::pair<std::string, Fields>>;
+
+std::string Str(const redisReply* r) {
+  return r && r->str ? std::string(r->str, r->len) : std::string();
+}
+
+// [[id, [field, value, ...]], ...]; deleted entries (nil) are skipped.
+Entries ParseEntries(const redisReply* list) {
+  Entries out;
+  if (list == nullptr || list->type != REDIS_REPLY_ARRAY) return out;
+  for (size_t i = 0; i < list->elements; ++i) {
+    const redisReply* entry = list->element[i];
+    if (entry->type != REDIS_REPLY_ARRAY || entry->elements < 2 ||
+        entry->element[1]->type != REDIS_REPLY_ARRAY) {
+      continue;
+    }
+    Fields fields;
+    const redisReply* kv = entry->element[1];
+    for (size_t f = 0; f + 1 < kv->elements; f += 2) fields[Str(kv->element[f])] = Str(kv->element[f + 1]);
+    out.emplace_back(Str(entry->element[0]), std::move(fields));
+  }
+  return out;
+}
+
+// XREADGROUP's answer: [[stream, entries]].
+Entries ReadGroupEntries(const redis::Reply& reply) {
+  const redisReply* raw = reply.raw();
+  if (raw->type != REDIS_REPLY_ARRAY || raw->elements == 0) return {};
+  return ParseEntries(raw->element[0]->element[1]);
+}
+
+int64_t NowMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Moves due retries back onto the stream, atomically per event.
+constexpr char kMoveScript[] = R"lua(
+local moved = 0
+for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 200)) do
+  redis.call('ZREM', KEYS[1], member)
+  local space = string.find(member, ' ', 1, true)
+  redis.call('XADD', KEYS[2], '*', 'm', string.sub(member, space + 1))
+  moved = moved + 1
+end
+return moved
+)lua";
+
+// Tencent's OptPlatform names (State.StateChange writes iOS as "IOS").
+std::string OptPlatform(const std::string& platform) {
+  if (platform == "iPhone") return "IOS";
+  if (platform == "iPad") return "iPad";
+  if (platform == "Android") return "Android";
+  if (platform == "Web") return "Web";
+  if (platform == "PC") return "Windows";
+  if (platform == "Mac") return "Mac";
+  return "Unknown";
+}
+
+metrics::Counter& Counter(const char* name, const char* help, const std::string& command) {
+  return metrics::Registry::Default().GetCounter(name, help, {{"command", command}});
+}
+
+}  // namespace
+
+AfterQueue::AfterQueue(CallbackLogic* logic, redis::Pool* redis, redis::PoolOptions reader_options,
+                       AfterQueueOptions options)
+    : logic_(logic),
+      redis_(redis),
+      reader_options_(std::move(reader_options)),
+      options_(std::move(options)) {
+  reader_options_.size = 1;
+  reader_options_.timeout = std::chrono::seconds(5);  // longer than the 1 s BLOCK
+}
+
+AfterQueue::~AfterQueue() {
+  running_ = false;
+  for (auto& t : threads_) t.join();
+}
+
+std::chrono::milliseconds AfterQueue::Backoff(const AfterQueueOptions& options, uint32_t attempts) {
+  int64_t delay = options.retry_base.count();
+  for (uint32_t i = 1; i < attempts && delay < options.retry_max.count(); ++i) delay *= 2;
+  return std::chrono::milliseconds(std::min<int64_t>(delay, options.retry_max.count()));
+}
+
+absl::Status AfterQueue::Start() {
+  for (const auto& [stream, start] : {std::pair<const char*, const char*>{callbacks::kQueueStream, "0"},
+                                      {presence::kStateChangeStream, "$"}}) {
+    auto created = redis_->Command({"XGROUP", "CREATE", stream, callbacks::kConsumerGroup, start,
+                                    "MKSTREAM"});
+    if (!created.ok() && created.status().message().find("BUSYGROUP") == absl::string_view::npos) {
+      return created.status();
+    }
+  }
+  running_ = true;
+  for (int i = 0; i < options_.workers; ++i) threads_.emplace_back([this, i] { Work(i); });
+  threads_.emplace_back([this] { MoveDueRetries(); });
+  threads_.emplace_back([this] { ConvertStateChanges(); });
+  return absl::OkStatus();
+}
+
+void AfterQueue::Handle(const std::string& id, const std::string& encoded) {
+  auto event = callbacks::DecodeEvent(encoded);
+  std::vector<std::vector<std::string>> commands;
+  if (!event.ok()) {
+    log::Error("callback_event_unreadable", {{"id", id}});
+  } else {
+    absl::Status delivered = logic_->DeliverAfter(*event);
+    if (!delivered.ok() && !absl::IsNotFound(delivered)) {
+      event->attempts++;
+      event->last_error = std::string(delivered.message());
+      commands.push_back({"MULTI"});
+      if (event->attempts >= options_.max_attempts) {
+        commands.push_back({"XADD", callbacks::kDeadLetterStream, "MAXLEN", "~", "1000000", "*",
+                            "m", callbacks::EncodeEvent(*event)});
+        Counter("parley_callback_dead_lettered_total", "after-events that failed every retry",
+                event->command)
+            .Increment();
+        log::Warn("callback_dead_lettered", {{"sdkappid", event->sdkappid},
+                                             {"command", event->command},
+                                             {"attempts", event->attempts},
+                                             {"error", event->last_error}});
+      } else {
+        int64_t due = NowMillis() + Backoff(options_, event->attempts).count();
+        commands.push_back({"ZADD", callbacks::kRetrySet, std::to_string(due),
+                            absl::StrCat(id, " ", callbacks::EncodeEvent(*event))});
+        Counter("parley_callback_retried_total", "after-events scheduled for another attempt",
+                event->command)
+            .Increment();
+      }
+    }
+  }
+  commands.push_back({"XACK", callbacks::kQueueStream, callbacks::kConsumerGroup, id});
+  if (commands.size() > 1) commands.push_back({"EXEC"});
+  auto done = redis_->Pipeline(commands);
+  if (!done.ok()) {
+    // Not acknowledged: the entry stays pending and is claimed again later.
+    log::Warn("callback_ack_failed", {{"id", id}, {"error", std::string(done.status().message())}});
+  }
+}
+
+void AfterQueue::Work(int index) {
+  std::string consumer = absl::StrCat(options_.consumer, "-w", index);
+  std::unique_ptr<redis::Pool> reader;
+  auto last_claim = std::chrono::steady_clock::now();
+  while (running_) {
+    if (!reader) {
+      auto pool = redis::Pool::Create(reader_options_);
+      if (!pool.ok()) {
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+        continue;
+      }
+      reader = std::move(*pool);
+    }
+    auto reply = reader->Command({"XREADGROUP", "GROUP", callbacks::kConsumerGroup, consumer,
+                                  "COUNT", "16", "BLOCK", "1000", "STREAMS",
+                                  callbacks::kQueueStream, ">"});
+    if (!reply.ok()) {
+      if (reply.status().message().find("NOGROUP") != absl::string_view::npos) {
+        (void)redis_->Command({"XGROUP", "CREATE", callbacks::kQueueStream,
+                               callbacks::kConsumerGroup, "0", "MKSTREAM"});
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      continue;
+    }
+    for (const auto& [id, fields] : ReadGroupEntries(*reply)) {
+      auto m = fields.find("m");
+      Handle(id, m == fields.end() ? "" : m->second);
+    }
+    // Entries read by a worker that died: take them over once idle long enough.
+    if (index == 0 && std::chrono::steady_clock::now() - last_claim > options_.claim_idle / 2) {
+      last_claim = std::chrono::steady_clock::now();
+      auto claimed = redis_->Command({"XAUTOCLAIM", callbacks::kQueueStream,
+                                      callbacks::kConsumerGroup, consumer,
+                                      std::to_string(options_.claim_idle.count()), "0-0",
+                                      "COUNT", "100"});
+      if (claimed.ok() && claimed->raw()->elements >= 2) {
+        for (const auto& [id, fields] : ParseEntries(claimed->raw()->element[1])) {
+          auto m = fields.find("m");
+          Handle(id, m == fields.end() ? "" : m->second);
+        }
+      }
+    }
+  }
+}
+
+void AfterQueue::MoveDueRetries() {
+  while (running_) {
+    auto moved = redis_->Command({"EVAL", kMoveScript, "2", callbacks::kRetrySet,
+                                  callbacks::kQueueStream, std::to_string(NowMillis())});
+    if (!moved.ok() || moved->integer() == 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }
+}
+
+void AfterQueue::ConvertStateChanges() {
+  std::unique_ptr<redis::Pool> reader;
+  std::string consumer = options_.consumer + "-state";
+  while (running_) {
+    if (!reader) {
+      auto pool = redis::Pool::Create(reader_options_);
+      if (!pool.ok()) {
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+        continue;
+      }
+      reader = std::move(*pool);
+    }
+    auto reply = reader->Command({"XREADGROUP", "GROUP", callbacks::kConsumerGroup, consumer,
+                                  "COUNT", "64", "BLOCK", "1000", "STREAMS",
+                                  presence::kStateChangeStream, ">"});
+    if (!reply.ok()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      continue;
+    }
+    std::vector<std::vector<std::string>> commands;
+    for (const auto& [id, f] : ReadGroupEntries(*reply)) {
+      uint64_t app = std::strtoull(f.count("app") ? f.at("app").c_str() : "0", nullptr, 10);
+      auto settings = logic_->GetSettings(app);
+      if (app != 0 && settings.ok() && callbacks::Enables(*settings, "State.StateChange")) {
+        nlohmann::ordered_json payload;
+        std::string platform = f.count("platform") ? f.at("platform") : "";
+        payload["Info"] = {{"Action", f.count("action") ? f.at("action") : ""},
+                           {"To_Account", f.count("user") ? f.at("user") : ""},
+                           {"Reason", f.count("reason") ? f.at("reason") : ""}};
+        payload["KickedDevice"] = nlohmann::ordered_json::array();
+        if (f.count("kicked") && !f.at("kicked").empty()) {
+          for (absl::string_view kicked : absl::StrSplit(f.at("kicked"), ',')) {
+            payload["KickedDevice"].push_back({{"Platform", OptPlatform(std::string(kicked))}});
+          }
+        }
+        callbacks::Event event{app,
+                               "State.StateChange",
+                               payload.dump(),
+                               OptPlatform(platform),
+                               "",
+                               std::strtoll(f.count("time_ms") ? f.at("time_ms").c_str() : "0",
+                                            nullptr, 10),
+                               0,
+                               ""};
+        commands.push_back({"XADD", callbacks::kQueueStream, "*", "m",
+                            callbacks::EncodeEvent(event)});
+      }
+      commands.push_back({"XACK", presence::kStateChangeStream, callbacks::kConsumerGroup, id});
+    }
+    if (!commands.empty()) (void)redis_->Pipeline(commands);
+  }
+}
+
+}  // namespace parley::callback

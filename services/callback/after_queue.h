@@ -1,0 +1,63 @@
+// Durable, at-least-once delivery of after-callbacks.
+//
+// Producers append events to the Redis stream parley:callbacks. Workers of
+// every parley-callback replica read it through the consumer group
+// "callback" (each entry goes to one worker), POST it and acknowledge it.
+// A failed POST is acknowledged too, after the event was put in the retry
+// set (a sorted set scored by when to try again, backing off exponentially);
+// a mover puts due events back on the stream with one atomic script. After
+// max_attempts the event goes to the dead-letter stream
+// parley:callbacks:dead, which operators list and replay over gRPC. Entries
+// a crashed worker had read but not acknowledged are claimed by the others
+// once idle for claim_idle.
+//
+// The same loop turns the gateways' login/logout records (stream
+// parley:state_changes) into State.StateChange events.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "callback_service.h"
+
+namespace parley::callback {
+
+struct AfterQueueOptions {
+  int workers = 4;
+  uint32_t max_attempts = 12;  // with the defaults below: about 8 minutes of retries
+  std::chrono::milliseconds retry_base{1000};
+  std::chrono::milliseconds retry_max{60000};
+  std::chrono::milliseconds claim_idle{60000};
+  std::string consumer = "callback";  // this replica's name in the consumer group
+};
+
+class AfterQueue {
+ public:
+  AfterQueue(CallbackLogic* logic, redis::Pool* redis, redis::PoolOptions reader_options,
+             AfterQueueOptions options);
+  ~AfterQueue();  // stops and joins
+
+  absl::Status Start();
+
+  // The delay before attempt `attempts` + 1 (attempts >= 1 have failed).
+  static std::chrono::milliseconds Backoff(const AfterQueueOptions& options, uint32_t attempts);
+
+ private:
+  void Work(int index);
+  void MoveDueRetries();
+  void ConvertStateChanges();
+  // Delivers one entry and records the outcome; the entry is acknowledged.
+  void Handle(const std::string& id, const std::string& encoded);
+
+  CallbackLogic* logic_;
+  redis::Pool* redis_;
+  redis::PoolOptions reader_options_;
+  AfterQueueOptions options_;
+  std::atomic<bool> running_{false};
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace parley::callback
