@@ -31,26 +31,28 @@ export PARLEY_BENCH_DIR="$(cd "$(dirname "$0")" && pwd)"
 marker="rel_bench_${USERS}_${FRIENDS}"
 if [ "$(psql "$PG_URL" -tAc "SELECT count(*) FROM rel_friend_groups WHERE sdkappid = $SDKAPPID AND owner_id = 'rb_marker' AND name = '$marker'")" != 1 ]; then
   say "seeding $USERS users x $FRIENDS friends (once)"
-  psql "$PG_URL" -q -v ON_ERROR_STOP=1 <<SQL
+  psql "$PG_URL" -q -v ON_ERROR_STOP=1 -v app="$SDKAPPID" -v users="$USERS" \
+    -v friends="$FRIENDS" -v marker="$marker" <<'SQL'
 SET synchronous_commit = off;
-DELETE FROM rel_friends WHERE sdkappid = $SDKAPPID AND owner_id LIKE 'rb\_%';
+DELETE FROM rel_friends WHERE sdkappid = :app AND owner_id LIKE 'rb\_%';
 INSERT INTO accounts (sdkappid, user_id)
-  SELECT $SDKAPPID, 'rb_' || i FROM generate_series(0, $USERS - 1) i ON CONFLICT DO NOTHING;
+  SELECT :app, 'rb_' || i FROM generate_series(0, :users - 1) i ON CONFLICT DO NOTHING;
 INSERT INTO rel_users (sdkappid, user_id, profile)
-  SELECT $SDKAPPID, 'rb_' || i,
+  SELECT :app, 'rb_' || i,
     jsonb_build_object('Tag_Profile_IM_Nick', 'User ' || i, 'Tag_Profile_IM_Gender', 'Gender_Type_Female',
                        'Tag_Profile_IM_Level', i % 100, 'Tag_Profile_IM_SelfSignature', 'hello from ' || i)
-  FROM generate_series(0, $USERS - 1) i
+  FROM generate_series(0, :users - 1) i
   ON CONFLICT (sdkappid, user_id) DO UPDATE SET profile = EXCLUDED.profile;
 INSERT INTO rel_friends (sdkappid, owner_id, friend_id, add_source, add_time)
-  SELECT $SDKAPPID, 'rb_' || i, 'rb_' || ((i + 499 * k) % $USERS), 'AddSource_Type_Bench', 1700000000
-  FROM generate_series(0, $USERS - 1) i, generate_series(1, $FRIENDS) k
+  SELECT :app, 'rb_' || i, 'rb_' || ((i + 499 * k) % :users), 'AddSource_Type_Bench', 1700000000
+  FROM generate_series(0, :users - 1) i, generate_series(1, :friends) k
   ON CONFLICT DO NOTHING;
-DELETE FROM rel_friend_groups WHERE sdkappid = $SDKAPPID AND owner_id = 'rb_marker';
-INSERT INTO rel_friend_groups VALUES ($SDKAPPID, 'rb_marker', '$marker');
+DELETE FROM rel_friend_groups WHERE sdkappid = :app AND owner_id = 'rb_marker';
+INSERT INTO rel_friend_groups VALUES (:app, 'rb_marker', :'marker');
 ANALYZE rel_friends; ANALYZE rel_users; ANALYZE accounts;
 SQL
 fi
+
 
 SIG=$("$PARLEY_BUILD_DIR/tools/admin/parley-admin" usersig --sdkappid "$SDKAPPID" \
   --identifier "$ADMIN" --secret-key "$KEY")

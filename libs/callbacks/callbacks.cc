@@ -162,7 +162,19 @@ v1::BeforeResponse CallbackClient::Before(uint64_t sdkappid, const std::string& 
 
 void CallbackClient::After(uint64_t sdkappid, const std::string& command, std::string payload_json,
                            std::string opt_platform, std::string client_ip) {
-  if (!Enabled(sdkappid, command)) return;
+  Enqueue({sdkappid, command, std::move(payload_json), std::move(opt_platform),
+           std::move(client_ip), NowMillis(), 0, ""},
+          nullptr);
+}
+
+void CallbackClient::After(uint64_t sdkappid, const std::string& command,
+                           std::function<std::string()> make_payload, std::string opt_platform) {
+  Enqueue({sdkappid, command, "", std::move(opt_platform), "", NowMillis(), 0, ""},
+          std::move(make_payload));
+}
+
+void CallbackClient::Enqueue(Event event, std::function<std::string()> make_payload) {
+  if (!Enabled(event.sdkappid, event.command)) return;
   {
     std::lock_guard lock(mu_);
     if (queue_.size() >= kMaxQueued) {
@@ -172,8 +184,7 @@ void CallbackClient::After(uint64_t sdkappid, const std::string& command, std::s
           .Increment();
       return;
     }
-    queue_.push_back({sdkappid, command, std::move(payload_json), std::move(opt_platform),
-                      std::move(client_ip), NowMillis(), 0, ""});
+    queue_.emplace_back(std::move(event), std::move(make_payload));
   }
   cv_.notify_one();
 }
@@ -186,8 +197,14 @@ void CallbackClient::Run() {
       cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;
       while (!queue_.empty() && batch.size() < 256) {
-        batch.push_back(std::move(queue_.front()));
+        auto [event, make_payload] = std::move(queue_.front());
         queue_.pop_front();
+        if (make_payload) {
+          lock.unlock();  // may query a database
+          event.payload_json = make_payload();
+          lock.lock();
+        }
+        batch.push_back(std::move(event));
       }
     }
     std::vector<std::vector<std::string>> commands;

@@ -8,6 +8,7 @@ namespace {
 constexpr char kSdkAppIdKey[] = "x-parley-sdkappid";
 constexpr char kIdentifierKey[] = "x-parley-identifier";
 constexpr char kRoleKey[] = "x-parley-role";
+constexpr char kPlatformKey[] = "x-parley-platform";
 
 std::string Metadata(const grpc::ServerContext& context, const char* key) {
   const auto& metadata = context.client_metadata();
@@ -20,6 +21,7 @@ void SetCaller(grpc::ClientContext& context, const Caller& caller) {
   context.AddMetadata(kSdkAppIdKey, std::to_string(caller.sdkappid));
   context.AddMetadata(kIdentifierKey, caller.identifier);
   context.AddMetadata(kRoleKey, caller.is_admin ? "admin" : "user");
+  if (!caller.platform.empty()) context.AddMetadata(kPlatformKey, caller.platform);
 }
 
 absl::StatusOr<Caller> GetCaller(const grpc::ServerContext& context) {
@@ -30,6 +32,7 @@ absl::StatusOr<Caller> GetCaller(const grpc::ServerContext& context) {
   }
   caller.identifier = Metadata(context, kIdentifierKey);
   caller.is_admin = Metadata(context, kRoleKey) == "admin";
+  caller.platform = Metadata(context, kPlatformKey);
   return caller;
 }
 

@@ -230,7 +230,7 @@ void ClientSession::CallForUser(
   {
     std::lock_guard lock(mu_);
     if (state_ != State::kLive) return SendError(id, kBadPacket, "log in first");
-    caller = {sdkappid_, user_id_, false};
+    caller = {sdkappid_, user_id_, false, platform_};
   }
   auto call = rpc::NewAsyncCall<Req, Resp>(&caller, hub_->options().rpc_deadline);
   call->request = std::move(request);  // the service acts for the caller, whatever it names
@@ -338,7 +338,7 @@ void ClientSession::HandleApi(const std::string& id, const v1::ApiCall& call) {
   {
     std::lock_guard lock(mu_);
     if (state_ != State::kLive) return SendError(id, kBadPacket, "log in first");
-    caller = {sdkappid_, user_id_, false};
+    caller = {sdkappid_, user_id_, false, platform_};
   }
   std::string body;
   (void)google::protobuf::util::MessageToJsonString(call.body(), &body);
@@ -458,7 +458,7 @@ void ClientSession::CompleteLogin(const std::string& id, const v1::LoginRequest&
                       {"platform", login.platform()}});
 
   // The user's current seq decides where live delivery starts.
-  rpc::Caller caller{sdkappid_, user_id_, false};
+  rpc::Caller caller{sdkappid_, user_id_, false, platform_};
   auto call = rpc::NewAsyncCall<v1::SyncRequest, v1::SyncResponse>(&caller,
                                                                     hub_->options().rpc_deadline);
   call->request.set_after_seq(std::numeric_limits<int64_t>::max());  // head only
@@ -510,7 +510,7 @@ void ClientSession::OnEvent(const v1::TimelineEvent& event) {
 
 void ClientSession::StartCatchUpLocked() {
   catching_up_ = true;
-  rpc::Caller caller{sdkappid_, user_id_, false};
+  rpc::Caller caller{sdkappid_, user_id_, false, platform_};
   auto call = rpc::NewAsyncCall<v1::SyncRequest, v1::SyncResponse>(&caller,
                                                                     hub_->options().rpc_deadline);
   call->request.set_after_seq(cursor_);

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   std::string auth_target = "127.0.0.1:7051";
   std::string push_target = "127.0.0.1:7056";
   std::string relationship_target = "127.0.0.1:7054";
+  std::string callback_target = "127.0.0.1:7055";
   int max_batch = 256;
 
   parley::config::Config config("parley-message", "One-to-one messages, timelines and sync.");
@@ -32,6 +33,8 @@ int main(int argc, char** argv) {
   config.Add("push-target", "PARLEY_PUSH_TARGET", &push_target, "push service address");
   config.Add("relationship-target", "PARLEY_RELATIONSHIP_TARGET", &relationship_target,
              "relationship service address (send permissions)");
+  config.Add("callback-target", "PARLEY_CALLBACK_TARGET", &callback_target,
+             "callback service address (third-party callbacks)");
   config.Add("max-batch", "PARLEY_MESSAGE_MAX_BATCH", &max_batch,
              "most messages persisted in one transaction");
   if (auto exit_code = config.ParseForMain(argc, argv)) return *exit_code;
@@ -60,9 +63,16 @@ int main(int argc, char** argv) {
       [&permissions](const std::string& m) { permissions.OnChange(m); },
       [&permissions] { permissions.InvalidateAll(); });
   changes->Start();
+  auto redis = parley::service::ConnectRedis(common);
+  if (!redis.ok()) return 1;
   parley::message::MessageLogic logic(
       &store, &writer, &deliverer,
       parley::v1::AuthService::NewStub(parley::rpc::MakeChannel(auth_target)), &permissions, now);
+  // After `logic`: destroyed first, so queued callbacks finish while it lives.
+  parley::callbacks::CallbackClient callbacks(
+      parley::v1::WebhookService::NewStub(parley::rpc::MakeChannel(callback_target)),
+      redis->get(), *redis_options);
+  logic.SetCallbacks(&callbacks);
 
   // Dedup records older than the window are dropped once a minute.
   std::atomic<bool> running{true};

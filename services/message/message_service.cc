@@ -6,6 +6,8 @@
 #include <map>
 #include <tuple>
 
+#include <nlohmann/json.hpp>
+
 #include "absl/strings/str_cat.h"
 #include "parley/errors/errors.h"
 #include "parley/log/log.h"
@@ -59,6 +61,40 @@ std::string ToJson(const google::protobuf::Message& message) {
 
 bool Has(const google::protobuf::RepeatedPtrField<std::string>& list, const char* value) {
   return std::find(list.begin(), list.end(), value) != list.end();
+}
+
+constexpr char kBeforeSendCommand[] = "C2C.CallbackBeforeSendMsg";
+constexpr char kAfterSendCommand[] = "C2C.CallbackAfterSendMsg";
+constexpr char kBotCommand[] = "Bot.OnC2CMessage";
+constexpr char kBotPrefix[] = "@RBT#";
+constexpr int32_t kBlockedByCallback = 20006;
+constexpr int32_t kCallbackFailed = 80003;
+
+// Tencent's OptPlatform for a client platform; RESTAPI for the app backend.
+std::string OptPlatform(const rpc::Caller& caller) {
+  if (caller.is_admin) return "RESTAPI";
+  const std::string& p = caller.platform;
+  if (p == "iPhone") return "iOS";
+  if (p == "PC") return "Windows";
+  if (p == "Android" || p == "Web" || p == "Mac" || p == "iPad") return p;
+  return "Unknown";
+}
+
+// The message fields every C2C callback carries (compat reference §6.3).
+nlohmann::ordered_json C2CPayload(const SendJob& job, uint32_t msg_seq, const std::string& msg_key,
+                                  int64_t msg_time, bool online_only) {
+  nlohmann::ordered_json payload;
+  payload["From_Account"] = job.from;
+  payload["To_Account"] = job.to;
+  payload["MsgSeq"] = msg_seq;
+  payload["MsgRandom"] = job.random;
+  payload["MsgTime"] = msg_time;
+  payload["MsgKey"] = msg_key;
+  payload["MsgId"] = msg_key;
+  payload["OnlineOnlyFlag"] = online_only ? 1 : 0;
+  payload["MsgBody"] = nlohmann::ordered_json::parse(job.body_json, nullptr, false);
+  payload["CloudCustomData"] = job.cloud_custom_data;
+  return payload;
 }
 
 }  // namespace
@@ -173,6 +209,91 @@ void MessageLogic::DeliverStored(uint64_t sdkappid, const SendJob& job, const Se
   }
 }
 
+uint32_t MessageLogic::TotalUnread(uint64_t sdkappid, const std::string& user) {
+  auto counts = store_->Unread(sdkappid, user, {});
+  uint32_t total = 0;
+  if (counts.ok()) {
+    for (const auto& [peer, n] : *counts) total += n;
+  }
+  return total;
+}
+
+absl::Status MessageLogic::BeforeSend(const rpc::Caller& caller, SendJob* job, bool online_only,
+                                      const v1::SendC2CRequest& request,
+                                      std::optional<v1::SendC2CRequest>* rewritten, bool* dropped) {
+  *dropped = false;
+  if (callbacks_ == nullptr || Has(request.forbid_callback_control(), "ForbidBeforeSendMsgCallback") ||
+      !callbacks_->Enabled(caller.sdkappid, kBeforeSendCommand)) {
+    return absl::OkStatus();
+  }
+  // The backend sees the message's identity, so it is fixed now.
+  if (job->msg_seq == 0) job->msg_seq = RandomU32();
+  std::string msg_key = absl::StrCat(job->msg_seq, "_", job->random, "_", job->time);
+  auto verdict = callbacks_->Before(
+      caller.sdkappid, kBeforeSendCommand,
+      C2CPayload(*job, job->msg_seq, msg_key, job->time, online_only).dump(), OptPlatform(caller));
+  if (verdict.verdict() == v1::BeforeResponse::DROP) {
+    *dropped = true;
+    return absl::OkStatus();
+  }
+  if (verdict.verdict() == v1::BeforeResponse::REJECT) {
+    int32_t code = verdict.error_code();
+    // 1 is the generic refusal; [120001, 130000] are the app's own codes.
+    if (code != kCallbackFailed && (code < 120001 || code > 130000)) code = kBlockedByCallback;
+    return errors::Error(code, verdict.error_info().empty()
+                                   ? "the message was refused by the app's before-send callback"
+                                   : verdict.error_info());
+  }
+  if (verdict.response_json().empty()) return absl::OkStatus();
+  // The backend may replace MsgBody and CloudCustomData.
+  auto answer = nlohmann::json::parse(verdict.response_json(), nullptr, false);
+  if (answer.is_discarded() || !answer.is_object()) return absl::OkStatus();
+  v1::SendC2CRequest changed = request;
+  if (auto body = answer.find("MsgBody"); body != answer.end() && body->is_array()) {
+    google::protobuf::util::JsonParseOptions options;
+    options.ignore_unknown_fields = true;
+    if (!google::protobuf::util::JsonStringToMessage(body->dump(), changed.mutable_msg_body(),
+                                                     options)
+             .ok()) {
+      return absl::OkStatus();
+    }
+  }
+  if (auto cloud = answer.find("CloudCustomData"); cloud != answer.end() && cloud->is_string()) {
+    changed.set_cloud_custom_data(cloud->get<std::string>());
+  }
+  std::string body_json = ToJson(changed.msg_body());
+  if (!ValidateMsgBody(changed.msg_body(), body_json.size() + changed.cloud_custom_data().size())
+           .ok()) {
+    log::Warn("callback_rewrite_ignored", {{"sdkappid", caller.sdkappid},
+                                           {"reason", "the rewritten message is invalid"}});
+    return absl::OkStatus();
+  }
+  job->body_json = std::move(body_json);
+  job->cloud_custom_data = changed.cloud_custom_data();
+  *rewritten = std::move(changed);
+  return absl::OkStatus();
+}
+
+void MessageLogic::AfterSend(const rpc::Caller& caller, const SendJob& job,
+                             const std::string& msg_key, uint32_t msg_seq, int64_t msg_time,
+                             bool online_only) {
+  if (callbacks_ == nullptr) return;
+  std::vector<const char*> commands = {kAfterSendCommand};
+  if (job.to.rfind(kBotPrefix, 0) == 0) commands.push_back(kBotCommand);
+  for (const char* command : commands) {
+    callbacks_->After(
+        caller.sdkappid, command,
+        [this, app = caller.sdkappid, job, msg_key, msg_seq, msg_time, online_only] {
+          auto payload = C2CPayload(job, msg_seq, msg_key, msg_time, online_only);
+          payload["SendMsgResult"] = 0;
+          payload["ErrorInfo"] = "";
+          payload["UnreadMsgNum"] = TotalUnread(app, job.to);
+          return payload.dump();
+        },
+        OptPlatform(caller));
+  }
+}
+
 absl::StatusOr<v1::SendC2CResponse> MessageLogic::SendC2C(const rpc::Caller& caller,
                                                           const v1::SendC2CRequest& request) {
   bool online_only = false;
@@ -195,16 +316,27 @@ absl::StatusOr<v1::SendC2CResponse> MessageLogic::SendC2C(const rpc::Caller& cal
   if (refused != 0) {
     return errors::Error(refused, "the app only allows messages between friends");
   }
+  std::optional<v1::SendC2CRequest> rewritten;
+  bool dropped = false;
+  if (auto st = BeforeSend(caller, &*job, online_only, request, &rewritten, &dropped); !st.ok()) {
+    return st;
+  }
+  const v1::SendC2CRequest& sent = rewritten ? *rewritten : request;
+  bool after_callback = !Has(request.forbid_callback_control(), "ForbidAfterSendMsgCallback");
 
   v1::SendC2CResponse response;
-  if (online_only) {
-    // Not stored: only sessions online now get it, with seq 0.
+  if (online_only || dropped) {
+    // Not stored: only sessions online now get it, with seq 0. A message the
+    // app's callback dropped looks sent to the sender and reaches no one.
     uint32_t msg_seq = job->msg_seq ? job->msg_seq : RandomU32();
     std::string msg_key = absl::StrCat(msg_seq, "_", job->random, "_", job->time);
-    v1::Delivery delivery;
-    delivery.set_user_id(job->to);
-    *delivery.mutable_event() = MessageEvent(*job, 0, job->from, msg_key, msg_seq, request);
-    deliverer_->Enqueue(caller.sdkappid, std::move(delivery));
+    if (!dropped) {
+      v1::Delivery delivery;
+      delivery.set_user_id(job->to);
+      *delivery.mutable_event() = MessageEvent(*job, 0, job->from, msg_key, msg_seq, sent);
+      deliverer_->Enqueue(caller.sdkappid, std::move(delivery));
+      if (after_callback) AfterSend(caller, *job, msg_key, msg_seq, job->time, true);
+    }
     response.set_msg_time(static_cast<uint32_t>(job->time));
     response.set_msg_key(msg_key);
     response.set_msg_id(msg_key);
@@ -218,7 +350,12 @@ absl::StatusOr<v1::SendC2CResponse> MessageLogic::SendC2C(const rpc::Caller& cal
     return errors::Error(kInternal, "the message could not be stored; retry with the same MsgRandom");
   }
   const SendResult& result = *results[0];
-  if (!result.duplicate) DeliverStored(caller.sdkappid, *job, result, request);
+  if (!result.duplicate) {
+    DeliverStored(caller.sdkappid, *job, result, sent);
+    if (after_callback) {
+      AfterSend(caller, *job, result.msg_key, result.msg_seq, result.msg_time, false);
+    }
+  }
   response.set_msg_time(static_cast<uint32_t>(result.msg_time));
   response.set_msg_key(result.msg_key);
   response.set_msg_id(result.msg_key);
@@ -391,6 +528,17 @@ absl::StatusOr<v1::RecallResponse> MessageLogic::Recall(const rpc::Caller& calle
   }
   DeliverChange(caller.sdkappid, *message, *seqs, v1::TimelineEvent::KIND_RECALL,
                 request.msg_key(), nullptr);
+  if (callbacks_) {
+    callbacks_->After(
+        caller.sdkappid, "C2C.CallbackAfterMsgWithDraw",
+        [this, app = caller.sdkappid, from = message->from, to = message->to,
+         key = request.msg_key()] {
+          nlohmann::ordered_json payload = {{"From_Account", from}, {"To_Account", to},
+                                            {"MsgKey", key}, {"UnreadMsgNum", TotalUnread(app, to)}};
+          return payload.dump();
+        },
+        OptPlatform(caller));
+  }
   return v1::RecallResponse();
 }
 
@@ -455,6 +603,17 @@ absl::StatusOr<v1::MarkReadResponse> MessageLogic::MarkRead(const rpc::Caller& c
   event->set_read_time(static_cast<uint32_t>(read_time));
   event->set_event_time(static_cast<uint32_t>(read_time));
   deliverer_->Enqueue(caller.sdkappid, std::move(receipt));
+  if (callbacks_) {
+    callbacks_->After(
+        caller.sdkappid, "C2C.CallbackAfterMsgReport",
+        [this, app = caller.sdkappid, reader = *owner, peer = request.peer_account(), read_time] {
+          nlohmann::ordered_json payload = {{"Report_Account", reader}, {"Peer_Account", peer},
+                                            {"LastReadTime", read_time},
+                                            {"UnreadMsgNum", TotalUnread(app, reader)}};
+          return payload.dump();
+        },
+        OptPlatform(caller));
+  }
   return v1::MarkReadResponse();
 }
 

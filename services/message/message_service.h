@@ -6,12 +6,14 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include "batch_writer.h"
 #include "parley/delivery/deliverer.h"
 #include "message_store.h"
 #include "send_permission.h"
 #include "parley/accounts/accounts.h"
+#include "parley/callbacks/callbacks.h"
 #include "parley/rpc/caller.h"
 #include "parley/rpc/serve.h"
 #include "parley/v1/auth.grpc.pb.h"
@@ -26,6 +28,8 @@ class MessageLogic {
   MessageLogic(MessageStore* store, BatchWriter* writer, delivery::Deliverer* deliverer,
                std::shared_ptr<v1::AuthService::StubInterface> auth,
                SendPermission* permissions, Clock now);
+  // Third-party callbacks (C2C.*, Bot.OnC2CMessage); none when unset.
+  void SetCallbacks(callbacks::CallbackClient* callbacks) { callbacks_ = callbacks; }
 
   absl::StatusOr<v1::SendC2CResponse> SendC2C(const rpc::Caller& caller,
                                               const v1::SendC2CRequest& request);
@@ -74,7 +78,19 @@ class MessageLogic {
   absl::Status CheckPermission(const rpc::Caller& caller, const SendJob& job,
                                int32_t* refused_code);
 
+  // C2C.CallbackBeforeSendMsg: may refuse (error), drop (sets *dropped) or
+  // rewrite the body (the job, and *rewritten as the request to deliver).
+  absl::Status BeforeSend(const rpc::Caller& caller, SendJob* job, bool online_only,
+                          const v1::SendC2CRequest& request,
+                          std::optional<v1::SendC2CRequest>* rewritten, bool* dropped);
+  // C2C.CallbackAfterSendMsg and, for robot accounts, Bot.OnC2CMessage.
+  void AfterSend(const rpc::Caller& caller, const SendJob& job, const std::string& msg_key,
+                 uint32_t msg_seq, int64_t msg_time, bool online_only);
+  // The user's unread C2C messages in total (for callback payloads).
+  uint32_t TotalUnread(uint64_t sdkappid, const std::string& user);
+
   SendPermission* permissions_;
+  callbacks::CallbackClient* callbacks_ = nullptr;
   Clock now_;
   accounts::ExistenceChecker existence_;
 };

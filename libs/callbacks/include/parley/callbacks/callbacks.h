@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -65,10 +66,15 @@ class CallbackClient {
   // Queues an after-event (if the app enabled it); returns at once.
   void After(uint64_t sdkappid, const std::string& command, std::string payload_json,
              std::string opt_platform, std::string client_ip = "");
+  // The same, with the payload made on the queue's thread (for payloads that
+  // need a query, such as an unread count, off the caller's path).
+  void After(uint64_t sdkappid, const std::string& command,
+             std::function<std::string()> make_payload, std::string opt_platform);
 
  private:
   // The app's settings (cached); nullopt when they can't be read.
   std::optional<v1::CallbackSettings> Settings(uint64_t sdkappid);
+  void Enqueue(Event event, std::function<std::string()> make_payload);
   void Run();
 
   std::shared_ptr<v1::WebhookService::StubInterface> service_;
@@ -77,7 +83,7 @@ class CallbackClient {
   std::unordered_map<uint64_t, std::pair<v1::CallbackSettings, int64_t>> settings_;  // + expiry
   uint64_t generation_ = 0;  // bumped by every invalidation
   std::condition_variable cv_;
-  std::deque<Event> queue_;
+  std::deque<std::pair<Event, std::function<std::string()>>> queue_;
   bool stopping_ = false;
   std::unique_ptr<redis::Subscriber> changes_;
   std::thread writer_;

@@ -22,6 +22,8 @@ struct Caller {
   // An app admin (REST) rather than an end user (client protocol); admins
   // may act for other users, users only for themselves.
   bool is_admin = false;
+  // The end user's client platform (iPhone, Android, Web, ...); empty on REST.
+  std::string platform;
 };
 
 void SetCaller(grpc::ClientContext& context, const Caller& caller);
