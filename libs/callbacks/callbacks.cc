@@ -56,6 +56,14 @@ absl::StatusOr<Event> DecodeEvent(const std::string& encoded) {
   return e;
 }
 
+std::string OptPlatform(bool is_admin, const std::string& p) {
+  if (is_admin) return "RESTAPI";
+  if (p == "iPhone") return "iOS";
+  if (p == "PC") return "Windows";
+  if (p == "Android" || p == "Web" || p == "Mac" || p == "iPad") return p;
+  return "Unknown";
+}
+
 bool Enables(const v1::CallbackSettings& settings, const std::string& command) {
   if (settings.url().empty()) return false;
   if (settings.enable_all()) return true;

@@ -63,15 +63,10 @@ end
 return moved
 )lua";
 
-// Tencent's OptPlatform names (State.StateChange writes iOS as "IOS").
+// State.StateChange writes iOS as "IOS" (compat reference §6.1).
 std::string OptPlatform(const std::string& platform) {
-  if (platform == "iPhone") return "IOS";
-  if (platform == "iPad") return "iPad";
-  if (platform == "Android") return "Android";
-  if (platform == "Web") return "Web";
-  if (platform == "PC") return "Windows";
-  if (platform == "Mac") return "Mac";
-  return "Unknown";
+  std::string name = callbacks::OptPlatform(false, platform);
+  return name == "iOS" ? "IOS" : name;
 }
 
 metrics::Counter& Counter(const char* name, const char* help, const std::string& command) {

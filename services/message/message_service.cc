@@ -70,14 +70,8 @@ constexpr char kBotPrefix[] = "@RBT#";
 constexpr int32_t kBlockedByCallback = 20006;
 constexpr int32_t kCallbackFailed = 80003;
 
-// Tencent's OptPlatform for a client platform; RESTAPI for the app backend.
 std::string OptPlatform(const rpc::Caller& caller) {
-  if (caller.is_admin) return "RESTAPI";
-  const std::string& p = caller.platform;
-  if (p == "iPhone") return "iOS";
-  if (p == "PC") return "Windows";
-  if (p == "Android" || p == "Web" || p == "Mac" || p == "iPad") return p;
-  return "Unknown";
+  return callbacks::OptPlatform(caller.is_admin, caller.platform);
 }
 
 // The message fields every C2C callback carries (compat reference §6.3).

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   std::string metrics_addr = "127.0.0.1:7154";
   std::string auth_target = "127.0.0.1:7051";
   std::string push_target = "127.0.0.1:7056";
+  std::string callback_target = "127.0.0.1:7055";
 
   parley::config::Config config("parley-relationship",
                                 "Friends, blocklist and user profiles.");
@@ -28,6 +29,8 @@ int main(int argc, char** argv) {
              "HTTP address of /metrics and /healthz (empty: off)");
   config.Add("auth-target", "PARLEY_AUTH_TARGET", &auth_target, "auth service address");
   config.Add("push-target", "PARLEY_PUSH_TARGET", &push_target, "push service address");
+  config.Add("callback-target", "PARLEY_CALLBACK_TARGET", &callback_target,
+             "callback service address (Sns and Profile callbacks)");
   if (auto exit_code = config.ParseForMain(argc, argv)) return *exit_code;
   common.InitLogging("relationship");
 
@@ -55,6 +58,13 @@ int main(int argc, char** argv) {
         return existence.Existing(app, users);
       },
       &notifier, now);
+  auto subscriber_options = parley::service::RedisOptions(common);
+  if (!subscriber_options.ok()) return 1;
+  // After `logic`: destroyed first, so queued callbacks finish while it lives.
+  parley::callbacks::CallbackClient callbacks(
+      parley::v1::WebhookService::NewStub(parley::rpc::MakeChannel(callback_target)),
+      redis->get(), *subscriber_options);
+  logic.SetCallbacks(&callbacks);
 
   parley::relationship::RelationshipGrpcService service(&logic);
   parley::rpc::ServerRunner runner(

@@ -3,6 +3,8 @@
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <map>
 
@@ -337,6 +339,15 @@ struct RelationshipLogic::Changes {
   void Add(const std::string& user, const std::string& change, std::vector<std::string> accounts) {
     if (!accounts.empty()) tells.push_back({user, change, std::move(accounts)});
   }
+  // After-callbacks to raise once committed: command and payload.
+  std::vector<std::pair<std::string, nlohmann::ordered_json>> callbacks;
+  // Adds `payload` with its PairList when the list has entries.
+  void Callback(const std::string& command, nlohmann::ordered_json payload,
+                nlohmann::ordered_json pairs) {
+    if (pairs.empty()) return;
+    payload["PairList"] = std::move(pairs);
+    callbacks.emplace_back(command, std::move(payload));
+  }
 };
 
 void LiveNotifier::Publish(std::vector<std::vector<std::string>> commands) {
@@ -388,7 +399,8 @@ absl::StatusOr<std::string> RelationshipLogic::Actor(const rpc::Caller& caller,
 }
 
 absl::Status RelationshipLogic::Transact(
-    uint64_t sdkappid, const std::function<absl::Status(pqxx::work&, Changes&)>& fn) {
+    const rpc::Caller& caller, const std::function<absl::Status(pqxx::work&, Changes&)>& fn) {
+  uint64_t sdkappid = caller.sdkappid;
   Changes changes;
   absl::Status st = pool_->Run([&](pqxx::connection& c) {
     changes = Changes();
@@ -407,6 +419,59 @@ absl::Status RelationshipLogic::Transact(
   for (const auto& tell : changes.tells) {
     notifier_->Tell(sdkappid, tell.user, tell.change, tell.accounts);
   }
+  if (callbacks_) {
+    for (auto& [command, payload] : changes.callbacks) {
+      callbacks_->After(sdkappid, command, payload.dump(),
+                        callbacks::OptPlatform(caller.is_admin, caller.platform));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RelationshipLogic::BeforeBatch(const rpc::Caller& caller, const std::string& command,
+                                            nlohmann::ordered_json payload,
+                                            std::vector<std::string>* targets,
+                                            v1::FriendResults* results) {
+  if (callbacks_ == nullptr || targets->empty() ||
+      !callbacks_->Enabled(caller.sdkappid, command)) {
+    return absl::OkStatus();
+  }
+  auto verdict = callbacks_->Before(caller.sdkappid, command, payload.dump(),
+                                    callbacks::OptPlatform(caller.is_admin, caller.platform));
+  // Codes from the backend are used when in its range [38000, 39000].
+  auto code_of = [](int64_t code) {
+    return static_cast<int32_t>(code >= 38000 && code <= 39000 ? code : 38000);
+  };
+  std::map<std::string, std::pair<int32_t, std::string>> refused;
+  if (verdict.verdict() != v1::BeforeResponse::ALLOW) {
+    int32_t code = verdict.error_code() == 80003 ? 80003 : code_of(verdict.error_code());
+    for (const auto& t : *targets) refused[t] = {code, "refused by the app's callback"};
+  } else if (!verdict.response_json().empty()) {
+    auto answer = nlohmann::json::parse(verdict.response_json(), nullptr, false);
+    auto items = answer.is_object() ? answer.find("ResultItem") : answer.end();
+    if (answer.is_object() && items != answer.end() && items->is_array()) {
+      for (const auto& item : *items) {
+        if (!item.is_object() || !item.contains("To_Account") || !item["To_Account"].is_string()) {
+          continue;
+        }
+        int64_t code = item.value("ResultCode", int64_t{0});
+        if (code == 0) continue;
+        refused[item["To_Account"].get<std::string>()] = {
+            code_of(code), item.value("ResultInfo", std::string("refused by the app's callback"))};
+      }
+    }
+  }
+  if (refused.empty()) return absl::OkStatus();
+  std::vector<std::string> kept;
+  for (const auto& t : *targets) {
+    auto it = refused.find(t);
+    if (it == refused.end()) {
+      kept.push_back(t);
+    } else {
+      AddResult(results, t, it->second.first, it->second.second);
+    }
+  }
+  *targets = std::move(kept);
   return absl::OkStatus();
 }
 
@@ -514,14 +579,35 @@ absl::StatusOr<v1::FriendResults> RelationshipLogic::FriendAdd(const rpc::Caller
   v1::FriendResults results;
   auto targets = Targets(caller.sdkappid, *actor, requested, kMaxAddItems, true, &results);
   if (!targets.ok()) return targets.status();
-  if (targets->empty()) return results;
   std::map<std::string, const v1::AddFriendItem*> items;
   for (const auto& item : request.add_friend_item()) items.emplace(item.to_account(), &item);
+  {
+    nlohmann::ordered_json payload = {{"Requester_Account", caller.identifier},
+                                      {"From_Account", *actor},
+                                      {"AddType", both ? "Add_Type_Both" : "Add_Type_Single"},
+                                      {"ForceAddFlags", force ? 1 : 0}};
+    payload["FriendItem"] = nlohmann::ordered_json::array();
+    for (const auto& to : *targets) {
+      const v1::AddFriendItem& item = *items[to];
+      std::vector<std::string> groups = GroupNames(item.group_name());
+      payload["FriendItem"].push_back({{"To_Account", to},
+                                       {"Remark", item.remark()},
+                                       {"GroupName", groups.empty() ? "" : groups[0]},
+                                       {"AddSource", item.add_source()},
+                                       {"AddWording", item.add_wording()}});
+    }
+    if (auto st = BeforeBatch(caller, "Sns.CallbackPrevFriendAdd", std::move(payload), &*targets,
+                              &results);
+        !st.ok()) {
+      return st;
+    }
+  }
+  if (targets->empty()) return results;
 
   uint64_t app = caller.sdkappid;
   int64_t now = now_();
   v1::FriendResults outcome;
-  absl::Status st = Transact(app, [&](pqxx::work& tx, Changes& changes) {
+  absl::Status st = Transact(caller, [&](pqxx::work& tx, Changes& changes) {
     outcome = results;
     std::vector<std::string> users = *targets;
     users.push_back(*actor);
@@ -535,7 +621,8 @@ absl::StatusOr<v1::FriendResults> RelationshipLogic::FriendAdd(const rpc::Caller
     bool forbidden = !caller.is_admin &&
                      ProfileText(tx, app, *actor, "Tag_Profile_IM_AdminForbidType") ==
                          "AdminForbid_Type_SendOut";
-    std::vector<std::string> added, reverse_added;
+    std::vector<std::string> added;
+    nlohmann::ordered_json pairs = nlohmann::ordered_json::array();
     for (const auto& to : *targets) {
       const v1::AddFriendItem& item = *items[to];
       AddFacts facts;
@@ -578,6 +665,7 @@ absl::StatusOr<v1::FriendResults> RelationshipLogic::FriendAdd(const rpc::Caller
         InsertFriend(tx, app, *actor, to, attrs);
         ++counts[*actor];
         added.push_back(to);
+        pairs.push_back({{"From_Account", *actor}, {"To_Account", to}, {"Initiator_Account", *actor}});
       }
       if (decision.add_reverse) {
         FriendAttrs attrs;
@@ -587,12 +675,18 @@ absl::StatusOr<v1::FriendResults> RelationshipLogic::FriendAdd(const rpc::Caller
         ++counts[to];
         changes.relations.insert(to);
         changes.Add(to, "friend_added", {*actor});
+        pairs.push_back({{"From_Account", to}, {"To_Account", *actor}, {"Initiator_Account", *actor}});
       }
       if (decision.add_forward || decision.add_reverse) DeleteRequestsBetween(tx, app, *actor, to);
       AddResult(&outcome, to, decision.code, AddInfo(decision.code));
     }
     if (!added.empty()) changes.relations.insert(*actor);
     changes.Add(*actor, "friend_added", added);
+    changes.Callback("Sns.CallbackFriendAdd",
+                     {{"ClientCmd", "friend_add"},
+                      {"Admin_Account", caller.is_admin ? caller.identifier : ""},
+                      {"ForceFlag", force ? 1 : 0}},
+                     pairs);
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
@@ -619,7 +713,7 @@ absl::StatusOr<v1::FriendResults> RelationshipLogic::FriendImport(
   for (const auto& item : request.add_friend_item()) items.emplace(item.to_account(), &item);
   int64_t now = now_();
   v1::FriendResults outcome;
-  absl::Status st = Transact(app, [&](pqxx::work& tx, Changes& changes) {
+  absl::Status st = Transact(caller, [&](pqxx::work& tx, Changes& changes) {
     outcome = results;
     LockUsers(tx, app, {*actor});
     Settings settings = LoadSettings(tx, app);
@@ -690,7 +784,7 @@ absl::StatusOr<v1::FriendResults> RelationshipLogic::FriendUpdate(
   uint64_t app = caller.sdkappid;
   int64_t now = now_();
   v1::FriendResults outcome;
-  absl::Status st = Transact(app, [&](pqxx::work& tx, Changes& changes) {
+  absl::Status st = Transact(caller, [&](pqxx::work& tx, Changes& changes) {
     outcome.Clear();
     LockUsers(tx, app, {*actor});
     Settings settings = LoadSettings(tx, app);
@@ -771,15 +865,18 @@ absl::StatusOr<v1::FriendResults> RelationshipLogic::FriendDelete(
   auto targets = Targets(app, *actor, requested, kMaxBatchAccounts, false, &results);
   if (!targets.ok()) return targets.status();
   v1::FriendResults outcome;
-  absl::Status st = Transact(app, [&](pqxx::work& tx, Changes& changes) {
+  absl::Status st = Transact(caller, [&](pqxx::work& tx, Changes& changes) {
     outcome = results;
     std::vector<std::string> users = *targets;
     users.push_back(*actor);
     LockUsers(tx, app, users);
     std::vector<std::string> deleted;
+    nlohmann::ordered_json pairs = nlohmann::ordered_json::array();
     for (const auto& to : *targets) {
       bool mine = DeleteFriend(tx, app, *actor, to);
       bool theirs = both && DeleteFriend(tx, app, to, *actor);
+      if (mine) pairs.push_back({{"From_Account", *actor}, {"To_Account", to}});
+      if (theirs) pairs.push_back({{"From_Account", to}, {"To_Account", *actor}});
       if (theirs) {
         changes.relations.insert(to);
         changes.Add(to, "friend_deleted", {*actor});
@@ -793,6 +890,7 @@ absl::StatusOr<v1::FriendResults> RelationshipLogic::FriendDelete(
     }
     if (!deleted.empty()) changes.relations.insert(*actor);
     changes.Add(*actor, "friend_deleted", deleted);
+    changes.Callback("Sns.CallbackFriendDelete", nlohmann::ordered_json::object(), pairs);
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
@@ -809,11 +907,13 @@ absl::StatusOr<v1::Empty> RelationshipLogic::FriendDeleteAll(
   }
   bool both = type == "Delete_Type_Both";  // Tencent's default here is single
   uint64_t app = caller.sdkappid;
-  absl::Status st = Transact(app, [&](pqxx::work& tx, Changes& changes) {
+  absl::Status st = Transact(caller, [&](pqxx::work& tx, Changes& changes) {
     LockUsers(tx, app, {*actor});
     auto friends = Column(tx.exec_params(
         "SELECT friend_id FROM rel_friends WHERE sdkappid = $1 AND owner_id = $2", app, *actor));
     std::vector<std::string> list(friends.begin(), friends.end());
+    nlohmann::ordered_json pairs = nlohmann::ordered_json::array();
+    for (const auto& to : list) pairs.push_back({{"From_Account", *actor}, {"To_Account", to}});
     if (both && !list.empty()) {
       std::vector<std::string> users = list;
       users.push_back(*actor);
@@ -822,6 +922,7 @@ absl::StatusOr<v1::Empty> RelationshipLogic::FriendDeleteAll(
         if (DeleteFriend(tx, app, to, *actor)) {
           changes.relations.insert(to);
           changes.Add(to, "friend_deleted", {*actor});
+          pairs.push_back({{"From_Account", to}, {"To_Account", *actor}});
         }
       }
     }
@@ -829,6 +930,7 @@ absl::StatusOr<v1::Empty> RelationshipLogic::FriendDeleteAll(
     BumpSeq(tx, app, *actor, "friend_seq");
     changes.relations.insert(*actor);
     changes.Add(*actor, "friend_deleted", list);
+    changes.Callback("Sns.CallbackFriendDelete", nlohmann::ordered_json::object(), pairs);
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
@@ -1022,15 +1124,37 @@ absl::StatusOr<v1::FriendResults> RelationshipLogic::PendencyResponse(
     }
     users.push_back(item.to_account());
   }
+  // The app's backend may refuse some answers (Sns.CallbackPrevFriendResponse).
+  v1::FriendResults refused;
+  std::vector<std::string> answering(users.begin() + 1, users.end());
+  {
+    nlohmann::ordered_json payload = {{"Requester_Account", caller.identifier},
+                                      {"From_Account", *actor}};
+    payload["ResponseFriendItem"] = nlohmann::ordered_json::array();
+    for (const auto& item : request.response_friend_item()) {
+      payload["ResponseFriendItem"].push_back({{"To_Account", item.to_account()},
+                                               {"Remark", item.remark()},
+                                               {"TagName", item.tag_name()},
+                                               {"ResponseAction", item.response_action()}});
+    }
+    if (auto st = BeforeBatch(caller, "Sns.CallbackPrevFriendResponse", std::move(payload),
+                              &answering, &refused);
+        !st.ok()) {
+      return st;
+    }
+  }
+  std::set<std::string> allowed(answering.begin(), answering.end());
   uint64_t app = caller.sdkappid;
   int64_t now = now_();
   v1::FriendResults outcome;
-  absl::Status st = Transact(app, [&](pqxx::work& tx, Changes& changes) {
-    outcome.Clear();
+  absl::Status st = Transact(caller, [&](pqxx::work& tx, Changes& changes) {
+    outcome = refused;
     LockUsers(tx, app, users);
     Settings settings = LoadSettings(tx, app);
+    nlohmann::ordered_json pairs = nlohmann::ordered_json::array();
     for (const auto& item : request.response_friend_item()) {
       const std::string& requester = item.to_account();
+      if (!allowed.count(requester)) continue;  // refused by the callback
       auto req = tx.exec_params(
           "DELETE FROM rel_requests WHERE sdkappid = $1 AND to_id = $2 AND from_id = $3"
           " RETURNING add_source, add_wording, remark, group_name, add_type",
@@ -1065,6 +1189,8 @@ absl::StatusOr<v1::FriendResults> RelationshipLogic::PendencyResponse(
         InsertFriend(tx, app, requester, *actor, attrs);
         changes.relations.insert(requester);
         changes.Add(requester, "friend_added", {*actor});
+        pairs.push_back(
+            {{"From_Account", requester}, {"To_Account", *actor}, {"Initiator_Account", requester}});
       }
       if (decision.add_to_responder) {
         FriendAttrs attrs;
@@ -1075,9 +1201,16 @@ absl::StatusOr<v1::FriendResults> RelationshipLogic::PendencyResponse(
         InsertFriend(tx, app, *actor, requester, attrs);
         changes.relations.insert(*actor);
         changes.Add(*actor, "friend_added", {requester});
+        pairs.push_back(
+            {{"From_Account", *actor}, {"To_Account", requester}, {"Initiator_Account", requester}});
       }
       AddResult(&outcome, requester, 0, "");
     }
+    changes.Callback("Sns.CallbackFriendAdd",
+                     {{"ClientCmd", "friend_response"},
+                      {"Admin_Account", caller.is_admin ? caller.identifier : ""},
+                      {"ForceFlag", 0}},
+                     pairs);
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
@@ -1098,7 +1231,7 @@ absl::StatusOr<v1::FriendResults> RelationshipLogic::PendencyDelete(
   auto targets = Targets(app, *actor, requested, kMaxBatchAccounts, false, &results);
   if (!targets.ok()) return targets.status();
   v1::FriendResults outcome;
-  absl::Status st = Transact(app, [&](pqxx::work& tx, Changes& changes) {
+  absl::Status st = Transact(caller, [&](pqxx::work& tx, Changes& changes) {
     outcome = results;
     std::vector<std::string> deleted;
     for (const auto& other : *targets) {
@@ -1130,7 +1263,7 @@ absl::StatusOr<v1::Empty> RelationshipLogic::PendencyReport(
   int64_t read_time =
       request.latest_pendency_time_stamp() > 0 ? request.latest_pendency_time_stamp() : now_();
   uint64_t app = caller.sdkappid;
-  absl::Status st = Transact(app, [&](pqxx::work& tx, Changes&) {
+  absl::Status st = Transact(caller, [&](pqxx::work& tx, Changes&) {
     LockUsers(tx, app, {*actor});
     tx.exec_params(
         "UPDATE rel_users SET pendency_read_time = greatest(pendency_read_time, $3)"
@@ -1155,7 +1288,7 @@ absl::StatusOr<v1::FriendResults> RelationshipLogic::BlackListAdd(
   if (!targets.ok()) return targets.status();
   int64_t now = now_();
   v1::FriendResults outcome;
-  absl::Status st = Transact(app, [&](pqxx::work& tx, Changes& changes) {
+  absl::Status st = Transact(caller, [&](pqxx::work& tx, Changes& changes) {
     outcome = results;
     std::vector<std::string> users = *targets;
     users.push_back(*actor);
@@ -1193,6 +1326,9 @@ absl::StatusOr<v1::FriendResults> RelationshipLogic::BlackListAdd(
     }
     changes.Add(*actor, "blocklist_added", added);
     changes.Add(*actor, "friend_deleted", unfriended);
+    nlohmann::ordered_json pairs = nlohmann::ordered_json::array();
+    for (const auto& to : added) pairs.push_back({{"From_Account", *actor}, {"To_Account", to}});
+    changes.Callback("Sns.CallbackBlackListAdd", nlohmann::ordered_json::object(), pairs);
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
@@ -1209,7 +1345,7 @@ absl::StatusOr<v1::FriendResults> RelationshipLogic::BlackListDelete(
   auto targets = Targets(app, *actor, requested, kMaxBatchAccounts, false, &results);
   if (!targets.ok()) return targets.status();
   v1::FriendResults outcome;
-  absl::Status st = Transact(app, [&](pqxx::work& tx, Changes& changes) {
+  absl::Status st = Transact(caller, [&](pqxx::work& tx, Changes& changes) {
     outcome = results;
     LockUsers(tx, app, {*actor});
     auto removed = Column(tx.exec_params(
@@ -1228,6 +1364,9 @@ absl::StatusOr<v1::FriendResults> RelationshipLogic::BlackListDelete(
       changes.relations.insert(*actor);
     }
     changes.Add(*actor, "blocklist_deleted", {removed.begin(), removed.end()});
+    nlohmann::ordered_json pairs = nlohmann::ordered_json::array();
+    for (const auto& to : removed) pairs.push_back({{"From_Account", *actor}, {"To_Account", to}});
+    changes.Callback("Sns.CallbackBlackListDelete", nlohmann::ordered_json::object(), pairs);
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
@@ -1297,7 +1436,7 @@ absl::StatusOr<v1::GroupAddResponse> RelationshipLogic::GroupAdd(
   }
   uint64_t app = caller.sdkappid;
   v1::GroupAddResponse response;
-  absl::Status st = Transact(app, [&](pqxx::work& tx, Changes& changes) {
+  absl::Status st = Transact(caller, [&](pqxx::work& tx, Changes& changes) {
     response.Clear();
     LockUsers(tx, app, {*actor});
     if (GroupCountAfter(tx, app, *actor, names) > kMaxFriendGroups) {
@@ -1335,7 +1474,7 @@ absl::StatusOr<v1::GroupDeleteResponse> RelationshipLogic::GroupDelete(
   if (names.empty()) return errors::Error(kSnsBadParam, "GroupName is empty");
   uint64_t app = caller.sdkappid;
   v1::GroupDeleteResponse response;
-  absl::Status st = Transact(app, [&](pqxx::work& tx, Changes& changes) {
+  absl::Status st = Transact(caller, [&](pqxx::work& tx, Changes& changes) {
     LockUsers(tx, app, {*actor});
     auto removed = tx.exec_params(
         "DELETE FROM rel_friend_groups WHERE sdkappid = $1 AND owner_id = $2"
@@ -1449,7 +1588,7 @@ absl::StatusOr<v1::Empty> RelationshipLogic::PortraitSet(const rpc::Caller& call
   if (!actor.ok()) return actor.status();
   if (request.profile_item().empty()) return errors::Error(kProfileBadParam, "ProfileItem is empty");
   uint64_t app = caller.sdkappid;
-  absl::Status st = Transact(app, [&](pqxx::work& tx, Changes& changes) {
+  absl::Status st = Transact(caller, [&](pqxx::work& tx, Changes& changes) {
     Settings settings = LoadSettings(tx, app);
     Struct update;
     for (const auto& item : request.profile_item()) {
@@ -1466,6 +1605,17 @@ absl::StatusOr<v1::Empty> RelationshipLogic::PortraitSet(const rpc::Caller& call
         app, *actor, StructJson(update));
     // The user's devices and everyone who has them as a friend hear of it.
     changes.Add(*actor, "profile_changed", {*actor});
+    nlohmann::ordered_json items = nlohmann::ordered_json::array();
+    for (const auto& item : request.profile_item()) {
+      std::string value;
+      (void)google::protobuf::util::MessageToJsonString(item.value(), &value);
+      items.push_back({{"Tag", item.tag()}, {"Value", nlohmann::ordered_json::parse(value)}});
+    }
+    changes.callbacks.emplace_back(
+        "Profile.CallbackPortraitSet",
+        nlohmann::ordered_json{{"Operator_Account", caller.identifier},
+                               {"From_Account", *actor},
+                               {"ProfileItem", std::move(items)}});
     for (const auto& row : tx.exec_params(
              "SELECT owner_id FROM rel_friends WHERE sdkappid = $1 AND friend_id = $2", app,
              *actor)) {

@@ -15,7 +15,10 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "parley/accounts/accounts.h"
+#include "parley/callbacks/callbacks.h"
 #include "parley/delivery/deliverer.h"
 #include "parley/pg/pool.h"
 #include "parley/redis/pool.h"
@@ -94,6 +97,9 @@ class RelationshipLogic {
   PARLEY_RELATIONSHIP_METHODS(PARLEY_RELATIONSHIP_METHOD)
 #undef PARLEY_RELATIONSHIP_METHOD
 
+  // Third-party callbacks (Sns.*, Profile.*); none when unset.
+  void SetCallbacks(callbacks::CallbackClient* callbacks) { callbacks_ = callbacks; }
+
   absl::StatusOr<v1::RelationshipSettings> GetSettings(uint64_t sdkappid);
   absl::StatusOr<v1::RelationshipSettings> UpdateSettings(const v1::RelationshipSettings& update);
 
@@ -120,13 +126,20 @@ class RelationshipLogic {
   absl::StatusOr<std::string> Actor(const rpc::Caller& caller, const std::string& from,
                                     int32_t bad, int32_t not_imported);
   // Runs `fn` in one transaction, then announces what it changed.
-  absl::Status Transact(uint64_t sdkappid, const std::function<absl::Status(pqxx::work&, Changes&)>& fn);
+  absl::Status Transact(const rpc::Caller& caller,
+                        const std::function<absl::Status(pqxx::work&, Changes&)>& fn);
+  // A before-callback over a batch (Sns.CallbackPrev*): targets the app's
+  // backend refuses get their code in `results` and are removed.
+  absl::Status BeforeBatch(const rpc::Caller& caller, const std::string& command,
+                           nlohmann::ordered_json payload, std::vector<std::string>* targets,
+                           v1::FriendResults* results);
   // Validates a batch of target accounts: per-target errors go to `results`.
   absl::StatusOr<std::vector<std::string>> Targets(uint64_t sdkappid, const std::string& actor,
                                                    const std::vector<std::string>& requested,
                                                    size_t max, bool must_exist,
                                                    v1::FriendResults* results);
 
+  callbacks::CallbackClient* callbacks_ = nullptr;
   pg::Pool* pool_;
   ExistingAccounts existing_;
   Notifier* notifier_;

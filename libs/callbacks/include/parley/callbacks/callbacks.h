@@ -47,6 +47,10 @@ struct Event {
 std::string EncodeEvent(const Event& event);
 absl::StatusOr<Event> DecodeEvent(const std::string& encoded);
 
+// Tencent's OptPlatform for a caller: RESTAPI for the app backend, else the
+// client's platform (iOS, Android, Web, Windows, Mac, iPad, Unknown).
+std::string OptPlatform(bool is_admin, const std::string& client_platform);
+
 // Whether `settings` enable `command`.
 bool Enables(const v1::CallbackSettings& settings, const std::string& command);
 
