@@ -111,6 +111,12 @@ absl::StatusOr<ClientResponse> Client::Post(const std::string& url, const std::s
       }
     }
     beast::error_code ec;
+    // Beast enforces a tcp_stream's deadline on asynchronous operations only,
+    // so each step is started asynchronously and run to completion here.
+    auto run = [&connection] {
+      connection->io.restart();
+      connection->io.run();
+    };
     if (!connection) {
       connection = std::make_unique<Connection>();
       tcp::resolver resolver(connection->io);
@@ -126,11 +132,15 @@ absl::StatusOr<ClientResponse> Client::Post(const std::string& url, const std::s
         connection->plain.emplace(connection->io);
       }
       connection->lowest().expires_after(left());
-      connection->lowest().connect(endpoints, ec);
+      connection->lowest().async_connect(
+          endpoints, [&ec](beast::error_code e, const tcp::endpoint&) { ec = e; });
+      run();
       if (ec) return FromError(ec, "connect " + key);
       if (connection->secure) {
         connection->lowest().expires_after(left());
-        connection->secure->handshake(asio::ssl::stream_base::client, ec);
+        connection->secure->async_handshake(asio::ssl::stream_base::client,
+                                            [&ec](beast::error_code e) { ec = e; });
+        run();
         if (ec) return FromError(ec, "TLS handshake with " + key);
       }
       impl_->opened.fetch_add(1);
@@ -148,13 +158,22 @@ absl::StatusOr<ClientResponse> Client::Post(const std::string& url, const std::s
     parser.body_limit(1 << 20);
 
     connection->lowest().expires_after(left());
+    auto on_write = [&](beast::error_code e, size_t) {
+      ec = e;
+      if (e) return;
+      auto on_read = [&ec](beast::error_code e2, size_t) { ec = e2; };
+      if (connection->secure) {
+        bhttp::async_read(*connection->secure, connection->buffer, parser, on_read);
+      } else {
+        bhttp::async_read(*connection->plain, connection->buffer, parser, on_read);
+      }
+    };
     if (connection->secure) {
-      bhttp::write(*connection->secure, request, ec);
-      if (!ec) bhttp::read(*connection->secure, connection->buffer, parser, ec);
+      bhttp::async_write(*connection->secure, request, on_write);
     } else {
-      bhttp::write(*connection->plain, request, ec);
-      if (!ec) bhttp::read(*connection->plain, connection->buffer, parser, ec);
+      bhttp::async_write(*connection->plain, request, on_write);
     }
+    run();
     if (ec) {
       bool stale = reused && ec != beast::error::timeout && !parser.got_some();
       if (stale) continue;

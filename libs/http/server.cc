@@ -355,6 +355,10 @@ void Server::Stop() {
   impl_->ioc.stop();
   for (auto& t : impl_->threads) t.join();
   impl_->threads.clear();
+  // The posted close may not have run before stop(): close here, with no
+  // thread left, so the port is free again at once.
+  beast::error_code ec;
+  if (impl_->acceptor && impl_->acceptor->is_open()) impl_->acceptor->close(ec);
 }
 
 }  // namespace parley::http

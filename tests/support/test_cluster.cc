@@ -47,6 +47,8 @@ TestCluster::TestCluster(std::map<std::string, std::string> extra_env)
   int message_grpc_port = FreePort();
   int push_grpc_port = FreePort();
   int relationship_grpc_port = FreePort();
+  int callback_grpc_port = FreePort();
+  callback_metrics_port = FreePort();
   relationship_metrics_port = FreePort();
   env_ = {
       {"PARLEY_PG_URL", RequireEnv("PARLEY_TEST_PG_URL")},
@@ -70,10 +72,17 @@ TestCluster::TestCluster(std::map<std::string, std::string> extra_env)
       {"PARLEY_RELATIONSHIP_GRPC_ADDR", absl::StrCat("127.0.0.1:", relationship_grpc_port)},
       {"PARLEY_RELATIONSHIP_METRICS_ADDR", absl::StrCat("127.0.0.1:", relationship_metrics_port)},
       {"PARLEY_RELATIONSHIP_TARGET", absl::StrCat("127.0.0.1:", relationship_grpc_port)},
+      {"PARLEY_CALLBACK_GRPC_ADDR", absl::StrCat("127.0.0.1:", callback_grpc_port)},
+      {"PARLEY_CALLBACK_METRICS_ADDR", absl::StrCat("127.0.0.1:", callback_metrics_port)},
+      {"PARLEY_CALLBACK_TARGET", absl::StrCat("127.0.0.1:", callback_grpc_port)},
+      // Test clusters share one Redis: events another cluster's replica took
+      // are retaken quickly when that cluster stops.
+      {"PARLEY_CALLBACK_CLAIM_IDLE_MS", "3000"},
   };
   for (auto& [k, v] : extra_env) env_[k] = v;
   StartAuth();
   StartPush();
+  StartCallback();
   StartRelationship();
   StartMessage();
   StartGateway();
@@ -143,6 +152,13 @@ void TestCluster::StartPush() {
   push = StartService("services/push/parley-push", "push",
                       {"PARLEY_PUSH_GRPC_ADDR", "PARLEY_PUSH_METRICS_ADDR"}, {"PARLEY_PUSH_TARGET"},
                       "PARLEY_PUSH_METRICS_ADDR", &push_metrics_port);
+}
+
+void TestCluster::StartCallback() {
+  callback = StartService("services/callback/parley-callback", "callback",
+                          {"PARLEY_CALLBACK_GRPC_ADDR", "PARLEY_CALLBACK_METRICS_ADDR"},
+                          {"PARLEY_CALLBACK_TARGET"}, "PARLEY_CALLBACK_METRICS_ADDR",
+                          &callback_metrics_port);
 }
 
 void TestCluster::StartRelationship() {

@@ -32,6 +32,7 @@ class TestCluster {
   void StartMessage();
   void StartPush();
   void StartRelationship();
+  void StartCallback();
   void StartGateway();
   // Another gateway instance on its own ports; returns its HTTP port.
   Process StartExtraGateway(int* http_port, const std::string& instance_id);
@@ -64,6 +65,8 @@ class TestCluster {
   Process push;
   Process message;
   Process relationship;
+  Process callback;
+  int callback_metrics_port = 0;
   Process gateway;
 
  private:
