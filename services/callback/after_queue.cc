@@ -96,15 +96,19 @@ std::chrono::milliseconds AfterQueue::Backoff(const AfterQueueOptions& options, 
   return std::chrono::milliseconds(std::min<int64_t>(delay, options.retry_max.count()));
 }
 
-absl::Status AfterQueue::Start() {
-  for (const auto& [stream, start] : {std::pair<const char*, const char*>{callbacks::kQueueStream, "0"},
-                                      {presence::kStateChangeStream, "$"}}) {
-    auto created = redis_->Command({"XGROUP", "CREATE", stream, callbacks::kConsumerGroup, start,
-                                    "MKSTREAM"});
-    if (!created.ok() && created.status().message().find("BUSYGROUP") == absl::string_view::npos) {
-      return created.status();
-    }
+void AfterQueue::EnsureGroup(const char* stream, const char* start) {
+  auto created = redis_->Command({"XGROUP", "CREATE", stream, callbacks::kConsumerGroup, start,
+                                  "MKSTREAM"});
+  if (!created.ok() && created.status().message().find("BUSYGROUP") == absl::string_view::npos) {
+    // Redis may be down or still loading: the readers try again on NOGROUP.
+    log::Warn("callback_group_not_created", {{"stream", stream},
+                                             {"error", std::string(created.status().message())}});
   }
+}
+
+absl::Status AfterQueue::Start() {
+  EnsureGroup(callbacks::kQueueStream, "0");
+  EnsureGroup(presence::kStateChangeStream, "$");
   running_ = true;
   for (int i = 0; i < options_.workers; ++i) threads_.emplace_back([this, i] { Work(i); });
   threads_.emplace_back([this] { MoveDueRetries(); });
@@ -170,8 +174,7 @@ void AfterQueue::Work(int index) {
                                   callbacks::kQueueStream, ">"});
     if (!reply.ok()) {
       if (reply.status().message().find("NOGROUP") != absl::string_view::npos) {
-        (void)redis_->Command({"XGROUP", "CREATE", callbacks::kQueueStream,
-                               callbacks::kConsumerGroup, "0", "MKSTREAM"});
+        EnsureGroup(callbacks::kQueueStream, "0");
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
       continue;
@@ -223,6 +226,9 @@ void AfterQueue::ConvertStateChanges() {
                                   "COUNT", "64", "BLOCK", "1000", "STREAMS",
                                   presence::kStateChangeStream, ">"});
     if (!reply.ok()) {
+      if (reply.status().message().find("NOGROUP") != absl::string_view::npos) {
+        EnsureGroup(presence::kStateChangeStream, "$");
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
       continue;
     }

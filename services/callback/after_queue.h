@@ -46,6 +46,8 @@ class AfterQueue {
   static std::chrono::milliseconds Backoff(const AfterQueueOptions& options, uint32_t attempts);
 
  private:
+  // Creates the consumer group of `stream` if missing (start: "0" or "$").
+  void EnsureGroup(const char* stream, const char* start);
   void Work(int index);
   void MoveDueRetries();
   void ConvertStateChanges();
