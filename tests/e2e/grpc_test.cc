@@ -69,7 +69,8 @@ TEST_CASE("every service serves gRPC health and reflection", "[grpc]") {
   for (const auto& [address, service] : std::vector<std::pair<std::string, std::string>>{
            {"PARLEY_MESSAGE_GRPC_ADDR", "parley.v1.MessageService"},
            {"PARLEY_PUSH_GRPC_ADDR", "parley.v1.PushService"},
-           {"PARLEY_RELATIONSHIP_GRPC_ADDR", "parley.v1.RelationshipService"}}) {
+           {"PARLEY_RELATIONSHIP_GRPC_ADDR", "parley.v1.RelationshipService"},
+           {"PARLEY_CALLBACK_GRPC_ADDR", "parley.v1.WebhookService"}}) {
     INFO(service);
     CHECK(Health(c.port(address), service) == Status::SERVING);
     CHECK(Contains(ListServices(c.port(address)), service));
