@@ -12,7 +12,7 @@ PARLEY_DEB_PACKAGES=(
   libhiredis-dev libpqxx-dev libboost-dev libssl-dev zlib1g-dev
   libspdlog-dev libfmt-dev nlohmann-json3-dev catch2
   postgresql redis-server redis-tools
-  python3 python3-yaml curl wrk
+  python3 python3-yaml curl wrk openssl ca-certificates
 )
 
 say() { printf '\033[1m[parley]\033[0m %s\n' "$*" >&2; }
