@@ -8,6 +8,7 @@
 #include "parley/errors/errors.h"
 #include "parley/log/log.h"
 #include "parley/metrics/metrics.h"
+#include "parley/protojson/protojson.h"
 #include "parley/rpc/client.h"
 
 namespace parley::gateway {
@@ -207,9 +208,7 @@ ClientSession::ClientSession(ClientHub* hub, std::shared_ptr<http::WsConnection>
 
 void ClientSession::SendFrame(const v1::ServerFrame& frame) {
   if (binary_) return connection_->Send(frame.SerializeAsString(), true);
-  std::string json;
-  (void)google::protobuf::util::MessageToJsonString(frame, &json);
-  connection_->Send(std::move(json), false);
+  connection_->Send(protojson::Print(frame), false);
 }
 
 void ClientSession::SendError(const std::string& id, int32_t code, const std::string& info) {
@@ -340,8 +339,7 @@ void ClientSession::HandleApi(const std::string& id, const v1::ApiCall& call) {
     if (state_ != State::kLive) return SendError(id, kBadPacket, "log in first");
     caller = {sdkappid_, user_id_, false, platform_};
   }
-  std::string body;
-  (void)google::protobuf::util::MessageToJsonString(call.body(), &body);
+  std::string body = protojson::Print(call.body());
   auto done = [self = shared_from_this(), id](RouteResult result) {
     if (!result.status.ok()) {
       return self->SendError(id, errors::TencentCode(result.status, kInternal),

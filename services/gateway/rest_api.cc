@@ -7,6 +7,7 @@
 #include "absl/strings/str_split.h"
 #include "parley/log/log.h"
 #include "parley/metrics/metrics.h"
+#include "parley/protojson/protojson.h"
 
 namespace parley::gateway {
 namespace {
@@ -31,11 +32,7 @@ absl::Status ParseJsonBody(const std::string& body, google::protobuf::Message* m
 }
 
 std::string PrintJson(const google::protobuf::Message& message) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.always_print_primitive_fields = true;  // Tencent shows empty lists and zeros
-  std::string json;
-  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
-  return json;
+  return protojson::Print(message, {/*print_defaults=*/true});  // Tencent shows empty lists and zeros
 }
 
 std::string Envelope(int32_t code, const std::string& info, const std::string& json) {

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "parley/errors/errors.h"
 #include "parley/log/log.h"
+#include "parley/protojson/protojson.h"
 #include "parley/rpc/client.h"
 #include "parley/rpc/serve.h"
 #include "validation.h"
@@ -53,11 +54,7 @@ uint32_t RandomU32() {
   return value;
 }
 
-std::string ToJson(const google::protobuf::Message& message) {
-  std::string json;
-  (void)google::protobuf::util::MessageToJsonString(message, &json);
-  return json;
-}
+std::string ToJson(const google::protobuf::Message& message) { return protojson::Print(message); }
 
 bool Has(const google::protobuf::RepeatedPtrField<std::string>& list, const char* value) {
   return std::find(list.begin(), list.end(), value) != list.end();

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "parley/errors/errors.h"
 #include "parley/log/log.h"
+#include "parley/protojson/protojson.h"
 #include "rules.h"
 
 namespace parley::relationship {
@@ -278,11 +279,7 @@ Struct ParseStruct(const std::string& json) {
   return s;
 }
 
-std::string StructJson(const Struct& s) {
-  std::string json;
-  (void)google::protobuf::util::MessageToJsonString(s, &json);
-  return json;
-}
+std::string StructJson(const Struct& s) { return protojson::Print(s); }
 
 // A JSON value as a protobuf Value (nlohmann parses far faster than
 // protobuf's JSON mapping, which matters for portrait_get of 100 users).
@@ -1633,9 +1630,8 @@ absl::StatusOr<v1::Empty> RelationshipLogic::PortraitSet(const rpc::Caller& call
     changes.Add(*actor, "profile_changed", {*actor});
     nlohmann::ordered_json items = nlohmann::ordered_json::array();
     for (const auto& item : request.profile_item()) {
-      std::string value;
-      (void)google::protobuf::util::MessageToJsonString(item.value(), &value);
-      items.push_back({{"Tag", item.tag()}, {"Value", nlohmann::ordered_json::parse(value)}});
+      items.push_back({{"Tag", item.tag()},
+                       {"Value", nlohmann::ordered_json::parse(protojson::Print(item.value()))}});
     }
     changes.callbacks.emplace_back(
         "Profile.CallbackPortraitSet",
