@@ -15,6 +15,10 @@ namespace parley::gateway {
 namespace {
 
 constexpr int32_t kBadPacket = 20001;
+// How long events after a gap wait for the missing one before it is read
+// from storage, and how many may wait.
+constexpr auto kGapWait = std::chrono::milliseconds(30);
+constexpr size_t kMaxAhead = 64;
 constexpr int32_t kInternal = 20005;
 constexpr int kMaxFailedLogins = 3;
 // Sends a client may have waiting behind the one in flight.
@@ -77,11 +81,38 @@ void ClientHub::Start() {
   (void)presence_.HeartbeatGateway(options_.gateway_id, 15);
   running_ = true;
   consumer_ = std::thread([this] { ConsumeStream(); });
+  gap_watcher_ = std::thread([this] { WatchGaps(); });
+}
+
+void ClientHub::WatchGap(const std::shared_ptr<ClientSession>& session) {
+  std::lock_guard lock(gaps_mu_);
+  gaps_.push_back(session);
+}
+
+void ClientHub::WatchGaps() {
+  while (running_) {
+    std::this_thread::sleep_for(kGapWait / 3);
+    std::vector<std::weak_ptr<ClientSession>> watched;
+    {
+      std::lock_guard lock(gaps_mu_);
+      watched.swap(gaps_);
+    }
+    auto now = std::chrono::steady_clock::now();
+    std::vector<std::weak_ptr<ClientSession>> still;
+    for (auto& weak : watched) {
+      auto session = weak.lock();
+      if (session && session->CheckGap(now)) still.push_back(std::move(weak));
+    }
+    std::lock_guard lock(gaps_mu_);
+    gaps_.insert(gaps_.end(), std::make_move_iterator(still.begin()),
+                 std::make_move_iterator(still.end()));
+  }
 }
 
 void ClientHub::Stop() {
   if (!running_.exchange(false)) return;
   consumer_.join();
+  gap_watcher_.join();
   std::vector<std::shared_ptr<ClientSession>> all;
   {
     std::lock_guard lock(mu_);
@@ -498,16 +529,48 @@ void ClientSession::OnEvent(const v1::TimelineEvent& event) {
   if (event.seq() == 0) return ForwardLocked(event);  // online-only, never stored
   if (event.seq() <= cursor_) return;                 // already delivered
   highest_seen_ = std::max(highest_seen_, event.seq());
-  if (!catching_up_ && event.seq() == cursor_ + 1) {
+  if (catching_up_) return;  // the read in progress, or the next, brings it
+  if (event.seq() == cursor_ + 1) {
     ForwardLocked(event);
     cursor_ = event.seq();
+    DrainAheadLocked();
     return;
   }
-  if (!catching_up_) StartCatchUpLocked();  // a gap: fetch it in order
+  // A gap: the missing events are most likely still on their way.
+  if (ahead_.size() < kMaxAhead) {
+    bool first = ahead_.empty();
+    ahead_.emplace(event.seq(), event);
+    if (first) {
+      gap_since_ = std::chrono::steady_clock::now();
+      hub_->WatchGap(shared_from_this());
+    }
+    return;
+  }
+  StartCatchUpLocked();  // too much waiting: fetch the gap in order
+}
+
+void ClientSession::DrainAheadLocked() {
+  while (!ahead_.empty() && ahead_.begin()->first <= cursor_ + 1) {
+    if (ahead_.begin()->first == cursor_ + 1) {
+      ForwardLocked(ahead_.begin()->second);
+      cursor_ = ahead_.begin()->first;
+    }
+    ahead_.erase(ahead_.begin());
+  }
+  if (!ahead_.empty()) gap_since_ = std::chrono::steady_clock::now();  // a new gap
+}
+
+bool ClientSession::CheckGap(std::chrono::steady_clock::time_point now) {
+  std::lock_guard lock(mu_);
+  if (state_ != State::kLive || ahead_.empty()) return false;
+  if (catching_up_ || now - gap_since_ < kGapWait) return true;
+  StartCatchUpLocked();  // storage has them, in order
+  return false;
 }
 
 void ClientSession::StartCatchUpLocked() {
   catching_up_ = true;
+  ahead_.clear();  // the read returns them, in order
   rpc::Caller caller{sdkappid_, user_id_, false, platform_};
   auto call = rpc::NewAsyncCall<v1::SyncRequest, v1::SyncResponse>(&caller,
                                                                     hub_->options().rpc_deadline);

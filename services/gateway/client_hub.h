@@ -24,6 +24,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "parley/http/server.h"
 #include "parley/presence/presence.h"
@@ -74,9 +75,13 @@ class ClientHub {
   // Runs blocking work (Redis presence writes) off gRPC callback threads and
   // WebSocket strands, in submission order per caller.
   void RunBlocking(std::function<void()> work);
+  // Watches a session holding events that arrived ahead of a gap; it
+  // fetches the gap from storage unless the gap fills within kGapWait.
+  void WatchGap(const std::shared_ptr<ClientSession>& session);
 
  private:
   void ConsumeStream();
+  void WatchGaps();
   void Dispatch(const presence::StreamEntry& entry);
 
   ClientOptions options_;
@@ -90,6 +95,9 @@ class ClientHub {
   std::map<std::string, std::map<std::string, std::weak_ptr<ClientSession>>> sessions_;
   std::atomic<bool> running_{false};
   std::thread consumer_;
+  std::thread gap_watcher_;
+  std::mutex gaps_mu_;
+  std::vector<std::weak_ptr<ClientSession>> gaps_;
   // Last member: destroyed first, so queued work finishes while the rest lives.
   boost::asio::thread_pool blocking_{2};
 };
@@ -105,6 +113,8 @@ class ClientSession : public http::WsHandler, public std::enable_shared_from_thi
   void OnEvent(const v1::TimelineEvent& event);
   // Ends the session with a kick frame.
   void Kick(const std::string& reason);
+  // Called by the hub's gap watcher: true while events are still held.
+  bool CheckGap(std::chrono::steady_clock::time_point now);
 
   const std::string& session_id() const { return session_id_; }
   uint64_t sdkappid() const { return sdkappid_; }
@@ -132,6 +142,8 @@ class ClientSession : public http::WsHandler, public std::enable_shared_from_thi
   // Fetches the timeline after cursor_ and forwards it; mu_ must be held.
   void StartCatchUpLocked();
   void ForwardLocked(const v1::TimelineEvent& event);
+  // Forwards held events that now follow cursor_.
+  void DrainAheadLocked();
 
   ClientHub* hub_;
   std::shared_ptr<http::WsConnection> connection_;
@@ -149,6 +161,11 @@ class ClientSession : public http::WsHandler, public std::enable_shared_from_thi
   uint64_t cursor_ = 0;        // highest seq forwarded to the client
   uint64_t highest_seen_ = 0;  // highest seq announced by pushes
   bool catching_up_ = false;
+  // Pushes of one user's events can overtake each other (two sends commit
+  // in one order and reach push in the other). Events after a gap wait here
+  // briefly instead of triggering a storage read at once.
+  std::map<uint64_t, v1::TimelineEvent> ahead_;
+  std::chrono::steady_clock::time_point gap_since_;
   std::deque<std::pair<std::string, v1::SendC2CRequest>> send_queue_;
   bool send_in_flight_ = false;
 };
