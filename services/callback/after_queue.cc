@@ -156,19 +156,23 @@ void AfterQueue::Handle(const std::string& id, const std::string& encoded) {
   }
 }
 
+bool AfterQueue::OpenReader(std::unique_ptr<redis::Pool>* reader) {
+  if (*reader) return true;
+  auto pool = redis::Pool::Create(reader_options_);
+  if (!pool.ok()) {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    return false;
+  }
+  *reader = std::move(*pool);
+  return true;
+}
+
 void AfterQueue::Work(int index) {
   std::string consumer = absl::StrCat(options_.consumer, "-w", index);
   std::unique_ptr<redis::Pool> reader;
   auto last_claim = std::chrono::steady_clock::now();
   while (running_) {
-    if (!reader) {
-      auto pool = redis::Pool::Create(reader_options_);
-      if (!pool.ok()) {
-        std::this_thread::sleep_for(std::chrono::seconds(1));
-        continue;
-      }
-      reader = std::move(*pool);
-    }
+    if (!OpenReader(&reader)) continue;
     auto reply = reader->Command({"XREADGROUP", "GROUP", callbacks::kConsumerGroup, consumer,
                                   "COUNT", "16", "BLOCK", "1000", "STREAMS",
                                   callbacks::kQueueStream, ">"});
@@ -214,14 +218,7 @@ void AfterQueue::ConvertStateChanges() {
   std::unique_ptr<redis::Pool> reader;
   std::string consumer = options_.consumer + "-state";
   while (running_) {
-    if (!reader) {
-      auto pool = redis::Pool::Create(reader_options_);
-      if (!pool.ok()) {
-        std::this_thread::sleep_for(std::chrono::seconds(1));
-        continue;
-      }
-      reader = std::move(*pool);
-    }
+    if (!OpenReader(&reader)) continue;
     auto reply = reader->Command({"XREADGROUP", "GROUP", callbacks::kConsumerGroup, consumer,
                                   "COUNT", "64", "BLOCK", "1000", "STREAMS",
                                   presence::kStateChangeStream, ">"});

@@ -17,6 +17,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -48,6 +49,9 @@ class AfterQueue {
  private:
   // Creates the consumer group of `stream` if missing (start: "0" or "$").
   void EnsureGroup(const char* stream, const char* start);
+  // A dedicated connection for blocking reads; false (after a pause) when
+  // Redis can't be reached.
+  bool OpenReader(std::unique_ptr<redis::Pool>* reader);
   void Work(int index);
   void MoveDueRetries();
   void ConvertStateChanges();

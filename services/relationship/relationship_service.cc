@@ -85,38 +85,40 @@ std::set<std::string> Column(const pqxx::result& rows) {
   return out;
 }
 
+// One direction of a pair table (rel_friends: owner_id -> friend_id,
+// rel_blocks: owner_id -> blocked_id): which of `candidates` stand on the
+// `want` side of a row whose `have` side is `user`.
+std::set<std::string> Linked(pqxx::work& tx, const char* table, const char* have,
+                             const char* want, uint64_t app, const std::string& user,
+                             const std::vector<std::string>& candidates) {
+  return Column(tx.exec_params(absl::StrCat("SELECT ", want, " FROM ", table,
+                                            " WHERE sdkappid = $1 AND ", have, " = $2 AND ", want,
+                                            " = ANY($3::text[])"),
+                               app, user, pg::TextArray(candidates)));
+}
+
 // Which of `others` are in `owner`'s friend list.
 std::set<std::string> FriendsOf(pqxx::work& tx, uint64_t app, const std::string& owner,
                                 const std::vector<std::string>& others) {
-  return Column(tx.exec_params(
-      "SELECT friend_id FROM rel_friends WHERE sdkappid = $1 AND owner_id = $2"
-      " AND friend_id = ANY($3::text[])",
-      app, owner, pg::TextArray(others)));
+  return Linked(tx, "rel_friends", "owner_id", "friend_id", app, owner, others);
 }
 
 // Which of `owners` have `user` in their friend list.
 std::set<std::string> HavingFriend(pqxx::work& tx, uint64_t app, const std::string& user,
                                    const std::vector<std::string>& owners) {
-  return Column(tx.exec_params(
-      "SELECT owner_id FROM rel_friends WHERE sdkappid = $1 AND friend_id = $2"
-      " AND owner_id = ANY($3::text[])",
-      app, user, pg::TextArray(owners)));
+  return Linked(tx, "rel_friends", "friend_id", "owner_id", app, user, owners);
 }
 
+// Which of `others` `owner` has blocked.
 std::set<std::string> BlockedBy(pqxx::work& tx, uint64_t app, const std::string& owner,
                                 const std::vector<std::string>& others) {
-  return Column(tx.exec_params(
-      "SELECT blocked_id FROM rel_blocks WHERE sdkappid = $1 AND owner_id = $2"
-      " AND blocked_id = ANY($3::text[])",
-      app, owner, pg::TextArray(others)));
+  return Linked(tx, "rel_blocks", "owner_id", "blocked_id", app, owner, others);
 }
 
+// Which of `owners` have blocked `user`.
 std::set<std::string> Blocking(pqxx::work& tx, uint64_t app, const std::string& user,
                                const std::vector<std::string>& owners) {
-  return Column(tx.exec_params(
-      "SELECT owner_id FROM rel_blocks WHERE sdkappid = $1 AND blocked_id = $2"
-      " AND owner_id = ANY($3::text[])",
-      app, user, pg::TextArray(owners)));
+  return Linked(tx, "rel_blocks", "blocked_id", "owner_id", app, user, owners);
 }
 
 std::map<std::string, uint32_t> FriendCounts(pqxx::work& tx, uint64_t app,

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "parley/v1/callback.grpc.pb.h"
+#include "support/e2e_helpers.h"
 #include "support/test_cluster.h"
 #include "support/webhook_receiver.h"
 #include "support/ws_client.h"
@@ -27,18 +28,7 @@ Env CallbackEnv(const WebhookReceiver& receiver) {
           {"PARLEY_CALLBACK_MAX_ATTEMPTS", "12"}};
 }
 
-void Import(const TestCluster& c, const std::vector<std::string>& users) {
-  json body = {{"Accounts", users}};
-  REQUIRE(c.Rest("im_open_login_svc/multiaccount_import", body.dump())["ErrorCode"] == 0);
-}
 
-json LoginOk(WsClient& client, const TestCluster& c, const std::string& user,
-             const std::string& platform = "Android") {
-  json answer = client.Login(c.sdkappid, user, c.Sig(user), platform);
-  INFO(answer.dump());
-  REQUIRE(answer.contains("loginAck"));
-  return answer["loginAck"];
-}
 
 std::unique_ptr<parley::v1::WebhookService::Stub> Webhooks(TestCluster& c) {
   return parley::v1::WebhookService::NewStub(grpc::CreateChannel(
@@ -85,7 +75,7 @@ int ErrorCodeOf(const json& answer) {
 TEST_CASE("C2C and State callbacks arrive in Tencent's shape with a valid Sign", "[callback]") {
   WebhookReceiver receiver;
   TestCluster c(CallbackEnv(receiver));
-  Import(c, {"alice", "bob"});
+  ImportAccounts(c, {"alice", "bob"});
   WsClient alice(c.http_port), bob(c.http_port);
   LoginOk(alice, c, "alice", "iPhone");
   LoginOk(bob, c, "bob");
@@ -183,7 +173,7 @@ TEST_CASE("before-send callbacks reject, drop and rewrite", "[callback]") {
     return WebhookReceiver::Ok();
   });
   TestCluster c(CallbackEnv(receiver));
-  Import(c, {"alice", "bob"});
+  ImportAccounts(c, {"alice", "bob"});
   WsClient alice(c.http_port), bob(c.http_port);
   LoginOk(alice, c, "alice");
   LoginOk(bob, c, "bob");
@@ -225,7 +215,7 @@ TEST_CASE("a failing before-callback follows the app's policy", "[callback]") {
     return WebhookReceiver::Ok();
   });
   TestCluster c(CallbackEnv(receiver));
-  Import(c, {"alice", "bob"});
+  ImportAccounts(c, {"alice", "bob"});
   WsClient alice(c.http_port), bob(c.http_port);
   LoginOk(alice, c, "alice");
   LoginOk(bob, c, "bob");
@@ -258,7 +248,7 @@ TEST_CASE("after-callbacks wait out a receiver that is down, and dead letters re
           "[callback]") {
   WebhookReceiver receiver;
   TestCluster c(CallbackEnv(receiver));
-  Import(c, {"alice", "bob"});
+  ImportAccounts(c, {"alice", "bob"});
   WsClient alice(c.http_port);
   LoginOk(alice, c, "alice");
 
@@ -324,7 +314,7 @@ TEST_CASE("Sns and Profile callbacks, and per-target refusals", "[callback]") {
     return WebhookReceiver::Ok({{"ResultItem", items}});
   });
   TestCluster c(CallbackEnv(receiver));
-  Import(c, {"alice", "bob", "carol"});
+  ImportAccounts(c, {"alice", "bob", "carol"});
   REQUIRE(c.Rest("profile/portrait_set",
                  R"({"From_Account":"bob","ProfileItem":[{"Tag":"Tag_Profile_IM_AllowType",
                      "Value":"AllowType_Type_AllowAny"}]})")["ErrorCode"] == 0);
@@ -398,7 +388,7 @@ TEST_CASE("a bot account answers through REST sendmsg", "[callback]") {
   });
   TestCluster c(CallbackEnv(receiver));
   cluster = &c;
-  Import(c, {"alice", "@RBT#helper"});
+  ImportAccounts(c, {"alice", "@RBT#helper"});
   WsClient alice(c.http_port);
   LoginOk(alice, c, "alice");
   REQUIRE(alice.SendText("@RBT#helper", "what time is it").contains("sendAck"));

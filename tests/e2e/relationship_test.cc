@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "parley/v1/relationship.grpc.pb.h"
+#include "support/e2e_helpers.h"
 #include "support/test_cluster.h"
 #include "support/ws_client.h"
 
@@ -16,10 +17,6 @@ using nlohmann::json;
 
 namespace {
 
-void Import(const TestCluster& c, const std::vector<std::string>& users) {
-  json body = {{"Accounts", users}};
-  REQUIRE(c.Rest("im_open_login_svc/multiaccount_import", body.dump())["ErrorCode"] == 0);
-}
 
 json Rest(const TestCluster& c, const std::string& endpoint, const json& body) {
   json answer = c.Rest(endpoint, body.dump());
@@ -45,13 +42,6 @@ json Api(WsClient& client, const std::string& id, const std::string& service,
   return answer;
 }
 
-json LoginOk(WsClient& client, const TestCluster& c, const std::string& user,
-             const std::string& platform = "Android") {
-  json answer = client.Login(c.sdkappid, user, c.Sig(user), platform);
-  INFO(answer.dump());
-  REQUIRE(answer.contains("loginAck"));
-  return answer["loginAck"];
-}
 
 // The next relationship push, skipping other events.
 std::optional<json> NextChange(WsClient& client, int timeout_ms = 3000) {
@@ -83,7 +73,7 @@ int ErrorCodeOf(const json& answer) {
 
 TEST_CASE("sns REST: friends, requests, friend lists and blocklist with their codes", "[sns]") {
   TestCluster c;
-  Import(c, {"alice", "bob", "carol", "dave"});
+  ImportAccounts(c, {"alice", "bob", "carol", "dave"});
   REQUIRE(Rest(c, "profile/portrait_set",
                {{"From_Account", "bob"},
                 {"ProfileItem", {{{"Tag", "Tag_Profile_IM_AllowType"},
@@ -244,7 +234,7 @@ TEST_CASE("profile REST: types, custom tags, imports and errors", "[profile]") {
   REQUIRE(Rest(c, "im_open_login_svc/account_import",
                {{"UserID", "ann"}, {"Nick", "Ann"}, {"FaceUrl", "https://img.example/ann.png"}})
               ["ErrorCode"] == 0);
-  Import(c, {"ben"});
+  ImportAccounts(c, {"ben"});
   json got = Rest(c, "profile/portrait_get",
                   {{"To_Account", {"ann", "ben", "ghost"}},
                    {"TagList", {"Tag_Profile_IM_Nick", "Tag_Profile_IM_Image"}}});
@@ -297,7 +287,7 @@ TEST_CASE("profile REST: types, custom tags, imports and errors", "[profile]") {
 
 TEST_CASE("client protocol: users manage their own relationships and hear of changes", "[sns][ws]") {
   TestCluster c;
-  Import(c, {"alice", "bob", "mallory"});
+  ImportAccounts(c, {"alice", "bob", "mallory"});
   WsClient alice(c.http_port), bob(c.http_port), bob_pc(c.http_port);
   LoginOk(alice, c, "alice");
   LoginOk(bob, c, "bob");
@@ -379,7 +369,7 @@ TEST_CASE("client protocol: users manage their own relationships and hear of cha
 
 TEST_CASE("a blocked sender is refused and unblocking restores delivery", "[sns][ws]") {
   TestCluster c;
-  Import(c, {"alice", "bob", "carol"});
+  ImportAccounts(c, {"alice", "bob", "carol"});
   WsClient alice(c.http_port), bob(c.http_port);
   LoginOk(alice, c, "alice");
   LoginOk(bob, c, "bob");

@@ -11,6 +11,7 @@
 #include "parley/presence/presence.h"
 #include "parley/redis/pool.h"
 
+#include "support/e2e_helpers.h"
 #include "support/test_cluster.h"
 #include "support/ws_client.h"
 
@@ -30,13 +31,6 @@ std::vector<json> Drain(WsClient& client, int quiet_ms = 700) {
   return events;
 }
 
-json LoginOk(WsClient& client, const TestCluster& c, const std::string& user,
-             const std::string& platform, std::optional<uint64_t> last_seq = {}) {
-  json answer = client.Login(c.sdkappid, user, c.Sig(user), platform, last_seq);
-  INFO(answer.dump());
-  REQUIRE(answer.contains("loginAck"));
-  return answer["loginAck"];
-}
 
 }  // namespace
 

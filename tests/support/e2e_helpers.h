@@ -1,0 +1,24 @@
+// Steps many end-to-end tests share.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "support/test_cluster.h"
+#include "support/ws_client.h"
+
+namespace parley::testing {
+
+// Imports accounts through REST multiaccount_import (fails the test if refused).
+void ImportAccounts(const TestCluster& cluster, const std::vector<std::string>& users);
+
+// Logs `client` in as `user`; fails the test unless the answer is a login_ack,
+// which it returns.
+nlohmann::json LoginOk(WsClient& client, const TestCluster& cluster, const std::string& user,
+                       const std::string& platform = "Android",
+                       std::optional<uint64_t> last_seq = {});
+
+}  // namespace parley::testing
