@@ -176,8 +176,9 @@ void CallbackClient::After(uint64_t sdkappid, const std::string& command, std::s
 }
 
 void CallbackClient::After(uint64_t sdkappid, const std::string& command,
-                           std::function<std::string()> make_payload, std::string opt_platform) {
-  Enqueue({sdkappid, command, "", std::move(opt_platform), "", NowMillis(), 0, ""},
+                           std::function<std::string()> make_payload, std::string opt_platform,
+                           std::string client_ip) {
+  Enqueue({sdkappid, command, "", std::move(opt_platform), std::move(client_ip), NowMillis(), 0, ""},
           std::move(make_payload));
 }
 

@@ -9,6 +9,7 @@ constexpr char kSdkAppIdKey[] = "x-parley-sdkappid";
 constexpr char kIdentifierKey[] = "x-parley-identifier";
 constexpr char kRoleKey[] = "x-parley-role";
 constexpr char kPlatformKey[] = "x-parley-platform";
+constexpr char kClientIpKey[] = "x-parley-client-ip";
 
 std::string Metadata(const grpc::ServerContext& context, const char* key) {
   const auto& metadata = context.client_metadata();
@@ -22,6 +23,7 @@ void SetCaller(grpc::ClientContext& context, const Caller& caller) {
   context.AddMetadata(kIdentifierKey, caller.identifier);
   context.AddMetadata(kRoleKey, caller.is_admin ? "admin" : "user");
   if (!caller.platform.empty()) context.AddMetadata(kPlatformKey, caller.platform);
+  if (!caller.client_ip.empty()) context.AddMetadata(kClientIpKey, caller.client_ip);
 }
 
 absl::StatusOr<Caller> GetCaller(const grpc::ServerContext& context) {
@@ -33,6 +35,7 @@ absl::StatusOr<Caller> GetCaller(const grpc::ServerContext& context) {
   caller.identifier = Metadata(context, kIdentifierKey);
   caller.is_admin = Metadata(context, kRoleKey) == "admin";
   caller.platform = Metadata(context, kPlatformKey);
+  caller.client_ip = Metadata(context, kClientIpKey);
   return caller;
 }
 

@@ -71,9 +71,9 @@ ClientHub::~ClientHub() {
 }
 
 std::shared_ptr<http::WsHandler> ClientHub::Accept(std::shared_ptr<http::WsConnection> connection,
-                                                   const http::Request&) {
+                                                   const http::Request& request) {
   if (!running_) return nullptr;
-  return std::make_shared<ClientSession>(this, std::move(connection));
+  return std::make_shared<ClientSession>(this, std::move(connection), request.remote_ip);
 }
 
 void ClientHub::Start() {
@@ -234,8 +234,9 @@ void ClientHub::ConsumeStream() {
 
 // --- ClientSession -----------------------------------------------------------
 
-ClientSession::ClientSession(ClientHub* hub, std::shared_ptr<http::WsConnection> connection)
-    : hub_(hub), connection_(std::move(connection)) {}
+ClientSession::ClientSession(ClientHub* hub, std::shared_ptr<http::WsConnection> connection,
+                             std::string client_ip)
+    : hub_(hub), connection_(std::move(connection)), client_ip_(std::move(client_ip)) {}
 
 void ClientSession::SendFrame(const v1::ServerFrame& frame) {
   if (binary_) return connection_->Send(frame.SerializeAsString(), true);
@@ -260,7 +261,7 @@ void ClientSession::CallForUser(
   {
     std::lock_guard lock(mu_);
     if (state_ != State::kLive) return SendError(id, kBadPacket, "log in first");
-    caller = {sdkappid_, user_id_, false, platform_};
+    caller = {sdkappid_, user_id_, false, platform_, client_ip_};
   }
   auto call = rpc::NewAsyncCall<Req, Resp>(&caller, hub_->options().rpc_deadline);
   call->request = std::move(request);  // the service acts for the caller, whatever it names
@@ -368,7 +369,7 @@ void ClientSession::HandleApi(const std::string& id, const v1::ApiCall& call) {
   {
     std::lock_guard lock(mu_);
     if (state_ != State::kLive) return SendError(id, kBadPacket, "log in first");
-    caller = {sdkappid_, user_id_, false, platform_};
+    caller = {sdkappid_, user_id_, false, platform_, client_ip_};
   }
   std::string body = protojson::Print(call.body());
   auto done = [self = shared_from_this(), id](RouteResult result) {
@@ -487,7 +488,7 @@ void ClientSession::CompleteLogin(const std::string& id, const v1::LoginRequest&
                       {"platform", login.platform()}});
 
   // The user's current seq decides where live delivery starts.
-  rpc::Caller caller{sdkappid_, user_id_, false, platform_};
+  rpc::Caller caller{sdkappid_, user_id_, false, platform_, client_ip_};
   auto call = rpc::NewAsyncCall<v1::SyncRequest, v1::SyncResponse>(&caller,
                                                                     hub_->options().rpc_deadline);
   call->request.set_after_seq(std::numeric_limits<int64_t>::max());  // head only
@@ -571,7 +572,7 @@ bool ClientSession::CheckGap(std::chrono::steady_clock::time_point now) {
 void ClientSession::StartCatchUpLocked() {
   catching_up_ = true;
   ahead_.clear();  // the read returns them, in order
-  rpc::Caller caller{sdkappid_, user_id_, false, platform_};
+  rpc::Caller caller{sdkappid_, user_id_, false, platform_, client_ip_};
   auto call = rpc::NewAsyncCall<v1::SyncRequest, v1::SyncResponse>(&caller,
                                                                     hub_->options().rpc_deadline);
   call->request.set_after_seq(cursor_);

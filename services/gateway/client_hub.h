@@ -104,7 +104,8 @@ class ClientHub {
 
 class ClientSession : public http::WsHandler, public std::enable_shared_from_this<ClientSession> {
  public:
-  ClientSession(ClientHub* hub, std::shared_ptr<http::WsConnection> connection);
+  ClientSession(ClientHub* hub, std::shared_ptr<http::WsConnection> connection,
+                std::string client_ip);
 
   void OnMessage(std::string data, bool binary) override;
   void OnClose(bool timed_out) override;
@@ -156,6 +157,7 @@ class ClientSession : public http::WsHandler, public std::enable_shared_from_thi
   uint64_t sdkappid_ = 0;
   std::string user_id_;
   std::string platform_;
+  std::string client_ip_;
   std::string kick_reason_;    // set when the server ended the session
   bool logged_out_ = false;
   uint64_t cursor_ = 0;        // highest seq forwarded to the client

@@ -150,6 +150,7 @@ void RestApi::Handle(const http::Request& request, http::Responder respond) {
   }
   pending->caller.identifier = *identifier;
   pending->caller.is_admin = true;  // REST callers are app admins (checked below)
+  pending->caller.client_ip = request.remote_ip;
   const std::string* usersig = param("usersig");
   if (usersig == nullptr || usersig->empty()) {
     return fail(errors::kSigEmpty, "usersig is missing from the URL");

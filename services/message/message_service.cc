@@ -222,7 +222,8 @@ absl::Status MessageLogic::BeforeSend(const rpc::Caller& caller, SendJob* job, b
   std::string msg_key = absl::StrCat(job->msg_seq, "_", job->random, "_", job->time);
   auto verdict = callbacks_->Before(
       caller.sdkappid, kBeforeSendCommand,
-      C2CPayload(*job, job->msg_seq, msg_key, job->time, online_only).dump(), OptPlatform(caller));
+      C2CPayload(*job, job->msg_seq, msg_key, job->time, online_only).dump(), OptPlatform(caller),
+      caller.client_ip);
   if (verdict.verdict() == v1::BeforeResponse::DROP) {
     *dropped = true;
     return absl::OkStatus();
@@ -281,7 +282,7 @@ void MessageLogic::AfterSend(const rpc::Caller& caller, const SendJob& job,
           payload["UnreadMsgNum"] = TotalUnread(app, job.to);
           return payload.dump();
         },
-        OptPlatform(caller));
+        OptPlatform(caller), caller.client_ip);
   }
 }
 
@@ -528,7 +529,7 @@ absl::StatusOr<v1::RecallResponse> MessageLogic::Recall(const rpc::Caller& calle
                                             {"MsgKey", key}, {"UnreadMsgNum", TotalUnread(app, to)}};
           return payload.dump();
         },
-        OptPlatform(caller));
+        OptPlatform(caller), caller.client_ip);
   }
   return v1::RecallResponse();
 }
@@ -603,7 +604,7 @@ absl::StatusOr<v1::MarkReadResponse> MessageLogic::MarkRead(const rpc::Caller& c
                                             {"UnreadMsgNum", TotalUnread(app, reader)}};
           return payload.dump();
         },
-        OptPlatform(caller));
+        OptPlatform(caller), caller.client_ip);
   }
   return v1::MarkReadResponse();
 }

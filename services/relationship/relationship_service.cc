@@ -459,7 +459,7 @@ absl::Status RelationshipLogic::Transact(
   if (callbacks_) {
     for (auto& [command, payload] : changes.callbacks) {
       callbacks_->After(sdkappid, command, payload.dump(),
-                        callbacks::OptPlatform(caller.is_admin, caller.platform));
+                        callbacks::OptPlatform(caller.is_admin, caller.platform), caller.client_ip);
     }
   }
   return absl::OkStatus();
@@ -474,7 +474,8 @@ absl::Status RelationshipLogic::BeforeBatch(const rpc::Caller& caller, const std
     return absl::OkStatus();
   }
   auto verdict = callbacks_->Before(caller.sdkappid, command, payload.dump(),
-                                    callbacks::OptPlatform(caller.is_admin, caller.platform));
+                                    callbacks::OptPlatform(caller.is_admin, caller.platform),
+                                    caller.client_ip);
   // Codes from the backend are used when in its range [38000, 39000].
   auto code_of = [](int64_t code) {
     return static_cast<int32_t>(code >= 38000 && code <= 39000 ? code : 38000);

@@ -99,7 +99,7 @@ TEST_CASE("C2C and State callbacks arrive in Tencent's shape with a valid Sign",
   CHECK(call.query.at("CallbackCommand") == "C2C.CallbackBeforeSendMsg");
   CHECK(call.query.at("contenttype") == "json");
   CHECK(call.query.at("OptPlatform") == "iOS");
-  CHECK(call.query.count("ClientIP") == 1);
+  CHECK(call.query.at("ClientIP") == "127.0.0.1");
   CHECK(call.query.at("Sign") == ExpectedSign(kToken, call.query.at("RequestTime")));
   CHECK(std::abs(std::stoll(call.query.at("RequestTime")) - NowSeconds()) < 60);
   CHECK(call.body["CallbackCommand"] == "C2C.CallbackBeforeSendMsg");
@@ -145,6 +145,7 @@ TEST_CASE("C2C and State callbacks arrive in Tencent's shape with a valid Sign",
                              [&](const json& b) { return b["MsgKey"] == sent["MsgKey"]; });
   REQUIRE(rest_after.size() == 1);
   CHECK(rest_after[0].query.at("OptPlatform") == "RESTAPI");
+  CHECK(rest_after[0].query.at("ClientIP") == "127.0.0.1");
   CHECK(Matching(receiver, "C2C.CallbackBeforeSendMsg",
                  [&](const json& b) { return b["MsgKey"] == sent["MsgKey"]; }, 1, 300)
             .empty());

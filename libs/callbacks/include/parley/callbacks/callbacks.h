@@ -73,7 +73,8 @@ class CallbackClient {
   // The same, with the payload made on the queue's thread (for payloads that
   // need a query, such as an unread count, off the caller's path).
   void After(uint64_t sdkappid, const std::string& command,
-             std::function<std::string()> make_payload, std::string opt_platform);
+             std::function<std::string()> make_payload, std::string opt_platform,
+             std::string client_ip = "");
 
  private:
   // The app's settings (cached); nullopt when they can't be read.

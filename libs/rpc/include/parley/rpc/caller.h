@@ -24,6 +24,8 @@ struct Caller {
   bool is_admin = false;
   // The end user's client platform (iPhone, Android, Web, ...); empty on REST.
   std::string platform;
+  // The address the request came from (Tencent's callback ClientIP).
+  std::string client_ip;
 };
 
 void SetCaller(grpc::ClientContext& context, const Caller& caller);
