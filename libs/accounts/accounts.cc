@@ -43,4 +43,8 @@ absl::StatusOr<std::set<std::string>> ExistenceChecker::Existing(
   return existing;
 }
 
+void ExistenceChecker::Forget(uint64_t sdkappid, const std::vector<std::string>& users) {
+  for (const auto& user : users) known_.Erase(absl::StrCat(sdkappid, "\n", user));
+}
+
 }  // namespace parley::accounts

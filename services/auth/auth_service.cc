@@ -332,6 +332,24 @@ absl::StatusOr<v1::AccountDeleteResponse> AuthLogic::AccountDelete(
     known_accounts_.Erase(absl::StrCat(caller.sdkappid, "\n", item.user_id()));
     pending.push_back(result);
   }
+  if (!deletable.empty() && profiles_) {
+    // Relationships and profiles go before the account, so a failure leaves
+    // nothing half-deleted: the backend retries the whole delete.
+    v1::ForgetUsersRequest forget;
+    for (const auto& user : deletable) forget.add_user_ids(user);
+    auto context = rpc::NewContext(&caller);
+    v1::Empty ignored;
+    grpc::Status status = profiles_->ForgetUsers(context.get(), forget, &ignored);
+    if (!status.ok()) {
+      log::Error("forget_relationships_failed", {{"sdkappid", caller.sdkappid},
+                                                 {"error", status.error_message()}});
+      for (auto* result : pending) {
+        result->set_result_code(errors::kAccountInternal);
+        result->set_result_info("relationships could not be removed; retry");
+      }
+      return response;
+    }
+  }
   if (!deletable.empty()) {
     auto deleted = store_->DeleteAccounts(caller.sdkappid, deletable);
     if (!deleted.ok()) return deleted.status();

@@ -65,6 +65,9 @@ int main(int argc, char** argv) {
       parley::v1::WebhookService::NewStub(parley::rpc::MakeChannel(callback_target)),
       redis->get(), *subscriber_options);
   logic.SetCallbacks(&callbacks);
+  logic.SetOnForget([&existence](uint64_t app, const std::vector<std::string>& users) {
+    existence.Forget(app, users);
+  });
 
   parley::relationship::RelationshipGrpcService service(&logic);
   parley::rpc::ServerRunner runner(

@@ -1659,6 +1659,59 @@ absl::StatusOr<v1::Empty> RelationshipLogic::PortraitSet(const rpc::Caller& call
 
 // ---- internal -----------------------------------------------------------------
 
+absl::StatusOr<v1::Empty> RelationshipLogic::ForgetUsers(const rpc::Caller& caller,
+                                                         const v1::ForgetUsersRequest& request) {
+  if (!caller.is_admin) return errors::Error(kSnsRequiresAdmin, "ForgetUsers is internal");
+  std::vector<std::string> users(request.user_ids().begin(), request.user_ids().end());
+  if (users.empty()) return v1::Empty();
+  uint64_t app = caller.sdkappid;
+  absl::Status st = Transact(caller, [&](pqxx::work& tx, Changes& changes) {
+    std::string gone = pg::TextArray(users);
+    // Everyone whose lists change is locked with the users themselves.
+    auto owners = Column(tx.exec_params(
+        "SELECT owner_id FROM rel_friends WHERE sdkappid = $1 AND friend_id = ANY($2::text[])"
+        " UNION SELECT owner_id FROM rel_blocks WHERE sdkappid = $1 AND blocked_id = ANY($2::text[])",
+        app, gone));
+    std::vector<std::string> locked(owners.begin(), owners.end());
+    locked.insert(locked.end(), users.begin(), users.end());
+    LockUsers(tx, app, locked);
+    std::map<std::string, std::vector<std::string>> lost;  // owner -> deleted friends
+    for (const auto& row : tx.exec_params(
+             "DELETE FROM rel_friends WHERE sdkappid = $1 AND (owner_id = ANY($2::text[])"
+             " OR friend_id = ANY($2::text[])) RETURNING owner_id, friend_id",
+             app, gone)) {
+      lost[row[0].as<std::string>()].push_back(row[1].as<std::string>());
+    }
+    tx.exec_params(
+        "DELETE FROM rel_blocks WHERE sdkappid = $1 AND (owner_id = ANY($2::text[])"
+        " OR blocked_id = ANY($2::text[]))",
+        app, gone);
+    tx.exec_params(
+        "DELETE FROM rel_requests WHERE sdkappid = $1 AND (from_id = ANY($2::text[])"
+        " OR to_id = ANY($2::text[]))",
+        app, gone);
+    tx.exec_params("DELETE FROM rel_friend_groups WHERE sdkappid = $1 AND owner_id = ANY($2::text[])",
+                   app, gone);
+    tx.exec_params("DELETE FROM rel_users WHERE sdkappid = $1 AND user_id = ANY($2::text[])", app,
+                   gone);
+    std::set<std::string> deleted(users.begin(), users.end());
+    for (const auto& owner : owners) {
+      if (deleted.count(owner)) continue;
+      tx.exec_params(
+          "UPDATE rel_users SET friend_seq = friend_seq + 1, block_seq = block_seq + 1"
+          " WHERE sdkappid = $1 AND user_id = $2",
+          app, owner);
+      changes.relations.insert(owner);
+      changes.Add(owner, "friend_deleted", lost[owner]);
+    }
+    changes.relations.insert(users.begin(), users.end());
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  if (on_forget_) on_forget_(app, users);
+  return v1::Empty();
+}
+
 absl::StatusOr<v1::CheckSendPermissionResponse> RelationshipLogic::CheckSendPermission(
     const rpc::Caller& caller, const v1::CheckSendPermissionRequest& request) {
   uint64_t app = caller.sdkappid;

@@ -93,10 +93,15 @@ class RelationshipLogic {
   X(GroupGet, GroupGetRequest, GroupGetResponse)                          \
   X(PortraitGet, PortraitGetRequest, PortraitGetResponse)                 \
   X(PortraitSet, PortraitSetRequest, Empty)                               \
-  X(CheckSendPermission, CheckSendPermissionRequest, CheckSendPermissionResponse)
+  X(CheckSendPermission, CheckSendPermissionRequest, CheckSendPermissionResponse) \
+  X(ForgetUsers, ForgetUsersRequest, Empty)
   PARLEY_RELATIONSHIP_METHODS(PARLEY_RELATIONSHIP_METHOD)
 #undef PARLEY_RELATIONSHIP_METHOD
 
+  // Told which accounts ForgetUsers removed, to drop them from caches.
+  void SetOnForget(std::function<void(uint64_t, const std::vector<std::string>&)> on_forget) {
+    on_forget_ = std::move(on_forget);
+  }
   // Third-party callbacks (Sns.*, Profile.*); none when unset.
   void SetCallbacks(callbacks::CallbackClient* callbacks) { callbacks_ = callbacks; }
 
@@ -140,6 +145,7 @@ class RelationshipLogic {
                                                    v1::FriendResults* results);
 
   callbacks::CallbackClient* callbacks_ = nullptr;
+  std::function<void(uint64_t, const std::vector<std::string>&)> on_forget_;
   pg::Pool* pool_;
   ExistingAccounts existing_;
   Notifier* notifier_;

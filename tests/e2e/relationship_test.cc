@@ -202,6 +202,22 @@ TEST_CASE("sns REST: friends, requests, friend lists and blocklist with their co
   CHECK(Rest(c, "sns/friend_delete_all", {{"From_Account", "dave"}})["ErrorCode"] == 0);
   CHECK(Rest(c, "sns/friend_get", {{"From_Account", "dave"}})["FriendNum"] == 0);
 
+  // A deleted account leaves every list.
+  REQUIRE(Rest(c, "sns/friend_add", {{"From_Account", "alice"}, {"AddFriendItem", {{{"To_Account", "bob"}}}}})
+              ["ResultItem"][0]["ResultCode"] == 0);
+  REQUIRE(Rest(c, "sns/black_list_add", {{"From_Account", "carol"}, {"To_Account", {"bob"}}})
+              ["ErrorCode"] == 0);
+  REQUIRE(Rest(c, "im_open_login_svc/account_delete", {{"DeleteItem", {{{"UserID", "bob"}}}}})
+              ["ResultItem"][0]["ResultCode"] == 0);
+  CHECK(Rest(c, "sns/friend_check", {{"From_Account", "alice"}, {"To_Account", {"bob"}}})
+            ["InfoItem"][0]["Relation"] == "CheckResult_Type_NoRelation");
+  CHECK(Rest(c, "sns/black_list_get", {{"From_Account", "carol"}})["BlackListItem"].empty());
+  CHECK(Rest(c, "profile/portrait_get",
+             {{"To_Account", {"bob"}}, {"TagList", {"Tag_Profile_IM_AllowType"}}})
+            ["UserProfileItem"][0]["ResultCode"] == 40003);
+  ImportAccounts(c, {"bob"});  // a new bob starts with nothing
+  CHECK(Rest(c, "sns/friend_get", {{"From_Account", "bob"}})["FriendNum"] == 0);
+
   // Request-level errors change nothing.
   CHECK(c.Rest("sns/friend_add", "{not json")["ErrorCode"] == 30001);
   CHECK(Rest(c, "sns/friend_add", {{"From_Account", "alice"}, {"AddFriendItem", "bob"}})

@@ -31,6 +31,8 @@ class ExistenceChecker {
   // The subset of `users` that exist in the app.
   absl::StatusOr<std::set<std::string>> Existing(uint64_t sdkappid,
                                                  const std::vector<std::string>& users);
+  // Drops remembered accounts (they were just deleted).
+  void Forget(uint64_t sdkappid, const std::vector<std::string>& users);
 
  private:
   std::shared_ptr<v1::AuthService::StubInterface> auth_;
