@@ -218,7 +218,8 @@ grpc::Status CallbackGrpcService::UpdateSettings(grpc::ServerContext*,
 
 absl::StatusOr<std::vector<std::pair<std::string, callbacks::Event>>>
 CallbackGrpcService::ReadDeadLetters(uint64_t sdkappid) {
-  auto reply = redis_->Command({"XRANGE", callbacks::kDeadLetterStream, "-", "+"});
+  // Bounded: an operator call must not pull a million entries at once.
+  auto reply = redis_->Command({"XRANGE", callbacks::kDeadLetterStream, "-", "+", "COUNT", "10000"});
   if (!reply.ok()) return errors::Error(kInternal, "Redis is unavailable");
   std::vector<std::pair<std::string, callbacks::Event>> out;
   const redisReply* raw = reply->raw();

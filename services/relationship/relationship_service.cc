@@ -133,12 +133,31 @@ std::map<std::string, uint32_t> FriendCounts(pqxx::work& tx, uint64_t app,
   return counts;
 }
 
-std::string ProfileText(pqxx::work& tx, uint64_t app, const std::string& user,
-                        const std::string& tag) {
-  auto rows = tx.exec_params(
-      "SELECT coalesce(profile->>$3, '') FROM rel_users WHERE sdkappid = $1 AND user_id = $2", app,
-      user, tag);
-  return rows.empty() ? "" : rows[0][0].as<std::string>();
+// One profile tag of each of `users`, as text (missing: absent from the map).
+std::map<std::string, std::string> ProfileTexts(pqxx::work& tx, uint64_t app,
+                                                const std::vector<std::string>& users,
+                                                const std::string& tag) {
+  std::map<std::string, std::string> out;
+  for (const auto& row : tx.exec_params(
+           "SELECT user_id, profile->>$3 FROM rel_users WHERE sdkappid = $1"
+           " AND user_id = ANY($2::text[]) AND profile ? $3",
+           app, pg::TextArray(users), tag)) {
+    out[row[0].as<std::string>()] = row[1].as<std::string>();
+  }
+  return out;
+}
+
+// Incoming pending requests of each of `users`.
+std::map<std::string, uint32_t> PendingCounts(pqxx::work& tx, uint64_t app,
+                                              const std::vector<std::string>& users) {
+  std::map<std::string, uint32_t> out;
+  for (const auto& row : tx.exec_params(
+           "SELECT to_id, count(*) FROM rel_requests WHERE sdkappid = $1"
+           " AND to_id = ANY($2::text[]) GROUP BY to_id",
+           app, pg::TextArray(users))) {
+    out[row[0].as<std::string>()] = row[1].as<uint32_t>();
+  }
+  return out;
 }
 
 struct FriendAttrs {
@@ -657,8 +676,11 @@ absl::StatusOr<v1::FriendResults> RelationshipLogic::FriendAdd(const rpc::Caller
     auto blocked_me = Blocking(tx, app, *actor, *targets);
     auto counts = FriendCounts(tx, app, users);
     bool forbidden = !caller.is_admin &&
-                     ProfileText(tx, app, *actor, "Tag_Profile_IM_AdminForbidType") ==
+                     ProfileTexts(tx, app, {*actor}, "Tag_Profile_IM_AdminForbidType")[*actor] ==
                          "AdminForbid_Type_SendOut";
+    // One query each for all targets, not one per target.
+    auto allow_types = ProfileTexts(tx, app, *targets, "Tag_Profile_IM_AllowType");
+    auto pending_counts = PendingCounts(tx, app, *targets);
     std::vector<std::string> added;
     nlohmann::ordered_json pairs = nlohmann::ordered_json::array();
     for (const auto& to : *targets) {
@@ -673,12 +695,10 @@ absl::StatusOr<v1::FriendResults> RelationshipLogic::FriendAdd(const rpc::Caller
       facts.target_friend_count = counts[to];
       facts.friend_limit = settings.friend_limit;
       facts.pending_limit = settings.pending_limit;
-      facts.target_allows = ParseAllowType(ProfileText(tx, app, to, "Tag_Profile_IM_AllowType"));
+      facts.target_allows = ParseAllowType(allow_types[to]);
       facts.both = both;
       facts.force = force;
-      auto pending = tx.exec_params(
-          "SELECT count(*) FROM rel_requests WHERE sdkappid = $1 AND to_id = $2", app, to);
-      facts.target_pending_count = pending[0][0].as<uint32_t>();
+      facts.target_pending_count = pending_counts[to];
       AddDecision decision = DecideFriendAdd(facts);
       std::vector<std::string> groups = GroupNames(item.group_name());
       if (decision.add_forward && !groups.empty() &&
@@ -1184,6 +1204,12 @@ absl::StatusOr<v1::FriendResults> RelationshipLogic::PendencyResponse(
     LockUsers(tx, app, users);
     Settings settings = LoadSettings(tx, app);
     nlohmann::ordered_json pairs = nlohmann::ordered_json::array();
+    // The facts of every answered request, in one query each.
+    auto i_blocked = BlockedBy(tx, app, *actor, answering);
+    auto blocked_me = Blocking(tx, app, *actor, answering);
+    auto i_have = FriendsOf(tx, app, *actor, answering);
+    auto have_me = HavingFriend(tx, app, *actor, answering);
+    auto counts = FriendCounts(tx, app, users);
     for (const auto& item : request.response_friend_item()) {
       const std::string& requester = item.to_account();
       if (!allowed.count(requester)) continue;  // refused by the callback
@@ -1200,11 +1226,10 @@ absl::StatusOr<v1::FriendResults> RelationshipLogic::PendencyResponse(
       facts.agree = item.response_action() != "Response_Action_Reject";
       facts.agree_and_add = item.response_action() == "Response_Action_AgreeAndAdd";
       facts.request_was_both = req[0][4].as<std::string>() == "Add_Type_Both";
-      facts.requester_blocked_responder = !BlockedBy(tx, app, requester, {*actor}).empty();
-      facts.responder_blocked_requester = !BlockedBy(tx, app, *actor, {requester}).empty();
-      facts.requester_has_responder = !FriendsOf(tx, app, requester, {*actor}).empty();
-      facts.responder_has_requester = !FriendsOf(tx, app, *actor, {requester}).empty();
-      auto counts = FriendCounts(tx, app, {requester, *actor});
+      facts.requester_blocked_responder = blocked_me.count(requester) > 0;
+      facts.responder_blocked_requester = i_blocked.count(requester) > 0;
+      facts.requester_has_responder = have_me.count(requester) > 0;
+      facts.responder_has_requester = i_have.count(requester) > 0;
       facts.requester_friend_count = counts[requester];
       facts.responder_friend_count = counts[*actor];
       facts.friend_limit = settings.friend_limit;
@@ -1219,6 +1244,7 @@ absl::StatusOr<v1::FriendResults> RelationshipLogic::PendencyResponse(
                           group.empty() ? std::vector<std::string>{} : std::vector<std::string>{group},
                           req[0][0].as<std::string>(), req[0][1].as<std::string>(), now, 0};
         InsertFriend(tx, app, requester, *actor, attrs);
+        ++counts[requester];
         changes.relations.insert(requester);
         changes.Add(requester, "friend_added", {*actor});
         pairs.push_back(
@@ -1231,6 +1257,7 @@ absl::StatusOr<v1::FriendResults> RelationshipLogic::PendencyResponse(
         attrs.add_source = req[0][0].as<std::string>();
         attrs.add_time = now;
         InsertFriend(tx, app, *actor, requester, attrs);
+        ++counts[*actor];
         changes.relations.insert(*actor);
         changes.Add(*actor, "friend_added", {requester});
         pairs.push_back(

@@ -395,3 +395,26 @@ TEST_CASE("send permissions are cached until a change is announced", "[relations
   CHECK(permissions.fetches() == before + 2);
   server->Shutdown();
 }
+
+TEST_CASE("answering several requests at once respects the friend cap", "[relationship]") {
+  Fixture f;
+  v1::RelationshipSettings settings;
+  settings.set_sdkappid(f.app);
+  settings.set_friend_limit(1);
+  REQUIRE(f.logic->UpdateSettings(settings).ok());
+  REQUIRE(f.Add("r1", "boss") == kAddedAsPending);
+  REQUIRE(f.Add("r2", "boss") == kAddedAsPending);
+  v1::PendencyResponseRequest accept;
+  accept.set_from_account("boss");
+  for (const char* requester : {"r1", "r2"}) {
+    auto* item = accept.add_response_friend_item();
+    item->set_to_account(requester);
+    item->set_response_action("Response_Action_AgreeAndAdd");
+  }
+  auto answered = f.logic->PendencyResponse(f.Admin(), accept);
+  REQUIRE(answered.ok());
+  CHECK(answered->result_item(0).result_code() == 0);
+  CHECK(answered->result_item(1).result_code() == kOwnFriendListFull);  // boss is full now
+  CHECK(f.Relation("boss", "r1") == "CheckResult_Type_BothWay");
+  CHECK(f.Relation("boss", "r2") == "CheckResult_Type_NoRelation");
+}
