@@ -1,6 +1,7 @@
 #include "parley/pg/pool.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "parley/log/log.h"
 
 namespace parley::pg {
@@ -87,6 +88,10 @@ std::string TextArray(const std::vector<std::string>& values) {
     out += '"';
   }
   return out + "}";
+}
+
+std::string IntArray(const std::vector<int64_t>& values) {
+  return absl::StrCat("{", absl::StrJoin(values, ","), "}");
 }
 
 }  // namespace parley::pg

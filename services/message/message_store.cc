@@ -2,69 +2,19 @@
 
 #include <google/protobuf/util/json_util.h>
 
-#include <pqxx/pipeline>
-
 #include <set>
 
 #include "absl/strings/str_cat.h"
 #include "parley/log/log.h"
+#include "send_sql.h"
 
 namespace parley::message {
-namespace {
-
-constexpr char kSendSql[] =
-    "SELECT duplicate, msg_key, msg_seq, msg_time, sender_seq, receiver_seq FROM parley_c2c_send("
-    "$1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, NULLIF($10, '')::jsonb, $11, $12, $13, $14)";
-
-SendResult ReadResult(const pqxx::row& row);
-
-SendResult RunOne(pqxx::work& tx, const SendJob& job) {
-  auto row = tx.exec_params1(kSendSql, job.sdkappid, job.from, job.to, job.dedup_key,
-                             static_cast<int64_t>(job.msg_seq), static_cast<int64_t>(job.random),
-                             job.time, job.body_json, job.cloud_custom_data, job.offline_push_json,
-                             job.client_msg_id, job.store_for_sender, job.count_unread,
-                             job.update_last_message);
-  return ReadResult(row);
-}
-
-// The same call as kSendSql with literals, for pipelining.
-std::string SendLiteralSql(pqxx::work& tx, const SendJob& job) {
-  return absl::StrCat(
-      "SELECT duplicate, msg_key, msg_seq, msg_time, sender_seq, receiver_seq FROM parley_c2c_send(",
-      job.sdkappid, ",", tx.quote(job.from), ",", tx.quote(job.to), ",", tx.quote(job.dedup_key),
-      ",", job.msg_seq, ",", job.random, ",", job.time, ",", tx.quote(job.body_json), "::jsonb,",
-      tx.quote(job.cloud_custom_data), ",NULLIF(", tx.quote(job.offline_push_json), ",'')::jsonb,",
-      tx.quote(job.client_msg_id), ",", job.store_for_sender ? "true" : "false", ",",
-      job.count_unread ? "true" : "false", ",", job.update_last_message ? "true" : "false", ")");
-}
-
-SendResult ReadResult(const pqxx::row& row) {
-  SendResult result;
-  result.duplicate = row[0].as<bool>();
-  result.msg_key = row[1].as<std::string>();
-  result.msg_seq = static_cast<uint32_t>(row[2].as<int64_t>());
-  result.msg_time = row[3].as<int64_t>();
-  result.sender_seq = row[4].as<uint64_t>();
-  result.receiver_seq = row[5].as<uint64_t>();
-  return result;
-}
-
-}  // namespace
 
 std::vector<absl::StatusOr<SendResult>> MessageStore::SendBatch(const std::vector<SendJob>& jobs) {
   std::vector<absl::StatusOr<SendResult>> results;
   absl::Status batch = pool_->Run([&](pqxx::connection& c) {
     pqxx::work tx(c);
-    if (jobs.size() == 1) {
-      results.push_back(RunOne(tx, jobs[0]));
-    } else {
-      // All calls go out at once; the server runs them back to back.
-      pqxx::pipeline pipeline(tx);
-      std::vector<pqxx::pipeline::query_id> ids;
-      for (const auto& job : jobs) ids.push_back(pipeline.insert(SendLiteralSql(tx, job)));
-      for (auto id : ids) results.push_back(ReadResult(pipeline.retrieve(id).at(0)));
-      pipeline.complete();
-    }
+    for (auto& result : WriteMany(tx, jobs)) results.push_back(std::move(result));
     tx.commit();
     return absl::OkStatus();
   });
@@ -78,7 +28,7 @@ std::vector<absl::StatusOr<SendResult>> MessageStore::SendBatch(const std::vecto
     absl::StatusOr<SendResult> one = pool_->Query<SendResult>(
         [&](pqxx::connection& c) -> absl::StatusOr<SendResult> {
           pqxx::work tx(c);
-          SendResult r = RunOne(tx, job);
+          SendResult r = WriteOne(tx, job);
           tx.commit();
           return r;
         });
@@ -363,7 +313,7 @@ absl::StatusOr<bool> MessageStore::Import(const SendJob& job) {
              .empty()) {
       return true;
     }
-    RunOne(tx, job);
+    WriteOne(tx, job);
     tx.commit();
     return false;
   });

@@ -1,6 +1,6 @@
-// PostgreSQL storage of C2C messages, timelines and conversations. Sends go
-// through parley_c2c_send() (migrations/0001_c2c.sql): one statement per
-// message, many messages per transaction. Thread-safe.
+// PostgreSQL storage of C2C messages, timelines and conversations. Sends are
+// written many per transaction with set-based statements (send_sql.h), with
+// parley_c2c_send() (migrations/0001_c2c.sql) for retries. Thread-safe.
 #pragma once
 
 #include <cstdint>

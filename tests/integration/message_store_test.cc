@@ -5,6 +5,7 @@
 
 #include "batch_writer.h"
 #include "message_store.h"
+#include "send_sql.h"
 #include "parley/pg/migrations.h"
 #include "support/process.h"
 #include "support/test_cluster.h"
@@ -136,4 +137,103 @@ TEST_CASE("sync pages in order and reports completeness", "[message]") {
   CHECK(rest->events(1).seq() == 5);
   CHECK(rest->events(1).message().from_account() == "a");
   CHECK(rest->complete());
+}
+
+namespace {
+
+// Everything a send leaves in PostgreSQL for one app, as comparable text.
+std::vector<std::string> StoredState(pg::Pool& pool, uint64_t app) {
+  auto state = pool.Query<std::vector<std::string>>(
+      [&](pqxx::connection& c) -> absl::StatusOr<std::vector<std::string>> {
+        pqxx::nontransaction tx(c);
+        std::vector<std::string> out;
+        const char* queries[] = {
+            "SELECT 'timeline', user_id, seq, peer, msg_key FROM timeline WHERE sdkappid = $1"
+            " ORDER BY 2, 3",
+            "SELECT 'head', user_id, last_seq FROM timeline_heads WHERE sdkappid = $1 ORDER BY 2",
+            "SELECT 'conversation', owner, peer, last_msg_key, unread FROM conversations"
+            " WHERE sdkappid = $1 ORDER BY 2, 3",
+            "SELECT 'message', msg_key, from_account, to_account, msg_seq, body::text,"
+            " cloud_custom_data, coalesce(offline_push_info::text, '-'), client_msg_id"
+            " FROM c2c_messages WHERE sdkappid = $1 ORDER BY 2",
+            "SELECT 'dedup', from_account, to_account, dedup_key, msg_key, msg_seq, sender_seq"
+            " FROM c2c_dedup WHERE sdkappid = $1 ORDER BY 2, 3, 4",
+            "SELECT 'msgseq', user_a, user_b, last_seq FROM c2c_conversation_seqs"
+            " WHERE sdkappid = $1 ORDER BY 2, 3"};
+        for (const char* query : queries) {
+          for (const auto& row : tx.exec_params(query, app)) {
+            std::string line;
+            for (const auto& field : row) line += std::string(field.c_str()) + "|";
+            out.push_back(line);
+          }
+        }
+        return out;
+      });
+  REQUIRE(state.ok());
+  return *state;
+}
+
+}  // namespace
+
+// The set-based batch path (WriteMany) against the per-message PL/pgSQL
+// function (WriteOne) as the reference.
+TEST_CASE("a batch stores exactly what parley_c2c_send stores one at a time", "[message]") {
+  Fixture batched, single;
+  auto jobs_for = [](Fixture& f) {
+    std::vector<message::SendJob> jobs;
+    jobs.push_back(f.Job("a", "b", "r:1", 1));
+    jobs.push_back(f.Job("b", "a", "r:2", 2));
+    jobs.push_back(f.Job("a", "b", "r:1", 1));  // a retry within the batch
+    jobs.push_back(f.Job("a", "b", "r:0", 9));  // a retry of an earlier send
+    auto no_last = f.Job("a", "b", "r:3", 3);
+    no_last.update_last_message = false;
+    jobs.push_back(no_last);
+    auto no_unread = f.Job("a", "b", "", 4);
+    no_unread.count_unread = false;
+    no_unread.cloud_custom_data = "cloud \"quoted\" \\ back";
+    no_unread.offline_push_json = R"({"Title":"t"})";
+    jobs.push_back(no_unread);
+    jobs.push_back(f.Job("b", "b", "r:5", 5));  // to oneself
+    auto receiver_only = f.Job("a", "c", "", 6);
+    receiver_only.store_for_sender = false;  // SyncOtherMachine 2
+    jobs.push_back(receiver_only);
+    auto chosen_seq = f.Job("c", "a", "", 7);
+    chosen_seq.msg_seq = 42;
+    chosen_seq.client_msg_id = "client-7";
+    jobs.push_back(chosen_seq);
+    auto new_conversation_no_last = f.Job("d", "a", "", 8);
+    new_conversation_no_last.update_last_message = false;
+    jobs.push_back(new_conversation_no_last);
+    jobs.push_back(f.Job("a", "b", "", 10));
+    return jobs;
+  };
+  for (Fixture* f : {&batched, &single}) {
+    REQUIRE(f->store->SendBatch({f->Job("a", "b", "r:0", 9), f->Job("c", "d", "", 11)})[0].ok());
+  }
+  auto batch_results = batched.store->SendBatch(jobs_for(batched));
+  std::vector<absl::StatusOr<message::SendResult>> single_results;
+  for (const auto& job : jobs_for(single)) {
+    single_results.push_back(single.pool->Query<message::SendResult>(
+        [&](pqxx::connection& c) -> absl::StatusOr<message::SendResult> {
+          pqxx::work tx(c);
+          auto result = message::WriteOne(tx, job);
+          tx.commit();
+          return result;
+        }));
+  }
+
+  REQUIRE(batch_results.size() == single_results.size());
+  for (size_t i = 0; i < batch_results.size(); ++i) {
+    INFO("job " << i);
+    REQUIRE(batch_results[i].ok());
+    REQUIRE(single_results[i].ok());
+    CHECK(batch_results[i]->duplicate == single_results[i]->duplicate);
+    CHECK(batch_results[i]->msg_key == single_results[i]->msg_key);
+    CHECK(batch_results[i]->msg_seq == single_results[i]->msg_seq);
+    CHECK(batch_results[i]->sender_seq == single_results[i]->sender_seq);
+    CHECK(batch_results[i]->receiver_seq == single_results[i]->receiver_seq);
+  }
+  CHECK(batch_results[2]->duplicate);
+  CHECK(batch_results[3]->duplicate);
+  CHECK(StoredState(*batched.pool, batched.app) == StoredState(*single.pool, single.app));
 }

@@ -60,5 +60,7 @@ class Pool {
 // A PostgreSQL array literal ({"a","b"}) for binding a list of strings as one
 // parameter, cast in SQL as $1::text[].
 std::string TextArray(const std::vector<std::string>& values);
+// The same for integers ({1,2,3}), cast as $1::bigint[] or $1::int[].
+std::string IntArray(const std::vector<int64_t>& values);
 
 }  // namespace parley::pg

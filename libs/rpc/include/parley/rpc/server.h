@@ -32,6 +32,9 @@ struct ServerOptions {
   std::string metrics_address;   // host:port of /metrics and /healthz; empty: none
   std::chrono::milliseconds drain{2000};
   std::chrono::milliseconds shutdown_grace{10000};
+  // Sync-server threads kept polling (see Start()).
+  int min_pollers = 4;
+  int max_pollers = 64;
 };
 
 class ServerRunner {

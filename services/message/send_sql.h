@@ -1,0 +1,31 @@
+// The SQL that persists C2C sends, inside the caller's transaction.
+//
+// WriteMany() stores a whole batch with a fixed number of set-based
+// statements (unnest over array parameters) instead of one PL/pgSQL call per
+// message, which cost ~10 statements each and made one PostgreSQL backend the
+// limit of the send path. It keeps parley_c2c_send()'s semantics exactly:
+// dedup, per-conversation MsgSeq, gapless per-user timeline seqs, both
+// conversations. Jobs whose dedup key is already taken (a retry, or a repeat
+// within the batch) go through parley_c2c_send() after the rest, in the same
+// transaction, because only that path knows how to answer a duplicate.
+//
+// Locks: each statement touches its rows in a fixed order (sorted keys), and
+// every batch runs the statements in the same order, so concurrent batches
+// queue behind each other instead of deadlocking.
+#pragma once
+
+#include <vector>
+
+#include <pqxx/pqxx>
+
+#include "message_store.h"
+
+namespace parley::message {
+
+// Persists one message with parley_c2c_send().
+SendResult WriteOne(pqxx::work& tx, const SendJob& job);
+
+// Persists every job; results match `jobs`. Throws what libpqxx throws.
+std::vector<SendResult> WriteMany(pqxx::work& tx, const std::vector<SendJob>& jobs);
+
+}  // namespace parley::message
