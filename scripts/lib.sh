@@ -108,17 +108,23 @@ start_redis() {
   local data port=$2 mode=${3:-}
   data=$(abs_dir "$1")
   mkdir -p "$data/redis"
-  if redis-cli -h 127.0.0.1 -p "$port" ping >/dev/null 2>&1; then return 0; fi
+  if redis_ready "$port"; then return 0; fi
   local persist=(--appendonly yes)
   [ "$mode" = fast ] && persist=(--appendonly no --save "")
   redis-server --bind 127.0.0.1 --port "$port" --dir "$data/redis" --daemonize yes \
     --pidfile "$data/redis/redis.pid" --logfile "$data/redis/redis.log" "${persist[@]}" \
     || die "Redis did not start"
-  for _ in $(seq 50); do
-    redis-cli -h 127.0.0.1 -p "$port" ping >/dev/null 2>&1 && return 0
+  # Until PONG: while it loads its data Redis answers every command with an
+  # error (LOADING), which redis-cli does not report in its exit status.
+  for _ in $(seq 600); do
+    redis_ready "$port" && return 0
     sleep 0.1
   done
   die "Redis did not answer on port $port"
+}
+
+redis_ready() {
+  [ "$(redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null)" = PONG ]
 }
 
 stop_redis() {

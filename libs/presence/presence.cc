@@ -13,6 +13,11 @@ namespace {
 // behind has clients that resync by seq anyway.
 constexpr char kStreamMaxLen[] = "100000";
 constexpr int64_t kForgetDeadSessionsAfterSeconds = 60;
+// A live gateway keeps pushing this back with every heartbeat; the stream of
+// one that died (push stops routing to it once its alive key expires) is
+// deleted this long after its last heartbeat instead of holding its backlog
+// in Redis forever.
+constexpr char kDeadStreamLingerSeconds[] = "120";
 }  // namespace
 
 std::string PlatformClass(const std::string& platform) {
@@ -146,10 +151,15 @@ absl::Status Presence::RecordStateChange(const StateChange& change) {
 }
 
 absl::Status Presence::HeartbeatGateway(const std::string& gateway_id, int ttl_seconds) {
-  return pool_
-      ->Command({"SET", absl::StrCat(GatewayStream(gateway_id), ":alive"), "1", "EX",
-                 std::to_string(ttl_seconds)})
-      .status();
+  const std::string stream = GatewayStream(gateway_id);
+  auto replies = pool_->Pipeline(
+      {{"SET", absl::StrCat(stream, ":alive"), "1", "EX", std::to_string(ttl_seconds)},
+       {"EXPIRE", stream, kDeadStreamLingerSeconds}});
+  if (!replies.ok()) return replies.status();
+  for (const auto& reply : *replies) {
+    if (!reply.ok()) return reply.status();
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Presence::Append(const std::string& gateway_id, const StreamEntry& entry) {

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include "parley/presence/presence.h"
 #include "parley/redis/pool.h"
 #include "support/process.h"
 #include "support/test_cluster.h"
@@ -49,4 +50,19 @@ TEST_CASE("an unreachable Redis is UNAVAILABLE, not a crash", "[redis]") {
   options.port = testing::FreePort();
   options.timeout = std::chrono::milliseconds(200);
   CHECK(redis::Pool::Create(options).status().code() == absl::StatusCode::kUnavailable);
+}
+
+TEST_CASE("a gateway's stream outlives its heartbeats by two minutes only", "[redis]") {
+  auto pool = Connect(1);
+  presence::Presence presence(pool.get());
+  std::string gateway = "test-" + std::to_string(testing::RandomSdkAppId());
+  REQUIRE(presence.Append(gateway, {"event", 1, "u", "", "payload"}).ok());
+  std::string stream = presence::GatewayStream(gateway);
+  CHECK(pool->Command({"TTL", stream})->integer() == -1);  // no heartbeat yet
+  REQUIRE(presence.HeartbeatGateway(gateway, 15).ok());
+  int64_t ttl = pool->Command({"TTL", stream})->integer();
+  CHECK(ttl > 100);
+  CHECK(ttl <= 120);
+  CHECK(pool->Command({"TTL", stream + ":alive"})->integer() > 0);
+  REQUIRE(pool->Command({"DEL", stream, stream + ":alive"}).ok());
 }

@@ -75,7 +75,8 @@ class Presence {
 
   absl::Status RecordStateChange(const StateChange& change);
 
-  // Marks the gateway alive for `ttl_seconds`.
+  // Marks the gateway alive for `ttl_seconds` and keeps its stream from
+  // expiring (a dead gateway's stream is deleted two minutes after).
   absl::Status HeartbeatGateway(const std::string& gateway_id, int ttl_seconds);
   absl::Status Append(const std::string& gateway_id, const StreamEntry& entry);
   // Appends a kick for every session of the user (or only `session_id`) and
