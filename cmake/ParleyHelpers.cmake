@@ -28,3 +28,12 @@ function(parley_embed_sql target dir fn_name)
   file(CONFIGURE OUTPUT ${out} CONTENT "${body}")
   target_sources(${target} PRIVATE ${out})
 endfunction()
+
+# parley_use_tcmalloc(TARGET): the binary allocates with tcmalloc (see the
+# top-level CMakeLists.txt). --no-as-needed keeps the library even though no
+# symbol is referenced by name (it replaces malloc by being linked) on
+# toolchains that default to --as-needed.
+function(parley_use_tcmalloc target)
+  target_link_options(${target} PRIVATE LINKER:--no-as-needed)
+  target_link_libraries(${target} PRIVATE PkgConfig::TCMALLOC)
+endfunction()

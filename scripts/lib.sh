@@ -10,7 +10,7 @@ PARLEY_DEB_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev grpc-proto
   libhiredis-dev libpqxx-dev libboost-dev libssl-dev zlib1g-dev
-  libspdlog-dev libfmt-dev nlohmann-json3-dev catch2
+  libspdlog-dev libfmt-dev nlohmann-json3-dev libgoogle-perftools-dev catch2
   postgresql redis-server redis-tools
   python3 python3-yaml curl wrk openssl ca-certificates
 )

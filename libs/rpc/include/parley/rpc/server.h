@@ -34,7 +34,7 @@ struct ServerOptions {
   std::chrono::milliseconds shutdown_grace{10000};
   // Sync-server threads kept polling (see Start()).
   int min_pollers = 4;
-  int max_pollers = 512;
+  int max_pollers = 64;
 };
 
 class ServerRunner {
