@@ -45,6 +45,7 @@ int64_t NowNanos() {
 struct Stats {
   uint64_t sent = 0;       // acked by the server
   uint64_t send_errors = 0;
+  uint64_t login_errors = 0;
   uint64_t delivered = 0;  // distinct messages received by their recipient
   uint64_t duplicated = 0;
   uint64_t reordered = 0;
@@ -67,6 +68,7 @@ struct Options {
   int seconds = 10;
   int idle = 0;
   std::string prefix = "load";
+  int login_rate = 1000;  // idle-connection logins per second
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {
@@ -84,18 +86,21 @@ class Connection : public std::enable_shared_from_this<Connection> {
       if (ec) return self->Fail("connect", ec);
       self->ws_.async_handshake(self->options_.host, "/ws", [self](beast::error_code ec) {
         if (ec) return self->Fail("handshake", ec);
-        json login = {{"id", "login"},
-                      {"login",
-                       {{"sdkappid", std::to_string(self->options_.sdkappid)},
-                        {"userId", self->user_},
-                        {"usersig", parley::usersig::Generate(self->options_.key,
-                                                              self->options_.sdkappid, self->user_,
-                                                              std::time(nullptr))},
-                        {"platform", "Web"}}}};
-        self->Write(login.dump());
+        self->Login();
         self->Read();
       });
     });
+  }
+
+  void Login() {
+    json login = {{"id", "login"},
+                  {"login",
+                   {{"sdkappid", std::to_string(options_.sdkappid)},
+                    {"userId", user_},
+                    {"usersig", parley::usersig::Generate(options_.key, options_.sdkappid, user_,
+                                                          std::time(nullptr))},
+                    {"platform", "Web"}}}};
+    Write(login.dump());
   }
 
   void SendTo(const std::string& peer) {
@@ -108,12 +113,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
                     {"body", {{{"MsgType", "TIMCustomElem"}, {"MsgContent", {{"Data", body.dump()}}}}}}}}};
     net::post(ws_.get_executor(), [self = shared_from_this(), text = frame.dump()] {
       self->Write(text);
-    });
-  }
-
-  void Heartbeat() {
-    net::post(ws_.get_executor(), [self = shared_from_this()] {
-      self->Write(R"({"id":"hb","heartbeat":{}})");
     });
   }
 
@@ -148,10 +147,21 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (frame.contains("loginAck")) {
       ready_ = true;
       if (on_ready_) on_ready_();
+      ScheduleHeartbeat();
       return;
     }
     if (frame.contains("sendAck")) {
       ++stats_->sent;
+      return;
+    }
+    if (frame.contains("error") && frame.value("id", "") == "login" && login_attempts_ < 3) {
+      // As a client SDK would: the server was busy, log in again shortly.
+      if (stats_->login_errors++ < 3) std::cerr << user_ << ": " << frame.dump() << "\n";
+      ++login_attempts_;
+      heartbeat_.expires_after(std::chrono::milliseconds(500 * login_attempts_));
+      heartbeat_.async_wait([self = shared_from_this()](beast::error_code ec) {
+        if (!ec && !self->failed_) self->Login();
+      });
       return;
     }
     if (frame.contains("error")) {
@@ -175,6 +185,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
     stats_->latencies_ms.push_back((NowNanos() - data["t"].get<int64_t>()) / 1e6);
   }
 
+  // Every connection heartbeats on its own, well within the gateway's
+  // idle timeout (3 x 30 s), however long the run or its logins take.
+  void ScheduleHeartbeat() {
+    heartbeat_.expires_after(std::chrono::seconds(20));
+    heartbeat_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec || self->failed_) return;
+      self->Write(R"({"id":"hb","heartbeat":{}})");
+      self->ScheduleHeartbeat();
+    });
+  }
+
   void Fail(const char* what, beast::error_code ec) {
     if (!failed_) std::cerr << user_ << ": " << what << ": " << ec.message() << "\n";
     failed_ = true;
@@ -188,7 +209,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   beast::flat_buffer buffer_;
   std::deque<std::string> queue_;
   std::function<void()> on_ready_;
+  net::steady_timer heartbeat_{ws_.get_executor()};
   int64_t counter_ = 0;
+  int login_attempts_ = 0;
   bool ready_ = false;
   bool failed_ = false;
 };
@@ -231,6 +254,8 @@ int main(int argc, char** argv) {
   config.Add("idle", "PARLEY_LOADGEN_IDLE", &o.idle, "extra idle connections for the memory figure");
   config.Add("gateway-pid", "PARLEY_LOADGEN_GATEWAY_PID", &gateway_pid, "for RSS figures");
   config.Add("prefix", "PARLEY_LOADGEN_PREFIX", &o.prefix, "user id prefix");
+  config.Add("login-rate", "PARLEY_LOADGEN_LOGIN_RATE", &o.login_rate,
+             "idle-connection logins per second");
   if (auto exit_code = config.ParseForMain(argc, argv)) return *exit_code;
   o.sdkappid = static_cast<uint64_t>(sdkappid);
   if (o.key.empty()) {
@@ -242,17 +267,36 @@ int main(int argc, char** argv) {
   Stats stats;
   std::map<std::string, SenderTrack> senders;
 
-  // Idle connections first, to measure what one costs the gateway.
-  long rss_before = gateway_pid ? RssKb(gateway_pid) : -1;
+  // Idle connections first, to measure what one costs the gateway. A few
+  // warm the gateway up (its RPC channels, thread caches) before the
+  // "before" figure, so only per-connection memory is counted.
   std::vector<std::shared_ptr<Connection>> idle;
   int idle_ready = 0;
-  for (int i = 0; i < o.idle; ++i) {
-    idle.push_back(std::make_shared<Connection>(ioc, o, o.prefix + "_idle_" + std::to_string(i),
-                                                &stats, &senders));
-    idle.back()->Start([&] { ++idle_ready; });
-    if (i % 100 == 99) ioc.run_for(std::chrono::milliseconds(50));  // pace the logins
+  auto connect_idle = [&](int until) {
+    for (int i = static_cast<int>(idle.size()); i < until; ++i) {
+      idle.push_back(std::make_shared<Connection>(ioc, o, o.prefix + "_idle_" + std::to_string(i),
+                                                  &stats, &senders));
+      idle.back()->Start([&] { ++idle_ready; });
+      // Pace the logins at --login-rate.
+      if (i % 100 == 99) ioc.run_for(std::chrono::milliseconds(100000 / std::max(1, o.login_rate)));
+    }
+    // Logins may be slow (a first login imports the account): wait as long
+    // as they keep completing.
+    for (int last = -1; idle_ready < until && idle_ready != last;) {
+      last = idle_ready;
+      RunUntil(ioc, [&] { return idle_ready == until; }, std::chrono::seconds(30));
+    }
+    // Let the gateway finish the logins' background work before measuring.
+    ioc.run_for(std::chrono::seconds(1));
+  };
+  int warmup = std::min(o.idle, std::max(o.idle / 20, std::min(o.idle, 50)));
+  connect_idle(warmup);
+  int warm_ready = idle_ready;
+  long rss_before = gateway_pid ? RssKb(gateway_pid) : -1;
+  connect_idle(o.idle);
+  if (idle_ready < o.idle) {
+    std::cerr << "only " << idle_ready << " of " << o.idle << " idle connections logged in\n";
   }
-  RunUntil(ioc, [&] { return idle_ready == o.idle; }, std::chrono::seconds(60));
   long rss_idle = gateway_pid ? RssKb(gateway_pid) : -1;
 
   std::vector<std::shared_ptr<Connection>> users;
@@ -273,7 +317,6 @@ int main(int argc, char** argv) {
   auto end = start + std::chrono::seconds(o.seconds);
   uint64_t planned = 0;
   size_t next_user = 0;
-  auto last_heartbeat = start;
   while (Clock::now() < end) {
     double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
     uint64_t due = static_cast<uint64_t>(elapsed * o.rate);
@@ -281,11 +324,6 @@ int main(int argc, char** argv) {
       auto& u = users[next_user];
       u->SendTo(o.prefix + "_" + std::to_string((next_user + 1) % users.size()));
       next_user = (next_user + 1) % users.size();
-    }
-    if (Clock::now() - last_heartbeat > std::chrono::seconds(20)) {
-      for (auto& c : users) c->Heartbeat();
-      for (auto& c : idle) c->Heartbeat();
-      last_heartbeat = Clock::now();
     }
     ioc.run_for(std::chrono::milliseconds(1));
   }
@@ -308,9 +346,10 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(lost),
               static_cast<unsigned long long>(stats.duplicated),
               static_cast<unsigned long long>(stats.reordered));
-  if (gateway_pid && o.idle > 0) {
-    std::printf("gateway RSS: %ld KB before, %ld KB with %d idle connections: %.1f KB each\n",
-                rss_before, rss_idle, o.idle, double(rss_idle - rss_before) / o.idle);
+  int measured = idle_ready - warm_ready;
+  if (gateway_pid && measured > 0) {
+    std::printf("gateway RSS: %ld KB before, %ld KB with %d more idle connections: %.1f KB each\n",
+                rss_before, rss_idle, measured, double(rss_idle - rss_before) / measured);
   }
   return lost || stats.duplicated || stats.reordered ? 1 : 0;
 }

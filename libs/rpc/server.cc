@@ -97,6 +97,10 @@ absl::Status ServerRunner::Start() {
   // for its batch commit) keep many busy at once, so with the default of 2
   // idle pollers threads were created and destroyed thousands of times a
   // second under load. Keeping a pool alive removes that churn.
+  // Clients ping idle channels every 30 s (rpc::MakeChannel); without this
+  // the server answers such pings with GOAWAY "too_many_pings".
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS,
                               options_.min_pollers);
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS,

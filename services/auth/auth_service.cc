@@ -120,8 +120,7 @@ absl::StatusOr<v1::AuthenticateResponse> AuthLogic::Authenticate(
     auto existing = store_->ExistingAccounts(request.sdkappid(), {request.identifier()});
     if (!existing.ok()) return existing.status();
     if (existing->empty()) {
-      if (auto st = store_->ImportAccounts(request.sdkappid(), {{request.identifier(), "", ""}});
-          !st.ok()) {
+      if (auto st = store_->ImportOnLogin(request.sdkappid(), request.identifier()); !st.ok()) {
         return st;
       }
     }

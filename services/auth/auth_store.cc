@@ -120,6 +120,19 @@ absl::Status AuthStore::SetAdmins(uint64_t sdkappid, const std::vector<std::stri
   });
 }
 
+absl::Status AuthStore::ImportOnLogin(uint64_t sdkappid, const std::string& user_id) {
+  return pool_->Run([&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    tx.exec("SET LOCAL synchronous_commit = off");
+    tx.exec_params(
+        "INSERT INTO accounts (sdkappid, user_id) VALUES ($1, $2)"
+        " ON CONFLICT (sdkappid, user_id) DO NOTHING",
+        sdkappid, user_id);
+    tx.commit();
+    return absl::OkStatus();
+  });
+}
+
 absl::Status AuthStore::ImportAccounts(uint64_t sdkappid,
                                        const std::vector<AccountRecord>& accounts) {
   std::vector<std::string> ids, nicks, faces;

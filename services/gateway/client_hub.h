@@ -17,7 +17,7 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
-#include <deque>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -168,7 +168,9 @@ class ClientSession : public http::WsHandler, public std::enable_shared_from_thi
   // briefly instead of triggering a storage read at once.
   std::map<uint64_t, v1::TimelineEvent> ahead_;
   std::chrono::steady_clock::time_point gap_since_;
-  std::deque<std::pair<std::string, v1::SendC2CRequest>> send_queue_;
+  // A list, not a deque: libstdc++'s deque allocates ~1 KB up front even
+  // when empty, and almost every session's queue is empty.
+  std::list<std::pair<std::string, v1::SendC2CRequest>> send_queue_;
   bool send_in_flight_ = false;
 };
 
