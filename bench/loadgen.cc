@@ -264,6 +264,9 @@ int main(int argc, char** argv) {
   }
 
   net::io_context ioc;
+  // Keeps run_for() running while nothing is pending: an io_context that
+  // runs out of work stops, and later run_for() calls would return at once.
+  auto keep_running = net::make_work_guard(ioc);
   Stats stats;
   std::map<std::string, SenderTrack> senders;
 
