@@ -1,6 +1,5 @@
 #include "client_hub.h"
 
-#include <google/protobuf/util/json_util.h>
 #include <openssl/rand.h>
 
 #include "absl/strings/escaping.h"
@@ -291,9 +290,7 @@ void ClientSession::OnMessage(std::string data, bool binary) {
   if (binary) {
     parsed = frame.ParseFromString(data);
   } else {
-    google::protobuf::util::JsonParseOptions options;
-    options.ignore_unknown_fields = true;
-    parsed = google::protobuf::util::JsonStringToMessage(data, &frame, options).ok();
+    parsed = protojson::Parse(data, &frame, {/*ignore_unknown_fields=*/true}).ok();
   }
   if (!parsed) return SendError("", kBadPacket, "frame is not a valid ClientFrame");
   {
@@ -379,9 +376,7 @@ void ClientSession::HandleApi(const std::string& id, const v1::ApiCall& call) {
     }
     v1::ServerFrame frame;
     frame.set_id(id);
-    if (!google::protobuf::util::JsonStringToMessage(result.json,
-                                                     frame.mutable_api_result()->mutable_body())
-             .ok()) {
+    if (!protojson::Parse(result.json, frame.mutable_api_result()->mutable_body()).ok()) {
       return self->SendError(id, kInternal, "the answer could not be encoded");
     }
     self->SendFrame(frame);

@@ -22,13 +22,12 @@ int64_t NowSeconds() {
 
 absl::Status ParseJsonBody(const std::string& body, google::protobuf::Message* message,
                            const ServiceCodes& codes) {
-  google::protobuf::util::JsonParseOptions options;
-  options.ignore_unknown_fields = true;  // Tencent clients send fields we don't model
-  auto status = google::protobuf::util::JsonStringToMessage(body, message, options);
+  // Tencent clients send fields we don't model.
+  auto status = protojson::Parse(body, message, {/*ignore_unknown_fields=*/true});
   if (status.ok()) return absl::OkStatus();
   // The body is known to be valid JSON, so this is a field of the wrong type.
   return errors::Error(codes.invalid_param,
-                       absl::StrCat("invalid request field: ", status.message().as_string()));
+                       absl::StrCat("invalid request field: ", status.message()));
 }
 
 std::string PrintJson(const google::protobuf::Message& message) {

@@ -1,6 +1,5 @@
 #include "message_service.h"
 
-#include <google/protobuf/util/json_util.h>
 #include <openssl/rand.h>
 
 #include <map>
@@ -242,11 +241,7 @@ absl::Status MessageLogic::BeforeSend(const rpc::Caller& caller, SendJob* job, b
   if (answer.is_discarded() || !answer.is_object()) return absl::OkStatus();
   v1::SendC2CRequest changed = request;
   if (auto body = answer.find("MsgBody"); body != answer.end() && body->is_array()) {
-    google::protobuf::util::JsonParseOptions options;
-    options.ignore_unknown_fields = true;
-    if (!google::protobuf::util::JsonStringToMessage(body->dump(), changed.mutable_msg_body(),
-                                                     options)
-             .ok()) {
+    if (!protojson::Parse(body->dump(), changed.mutable_msg_body(), {true}).ok()) {
       return absl::OkStatus();
     }
   }

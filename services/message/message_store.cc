@@ -1,11 +1,11 @@
 #include "message_store.h"
 
-#include <google/protobuf/util/json_util.h>
 
 #include <set>
 
 #include "absl/strings/str_cat.h"
 #include "parley/log/log.h"
+#include "parley/protojson/protojson.h"
 #include "send_sql.h"
 
 namespace parley::message {
@@ -58,7 +58,6 @@ absl::StatusOr<v1::SyncResponse> MessageStore::Sync(uint64_t sdkappid, const std
         " WHERE t.sdkappid = $1 AND t.user_id = $2 AND t.seq > $3 AND t.seq <= $4"
         " ORDER BY t.seq LIMIT $5",
         sdkappid, user_id, after_seq, max_seq, limit);
-    google::protobuf::util::JsonParseOptions options;
     for (const auto& row : rows) {
       auto* event = response.add_events();
       event->set_seq(row[0].as<uint64_t>());
@@ -75,8 +74,7 @@ absl::StatusOr<v1::SyncResponse> MessageStore::Sync(uint64_t sdkappid, const std
         m->set_msg_random(static_cast<uint32_t>(row[9].as<int64_t>()));
         m->set_msg_time_stamp(static_cast<uint32_t>(row[10].as<int64_t>()));
         m->set_msg_key(event->msg_key());
-        (void)google::protobuf::util::JsonStringToMessage(row[11].as<std::string>(),
-                                                          m->mutable_msg_body(), options);
+        (void)protojson::Parse(std::string_view(row[11].c_str(), row[11].size()), m->mutable_msg_body());
         m->set_cloud_custom_data(row[12].as<std::string>());
         m->set_msg_flag_bits(row[13].as<bool>() ? 8 : 0);
         m->set_client_msg_id(row[14].as<std::string>());
@@ -278,7 +276,6 @@ absl::StatusOr<std::vector<v1::RoamMessage>> MessageStore::Roam(
         sdkappid, owner, peer, min_time, max_time, before_time, before_seq,
         static_cast<int64_t>(max_cnt) + 1);
     Result out;
-    google::protobuf::util::JsonParseOptions options;
     for (const auto& row : rows) {
       v1::RoamMessage m;
       m.set_from_account(row[0].as<std::string>());
@@ -290,8 +287,7 @@ absl::StatusOr<std::vector<v1::RoamMessage>> MessageStore::Roam(
       m.set_msg_flag_bits(recalled ? 8 : 0);
       m.set_msg_key(row[6].as<std::string>());
       if (!recalled) {
-        (void)google::protobuf::util::JsonStringToMessage(row[7].as<std::string>(),
-                                                          m.mutable_msg_body(), options);
+        (void)protojson::Parse(std::string_view(row[7].c_str(), row[7].size()), m.mutable_msg_body());
         m.set_cloud_custom_data(row[8].as<std::string>());
       }
       m.set_is_peer_read(row[9].as<bool>() ? 1 : 0);

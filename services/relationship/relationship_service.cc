@@ -1,7 +1,6 @@
 #include "relationship_service.h"
 
 #include <google/protobuf/struct.pb.h>
-#include <google/protobuf/util/json_util.h>
 
 #include <nlohmann/json.hpp>
 
@@ -296,7 +295,7 @@ void AddTag(google::protobuf::RepeatedPtrField<v1::TagValue>* items, const std::
 
 Struct ParseStruct(const std::string& json) {
   Struct s;
-  (void)google::protobuf::util::JsonStringToMessage(json, &s);
+  (void)protojson::Parse(json, &s);
   return s;
 }
 

@@ -1,5 +1,6 @@
 // parley::protojson::Print agrees with protobuf's own JSON printer.
 #include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/message_differencer.h>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -59,4 +60,84 @@ TEST_CASE("protojson prints what protobuf's JSON mapping prints", "[protojson]")
   friends.set_complete_flag(1);
   CheckSame(friends);
   CheckSame(parley::v1::FriendResults());
+}
+
+namespace {
+
+// Parses with protojson::Parse and with protobuf's parser; both must accept
+// or both refuse, and accepted input must give the same message.
+template <class M>
+void CheckParsesAlike(const std::string& json, bool ignore_unknown = false) {
+  INFO("json: " << json << "  ignore_unknown: " << ignore_unknown);
+  M expected, actual;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = ignore_unknown;
+  bool expected_ok = google::protobuf::util::JsonStringToMessage(json, &expected, options).ok();
+  absl::Status status = parley::protojson::Parse(json, &actual, {ignore_unknown});
+  REQUIRE(status.ok() == expected_ok);
+  if (!expected_ok) {
+    CHECK(status.code() == absl::StatusCode::kInvalidArgument);
+    return;
+  }
+  INFO("expected " << expected.ShortDebugString() << "\nactual   " << actual.ShortDebugString());
+  CHECK(google::protobuf::util::MessageDifferencer::Equals(expected, actual));
+}
+
+}  // namespace
+
+TEST_CASE("protojson parses what protobuf's JSON mapping parses", "[protojson]") {
+  using parley::v1::ClientFrame;
+  for (const char* json : {
+           R"({"id":"1","login":{"sdkappid":"1400000000","userId":"alice","usersig":"x","platform":"Web","lastSeq":"12"}})",
+           R"({"id":"1","login":{"sdkappid":1400000000,"user_id":"alice"}})",
+           R"({"id":"m","send":{"to":"bob","clientMsgId":"c1","random":4294967295,"body":[{"MsgType":"TIMTextElem","MsgContent":{"Text":"héllo \"✓\"\n","N":1.5,"Null":null,"L":[1,"a",{},true]}}],"lifeTime":"0","sendMsgControl":["NoUnread"],"offlinePushInfo":{"Title":"t"}}})",
+           R"({"id":"s","sync":{"afterSeq":"18446744073709551615","limit":10}})",
+           R"({"id":"h","heartbeat":{}})",
+           R"({"id":"a","api":{"service":"sns","command":"friend_add","body":{"AddFriendItem":[{"To_Account":"b"}]}}})",
+           R"({"id":null,"send":null})",
+           R"({"send":{"random":7.0}})",
+           R"({"send":{"random":"42"}})",
+           R"({})",
+           // Refused by both:
+           R"({"send":{"random":1.5}})",
+           R"({"send":{"random":-1}})",
+           R"({"send":{"random":4294967296}})",
+           R"({"send":{"random":"x"}})",
+           R"({"send":{"to":7}})",
+           R"({"send":{"body":{"a":1}}})",
+           R"({"send":{"sendMsgControl":"NoUnread"}})",
+           R"({"send":{"offlinePushInfo":[1]}})",
+           R"({"send":{}, "heartbeat":{}})",
+           R"({"nope":1})",
+           R"([1,2])",
+           R"("frame")",
+           R"({"id":"1",)",
+           "garbage",
+           ""}) {
+    CheckParsesAlike<ClientFrame>(json);
+  }
+  CheckParsesAlike<ClientFrame>(R"({"id":"1","nope":{"x":[1]},"heartbeat":{}})", true);
+
+  using parley::v1::TimelineEvent;
+  for (const char* json : {R"({"seq":"5","kind":"KIND_MESSAGE","peer":"p"})",
+                           R"({"seq":5,"kind":1})", R"({"kind":"KIND_NOPE"})",
+                           R"({"kind":true})"}) {
+    CheckParsesAlike<TimelineEvent>(json);
+  }
+  CheckParsesAlike<TimelineEvent>(R"({"kind":"KIND_NOPE","seq":"2"})", true);
+
+  parley::v1::RelationshipSettings settings;  // proto3 optional and bool fields
+  for (const char* json : {R"({"sdkappid":"1","checkFriendship":false,"profileCustomTags":["Hobby"]})",
+                           R"({"checkFriendship":"true"})", R"({"checkFriendship":1})"}) {
+    CheckParsesAlike<parley::v1::RelationshipSettings>(json);
+  }
+}
+
+TEST_CASE("protojson parsing replaces what the message held", "[protojson]") {
+  parley::v1::SendRequest send;
+  REQUIRE(parley::protojson::Parse(R"({"to":"a","body":[{"MsgType":"x"}]})", &send).ok());
+  REQUIRE(parley::protojson::Parse(R"({"body":[{"MsgType":"y"}]})", &send).ok());
+  CHECK(send.to().empty());
+  REQUIRE(send.body().values_size() == 1);
+  CHECK(send.body().values(0).struct_value().fields().at("MsgType").string_value() == "y");
 }
