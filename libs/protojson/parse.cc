@@ -212,35 +212,35 @@ class Parser {
     return absl::OkStatus();
   }
 
+  template <class Int>
+  using Setter = void (Reflection::*)(Message*, const FieldDescriptor*, Int) const;
+
+  template <class Int>
+  absl::Status ToIntegerField(const Json& j, Message* message, const FieldDescriptor* field,
+                              Setter<Int> set, Setter<Int> add) {
+    Int v;
+    if (auto st = ToInteger(j, field, &v); !st.ok()) return st;
+    (message->GetReflection()->*(field->is_repeated() ? add : set))(message, field, v);
+    return absl::OkStatus();
+  }
+
   // One value of `field` (an element, for repeated fields).
   absl::Status ToField(const Json& j, Message* message, const FieldDescriptor* field) {
     const Reflection* r = message->GetReflection();
     const bool repeated = field->is_repeated();
     switch (field->cpp_type()) {
-      case FieldDescriptor::CPPTYPE_INT32: {
-        int32_t v;
-        if (auto st = ToInteger(j, field, &v); !st.ok()) return st;
-        repeated ? r->AddInt32(message, field, v) : r->SetInt32(message, field, v);
-        return absl::OkStatus();
-      }
-      case FieldDescriptor::CPPTYPE_INT64: {
-        int64_t v;
-        if (auto st = ToInteger(j, field, &v); !st.ok()) return st;
-        repeated ? r->AddInt64(message, field, v) : r->SetInt64(message, field, v);
-        return absl::OkStatus();
-      }
-      case FieldDescriptor::CPPTYPE_UINT32: {
-        uint32_t v;
-        if (auto st = ToInteger(j, field, &v); !st.ok()) return st;
-        repeated ? r->AddUInt32(message, field, v) : r->SetUInt32(message, field, v);
-        return absl::OkStatus();
-      }
-      case FieldDescriptor::CPPTYPE_UINT64: {
-        uint64_t v;
-        if (auto st = ToInteger(j, field, &v); !st.ok()) return st;
-        repeated ? r->AddUInt64(message, field, v) : r->SetUInt64(message, field, v);
-        return absl::OkStatus();
-      }
+      case FieldDescriptor::CPPTYPE_INT32:
+        return ToIntegerField<int32_t>(j, message, field, &Reflection::SetInt32,
+                                       &Reflection::AddInt32);
+      case FieldDescriptor::CPPTYPE_INT64:
+        return ToIntegerField<int64_t>(j, message, field, &Reflection::SetInt64,
+                                       &Reflection::AddInt64);
+      case FieldDescriptor::CPPTYPE_UINT32:
+        return ToIntegerField<uint32_t>(j, message, field, &Reflection::SetUInt32,
+                                        &Reflection::AddUInt32);
+      case FieldDescriptor::CPPTYPE_UINT64:
+        return ToIntegerField<uint64_t>(j, message, field, &Reflection::SetUInt64,
+                                        &Reflection::AddUInt64);
       case FieldDescriptor::CPPTYPE_DOUBLE: {
         double v;
         if (auto st = ToDouble(j, field, &v); !st.ok()) return st;
