@@ -77,14 +77,12 @@ CallbackClient::CallbackClient(std::shared_ptr<v1::WebhookService::StubInterface
                                redis::Pool* redis, redis::PoolOptions subscriber_options)
     : service_(std::move(service)), redis_(redis) {
   auto invalidate = [this](const std::string& message) {
-    std::lock_guard lock(mu_);
-    ++generation_;
     std::vector<std::string> parts = absl::StrSplit(message, ' ');
     uint64_t app = 0;
     if (parts.size() == 2 && parts[0] == "a" && absl::SimpleAtoi(parts[1], &app)) {
-      settings_.erase(app);
+      settings_.Erase(app);
     } else {
-      settings_.clear();
+      settings_.Clear();
     }
   };
   changes_ = std::make_unique<redis::Subscriber>(
@@ -106,13 +104,8 @@ CallbackClient::~CallbackClient() {
 
 std::optional<v1::CallbackSettings> CallbackClient::Settings(uint64_t sdkappid) {
   int64_t now = NowSeconds();
-  uint64_t generation = 0;
-  {
-    std::lock_guard lock(mu_);
-    auto it = settings_.find(sdkappid);
-    if (it != settings_.end() && it->second.second > now) return it->second.first;
-    generation = generation_;
-  }
+  if (auto cached = settings_.Get(sdkappid, now)) return cached;
+  uint64_t ticket = settings_.Ticket();
   v1::GetCallbackSettingsRequest request;
   request.set_sdkappid(sdkappid);
   v1::CallbackSettings settings;
@@ -123,10 +116,9 @@ std::optional<v1::CallbackSettings> CallbackClient::Settings(uint64_t sdkappid) 
                                                 {"error", status.error_message()}});
     return std::nullopt;
   }
-  std::lock_guard lock(mu_);
   // Only trust what no change notice overtook.
-  if (generation == generation_ && changes_->subscribed()) {
-    settings_[sdkappid] = {settings, now + kSettingsSeconds};
+  if (changes_->subscribed()) {
+    settings_.PutIfUnchanged(sdkappid, settings, now + kSettingsSeconds, ticket);
   }
   return settings;
 }

@@ -37,27 +37,14 @@ CallbackLogic::CallbackLogic(pg::Pool* pool, http::Client* http,
       now_ms_(std::move(now_ms)),
       options_(options) {}
 
-void CallbackLogic::Invalidate(uint64_t sdkappid) {
-  std::lock_guard lock(mu_);
-  ++generation_;
-  cache_.erase(sdkappid);
-}
+void CallbackLogic::Invalidate(uint64_t sdkappid) { cache_.Erase(sdkappid); }
 
-void CallbackLogic::InvalidateAll() {
-  std::lock_guard lock(mu_);
-  ++generation_;
-  cache_.clear();
-}
+void CallbackLogic::InvalidateAll() { cache_.Clear(); }
 
 absl::StatusOr<v1::CallbackSettings> CallbackLogic::GetSettings(uint64_t sdkappid) {
   int64_t now = now_ms_();
-  uint64_t generation = 0;
-  {
-    std::lock_guard lock(mu_);
-    auto it = cache_.find(sdkappid);
-    if (it != cache_.end() && it->second.second > now) return it->second.first;
-    generation = generation_;
-  }
+  if (auto cached = cache_.Get(sdkappid, now)) return *cached;
+  uint64_t ticket = cache_.Ticket();
   auto settings = pool_->Query<v1::CallbackSettings>(
       [&](pqxx::connection& c) -> absl::StatusOr<v1::CallbackSettings> {
         pqxx::nontransaction tx(c);
@@ -77,8 +64,7 @@ absl::StatusOr<v1::CallbackSettings> CallbackLogic::GetSettings(uint64_t sdkappi
         return s;
       });
   if (!settings.ok()) return errors::Error(kInternal, "callback settings could not be read");
-  std::lock_guard lock(mu_);
-  if (generation == generation_ && caching_()) cache_[sdkappid] = {*settings, now + kSettingsMillis};
+  if (caching_()) cache_.PutIfUnchanged(sdkappid, *settings, now + kSettingsMillis, ticket);
   return settings;
 }
 

@@ -6,11 +6,10 @@
 #include <chrono>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <unordered_map>
 
+#include "parley/cache/ttl_cache.h"
 #include "parley/callbacks/callbacks.h"
 #include "parley/http/client.h"
 #include "parley/pg/pool.h"
@@ -60,9 +59,7 @@ class CallbackLogic {
   Clock now_ms_;
   CallbackOptions options_;
   std::function<bool()> caching_ = [] { return false; };
-  std::mutex mu_;
-  std::unordered_map<uint64_t, std::pair<v1::CallbackSettings, int64_t>> cache_;
-  uint64_t generation_ = 0;
+  cache::TtlCache<uint64_t, v1::CallbackSettings> cache_{10000};
 };
 
 class CallbackGrpcService final : public v1::WebhookService::Service {

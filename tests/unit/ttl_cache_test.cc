@@ -35,3 +35,21 @@ TEST_CASE("erase removes from both generations", "[cache]") {
   CHECK_FALSE(cache.Get(3, 0).has_value());
   CHECK(cache.Get(2, 0).has_value());
 }
+
+TEST_CASE("a fill that an invalidation overtook is not stored", "[cache]") {
+  TtlCache<int, int> cache(10);
+  uint64_t ticket = cache.Ticket();
+  CHECK(cache.PutIfUnchanged(1, 10, 100, ticket));
+  CHECK(cache.Get(1, 0) == std::optional<int>(10));
+
+  ticket = cache.Ticket();  // a fill of key 2 starts reading its source
+  cache.Erase(3);           // a change notice arrives meanwhile
+  CHECK_FALSE(cache.PutIfUnchanged(2, 20, 100, ticket));
+  CHECK_FALSE(cache.Get(2, 0).has_value());
+
+  ticket = cache.Ticket();
+  cache.Clear();
+  CHECK_FALSE(cache.PutIfUnchanged(2, 20, 100, ticket));
+  CHECK_FALSE(cache.Get(1, 0).has_value());  // Clear dropped everything
+  CHECK(cache.PutIfUnchanged(2, 21, 100, cache.Ticket()));
+}

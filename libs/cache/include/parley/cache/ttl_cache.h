@@ -46,10 +46,33 @@ class TtlCache {
     InsertLocked(key, Entry{std::move(value), expires_at});
   }
 
+  // For caches invalidated by change notices: take a ticket before reading
+  // the source, then PutIfUnchanged() stores the value only if no Erase() or
+  // Clear() ran in between (else the value read may predate the change).
+  uint64_t Ticket() {
+    absl::MutexLock lock(&mu_);
+    return invalidations_;
+  }
+  bool PutIfUnchanged(const Key& key, Value value, int64_t expires_at, uint64_t ticket) {
+    absl::MutexLock lock(&mu_);
+    if (ticket != invalidations_) return false;
+    previous_.erase(key);
+    InsertLocked(key, Entry{std::move(value), expires_at});
+    return true;
+  }
+
   void Erase(const Key& key) {
     absl::MutexLock lock(&mu_);
+    ++invalidations_;
     current_.erase(key);
     previous_.erase(key);
+  }
+
+  void Clear() {
+    absl::MutexLock lock(&mu_);
+    ++invalidations_;
+    current_.clear();
+    previous_.clear();
   }
 
   size_t size() {
@@ -74,6 +97,7 @@ class TtlCache {
   absl::Mutex mu_;
   absl::flat_hash_map<Key, Entry> current_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<Key, Entry> previous_ ABSL_GUARDED_BY(mu_);
+  uint64_t invalidations_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace parley::cache

@@ -21,6 +21,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "parley/cache/ttl_cache.h"
 #include "parley/redis/pool.h"
 #include "parley/redis/subscriber.h"
 #include "parley/v1/callback.grpc.pb.h"
@@ -84,9 +85,8 @@ class CallbackClient {
 
   std::shared_ptr<v1::WebhookService::StubInterface> service_;
   redis::Pool* redis_;
-  std::mutex mu_;
-  std::unordered_map<uint64_t, std::pair<v1::CallbackSettings, int64_t>> settings_;  // + expiry
-  uint64_t generation_ = 0;  // bumped by every invalidation
+  cache::TtlCache<uint64_t, v1::CallbackSettings> settings_{10000};
+  std::mutex mu_;  // guards the after-event queue
   std::condition_variable cv_;
   std::deque<std::pair<Event, std::function<std::string()>>> queue_;
   bool stopping_ = false;
