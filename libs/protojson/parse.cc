@@ -102,33 +102,17 @@ absl::Status ToDouble(const Json& j, const FieldDescriptor* field, double* out) 
   return TypeError(field, "a number");
 }
 
-void ToValue(const Json& j, google::protobuf::Value* value);
-
-void ToStruct(const Json& j, google::protobuf::Struct* s) {
-  auto* fields = s->mutable_fields();
-  for (const auto& [key, item] : j.items()) ToValue(item, &(*fields)[key]);
-}
-
-void ToList(const Json& j, google::protobuf::ListValue* list) {
-  for (const auto& item : j) ToValue(item, list->add_values());
-}
-
-void ToValue(const Json& j, google::protobuf::Value* value) {
-  switch (j.type()) {
-    case Json::value_t::null: value->set_null_value(google::protobuf::NULL_VALUE); break;
-    case Json::value_t::boolean: value->set_bool_value(j.get<bool>()); break;
-    case Json::value_t::string: value->set_string_value(j.get_ref<const std::string&>()); break;
-    case Json::value_t::object: ToStruct(j, value->mutable_struct_value()); break;
-    case Json::value_t::array: ToList(j, value->mutable_list_value()); break;
-    default: value->set_number_value(j.get<double>()); break;
-  }
-}
+// protobuf's parser refuses nesting beyond 100 levels too; without a limit a
+// hostile frame of nested arrays would overflow the stack.
+constexpr int kMaxDepth = 100;
 
 class Parser {
  public:
   explicit Parser(ParseOptions options) : options_(options) {}
 
   absl::Status ToMessage(const Json& j, Message* message) {
+    DepthGuard guard(&depth_);
+    if (depth_ > kMaxDepth) return TooDeep();
     const Descriptor* type = message->GetDescriptor();
     const std::string& name = type->full_name();
     if (name.rfind("google.protobuf.", 0) == 0) return WellKnown(j, message);
@@ -172,21 +156,55 @@ class Parser {
   }
 
  private:
+  struct DepthGuard {
+    explicit DepthGuard(int* depth) : depth(depth) { ++*depth; }
+    ~DepthGuard() { --*depth; }
+    int* depth;
+  };
+
+  static absl::Status TooDeep() {
+    return absl::InvalidArgumentError("JSON is nested more than 100 levels deep");
+  }
+
+  absl::Status ToValue(const Json& j, google::protobuf::Value* value) {
+    DepthGuard guard(&depth_);
+    if (depth_ > kMaxDepth) return TooDeep();
+    switch (j.type()) {
+      case Json::value_t::null: value->set_null_value(google::protobuf::NULL_VALUE); break;
+      case Json::value_t::boolean: value->set_bool_value(j.get<bool>()); break;
+      case Json::value_t::string: value->set_string_value(j.get_ref<const std::string&>()); break;
+      case Json::value_t::object: return ToStruct(j, value->mutable_struct_value());
+      case Json::value_t::array: return ToList(j, value->mutable_list_value());
+      default: value->set_number_value(j.get<double>()); break;
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status ToStruct(const Json& j, google::protobuf::Struct* s) {
+    auto* fields = s->mutable_fields();
+    for (const auto& [key, item] : j.items()) {
+      if (auto st = ToValue(item, &(*fields)[key]); !st.ok()) return st;
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status ToList(const Json& j, google::protobuf::ListValue* list) {
+    for (const auto& item : j) {
+      if (auto st = ToValue(item, list->add_values()); !st.ok()) return st;
+    }
+    return absl::OkStatus();
+  }
+
   absl::Status WellKnown(const Json& j, Message* message) {
     const std::string& name = message->GetDescriptor()->full_name();
-    if (auto* value = dynamic_cast<google::protobuf::Value*>(message)) {
-      ToValue(j, value);
-      return absl::OkStatus();
-    }
+    if (auto* value = dynamic_cast<google::protobuf::Value*>(message)) return ToValue(j, value);
     if (auto* s = dynamic_cast<google::protobuf::Struct*>(message)) {
       if (!j.is_object()) return absl::InvalidArgumentError(name + ": expected an object");
-      ToStruct(j, s);
-      return absl::OkStatus();
+      return ToStruct(j, s);
     }
     if (auto* list = dynamic_cast<google::protobuf::ListValue*>(message)) {
       if (!j.is_array()) return absl::InvalidArgumentError(name + ": expected an array");
-      ToList(j, list);
-      return absl::OkStatus();
+      return ToList(j, list);
     }
     // Timestamps, durations, wrappers and the like are rare here: protobuf's
     // parser handles their special forms.
@@ -307,6 +325,7 @@ class Parser {
   }
 
   ParseOptions options_;
+  int depth_ = 0;
 };
 
 }  // namespace

@@ -141,3 +141,15 @@ TEST_CASE("protojson parsing replaces what the message held", "[protojson]") {
   REQUIRE(send.body().values_size() == 1);
   CHECK(send.body().values(0).struct_value().fields().at("MsgType").string_value() == "y");
 }
+
+TEST_CASE("protojson refuses deep nesting instead of overflowing the stack", "[protojson]") {
+  auto nested = [](int depth) {
+    return std::string(R"({"send":{"body":)") + std::string(depth, '[') + std::string(depth, ']') +
+           "}}";
+  };
+  CheckParsesAlike<parley::v1::ClientFrame>(nested(40));
+  CheckParsesAlike<parley::v1::ClientFrame>(nested(200));
+  parley::v1::ClientFrame frame;  // far deeper than any stack would survive
+  auto status = parley::protojson::Parse(nested(500000), &frame);
+  CHECK(status.code() == absl::StatusCode::kInvalidArgument);
+}
