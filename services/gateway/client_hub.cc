@@ -61,6 +61,7 @@ ClientHub::ClientHub(ClientOptions options, std::shared_ptr<v1::AuthService::Stu
     : options_(std::move(options)),
       auth_(std::move(auth)),
       messages_(std::move(messages)),
+      sends_(messages_.get(), {.deadline = options_.rpc_deadline}),
       presence_(redis),
       stream_connection_(std::move(stream_connection)) {}
 
@@ -620,6 +621,7 @@ void ClientSession::HandleSend(const std::string& id, const v1::SendRequest& sen
 
 void ClientSession::DispatchNextSend() {
   std::pair<std::string, v1::SendC2CRequest> next;
+  rpc::Caller caller;
   {
     std::lock_guard lock(mu_);
     if (send_queue_.empty()) {
@@ -628,19 +630,30 @@ void ClientSession::DispatchNextSend() {
     }
     next = std::move(send_queue_.front());
     send_queue_.pop_front();
+    // A session that ended sends nothing more (its queue stays as it is).
+    if (state_ != State::kLive) return SendError(next.first, kBadPacket, "log in first");
+    caller = {sdkappid_, user_id_, false, platform_, client_ip_};
   }
-  CallForUser<v1::SendC2CRequest, v1::SendC2CResponse>(
-      next.first, std::move(next.second),
-      &v1::MessageService::StubInterface::async_interface::SendC2C,
-      [](const v1::SendC2CResponse& response, v1::ServerFrame* frame) {
-        auto* ack = frame->mutable_send_ack();
-        ack->set_msg_key(response.msg_key());
-        ack->set_msg_seq(response.msg_seq());
-        ack->set_msg_time(response.msg_time());
-        ack->set_seq(response.sender_seq());
-        ack->set_duplicate(response.duplicate());
-      },
-      [self = shared_from_this()] { self->DispatchNextSend(); });
+  hub_->sends().Send(
+      caller, std::move(next.second),
+      [self = shared_from_this(), id = std::move(next.first)](
+          absl::StatusOr<v1::SendC2CResponse> response) {
+        if (!response.ok()) {
+          self->SendError(id, errors::TencentCode(response.status(), kInternal),
+                          std::string(response.status().message()));
+        } else {
+          v1::ServerFrame frame;
+          frame.set_id(id);
+          auto* ack = frame.mutable_send_ack();
+          ack->set_msg_key(response->msg_key());
+          ack->set_msg_seq(response->msg_seq());
+          ack->set_msg_time(response->msg_time());
+          ack->set_seq(response->sender_seq());
+          ack->set_duplicate(response->duplicate());
+          self->SendFrame(frame);
+        }
+        self->DispatchNextSend();
+      });
 }
 
 void ClientSession::HandleSync(const std::string& id, const v1::SyncRequest& sync) {

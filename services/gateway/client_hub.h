@@ -33,6 +33,7 @@
 #include "parley/v1/client.pb.h"
 #include "parley/v1/message.grpc.pb.h"
 #include "rest_api.h"
+#include "send_batcher.h"
 
 namespace parley::gateway {
 
@@ -69,6 +70,7 @@ class ClientHub {
   const ClientOptions& options() const { return options_; }
   v1::AuthService::StubInterface* auth() { return auth_.get(); }
   v1::MessageService::StubInterface* messages() { return messages_.get(); }
+  SendBatcher& sends() { return sends_; }
   presence::Presence& presence() { return presence_; }
   void Register(const std::shared_ptr<ClientSession>& session);
   void Unregister(const ClientSession& session);
@@ -88,6 +90,7 @@ class ClientHub {
   const RestApi* api_ = nullptr;
   std::shared_ptr<v1::AuthService::StubInterface> auth_;
   std::shared_ptr<v1::MessageService::StubInterface> messages_;
+  SendBatcher sends_;
   presence::Presence presence_;
   redis::PoolOptions stream_connection_;
   std::mutex mu_;

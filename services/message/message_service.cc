@@ -1,8 +1,7 @@
 #include "message_service.h"
 
-#include <openssl/rand.h>
-
 #include <map>
+#include <random>
 #include <tuple>
 
 #include <nlohmann/json.hpp>
@@ -47,10 +46,11 @@ constexpr int64_t kMaxLifeTime = 604800;
 constexpr size_t kMaxBatchTargets = 500;
 constexpr uint32_t kMaxSyncPage = 200;
 
+// MsgRandom and MsgSeq only have to vary between messages; nothing secret
+// rides on them, so a per-thread generator spares a locked CSPRNG call.
 uint32_t RandomU32() {
-  uint32_t value = 0;
-  RAND_bytes(reinterpret_cast<unsigned char*>(&value), sizeof(value));
-  return value;
+  thread_local std::mt19937 generator{std::random_device{}()};
+  return static_cast<uint32_t>(generator());
 }
 
 std::string ToJson(const google::protobuf::Message& message) { return protojson::Print(message); }
@@ -281,8 +281,8 @@ void MessageLogic::AfterSend(const rpc::Caller& caller, const SendJob& job,
   }
 }
 
-absl::StatusOr<v1::SendC2CResponse> MessageLogic::SendC2C(const rpc::Caller& caller,
-                                                          const v1::SendC2CRequest& request) {
+absl::StatusOr<std::optional<v1::SendC2CResponse>> MessageLogic::StageSend(
+    const rpc::Caller& caller, const v1::SendC2CRequest& request, StagedSend* staged) {
   bool online_only = false;
   auto job = PrepareJob(caller, request, &online_only);
   if (!job.ok()) return job.status();
@@ -311,7 +311,6 @@ absl::StatusOr<v1::SendC2CResponse> MessageLogic::SendC2C(const rpc::Caller& cal
   const v1::SendC2CRequest& sent = rewritten ? *rewritten : request;
   bool after_callback = !Has(request.forbid_callback_control(), "ForbidAfterSendMsgCallback");
 
-  v1::SendC2CResponse response;
   if (online_only || dropped) {
     // Not stored: only sessions online now get it, with seq 0. A message the
     // app's callback dropped looks sent to the sender and reaches no one.
@@ -324,31 +323,97 @@ absl::StatusOr<v1::SendC2CResponse> MessageLogic::SendC2C(const rpc::Caller& cal
       deliverer_->Enqueue(caller.sdkappid, std::move(delivery));
       if (after_callback) AfterSend(caller, *job, msg_key, msg_seq, job->time, true);
     }
+    v1::SendC2CResponse response;
     response.set_msg_time(static_cast<uint32_t>(job->time));
     response.set_msg_key(msg_key);
     response.set_msg_id(msg_key);
     response.set_msg_seq(msg_seq);
     return response;
   }
-  auto results = writer_->Submit({*job}).get();
-  if (!results[0].ok()) {
+  staged->caller = &caller;
+  staged->job = std::move(*job);
+  staged->request = &request;
+  staged->rewritten = std::move(rewritten);
+  staged->after_callback = after_callback;
+  return std::nullopt;
+}
+
+absl::StatusOr<v1::SendC2CResponse> MessageLogic::FinishSend(
+    const StagedSend& staged, const absl::StatusOr<SendResult>& stored) {
+  const rpc::Caller& caller = *staged.caller;
+  if (!stored.ok()) {
     log::Error("send_failed", {{"sdkappid", caller.sdkappid},
-                               {"error", std::string(results[0].status().message())}});
+                               {"error", std::string(stored.status().message())}});
     return errors::Error(kInternal, "the message could not be stored; retry with the same MsgRandom");
   }
-  const SendResult& result = *results[0];
+  const SendResult& result = *stored;
   if (!result.duplicate) {
-    DeliverStored(caller.sdkappid, *job, result, sent);
-    if (after_callback) {
-      AfterSend(caller, *job, result.msg_key, result.msg_seq, result.msg_time, false);
+    DeliverStored(caller.sdkappid, staged.job, result,
+                  staged.rewritten ? *staged.rewritten : *staged.request);
+    if (staged.after_callback) {
+      AfterSend(caller, staged.job, result.msg_key, result.msg_seq, result.msg_time, false);
     }
   }
+  v1::SendC2CResponse response;
   response.set_msg_time(static_cast<uint32_t>(result.msg_time));
   response.set_msg_key(result.msg_key);
   response.set_msg_id(result.msg_key);
   response.set_msg_seq(result.msg_seq);
   response.set_sender_seq(result.sender_seq);
   response.set_duplicate(result.duplicate);
+  return response;
+}
+
+absl::StatusOr<v1::SendC2CResponse> MessageLogic::SendC2C(const rpc::Caller& caller,
+                                                          const v1::SendC2CRequest& request) {
+  StagedSend staged;
+  auto answered = StageSend(caller, request, &staged);
+  if (!answered.ok()) return answered.status();
+  if (answered->has_value()) return std::move(**answered);
+  auto results = writer_->Submit({staged.job}).get();
+  return FinishSend(staged, results[0]);
+}
+
+absl::StatusOr<v1::SendFromClientsResponse> MessageLogic::SendFromClients(
+    const rpc::Caller& caller, const v1::SendFromClientsRequest& request) {
+  if (!caller.is_admin) return errors::Error(90009, "internal callers only");
+  const int count = request.sends_size();
+  // Each send acts for its own logged-in user, never as an admin.
+  std::vector<rpc::Caller> senders(count);
+  std::vector<StagedSend> staged(count);
+  std::vector<absl::StatusOr<v1::SendC2CResponse>> answers(count, v1::SendC2CResponse());
+  std::vector<SendJob> jobs;
+  std::vector<int> job_owner;
+  for (int i = 0; i < count; ++i) {
+    const auto& send = request.sends(i);
+    senders[i] = {caller.sdkappid, send.user_id(), false, send.platform(), send.client_ip()};
+    auto answered = StageSend(senders[i], send.request(), &staged[i]);
+    if (!answered.ok()) {
+      answers[i] = answered.status();
+    } else if (answered->has_value()) {
+      answers[i] = std::move(**answered);
+    } else {
+      jobs.push_back(staged[i].job);
+      job_owner.push_back(i);
+    }
+  }
+  if (!jobs.empty()) {
+    // One submission: the writer stores them in one transaction, in this order.
+    auto results = writer_->Submit(std::move(jobs)).get();
+    for (size_t j = 0; j < results.size(); ++j) {
+      answers[job_owner[j]] = FinishSend(staged[job_owner[j]], results[j]);
+    }
+  }
+  v1::SendFromClientsResponse response;
+  for (auto& answer : answers) {
+    auto* outcome = response.add_outcomes();
+    if (answer.ok()) {
+      *outcome->mutable_response() = std::move(*answer);
+    } else {
+      outcome->set_error_code(errors::TencentCode(answer.status(), kInternal));
+      outcome->set_error_info(std::string(answer.status().message()));
+    }
+  }
   return response;
 }
 
@@ -760,6 +825,14 @@ grpc::Status MessageGrpcService::SendC2C(grpc::ServerContext* context,
                                          v1::SendC2CResponse* response) {
   return rpc::ServeAsCaller(context, request, response, [&](const auto& c, const auto& r) {
     return logic_->SendC2C(c, r);
+  });
+}
+
+grpc::Status MessageGrpcService::SendFromClients(grpc::ServerContext* context,
+                                                 const v1::SendFromClientsRequest* request,
+                                                 v1::SendFromClientsResponse* response) {
+  return rpc::ServeAsCaller(context, request, response, [&](const auto& c, const auto& r) {
+    return logic_->SendFromClients(c, r);
   });
 }
 

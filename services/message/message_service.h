@@ -35,6 +35,9 @@ class MessageLogic {
                                               const v1::SendC2CRequest& request);
   absl::StatusOr<v1::BatchSendC2CResponse> BatchSendC2C(const rpc::Caller& caller,
                                                         const v1::BatchSendC2CRequest& request);
+  // Many client sends from a gateway, stored together; one outcome each.
+  absl::StatusOr<v1::SendFromClientsResponse> SendFromClients(
+      const rpc::Caller& caller, const v1::SendFromClientsRequest& request);
   absl::StatusOr<v1::SyncResponse> Sync(const rpc::Caller& caller, const v1::SyncRequest& request);
   absl::StatusOr<v1::ImportC2CResponse> ImportC2C(const rpc::Caller& caller,
                                                   const v1::ImportC2CRequest& request);
@@ -58,6 +61,24 @@ class MessageLogic {
       const rpc::Caller& caller, const v1::PinConversationRequest& request);
 
  private:
+  // A send that passed every check and waits to be stored. Points into the
+  // caller and request of the call that staged it.
+  struct StagedSend {
+    const rpc::Caller* caller = nullptr;
+    SendJob job;
+    const v1::SendC2CRequest* request = nullptr;
+    std::optional<v1::SendC2CRequest> rewritten;  // by the before-send callback
+    bool after_callback = false;
+  };
+  // Validates, checks permissions and runs the before-send callback. Answers
+  // at once when nothing is to be stored (online-only or dropped); otherwise
+  // fills *staged and returns nullopt.
+  absl::StatusOr<std::optional<v1::SendC2CResponse>> StageSend(const rpc::Caller& caller,
+                                                               const v1::SendC2CRequest& request,
+                                                               StagedSend* staged);
+  // After storage: delivery, after-send callbacks and the sender's answer.
+  absl::StatusOr<v1::SendC2CResponse> FinishSend(const StagedSend& staged,
+                                                 const absl::StatusOr<SendResult>& stored);
   // Builds the job of one send; errors carry openim codes.
   absl::StatusOr<SendJob> PrepareJob(const rpc::Caller& caller, const v1::SendC2CRequest& request,
                                      bool* online_only);
@@ -102,6 +123,9 @@ class MessageGrpcService final : public v1::MessageService::Service {
                        v1::SendC2CResponse* response) override;
   grpc::Status BatchSendC2C(grpc::ServerContext* context, const v1::BatchSendC2CRequest* request,
                             v1::BatchSendC2CResponse* response) override;
+  grpc::Status SendFromClients(grpc::ServerContext* context,
+                               const v1::SendFromClientsRequest* request,
+                               v1::SendFromClientsResponse* response) override;
   grpc::Status Sync(grpc::ServerContext* context, const v1::SyncRequest* request,
                     v1::SyncResponse* response) override;
 #define PARLEY_MESSAGE_RPC(Method, Req, Resp)                                        \

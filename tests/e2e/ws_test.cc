@@ -8,8 +8,13 @@
 #include <set>
 #include <thread>
 
+#include <grpcpp/grpcpp.h>
+
+#include "parley/errors/errors.h"
 #include "parley/presence/presence.h"
 #include "parley/redis/pool.h"
+#include "parley/rpc/client.h"
+#include "parley/v1/message.grpc.pb.h"
 
 #include "support/e2e_helpers.h"
 #include "support/test_cluster.h"
@@ -164,6 +169,68 @@ TEST_CASE("a resent message is not duplicated", "[ws]") {
   CHECK(r1["ErrorCode"] == 0);
   CHECK(r2["MsgKey"] == r1["MsgKey"]);
   CHECK(Drain(bob).size() == 1);
+}
+
+TEST_CASE("a gateway's gathered sends are stored in order and answered one by one", "[ws]") {
+  TestCluster c;
+  ImportAccounts(c, {"alice", "bob", "carol"});
+  auto messages = parley::v1::MessageService::NewStub(grpc::CreateChannel(
+      c.setting("PARLEY_MESSAGE_GRPC_ADDR"), grpc::InsecureChannelCredentials()));
+  auto text = [](const std::string& to, const std::string& words) {
+    parley::v1::SendC2CRequest r;
+    r.set_to_account(to);
+    auto* element = r.mutable_msg_body()->add_values()->mutable_struct_value()->mutable_fields();
+    (*element)["MsgType"].set_string_value("TIMTextElem");
+    (*element)["MsgContent"].mutable_struct_value()->mutable_fields()->operator[]("Text")
+        .set_string_value(words);
+    return r;
+  };
+  parley::v1::SendFromClientsRequest request;
+  auto add = [&](const std::string& user, parley::v1::SendC2CRequest send) {
+    auto* s = request.add_sends();
+    s->set_user_id(user);
+    s->set_platform("Web");
+    *s->mutable_request() = std::move(send);
+  };
+  add("alice", text("bob", "one"));
+  add("alice", text("nobody", "lost"));  // not registered
+  auto as_other = text("bob", "forged");
+  as_other.set_from_account("alice");  // carol can't send as alice
+  add("carol", as_other);
+  auto empty_body = text("bob", "x");
+  empty_body.clear_msg_body();
+  add("alice", empty_body);
+  add("alice", text("bob", "two"));
+  add("carol", text("bob", "three"));
+
+  // Only internal callers (the gateway) may send for other users.
+  for (bool internal : {false, true}) {
+    parley::rpc::Caller caller{c.sdkappid, internal ? "parley-gateway" : "alice", internal};
+    auto context = parley::rpc::NewContext(&caller, std::chrono::milliseconds(5000));
+    parley::v1::SendFromClientsResponse response;
+    grpc::Status status = messages->SendFromClients(context.get(), request, &response);
+    if (!internal) {
+      REQUIRE_FALSE(status.ok());
+      CHECK(parley::errors::TencentCode(parley::errors::FromGrpc(status)) == 90009);
+      continue;
+    }
+    REQUIRE(status.ok());
+    REQUIRE(response.outcomes_size() == 6);
+    std::vector<int> codes;
+    for (const auto& outcome : response.outcomes()) codes.push_back(outcome.error_code());
+    CHECK(codes == std::vector<int>{0, 90012, 20003, 90002, 0, 0});
+    CHECK(response.outcomes(0).response().sender_seq() == 1);
+    CHECK(response.outcomes(4).response().sender_seq() == 2);
+    CHECK(response.outcomes(5).response().sender_seq() == 1);
+    CHECK_FALSE(response.outcomes(1).error_info().empty());
+  }
+
+  // Bob's timeline has the three stored messages, in the order they were sent.
+  WsClient bob(c.http_port);
+  json ack = LoginOk(bob, c, "bob", "Web", 0);
+  std::vector<std::string> texts;
+  for (const auto& e : Drain(bob)) texts.push_back(TextOf(e));
+  CHECK(texts == std::vector<std::string>{"one", "two", "three"});
 }
 
 TEST_CASE("a new login in the same platform class kicks the old one - REST kick ends all",

@@ -1,4 +1,7 @@
 #include <catch2/catch.hpp>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 #include "parley/http/server.h"
 #include "support/http_client.h"
@@ -35,10 +38,15 @@ TEST_CASE("the server keeps connections alive and answers later from another thr
   options.body_too_large = [](const http::Request&) {
     return http::Response{200, "text/plain", "too large", true};
   };
-  http::Server server(options, [](http::Request request, http::Responder respond) {
-    std::thread([request, respond] {
+  // The answering threads are joined before the server goes: a Responder
+  // must not outlive its server.
+  std::mutex threads_mu;
+  std::vector<std::thread> answering;
+  http::Server server(options, [&](http::Request request, http::Responder respond) {
+    std::lock_guard lock(threads_mu);
+    answering.emplace_back([request, respond] {
       respond({200, "text/plain", request.method + " " + request.path + " " + request.body, false});
-    }).detach();
+    });
   });
   REQUIRE(server.Start().ok());
 
@@ -59,6 +67,10 @@ TEST_CASE("the server keeps connections alive and answers later from another thr
     std::string reply = testing::RawExchange(server.port(), "NOT HTTP AT ALL\r\n\r\n");
     CHECK(reply.rfind("HTTP/1.1 400", 0) == 0);
     CHECK(client.Send("GET", "/still-up", "").status == 200);
+  }
+  {
+    std::lock_guard lock(threads_mu);
+    for (auto& t : answering) t.join();
   }
   server.Stop();
 }
