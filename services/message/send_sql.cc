@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <stdexcept>
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
@@ -37,12 +38,11 @@ constexpr char kWriteOneSql[] =
     "SELECT duplicate, msg_key, msg_seq, msg_time, sender_seq, receiver_seq FROM parley_c2c_send("
     "$1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, NULLIF($10, '')::jsonb, $11, $12, $13, $14)";
 
-// Inserts the claims; returns the ones that were free (RETURNING skips the
-// conflicts).
-constexpr char kClaimDedupSql[] =
-    "INSERT INTO c2c_dedup (sdkappid, from_account, to_account, dedup_key)"
-    " SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) ORDER BY 1, 2, 3, 4"
-    " ON CONFLICT DO NOTHING RETURNING sdkappid, from_account, to_account, dedup_key";
+// The batch's keys that someone already holds (their sends take the slow path).
+constexpr char kFindDedupSql[] =
+    "SELECT d.sdkappid, d.from_account, d.to_account, d.dedup_key FROM c2c_dedup d"
+    " JOIN unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS u(app, f, t, k)"
+    "  ON d.sdkappid = u.app AND d.from_account = u.f AND d.to_account = u.t AND d.dedup_key = u.k";
 
 // Reserves n MsgSeqs per conversation; returns each one's new last_seq.
 constexpr char kReserveMsgSeqsSql[] =
@@ -88,18 +88,20 @@ constexpr char kUpsertConversationsKeepLastSql[] =
     "  $6::int[])"
     " ON CONFLICT (sdkappid, owner, peer) DO UPDATE SET unread = c.unread + EXCLUDED.unread";
 
-// Records what each claim now stands for, so a retry gets the original ack.
-constexpr char kCompleteDedupSql[] =
-    "UPDATE c2c_dedup d SET msg_key = u.k, msg_seq = u.s, msg_time = u.tm, sender_seq = u.ss"
-    " FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[],"
-    "  $7::bigint[], $8::bigint[]) AS u(app, f, t, dk, k, s, tm, ss)"
-    " WHERE d.sdkappid = u.app AND d.from_account = u.f AND d.to_account = u.t"
-    "  AND d.dedup_key = u.dk";
+// Records what each key now stands for, so a retry gets the original ack.
+// Written once, at the end: a key a concurrent transaction took meanwhile
+// (another replica) conflicts here, and the batch is redone one by one.
+constexpr char kRecordDedupSql[] =
+    "INSERT INTO c2c_dedup (sdkappid, from_account, to_account, dedup_key, msg_key, msg_seq,"
+    "  msg_time, sender_seq)"
+    " SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[],"
+    "  $6::bigint[], $7::bigint[], $8::bigint[]) ORDER BY 1, 2, 3, 4"
+    " ON CONFLICT DO NOTHING";
 
 // Splits jobs into those this batch may write set-based (in job order) and
 // those that must go through parley_c2c_send(): a dedup key someone already
-// holds, or one an earlier job of this batch claims.
-void ClaimDedupKeys(pqxx::work& tx, const std::vector<SendJob>& jobs, std::vector<size_t>* fast,
+// holds, or one an earlier job of this batch uses.
+void SplitByDedup(pqxx::work& tx, const std::vector<SendJob>& jobs, std::vector<size_t>* fast,
                     std::vector<size_t>* slow) {
   std::set<DedupKey> in_batch;
   std::vector<size_t> claimers;
@@ -115,13 +117,13 @@ void ClaimDedupKeys(pqxx::work& tx, const std::vector<SendJob>& jobs, std::vecto
     tos.push_back(job.to);
     keys.push_back(job.dedup_key);
   }
-  std::set<DedupKey> claimed;
+  std::set<DedupKey> taken;
   if (!claimers.empty()) {
-    auto rows = tx.exec_params(kClaimDedupSql, IntArray(apps), TextArray(froms), TextArray(tos),
+    auto rows = tx.exec_params(kFindDedupSql, IntArray(apps), TextArray(froms), TextArray(tos),
                                TextArray(keys));
     for (const auto& row : rows) {
-      claimed.emplace(row[0].as<uint64_t>(), row[1].as<std::string>(), row[2].as<std::string>(),
-                      row[3].as<std::string>());
+      taken.emplace(row[0].as<uint64_t>(), row[1].as<std::string>(), row[2].as<std::string>(),
+                    row[3].as<std::string>());
     }
   }
   size_t next_claimer = 0;
@@ -129,7 +131,7 @@ void ClaimDedupKeys(pqxx::work& tx, const std::vector<SendJob>& jobs, std::vecto
     const SendJob& job = jobs[i];
     bool is_claimer = next_claimer < claimers.size() && claimers[next_claimer] == i;
     if (is_claimer) ++next_claimer;
-    if (job.dedup_key.empty() || (is_claimer && claimed.count(DedupOf(job)))) {
+    if (job.dedup_key.empty() || (is_claimer && !taken.count(DedupOf(job)))) {
       fast->push_back(i);
     } else {
       slow->push_back(i);
@@ -296,7 +298,7 @@ void UpsertConversations(pqxx::work& tx, const std::vector<SendJob>& jobs,
   }
 }
 
-void CompleteDedup(pqxx::work& tx, const std::vector<SendJob>& jobs,
+void RecordDedup(pqxx::work& tx, const std::vector<SendJob>& jobs,
                    const std::vector<size_t>& fast, const std::vector<SendResult>& results) {
   std::vector<int64_t> apps, seqs, times, sender_seqs;
   std::vector<std::string> froms, tos, dedup_keys, keys;
@@ -313,9 +315,14 @@ void CompleteDedup(pqxx::work& tx, const std::vector<SendJob>& jobs,
     sender_seqs.push_back(static_cast<int64_t>(results[i].sender_seq));
   }
   if (apps.empty()) return;
-  tx.exec_params(kCompleteDedupSql, IntArray(apps), TextArray(froms), TextArray(tos),
-                 TextArray(dedup_keys), TextArray(keys), IntArray(seqs), IntArray(times),
-                 IntArray(sender_seqs));
+  auto written = tx.exec_params(kRecordDedupSql, IntArray(apps), TextArray(froms), TextArray(tos),
+                                TextArray(dedup_keys), TextArray(keys), IntArray(seqs),
+                                IntArray(times), IntArray(sender_seqs));
+  if (written.affected_rows() != apps.size()) {
+    // Rolls the batch back; MessageStore redoes it one send at a time, and
+    // parley_c2c_send() then answers the retry with the original ack.
+    throw std::runtime_error("a dedup key was taken by a concurrent send");
+  }
 }
 
 }  // namespace
@@ -339,7 +346,7 @@ SendResult WriteOne(pqxx::work& tx, const SendJob& job) {
 std::vector<SendResult> WriteMany(pqxx::work& tx, const std::vector<SendJob>& jobs) {
   std::vector<SendResult> results(jobs.size());
   std::vector<size_t> fast, slow;
-  ClaimDedupKeys(tx, jobs, &fast, &slow);
+  SplitByDedup(tx, jobs, &fast, &slow);
   if (!fast.empty()) {
     AssignMsgSeqs(tx, jobs, fast, &results);
     AssignTimelineSeqs(tx, jobs, fast, &results);
@@ -352,7 +359,7 @@ std::vector<SendResult> WriteMany(pqxx::work& tx, const std::vector<SendJob>& jo
     InsertMessages(tx, jobs, fast, results);
     InsertTimelineEvents(tx, jobs, fast, results);
     UpsertConversations(tx, jobs, fast, results);
-    CompleteDedup(tx, jobs, fast, results);
+    RecordDedup(tx, jobs, fast, results);
   }
   for (size_t i : slow) results[i] = WriteOne(tx, jobs[i]);
   return results;

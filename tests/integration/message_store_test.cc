@@ -124,6 +124,33 @@ TEST_CASE("racing retries of one message store it once", "[message]") {
   }
 }
 
+TEST_CASE("a key taken by a concurrent batch (another replica) is answered with its ack",
+          "[message]") {
+  Fixture f;
+  // Replica 1 has stored the message but not committed yet.
+  auto first = pqxx::connection(testing::RequireEnv("PARLEY_TEST_PG_URL"));
+  pqxx::work held(first);
+  message::SendResult original = message::WriteMany(held, {f.Job("a", "b", "c:raced", 9)})[0];
+  // Replica 2's batch doesn't see that key yet, so it writes set-based and
+  // must wait for replica 1 where the two collide.
+  auto second = std::async(std::launch::async, [&] {
+    return f.store->SendBatch({f.Job("a", "b", "c:raced", 9), f.Job("a", "b", "c:other", 10)});
+  });
+  CHECK(second.wait_for(std::chrono::milliseconds(300)) == std::future_status::timeout);
+  held.commit();
+  auto results = second.get();
+  REQUIRE(results.size() == 2);
+  REQUIRE(results[0].ok());
+  CHECK(results[0]->duplicate);
+  CHECK(results[0]->msg_key == original.msg_key);
+  CHECK(results[0]->sender_seq == original.sender_seq);
+  REQUIRE(results[1].ok());
+  CHECK_FALSE(results[1]->duplicate);
+  // Stored once each: gapless, no trace of the rolled-back attempt.
+  CHECK(f.Seqs("b") == std::vector<uint64_t>{1, 2});
+  CHECK(f.Seqs("a") == std::vector<uint64_t>{1, 2});
+}
+
 TEST_CASE("sync pages in order and reports completeness", "[message]") {
   Fixture f;
   for (uint32_t i = 0; i < 5; ++i) REQUIRE(f.store->SendBatch({f.Job("a", "b", "", i)})[0].ok());
