@@ -28,11 +28,19 @@ PairKey PairOf(uint64_t app, const std::string& x, const std::string& y) {
   return x < y ? PairKey{app, x, y} : PairKey{app, y, x};
 }
 
-DedupKey DedupOf(const SendJob& job) {
-  return {job.sdkappid, job.from, job.to, job.dedup_key};
-}
+DedupKey DedupOf(const SendJob& job) { return {job.sdkappid, job.from, job.to, job.dedup_key}; }
 
 bool StoresForSender(const SendJob& job) { return job.store_for_sender && job.from != job.to; }
+
+// Runs one of this file's statements as a prepared statement: a batch runs
+// each of them once, so parsing and planning would otherwise be repeated for
+// every commit. libpqxx registers it on the connection's first use (and again
+// after a reconnect).
+template <class... Args>
+pqxx::result Exec(pqxx::work& tx, const char* name, const char* sql, Args&&... args) {
+  tx.conn().prepare(name, sql);
+  return tx.exec_prepared(name, std::forward<Args>(args)...);
+}
 
 constexpr char kWriteOneSql[] =
     "SELECT duplicate, msg_key, msg_seq, msg_time, sender_seq, receiver_seq FROM parley_c2c_send("
@@ -49,7 +57,8 @@ constexpr char kReserveMsgSeqsSql[] =
     "INSERT INTO c2c_conversation_seqs AS s (sdkappid, user_a, user_b, last_seq)"
     " SELECT app, least(x, y), greatest(x, y), n"
     "  FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[]) AS u(app, x, y, n)"
-    " ON CONFLICT (sdkappid, user_a, user_b) DO UPDATE SET last_seq = s.last_seq + EXCLUDED.last_seq"
+    " ON CONFLICT (sdkappid, user_a, user_b) DO UPDATE SET last_seq = s.last_seq + "
+    "EXCLUDED.last_seq"
     " RETURNING sdkappid, user_a, user_b, last_seq";
 
 // Reserves n timeline seqs per user; returns each one's new last_seq.
@@ -102,7 +111,7 @@ constexpr char kRecordDedupSql[] =
 // those that must go through parley_c2c_send(): a dedup key someone already
 // holds, or one an earlier job of this batch uses.
 void SplitByDedup(pqxx::work& tx, const std::vector<SendJob>& jobs, std::vector<size_t>* fast,
-                    std::vector<size_t>* slow) {
+                  std::vector<size_t>* slow) {
   std::set<DedupKey> in_batch;
   std::vector<size_t> claimers;
   std::vector<int64_t> apps;
@@ -119,8 +128,8 @@ void SplitByDedup(pqxx::work& tx, const std::vector<SendJob>& jobs, std::vector<
   }
   std::set<DedupKey> taken;
   if (!claimers.empty()) {
-    auto rows = tx.exec_params(kFindDedupSql, IntArray(apps), TextArray(froms), TextArray(tos),
-                               TextArray(keys));
+    auto rows = Exec(tx, "send_find_dedup", kFindDedupSql, IntArray(apps), TextArray(froms),
+                     TextArray(tos), TextArray(keys));
     for (const auto& row : rows) {
       taken.emplace(row[0].as<uint64_t>(), row[1].as<std::string>(), row[2].as<std::string>(),
                     row[3].as<std::string>());
@@ -145,8 +154,10 @@ void AssignMsgSeqs(pqxx::work& tx, const std::vector<SendJob>& jobs,
   std::map<PairKey, int64_t> wanted;
   for (size_t i : fast) {
     const SendJob& job = jobs[i];
-    if (job.msg_seq == 0) ++wanted[PairOf(job.sdkappid, job.from, job.to)];
-    else (*results)[i].msg_seq = job.msg_seq;
+    if (job.msg_seq == 0)
+      ++wanted[PairOf(job.sdkappid, job.from, job.to)];
+    else
+      (*results)[i].msg_seq = job.msg_seq;
   }
   if (wanted.empty()) return;
   std::vector<int64_t> apps, counts;
@@ -157,11 +168,12 @@ void AssignMsgSeqs(pqxx::work& tx, const std::vector<SendJob>& jobs,
     ys.push_back(std::get<2>(pair));
     counts.push_back(count);
   }
-  auto rows = tx.exec_params(kReserveMsgSeqsSql, IntArray(apps), TextArray(xs), TextArray(ys),
-                             IntArray(counts));
+  auto rows = Exec(tx, "send_reserve_msg_seqs", kReserveMsgSeqsSql, IntArray(apps), TextArray(xs),
+                   TextArray(ys), IntArray(counts));
   std::map<PairKey, int64_t> next;
   for (const auto& row : rows) {
-    PairKey pair = PairOf(row[0].as<uint64_t>(), row[1].as<std::string>(), row[2].as<std::string>());
+    PairKey pair =
+        PairOf(row[0].as<uint64_t>(), row[1].as<std::string>(), row[2].as<std::string>());
     next[pair] = row[3].as<int64_t>() - wanted[pair] + 1;
   }
   for (size_t i : fast) {
@@ -189,8 +201,8 @@ void AssignTimelineSeqs(pqxx::work& tx, const std::vector<SendJob>& jobs,
     users.push_back(user.second);
     counts.push_back(count);
   }
-  auto rows = tx.exec_params(kReserveTimelineSeqsSql, IntArray(apps), TextArray(users),
-                             IntArray(counts));
+  auto rows = Exec(tx, "send_reserve_timeline_seqs", kReserveTimelineSeqsSql, IntArray(apps),
+                   TextArray(users), IntArray(counts));
   std::map<UserKey, int64_t> next;
   for (const auto& row : rows) {
     UserKey user{row[0].as<uint64_t>(), row[1].as<std::string>()};
@@ -224,9 +236,9 @@ void InsertMessages(pqxx::work& tx, const std::vector<SendJob>& jobs,
     pushes.push_back(job.offline_push_json);
     client_ids.push_back(job.client_msg_id);
   }
-  tx.exec_params(kInsertMessagesSql, IntArray(apps), TextArray(froms), TextArray(tos),
-                 TextArray(keys), IntArray(seqs), IntArray(randoms), IntArray(times),
-                 TextArray(bodies), TextArray(clouds), TextArray(pushes), TextArray(client_ids));
+  Exec(tx, "send_insert_messages", kInsertMessagesSql, IntArray(apps), TextArray(froms),
+       TextArray(tos), TextArray(keys), IntArray(seqs), IntArray(randoms), IntArray(times),
+       TextArray(bodies), TextArray(clouds), TextArray(pushes), TextArray(client_ids));
 }
 
 void InsertTimelineEvents(pqxx::work& tx, const std::vector<SendJob>& jobs,
@@ -247,8 +259,8 @@ void InsertTimelineEvents(pqxx::work& tx, const std::vector<SendJob>& jobs,
     add(job, job.to, job.from, results[i].receiver_seq, results[i].msg_key);
     if (StoresForSender(job)) add(job, job.from, job.to, results[i].sender_seq, results[i].msg_key);
   }
-  tx.exec_params(kInsertTimelineSql, IntArray(apps), TextArray(owners), IntArray(seqs),
-                 TextArray(peers), TextArray(keys), IntArray(times));
+  Exec(tx, "send_insert_timeline", kInsertTimelineSql, IntArray(apps), TextArray(owners),
+       IntArray(seqs), TextArray(peers), TextArray(keys), IntArray(times));
 }
 
 // One row per (owner, peer) however many of the batch's messages it holds:
@@ -292,14 +304,15 @@ void UpsertConversations(pqxx::work& tx, const std::vector<SendJob>& jobs,
       unreads.push_back(change.unread);
     }
     if (apps.empty()) continue;
-    tx.exec_params(moves_last ? kUpsertConversationsMoveLastSql : kUpsertConversationsKeepLastSql,
-                   IntArray(apps), TextArray(owners), TextArray(peers), TextArray(keys),
-                   IntArray(times), IntArray(unreads));
+    Exec(tx, moves_last ? "send_upsert_conversations_move_last" : "send_upsert_conversations",
+         moves_last ? kUpsertConversationsMoveLastSql : kUpsertConversationsKeepLastSql,
+         IntArray(apps), TextArray(owners), TextArray(peers), TextArray(keys), IntArray(times),
+         IntArray(unreads));
   }
 }
 
-void RecordDedup(pqxx::work& tx, const std::vector<SendJob>& jobs,
-                   const std::vector<size_t>& fast, const std::vector<SendResult>& results) {
+void RecordDedup(pqxx::work& tx, const std::vector<SendJob>& jobs, const std::vector<size_t>& fast,
+                 const std::vector<SendResult>& results) {
   std::vector<int64_t> apps, seqs, times, sender_seqs;
   std::vector<std::string> froms, tos, dedup_keys, keys;
   for (size_t i : fast) {
@@ -315,9 +328,9 @@ void RecordDedup(pqxx::work& tx, const std::vector<SendJob>& jobs,
     sender_seqs.push_back(static_cast<int64_t>(results[i].sender_seq));
   }
   if (apps.empty()) return;
-  auto written = tx.exec_params(kRecordDedupSql, IntArray(apps), TextArray(froms), TextArray(tos),
-                                TextArray(dedup_keys), TextArray(keys), IntArray(seqs),
-                                IntArray(times), IntArray(sender_seqs));
+  auto written = Exec(tx, "send_record_dedup", kRecordDedupSql, IntArray(apps), TextArray(froms),
+                      TextArray(tos), TextArray(dedup_keys), TextArray(keys), IntArray(seqs),
+                      IntArray(times), IntArray(sender_seqs));
   if (written.affected_rows() != apps.size()) {
     // Rolls the batch back; MessageStore redoes it one send at a time, and
     // parley_c2c_send() then answers the retry with the original ack.
@@ -328,11 +341,11 @@ void RecordDedup(pqxx::work& tx, const std::vector<SendJob>& jobs,
 }  // namespace
 
 SendResult WriteOne(pqxx::work& tx, const SendJob& job) {
-  auto row = tx.exec_params1(kWriteOneSql, job.sdkappid, job.from, job.to, job.dedup_key,
-                             static_cast<int64_t>(job.msg_seq), static_cast<int64_t>(job.random),
-                             job.time, job.body_json, job.cloud_custom_data, job.offline_push_json,
-                             job.client_msg_id, job.store_for_sender, job.count_unread,
-                             job.update_last_message);
+  auto rows = Exec(tx, "send_one", kWriteOneSql, job.sdkappid, job.from, job.to, job.dedup_key,
+                   static_cast<int64_t>(job.msg_seq), static_cast<int64_t>(job.random), job.time,
+                   job.body_json, job.cloud_custom_data, job.offline_push_json, job.client_msg_id,
+                   job.store_for_sender, job.count_unread, job.update_last_message);
+  const auto row = rows.at(0);
   SendResult result;
   result.duplicate = row[0].as<bool>();
   result.msg_key = row[1].as<std::string>();
