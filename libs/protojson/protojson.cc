@@ -18,9 +18,16 @@ using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 using google::protobuf::Reflection;
 
+bool NeedsEscape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; }
+
 void AppendString(const std::string& s, std::string* out) {
   out->push_back('"');
-  for (unsigned char c : s) {
+  size_t plain_from = 0;  // runs that need no escaping are copied whole
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (!NeedsEscape(c)) continue;
+    out->append(s, plain_from, i - plain_from);
+    plain_from = i + 1;
     switch (c) {
       case '"': out->append("\\\""); break;
       case '\\': out->append("\\\\"); break;
@@ -29,14 +36,10 @@ void AppendString(const std::string& s, std::string* out) {
       case '\n': out->append("\\n"); break;
       case '\r': out->append("\\r"); break;
       case '\t': out->append("\\t"); break;
-      default:
-        if (c < 0x20) {
-          absl::StrAppend(out, "\\u00", absl::Hex(c, absl::kZeroPad2));
-        } else {
-          out->push_back(static_cast<char>(c));
-        }
+      default: absl::StrAppend(out, "\\u00", absl::Hex(c, absl::kZeroPad2));
     }
   }
+  out->append(s, plain_from, s.size() - plain_from);
   out->push_back('"');
 }
 

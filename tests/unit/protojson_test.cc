@@ -33,7 +33,7 @@ TEST_CASE("protojson prints what protobuf's JSON mapping prints", "[protojson]")
   auto* event = frame.mutable_event();
   event->set_seq(18446744073709551615ULL);  // uint64 as a string
   event->set_kind(parley::v1::TimelineEvent::KIND_MESSAGE);
-  event->set_peer("bob \"the\" builder\n\x01");
+  event->set_peer("\"bob\" \\the\tbuilder\n\x01");
   auto* m = event->mutable_message();
   m->set_from_account("alice");
   m->set_msg_random(4294967295U);
