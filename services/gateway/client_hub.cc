@@ -1,5 +1,9 @@
 #include "client_hub.h"
 
+#include <google/protobuf/arena.h>
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/wire_format_lite.h>
 #include <openssl/rand.h>
 
 #include "absl/strings/escaping.h"
@@ -52,6 +56,26 @@ metrics::Gauge& SessionsGauge() {
 }
 
 }  // namespace
+
+// --- EventFrame --------------------------------------------------------------
+
+const std::string& EventFrame::Encoded(bool binary) {
+  if (binary) {
+    if (binary_.empty()) {
+      // ServerFrame{event}: the event as a length-delimited field.
+      google::protobuf::io::StringOutputStream stream(&binary_);
+      google::protobuf::io::CodedOutputStream out(&stream);
+      out.WriteTag(google::protobuf::internal::WireFormatLite::MakeTag(
+          v1::ServerFrame::kEventFieldNumber,
+          google::protobuf::internal::WireFormatLite::WIRETYPE_LENGTH_DELIMITED));
+      out.WriteVarint32(static_cast<uint32_t>(event_.ByteSizeLong()));
+      event_.SerializeWithCachedSizes(&out);
+    }
+    return binary_;
+  }
+  if (json_.empty()) json_ = absl::StrCat("{\"event\":", protojson::Print(event_), "}");
+  return json_;
+}
 
 // --- ClientHub ---------------------------------------------------------------
 
@@ -165,9 +189,11 @@ void ClientHub::Dispatch(const presence::StreamEntry& entry) {
     for (auto& s : targets) s->Kick(entry.payload);
     return;
   }
-  v1::TimelineEvent event;
-  if (!event.ParseFromString(entry.payload)) return;
-  for (auto& s : targets) s->OnEvent(event);
+  google::protobuf::Arena arena;  // the event's many small parts go at once
+  auto* event = google::protobuf::Arena::CreateMessage<v1::TimelineEvent>(&arena);
+  if (!event->ParseFromString(entry.payload)) return;
+  EventFrame frame(*event);
+  for (auto& s : targets) s->OnEvent(frame);
 }
 
 void ClientHub::ConsumeStream() {
@@ -200,9 +226,9 @@ void ClientHub::ConsumeStream() {
         continue;
       }
       const redisReply* r = newest->raw();
-      last_id = r->elements > 0 ? std::string(r->element[0]->element[0]->str,
-                                              r->element[0]->element[0]->len)
-                                : "0-0";
+      last_id = r->elements > 0
+                    ? std::string(r->element[0]->element[0]->str, r->element[0]->element[0]->len)
+                    : "0-0";
     }
     auto reply =
         connection->Command({"XREAD", "COUNT", "512", "BLOCK", "1000", "STREAMS", stream, last_id});
@@ -221,11 +247,16 @@ void ClientHub::ConsumeStream() {
       for (size_t f = 0; f + 1 < fields->elements; f += 2) {
         std::string name(fields->element[f]->str, fields->element[f]->len);
         std::string value(fields->element[f + 1]->str, fields->element[f + 1]->len);
-        if (name == "type") parsed.type = value;
-        else if (name == "app") parsed.sdkappid = std::strtoull(value.c_str(), nullptr, 10);
-        else if (name == "user") parsed.user_id = value;
-        else if (name == "session") parsed.session_id = value;
-        else if (name == "payload") parsed.payload = value;
+        if (name == "type")
+          parsed.type = value;
+        else if (name == "app")
+          parsed.sdkappid = std::strtoull(value.c_str(), nullptr, 10);
+        else if (name == "user")
+          parsed.user_id = value;
+        else if (name == "session")
+          parsed.session_id = value;
+        else if (name == "payload")
+          parsed.payload = value;
       }
       Dispatch(parsed);
     }
@@ -252,11 +283,12 @@ void ClientSession::SendError(const std::string& id, int32_t code, const std::st
 }
 
 template <class Req, class Resp>
-void ClientSession::CallForUser(
-    const std::string& id, Req request,
-    void (v1::MessageService::StubInterface::async_interface::*method)(
-        grpc::ClientContext*, const Req*, Resp*, std::function<void(grpc::Status)>),
-    std::function<void(const Resp&, v1::ServerFrame*)> fill, std::function<void()> after) {
+void ClientSession::CallForUser(const std::string& id, Req request,
+                                void (v1::MessageService::StubInterface::async_interface::*method)(
+                                    grpc::ClientContext*, const Req*, Resp*,
+                                    std::function<void(grpc::Status)>),
+                                std::function<void(const Resp&, v1::ServerFrame*)> fill,
+                                std::function<void()> after) {
   rpc::Caller caller;
   {
     std::lock_guard lock(mu_);
@@ -476,8 +508,8 @@ void ClientSession::CompleteLogin(const std::string& id, const v1::LoginRequest&
       return;
     }
   }
-  (void)presence.RecordStateChange({sdkappid_, user_id_, "Login", "Register", login.platform(),
-                                    kicked_platforms, NowMillis()});
+  (void)presence.RecordStateChange(
+      {sdkappid_, user_id_, "Login", "Register", login.platform(), kicked_platforms, NowMillis()});
   log::Info("login", {{"sdkappid", sdkappid_},
                       {"user", user_id_},
                       {"session", session_id_},
@@ -485,8 +517,8 @@ void ClientSession::CompleteLogin(const std::string& id, const v1::LoginRequest&
 
   // The user's current seq decides where live delivery starts.
   rpc::Caller caller{sdkappid_, user_id_, false, platform_, client_ip_};
-  auto call = rpc::NewAsyncCall<v1::SyncRequest, v1::SyncResponse>(&caller,
-                                                                    hub_->options().rpc_deadline);
+  auto call =
+      rpc::NewAsyncCall<v1::SyncRequest, v1::SyncResponse>(&caller, hub_->options().rpc_deadline);
   call->request.set_after_seq(std::numeric_limits<int64_t>::max());  // head only
   hub_->messages()->async()->Sync(
       call->context.get(), &call->request, &call->response,
@@ -514,21 +546,25 @@ void ClientSession::CompleteLogin(const std::string& id, const v1::LoginRequest&
       });
 }
 
-void ClientSession::ForwardLocked(const v1::TimelineEvent& event) {
-  v1::ServerFrame frame;
-  *frame.mutable_event() = event;
-  SendFrame(frame);
+void ClientSession::ForwardLocked(EventFrame& frame) {
+  connection_->Send(frame.Encoded(binary_), binary_);
 }
 
-void ClientSession::OnEvent(const v1::TimelineEvent& event) {
+void ClientSession::ForwardLocked(const v1::TimelineEvent& event) {
+  EventFrame frame(event);
+  ForwardLocked(frame);
+}
+
+void ClientSession::OnEvent(EventFrame& frame) {
+  const v1::TimelineEvent& event = frame.event();
   std::lock_guard lock(mu_);
   if (state_ != State::kLive) return;
-  if (event.seq() == 0) return ForwardLocked(event);  // online-only, never stored
+  if (event.seq() == 0) return ForwardLocked(frame);  // online-only, never stored
   if (event.seq() <= cursor_) return;                 // already delivered
   highest_seen_ = std::max(highest_seen_, event.seq());
   if (catching_up_) return;  // the read in progress, or the next, brings it
   if (event.seq() == cursor_ + 1) {
-    ForwardLocked(event);
+    ForwardLocked(frame);
     cursor_ = event.seq();
     DrainAheadLocked();
     return;
@@ -569,8 +605,8 @@ void ClientSession::StartCatchUpLocked() {
   catching_up_ = true;
   ahead_.clear();  // the read returns them, in order
   rpc::Caller caller{sdkappid_, user_id_, false, platform_, client_ip_};
-  auto call = rpc::NewAsyncCall<v1::SyncRequest, v1::SyncResponse>(&caller,
-                                                                    hub_->options().rpc_deadline);
+  auto call =
+      rpc::NewAsyncCall<v1::SyncRequest, v1::SyncResponse>(&caller, hub_->options().rpc_deadline);
   call->request.set_after_seq(cursor_);
   hub_->messages()->async()->Sync(
       call->context.get(), &call->request, &call->response,
@@ -579,8 +615,8 @@ void ClientSession::StartCatchUpLocked() {
         self->catching_up_ = false;
         if (self->state_ != State::kLive) return;
         if (!status.ok()) {
-          log::Warn("catch_up_failed", {{"session", self->session_id_},
-                                        {"error", status.error_message()}});
+          log::Warn("catch_up_failed",
+                    {{"session", self->session_id_}, {"error", status.error_message()}});
           return;  // retried on the next event or heartbeat
         }
         for (const auto& event : call->response.events()) {
@@ -634,26 +670,25 @@ void ClientSession::DispatchNextSend() {
     if (state_ != State::kLive) return SendError(next.first, kBadPacket, "log in first");
     caller = {sdkappid_, user_id_, false, platform_, client_ip_};
   }
-  hub_->sends().Send(
-      caller, std::move(next.second),
-      [self = shared_from_this(), id = std::move(next.first)](
-          absl::StatusOr<v1::SendC2CResponse> response) {
-        if (!response.ok()) {
-          self->SendError(id, errors::TencentCode(response.status(), kInternal),
-                          std::string(response.status().message()));
-        } else {
-          v1::ServerFrame frame;
-          frame.set_id(id);
-          auto* ack = frame.mutable_send_ack();
-          ack->set_msg_key(response->msg_key());
-          ack->set_msg_seq(response->msg_seq());
-          ack->set_msg_time(response->msg_time());
-          ack->set_seq(response->sender_seq());
-          ack->set_duplicate(response->duplicate());
-          self->SendFrame(frame);
-        }
-        self->DispatchNextSend();
-      });
+  hub_->sends().Send(caller, std::move(next.second),
+                     [self = shared_from_this(),
+                      id = std::move(next.first)](absl::StatusOr<v1::SendC2CResponse> response) {
+                       if (!response.ok()) {
+                         self->SendError(id, errors::TencentCode(response.status(), kInternal),
+                                         std::string(response.status().message()));
+                       } else {
+                         v1::ServerFrame frame;
+                         frame.set_id(id);
+                         auto* ack = frame.mutable_send_ack();
+                         ack->set_msg_key(response->msg_key());
+                         ack->set_msg_seq(response->msg_seq());
+                         ack->set_msg_time(response->msg_time());
+                         ack->set_seq(response->sender_seq());
+                         ack->set_duplicate(response->duplicate());
+                         self->SendFrame(frame);
+                       }
+                       self->DispatchNextSend();
+                     });
 }
 
 void ClientSession::HandleSync(const std::string& id, const v1::SyncRequest& sync) {
@@ -697,8 +732,7 @@ void ClientSession::OnClose(bool timed_out) {
   hub_->Unregister(*this);
   int64_t now = NowMillis();
   hub_->RunBlocking([self = shared_from_this(), action, reason, now] {
-    (void)self->hub_->presence().RemoveSession(self->sdkappid_, self->user_id_,
-                                               self->session_id_);
+    (void)self->hub_->presence().RemoveSession(self->sdkappid_, self->user_id_, self->session_id_);
     (void)self->hub_->presence().RecordStateChange(
         {self->sdkappid_, self->user_id_, action, reason, self->platform_, {}, now});
   });

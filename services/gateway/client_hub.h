@@ -13,10 +13,9 @@
 #pragma once
 
 #include <atomic>
-#include <functional>
-
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <functional>
 #include <list>
 #include <map>
 #include <memory>
@@ -45,6 +44,22 @@ struct ClientOptions {
 };
 
 class ClientSession;
+
+// A timeline event as a ServerFrame, encoded at most once per encoding
+// however many of the user's sessions it goes to. Not thread-safe: one
+// dispatch uses it.
+class EventFrame {
+ public:
+  explicit EventFrame(const v1::TimelineEvent& event) : event_(event) {}
+  const v1::TimelineEvent& event() const { return event_; }
+  // The frame {"event": ...} as JSON text, or as protobuf bytes.
+  const std::string& Encoded(bool binary);
+
+ private:
+  const v1::TimelineEvent& event_;
+  std::string json_;
+  std::string binary_;
+};
 
 class ClientHub {
  public:
@@ -114,7 +129,7 @@ class ClientSession : public http::WsHandler, public std::enable_shared_from_thi
   void OnClose(bool timed_out) override;
 
   // An event from this user's timeline (any thread).
-  void OnEvent(const v1::TimelineEvent& event);
+  void OnEvent(EventFrame& frame);
   // Ends the session with a kick frame.
   void Kick(const std::string& reason);
   // Called by the hub's gap watcher: true while events are still held.
@@ -145,6 +160,7 @@ class ClientSession : public http::WsHandler, public std::enable_shared_from_thi
   void SendError(const std::string& id, int32_t code, const std::string& info);
   // Fetches the timeline after cursor_ and forwards it; mu_ must be held.
   void StartCatchUpLocked();
+  void ForwardLocked(EventFrame& frame);
   void ForwardLocked(const v1::TimelineEvent& event);
   // Forwards held events that now follow cursor_.
   void DrainAheadLocked();
@@ -161,7 +177,7 @@ class ClientSession : public http::WsHandler, public std::enable_shared_from_thi
   std::string user_id_;
   std::string platform_;
   std::string client_ip_;
-  std::string kick_reason_;    // set when the server ended the session
+  std::string kick_reason_;  // set when the server ended the session
   bool logged_out_ = false;
   uint64_t cursor_ = 0;        // highest seq forwarded to the client
   uint64_t highest_seen_ = 0;  // highest seq announced by pushes

@@ -14,6 +14,7 @@
 #include "parley/presence/presence.h"
 #include "parley/redis/pool.h"
 #include "parley/rpc/client.h"
+#include "parley/v1/client.pb.h"
 #include "parley/v1/message.grpc.pb.h"
 
 #include "support/e2e_helpers.h"
@@ -231,6 +232,46 @@ TEST_CASE("a gateway's gathered sends are stored in order and answered one by on
   std::vector<std::string> texts;
   for (const auto& e : Drain(bob)) texts.push_back(TextOf(e));
   CHECK(texts == std::vector<std::string>{"one", "two", "three"});
+}
+
+TEST_CASE("binary and JSON sessions of one user get the same events in their encodings",
+          "[ws]") {
+  TestCluster c;
+  WsClient alice(c.http_port);
+  WsClient bob_web(c.http_port);  // JSON text frames
+  WsClient bob_app(c.http_port);  // protobuf binary frames
+  LoginOk(alice, c, "alice", "Web");
+  LoginOk(bob_web, c, "bob", "Web");
+  parley::v1::ClientFrame login;
+  login.set_id("l");
+  login.mutable_login()->set_sdkappid(c.sdkappid);
+  login.mutable_login()->set_user_id("bob");
+  login.mutable_login()->set_usersig(c.Sig("bob"));
+  login.mutable_login()->set_platform("Android");
+  bob_app.SendBinary(login.SerializeAsString());
+  auto ack_bytes = bob_app.NextBytes();
+  REQUIRE(ack_bytes);
+  parley::v1::ServerFrame ack;
+  REQUIRE(ack.ParseFromString(*ack_bytes));
+  REQUIRE(ack.has_login_ack());
+
+  for (int i = 1; i <= 2; ++i) {
+    std::string words = "hello " + std::to_string(i);
+    REQUIRE(alice.SendText("bob", words).contains("sendAck"));
+    auto as_json = bob_web.NextEvent();
+    REQUIRE(as_json);
+    CHECK(SeqOf(*as_json) == static_cast<uint64_t>(i));
+    CHECK(TextOf(*as_json) == words);
+    auto as_bytes = bob_app.NextBytes();
+    REQUIRE(as_bytes);
+    parley::v1::ServerFrame frame;
+    REQUIRE(frame.ParseFromString(*as_bytes));
+    REQUIRE(frame.has_event());
+    CHECK(frame.event().seq() == static_cast<uint64_t>(i));
+    CHECK(frame.event().peer() == "alice");
+    CHECK(frame.event().message().msg_body().values(0).struct_value().fields().at("MsgContent")
+              .struct_value().fields().at("Text").string_value() == words);
+  }
 }
 
 TEST_CASE("a new login in the same platform class kicks the old one - REST kick ends all",

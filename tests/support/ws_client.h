@@ -28,6 +28,8 @@ class WsClient {
   nlohmann::json Call(const std::string& id, nlohmann::json frame, int timeout_ms = 5000);
   // The next pushed timeline event ({"seq":..., "kind":..., ...}), or nullopt.
   std::optional<nlohmann::json> NextEvent(int timeout_ms = 5000);
+  // The next frame as it came (binary protobuf frames), or nullopt.
+  std::optional<std::string> NextBytes(int timeout_ms = 5000) { return ReadRaw(timeout_ms); }
   // The next kick frame's reason, or nullopt.
   std::optional<std::string> NextKick(int timeout_ms = 5000);
 
