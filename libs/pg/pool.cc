@@ -77,17 +77,27 @@ absl::Status Pool::Run(const std::function<absl::Status(pqxx::connection&)>& fn)
 }
 
 std::string TextArray(const std::vector<std::string>& values) {
-  std::string out = "{";
+  size_t size = 2;
+  for (const auto& value : values) size += value.size() + 3;
+  std::string out;
+  out.reserve(size + size / 8);  // room for some escapes
+  out += '{';
   for (size_t i = 0; i < values.size(); ++i) {
     if (i) out += ',';
     out += '"';
-    for (char c : values[i]) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
+    // Runs without '"' or '\\' are copied whole.
+    std::string_view rest = values[i];
+    for (size_t special; (special = rest.find_first_of("\"\\")) != std::string_view::npos;) {
+      out.append(rest.substr(0, special));
+      out += '\\';
+      out += rest[special];
+      rest.remove_prefix(special + 1);
     }
+    out.append(rest);
     out += '"';
   }
-  return out + "}";
+  out += '}';
+  return out;
 }
 
 std::string IntArray(const std::vector<int64_t>& values) {

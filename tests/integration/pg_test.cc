@@ -99,7 +99,8 @@ TEST_CASE("libpqxx errors become statuses, and a killed connection recovers", "[
 TEST_CASE("text arrays round-trip quotes, backslashes and commas", "[pg]") {
   auto pool = pg::Pool::Create({testing::RequireEnv("PARLEY_TEST_PG_URL"), 1});
   REQUIRE(pool.ok());
-  std::vector<std::string> values = {"plain", "with \"quote\"", "back\\slash", "a,b", "{}", ""};
+  std::vector<std::string> values = {"plain", "with \"quote\"", "back\\slash", "a,b",  "{}",
+                                     "",      "\\\"\\",        "ends\\",      "NULL"};
   auto out = (*pool)->Query<std::vector<std::string>>(
       [&](pqxx::connection& c) -> absl::StatusOr<std::vector<std::string>> {
         pqxx::work tx(c);
