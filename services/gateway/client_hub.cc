@@ -345,7 +345,7 @@ void ClientSession::OnMessage(std::string data, bool binary) {
       return;
     }
     case v1::ClientFrame::kSend:
-      return HandleSend(frame.id(), frame.send());
+      return HandleSend(frame.id(), frame.mutable_send());
     case v1::ClientFrame::kSync:
       return HandleSync(frame.id(), frame.sync());
     case v1::ClientFrame::kLogout: {
@@ -631,17 +631,18 @@ void ClientSession::StartCatchUpLocked() {
       });
 }
 
-void ClientSession::HandleSend(const std::string& id, const v1::SendRequest& send) {
+void ClientSession::HandleSend(const std::string& id, v1::SendRequest* send) {
+  // The frame is done with: its parts move into the request.
   v1::SendC2CRequest r;
   r.set_sync_other_machine(1);
-  r.set_to_account(send.to());
-  r.set_client_msg_id(send.client_msg_id());
-  if (send.random() != 0) r.set_msg_random(send.random());
-  *r.mutable_msg_body() = send.body();
-  r.set_cloud_custom_data(send.cloud_custom_data());
-  if (send.has_life_time()) r.set_msg_life_time(send.life_time());
-  *r.mutable_send_msg_control() = send.send_msg_control();
-  if (send.has_offline_push_info()) *r.mutable_offline_push_info() = send.offline_push_info();
+  r.set_to_account(std::move(*send->mutable_to()));
+  r.set_client_msg_id(std::move(*send->mutable_client_msg_id()));
+  if (send->random() != 0) r.set_msg_random(send->random());
+  r.mutable_msg_body()->Swap(send->mutable_body());
+  r.set_cloud_custom_data(std::move(*send->mutable_cloud_custom_data()));
+  if (send->has_life_time()) r.set_msg_life_time(send->life_time());
+  r.mutable_send_msg_control()->Swap(send->mutable_send_msg_control());
+  if (send->has_offline_push_info()) r.mutable_offline_push_info()->Swap(send->mutable_offline_push_info());
   {
     std::lock_guard lock(mu_);
     if (state_ != State::kLive) return SendError(id, kBadPacket, "log in first");

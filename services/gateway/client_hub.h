@@ -144,7 +144,7 @@ class ClientSession : public http::WsHandler, public std::enable_shared_from_thi
   void HandleApi(const std::string& id, const v1::ApiCall& call);
   void CompleteLogin(const std::string& id, const v1::LoginRequest& login,
                      const v1::AuthenticateResponse& auth);
-  void HandleSend(const std::string& id, const v1::SendRequest& send);
+  void HandleSend(const std::string& id, v1::SendRequest* send);
   void HandleSync(const std::string& id, const v1::SyncRequest& sync);
   // Calls a message RPC as this user; `fill` puts the answer into the frame.
   template <class Req, class Resp>
