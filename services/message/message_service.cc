@@ -1,10 +1,11 @@
 #include "message_service.h"
 
+#include <atomic>
 #include <map>
-#include <random>
-#include <tuple>
-
 #include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "parley/errors/errors.h"
@@ -64,6 +65,23 @@ constexpr char kAfterSendCommand[] = "C2C.CallbackAfterSendMsg";
 constexpr char kBotCommand[] = "Bot.OnC2CMessage";
 constexpr char kBotPrefix[] = "@RBT#";
 constexpr int32_t kBlockedByCallback = 20006;
+// Before-send callbacks of one SendFromClients call that may be under way at
+// once: all of a gateway's call (at most 128 sends), so the call takes one
+// callback time, within its deadline even when the backend answers only at
+// the 2 s callback timeout.
+constexpr size_t kParallelCallbacks = 128;
+
+// Runs fn(0) .. fn(n - 1) on up to `workers` threads (this one included).
+void ForEachInParallel(size_t n, size_t workers, const std::function<void(size_t)>& fn) {
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i; (i = next++) < n;) fn(i);
+  };
+  std::vector<std::thread> helpers;
+  for (size_t w = 1; w < std::min(workers, n); ++w) helpers.emplace_back(work);
+  work();
+  for (auto& helper : helpers) helper.join();
+}
 constexpr int32_t kCallbackFailed = 80003;
 
 std::string OptPlatform(const rpc::Caller& caller) {
@@ -92,16 +110,20 @@ nlohmann::ordered_json C2CPayload(const SendJob& job, uint32_t msg_seq, const st
 MessageLogic::MessageLogic(MessageStore* store, BatchWriter* writer, delivery::Deliverer* deliverer,
                            std::shared_ptr<v1::AuthService::StubInterface> auth,
                            SendPermission* permissions, Clock now)
-    : store_(store), writer_(writer), deliverer_(deliverer), permissions_(permissions),
-      now_(now), existence_(std::move(auth), now, "parley-message") {}
+    : store_(store),
+      writer_(writer),
+      deliverer_(deliverer),
+      permissions_(permissions),
+      now_(now),
+      existence_(std::move(auth), now, "parley-message") {}
 
 absl::Status MessageLogic::CheckPermission(const rpc::Caller& caller, const SendJob& job,
                                            int32_t* refused_code) {
   *refused_code = 0;
   auto code = permissions_->Check(caller.sdkappid, job.from, job.to, caller.is_admin);
   if (!code.ok()) {
-    log::Error("send_permission_failed", {{"sdkappid", caller.sdkappid},
-                                          {"error", std::string(code.status().message())}});
+    log::Error("send_permission_failed",
+               {{"sdkappid", caller.sdkappid}, {"error", std::string(code.status().message())}});
     return errors::Error(kInternal, "the relationship service is unavailable; retry");
   }
   *refused_code = *code;
@@ -177,7 +199,8 @@ v1::TimelineEvent MessageEvent(const SendJob& job, uint64_t seq, const std::stri
   *m->mutable_msg_body() = request.msg_body();
   m->set_cloud_custom_data(job.cloud_custom_data);
   m->set_client_msg_id(job.client_msg_id);
-  if (request.has_offline_push_info()) *m->mutable_offline_push_info() = request.offline_push_info();
+  if (request.has_offline_push_info())
+    *m->mutable_offline_push_info() = request.offline_push_info();
   return event;
 }
 
@@ -212,17 +235,18 @@ absl::Status MessageLogic::BeforeSend(const rpc::Caller& caller, SendJob* job, b
                                       const v1::SendC2CRequest& request,
                                       std::optional<v1::SendC2CRequest>* rewritten, bool* dropped) {
   *dropped = false;
-  if (callbacks_ == nullptr || Has(request.forbid_callback_control(), "ForbidBeforeSendMsgCallback") ||
+  if (callbacks_ == nullptr ||
+      Has(request.forbid_callback_control(), "ForbidBeforeSendMsgCallback") ||
       !callbacks_->Enabled(caller.sdkappid, kBeforeSendCommand)) {
     return absl::OkStatus();
   }
   // The backend sees the message's identity, so it is fixed now.
   if (job->msg_seq == 0) job->msg_seq = RandomU32();
   std::string msg_key = absl::StrCat(job->msg_seq, "_", job->random, "_", job->time);
-  auto verdict = callbacks_->Before(
-      caller.sdkappid, kBeforeSendCommand,
-      C2CPayload(*job, job->msg_seq, msg_key, job->time, online_only).dump(), OptPlatform(caller),
-      caller.client_ip);
+  auto verdict =
+      callbacks_->Before(caller.sdkappid, kBeforeSendCommand,
+                         C2CPayload(*job, job->msg_seq, msg_key, job->time, online_only).dump(),
+                         OptPlatform(caller), caller.client_ip);
   if (verdict.verdict() == v1::BeforeResponse::DROP) {
     *dropped = true;
     return absl::OkStatus();
@@ -251,8 +275,8 @@ absl::Status MessageLogic::BeforeSend(const rpc::Caller& caller, SendJob* job, b
   std::string body_json = ToJson(changed.msg_body());
   if (!ValidateMsgBody(changed.msg_body(), body_json.size() + changed.cloud_custom_data().size())
            .ok()) {
-    log::Warn("callback_rewrite_ignored", {{"sdkappid", caller.sdkappid},
-                                           {"reason", "the rewritten message is invalid"}});
+    log::Warn("callback_rewrite_ignored",
+              {{"sdkappid", caller.sdkappid}, {"reason", "the rewritten message is invalid"}});
     return absl::OkStatus();
   }
   job->body_json = std::move(body_json);
@@ -290,7 +314,8 @@ absl::StatusOr<std::optional<v1::SendC2CResponse>> MessageLogic::StageSend(
   if (caller.is_admin) check.push_back(job->from);
   auto existing = existence_.Existing(caller.sdkappid, check);
   if (!existing.ok()) return existing.status();
-  if (!existing->count(job->to)) return errors::Error(kToNotRegistered, "To_Account not registered");
+  if (!existing->count(job->to))
+    return errors::Error(kToNotRegistered, "To_Account not registered");
   // A logged-in client exists by definition (login registers it).
   if (caller.is_admin && !existing->count(job->from)) {
     return errors::Error(kFromInvalid, "From_Account not registered");
@@ -342,9 +367,10 @@ absl::StatusOr<v1::SendC2CResponse> MessageLogic::FinishSend(
     const StagedSend& staged, const absl::StatusOr<SendResult>& stored) {
   const rpc::Caller& caller = *staged.caller;
   if (!stored.ok()) {
-    log::Error("send_failed", {{"sdkappid", caller.sdkappid},
-                               {"error", std::string(stored.status().message())}});
-    return errors::Error(kInternal, "the message could not be stored; retry with the same MsgRandom");
+    log::Error("send_failed",
+               {{"sdkappid", caller.sdkappid}, {"error", std::string(stored.status().message())}});
+    return errors::Error(kInternal,
+                         "the message could not be stored; retry with the same MsgRandom");
   }
   const SendResult& result = *stored;
   if (!result.duplicate) {
@@ -382,10 +408,9 @@ absl::StatusOr<v1::SendFromClientsResponse> MessageLogic::SendFromClients(
   std::vector<rpc::Caller> senders(count);
   std::vector<StagedSend> staged(count);
   std::vector<absl::StatusOr<v1::SendC2CResponse>> answers(count, v1::SendC2CResponse());
-  std::vector<SendJob> jobs;
-  std::vector<int> job_owner;
-  for (int i = 0; i < count; ++i) {
-    const auto& send = request.sends(i);
+  std::vector<char> to_store(count, 0);
+  auto stage = [&](size_t i) {
+    const auto& send = request.sends(static_cast<int>(i));
     senders[i] = {caller.sdkappid, send.user_id(), false, send.platform(), send.client_ip()};
     auto answered = StageSend(senders[i], send.request(), &staged[i]);
     if (!answered.ok()) {
@@ -393,9 +418,20 @@ absl::StatusOr<v1::SendFromClientsResponse> MessageLogic::SendFromClients(
     } else if (answered->has_value()) {
       answers[i] = std::move(**answered);
     } else {
-      jobs.push_back(staged[i].job);
-      job_owner.push_back(i);
+      to_store[i] = 1;
     }
+  };
+  // Checks are cached and quick; a before-send callback is a round trip to
+  // the app's backend, so those calls overlap rather than queue.
+  bool asks_backend =
+      callbacks_ != nullptr && callbacks_->Enabled(caller.sdkappid, kBeforeSendCommand);
+  ForEachInParallel(count, asks_backend ? kParallelCallbacks : 1, stage);
+  std::vector<SendJob> jobs;
+  std::vector<int> job_owner;
+  for (int i = 0; i < count; ++i) {
+    if (!to_store[i]) continue;
+    jobs.push_back(staged[i].job);
+    job_owner.push_back(i);
   }
   if (!jobs.empty()) {
     // One submission: the writer stores them in one transaction, in this order.
@@ -437,7 +473,8 @@ absl::StatusOr<v1::BatchSendC2CResponse> MessageLogic::BatchSendC2C(
   *one.mutable_msg_body() = request.msg_body();
   one.set_cloud_custom_data(request.cloud_custom_data());
   *one.mutable_send_msg_control() = request.send_msg_control();
-  if (request.has_offline_push_info()) *one.mutable_offline_push_info() = request.offline_push_info();
+  if (request.has_offline_push_info())
+    *one.mutable_offline_push_info() = request.offline_push_info();
 
   v1::BatchSendC2CResponse response;
   std::vector<std::string> users;
@@ -489,7 +526,8 @@ absl::StatusOr<v1::BatchSendC2CResponse> MessageLogic::BatchSendC2C(
       v1::Delivery delivery;
       delivery.set_user_id(job.to);
       one.set_to_account(job.to);
-      *delivery.mutable_event() = MessageEvent(job, 0, job.from, response.msg_key(), one.msg_seq(), one);
+      *delivery.mutable_event() =
+          MessageEvent(job, 0, job.from, response.msg_key(), one.msg_seq(), one);
       deliverer_->Enqueue(caller.sdkappid, std::move(delivery));
     }
     return response;
@@ -512,15 +550,15 @@ absl::StatusOr<v1::BatchSendC2CResponse> MessageLogic::BatchSendC2C(
 
 absl::StatusOr<v1::SyncResponse> MessageLogic::Sync(const rpc::Caller& caller,
                                                     const v1::SyncRequest& request) {
-  uint32_t limit = request.limit() == 0 || request.limit() > kMaxSyncPage ? kMaxSyncPage
-                                                                          : request.limit();
+  uint32_t limit =
+      request.limit() == 0 || request.limit() > kMaxSyncPage ? kMaxSyncPage : request.limit();
   return store_->Sync(caller.sdkappid, caller.identifier, request.after_seq(), limit);
 }
 
 // The user an operation acts for: admins name one (`code` when it is
 // invalid); users always act for themselves.
-static absl::StatusOr<std::string> ActingUser(const rpc::Caller& caller, const std::string& requested,
-                                       int32_t code) {
+static absl::StatusOr<std::string> ActingUser(const rpc::Caller& caller,
+                                              const std::string& requested, int32_t code) {
   if (!caller.is_admin) return caller.identifier;
   if (!ValidUserId(requested)) return errors::Error(code, "the account is missing or invalid");
   return requested;
@@ -546,9 +584,8 @@ absl::StatusOr<StoredMessage> MessageLogic::OwnMessage(const rpc::Caller& caller
 void MessageLogic::DeliverChange(uint64_t sdkappid, const StoredMessage& message,
                                  const ChangeSeqs& seqs, v1::TimelineEvent::Kind kind,
                                  const std::string& msg_key, const v1::C2CMessage* content) {
-  for (const auto& [user, peer, seq] :
-       {std::tuple{message.to, message.from, seqs.to_seq},
-        std::tuple{message.from, message.to, seqs.from_seq}}) {
+  for (const auto& [user, peer, seq] : {std::tuple{message.to, message.from, seqs.to_seq},
+                                        std::tuple{message.from, message.to, seqs.from_seq}}) {
     if (seq == 0) continue;
     v1::Delivery delivery;
     delivery.set_user_id(user);
@@ -565,7 +602,8 @@ void MessageLogic::DeliverChange(uint64_t sdkappid, const StoredMessage& message
 
 absl::StatusOr<v1::RecallResponse> MessageLogic::Recall(const rpc::Caller& caller,
                                                         const v1::RecallRequest& request) {
-  auto message = OwnMessage(caller, request.from_account(), request.to_account(), request.msg_key());
+  auto message =
+      OwnMessage(caller, request.from_account(), request.to_account(), request.msg_key());
   if (!message.ok()) return message.status();
   int64_t now = now_();
   if (!caller.is_admin && now - message->time > kUserRecallWindowSeconds) {
@@ -578,15 +616,17 @@ absl::StatusOr<v1::RecallResponse> MessageLogic::Recall(const rpc::Caller& calle
     }
     return seqs.status();
   }
-  DeliverChange(caller.sdkappid, *message, *seqs, v1::TimelineEvent::KIND_RECALL,
-                request.msg_key(), nullptr);
+  DeliverChange(caller.sdkappid, *message, *seqs, v1::TimelineEvent::KIND_RECALL, request.msg_key(),
+                nullptr);
   if (callbacks_) {
     callbacks_->After(
         caller.sdkappid, "C2C.CallbackAfterMsgWithDraw",
         [this, app = caller.sdkappid, from = message->from, to = message->to,
          key = request.msg_key()] {
-          nlohmann::ordered_json payload = {{"From_Account", from}, {"To_Account", to},
-                                            {"MsgKey", key}, {"UnreadMsgNum", TotalUnread(app, to)}};
+          nlohmann::ordered_json payload = {{"From_Account", from},
+                                            {"To_Account", to},
+                                            {"MsgKey", key},
+                                            {"UnreadMsgNum", TotalUnread(app, to)}};
           return payload.dump();
         },
         OptPlatform(caller), caller.client_ip);
@@ -602,11 +642,13 @@ absl::StatusOr<v1::ModifyResponse> MessageLogic::Modify(const rpc::Caller& calle
       !st.ok()) {
     return st;
   }
-  auto message = OwnMessage(caller, request.from_account(), request.to_account(), request.msg_key());
+  auto message =
+      OwnMessage(caller, request.from_account(), request.to_account(), request.msg_key());
   if (!message.ok()) return message.status();
   std::optional<std::string> cloud;
   if (request.has_cloud_custom_data()) cloud = request.cloud_custom_data();
-  auto seqs = store_->Modify(caller.sdkappid, *message, request.msg_key(), body_json, cloud, now_());
+  auto seqs =
+      store_->Modify(caller.sdkappid, *message, request.msg_key(), body_json, cloud, now_());
   if (!seqs.ok()) return seqs.status();
   v1::C2CMessage content;
   content.set_from_account(message->from);
@@ -659,7 +701,8 @@ absl::StatusOr<v1::MarkReadResponse> MessageLogic::MarkRead(const rpc::Caller& c
     callbacks_->After(
         caller.sdkappid, "C2C.CallbackAfterMsgReport",
         [this, app = caller.sdkappid, reader = *owner, peer = request.peer_account(), read_time] {
-          nlohmann::ordered_json payload = {{"Report_Account", reader}, {"Peer_Account", peer},
+          nlohmann::ordered_json payload = {{"Report_Account", reader},
+                                            {"Peer_Account", peer},
                                             {"LastReadTime", read_time},
                                             {"UnreadMsgNum", TotalUnread(app, reader)}};
           return payload.dump();
@@ -718,12 +761,13 @@ absl::StatusOr<v1::GetRoamMessagesResponse> MessageLogic::GetRoamMessages(
   auto owner = ActingUser(caller, requested_owner, kFromInvalid);
   if (!owner.ok()) return owner.status();
   if (!ValidUserId(peer)) return errors::Error(kToInvalid, "Peer_Account is missing or invalid");
-  uint32_t max_cnt = request.max_cnt() == 0 ? kDefaultRoamPage
-                                            : std::min(request.max_cnt(), kMaxRoamPage);
+  uint32_t max_cnt =
+      request.max_cnt() == 0 ? kDefaultRoamPage : std::min(request.max_cnt(), kMaxRoamPage);
   int64_t max_time = request.max_time() ? request.max_time() : now_();
-  if (request.min_time() > max_time) return errors::Error(kOpenimBadJson, "MinTime is after MaxTime");
-  auto messages = store_->Roam(caller.sdkappid, *owner, peer, max_cnt, request.min_time(),
-                               max_time, request.last_msg_key());
+  if (request.min_time() > max_time)
+    return errors::Error(kOpenimBadJson, "MinTime is after MaxTime");
+  auto messages = store_->Roam(caller.sdkappid, *owner, peer, max_cnt, request.min_time(), max_time,
+                               request.last_msg_key());
   if (!messages.ok()) return messages.status();
   v1::GetRoamMessagesResponse response;
   bool more = messages->size() > max_cnt;
@@ -759,8 +803,10 @@ absl::StatusOr<v1::ImportC2CResponse> MessageLogic::ImportC2C(const rpc::Caller&
   if (!job.ok()) return job.status();
   auto existing = existence_.Existing(caller.sdkappid, {job->from, job->to});
   if (!existing.ok()) return existing.status();
-  if (!existing->count(job->from)) return errors::Error(kFromInvalid, "From_Account not registered");
-  if (!existing->count(job->to)) return errors::Error(kToNotRegistered, "To_Account not registered");
+  if (!existing->count(job->from))
+    return errors::Error(kFromInvalid, "From_Account not registered");
+  if (!existing->count(job->to))
+    return errors::Error(kToNotRegistered, "To_Account not registered");
   job->dedup_key.clear();  // import dedups by (MsgSeq, MsgRandom, MsgTimeStamp)
   job->count_unread = request.sync_from_old_system() == 1;
   auto duplicate = store_->Import(*job);
@@ -776,8 +822,8 @@ absl::StatusOr<v1::GetConversationsResponse> MessageLogic::GetConversations(
     return errors::Error(kConversationBadParam, "From_Account is missing or invalid");
   }
   std::string owner = caller.is_admin ? request.from_account() : caller.identifier;
-  auto items = store_->Conversations(caller.sdkappid, owner, request.start_index(),
-                                     kConversationPage + 1);
+  auto items =
+      store_->Conversations(caller.sdkappid, owner, request.start_index(), kConversationPage + 1);
   if (!items.ok()) return items.status();
   v1::GetConversationsResponse response;
   bool more = items->size() > kConversationPage;
@@ -823,9 +869,8 @@ absl::StatusOr<v1::PinConversationResponse> MessageLogic::PinConversation(
 grpc::Status MessageGrpcService::SendC2C(grpc::ServerContext* context,
                                          const v1::SendC2CRequest* request,
                                          v1::SendC2CResponse* response) {
-  return rpc::ServeAsCaller(context, request, response, [&](const auto& c, const auto& r) {
-    return logic_->SendC2C(c, r);
-  });
+  return rpc::ServeAsCaller(context, request, response,
+                            [&](const auto& c, const auto& r) { return logic_->SendC2C(c, r); });
 }
 
 grpc::Status MessageGrpcService::SendFromClients(grpc::ServerContext* context,
@@ -846,9 +891,8 @@ grpc::Status MessageGrpcService::BatchSendC2C(grpc::ServerContext* context,
 
 grpc::Status MessageGrpcService::Sync(grpc::ServerContext* context, const v1::SyncRequest* request,
                                       v1::SyncResponse* response) {
-  return rpc::ServeAsCaller(context, request, response, [&](const auto& c, const auto& r) {
-    return logic_->Sync(c, r);
-  });
+  return rpc::ServeAsCaller(context, request, response,
+                            [&](const auto& c, const auto& r) { return logic_->Sync(c, r); });
 }
 
 }  // namespace parley::message

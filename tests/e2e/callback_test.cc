@@ -206,6 +206,44 @@ TEST_CASE("before-send callbacks reject, drop and rewrite", "[callback]") {
             .empty());
 }
 
+TEST_CASE("slow before-send callbacks of many senders don't queue behind each other",
+          "[callback]") {
+  WebhookReceiver receiver;
+  receiver.OnCommand("C2C.CallbackBeforeSendMsg", [](const WebhookReceiver::Call&) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    return WebhookReceiver::Ok();
+  });
+  TestCluster c(CallbackEnv(receiver));
+  constexpr int kSenders = 20;
+  std::vector<std::string> users = {"bob"};
+  for (int i = 0; i < kSenders; ++i) users.push_back("sender" + std::to_string(i));
+  ImportAccounts(c, users);
+  std::vector<std::unique_ptr<WsClient>> senders;
+  for (int i = 0; i < kSenders; ++i) {
+    senders.push_back(std::make_unique<WsClient>(c.http_port));
+    LoginOk(*senders.back(), c, users[i + 1]);
+  }
+  // All at once: the gateway gathers most of them into one call, whose
+  // callbacks (250 ms each) must overlap to answer within the 3 s deadline.
+  for (int i = 0; i < kSenders; ++i) {
+    senders[i]->Send({{"id", "s"},
+                      {"send",
+                       {{"to", "bob"},
+                        {"body", {{{"MsgType", "TIMTextElem"},
+                                   {"MsgContent", {{"Text", "hi " + std::to_string(i)}}}}}}}}});
+  }
+  for (int i = 0; i < kSenders; ++i) {
+    std::optional<json> answer;
+    do {
+      answer = senders[i]->Next(10000);  // the sender's own timeline event may come first
+    } while (answer && answer->contains("event"));
+    REQUIRE(answer);
+    INFO(answer->dump());
+    CHECK(answer->contains("sendAck"));
+  }
+  CHECK(receiver.Calls("C2C.CallbackBeforeSendMsg").size() == kSenders);
+}
+
 TEST_CASE("a failing before-callback follows the app's policy", "[callback]") {
   WebhookReceiver receiver;
   receiver.OnCommand("C2C.CallbackBeforeSendMsg", [](const WebhookReceiver::Call& call) {
