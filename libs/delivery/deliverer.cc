@@ -20,7 +20,11 @@ Deliverer::~Deliverer() {
   thread_.join();
 }
 
-void Deliverer::Enqueue(uint64_t sdkappid, v1::Delivery delivery) {
+void Deliverer::Enqueue(uint64_t sdkappid, const std::string& user,
+                        const v1::TimelineEvent& event) {
+  v1::Delivery delivery;
+  delivery.set_user_id(user);
+  event.SerializeToString(delivery.mutable_event());
   {
     std::lock_guard lock(mu_);
     queue_.emplace_back(sdkappid, std::move(delivery));
@@ -29,9 +33,9 @@ void Deliverer::Enqueue(uint64_t sdkappid, v1::Delivery delivery) {
 }
 
 void Deliverer::Run() {
-  auto& failed = metrics::Registry::Default().GetCounter(
-      "parley_delivery_failed_total", "push calls that failed after every retry",
-      {{"service", service_}});
+  auto& failed = metrics::Registry::Default().GetCounter("parley_delivery_failed_total",
+                                                         "push calls that failed after every retry",
+                                                         {{"service", service_}});
   for (;;) {
     std::map<uint64_t, v1::DeliverRequest> by_app;
     size_t batched = 0;

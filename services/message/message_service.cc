@@ -208,17 +208,14 @@ v1::TimelineEvent MessageEvent(const SendJob& job, uint64_t seq, const std::stri
 
 void MessageLogic::DeliverStored(uint64_t sdkappid, const SendJob& job, const SendResult& result,
                                  const v1::SendC2CRequest& request) {
-  v1::Delivery to_receiver;
-  to_receiver.set_user_id(job.to);
-  *to_receiver.mutable_event() =
+  v1::TimelineEvent event =
       MessageEvent(job, result.receiver_seq, job.from, result.msg_key, result.msg_seq, request);
-  deliverer_->Enqueue(sdkappid, std::move(to_receiver));
+  deliverer_->Enqueue(sdkappid, job.to, event);
   if (result.sender_seq != 0) {
-    v1::Delivery to_sender;
-    to_sender.set_user_id(job.from);
-    *to_sender.mutable_event() =
-        MessageEvent(job, result.sender_seq, job.to, result.msg_key, result.msg_seq, request);
-    deliverer_->Enqueue(sdkappid, std::move(to_sender));
+    // The sender's copy differs only in seq and peer.
+    event.set_seq(result.sender_seq);
+    event.set_peer(job.to);
+    deliverer_->Enqueue(sdkappid, job.from, event);
   }
 }
 
@@ -342,10 +339,8 @@ absl::StatusOr<std::optional<v1::SendC2CResponse>> MessageLogic::StageSend(
     uint32_t msg_seq = job->msg_seq ? job->msg_seq : RandomU32();
     std::string msg_key = absl::StrCat(msg_seq, "_", job->random, "_", job->time);
     if (!dropped) {
-      v1::Delivery delivery;
-      delivery.set_user_id(job->to);
-      *delivery.mutable_event() = MessageEvent(*job, 0, job->from, msg_key, msg_seq, sent);
-      deliverer_->Enqueue(caller.sdkappid, std::move(delivery));
+      deliverer_->Enqueue(caller.sdkappid, job->to,
+                          MessageEvent(*job, 0, job->from, msg_key, msg_seq, sent));
       if (after_callback) AfterSend(caller, *job, msg_key, msg_seq, job->time, true);
     }
     v1::SendC2CResponse response;
@@ -523,12 +518,9 @@ absl::StatusOr<v1::BatchSendC2CResponse> MessageLogic::BatchSendC2C(
   }
   if (online_only) {
     for (const auto& job : jobs) {
-      v1::Delivery delivery;
-      delivery.set_user_id(job.to);
       one.set_to_account(job.to);
-      *delivery.mutable_event() =
-          MessageEvent(job, 0, job.from, response.msg_key(), one.msg_seq(), one);
-      deliverer_->Enqueue(caller.sdkappid, std::move(delivery));
+      deliverer_->Enqueue(caller.sdkappid, job.to,
+                          MessageEvent(job, 0, job.from, response.msg_key(), one.msg_seq(), one));
     }
     return response;
   }
@@ -587,16 +579,14 @@ void MessageLogic::DeliverChange(uint64_t sdkappid, const StoredMessage& message
   for (const auto& [user, peer, seq] : {std::tuple{message.to, message.from, seqs.to_seq},
                                         std::tuple{message.from, message.to, seqs.from_seq}}) {
     if (seq == 0) continue;
-    v1::Delivery delivery;
-    delivery.set_user_id(user);
-    auto* event = delivery.mutable_event();
-    event->set_seq(seq);
-    event->set_kind(kind);
-    event->set_peer(peer);
-    event->set_msg_key(msg_key);
-    event->set_event_time(static_cast<uint32_t>(seqs.time));
-    if (content) *event->mutable_message() = *content;
-    deliverer_->Enqueue(sdkappid, std::move(delivery));
+    v1::TimelineEvent event;
+    event.set_seq(seq);
+    event.set_kind(kind);
+    event.set_peer(peer);
+    event.set_msg_key(msg_key);
+    event.set_event_time(static_cast<uint32_t>(seqs.time));
+    if (content) *event.mutable_message() = *content;
+    deliverer_->Enqueue(sdkappid, user, event);
   }
 }
 
@@ -688,15 +678,13 @@ absl::StatusOr<v1::MarkReadResponse> MessageLogic::MarkRead(const rpc::Caller& c
   int64_t read_time = request.msg_read_time() ? request.msg_read_time() : now_();
   auto seq = store_->MarkRead(caller.sdkappid, *owner, request.peer_account(), read_time);
   if (!seq.ok()) return seq.status();
-  v1::Delivery receipt;
-  receipt.set_user_id(request.peer_account());
-  auto* event = receipt.mutable_event();
-  event->set_seq(*seq);
-  event->set_kind(v1::TimelineEvent::KIND_READ_RECEIPT);
-  event->set_peer(*owner);
-  event->set_read_time(static_cast<uint32_t>(read_time));
-  event->set_event_time(static_cast<uint32_t>(read_time));
-  deliverer_->Enqueue(caller.sdkappid, std::move(receipt));
+  v1::TimelineEvent receipt;
+  receipt.set_seq(*seq);
+  receipt.set_kind(v1::TimelineEvent::KIND_READ_RECEIPT);
+  receipt.set_peer(*owner);
+  receipt.set_read_time(static_cast<uint32_t>(read_time));
+  receipt.set_event_time(static_cast<uint32_t>(read_time));
+  deliverer_->Enqueue(caller.sdkappid, request.peer_account(), receipt);
   if (callbacks_) {
     callbacks_->After(
         caller.sdkappid, "C2C.CallbackAfterMsgReport",

@@ -39,15 +39,19 @@ absl::StatusOr<v1::DeliverResponse> PushLogic::Deliver(const rpc::Caller& caller
     // One stream entry per gateway; the gateway fans out to its sessions.
     std::set<std::string> gateways;
     for (const auto& session : user_sessions) gateways.insert(session.gateway_id);
-    std::string payload = delivery.event().SerializeAsString();
     for (const auto& gateway : gateways) {
-      entries.push_back({gateway, {"event", caller.sdkappid, delivery.user_id(), "", payload}});
+      entries.push_back(
+          {gateway, {"event", caller.sdkappid, delivery.user_id(), "", delivery.event()}});
     }
     response.set_routed_sessions(response.routed_sessions() + user_sessions.size());
-    // Only stored messages go to offline push: recalls, edits and receipts don't notify.
-    if (user_sessions.empty() && delivery.event().kind() == v1::TimelineEvent::KIND_MESSAGE &&
-        delivery.event().seq() != 0 && delivery.event().message().to_account() == delivery.user_id()) {
-      offline_->Push(caller.sdkappid, delivery.user_id(), delivery.event());
+    if (user_sessions.empty()) {
+      // Only stored messages go to offline push: recalls, edits and receipts don't notify.
+      v1::TimelineEvent event;
+      if (event.ParseFromString(delivery.event()) &&
+          event.kind() == v1::TimelineEvent::KIND_MESSAGE && event.seq() != 0 &&
+          event.message().to_account() == delivery.user_id()) {
+        offline_->Push(caller.sdkappid, delivery.user_id(), event);
+      }
     }
   }
   if (auto st = presence_->AppendAll(entries); !st.ok()) return st;
@@ -89,9 +93,8 @@ absl::StatusOr<v1::QueryOnlineStatusResponse> PushLogic::QueryOnlineStatus(
 grpc::Status PushGrpcService::Deliver(grpc::ServerContext* context,
                                       const v1::DeliverRequest* request,
                                       v1::DeliverResponse* response) {
-  return rpc::ServeAsCaller(context, request, response, [&](const auto& c, const auto& r) {
-    return logic_->Deliver(c, r);
-  });
+  return rpc::ServeAsCaller(context, request, response,
+                            [&](const auto& c, const auto& r) { return logic_->Deliver(c, r); });
 }
 
 grpc::Status PushGrpcService::QueryOnlineStatus(grpc::ServerContext* context,

@@ -428,14 +428,12 @@ void LiveNotifier::SettingsChanged(uint64_t sdkappid) {
 
 void LiveNotifier::Tell(uint64_t sdkappid, const std::string& user, const std::string& change,
                         const std::vector<std::string>& accounts) {
-  v1::Delivery delivery;
-  delivery.set_user_id(user);
-  auto* event = delivery.mutable_event();
-  event->set_kind(v1::TimelineEvent::KIND_RELATIONSHIP);
-  event->set_event_time(static_cast<uint32_t>(now_()));
-  event->mutable_relationship_change()->set_change(change);
-  for (const auto& a : accounts) event->mutable_relationship_change()->add_accounts(a);
-  deliverer_->Enqueue(sdkappid, std::move(delivery));
+  v1::TimelineEvent event;
+  event.set_kind(v1::TimelineEvent::KIND_RELATIONSHIP);
+  event.set_event_time(static_cast<uint32_t>(now_()));
+  event.mutable_relationship_change()->set_change(change);
+  for (const auto& a : accounts) event.mutable_relationship_change()->add_accounts(a);
+  deliverer_->Enqueue(sdkappid, user, event);
 }
 
 RelationshipLogic::RelationshipLogic(pg::Pool* pool, ExistingAccounts existing,

@@ -18,6 +18,7 @@
 #include "parley/v1/message.grpc.pb.h"
 
 #include "support/e2e_helpers.h"
+#include "support/http_client.h"
 #include "support/test_cluster.h"
 #include "support/ws_client.h"
 
@@ -272,6 +273,35 @@ TEST_CASE("binary and JSON sessions of one user get the same events in their enc
     CHECK(frame.event().message().msg_body().values(0).struct_value().fields().at("MsgContent")
               .struct_value().fields().at("Text").string_value() == words);
   }
+}
+
+TEST_CASE("only stored messages to a user with no session go to offline push", "[ws]") {
+  TestCluster c;
+  ImportAccounts(c, {"carol"});  // never online
+  auto offline_pushes = [&] {
+    std::string metrics = HttpGet(c.push_metrics_port, "/metrics").body;
+    auto at = metrics.find("\nparley_push_offline_total ");
+    return at == std::string::npos ? -1 : std::stoi(metrics.substr(at + 27));
+  };
+  WsClient alice(c.http_port);
+  LoginOk(alice, c, "alice", "Web");
+  json ack = alice.SendText("carol", "while you were out");
+  REQUIRE(ack.contains("sendAck"));
+  // Alice's own copy is for an online user and not a message to her.
+  json recalled = alice.Call(
+      "r", {{"recall", {{"To_Account", "carol"}, {"MsgKey", ack["sendAck"]["msgKey"]}}}});
+  CHECK(recalled.contains("ack"));
+  REQUIRE(alice.SendText("alice", "note to self").contains("sendAck"));
+  // Deliveries go out in order: once alice has this one, push has seen the rest.
+  bool noted = false;
+  while (auto e = alice.NextEvent()) {
+    if ((*e)["kind"] == "KIND_MESSAGE" && (*e)["message"]["To_Account"] == "alice") {
+      noted = true;
+      break;
+    }
+  }
+  REQUIRE(noted);
+  CHECK(offline_pushes() == 1);  // the message, not its recall
 }
 
 TEST_CASE("a new login in the same platform class kicks the old one - REST kick ends all",

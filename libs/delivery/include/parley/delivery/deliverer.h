@@ -21,7 +21,8 @@ class Deliverer {
   Deliverer(std::shared_ptr<v1::PushService::StubInterface> push, std::string service);
   ~Deliverer();
 
-  void Enqueue(uint64_t sdkappid, v1::Delivery delivery);
+  // `event` is for `user`'s sessions; it is serialized here, once.
+  void Enqueue(uint64_t sdkappid, const std::string& user, const v1::TimelineEvent& event);
 
  private:
   void Run();
