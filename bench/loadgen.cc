@@ -225,6 +225,17 @@ long RssKb(int pid) {
   return -1;
 }
 
+// The machine's CPU time from /proc/stat: (all, stolen by the hypervisor), in
+// clock ticks. On a shared VM the steal share says how much of the machine
+// a run really had, so figures from different runs can be compared.
+std::pair<uint64_t, uint64_t> CpuTicks() {
+  std::ifstream stat("/proc/stat");
+  std::string cpu;
+  uint64_t user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
+  stat >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal;
+  return {user + nice + system + idle + iowait + irq + softirq + steal, steal};
+}
+
 double Percentile(std::vector<double>& v, double p) {
   if (v.empty()) return 0;
   size_t i = std::min(v.size() - 1, static_cast<size_t>(p / 100.0 * v.size()));
@@ -328,6 +339,7 @@ int main(int argc, char** argv) {
   }
 
   // Send at the target rate in 1 ms ticks.
+  auto cpu_before = CpuTicks();
   auto start = Clock::now();
   auto end = start + std::chrono::seconds(o.seconds);
   uint64_t planned = 0;
@@ -346,6 +358,7 @@ int main(int argc, char** argv) {
   RunUntil(ioc, [&] { return stats.delivered >= planned && stats.sent + stats.send_errors >= planned; },
            std::chrono::seconds(15));
   double total_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  auto cpu_after = CpuTicks();
 
   uint64_t lost = stats.sent > stats.delivered ? stats.sent - stats.delivered : 0;
   std::cout << "users: " << o.users << "  target: " << o.rate << " msg/s for " << o.seconds << " s\n";
@@ -361,6 +374,11 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(lost),
               static_cast<unsigned long long>(stats.duplicated),
               static_cast<unsigned long long>(stats.reordered));
+  if (cpu_after.first > cpu_before.first) {
+    std::printf("cpu stolen by the host during the run: %.0f%%\n",
+                100.0 * double(cpu_after.second - cpu_before.second) /
+                    double(cpu_after.first - cpu_before.first));
+  }
   int measured = idle_ready - warm_ready;
   if (gateway_pid && measured > 0) {
     std::printf("gateway RSS: %ld KB before, %ld KB with %d more idle connections: %.1f KB each\n",
