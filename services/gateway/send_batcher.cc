@@ -6,9 +6,6 @@
 #include "parley/rpc/client.h"
 
 namespace parley::gateway {
-namespace {
-constexpr int32_t kInternal = 90994;
-}  // namespace
 
 SendBatcher::SendBatcher(v1::MessageService::StubInterface* messages, SendBatcherOptions options)
     : messages_(messages), options_(options) {}
@@ -69,7 +66,8 @@ void SendBatcher::Issue(Batch batch) {
           if (!status.ok()) {
             (*dones)[i](errors::FromGrpc(status));
           } else if (i >= static_cast<size_t>(outcomes.size())) {
-            (*dones)[i](errors::Error(kInternal, "the message service gave no answer"));
+            // No Tencent code: the session answers with its own internal-error code.
+            (*dones)[i](absl::InternalError("the message service gave no answer"));
           } else if (outcomes[i].error_code() != 0) {
             (*dones)[i](errors::Error(outcomes[i].error_code(), outcomes[i].error_info()));
           } else {

@@ -204,6 +204,7 @@ TEST_CASE("a gateway's gathered sends are stored in order and answered one by on
   add("alice", empty_body);
   add("alice", text("bob", "two"));
   add("carol", text("bob", "three"));
+  add("", text("bob", "from nobody"));  // no logged-in user
 
   // Only internal callers (the gateway) may send for other users.
   for (bool internal : {false, true}) {
@@ -217,10 +218,10 @@ TEST_CASE("a gateway's gathered sends are stored in order and answered one by on
       continue;
     }
     REQUIRE(status.ok());
-    REQUIRE(response.outcomes_size() == 6);
+    REQUIRE(response.outcomes_size() == 7);
     std::vector<int> codes;
     for (const auto& outcome : response.outcomes()) codes.push_back(outcome.error_code());
-    CHECK(codes == std::vector<int>{0, 90012, 20003, 90002, 0, 0});
+    CHECK(codes == std::vector<int>{0, 90012, 20003, 90002, 0, 0, 90008});
     CHECK(response.outcomes(0).response().sender_seq() == 1);
     CHECK(response.outcomes(4).response().sender_seq() == 2);
     CHECK(response.outcomes(5).response().sender_seq() == 1);
