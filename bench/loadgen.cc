@@ -17,13 +17,18 @@
 #include <algorithm>
 #include <chrono>
 #include <deque>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 #include "parley/config/config.h"
 #include "parley/usersig/usersig.h"
@@ -236,6 +241,49 @@ std::pair<uint64_t, uint64_t> CpuTicks() {
   return {user + nice + system + idle + iowait + irq + softirq + steal, steal};
 }
 
+// CPU time (user + system, clock ticks) of a process and its direct children:
+// PostgreSQL does its work in backends forked from the postmaster.
+uint64_t ProcessTreeTicks(int pid) {
+  uint64_t ticks = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    std::ifstream stat(entry.path() / "stat");
+    std::string line;
+    if (!std::getline(stat, line)) continue;
+    // Fields after the command name, which may hold spaces: state ppid ...
+    std::istringstream rest(line.substr(line.rfind(')') + 2));
+    std::string field;
+    std::vector<std::string> fields;
+    while (rest >> field) fields.push_back(field);
+    if (fields.size() < 13) continue;
+    int own_pid = std::atoi(entry.path().filename().c_str());
+    int parent = std::atoi(fields[1].c_str());
+    if (own_pid != pid && parent != pid) continue;
+    ticks += std::stoull(fields[11]) + std::stoull(fields[12]);  // utime + stime
+  }
+  return ticks;
+}
+
+// --cpu "gateway=123,postgres=456": whose CPU to count per delivered message.
+std::vector<std::pair<std::string, int>> ParseProcessList(const std::string& list) {
+  std::vector<std::pair<std::string, int>> processes;
+  std::istringstream in(list);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    auto eq = item.find('=');
+    if (eq == std::string::npos) continue;
+    int pid = std::atoi(item.c_str() + eq + 1);
+    if (pid > 0) processes.emplace_back(item.substr(0, eq), pid);
+  }
+  processes.emplace_back("loadgen", static_cast<int>(getpid()));
+  return processes;
+}
+
+std::vector<uint64_t> TicksOf(const std::vector<std::pair<std::string, int>>& processes) {
+  std::vector<uint64_t> ticks;
+  for (const auto& [name, pid] : processes) ticks.push_back(ProcessTreeTicks(pid));
+  return ticks;
+}
+
 double Percentile(std::vector<double>& v, double p) {
   if (v.empty()) return 0;
   size_t i = std::min(v.size() - 1, static_cast<size_t>(p / 100.0 * v.size()));
@@ -254,6 +302,7 @@ int main(int argc, char** argv) {
   Options o;
   int64_t sdkappid = static_cast<int64_t>(o.sdkappid);
   int gateway_pid = 0;
+  std::string cpu_processes;
   parley::config::Config config("parley-loadgen", "client-protocol load generator");
   config.Add("host", "PARLEY_LOADGEN_HOST", &o.host, "gateway host");
   config.Add("port", "PARLEY_LOADGEN_PORT", &o.port, "gateway HTTP port");
@@ -264,6 +313,8 @@ int main(int argc, char** argv) {
   config.Add("seconds", "PARLEY_LOADGEN_SECONDS", &o.seconds, "how long to send");
   config.Add("idle", "PARLEY_LOADGEN_IDLE", &o.idle, "extra idle connections for the memory figure");
   config.Add("gateway-pid", "PARLEY_LOADGEN_GATEWAY_PID", &gateway_pid, "for RSS figures");
+  config.Add("cpu", "PARLEY_LOADGEN_CPU", &cpu_processes,
+             "name=pid,... whose CPU time per delivered message to print");
   config.Add("prefix", "PARLEY_LOADGEN_PREFIX", &o.prefix, "user id prefix");
   config.Add("login-rate", "PARLEY_LOADGEN_LOGIN_RATE", &o.login_rate,
              "idle-connection logins per second");
@@ -340,6 +391,8 @@ int main(int argc, char** argv) {
 
   // Send at the target rate in 1 ms ticks.
   auto cpu_before = CpuTicks();
+  auto processes = ParseProcessList(cpu_processes);
+  auto process_ticks_before = TicksOf(processes);
   auto start = Clock::now();
   auto end = start + std::chrono::seconds(o.seconds);
   uint64_t planned = 0;
@@ -359,6 +412,7 @@ int main(int argc, char** argv) {
            std::chrono::seconds(15));
   double total_seconds = std::chrono::duration<double>(Clock::now() - start).count();
   auto cpu_after = CpuTicks();
+  auto process_ticks_after = TicksOf(processes);
 
   uint64_t lost = stats.sent > stats.delivered ? stats.sent - stats.delivered : 0;
   std::cout << "users: " << o.users << "  target: " << o.rate << " msg/s for " << o.seconds << " s\n";
@@ -378,6 +432,20 @@ int main(int argc, char** argv) {
     std::printf("cpu stolen by the host during the run: %.0f%%\n",
                 100.0 * double(cpu_after.second - cpu_before.second) /
                     double(cpu_after.first - cpu_before.first));
+  }
+  // CPU per message does not depend on how much the host steals, so unlike
+  // latency it compares across runs on a shared VM.
+  if (stats.delivered > 0) {
+    double ms_per_tick = 1000.0 / static_cast<double>(sysconf(_SC_CLK_TCK));
+    double total = 0;
+    std::printf("cpu ms per delivered message:");
+    for (size_t i = 0; i < processes.size(); ++i) {
+      double ms = double(process_ticks_after[i] - process_ticks_before[i]) * ms_per_tick /
+                  double(stats.delivered);
+      total += ms;
+      std::printf("  %s %.3f", processes[i].first.c_str(), ms);
+    }
+    std::printf("  total %.3f\n", total);
   }
   int measured = idle_ready - warm_ready;
   if (gateway_pid && measured > 0) {
