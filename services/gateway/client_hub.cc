@@ -22,6 +22,9 @@ constexpr int32_t kBadPacket = 20001;
 // from storage, and how many may wait.
 constexpr auto kGapWait = std::chrono::milliseconds(30);
 constexpr size_t kMaxAhead = 64;
+// How often queued timeline-head checks go out: one call per app each time.
+constexpr auto kHeadCheckInterval = std::chrono::milliseconds(250);
+constexpr int kMaxHeadsPerCall = 1000;
 constexpr int32_t kInternal = 20005;
 constexpr int kMaxFailedLogins = 3;
 // Sends a client may have waiting behind the one in flight.
@@ -113,9 +116,57 @@ void ClientHub::WatchGap(const std::shared_ptr<ClientSession>& session) {
   gaps_.push_back(session);
 }
 
+void ClientHub::CheckTimelineHead(const std::shared_ptr<ClientSession>& session) {
+  std::lock_guard lock(gaps_mu_);
+  head_checks_.push_back(session);
+}
+
+void ClientHub::CheckQueuedHeads() {
+  std::vector<std::weak_ptr<ClientSession>> queued;
+  {
+    std::lock_guard lock(gaps_mu_);
+    queued.swap(head_checks_);
+  }
+  // Calls of at most kMaxHeadsPerCall sessions, each of one app.
+  std::map<uint64_t, std::vector<std::vector<std::shared_ptr<ClientSession>>>> calls;
+  for (auto& weak : queued) {
+    auto session = weak.lock();
+    if (!session) continue;
+    auto& app_calls = calls[session->sdkappid()];
+    if (app_calls.empty() || app_calls.back().size() == kMaxHeadsPerCall) app_calls.emplace_back();
+    app_calls.back().push_back(std::move(session));
+  }
+  for (auto& [sdkappid, app_calls] : calls) {
+    for (auto& sessions : app_calls) {
+      rpc::Caller gateway{sdkappid, "parley-gateway", /*is_admin=*/true};
+      auto call = rpc::NewAsyncCall<v1::GetTimelineHeadsRequest, v1::GetTimelineHeadsResponse>(
+          &gateway, options_.rpc_deadline);
+      for (const auto& session : sessions) call->request.add_user_ids(session->user_id());
+      messages_->async()->GetTimelineHeads(
+          call->context.get(), &call->request, &call->response,
+          [call, sessions = std::move(sessions)](grpc::Status status) {
+            if (!status.ok() || call->response.max_seqs_size() != static_cast<int>(sessions.size())) {
+              // The next heartbeat asks again.
+              log::Warn("timeline_head_check_failed", {{"sessions", sessions.size()},
+                                                       {"error", status.error_message()}});
+              return;
+            }
+            for (size_t i = 0; i < sessions.size(); ++i) {
+              sessions[i]->OnTimelineHead(call->response.max_seqs(static_cast<int>(i)));
+            }
+          });
+    }
+  }
+}
+
 void ClientHub::WatchGaps() {
+  auto last_head_check = std::chrono::steady_clock::now();
   while (running_) {
     std::this_thread::sleep_for(kGapWait / 3);
+    if (std::chrono::steady_clock::now() - last_head_check >= kHeadCheckInterval) {
+      last_head_check = std::chrono::steady_clock::now();
+      CheckQueuedHeads();
+    }
     std::vector<std::weak_ptr<ClientSession>> watched;
     {
       std::lock_guard lock(gaps_mu_);
@@ -339,9 +390,12 @@ void ClientSession::OnMessage(std::string data, bool binary) {
       ack.mutable_heartbeat_ack();
       SendFrame(ack);
       std::lock_guard lock(mu_);
-      if (state_ == State::kLive && highest_seen_ > cursor_ && !catching_up_) {
-        StartCatchUpLocked();  // a delivery failed earlier: try again
-      }
+      if (state_ != State::kLive || catching_up_) return;
+      if (highest_seen_ > cursor_) return StartCatchUpLocked();  // a catch-up failed earlier
+      // A push that never came (push down past its retries, or a message
+      // service that died between storing and pushing) leaves no gap for
+      // later events to reveal if it was the last one. Storage knows.
+      hub_->CheckTimelineHead(shared_from_this());
       return;
     }
     case v1::ClientFrame::kSend:
@@ -599,6 +653,13 @@ bool ClientSession::CheckGap(std::chrono::steady_clock::time_point now) {
   if (catching_up_ || now - gap_since_ < kGapWait) return true;
   StartCatchUpLocked();  // storage has them, in order
   return false;
+}
+
+void ClientSession::OnTimelineHead(uint64_t max_seq) {
+  std::lock_guard lock(mu_);
+  if (state_ != State::kLive) return;
+  highest_seen_ = std::max(highest_seen_, max_seq);
+  if (highest_seen_ > cursor_ && !catching_up_) StartCatchUpLocked();
 }
 
 void ClientSession::StartCatchUpLocked() {

@@ -95,11 +95,15 @@ class ClientHub {
   // Watches a session holding events that arrived ahead of a gap; it
   // fetches the gap from storage unless the gap fills within kGapWait.
   void WatchGap(const std::shared_ptr<ClientSession>& session);
+  // Reads the session's latest timeline seq from storage soon, together with
+  // other sessions' (one call per app), and hands it to OnTimelineHead.
+  void CheckTimelineHead(const std::shared_ptr<ClientSession>& session);
 
  private:
   void ConsumeStream();
   void WatchGaps();
   void Dispatch(const presence::StreamEntry& entry);
+  void CheckQueuedHeads();
 
   ClientOptions options_;
   const RestApi* api_ = nullptr;
@@ -116,6 +120,7 @@ class ClientHub {
   std::thread gap_watcher_;
   std::mutex gaps_mu_;
   std::vector<std::weak_ptr<ClientSession>> gaps_;
+  std::vector<std::weak_ptr<ClientSession>> head_checks_;  // guarded by gaps_mu_
   // Last member: destroyed first, so queued work finishes while the rest lives.
   boost::asio::thread_pool blocking_{2};
 };
@@ -134,6 +139,9 @@ class ClientSession : public http::WsHandler, public std::enable_shared_from_thi
   void Kick(const std::string& reason);
   // Called by the hub's gap watcher: true while events are still held.
   bool CheckGap(std::chrono::steady_clock::time_point now);
+  // The user's latest timeline seq, read from storage: anything after
+  // cursor_ is fetched and forwarded.
+  void OnTimelineHead(uint64_t max_seq);
 
   const std::string& session_id() const { return session_id_; }
   uint64_t sdkappid() const { return sdkappid_; }

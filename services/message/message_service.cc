@@ -46,6 +46,7 @@ constexpr uint32_t kConversationPage = 100;
 constexpr int64_t kMaxLifeTime = 604800;
 constexpr size_t kMaxBatchTargets = 500;
 constexpr uint32_t kMaxSyncPage = 200;
+constexpr int kMaxHeadsPerCall = 1000;
 
 // MsgRandom and MsgSeq only have to vary between messages; nothing secret
 // rides on them, so a per-thread generator spares a locked CSPRNG call.
@@ -545,6 +546,20 @@ absl::StatusOr<v1::SyncResponse> MessageLogic::Sync(const rpc::Caller& caller,
   uint32_t limit =
       request.limit() == 0 || request.limit() > kMaxSyncPage ? kMaxSyncPage : request.limit();
   return store_->Sync(caller.sdkappid, caller.identifier, request.after_seq(), limit);
+}
+
+absl::StatusOr<v1::GetTimelineHeadsResponse> MessageLogic::GetTimelineHeads(
+    const rpc::Caller& caller, const v1::GetTimelineHeadsRequest& request) {
+  if (!caller.is_admin) return errors::Error(90009, "internal callers only");
+  if (request.user_ids_size() > kMaxHeadsPerCall) {
+    return errors::Error(kOpenimBadJson, absl::StrCat("at most ", kMaxHeadsPerCall, " users"));
+  }
+  auto heads = store_->TimelineHeads(
+      caller.sdkappid, {request.user_ids().begin(), request.user_ids().end()});
+  if (!heads.ok()) return heads.status();
+  v1::GetTimelineHeadsResponse response;
+  response.mutable_max_seqs()->Add(heads->begin(), heads->end());
+  return response;
 }
 
 // The user an operation acts for: admins name one (`code` when it is

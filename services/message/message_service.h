@@ -39,6 +39,8 @@ class MessageLogic {
   absl::StatusOr<v1::SendFromClientsResponse> SendFromClients(
       const rpc::Caller& caller, const v1::SendFromClientsRequest& request);
   absl::StatusOr<v1::SyncResponse> Sync(const rpc::Caller& caller, const v1::SyncRequest& request);
+  absl::StatusOr<v1::GetTimelineHeadsResponse> GetTimelineHeads(
+      const rpc::Caller& caller, const v1::GetTimelineHeadsRequest& request);
   absl::StatusOr<v1::ImportC2CResponse> ImportC2C(const rpc::Caller& caller,
                                                   const v1::ImportC2CRequest& request);
   absl::StatusOr<v1::GetRoamMessagesResponse> GetRoamMessages(
@@ -134,6 +136,7 @@ class MessageGrpcService final : public v1::MessageService::Service {
     return rpc::ServeAsCaller(context, request, response,                             \
                               [&](const auto& c, const auto& r) { return logic_->Method(c, r); }); \
   }
+  PARLEY_MESSAGE_RPC(GetTimelineHeads, GetTimelineHeadsRequest, GetTimelineHeadsResponse)
   PARLEY_MESSAGE_RPC(ImportC2C, ImportC2CRequest, ImportC2CResponse)
   PARLEY_MESSAGE_RPC(GetRoamMessages, GetRoamMessagesRequest, GetRoamMessagesResponse)
   PARLEY_MESSAGE_RPC(Recall, RecallRequest, RecallResponse)

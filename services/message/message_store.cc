@@ -37,6 +37,22 @@ std::vector<absl::StatusOr<SendResult>> MessageStore::SendBatch(const std::vecto
   return results;
 }
 
+absl::StatusOr<std::vector<uint64_t>> MessageStore::TimelineHeads(
+    uint64_t sdkappid, const std::vector<std::string>& user_ids) {
+  return pool_->Query<std::vector<uint64_t>>(
+      [&](pqxx::connection& c) -> absl::StatusOr<std::vector<uint64_t>> {
+        pqxx::read_transaction tx(c, "timeline_heads");
+        auto rows = tx.exec_params(
+            "SELECT coalesce(h.last_seq, 0) FROM unnest($2::text[]) WITH ORDINALITY AS u(id, n)"
+            " LEFT JOIN timeline_heads h ON h.sdkappid = $1 AND h.user_id = u.id ORDER BY u.n",
+            sdkappid, pg::TextArray(user_ids));
+        std::vector<uint64_t> heads;
+        heads.reserve(rows.size());
+        for (const auto& row : rows) heads.push_back(row[0].as<uint64_t>());
+        return heads;
+      });
+}
+
 absl::StatusOr<v1::SyncResponse> MessageStore::Sync(uint64_t sdkappid, const std::string& user_id,
                                                     uint64_t after_seq, uint32_t limit) {
   return pool_->Query<v1::SyncResponse>([&](pqxx::connection& c)

@@ -69,6 +69,10 @@ class MessageStore {
   absl::StatusOr<v1::SyncResponse> Sync(uint64_t sdkappid, const std::string& user_id,
                                         uint64_t after_seq, uint32_t limit);
 
+  // The latest timeline seq of each user (0 for an empty timeline), in order.
+  absl::StatusOr<std::vector<uint64_t>> TimelineHeads(uint64_t sdkappid,
+                                                      const std::vector<std::string>& user_ids);
+
   // The message (a, b in either order) or nullopt.
   absl::StatusOr<std::optional<StoredMessage>> FindMessage(uint64_t sdkappid,
                                                            const std::string& user_a,

@@ -234,6 +234,23 @@ TEST_CASE("a gateway's gathered sends are stored in order and answered one by on
   std::vector<std::string> texts;
   for (const auto& e : Drain(bob)) texts.push_back(TextOf(e));
   CHECK(texts == std::vector<std::string>{"one", "two", "three"});
+
+  // Gateways read many users' timeline heads at once, in request order.
+  auto heads = [&](bool internal, std::vector<std::string> users,
+                   parley::v1::GetTimelineHeadsResponse* response) {
+    parley::rpc::Caller caller{c.sdkappid, internal ? "parley-gateway" : "alice", internal};
+    auto context = parley::rpc::NewContext(&caller, std::chrono::milliseconds(5000));
+    parley::v1::GetTimelineHeadsRequest request;
+    for (auto& user : users) request.add_user_ids(user);
+    grpc::Status status = messages->GetTimelineHeads(context.get(), request, response);
+    return status.ok() ? 0 : parley::errors::TencentCode(parley::errors::FromGrpc(status));
+  };
+  parley::v1::GetTimelineHeadsResponse response;
+  REQUIRE(heads(true, {"bob", "nobody", "alice", "carol"}, &response) == 0);
+  CHECK(std::vector<uint64_t>(response.max_seqs().begin(), response.max_seqs().end()) ==
+        std::vector<uint64_t>{3, 0, 2, 1});
+  CHECK(heads(false, {"alice"}, &response) == 90009);
+  CHECK(heads(true, std::vector<std::string>(1001, "bob"), &response) == 90001);
 }
 
 TEST_CASE("binary and JSON sessions of one user get the same events in their encodings",
@@ -274,6 +291,43 @@ TEST_CASE("binary and JSON sessions of one user get the same events in their enc
     CHECK(frame.event().message().msg_body().values(0).struct_value().fields().at("MsgContent")
               .struct_value().fields().at("Text").string_value() == words);
   }
+}
+
+TEST_CASE("an event whose push never came reaches the session at its next heartbeat", "[ws]") {
+  TestCluster c;
+  WsClient alice(c.http_port);
+  WsClient bob(c.http_port);
+  LoginOk(alice, c, "alice", "Web");
+  LoginOk(bob, c, "bob", "Web");
+  REQUIRE(alice.SendText("bob", "pushed").contains("sendAck"));
+  auto first = bob.NextEvent();
+  REQUIRE(first);
+
+  // With push down, the message is stored but its push is given up on after
+  // the message service's retries: no later event reveals the gap.
+  c.push.Stop(SIGKILL, std::chrono::milliseconds(5000));
+  REQUIRE(alice.SendText("bob", "never pushed").contains("sendAck"));
+  auto failed_deliveries = [&] {
+    std::string metrics = HttpGet(c.message_metrics_port, "/metrics").body;
+    auto at = metrics.find("\nparley_delivery_failed_total");
+    if (at == std::string::npos) return 0;
+    return std::stoi(metrics.substr(metrics.find(' ', at) + 1));
+  };
+  for (int i = 0; i < 100 && failed_deliveries() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  REQUIRE(failed_deliveries() > 0);
+  CHECK_FALSE(bob.NextEvent(300));
+
+  // The heartbeat has the gateway read bob's timeline head from storage.
+  CHECK(bob.Call("h", {{"heartbeat", json::object()}}).contains("heartbeatAck"));
+  auto missed = bob.NextEvent();
+  REQUIRE(missed);
+  CHECK(TextOf(*missed) == "never pushed");
+  CHECK(SeqOf(*missed) == SeqOf(*first) + 1);
+  // Only once, however many heartbeats follow.
+  CHECK(bob.Call("h2", {{"heartbeat", json::object()}}).contains("heartbeatAck"));
+  CHECK_FALSE(bob.NextEvent(700));
 }
 
 TEST_CASE("only stored messages to a user with no session go to offline push", "[ws]") {
