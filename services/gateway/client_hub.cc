@@ -145,10 +145,11 @@ void ClientHub::CheckQueuedHeads() {
       messages_->async()->GetTimelineHeads(
           call->context.get(), &call->request, &call->response,
           [call, sessions = std::move(sessions)](grpc::Status status) {
-            if (!status.ok() || call->response.max_seqs_size() != static_cast<int>(sessions.size())) {
+            int expected = static_cast<int>(sessions.size());
+            if (!status.ok() || call->response.max_seqs_size() != expected) {
               // The next heartbeat asks again.
-              log::Warn("timeline_head_check_failed", {{"sessions", sessions.size()},
-                                                       {"error", status.error_message()}});
+              log::Warn("timeline_head_check_failed",
+                        {{"sessions", expected}, {"error", status.error_message()}});
               return;
             }
             for (size_t i = 0; i < sessions.size(); ++i) {

@@ -554,8 +554,8 @@ absl::StatusOr<v1::GetTimelineHeadsResponse> MessageLogic::GetTimelineHeads(
   if (request.user_ids_size() > kMaxHeadsPerCall) {
     return errors::Error(kOpenimBadJson, absl::StrCat("at most ", kMaxHeadsPerCall, " users"));
   }
-  auto heads = store_->TimelineHeads(
-      caller.sdkappid, {request.user_ids().begin(), request.user_ids().end()});
+  std::vector<std::string> user_ids(request.user_ids().begin(), request.user_ids().end());
+  auto heads = store_->TimelineHeads(caller.sdkappid, user_ids);
   if (!heads.ok()) return heads.status();
   v1::GetTimelineHeadsResponse response;
   response.mutable_max_seqs()->Add(heads->begin(), heads->end());
