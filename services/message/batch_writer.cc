@@ -29,7 +29,7 @@ std::future<std::vector<absl::StatusOr<SendResult>>> BatchWriter::Submit(
 }
 
 void BatchWriter::Run() {
-  auto& batch_sizes = metrics::Registry::Default().GetHistogram(
+  auto& commit_seconds = metrics::Registry::Default().GetHistogram(
       "parley_message_commit_seconds", "time to persist one batch of messages");
   auto& committed = metrics::Registry::Default().GetCounter("parley_message_committed_total",
                                                             "messages persisted");
@@ -51,7 +51,7 @@ void BatchWriter::Run() {
     for (auto& p : batch) all.insert(all.end(), p.jobs.begin(), p.jobs.end());
     auto start = std::chrono::steady_clock::now();
     auto results = store_->SendBatch(all);
-    batch_sizes.Observe(
+    commit_seconds.Observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     committed.Increment(all.size());
     size_t offset = 0;
