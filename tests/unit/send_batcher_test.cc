@@ -130,6 +130,16 @@ struct Harness {
     request.set_client_msg_id(id);
     batcher->Send({sdkappid, user, false, "Web", "127.0.0.1"}, request, answers.Add(id));
   }
+  // App 1's `first` goes out alone and is held in the service while `queued`
+  // (user, id) wait for it; then the service answers.
+  void SendBehindHeldCall(const std::string& first,
+                          const std::vector<std::pair<std::string, std::string>>& queued) {
+    service.Hold(true);
+    Send(1, "alice", first);
+    service.WaitForCalls(1);
+    for (const auto& [user, id] : queued) Send(1, user, id);
+    service.Hold(false);
+  }
 
   FakeMessageService service;
   std::unique_ptr<grpc::Server> server;
@@ -188,13 +198,7 @@ TEST_CASE("send batcher: each send gets its own outcome", "[send_batcher]") {
   options.max_in_flight = 1;
   Harness h(options);
   h.service.RejectSecond();
-  h.service.Hold(true);
-  h.Send(1, "alice", "first");
-  h.service.WaitForCalls(1);
-  h.Send(1, "alice", "second");
-  h.Send(1, "bob", "third");
-  h.Send(1, "bob", "fourth");
-  h.service.Hold(false);
+  h.SendBehindHeldCall("first", {{"alice", "second"}, {"bob", "third"}, {"bob", "fourth"}});
   auto answers = h.answers.WaitFor(4);
   CHECK(Names(answers) == std::vector<std::string>{"first", "second", "third", "fourth"});
   CHECK(answers[0].second.ok());
@@ -213,12 +217,7 @@ TEST_CASE("send batcher: a failed call fails each of its sends with the mapped c
   Harness h(options);
   SECTION("the message service is unavailable: 60008, the retry-later code") {
     h.service.FailWith(grpc::Status(grpc::StatusCode::UNAVAILABLE, "down"));
-    h.service.Hold(true);
-    h.Send(1, "alice", "x");
-    h.service.WaitForCalls(1);
-    h.Send(1, "bob", "y");
-    h.Send(1, "bob", "z");
-    h.service.Hold(false);
+    h.SendBehindHeldCall("x", {{"bob", "y"}, {"bob", "z"}});
     auto answers = h.answers.WaitFor(3);
     for (const auto& [name, answer] : answers) {
       REQUIRE_FALSE(answer.ok());
@@ -235,12 +234,7 @@ TEST_CASE("send batcher: a failed call fails each of its sends with the mapped c
   }
   SECTION("an answer without an outcome for a send is an internal error without a code") {
     h.service.LeaveOutLastOutcomes(1);
-    h.service.Hold(true);
-    h.Send(1, "alice", "x");
-    h.service.WaitForCalls(1);
-    h.Send(1, "alice", "y");
-    h.Send(1, "alice", "z");
-    h.service.Hold(false);
+    h.SendBehindHeldCall("x", {{"alice", "y"}, {"alice", "z"}});
     auto answers = h.answers.WaitFor(3);
     // Call 1 ("x") lost its only outcome; call 2 lost the outcome of "z".
     CHECK_FALSE(answers[0].second.ok());
