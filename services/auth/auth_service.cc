@@ -68,7 +68,12 @@ AuthLogic::AuthLogic(AuthStore* store, SessionStore* sessions, Clock now, AuthOp
       sessions_(sessions),
       now_(std::move(now)),
       options_(options),
-      sig_cache_(options.sig_cache_capacity) {}
+      sig_cache_(options.sig_cache_capacity),
+      login_imports_(kMaxLoginImportsPerBatch,
+                     [this](const std::vector<std::pair<uint64_t, std::string>>& accounts) {
+                       return std::vector<absl::Status>(accounts.size(),
+                                                        store_->ImportOnLogin(accounts));
+                     }) {}
 
 absl::StatusOr<std::shared_ptr<const AppRecord>> AuthLogic::LoadApp(uint64_t sdkappid) {
   int64_t now = now_();
@@ -116,14 +121,9 @@ absl::StatusOr<v1::AuthenticateResponse> AuthLogic::Authenticate(
   std::string account_key = absl::StrCat(request.sdkappid(), "\n", request.identifier());
   if (request.import_account() && !known_accounts_.Get(account_key, now)) {
     if (auto st = ValidateUserId(request.identifier()); !st.ok()) return st;
-    // A read first: most logins are of existing accounts, and reads don't commit.
-    auto existing = store_->ExistingAccounts(request.sdkappid(), {request.identifier()});
-    if (!existing.ok()) return existing.status();
-    if (existing->empty()) {
-      if (auto st = store_->ImportOnLogin(request.sdkappid(), request.identifier()); !st.ok()) {
-        return st;
-      }
-    }
+    absl::Status imported =
+        login_imports_.Submit({{request.sdkappid(), request.identifier()}}).get().at(0);
+    if (!imported.ok()) return imported;
     known_accounts_.Put(account_key, true, now + 60);
   }
   v1::AuthenticateResponse response;

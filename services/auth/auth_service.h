@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "auth_store.h"
+#include "parley/batching/batcher.h"
 #include "parley/cache/ttl_cache.h"
 #include "parley/rpc/caller.h"
 #include "parley/v1/auth.grpc.pb.h"
@@ -84,6 +85,10 @@ class AuthLogic {
   cache::TtlCache<std::string, int64_t> sig_cache_;
   // Accounts known to exist, so logins don't write for accounts that exist.
   cache::TtlCache<std::string, bool> known_accounts_{200000};
+  // First logins' account imports, gathered so that a login storm of new
+  // users costs one statement and one commit per batch, not per login.
+  static constexpr size_t kMaxLoginImportsPerBatch = 1000;
+  batching::Batcher<std::pair<uint64_t, std::string>, absl::Status> login_imports_;
 };
 
 class AuthGrpcService final : public v1::AuthService::Service {

@@ -120,15 +120,21 @@ absl::Status AuthStore::SetAdmins(uint64_t sdkappid, const std::vector<std::stri
   });
 }
 
-absl::Status AuthStore::ImportOnLogin(uint64_t sdkappid, const std::string& user_id) {
+absl::Status AuthStore::ImportOnLogin(
+    const std::vector<std::pair<uint64_t, std::string>>& accounts) {
+  std::vector<int64_t> apps;
+  std::vector<std::string> ids;
+  for (const auto& [sdkappid, user_id] : accounts) {
+    apps.push_back(static_cast<int64_t>(sdkappid));
+    ids.push_back(user_id);
+  }
   return pool_->Run([&](pqxx::connection& c) {
-    pqxx::work tx(c);
-    tx.exec("SET LOCAL synchronous_commit = off");
+    pqxx::nontransaction tx(c);  // one statement, committed on its own
     tx.exec_params(
-        "INSERT INTO accounts (sdkappid, user_id) VALUES ($1, $2)"
+        "INSERT INTO accounts (sdkappid, user_id)"
+        " SELECT * FROM unnest($1::bigint[], $2::text[]) ORDER BY 1, 2"
         " ON CONFLICT (sdkappid, user_id) DO NOTHING",
-        sdkappid, user_id);
-    tx.commit();
+        pg::IntArray(apps), pg::TextArray(ids));
     return absl::OkStatus();
   });
 }

@@ -44,11 +44,10 @@ class AuthStore {
 
   // Inserts or updates (non-empty fields only) every account, in one statement.
   absl::Status ImportAccounts(uint64_t sdkappid, const std::vector<AccountRecord>& accounts);
-  // Creates the account a first login names, if missing. Committed without
-  // waiting for the WAL flush: a crash can lose only accounts created in the
-  // last moment, and their next login creates them again, so the login storm
-  // after a deploy does not queue behind one fsync per new user.
-  absl::Status ImportOnLogin(uint64_t sdkappid, const std::string& user_id);
+  // Creates the accounts first logins name, where missing: one statement and
+  // one commit for all of them (logins are gathered by AuthLogic), and no
+  // WAL write or flush when they all exist. Duplicates are fine.
+  absl::Status ImportOnLogin(const std::vector<std::pair<uint64_t, std::string>>& accounts);
   // Deletes the given accounts; returns the ones that existed.
   absl::StatusOr<std::set<std::string>> DeleteAccounts(uint64_t sdkappid,
                                                        const std::vector<std::string>& user_ids);

@@ -1,43 +1,31 @@
-// Group commit: sends from many callers are persisted together, one
-// transaction and one commit per batch, so throughput is not bounded by one
+// Group commit of sends: sends from many callers are persisted together, one
+// statement set and one commit per batch, so throughput is not bounded by one
 // fsync per message. A caller waits only for its own batch's commit.
 #pragma once
 
-#include <condition_variable>
-#include <deque>
 #include <future>
-#include <mutex>
-#include <thread>
 #include <vector>
 
 #include "message_store.h"
+#include "parley/batching/batcher.h"
 
 namespace parley::message {
 
 class BatchWriter {
  public:
   BatchWriter(MessageStore* store, size_t max_batch);
-  // Persists what is queued, then stops.
-  ~BatchWriter();
 
   // The future resolves after the batch holding these jobs committed (or
   // failed). Results match `jobs`.
-  std::future<std::vector<absl::StatusOr<SendResult>>> Submit(std::vector<SendJob> jobs);
+  std::future<std::vector<absl::StatusOr<SendResult>>> Submit(std::vector<SendJob> jobs) {
+    return batcher_.Submit(std::move(jobs));
+  }
 
  private:
-  struct Pending {
-    std::vector<SendJob> jobs;
-    std::promise<std::vector<absl::StatusOr<SendResult>>> done;
-  };
-  void Run();
+  std::vector<absl::StatusOr<SendResult>> Write(const std::vector<SendJob>& jobs);
 
   MessageStore* store_;
-  size_t max_batch_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Pending> queue_;
-  bool stopping_ = false;
-  std::thread thread_;
+  batching::Batcher<SendJob, absl::StatusOr<SendResult>> batcher_;  // last: its thread uses store_
 };
 
 }  // namespace parley::message

@@ -1,6 +1,9 @@
 // AuthLogic on real PostgreSQL and Redis, constructed directly with a fake clock.
 #include <catch2/catch.hpp>
 
+#include <atomic>
+#include <thread>
+
 #include "auth_service.h"
 #include "parley/errors/errors.h"
 #include "parley/pg/migrations.h"
@@ -161,6 +164,49 @@ TEST_CASE("accounts: import, check, delete with per-item results", "[auth]") {
   CHECK(*f.sessions->CountSessions(f.sdkappid, "alice") == 0);
   CHECK(f.Check({"alice"}).result_item(0).account_status() == "NotImported");
   CHECK(f.Check({"administrator"}).result_item(0).account_status() == "Imported");
+}
+
+TEST_CASE("first logins import their accounts, many at once", "[auth]") {
+  Fixture f;
+  auto login = [&](const std::string& id) {
+    v1::AuthenticateRequest request;
+    request.set_sdkappid(f.sdkappid);
+    request.set_identifier(id);
+    request.set_usersig(usersig::Generate(f.key, f.sdkappid, id, f.now));
+    request.set_import_account(true);
+    return f.logic->Authenticate(request).status();
+  };
+  // Logins from many threads at once: their imports are gathered into
+  // shared statements, and each login still sees its own outcome.
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        if (!login("user" + std::to_string(t * 25 + i)).ok()) ++failures;
+        if (!login("shared").ok()) ++failures;  // the same new user on many devices
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  CHECK(failures == 0);
+  std::vector<std::string> ids = {"shared", "user0", "user199", "user200"};
+  auto check = f.Check(ids);
+  std::vector<std::string> statuses;
+  for (const auto& r : check.result_item()) statuses.push_back(r.account_status());
+  CHECK(statuses == std::vector<std::string>{"Imported", "Imported", "Imported", "NotImported"});
+
+  // An id an account can't have is refused, and nothing is written.
+  std::string too_long(33, 'x');
+  CHECK(f.Code(login(too_long)) == errors::kAccountInvalidParam);
+  auto stored = f.pg->Query<int64_t>([&](pqxx::connection& c) -> absl::StatusOr<int64_t> {
+    pqxx::nontransaction tx(c);
+    return tx.exec_params1("SELECT count(*) FROM accounts WHERE sdkappid = $1 AND user_id = $2",
+                           f.sdkappid, too_long)[0]
+        .as<int64_t>();
+  });
+  REQUIRE(stored.ok());
+  CHECK(*stored == 0);
 }
 
 TEST_CASE("accounts: bad input changes nothing", "[auth]") {
