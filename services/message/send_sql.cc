@@ -52,60 +52,67 @@ constexpr char kFindDedupSql[] =
     " JOIN unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS u(app, f, t, k)"
     "  ON d.sdkappid = u.app AND d.from_account = u.f AND d.to_account = u.t AND d.dedup_key = u.k";
 
-// Reserves n MsgSeqs per conversation; returns each one's new last_seq.
-constexpr char kReserveMsgSeqsSql[] =
-    "INSERT INTO c2c_conversation_seqs AS s (sdkappid, user_a, user_b, last_seq)"
-    " SELECT app, least(x, y), greatest(x, y), n"
-    "  FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[]) AS u(app, x, y, n)"
-    " ON CONFLICT (sdkappid, user_a, user_b) DO UPDATE SET last_seq = s.last_seq + "
+// Reserves n MsgSeqs per conversation ($1-$4) and n timeline seqs per user
+// ($5-$7); returns each one's new last_seq, conversations (is_conversation)
+// first.
+constexpr char kReserveSeqsSql[] =
+    "WITH conversation_seqs AS ("
+    "  INSERT INTO c2c_conversation_seqs AS s (sdkappid, user_a, user_b, last_seq)"
+    "  SELECT app, least(x, y), greatest(x, y), n"
+    "   FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[]) AS u(app, x, y, n)"
+    "  ON CONFLICT (sdkappid, user_a, user_b) DO UPDATE SET last_seq = s.last_seq + "
     "EXCLUDED.last_seq"
-    " RETURNING sdkappid, user_a, user_b, last_seq";
+    "  RETURNING sdkappid, user_a, user_b, last_seq),"
+    " timeline_seqs AS ("
+    "  INSERT INTO timeline_heads AS h (sdkappid, user_id, last_seq)"
+    "  SELECT * FROM unnest($5::bigint[], $6::text[], $7::bigint[])"
+    "  ON CONFLICT (sdkappid, user_id) DO UPDATE SET last_seq = h.last_seq + EXCLUDED.last_seq"
+    "  RETURNING sdkappid, user_id, last_seq)"
+    " SELECT true AS is_conversation, sdkappid, user_a, user_b, last_seq FROM conversation_seqs"
+    " UNION ALL SELECT false, sdkappid, user_id, NULL, last_seq FROM timeline_seqs";
 
-// Reserves n timeline seqs per user; returns each one's new last_seq.
-constexpr char kReserveTimelineSeqsSql[] =
-    "INSERT INTO timeline_heads AS h (sdkappid, user_id, last_seq)"
-    " SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[])"
-    " ON CONFLICT (sdkappid, user_id) DO UPDATE SET last_seq = h.last_seq + EXCLUDED.last_seq"
-    " RETURNING sdkappid, user_id, last_seq";
+// Every row of the batch's fast jobs, in one statement: contents ($1-$11),
+// timeline events ($12-$17), conversations whose last message moves
+// ($18-$23) and (NoLastMsg) ones where only the unread count does ($24-$29),
+// and what each dedup key now stands for ($30-$37), so a retry gets the
+// original ack. Returns how many dedup keys it recorded: fewer than asked
+// means a concurrent transaction (another replica) took one meanwhile, and
+// the batch is redone one by one.
+constexpr char kInsertRowsSql[] =
+    "WITH contents AS ("
+    "  INSERT INTO c2c_messages (sdkappid, user_a, user_b, msg_key, from_account, to_account,"
+    "   msg_seq, msg_random, msg_time, body, cloud_custom_data, offline_push_info, client_msg_id)"
+    "  SELECT app, least(f, t), greatest(f, t), k, f, t, s, r, tm, b::jsonb, c,"
+    "   NULLIF(p, '')::jsonb, cm"
+    "  FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[],"
+    "   $7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[])"
+    "   AS u(app, f, t, k, s, r, tm, b, c, p, cm)),"
+    " events AS ("
+    "  INSERT INTO timeline (sdkappid, user_id, seq, kind, peer, msg_key, event_time)"
+    "  SELECT app, owner, s, 1, peer, k, tm"
+    "  FROM unnest($12::bigint[], $13::text[], $14::bigint[], $15::text[], $16::text[],"
+    "   $17::bigint[]) AS u(app, owner, s, peer, k, tm)),"
+    " moved AS ("
+    "  INSERT INTO conversations AS c (sdkappid, owner, peer, last_msg_key, last_msg_time, unread)"
+    "  SELECT * FROM unnest($18::bigint[], $19::text[], $20::text[], $21::text[], $22::bigint[],"
+    "   $23::int[])"
+    "  ON CONFLICT (sdkappid, owner, peer) DO UPDATE SET unread = c.unread + EXCLUDED.unread,"
+    "   last_msg_key = EXCLUDED.last_msg_key, last_msg_time = EXCLUDED.last_msg_time),"
+    " kept AS ("
+    "  INSERT INTO conversations AS c (sdkappid, owner, peer, last_msg_key, last_msg_time, unread)"
+    "  SELECT * FROM unnest($24::bigint[], $25::text[], $26::text[], $27::text[], $28::bigint[],"
+    "   $29::int[])"
+    "  ON CONFLICT (sdkappid, owner, peer) DO UPDATE SET unread = c.unread + EXCLUDED.unread),"
+    " claims AS ("
+    "  INSERT INTO c2c_dedup (sdkappid, from_account, to_account, dedup_key, msg_key, msg_seq,"
+    "   msg_time, sender_seq)"
+    "  SELECT * FROM unnest($30::bigint[], $31::text[], $32::text[], $33::text[], $34::text[],"
+    "   $35::bigint[], $36::bigint[], $37::bigint[]) ORDER BY 1, 2, 3, 4"
+    "  ON CONFLICT DO NOTHING RETURNING 1)"
+    " SELECT count(*) FROM claims";
 
-constexpr char kInsertMessagesSql[] =
-    "INSERT INTO c2c_messages (sdkappid, user_a, user_b, msg_key, from_account, to_account,"
-    "  msg_seq, msg_random, msg_time, body, cloud_custom_data, offline_push_info, client_msg_id)"
-    " SELECT app, least(f, t), greatest(f, t), k, f, t, s, r, tm, b::jsonb, c,"
-    "  NULLIF(p, '')::jsonb, cm"
-    " FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[],"
-    "  $7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[])"
-    "  AS u(app, f, t, k, s, r, tm, b, c, p, cm)";
-
-constexpr char kInsertTimelineSql[] =
-    "INSERT INTO timeline (sdkappid, user_id, seq, kind, peer, msg_key, event_time)"
-    " SELECT app, owner, s, 1, peer, k, tm"
-    " FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::bigint[])"
-    "  AS u(app, owner, s, peer, k, tm)";
-
-// Two forms: conversations whose last message moves, and (NoLastMsg) ones
-// where only the unread count does.
-constexpr char kUpsertConversationsMoveLastSql[] =
-    "INSERT INTO conversations AS c (sdkappid, owner, peer, last_msg_key, last_msg_time, unread)"
-    " SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[],"
-    "  $6::int[])"
-    " ON CONFLICT (sdkappid, owner, peer) DO UPDATE SET unread = c.unread + EXCLUDED.unread,"
-    "  last_msg_key = EXCLUDED.last_msg_key, last_msg_time = EXCLUDED.last_msg_time";
-constexpr char kUpsertConversationsKeepLastSql[] =
-    "INSERT INTO conversations AS c (sdkappid, owner, peer, last_msg_key, last_msg_time, unread)"
-    " SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[],"
-    "  $6::int[])"
-    " ON CONFLICT (sdkappid, owner, peer) DO UPDATE SET unread = c.unread + EXCLUDED.unread";
-
-// Records what each key now stands for, so a retry gets the original ack.
-// Written once, at the end: a key a concurrent transaction took meanwhile
-// (another replica) conflicts here, and the batch is redone one by one.
-constexpr char kRecordDedupSql[] =
-    "INSERT INTO c2c_dedup (sdkappid, from_account, to_account, dedup_key, msg_key, msg_seq,"
-    "  msg_time, sender_seq)"
-    " SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[],"
-    "  $6::bigint[], $7::bigint[], $8::bigint[]) ORDER BY 1, 2, 3, 4"
-    " ON CONFLICT DO NOTHING";
+// One statement's parameters, each an array literal, in $n order.
+using Params = std::vector<std::string>;
 
 // Splits jobs into those this batch may write set-based (in job order) and
 // those that must go through parley_c2c_send(): a dedup key someone already
@@ -148,78 +155,65 @@ void SplitByDedup(pqxx::work& tx, const std::vector<SendJob>& jobs, std::vector<
   }
 }
 
-// Gives each job without a chosen MsgSeq the next seqs of its conversation.
-void AssignMsgSeqs(pqxx::work& tx, const std::vector<SendJob>& jobs,
-                   const std::vector<size_t>& fast, std::vector<SendResult>* results) {
-  std::map<PairKey, int64_t> wanted;
+// Gives each job without a chosen MsgSeq the next seqs of its conversation,
+// and each job its receiver's (and sender's) next timeline seqs, in job
+// order, so each user's seqs stay gapless and follow send order.
+void AssignSeqs(pqxx::work& tx, const std::vector<SendJob>& jobs, const std::vector<size_t>& fast,
+                std::vector<SendResult>* results) {
+  std::map<PairKey, int64_t> msg_seqs_wanted;
+  std::map<UserKey, int64_t> timeline_seqs_wanted;
   for (size_t i : fast) {
     const SendJob& job = jobs[i];
-    if (job.msg_seq == 0)
-      ++wanted[PairOf(job.sdkappid, job.from, job.to)];
-    else
-      (*results)[i].msg_seq = job.msg_seq;
+    if (job.msg_seq == 0) ++msg_seqs_wanted[PairOf(job.sdkappid, job.from, job.to)];
+    ++timeline_seqs_wanted[{job.sdkappid, job.to}];
+    if (StoresForSender(job)) ++timeline_seqs_wanted[{job.sdkappid, job.from}];
   }
-  if (wanted.empty()) return;
-  std::vector<int64_t> apps, counts;
-  std::vector<std::string> xs, ys;
-  for (const auto& [pair, count] : wanted) {
-    apps.push_back(static_cast<int64_t>(std::get<0>(pair)));
+  std::vector<int64_t> pair_apps, pair_counts, user_apps, user_counts;
+  std::vector<std::string> xs, ys, users;
+  for (const auto& [pair, count] : msg_seqs_wanted) {
+    pair_apps.push_back(static_cast<int64_t>(std::get<0>(pair)));
     xs.push_back(std::get<1>(pair));
     ys.push_back(std::get<2>(pair));
-    counts.push_back(count);
+    pair_counts.push_back(count);
   }
-  auto rows = Exec(tx, "send_reserve_msg_seqs", kReserveMsgSeqsSql, IntArray(apps), TextArray(xs),
-                   TextArray(ys), IntArray(counts));
-  std::map<PairKey, int64_t> next;
-  for (const auto& row : rows) {
-    PairKey pair =
-        PairOf(row[0].as<uint64_t>(), row[1].as<std::string>(), row[2].as<std::string>());
-    next[pair] = row[3].as<int64_t>() - wanted[pair] + 1;
-  }
-  for (size_t i : fast) {
-    const SendJob& job = jobs[i];
-    if (job.msg_seq == 0) {
-      (*results)[i].msg_seq = static_cast<uint32_t>(next[PairOf(job.sdkappid, job.from, job.to)]++);
-    }
-  }
-}
-
-// Gives each job its receiver's (and sender's) next timeline seqs, in job
-// order, so each user's seqs stay gapless and follow send order.
-void AssignTimelineSeqs(pqxx::work& tx, const std::vector<SendJob>& jobs,
-                        const std::vector<size_t>& fast, std::vector<SendResult>* results) {
-  std::map<UserKey, int64_t> wanted;
-  for (size_t i : fast) {
-    const SendJob& job = jobs[i];
-    ++wanted[{job.sdkappid, job.to}];
-    if (StoresForSender(job)) ++wanted[{job.sdkappid, job.from}];
-  }
-  std::vector<int64_t> apps, counts;
-  std::vector<std::string> users;
-  for (const auto& [user, count] : wanted) {
-    apps.push_back(static_cast<int64_t>(user.first));
+  for (const auto& [user, count] : timeline_seqs_wanted) {
+    user_apps.push_back(static_cast<int64_t>(user.first));
     users.push_back(user.second);
-    counts.push_back(count);
+    user_counts.push_back(count);
   }
-  auto rows = Exec(tx, "send_reserve_timeline_seqs", kReserveTimelineSeqsSql, IntArray(apps),
-                   TextArray(users), IntArray(counts));
-  std::map<UserKey, int64_t> next;
+  auto rows = Exec(tx, "send_reserve_seqs", kReserveSeqsSql, IntArray(pair_apps), TextArray(xs),
+                   TextArray(ys), IntArray(pair_counts), IntArray(user_apps), TextArray(users),
+                   IntArray(user_counts));
+  // The first seq each conversation and user reserved.
+  std::map<PairKey, int64_t> next_msg_seq;
+  std::map<UserKey, int64_t> next_timeline_seq;
   for (const auto& row : rows) {
-    UserKey user{row[0].as<uint64_t>(), row[1].as<std::string>()};
-    next[user] = row[2].as<int64_t>() - wanted[user] + 1;
+    uint64_t app = row[1].as<uint64_t>();
+    int64_t last = row[4].as<int64_t>();
+    if (row[0].as<bool>()) {
+      PairKey pair = PairOf(app, row[2].as<std::string>(), row[3].as<std::string>());
+      next_msg_seq[pair] = last - msg_seqs_wanted[pair] + 1;
+    } else {
+      UserKey user{app, row[2].as<std::string>()};
+      next_timeline_seq[user] = last - timeline_seqs_wanted[user] + 1;
+    }
   }
   for (size_t i : fast) {
     const SendJob& job = jobs[i];
     SendResult& result = (*results)[i];
-    result.receiver_seq = static_cast<uint64_t>(next[{job.sdkappid, job.to}]++);
+    result.msg_seq = job.msg_seq != 0
+                         ? job.msg_seq
+                         : static_cast<uint32_t>(
+                               next_msg_seq[PairOf(job.sdkappid, job.from, job.to)]++);
+    result.receiver_seq = static_cast<uint64_t>(next_timeline_seq[{job.sdkappid, job.to}]++);
     if (StoresForSender(job)) {
-      result.sender_seq = static_cast<uint64_t>(next[{job.sdkappid, job.from}]++);
+      result.sender_seq = static_cast<uint64_t>(next_timeline_seq[{job.sdkappid, job.from}]++);
     }
   }
 }
 
-void InsertMessages(pqxx::work& tx, const std::vector<SendJob>& jobs,
-                    const std::vector<size_t>& fast, const std::vector<SendResult>& results) {
+void AddContentParams(const std::vector<SendJob>& jobs, const std::vector<size_t>& fast,
+                      const std::vector<SendResult>& results, Params* params) {
   std::vector<int64_t> apps, seqs, randoms, times;
   std::vector<std::string> froms, tos, keys, bodies, clouds, pushes, client_ids;
   for (size_t i : fast) {
@@ -236,13 +230,14 @@ void InsertMessages(pqxx::work& tx, const std::vector<SendJob>& jobs,
     pushes.push_back(job.offline_push_json);
     client_ids.push_back(job.client_msg_id);
   }
-  Exec(tx, "send_insert_messages", kInsertMessagesSql, IntArray(apps), TextArray(froms),
-       TextArray(tos), TextArray(keys), IntArray(seqs), IntArray(randoms), IntArray(times),
-       TextArray(bodies), TextArray(clouds), TextArray(pushes), TextArray(client_ids));
+  params->insert(params->end(),
+                 {IntArray(apps), TextArray(froms), TextArray(tos), TextArray(keys),
+                  IntArray(seqs), IntArray(randoms), IntArray(times), TextArray(bodies),
+                  TextArray(clouds), TextArray(pushes), TextArray(client_ids)});
 }
 
-void InsertTimelineEvents(pqxx::work& tx, const std::vector<SendJob>& jobs,
-                          const std::vector<size_t>& fast, const std::vector<SendResult>& results) {
+void AddTimelineParams(const std::vector<SendJob>& jobs, const std::vector<size_t>& fast,
+                       const std::vector<SendResult>& results, Params* params) {
   std::vector<int64_t> apps, seqs, times;
   std::vector<std::string> owners, peers, keys;
   auto add = [&](const SendJob& job, const std::string& owner, const std::string& peer,
@@ -259,8 +254,8 @@ void InsertTimelineEvents(pqxx::work& tx, const std::vector<SendJob>& jobs,
     add(job, job.to, job.from, results[i].receiver_seq, results[i].msg_key);
     if (StoresForSender(job)) add(job, job.from, job.to, results[i].sender_seq, results[i].msg_key);
   }
-  Exec(tx, "send_insert_timeline", kInsertTimelineSql, IntArray(apps), TextArray(owners),
-       IntArray(seqs), TextArray(peers), TextArray(keys), IntArray(times));
+  params->insert(params->end(), {IntArray(apps), TextArray(owners), IntArray(seqs),
+                                 TextArray(peers), TextArray(keys), IntArray(times)});
 }
 
 // One row per (owner, peer) however many of the batch's messages it holds:
@@ -273,8 +268,9 @@ struct ConversationChange {
   int64_t last_time = 0;
 };
 
-void UpsertConversations(pqxx::work& tx, const std::vector<SendJob>& jobs,
-                         const std::vector<size_t>& fast, const std::vector<SendResult>& results) {
+// Conversations whose last message moves, then those where it stays.
+void AddConversationParams(const std::vector<SendJob>& jobs, const std::vector<size_t>& fast,
+                           const std::vector<SendResult>& results, Params* params) {
   std::map<std::tuple<uint64_t, std::string, std::string>, ConversationChange> changes;
   auto add = [&](const SendJob& job, const std::string& owner, const std::string& peer,
                  bool counts_unread, const std::string& key) {
@@ -303,16 +299,14 @@ void UpsertConversations(pqxx::work& tx, const std::vector<SendJob>& jobs,
       times.push_back(change.last_time);
       unreads.push_back(change.unread);
     }
-    if (apps.empty()) continue;
-    Exec(tx, moves_last ? "send_upsert_conversations_move_last" : "send_upsert_conversations",
-         moves_last ? kUpsertConversationsMoveLastSql : kUpsertConversationsKeepLastSql,
-         IntArray(apps), TextArray(owners), TextArray(peers), TextArray(keys), IntArray(times),
-         IntArray(unreads));
+    params->insert(params->end(), {IntArray(apps), TextArray(owners), TextArray(peers),
+                                   TextArray(keys), IntArray(times), IntArray(unreads)});
   }
 }
 
-void RecordDedup(pqxx::work& tx, const std::vector<SendJob>& jobs, const std::vector<size_t>& fast,
-                 const std::vector<SendResult>& results) {
+// Returns how many dedup keys the batch claims.
+size_t AddDedupParams(const std::vector<SendJob>& jobs, const std::vector<size_t>& fast,
+                      const std::vector<SendResult>& results, Params* params) {
   std::vector<int64_t> apps, seqs, times, sender_seqs;
   std::vector<std::string> froms, tos, dedup_keys, keys;
   for (size_t i : fast) {
@@ -327,11 +321,23 @@ void RecordDedup(pqxx::work& tx, const std::vector<SendJob>& jobs, const std::ve
     times.push_back(results[i].msg_time);
     sender_seqs.push_back(static_cast<int64_t>(results[i].sender_seq));
   }
-  if (apps.empty()) return;
-  auto written = Exec(tx, "send_record_dedup", kRecordDedupSql, IntArray(apps), TextArray(froms),
-                      TextArray(tos), TextArray(dedup_keys), TextArray(keys), IntArray(seqs),
-                      IntArray(times), IntArray(sender_seqs));
-  if (written.affected_rows() != apps.size()) {
+  params->insert(params->end(),
+                 {IntArray(apps), TextArray(froms), TextArray(tos), TextArray(dedup_keys),
+                  TextArray(keys), IntArray(seqs), IntArray(times), IntArray(sender_seqs)});
+  return apps.size();
+}
+
+void InsertRows(pqxx::work& tx, const std::vector<SendJob>& jobs, const std::vector<size_t>& fast,
+                const std::vector<SendResult>& results) {
+  Params params;
+  params.reserve(37);
+  AddContentParams(jobs, fast, results, &params);
+  AddTimelineParams(jobs, fast, results, &params);
+  AddConversationParams(jobs, fast, results, &params);
+  size_t claims = AddDedupParams(jobs, fast, results, &params);
+  tx.conn().prepare("send_insert_rows", kInsertRowsSql);
+  auto recorded = tx.exec_prepared1("send_insert_rows", pqxx::prepare::make_dynamic_params(params));
+  if (recorded[0].as<size_t>() != claims) {
     // Rolls the batch back; MessageStore redoes it one send at a time, and
     // parley_c2c_send() then answers the retry with the original ack.
     throw std::runtime_error("a dedup key was taken by a concurrent send");
@@ -361,18 +367,14 @@ std::vector<SendResult> WriteMany(pqxx::work& tx, const std::vector<SendJob>& jo
   std::vector<size_t> fast, slow;
   SplitByDedup(tx, jobs, &fast, &slow);
   if (!fast.empty()) {
-    AssignMsgSeqs(tx, jobs, fast, &results);
-    AssignTimelineSeqs(tx, jobs, fast, &results);
+    AssignSeqs(tx, jobs, fast, &results);
     for (size_t i : fast) {
       SendResult& result = results[i];
       result.msg_time = jobs[i].time;
       // The same key parley_c2c_send() builds.
       result.msg_key = absl::StrCat(result.msg_seq, "_", jobs[i].random, "_", jobs[i].time);
     }
-    InsertMessages(tx, jobs, fast, results);
-    InsertTimelineEvents(tx, jobs, fast, results);
-    UpsertConversations(tx, jobs, fast, results);
-    RecordDedup(tx, jobs, fast, results);
+    InsertRows(tx, jobs, fast, results);
   }
   for (size_t i : slow) results[i] = WriteOne(tx, jobs[i]);
   return results;

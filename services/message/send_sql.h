@@ -1,9 +1,12 @@
 // The SQL that persists C2C sends, inside the caller's transaction.
 //
-// WriteMany() stores a whole batch with a fixed number of set-based
-// statements (unnest over array parameters) instead of one PL/pgSQL call per
-// message, which cost ~10 statements each and made one PostgreSQL backend the
-// limit of the send path. It keeps parley_c2c_send()'s semantics exactly:
+// WriteMany() stores a whole batch with three set-based statements (unnest
+// over array parameters): the dedup lookup, both seq reservations, and every
+// row (contents, timelines, conversations, dedup keys) through data-modifying
+// CTEs. Per-message PL/pgSQL calls cost ~10 statements each and made one
+// PostgreSQL backend the limit of the send path; one statement per table cost
+// ten round trips per batch, which matter most when PostgreSQL is across a
+// network. It keeps parley_c2c_send()'s semantics exactly:
 // dedup, per-conversation MsgSeq, gapless per-user timeline seqs, both
 // conversations. Jobs whose dedup key is already taken (a retry, or a repeat
 // within the batch) go through parley_c2c_send() after the rest, in the same
