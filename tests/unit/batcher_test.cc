@@ -45,41 +45,50 @@ struct RecordingHandler {
   }
 };
 
+// A batcher whose first batch ({first_item}) is held in the handler, so
+// what is submitted next queues behind it until Release().
+struct HeldBatcher {
+  RecordingHandler handler;
+  Batcher<int, int> batcher;
+  std::future<std::vector<int>> first;
+
+  HeldBatcher(size_t max_items, int first_item)
+      : batcher(max_items, [this](const std::vector<int>& items) { return handler(items); }) {
+    handler.hold = true;
+    first = batcher.Submit({first_item});
+    handler.WaitEntered();
+  }
+  std::vector<std::vector<int>> Batches() {
+    std::lock_guard lock(handler.mu);
+    return handler.batches;
+  }
+};
+
 }  // namespace
 
 TEST_CASE("what queues during a batch goes into the next one, in order, each caller its own",
           "[batcher]") {
-  RecordingHandler handler;
-  handler.hold = true;
-  Batcher<int, int> batcher(100, [&](const std::vector<int>& items) { return handler(items); });
-  auto first = batcher.Submit({1});
-  handler.WaitEntered();
-  auto second = batcher.Submit({2, 3});
-  auto third = batcher.Submit({4});
-  handler.Release();
-  CHECK(first.get() == std::vector<int>{2});
+  HeldBatcher held(100, 1);
+  auto second = held.batcher.Submit({2, 3});
+  auto third = held.batcher.Submit({4});
+  held.handler.Release();
+  CHECK(held.first.get() == std::vector<int>{2});
   CHECK(second.get() == std::vector<int>{4, 6});
   CHECK(third.get() == std::vector<int>{8});
-  std::lock_guard lock(handler.mu);
-  CHECK(handler.batches == std::vector<std::vector<int>>{{1}, {2, 3, 4}});
+  CHECK(held.Batches() == std::vector<std::vector<int>>{{1}, {2, 3, 4}});
 }
 
 TEST_CASE("a batch stops at max_items, but one caller's items are never split", "[batcher]") {
-  RecordingHandler handler;
-  handler.hold = true;
-  Batcher<int, int> batcher(3, [&](const std::vector<int>& items) { return handler(items); });
-  auto first = batcher.Submit({0});
-  handler.WaitEntered();
-  auto a = batcher.Submit({1, 2});
-  auto b = batcher.Submit({3, 4});     // would make 4: waits for the next batch
-  auto c = batcher.Submit({5, 6, 7, 8});  // more than max_items on its own: a batch of its own
-  handler.Release();
+  HeldBatcher held(3, 0);
+  auto a = held.batcher.Submit({1, 2});
+  auto b = held.batcher.Submit({3, 4});        // would make 4: waits for the next batch
+  auto c = held.batcher.Submit({5, 6, 7, 8});  // more than max_items alone: a batch of its own
+  held.handler.Release();
   CHECK(c.get() == std::vector<int>{10, 12, 14, 16});
   CHECK(a.get() == std::vector<int>{2, 4});
   CHECK(b.get() == std::vector<int>{6, 8});
-  first.get();
-  std::lock_guard lock(handler.mu);
-  CHECK(handler.batches == std::vector<std::vector<int>>{{0}, {1, 2}, {3, 4}, {5, 6, 7, 8}});
+  held.first.get();
+  CHECK(held.Batches() == std::vector<std::vector<int>>{{0}, {1, 2}, {3, 4}, {5, 6, 7, 8}});
 }
 
 TEST_CASE("a handler that throws, or answers the wrong count, fails its whole batch only",
