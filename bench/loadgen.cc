@@ -102,6 +102,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
                                   static_cast<uint16_t>(options_.port));
     beast::get_lowest_layer(ws_).async_connect(endpoint, [self = shared_from_this()](beast::error_code ec) {
       if (ec) return self->Fail("connect", ec);
+      // As the gateway does: a small frame goes out at once, not after the
+      // ACK of the previous one (Nagle), which would add to the latency.
+      beast::get_lowest_layer(self->ws_).socket().set_option(tcp::no_delay(true), ec);
       self->ws_.async_handshake(self->options_.host, "/ws", [self](beast::error_code ec) {
         if (ec) return self->Fail("handshake", ec);
         self->Login();
