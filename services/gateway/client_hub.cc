@@ -226,26 +226,49 @@ void ClientHub::Unregister(const ClientSession& session) {
   if (it->second.empty()) sessions_.erase(it);
 }
 
-void ClientHub::Dispatch(const presence::StreamEntry& entry) {
-  std::vector<std::shared_ptr<ClientSession>> targets;
-  {
-    std::lock_guard lock(mu_);
-    auto it = sessions_.find(HubKey(entry.sdkappid, entry.user_id));
-    if (it == sessions_.end()) return;
-    for (auto& [id, weak] : it->second) {
-      if (entry.type == "kick" && id != entry.session_id) continue;
-      if (auto s = weak.lock()) targets.push_back(std::move(s));
-    }
+std::vector<std::shared_ptr<ClientSession>> ClientHub::SessionsOf(
+    uint64_t sdkappid, const std::string& user_id, const std::string* only_session) {
+  std::vector<std::shared_ptr<ClientSession>> sessions;
+  std::lock_guard lock(mu_);
+  auto it = sessions_.find(HubKey(sdkappid, user_id));
+  if (it == sessions_.end()) return sessions;
+  for (auto& [id, weak] : it->second) {
+    if (only_session && id != *only_session) continue;
+    if (auto s = weak.lock()) sessions.push_back(std::move(s));
   }
+  return sessions;
+}
+
+void ClientHub::DispatchEvent(uint64_t sdkappid, const std::string& user_id,
+                              const v1::TimelineEvent& event) {
+  auto targets = SessionsOf(sdkappid, user_id);
+  if (targets.empty()) return;
+  EventFrame frame(event);
+  for (auto& s : targets) s->OnEvent(frame);
+}
+
+void ClientHub::Dispatch(const presence::StreamEntry& entry) {
   if (entry.type == "kick") {
-    for (auto& s : targets) s->Kick(entry.payload);
+    for (auto& s : SessionsOf(entry.sdkappid, entry.user_id, &entry.session_id)) {
+      s->Kick(entry.payload);
+    }
     return;
   }
-  google::protobuf::Arena arena;  // the event's many small parts go at once
+  google::protobuf::Arena arena;  // the events' many small parts go at once
   auto* event = google::protobuf::Arena::CreateMessage<v1::TimelineEvent>(&arena);
-  if (!event->ParseFromString(entry.payload)) return;
-  EventFrame frame(*event);
-  for (auto& s : targets) s->OnEvent(frame);
+  if (entry.type == "events") {
+    auto* batch = google::protobuf::Arena::CreateMessage<v1::GatewayEvents>(&arena);
+    if (!batch->ParseFromString(entry.payload)) return;
+    for (const auto& delivery : batch->deliveries()) {
+      if (event->ParseFromString(delivery.event())) {
+        DispatchEvent(entry.sdkappid, delivery.user_id(), *event);
+      }
+    }
+    return;
+  }
+  if (entry.type == "event" && event->ParseFromString(entry.payload)) {
+    DispatchEvent(entry.sdkappid, entry.user_id, *event);
+  }
 }
 
 void ClientHub::ConsumeStream() {

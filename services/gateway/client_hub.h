@@ -31,6 +31,7 @@
 #include "parley/v1/auth.grpc.pb.h"
 #include "parley/v1/client.pb.h"
 #include "parley/v1/message.grpc.pb.h"
+#include "parley/v1/push.pb.h"
 #include "rest_api.h"
 #include "send_batcher.h"
 
@@ -103,6 +104,11 @@ class ClientHub {
   void ConsumeStream();
   void WatchGaps();
   void Dispatch(const presence::StreamEntry& entry);
+  // Hands one event to the user's sessions here.
+  void DispatchEvent(uint64_t sdkappid, const std::string& user_id, const v1::TimelineEvent& event);
+  // The user's live sessions here (only `only_session`, when given).
+  std::vector<std::shared_ptr<ClientSession>> SessionsOf(
+      uint64_t sdkappid, const std::string& user_id, const std::string* only_session = nullptr);
   void CheckQueuedHeads();
 
   ClientOptions options_;

@@ -33,16 +33,14 @@ absl::StatusOr<v1::DeliverResponse> PushLogic::Deliver(const rpc::Caller& caller
       caller.sdkappid, std::vector<std::string>(unique_users.begin(), unique_users.end()));
   if (!sessions.ok()) return sessions.status();
   v1::DeliverResponse response;
-  std::vector<std::pair<std::string, presence::StreamEntry>> entries;
+  // Each gateway gets one stream entry holding its events; it fans each one
+  // out to the user's sessions it holds.
+  std::map<std::string, v1::GatewayEvents> by_gateway;
   for (const auto& delivery : request.deliveries()) {
     const auto& user_sessions = (*sessions)[delivery.user_id()];
-    // One stream entry per gateway; the gateway fans out to its sessions.
     std::set<std::string> gateways;
     for (const auto& session : user_sessions) gateways.insert(session.gateway_id);
-    for (const auto& gateway : gateways) {
-      entries.push_back(
-          {gateway, {"event", caller.sdkappid, delivery.user_id(), "", delivery.event()}});
-    }
+    for (const auto& gateway : gateways) *by_gateway[gateway].add_deliveries() = delivery;
     response.set_routed_sessions(response.routed_sessions() + user_sessions.size());
     if (user_sessions.empty()) {
       // Only stored messages go to offline push: recalls, edits and receipts don't notify.
@@ -54,8 +52,15 @@ absl::StatusOr<v1::DeliverResponse> PushLogic::Deliver(const rpc::Caller& caller
       }
     }
   }
+  std::vector<std::pair<std::string, presence::StreamEntry>> entries;
+  size_t events = 0;
+  for (const auto& [gateway, gateway_events] : by_gateway) {
+    events += gateway_events.deliveries_size();
+    entries.push_back(
+        {gateway, {"events", caller.sdkappid, "", "", gateway_events.SerializeAsString()}});
+  }
   if (auto st = presence_->AppendAll(entries); !st.ok()) return st;
-  routed.Increment(entries.size());
+  routed.Increment(events);
   return response;
 }
 

@@ -36,11 +36,14 @@ std::string GatewayStream(const std::string& gateway_id);
 
 // A delivery in a gateway's stream: the fields of one stream entry.
 struct StreamEntry {
-  std::string type;  // "event" or "kick"
+  // "events": the payload is a serialized GatewayEvents (push writes these);
+  // "event": one TimelineEvent for user_id (older push instances);
+  // "kick": the reason, for session_id of user_id.
+  std::string type;
   uint64_t sdkappid = 0;
-  std::string user_id;
-  std::string session_id;       // kick: the session; event: one to skip
-  std::string payload;          // event: serialized TimelineEvent; kick: reason
+  std::string user_id;     // event, kick
+  std::string session_id;  // kick
+  std::string payload;
 };
 
 // Login state changes, for State.StateChange callbacks. Appended to the

@@ -1,0 +1,119 @@
+// PushLogic::Deliver on real Redis: how events are routed to gateway streams.
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "parley/errors/errors.h"
+#include "parley/presence/presence.h"
+#include "parley/redis/pool.h"
+#include "push_service.h"
+#include "support/process.h"
+#include "support/test_cluster.h"
+
+using namespace parley;
+
+namespace {
+
+struct RecordingOfflinePusher : push::OfflinePusher {
+  std::vector<std::string> users;
+  void Push(uint64_t, const std::string& user_id, const v1::TimelineEvent&) override {
+    users.push_back(user_id);
+  }
+};
+
+// The fields of every entry of a stream, oldest first.
+std::vector<std::map<std::string, std::string>> StreamEntries(redis::Pool& pool,
+                                                              const std::string& stream) {
+  auto reply = pool.Command({"XRANGE", stream, "-", "+"});
+  REQUIRE(reply.ok());
+  std::vector<std::map<std::string, std::string>> entries;
+  const redisReply* all = reply->raw();
+  for (size_t i = 0; i < all->elements; ++i) {
+    const redisReply* fields = all->element[i]->element[1];
+    std::map<std::string, std::string> entry;
+    for (size_t f = 0; f + 1 < fields->elements; f += 2) {
+      entry[std::string(fields->element[f]->str, fields->element[f]->len)] =
+          std::string(fields->element[f + 1]->str, fields->element[f + 1]->len);
+    }
+    entries.push_back(std::move(entry));
+  }
+  return entries;
+}
+
+v1::Delivery MessageFor(const std::string& user, uint64_t seq) {
+  v1::TimelineEvent event;
+  event.set_seq(seq);
+  event.set_kind(v1::TimelineEvent::KIND_MESSAGE);
+  event.mutable_message()->set_to_account(user);
+  v1::Delivery delivery;
+  delivery.set_user_id(user);
+  delivery.set_event(event.SerializeAsString());
+  return delivery;
+}
+
+}  // namespace
+
+TEST_CASE("a Deliver call appends one entry per gateway holding its events in order",
+          "[push]") {
+  auto options = redis::Pool::ParseAddress(testing::RequireEnv("PARLEY_TEST_REDIS_ADDR"));
+  REQUIRE(options.ok());
+  auto pool = redis::Pool::Create(*options);
+  REQUIRE(pool.ok());
+  presence::Presence presence(pool->get());
+  RecordingOfflinePusher offline;
+  push::PushLogic logic(&presence, &offline);
+
+  uint64_t app = testing::RandomSdkAppId();
+  std::string gw1 = "push-test-1-" + std::to_string(app);
+  std::string gw2 = "push-test-2-" + std::to_string(app);
+  for (const auto& gateway : {gw1, gw2}) REQUIRE(presence.HeartbeatGateway(gateway, 15).ok());
+  // alice: two sessions on gw1 and one on gw2; bob: one on gw2; carol: offline.
+  REQUIRE(presence.AddSession(app, "alice", {"a1", gw1, "Web", "d1", 1}).ok());
+  REQUIRE(presence.AddSession(app, "alice", {"a2", gw1, "PC", "d2", 1}).ok());
+  REQUIRE(presence.AddSession(app, "alice", {"a3", gw2, "iPhone", "d3", 1}).ok());
+  REQUIRE(presence.AddSession(app, "bob", {"b1", gw2, "Android", "d4", 1}).ok());
+
+  v1::DeliverRequest request;
+  *request.add_deliveries() = MessageFor("alice", 1);
+  *request.add_deliveries() = MessageFor("bob", 7);
+  *request.add_deliveries() = MessageFor("carol", 3);
+  *request.add_deliveries() = MessageFor("alice", 2);
+  auto response = logic.Deliver({app, "parley-message", /*is_admin=*/true}, request);
+  REQUIRE(response.ok());
+  CHECK(response->routed_sessions() == 3 + 1 + 3);
+  CHECK(offline.users == std::vector<std::string>{"carol"});
+
+  // What each gateway reads: one entry, its users' events in request order.
+  auto events_of = [&](const std::string& gateway) {
+    auto entries = StreamEntries(**pool, presence::GatewayStream(gateway));
+    REQUIRE(entries.size() == 1);
+    CHECK(entries[0]["type"] == "events");
+    CHECK(entries[0]["app"] == std::to_string(app));
+    v1::GatewayEvents batch;
+    REQUIRE(batch.ParseFromString(entries[0]["payload"]));
+    std::vector<std::string> routed;
+    for (const auto& delivery : batch.deliveries()) {
+      v1::TimelineEvent event;
+      REQUIRE(event.ParseFromString(delivery.event()));
+      routed.push_back(delivery.user_id() + ":" + std::to_string(event.seq()));
+    }
+    return routed;
+  };
+  CHECK(events_of(gw1) == std::vector<std::string>{"alice:1", "alice:2"});
+  CHECK(events_of(gw2) == std::vector<std::string>{"alice:1", "bob:7", "alice:2"});
+
+  SECTION("only internal callers may deliver") {
+    auto refused = logic.Deliver({app, "alice", /*is_admin=*/false}, request);
+    CHECK(errors::TencentCode(refused.status(), -1) == 90009);
+    CHECK(StreamEntries(**pool, presence::GatewayStream(gw1)).size() == 1);
+  }
+  for (const auto& gateway : {gw1, gw2}) {
+    std::string stream = presence::GatewayStream(gateway);
+    REQUIRE((*pool)->Command({"DEL", stream, stream + ":alive"}).ok());
+  }
+  REQUIRE((*pool)->Command({"DEL", presence::SessionsKey(app, "alice"),
+                            presence::SessionsKey(app, "bob")})
+              .ok());
+}
