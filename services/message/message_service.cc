@@ -116,7 +116,18 @@ MessageLogic::MessageLogic(MessageStore* store, BatchWriter* writer, delivery::D
       deliverer_(deliverer),
       permissions_(permissions),
       now_(now),
-      existence_(std::move(auth), now, "parley-message") {}
+      existence_(std::move(auth), now, "parley-message"),
+      head_reads_(kMaxHeadReadsPerBatch,
+                  [this](const std::vector<std::pair<uint64_t, std::string>>& users) {
+                    auto heads = store_->TimelineHeads(users);
+                    if (heads.ok() && heads->size() != users.size()) {
+                      heads = absl::InternalError("timeline heads: a user is missing");
+                    }
+                    if (!heads.ok()) {
+                      return std::vector<absl::StatusOr<uint64_t>>(users.size(), heads.status());
+                    }
+                    return std::vector<absl::StatusOr<uint64_t>>(heads->begin(), heads->end());
+                  }) {}
 
 absl::Status MessageLogic::CheckPermission(const rpc::Caller& caller, const SendJob& job,
                                            int32_t* refused_code) {
@@ -545,7 +556,9 @@ absl::StatusOr<v1::SyncResponse> MessageLogic::Sync(const rpc::Caller& caller,
                                                     const v1::SyncRequest& request) {
   uint32_t limit =
       request.limit() == 0 || request.limit() > kMaxSyncPage ? kMaxSyncPage : request.limit();
-  return store_->Sync(caller.sdkappid, caller.identifier, request.after_seq(), limit);
+  auto head = head_reads_.Submit({{caller.sdkappid, caller.identifier}}).get().at(0);
+  if (!head.ok()) return head.status();
+  return store_->SyncUpTo(caller.sdkappid, caller.identifier, request.after_seq(), *head, limit);
 }
 
 absl::StatusOr<v1::GetTimelineHeadsResponse> MessageLogic::GetTimelineHeads(
@@ -554,8 +567,9 @@ absl::StatusOr<v1::GetTimelineHeadsResponse> MessageLogic::GetTimelineHeads(
   if (request.user_ids_size() > kMaxHeadsPerCall) {
     return errors::Error(kOpenimBadJson, absl::StrCat("at most ", kMaxHeadsPerCall, " users"));
   }
-  std::vector<std::string> user_ids(request.user_ids().begin(), request.user_ids().end());
-  auto heads = store_->TimelineHeads(caller.sdkappid, user_ids);
+  std::vector<std::pair<uint64_t, std::string>> users;
+  for (const auto& user_id : request.user_ids()) users.emplace_back(caller.sdkappid, user_id);
+  auto heads = store_->TimelineHeads(users);
   if (!heads.ok()) return heads.status();
   v1::GetTimelineHeadsResponse response;
   response.mutable_max_seqs()->Add(heads->begin(), heads->end());

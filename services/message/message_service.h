@@ -116,6 +116,10 @@ class MessageLogic {
   callbacks::CallbackClient* callbacks_ = nullptr;
   Clock now_;
   accounts::ExistenceChecker existence_;
+  // Timeline head reads (one per login and per sync) gathered into one
+  // statement per batch, so a login storm does not queue on the pool.
+  static constexpr size_t kMaxHeadReadsPerBatch = 1000;
+  batching::Batcher<std::pair<uint64_t, std::string>, absl::StatusOr<uint64_t>> head_reads_;
 };
 
 class MessageGrpcService final : public v1::MessageService::Service {

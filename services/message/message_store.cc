@@ -38,14 +38,21 @@ std::vector<absl::StatusOr<SendResult>> MessageStore::SendBatch(const std::vecto
 }
 
 absl::StatusOr<std::vector<uint64_t>> MessageStore::TimelineHeads(
-    uint64_t sdkappid, const std::vector<std::string>& user_ids) {
+    const std::vector<std::pair<uint64_t, std::string>>& users) {
+  std::vector<int64_t> apps;
+  std::vector<std::string> user_ids;
+  for (const auto& [sdkappid, user_id] : users) {
+    apps.push_back(static_cast<int64_t>(sdkappid));
+    user_ids.push_back(user_id);
+  }
   return pool_->Query<std::vector<uint64_t>>(
       [&](pqxx::connection& c) -> absl::StatusOr<std::vector<uint64_t>> {
-        pqxx::read_transaction tx(c, "timeline_heads");
+        pqxx::nontransaction tx(c);  // one statement: no BEGIN/COMMIT round trips
         auto rows = tx.exec_params(
-            "SELECT coalesce(h.last_seq, 0) FROM unnest($2::text[]) WITH ORDINALITY AS u(id, n)"
-            " LEFT JOIN timeline_heads h ON h.sdkappid = $1 AND h.user_id = u.id ORDER BY u.n",
-            sdkappid, pg::TextArray(user_ids));
+            "SELECT coalesce(h.last_seq, 0)"
+            " FROM unnest($1::bigint[], $2::text[]) WITH ORDINALITY AS u(app, id, n)"
+            " LEFT JOIN timeline_heads h ON h.sdkappid = u.app AND h.user_id = u.id ORDER BY u.n",
+            pg::IntArray(apps), pg::TextArray(user_ids));
         std::vector<uint64_t> heads;
         heads.reserve(rows.size());
         for (const auto& row : rows) heads.push_back(row[0].as<uint64_t>());
@@ -55,15 +62,24 @@ absl::StatusOr<std::vector<uint64_t>> MessageStore::TimelineHeads(
 
 absl::StatusOr<v1::SyncResponse> MessageStore::Sync(uint64_t sdkappid, const std::string& user_id,
                                                     uint64_t after_seq, uint32_t limit) {
+  auto heads = TimelineHeads({{sdkappid, user_id}});
+  if (!heads.ok()) return heads.status();
+  return SyncUpTo(sdkappid, user_id, after_seq, heads->at(0), limit);
+}
+
+absl::StatusOr<v1::SyncResponse> MessageStore::SyncUpTo(uint64_t sdkappid,
+                                                        const std::string& user_id,
+                                                        uint64_t after_seq, uint64_t max_seq,
+                                                        uint32_t limit) {
+  v1::SyncResponse response;
+  response.set_max_seq(max_seq);
+  if (after_seq >= max_seq) {
+    response.set_complete(true);
+    return response;
+  }
   return pool_->Query<v1::SyncResponse>([&](pqxx::connection& c)
                                             -> absl::StatusOr<v1::SyncResponse> {
-    pqxx::work tx(c, "sync");
-    v1::SyncResponse response;
-    auto head = tx.exec_params(
-        "SELECT last_seq FROM timeline_heads WHERE sdkappid = $1 AND user_id = $2", sdkappid,
-        user_id);
-    uint64_t max_seq = head.empty() ? 0 : head[0][0].as<uint64_t>();
-    response.set_max_seq(max_seq);
+    pqxx::nontransaction tx(c);
     auto rows = tx.exec_params(
         "SELECT t.seq, t.kind, t.peer, t.msg_key, t.read_time, t.event_time,"
         "  m.from_account, m.to_account, m.msg_seq, m.msg_random, m.msg_time, m.body::text,"
@@ -99,7 +115,6 @@ absl::StatusOr<v1::SyncResponse> MessageStore::Sync(uint64_t sdkappid, const std
     uint64_t last = response.events_size() ? response.events(response.events_size() - 1).seq()
                                            : after_seq;
     response.set_complete(last >= max_seq);
-    tx.commit();
     return response;
   });
 }

@@ -65,13 +65,22 @@ class MessageStore {
   // fail the others. The result vector matches `jobs`.
   std::vector<absl::StatusOr<SendResult>> SendBatch(const std::vector<SendJob>& jobs);
 
-  // The user's timeline after `after_seq`, at most `limit` events, in order.
+  // The user's timeline after `after_seq`, at most `limit` events, in order:
+  // TimelineHeads, then SyncUpTo.
   absl::StatusOr<v1::SyncResponse> Sync(uint64_t sdkappid, const std::string& user_id,
                                         uint64_t after_seq, uint32_t limit);
+  // The same when the user's head is known (`max_seq`, from TimelineHeads):
+  // one statement, and none at all when after_seq is at the head already.
+  // Events up to a head read earlier are committed, so no transaction spans
+  // the two reads.
+  absl::StatusOr<v1::SyncResponse> SyncUpTo(uint64_t sdkappid, const std::string& user_id,
+                                            uint64_t after_seq, uint64_t max_seq,
+                                            uint32_t limit);
 
-  // The latest timeline seq of each user (0 for an empty timeline), in order.
-  absl::StatusOr<std::vector<uint64_t>> TimelineHeads(uint64_t sdkappid,
-                                                      const std::vector<std::string>& user_ids);
+  // The latest timeline seq of each (app, user) (0 for an empty timeline), in
+  // order, in one statement.
+  absl::StatusOr<std::vector<uint64_t>> TimelineHeads(
+      const std::vector<std::pair<uint64_t, std::string>>& users);
 
   // The message (a, b in either order) or nullopt.
   absl::StatusOr<std::optional<StoredMessage>> FindMessage(uint64_t sdkappid,

@@ -1,6 +1,7 @@
 // MessageStore and BatchWriter on real PostgreSQL: the timeline guarantees.
 #include <catch2/catch.hpp>
 #include <future>
+#include <limits>
 #include <thread>
 
 #include "batch_writer.h"
@@ -164,6 +165,20 @@ TEST_CASE("sync pages in order and reports completeness", "[message]") {
   CHECK(rest->events(1).seq() == 5);
   CHECK(rest->events(1).message().from_account() == "a");
   CHECK(rest->complete());
+
+  // At or past the head (a login asks for the head only): nothing to read.
+  for (uint64_t after : {uint64_t{5}, uint64_t{std::numeric_limits<int64_t>::max()}}) {
+    auto at_head = f.store->Sync(f.app, "b", after, 3);
+    REQUIRE(at_head.ok());
+    CHECK(at_head->events_size() == 0);
+    CHECK(at_head->max_seq() == 5);
+    CHECK(at_head->complete());
+  }
+  // Heads of several apps' users in one read, in order; 0 for no timeline.
+  auto heads = f.store->TimelineHeads({{f.app, "b"}, {f.app, "nobody"}, {f.app + 1, "b"},
+                                       {f.app, "a"}});
+  REQUIRE(heads.ok());
+  CHECK(*heads == std::vector<uint64_t>{5, 0, 0, 5});
 }
 
 namespace {
