@@ -104,4 +104,17 @@ std::string IntArray(const std::vector<int64_t>& values) {
   return absl::StrCat("{", absl::StrJoin(values, ","), "}");
 }
 
+std::pair<std::string, std::string> IntTextArrays(
+    const std::vector<std::pair<uint64_t, std::string>>& pairs) {
+  std::vector<int64_t> numbers;
+  std::vector<std::string> texts;
+  numbers.reserve(pairs.size());
+  texts.reserve(pairs.size());
+  for (const auto& [number, text] : pairs) {
+    numbers.push_back(static_cast<int64_t>(number));
+    texts.push_back(text);
+  }
+  return {IntArray(numbers), TextArray(texts)};
+}
+
 }  // namespace parley::pg

@@ -122,19 +122,14 @@ absl::Status AuthStore::SetAdmins(uint64_t sdkappid, const std::vector<std::stri
 
 absl::Status AuthStore::ImportOnLogin(
     const std::vector<std::pair<uint64_t, std::string>>& accounts) {
-  std::vector<int64_t> apps;
-  std::vector<std::string> ids;
-  for (const auto& [sdkappid, user_id] : accounts) {
-    apps.push_back(static_cast<int64_t>(sdkappid));
-    ids.push_back(user_id);
-  }
+  auto [apps, ids] = pg::IntTextArrays(accounts);
   return pool_->Run([&](pqxx::connection& c) {
     pqxx::nontransaction tx(c);  // one statement, committed on its own
     tx.exec_params(
         "INSERT INTO accounts (sdkappid, user_id)"
         " SELECT * FROM unnest($1::bigint[], $2::text[]) ORDER BY 1, 2"
         " ON CONFLICT (sdkappid, user_id) DO NOTHING",
-        pg::IntArray(apps), pg::TextArray(ids));
+        apps, ids);
     return absl::OkStatus();
   });
 }

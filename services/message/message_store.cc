@@ -39,12 +39,7 @@ std::vector<absl::StatusOr<SendResult>> MessageStore::SendBatch(const std::vecto
 
 absl::StatusOr<std::vector<uint64_t>> MessageStore::TimelineHeads(
     const std::vector<std::pair<uint64_t, std::string>>& users) {
-  std::vector<int64_t> apps;
-  std::vector<std::string> user_ids;
-  for (const auto& [sdkappid, user_id] : users) {
-    apps.push_back(static_cast<int64_t>(sdkappid));
-    user_ids.push_back(user_id);
-  }
+  auto [apps, user_ids] = pg::IntTextArrays(users);
   return pool_->Query<std::vector<uint64_t>>(
       [&](pqxx::connection& c) -> absl::StatusOr<std::vector<uint64_t>> {
         pqxx::nontransaction tx(c);  // one statement: no BEGIN/COMMIT round trips
@@ -52,7 +47,7 @@ absl::StatusOr<std::vector<uint64_t>> MessageStore::TimelineHeads(
             "SELECT coalesce(h.last_seq, 0)"
             " FROM unnest($1::bigint[], $2::text[]) WITH ORDINALITY AS u(app, id, n)"
             " LEFT JOIN timeline_heads h ON h.sdkappid = u.app AND h.user_id = u.id ORDER BY u.n",
-            pg::IntArray(apps), pg::TextArray(user_ids));
+            apps, user_ids);
         std::vector<uint64_t> heads;
         heads.reserve(rows.size());
         for (const auto& row : rows) heads.push_back(row[0].as<uint64_t>());

@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <pqxx/pqxx>
@@ -62,5 +63,9 @@ class Pool {
 std::string TextArray(const std::vector<std::string>& values);
 // The same for integers ({1,2,3}), cast as $1::bigint[] or $1::int[].
 std::string IntArray(const std::vector<int64_t>& values);
+// The two columns of (integer, text) pairs, such as (sdkappid, user id), as
+// an IntArray and a TextArray, for unnest($1::bigint[], $2::text[]).
+std::pair<std::string, std::string> IntTextArrays(
+    const std::vector<std::pair<uint64_t, std::string>>& pairs);
 
 }  // namespace parley::pg
