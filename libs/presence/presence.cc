@@ -9,9 +9,11 @@
 
 namespace parley::presence {
 namespace {
-// Streams keep the newest deliveries only; a gateway that falls this far
-// behind has clients that resync by seq anyway.
-constexpr char kStreamMaxLen[] = "100000";
+// Streams keep the last 30 s of deliveries only: a gateway reads its stream
+// within milliseconds, and one that falls this far behind has clients that
+// resync by seq anyway. Trimming by age, not entry count, bounds memory by
+// traffic whatever each entry holds (push puts a whole batch in one).
+constexpr int64_t kStreamRetentionMillis = 30000;
 constexpr int64_t kForgetDeadSessionsAfterSeconds = 60;
 // A live gateway keeps pushing this back with every heartbeat; the stream of
 // one that died (push stops routing to it once its alive key expires) is
@@ -64,7 +66,11 @@ absl::StatusOr<std::vector<Session>> Presence::Sessions(uint64_t sdkappid,
 namespace {
 
 std::vector<std::string> XaddArgs(const std::string& gateway_id, const StreamEntry& entry) {
-  return {"XADD", GatewayStream(gateway_id), "MAXLEN", "~", kStreamMaxLen, "*", "type",
+  int64_t now_millis = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+  std::string oldest_kept = std::to_string(now_millis - kStreamRetentionMillis);
+  return {"XADD", GatewayStream(gateway_id), "MINID", "~", oldest_kept, "*", "type",
           entry.type, "app", std::to_string(entry.sdkappid), "user", entry.user_id,
           "session", entry.session_id, "payload", entry.payload};
 }

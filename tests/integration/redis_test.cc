@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <chrono>
+
 #include "parley/presence/presence.h"
 #include "parley/redis/pool.h"
 #include "support/process.h"
@@ -65,4 +67,30 @@ TEST_CASE("a gateway's stream outlives its heartbeats by two minutes only", "[re
   CHECK(ttl <= 120);
   CHECK(pool->Command({"TTL", stream + ":alive"})->integer() > 0);
   REQUIRE(pool->Command({"DEL", stream, stream + ":alive"}).ok());
+}
+
+TEST_CASE("a gateway's stream keeps only the last 30 s of entries", "[redis]") {
+  auto pool = Connect(1);
+  presence::Presence presence(pool.get());
+  std::string gateway = "test-" + std::to_string(testing::RandomSdkAppId());
+  std::string stream = presence::GatewayStream(gateway);
+  // 300 entries from a minute ago fill whole stream nodes, which trimming
+  // drops at once.
+  int64_t minute_ago = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count() -
+                       60000;
+  for (int i = 0; i < 300; ++i) {
+    REQUIRE(pool->Command({"XADD", stream, std::to_string(minute_ago) + "-" + std::to_string(i),
+                           "type", "event"})
+                .ok());
+  }
+  REQUIRE(presence.Append(gateway, {"event", 1, "u", "", "payload"}).ok());
+  int64_t kept = pool->Command({"XLEN", stream})->integer();
+  CHECK(kept >= 1);
+  CHECK(kept <= 101);  // at most the node the new entry shares with old ones
+  auto newest = pool->Command({"XREVRANGE", stream, "+", "-", "COUNT", "1"});
+  REQUIRE(newest.ok());
+  CHECK(newest->size() == 1);
+  REQUIRE(pool->Command({"DEL", stream}).ok());
 }
