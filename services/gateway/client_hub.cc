@@ -254,20 +254,15 @@ void ClientHub::Dispatch(const presence::StreamEntry& entry) {
     }
     return;
   }
+  if (entry.type != "events") return;
   google::protobuf::Arena arena;  // the events' many small parts go at once
+  auto* batch = google::protobuf::Arena::CreateMessage<v1::GatewayEvents>(&arena);
   auto* event = google::protobuf::Arena::CreateMessage<v1::TimelineEvent>(&arena);
-  if (entry.type == "events") {
-    auto* batch = google::protobuf::Arena::CreateMessage<v1::GatewayEvents>(&arena);
-    if (!batch->ParseFromString(entry.payload)) return;
-    for (const auto& delivery : batch->deliveries()) {
-      if (event->ParseFromString(delivery.event())) {
-        DispatchEvent(entry.sdkappid, delivery.user_id(), *event);
-      }
+  if (!batch->ParseFromString(entry.payload)) return;
+  for (const auto& delivery : batch->deliveries()) {
+    if (event->ParseFromString(delivery.event())) {
+      DispatchEvent(entry.sdkappid, delivery.user_id(), *event);
     }
-    return;
-  }
-  if (entry.type == "event" && event->ParseFromString(entry.payload)) {
-    DispatchEvent(entry.sdkappid, entry.user_id, *event);
   }
 }
 

@@ -151,10 +151,9 @@ TEST_CASE("a gateway killed mid-stream loses nothing - the client resumes elsewh
 
 TEST_CASE("a resent message is not duplicated", "[ws]") {
   TestCluster c;
-  WsClient alice(c.http_port);
-  WsClient bob(c.http_port);
-  LoginOk(alice, c, "alice", "Web");
-  LoginOk(bob, c, "bob", "Web");
+  AliceAndBob users(c);
+  WsClient& alice = users.alice;
+  WsClient& bob = users.bob;
   json first = alice.SendText("bob", "once", "client-id-1");
   json again = alice.SendText("bob", "once", "client-id-1");
   REQUIRE(first.contains("sendAck"));
@@ -295,10 +294,9 @@ TEST_CASE("binary and JSON sessions of one user get the same events in their enc
 
 TEST_CASE("an event whose push never came reaches the session at its next heartbeat", "[ws]") {
   TestCluster c;
-  WsClient alice(c.http_port);
-  WsClient bob(c.http_port);
-  LoginOk(alice, c, "alice", "Web");
-  LoginOk(bob, c, "bob", "Web");
+  AliceAndBob users(c);
+  WsClient& alice = users.alice;
+  WsClient& bob = users.bob;
   REQUIRE(alice.SendText("bob", "pushed").contains("sendAck"));
   auto first = bob.NextEvent();
   REQUIRE(first);
@@ -308,12 +306,9 @@ TEST_CASE("an event whose push never came reaches the session at its next heartb
   c.push.Stop(SIGKILL, std::chrono::milliseconds(5000));
   REQUIRE(alice.SendText("bob", "never pushed").contains("sendAck"));
   auto failed_deliveries = [&] {
-    std::string metrics = HttpGet(c.message_metrics_port, "/metrics").body;
-    auto at = metrics.find("\nparley_delivery_failed_total");
-    if (at == std::string::npos) return 0;
-    return std::stoi(metrics.substr(metrics.find(' ', at) + 1));
+    return MetricValue(c.message_metrics_port, "parley_delivery_failed_total");
   };
-  for (int i = 0; i < 100 && failed_deliveries() == 0; ++i) {
+  for (int i = 0; i < 100 && failed_deliveries() <= 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   REQUIRE(failed_deliveries() > 0);
@@ -334,9 +329,7 @@ TEST_CASE("only stored messages to a user with no session go to offline push", "
   TestCluster c;
   ImportAccounts(c, {"carol"});  // never online
   auto offline_pushes = [&] {
-    std::string metrics = HttpGet(c.push_metrics_port, "/metrics").body;
-    auto at = metrics.find("\nparley_push_offline_total ");
-    return at == std::string::npos ? -1 : std::stoi(metrics.substr(at + 27));
+    return MetricValue(c.push_metrics_port, "parley_push_offline_total");
   };
   WsClient alice(c.http_port);
   LoginOk(alice, c, "alice", "Web");
@@ -485,10 +478,9 @@ TEST_CASE("openim REST: sends reach online clients - errors have their codes", "
 TEST_CASE("recall, edit and read receipts reach the peer - REST sees the same state",
           "[ws][rest]") {
   TestCluster c;
-  WsClient alice(c.http_port);
-  WsClient bob(c.http_port);
-  LoginOk(alice, c, "alice", "Web");
-  LoginOk(bob, c, "bob", "Web");
+  AliceAndBob users(c);
+  WsClient& alice = users.alice;
+  WsClient& bob = users.bob;
   std::vector<std::string> keys;
   for (int i = 0; i < 3; ++i) {
     json ack = alice.SendText("bob", "msg " + std::to_string(i));

@@ -58,7 +58,7 @@ TEST_CASE("a gateway's stream outlives its heartbeats by two minutes only", "[re
   auto pool = Connect(1);
   presence::Presence presence(pool.get());
   std::string gateway = "test-" + std::to_string(testing::RandomSdkAppId());
-  REQUIRE(presence.Append(gateway, {"event", 1, "u", "", "payload"}).ok());
+  REQUIRE(presence.Append(gateway, {"events", 1, "", "", "payload"}).ok());
   std::string stream = presence::GatewayStream(gateway);
   CHECK(pool->Command({"TTL", stream})->integer() == -1);  // no heartbeat yet
   REQUIRE(presence.HeartbeatGateway(gateway, 15).ok());
@@ -82,10 +82,10 @@ TEST_CASE("a gateway's stream keeps only the last 30 s of entries", "[redis]") {
                        60000;
   for (int i = 0; i < 300; ++i) {
     REQUIRE(pool->Command({"XADD", stream, std::to_string(minute_ago) + "-" + std::to_string(i),
-                           "type", "event"})
+                           "type", "events"})
                 .ok());
   }
-  REQUIRE(presence.Append(gateway, {"event", 1, "u", "", "payload"}).ok());
+  REQUIRE(presence.Append(gateway, {"events", 1, "", "", "payload"}).ok());
   int64_t kept = pool->Command({"XLEN", stream})->integer();
   CHECK(kept >= 1);
   CHECK(kept <= 101);  // at most the node the new entry shares with old ones

@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/http_client.h"
+
 namespace parley::testing {
 
 void ImportAccounts(const TestCluster& cluster, const std::vector<std::string>& users) {
@@ -17,6 +19,24 @@ nlohmann::json LoginOk(WsClient& client, const TestCluster& cluster, const std::
   INFO(answer.dump());
   REQUIRE(answer.contains("loginAck"));
   return answer["loginAck"];
+}
+
+AliceAndBob::AliceAndBob(const TestCluster& cluster)
+    : alice(cluster.http_port), bob(cluster.http_port) {
+  LoginOk(alice, cluster, "alice", "Web");
+  LoginOk(bob, cluster, "bob", "Web");
+}
+
+int64_t MetricValue(int port, const std::string& name) {
+  std::string page = "\n" + HttpGet(port, "/metrics").body;
+  for (const char* follows : {" ", "{"}) {
+    size_t at = page.find("\n" + name + follows);
+    if (at == std::string::npos) continue;
+    size_t line_end = page.find('\n', at + 1);
+    std::string line = page.substr(at + 1, line_end == std::string::npos ? line_end : line_end - at - 1);
+    return std::stoll(line.substr(line.rfind(' ') + 1));
+  }
+  return -1;
 }
 
 }  // namespace parley::testing

@@ -21,4 +21,15 @@ nlohmann::json LoginOk(WsClient& client, const TestCluster& cluster, const std::
                        const std::string& platform = "Android",
                        std::optional<uint64_t> last_seq = {});
 
+// alice and bob, each logged in from the Web on the cluster's gateway.
+struct AliceAndBob {
+  explicit AliceAndBob(const TestCluster& cluster);
+  WsClient alice;
+  WsClient bob;
+};
+
+// The value of metric `name` (its first series) on the /metrics page served
+// at `port`, or -1 when the page does not list it.
+int64_t MetricValue(int port, const std::string& name);
+
 }  // namespace parley::testing

@@ -36,12 +36,11 @@ std::string GatewayStream(const std::string& gateway_id);
 
 // A delivery in a gateway's stream: the fields of one stream entry.
 struct StreamEntry {
-  // "events": the payload is a serialized GatewayEvents (push writes these);
-  // "event": one TimelineEvent for user_id (older push instances);
-  // "kick": the reason, for session_id of user_id.
+  // "events": the payload is a serialized GatewayEvents;
+  // "kick": the payload is the reason, for session_id of user_id.
   std::string type;
   uint64_t sdkappid = 0;
-  std::string user_id;     // event, kick
+  std::string user_id;     // kick
   std::string session_id;  // kick
   std::string payload;
 };
