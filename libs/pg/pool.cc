@@ -7,9 +7,12 @@
 namespace parley::pg {
 namespace {
 
-absl::StatusOr<std::unique_ptr<pqxx::connection>> Open(const std::string& url) {
+absl::StatusOr<std::unique_ptr<pqxx::connection>> Open(const PoolOptions& options) {
   try {
-    return std::make_unique<pqxx::connection>(url);
+    auto connection = std::make_unique<pqxx::connection>(options.url);
+    // set_variable: libpqxx sets it again if it ever reactivates the connection.
+    if (options.generic_plans) connection->set_variable("plan_cache_mode", "force_generic_plan");
+    return connection;
   } catch (const std::exception& e) {
     return absl::UnavailableError(absl::StrCat("cannot connect to PostgreSQL: ", e.what()));
   }
@@ -21,7 +24,7 @@ absl::StatusOr<std::unique_ptr<Pool>> Pool::Create(PoolOptions options) {
   std::unique_ptr<Pool> pool(new Pool(std::move(options)));
   absl::MutexLock lock(&pool->mu_);
   for (int i = 0; i < std::max(1, pool->options_.size); ++i) {
-    auto connection = Open(pool->options_.url);
+    auto connection = Open(pool->options_);
     if (!connection.ok()) return connection.status();
     pool->idle_.push_back(std::move(*connection));
   }
@@ -53,7 +56,7 @@ absl::Status Pool::Run(const std::function<absl::Status(pqxx::connection&)>& fn)
   auto connection = Acquire(&status);
   if (!connection) return status;
   if (!connection->is_open()) {
-    auto reopened = Open(options_.url);
+    auto reopened = Open(options_);
     if (!reopened.ok()) {
       Release(std::move(connection));
       return reopened.status();
@@ -65,7 +68,7 @@ absl::Status Pool::Run(const std::function<absl::Status(pqxx::connection&)>& fn)
   } catch (const pqxx::broken_connection& e) {
     status = absl::UnavailableError(absl::StrCat("PostgreSQL connection lost: ", e.what()));
     // Replace it now so the next borrower gets a working connection.
-    if (auto reopened = Open(options_.url); reopened.ok()) connection = std::move(*reopened);
+    if (auto reopened = Open(options_); reopened.ok()) connection = std::move(*reopened);
   } catch (const pqxx::unique_violation& e) {
     status = absl::AlreadyExistsError(e.what());
   } catch (const std::exception& e) {

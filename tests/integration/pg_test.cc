@@ -114,3 +114,28 @@ TEST_CASE("text arrays round-trip quotes, backslashes and commas", "[pg]") {
   REQUIRE(out.ok());
   CHECK(*out == values);
 }
+
+TEST_CASE("pool connections run generic plans unless told not to, after a reconnect too",
+          "[pg]") {
+  auto plan_mode = [](pg::Pool& pool) {
+    return pool.Query<std::string>([](pqxx::connection& c) -> absl::StatusOr<std::string> {
+      return pqxx::nontransaction(c).exec("SELECT current_setting('plan_cache_mode')")[0][0]
+          .as<std::string>();
+    });
+  };
+  auto pool = pg::Pool::Create({testing::RequireEnv("PARLEY_TEST_PG_URL"), 1});
+  REQUIRE(pool.ok());
+  CHECK(*plan_mode(**pool) == "force_generic_plan");
+  auto killed = (*pool)->Run([](pqxx::connection& c) {
+    pqxx::nontransaction(c).exec("SELECT pg_terminate_backend(pg_backend_pid())");
+    return absl::OkStatus();
+  });
+  CHECK(killed.code() == absl::StatusCode::kUnavailable);
+  CHECK(*plan_mode(**pool) == "force_generic_plan");
+
+  pg::PoolOptions custom{testing::RequireEnv("PARLEY_TEST_PG_URL"), 1};
+  custom.generic_plans = false;
+  auto planner_default = pg::Pool::Create(custom);
+  REQUIRE(planner_default.ok());
+  CHECK(*plan_mode(**planner_default) == "auto");
+}
