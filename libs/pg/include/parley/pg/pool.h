@@ -27,11 +27,11 @@ struct PoolOptions {
   int size = 4;
   std::chrono::milliseconds acquire_timeout{3000};
   // Runs every prepared statement with its generic plan (plan_cache_mode).
-  // Left to itself, PostgreSQL re-plans Parley's statements at each execution,
-  // because their array parameters make the generic plan look costlier, and
-  // planning a batch write costs about 0.5 ms: a third of the database's work
-  // for a one-message commit (bench/store_bench.sh 1). Every statement here
-  // looks rows up by key, so the generic plan is the same plan.
+  // Left to itself, PostgreSQL may re-plan a statement at each execution when
+  // its array parameters make the generic plan look costlier; for the message
+  // batch write that is about 0.5 ms per commit, a third of the database's
+  // work for a one-message commit (bench/store_bench.sh 1). Every statement
+  // here looks rows up by key, so the generic plan is the same plan.
   bool generic_plans = true;
 };
 
