@@ -30,8 +30,10 @@ struct PoolOptions {
   // Left to itself, PostgreSQL may re-plan a statement at each execution when
   // its array parameters make the generic plan look costlier; for the message
   // batch write that is about 0.5 ms per commit, a third of the database's
-  // work for a one-message commit (bench/store_bench.sh 1). Every statement
-  // here looks rows up by key, so the generic plan is the same plan.
+  // work for a one-message commit (bench/store_bench.sh 1). Parley's
+  // statements narrow by equality on leading key columns (app, user), so the
+  // generic plan uses the same index (EXPLAIN checked for message history,
+  // the unread recount and the send batch on an 11.8M-row timeline).
   bool generic_plans = true;
 };
 
