@@ -172,6 +172,15 @@ absl::Status Presence::Append(const std::string& gateway_id, const StreamEntry& 
   return pool_->Command(XaddArgs(gateway_id, entry)).status();
 }
 
+absl::StatusOr<std::string> Presence::NewestStreamId(const std::string& gateway_id) {
+  auto newest = pool_->Command({"XREVRANGE", GatewayStream(gateway_id), "+", "-", "COUNT", "1"});
+  if (!newest.ok()) return newest.status();
+  const redisReply* r = newest->raw();
+  if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) return std::string("0-0");
+  const redisReply* id = r->element[0]->element[0];
+  return std::string(id->str, id->len);
+}
+
 absl::Status Presence::Kick(uint64_t sdkappid, const std::string& user_id,
                             const std::string& reason, const std::string& session_id) {
   auto sessions = Sessions(sdkappid, user_id);

@@ -104,6 +104,12 @@ std::shared_ptr<http::WsHandler> ClientHub::Accept(std::shared_ptr<http::WsConne
 }
 
 void ClientHub::Start() {
+  // Where reading starts, fixed before any session can register: an event
+  // pushed to a session that logs in right away lands after this point, and
+  // is not taken for a leftover of a previous life of this gateway.
+  if (auto newest = presence_.NewestStreamId(options_.gateway_id); newest.ok()) {
+    stream_start_id_ = *newest;
+  }
   // Alive before the first session registers, so routes to it are used.
   (void)presence_.HeartbeatGateway(options_.gateway_id, 15);
   running_ = true;
@@ -269,7 +275,7 @@ void ClientHub::Dispatch(const presence::StreamEntry& entry) {
 void ClientHub::ConsumeStream() {
   const std::string stream = presence::GatewayStream(options_.gateway_id);
   std::unique_ptr<redis::Pool> connection;
-  std::string last_id;
+  std::string last_id = stream_start_id_;
   bool alive_ok = false;
   auto last_alive = std::chrono::steady_clock::now();
   while (running_) {
@@ -289,16 +295,13 @@ void ClientHub::ConsumeStream() {
       connection = std::move(*pool);
     }
     if (last_id.empty()) {
-      // Start after the newest entry: older ones were for a previous life.
-      auto newest = connection->Command({"XREVRANGE", stream, "+", "-", "COUNT", "1"});
+      // Redis was down at Start(): begin after the newest entry now.
+      auto newest = presence_.NewestStreamId(options_.gateway_id);
       if (!newest.ok()) {
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
         continue;
       }
-      const redisReply* r = newest->raw();
-      last_id = r->elements > 0
-                    ? std::string(r->element[0]->element[0]->str, r->element[0]->element[0]->len)
-                    : "0-0";
+      last_id = *newest;
     }
     auto reply =
         connection->Command({"XREAD", "COUNT", "512", "BLOCK", "1000", "STREAMS", stream, last_id});

@@ -122,6 +122,7 @@ class ClientHub {
   // "<sdkappid>\n<user>" -> session id -> session
   std::map<std::string, std::map<std::string, std::weak_ptr<ClientSession>>> sessions_;
   std::atomic<bool> running_{false};
+  std::string stream_start_id_;  // set by Start(); empty if Redis could not say
   std::thread consumer_;
   std::thread gap_watcher_;
   std::mutex gaps_mu_;

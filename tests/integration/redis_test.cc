@@ -94,3 +94,22 @@ TEST_CASE("a gateway's stream keeps only the last 30 s of entries", "[redis]") {
   CHECK(newest->size() == 1);
   REQUIRE(pool->Command({"DEL", stream}).ok());
 }
+
+TEST_CASE("a starting gateway reads from after its stream's newest entry", "[redis]") {
+  auto pool = Connect(1);
+  presence::Presence presence(pool.get());
+  std::string gateway = "test-" + std::to_string(testing::RandomSdkAppId());
+  std::string stream = presence::GatewayStream(gateway);
+  auto none = presence.NewestStreamId(gateway);
+  REQUIRE(none.ok());
+  CHECK(*none == "0-0");  // no stream yet: everything appended later is read
+  REQUIRE(presence.Append(gateway, {"events", 1, "", "", "older"}).ok());
+  REQUIRE(presence.Append(gateway, {"events", 1, "", "", "newer"}).ok());
+  auto newest = presence.NewestStreamId(gateway);
+  REQUIRE(newest.ok());
+  auto entries = pool->Command({"XRANGE", stream, "-", "+"});
+  REQUIRE(entries.ok());
+  REQUIRE(entries->size() == 2);
+  CHECK(*newest == std::string(entries->raw()->element[1]->element[0]->str));
+  REQUIRE(pool->Command({"DEL", stream}).ok());
+}

@@ -81,6 +81,9 @@ class Presence {
   // expiring (a dead gateway's stream is deleted two minutes after).
   absl::Status HeartbeatGateway(const std::string& gateway_id, int ttl_seconds);
   absl::Status Append(const std::string& gateway_id, const StreamEntry& entry);
+  // The id of the newest entry in the gateway's stream ("0-0" when it is
+  // empty or missing): where a starting gateway begins to read.
+  absl::StatusOr<std::string> NewestStreamId(const std::string& gateway_id);
   // Appends a kick for every session of the user (or only `session_id`) and
   // forgets them.
   absl::Status Kick(uint64_t sdkappid, const std::string& user_id, const std::string& reason,
