@@ -18,6 +18,7 @@ SINK="$PARLEY_BUILD_DIR/bench/parley-callback-sink"
 ARGS=(--sdkappid "${PARLEY_SDKAPPID:-1400000000}" --callback-target 127.0.0.1:7055
       --redis "${PARLEY_REDIS_ADDR:-127.0.0.1:16379}")
 BENCH="$(dirname "$0")/message_bench.sh"
+export PARLEY_TLS_DIR=${PARLEY_TLS_DIR:-${PARLEY_DATA_DIR:-$PARLEY_ROOT/.data/cluster}/tls}
 
 say "send latency, no callbacks: $RATE msg/s for ${SECONDS_TO_RUN}s"
 "$BENCH" "$RATE" "$SECONDS_TO_RUN" "$USERS" 0 | grep -E 'sent/s|latency|lost'

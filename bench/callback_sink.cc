@@ -5,7 +5,10 @@
 //   serve: enable --commands for --seconds, then turn callbacks off again.
 //   drain: enable C2C.CallbackAfterSendMsg, queue --events synthetic
 //          after-events straight into the Redis stream and time how fast
-//          parley-callback delivers them all.
+//          parley-callback delivers them all. With --max-backlog N it keeps
+//          at most N undelivered events queued (a soak: millions of events
+//          through a live receiver), and it prints Redis used_memory before,
+//          at its peak and after the run, with the queue stream's length.
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
@@ -20,14 +23,17 @@
 #include "parley/config/config.h"
 #include "parley/http/server.h"
 #include "parley/redis/pool.h"
+#include "parley/rpc/client.h"
+#include "parley/rpc/tls.h"
 #include "parley/v1/callback.grpc.pb.h"
 
 namespace {
 
 bool Configure(const std::string& target, uint64_t sdkappid, const std::string& url,
                const std::vector<std::string>& commands) {
-  auto stub = parley::v1::WebhookService::NewStub(
-      grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+  // UpdateSettings is an operator RPC: the operator certificate calls it.
+  auto stub =
+      parley::v1::WebhookService::NewStub(parley::rpc::MakeChannel(target, "callback"));
   parley::v1::CallbackSettings update, answer;
   update.set_sdkappid(sdkappid);
   update.set_url(url);
@@ -50,6 +56,8 @@ int main(int argc, char** argv) {
   int64_t sdkappid = 1400000000;
   int seconds = 20;
   int events = 20000;
+  int max_backlog = 0;
+  std::string tls_dir;
   parley::config::Config config("callback_sink", "A callback receiver for benchmarks.");
   config.Add("mode", "", &mode, "serve or drain");
   config.Add("callback-target", "", &target, "parley-callback's gRPC address");
@@ -58,7 +66,14 @@ int main(int argc, char** argv) {
   config.Add("sdkappid", "", &sdkappid, "the app");
   config.Add("seconds", "", &seconds, "how long to serve");
   config.Add("events", "", &events, "after-events to queue (drain mode)");
+  config.Add("max-backlog", "", &max_backlog,
+             "drain mode: at most this many undelivered events queued (0: all at once)");
+  config.Add("tls-dir", "PARLEY_TLS_DIR", &tls_dir, "directory of ca.crt and operator.crt/.key");
   if (auto exit_code = config.ParseForMain(argc, argv)) return *exit_code;
+  if (auto st = parley::rpc::InitTls({tls_dir, "operator"}); !st.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(st.message()).c_str());
+    return 2;
+  }
 
   std::atomic<int64_t> received{0};
   parley::http::ServerOptions options;
@@ -88,6 +103,15 @@ int main(int argc, char** argv) {
   auto redis = parley::redis::Pool::Create(*redis_options);
   if (!redis.ok()) return 1;
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // settings reach every replica
+  auto used_memory = [&]() -> int64_t {
+    auto info = (*redis)->Command({"INFO", "memory"});
+    if (!info.ok()) return -1;
+    std::string text = info->str();
+    size_t at = text.find("used_memory:");
+    return at == std::string::npos ? -1 : std::stoll(text.substr(at + 12));
+  };
+  int64_t memory_before = used_memory();
+  int64_t memory_peak = memory_before;
   nlohmann::json payload = {{"From_Account", "bench_a"}, {"To_Account", "bench_b"},
                             {"MsgBody", {{{"MsgType", "TIMTextElem"},
                                           {"MsgContent", {{"Text", "hello"}}}}}}};
@@ -101,6 +125,10 @@ int main(int argc, char** argv) {
     if (batch.size() == 500 || i + 1 == events) {
       if (!(*redis)->Pipeline(batch).ok()) return 1;
       batch.clear();
+      while (max_backlog > 0 && i + 1 - received.load() > max_backlog) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+      if ((i + 1) % 50000 < 500) memory_peak = std::max(memory_peak, used_memory());
     }
   }
   auto deadline = start + std::chrono::seconds(seconds);
@@ -112,5 +140,13 @@ int main(int argc, char** argv) {
   std::printf("after-callbacks delivered: %lld of %d in %.2f s: %.0f/s\n",
               static_cast<long long>(received.load()), events, took.count(),
               received.load() / took.count());
+  // parley-callback trims consumed entries every PARLEY_CALLBACK_TRIM_INTERVAL_MS.
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  auto length = (*redis)->Command({"XLEN", parley::callbacks::kQueueStream});
+  std::printf("redis used_memory: before %.1f MB, peak %.1f MB, after %.1f MB (%+.1f MB); "
+              "%s entries left: %lld\n",
+              memory_before / 1e6, memory_peak / 1e6, used_memory() / 1e6,
+              (used_memory() - memory_before) / 1e6, parley::callbacks::kQueueStream,
+              length.ok() ? static_cast<long long>(length->integer()) : -1LL);
   return 0;
 }

@@ -18,6 +18,7 @@ source "$(dirname "$0")/../scripts/lib.sh"
 TOTAL=${1:-50000}
 GATEWAYS=${2:-3}
 DATA=${PARLEY_DATA_DIR:-$PARLEY_ROOT/.data/cluster}
+export PARLEY_TLS_DIR=${PARLEY_TLS_DIR:-$DATA/tls}  # the extra gateways dial the services
 KEY=${PARLEY_SECRET_KEY:-$(cat "$DATA/dev-secret-key" 2>/dev/null || true)}
 [ -n "$KEY" ] || die "no secret key: start the cluster with scripts/cluster up or set PARLEY_SECRET_KEY"
 PER_GATEWAY=$(((TOTAL + GATEWAYS - 1) / GATEWAYS))

@@ -31,7 +31,7 @@ absl::StatusOr<std::set<std::string>> ExistenceChecker::Existing(
     }
   }
   if (request.user_ids_size() == 0) return existing;
-  rpc::Caller caller{sdkappid, service_name_, true};
+  rpc::Caller caller = rpc::ServiceCaller(sdkappid, service_name_);
   auto context = rpc::NewContext(&caller);
   v1::AccountsExistResponse response;
   grpc::Status status = auth_->AccountsExist(context.get(), request, &response);

@@ -51,7 +51,7 @@ void Deliverer::Run() {
       }
     }
     for (auto& [sdkappid, request] : by_app) {
-      rpc::Caller caller{sdkappid, service_, true};
+      rpc::Caller caller = rpc::ServiceCaller(sdkappid, service_);
       grpc::Status status;
       for (int attempt = 0; attempt < 3; ++attempt) {
         if (attempt) std::this_thread::sleep_for(std::chrono::milliseconds(100 << (2 * attempt)));

@@ -28,12 +28,13 @@ namespace websocket = boost::beast::websocket;
 
 class WsSession : public WsConnection, public std::enable_shared_from_this<WsSession> {
  public:
+  using WsConnection::Close;
   WsSession(tcp::socket socket, const ServerOptions& options,
-            std::shared_ptr<std::atomic<uint64_t>> open)
+            std::shared_ptr<Server::OpenConnections> open)
       : ws_(std::move(socket)), options_(options), open_(std::move(open)) {
-    open_->fetch_add(1);
+    open_->ws.fetch_add(1);
   }
-  ~WsSession() override { open_->fetch_sub(1); }
+  ~WsSession() override { open_->ws.fetch_sub(1); }
 
   void Start(bhttp::request<bhttp::string_body> upgrade, Request request) {
     websocket::stream_base::timeout timeout;
@@ -60,9 +61,11 @@ class WsSession : public WsConnection, public std::enable_shared_from_this<WsSes
     });
   }
 
-  void Close() override {
-    net::post(ws_.get_executor(), [self = shared_from_this()] {
+  void Close(uint16_t code, std::string reason) override {
+    net::post(ws_.get_executor(), [self = shared_from_this(), code, reason = std::move(reason)] {
+      if (self->closing_) return;
       self->closing_ = true;
+      self->close_reason_ = websocket::close_reason(static_cast<websocket::close_code>(code), reason);
       if (!self->writing_) self->CloseNow();
     });
   }
@@ -74,6 +77,7 @@ class WsSession : public WsConnection, public std::enable_shared_from_this<WsSes
         self->timed_out_ = ec == beast::error::timeout;
         return self->Finish();
       }
+      if (self->finished_) return;  // ended meanwhile (a failed write)
       std::string data = beast::buffers_to_string(self->buffer_.data());
       // Release the buffer between messages: an idle connection would keep
       // its largest message's capacity for good.
@@ -105,7 +109,7 @@ class WsSession : public WsConnection, public std::enable_shared_from_this<WsSes
   void CloseNow() {
     if (close_sent_) return;
     close_sent_ = true;
-    ws_.async_close(websocket::close_code::normal,
+    ws_.async_close(close_reason_,
                     [self = shared_from_this()](beast::error_code) { self->Finish(); });
   }
 
@@ -116,17 +120,21 @@ class WsSession : public WsConnection, public std::enable_shared_from_this<WsSes
     if (!writing_) queue_.clear();
     beast::error_code ec;
     beast::get_lowest_layer(ws_).socket().close(ec);
-    if (handler_) handler_->OnClose(timed_out_);
+    // The handler usually holds this connection (to send on it): dropping
+    // our reference breaks the cycle, so both are freed once the last
+    // pending operation on either completes.
+    if (auto handler = std::move(handler_)) handler->OnClose(timed_out_);
   }
 
   websocket::stream<beast::tcp_stream> ws_;
   beast::flat_buffer buffer_;
   const ServerOptions& options_;
-  std::shared_ptr<std::atomic<uint64_t>> open_;
+  std::shared_ptr<Server::OpenConnections> open_;
   std::shared_ptr<WsHandler> handler_;
   // Touched on the strand only. A list: an empty deque already holds ~600
   // bytes, and idle connections are most connections.
   std::list<std::pair<std::string, bool>> queue_;
+  websocket::close_reason close_reason_{websocket::close_code::normal};
   bool writing_ = false;
   bool closing_ = false;
   bool close_sent_ = false;
@@ -137,11 +145,11 @@ class WsSession : public WsConnection, public std::enable_shared_from_this<WsSes
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, const ServerOptions& options, const Handler& handler,
-          std::shared_ptr<std::atomic<uint64_t>> open)
+          std::shared_ptr<Server::OpenConnections> open)
       : stream_(std::move(socket)), options_(options), handler_(handler), open_(std::move(open)) {
-    open_->fetch_add(1);
+    open_->http.fetch_add(1);
   }
-  ~Session() { open_->fetch_sub(1); }
+  ~Session() { open_->http.fetch_sub(1); }
 
   void Start() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadNext(); });
@@ -279,7 +287,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   const ServerOptions& options_;
   const Handler& handler_;
-  std::shared_ptr<std::atomic<uint64_t>> open_;
+  std::shared_ptr<Server::OpenConnections> open_;
   bool keep_alive_ = true;
   unsigned version_ = 11;
 };
@@ -293,9 +301,9 @@ struct Server::Impl {
   std::optional<tcp::acceptor> acceptor;
   std::vector<std::thread> threads;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
-  std::shared_ptr<std::atomic<uint64_t>> open;
+  std::shared_ptr<Server::OpenConnections> open;
 
-  Impl(ServerOptions o, Handler h, std::shared_ptr<std::atomic<uint64_t>> counter)
+  Impl(ServerOptions o, Handler h, std::shared_ptr<Server::OpenConnections> counter)
       : options(std::move(o)), handler(std::move(h)), ioc(options.threads), open(std::move(counter)) {}
 
   void Accept() {
@@ -311,8 +319,8 @@ struct Server::Impl {
 };
 
 Server::Server(ServerOptions options, Handler handler)
-    : open_connections_(std::make_shared<std::atomic<uint64_t>>(0)) {
-  impl_ = std::make_unique<Impl>(std::move(options), std::move(handler), open_connections_);
+    : open_(std::make_shared<OpenConnections>()) {
+  impl_ = std::make_unique<Impl>(std::move(options), std::move(handler), open_);
 }
 
 Server::~Server() { Stop(); }

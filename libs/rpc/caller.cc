@@ -2,6 +2,7 @@
 
 #include "absl/strings/numbers.h"
 #include "parley/errors/errors.h"
+#include "parley/rpc/tls.h"
 
 namespace parley::rpc {
 namespace {
@@ -18,10 +19,19 @@ std::string Metadata(const grpc::ServerContext& context, const char* key) {
 }
 }  // namespace
 
+Caller ServiceCaller(uint64_t sdkappid, const std::string& service_identity) {
+  Caller caller;
+  caller.sdkappid = sdkappid;
+  caller.identifier = service_identity;
+  caller.is_admin = true;
+  caller.is_service = true;
+  return caller;
+}
+
 void SetCaller(grpc::ClientContext& context, const Caller& caller) {
   context.AddMetadata(kSdkAppIdKey, std::to_string(caller.sdkappid));
   context.AddMetadata(kIdentifierKey, caller.identifier);
-  context.AddMetadata(kRoleKey, caller.is_admin ? "admin" : "user");
+  context.AddMetadata(kRoleKey, caller.is_service ? "service" : caller.is_admin ? "admin" : "user");
   if (!caller.platform.empty()) context.AddMetadata(kPlatformKey, caller.platform);
   if (!caller.client_ip.empty()) context.AddMetadata(kClientIpKey, caller.client_ip);
 }
@@ -33,7 +43,13 @@ absl::StatusOr<Caller> GetCaller(const grpc::ServerContext& context) {
     return errors::Error(errors::kMissingSdkAppId, "x-parley-sdkappid metadata is missing");
   }
   caller.identifier = Metadata(context, kIdentifierKey);
-  caller.is_admin = Metadata(context, kRoleKey) == "admin";
+  std::string role = Metadata(context, kRoleKey);
+  caller.is_service = role == "service";
+  caller.is_admin = caller.is_service || role == "admin";
+  if (!caller.is_service && PeerIdentity(context) != kGatewayIdentity) {
+    return errors::Error(errors::kRequiresAdmin,
+                         "only parley-gateway may act for an end user or an app admin");
+  }
   caller.platform = Metadata(context, kPlatformKey);
   caller.client_ip = Metadata(context, kClientIpKey);
   return caller;

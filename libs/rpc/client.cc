@@ -4,14 +4,18 @@
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/channel_arguments.h>
 
+#include "parley/rpc/tls.h"
+
 namespace parley::rpc {
 
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target) {
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target, const std::string& server) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+  // Services are dialled by address; the certificate must name the service.
+  args.SetSslTargetNameOverride(Identity(server));
+  return grpc::CreateCustomChannel(target, ChannelCredentials(), args);
 }
 
 std::unique_ptr<grpc::ClientContext> NewContext(const Caller* caller,

@@ -12,6 +12,7 @@
 #include "absl/synchronization/mutex.h"
 #include "parley/log/log.h"
 #include "parley/metrics/metrics.h"
+#include "parley/rpc/tls.h"
 
 namespace parley::rpc {
 namespace {
@@ -87,7 +88,8 @@ absl::Status ServerRunner::Start() {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options_.grpc_address, grpc::InsecureServerCredentials(), &grpc_port_);
+  // Mutual TLS, and the call graph of rpc/access.h enforced per method.
+  builder.AddListeningPort(options_.grpc_address, ServerCredentials(options_.name), &grpc_port_);
   for (auto& [service, name] : services_) builder.RegisterService(service);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> factories;
   factories.push_back(std::make_unique<MetricsInterceptorFactory>());

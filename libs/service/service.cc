@@ -1,6 +1,7 @@
 #include "parley/service/service.h"
 
 #include "parley/log/log.h"
+#include "parley/rpc/tls.h"
 
 namespace parley::service {
 
@@ -8,6 +9,10 @@ void CommonSettings::RegisterProcess(config::Config& config) {
   config.Add("log-level", "PARLEY_LOG_LEVEL", &log_level, "debug, info, warn or error");
   config.Add("drain-ms", "PARLEY_DRAIN_MS", &drain_ms,
              "after SIGTERM, wait between health NOT_SERVING and shutdown");
+  config.Add("tls-dir", "PARLEY_TLS_DIR", &tls_dir,
+             "internal mutual TLS: directory of ca.crt and this service's <name>.crt/.key");
+  config.Add("tls-refresh-seconds", "PARLEY_TLS_REFRESH_SECONDS", &tls_refresh_seconds,
+             "how often the TLS files are read again (rotation without restart)");
 }
 
 void CommonSettings::Register(config::Config& config) {
@@ -25,6 +30,12 @@ void CommonSettings::RegisterRedis(config::Config& config) {
 
 void CommonSettings::InitLogging(const std::string& service) const {
   log::Init(service, log_level);
+}
+
+bool CommonSettings::InitTls(const std::string& service) const {
+  auto status = rpc::InitTls({tls_dir, service, tls_refresh_seconds});
+  if (!status.ok()) log::Error("tls_config_invalid", {{"error", std::string(status.message())}});
+  return status.ok();
 }
 
 absl::StatusOr<std::unique_ptr<pg::Pool>> ConnectPostgres(

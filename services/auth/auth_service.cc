@@ -195,7 +195,9 @@ absl::StatusOr<v1::ListAppsResponse> AuthLogic::ListApps(const v1::ListAppsReque
   auto apps = store_->ListApps();
   if (!apps.ok()) return apps.status();
   v1::ListAppsResponse response;
-  for (const auto& app : *apps) *response.add_apps() = ToProto(app);
+  // Keys only ever go to an operator who asked for one app (GetApp).
+  for (const auto& app : *apps) response.add_apps()->CopyFrom(ToProto(app));
+  for (auto& app : *response.mutable_apps()) app.clear_secret_key();
   return response;
 }
 
@@ -212,7 +214,9 @@ absl::StatusOr<v1::App> AuthLogic::SetAppAdmins(const v1::SetAppAdminsRequest& r
   ForgetApp(request.sdkappid());
   v1::GetAppRequest get;
   get.set_sdkappid(request.sdkappid());
-  return GetApp(get);
+  auto app = GetApp(get);
+  if (app.ok()) app->clear_secret_key();
+  return app;
 }
 
 absl::Status AuthLogic::EnsureBootstrapApp(uint64_t sdkappid, const std::string& secret_key,
@@ -259,7 +263,10 @@ absl::StatusOr<v1::AccountImportResponse> AuthLogic::AccountImport(
     };
     add("Tag_Profile_IM_Nick", account.nick);
     add("Tag_Profile_IM_Image", account.face_url);
-    auto context = rpc::NewContext(&caller);
+    // Auth acts as itself (a service), keeping the admin's name for callbacks.
+    rpc::Caller as_service = caller;
+    as_service.is_service = as_service.is_admin = true;
+    auto context = rpc::NewContext(&as_service);
     v1::Empty ignored;
     grpc::Status status = profiles_->PortraitSet(context.get(), profile, &ignored);
     if (!status.ok()) {
@@ -336,7 +343,9 @@ absl::StatusOr<v1::AccountDeleteResponse> AuthLogic::AccountDelete(
     // nothing half-deleted: the backend retries the whole delete.
     v1::ForgetUsersRequest forget;
     for (const auto& user : deletable) forget.add_user_ids(user);
-    auto context = rpc::NewContext(&caller);
+    rpc::Caller as_service = caller;
+    as_service.is_service = as_service.is_admin = true;
+    auto context = rpc::NewContext(&as_service);
     v1::Empty ignored;
     grpc::Status status = profiles_->ForgetUsers(context.get(), forget, &ignored);
     if (!status.ok()) {
@@ -400,6 +409,7 @@ absl::StatusOr<v1::KickResponse> AuthLogic::Kick(const rpc::Caller& caller,
 
 absl::StatusOr<v1::AccountsExistResponse> AuthLogic::AccountsExist(
     const rpc::Caller& caller, const v1::AccountsExistRequest& request) {
+  if (!caller.is_service) return errors::Error(errors::kRequiresAdmin, "internal callers only");
   std::vector<std::string> ids(request.user_ids().begin(), request.user_ids().end());
   auto existing = store_->ExistingAccounts(caller.sdkappid, ids);
   if (!existing.ok()) return existing.status();

@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
              "relationship service address (imported Nick/FaceUrl become profiles)");
   if (auto exit_code = config.ParseForMain(argc, argv)) return *exit_code;
   common.InitLogging("auth");
+  if (!common.InitTls("auth")) return 1;
 
   auto pg = parley::service::ConnectPostgres(common, "auth", parley::pg::auth_migrations());
   if (!pg.ok()) return 1;
@@ -48,7 +49,7 @@ int main(int argc, char** argv) {
         .count();
   });
   logic.SetProfiles(
-      parley::v1::RelationshipService::NewStub(parley::rpc::MakeChannel(relationship_target)));
+      parley::v1::RelationshipService::NewStub(parley::rpc::MakeChannel(relationship_target, "relationship")));
   if (sdkappid != 0) {
     if (secret_key.empty()) {
       parley::log::Error("startup_failed",

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "parley/log/log.h"
@@ -113,7 +114,83 @@ absl::Status AfterQueue::Start() {
   for (int i = 0; i < options_.workers; ++i) threads_.emplace_back([this, i] { Work(i); });
   threads_.emplace_back([this] { MoveDueRetries(); });
   threads_.emplace_back([this] { ConvertStateChanges(); });
+  threads_.emplace_back([this] { Trim(); });
   return absl::OkStatus();
+}
+
+bool StreamIdLess(const std::string& a, const std::string& b) {
+  auto split = [](const std::string& id, uint64_t* ms, uint64_t* seq) {
+    std::pair<std::string, std::string> parts = absl::StrSplit(id, absl::MaxSplits('-', 1));
+    return absl::SimpleAtoi(parts.first, ms) && absl::SimpleAtoi(parts.second, seq);
+  };
+  uint64_t ams = 0, aseq = 0, bms = 0, bseq = 0;
+  if (!split(a, &ams, &aseq) || !split(b, &bms, &bseq)) return false;
+  return ams != bms ? ams < bms : aseq < bseq;
+}
+
+std::string ConsumedBefore(const std::vector<GroupProgress>& groups) {
+  if (groups.empty()) return "";
+  std::string safe;
+  for (const auto& group : groups) {
+    // Entries up to last_delivered_id were read; the pending ones among them
+    // are not acknowledged yet, and the oldest of those bounds the trim.
+    std::string bound = group.pending > 0 ? group.oldest_pending_id : group.last_delivered_id;
+    if (bound.empty() || bound == "0-0" || !StreamIdLess("0-0", bound)) return "";
+    if (safe.empty() || StreamIdLess(bound, safe)) safe = bound;
+  }
+  return safe;  // MINID keeps `safe` itself: at most one consumed entry stays
+}
+
+void AfterQueue::TrimConsumed(const char* stream) {
+  auto info = redis_->Command({"XINFO", "GROUPS", stream});
+  if (!info.ok()) return;  // no stream yet, or Redis away: next round
+  std::vector<GroupProgress> groups;
+  const redisReply* list = info->raw();
+  for (size_t i = 0; list->type == REDIS_REPLY_ARRAY && i < list->elements; ++i) {
+    const redisReply* fields = list->element[i];
+    GroupProgress group;
+    std::string name;
+    for (size_t f = 0; f + 1 < fields->elements; f += 2) {
+      std::string key = Str(fields->element[f]);
+      if (key == "name") name = Str(fields->element[f + 1]);
+      if (key == "last-delivered-id") group.last_delivered_id = Str(fields->element[f + 1]);
+    }
+    auto pending = redis_->Command({"XPENDING", stream, name});
+    if (!pending.ok()) return;
+    const redisReply* summary = pending->raw();  // [count, smallest, greatest, consumers]
+    if (summary->type != REDIS_REPLY_ARRAY || summary->elements < 2) return;
+    group.pending = summary->element[0]->integer;
+    group.oldest_pending_id = Str(summary->element[1]);
+    groups.push_back(std::move(group));
+  }
+  std::string before = ConsumedBefore(groups);
+  if (before.empty()) return;
+  auto trimmed = redis_->Command({"XTRIM", stream, "MINID", "~", before});
+  if (trimmed.ok() && trimmed->integer() > 0) {
+    metrics::Registry::Default()
+        .GetCounter("parley_callback_trimmed_total", "consumed stream entries trimmed",
+                    {{"stream", stream}})
+        .Increment(static_cast<uint64_t>(trimmed->integer()));
+  }
+}
+
+void AfterQueue::Trim() {
+  while (running_) {
+    auto start = std::chrono::steady_clock::now();
+    TrimConsumed(callbacks::kQueueStream);
+    TrimConsumed(presence::kStateChangeStream);
+    // Dead letters: a window of age and of count, whichever is smaller.
+    int64_t oldest_kept = NowMillis() -
+        std::chrono::duration_cast<std::chrono::milliseconds>(options_.dead_letter_max_age).count();
+    (void)redis_->Pipeline({
+        {"XTRIM", callbacks::kDeadLetterStream, "MINID", "~", std::to_string(oldest_kept)},
+        {"XTRIM", callbacks::kDeadLetterStream, "MAXLEN", "~",
+         std::to_string(options_.dead_letter_max_count)},
+    });
+    while (running_ && std::chrono::steady_clock::now() - start < options_.trim_interval) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
 }
 
 void AfterQueue::Handle(const std::string& id, const std::string& encoded) {
@@ -128,8 +205,9 @@ void AfterQueue::Handle(const std::string& id, const std::string& encoded) {
       event->last_error = std::string(delivered.message());
       commands.push_back({"MULTI"});
       if (event->attempts >= options_.max_attempts) {
-        commands.push_back({"XADD", callbacks::kDeadLetterStream, "MAXLEN", "~", "1000000", "*",
-                            "m", callbacks::EncodeEvent(*event)});
+        commands.push_back({"XADD", callbacks::kDeadLetterStream, "MAXLEN", "~",
+                            std::to_string(options_.dead_letter_max_count), "*", "m",
+                            callbacks::EncodeEvent(*event)});
         Counter("parley_callback_dead_lettered_total", "after-events that failed every retry",
                 event->command)
             .Increment();

@@ -13,6 +13,11 @@
 //
 // The same loop turns the gateways' login/logout records (stream
 // parley:state_changes) into State.StateChange events.
+//
+// Redis stays bounded (docs/architecture.md, "Redis keys"): a trimmer drops
+// entries of both streams that every consumer group has read and
+// acknowledged, and dead letters older than dead_letter_max_age or beyond
+// dead_letter_max_count.
 #pragma once
 
 #include <atomic>
@@ -33,7 +38,23 @@ struct AfterQueueOptions {
   std::chrono::milliseconds retry_max{60000};
   std::chrono::milliseconds claim_idle{60000};
   std::string consumer = "callback";  // this replica's name in the consumer group
+  std::chrono::milliseconds trim_interval{1000};
+  std::chrono::hours dead_letter_max_age{24 * 7};
+  int64_t dead_letter_max_count = 100000;
 };
+
+// A consumer group of a stream, as XINFO GROUPS and XPENDING report it.
+struct GroupProgress {
+  std::string last_delivered_id;  // "0-0" when nothing was read
+  int64_t pending = 0;
+  std::string oldest_pending_id;  // when pending > 0
+};
+
+// The MINID below which every group has read and acknowledged every entry,
+// or "" when nothing may be trimmed (no group, or a group read nothing).
+std::string ConsumedBefore(const std::vector<GroupProgress>& groups);
+// Stream ids ("<ms>-<seq>") in order; false for malformed ids.
+bool StreamIdLess(const std::string& a, const std::string& b);
 
 class AfterQueue {
  public:
@@ -55,6 +76,9 @@ class AfterQueue {
   void Work(int index);
   void MoveDueRetries();
   void ConvertStateChanges();
+  // Every trim_interval: consumed entries of both streams, old dead letters.
+  void Trim();
+  void TrimConsumed(const char* stream);
   // Delivers one entry and records the outcome; the entry is acknowledged.
   void Handle(const std::string& id, const std::string& encoded);
 

@@ -7,6 +7,7 @@
 #include "parley/errors/errors.h"
 #include "parley/log/log.h"
 #include "parley/metrics/metrics.h"
+#include "parley/rpc/tls.h"
 #include "transport.h"
 
 namespace parley::callback {
@@ -189,11 +190,17 @@ grpc::Status CallbackGrpcService::Before(grpc::ServerContext*, const v1::BeforeR
   return rpc::Serve(request, response, [&](const auto& r) { return logic_->Before(r); });
 }
 
-grpc::Status CallbackGrpcService::GetSettings(grpc::ServerContext*,
+grpc::Status CallbackGrpcService::GetSettings(grpc::ServerContext* context,
                                               const v1::GetCallbackSettingsRequest* request,
                                               v1::CallbackSettings* response) {
-  return rpc::Serve(request, response,
-                    [&](const auto& r) { return logic_->GetSettings(r.sdkappid()); });
+  // Producers (message, relationship) need the URL and commands, not the
+  // signing token; only the operator sees it.
+  bool operator_call = rpc::PeerIdentity(*context) == rpc::kOperatorIdentity;
+  return rpc::Serve(request, response, [&](const auto& r) {
+    auto settings = logic_->GetSettings(r.sdkappid());
+    if (settings.ok() && !operator_call) settings->clear_token();
+    return settings;
+  });
 }
 
 grpc::Status CallbackGrpcService::UpdateSettings(grpc::ServerContext*,

@@ -2,6 +2,7 @@
 // before-callbacks synchronously and delivers queued after-callbacks.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "after_queue.h"
@@ -29,6 +30,9 @@ int main(int argc, char** argv) {
   int retry_base_ms = 1000;
   int retry_max_ms = 60000;
   int claim_idle_ms = 60000;
+  int trim_interval_ms = 1000;
+  int dead_letter_max_age_hours = 24 * 7;
+  int64_t dead_letter_max_count = 100000;
   char host[256] = {0};
   gethostname(host, sizeof(host) - 1);
   std::string instance = std::string(host) + "-" + std::to_string(getpid());
@@ -51,10 +55,17 @@ int main(int argc, char** argv) {
   config.Add("retry-max-ms", "PARLEY_CALLBACK_RETRY_MAX_MS", &retry_max_ms, "longest retry delay");
   config.Add("claim-idle-ms", "PARLEY_CALLBACK_CLAIM_IDLE_MS", &claim_idle_ms,
              "take over events a dead replica read but did not finish after this long");
+  config.Add("trim-interval-ms", "PARLEY_CALLBACK_TRIM_INTERVAL_MS", &trim_interval_ms,
+             "how often consumed queue entries and old dead letters are trimmed from Redis");
+  config.Add("dead-letter-max-age-hours", "PARLEY_CALLBACK_DEAD_LETTER_MAX_AGE_HOURS",
+             &dead_letter_max_age_hours, "dead letters older than this are dropped");
+  config.Add("dead-letter-max-count", "PARLEY_CALLBACK_DEAD_LETTER_MAX_COUNT",
+             &dead_letter_max_count, "at most this many dead letters are kept (oldest go first)");
   config.Add("instance-id", "PARLEY_CALLBACK_INSTANCE", &instance,
              "this replica's consumer name in the Redis consumer group");
   if (auto exit_code = config.ParseForMain(argc, argv)) return *exit_code;
   common.InitLogging("callback");
+  if (!common.InitTls("callback")) return 1;
 
   auto pg = parley::service::ConnectPostgres(common, "callback", parley::pg::callback_migrations());
   if (!pg.ok()) return 1;
@@ -101,6 +112,9 @@ int main(int argc, char** argv) {
   queue_options.retry_max = std::chrono::milliseconds(retry_max_ms);
   queue_options.claim_idle = std::chrono::milliseconds(claim_idle_ms);
   queue_options.consumer = instance;
+  queue_options.trim_interval = std::chrono::milliseconds(std::max(100, trim_interval_ms));
+  queue_options.dead_letter_max_age = std::chrono::hours(std::max(1, dead_letter_max_age_hours));
+  queue_options.dead_letter_max_count = std::max<int64_t>(1, dead_letter_max_count);
   parley::callback::AfterQueue queue(&logic, redis_pool, *reader_options, queue_options);
   if (auto st = queue.Start(); !st.ok()) {
     parley::log::Error("startup_failed", {{"error", std::string(st.message())}});

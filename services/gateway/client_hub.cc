@@ -13,11 +13,15 @@
 #include "parley/metrics/metrics.h"
 #include "parley/protojson/protojson.h"
 #include "parley/rpc/client.h"
+#include "parley/rpc/tls.h"
 
 namespace parley::gateway {
 namespace {
 
 constexpr int32_t kBadPacket = 20001;
+// A request other than login before the session logged in (the code of
+// Tencent's client SDKs for "not logged in").
+constexpr int32_t kNotLoggedIn = 6014;
 // How long events after a gap wait for the missing one before it is read
 // from storage, and how many may wait.
 constexpr auto kGapWait = std::chrono::milliseconds(30);
@@ -100,7 +104,25 @@ ClientHub::~ClientHub() {
 std::shared_ptr<http::WsHandler> ClientHub::Accept(std::shared_ptr<http::WsConnection> connection,
                                                    const http::Request& request) {
   if (!running_) return nullptr;
-  return std::make_shared<ClientSession>(this, std::move(connection), request.remote_ip);
+  auto session = std::make_shared<ClientSession>(this, std::move(connection), request.remote_ip);
+  std::lock_guard lock(gaps_mu_);
+  login_deadlines_.emplace_back(std::chrono::steady_clock::now() + options_.login_deadline,
+                                session);
+  return session;
+}
+
+void ClientHub::CheckLoginDeadlines(std::chrono::steady_clock::time_point now) {
+  std::vector<std::weak_ptr<ClientSession>> expired;
+  {
+    std::lock_guard lock(gaps_mu_);
+    while (!login_deadlines_.empty() && login_deadlines_.front().first <= now) {
+      expired.push_back(std::move(login_deadlines_.front().second));
+      login_deadlines_.pop_front();
+    }
+  }
+  for (auto& weak : expired) {
+    if (auto session = weak.lock()) session->OnLoginDeadline();
+  }
 }
 
 void ClientHub::Start() {
@@ -144,7 +166,7 @@ void ClientHub::CheckQueuedHeads() {
   }
   for (auto& [sdkappid, app_calls] : calls) {
     for (auto& sessions : app_calls) {
-      rpc::Caller gateway{sdkappid, "parley-gateway", /*is_admin=*/true};
+      rpc::Caller gateway = rpc::ServiceCaller(sdkappid, rpc::kGatewayIdentity);
       auto call = rpc::NewAsyncCall<v1::GetTimelineHeadsRequest, v1::GetTimelineHeadsResponse>(
           &gateway, options_.rpc_deadline);
       for (const auto& session : sessions) call->request.add_user_ids(session->user_id());
@@ -173,6 +195,7 @@ void ClientHub::WatchGaps() {
     if (std::chrono::steady_clock::now() - last_head_check >= kHeadCheckInterval) {
       last_head_check = std::chrono::steady_clock::now();
       CheckQueuedHeads();
+      CheckLoginDeadlines(last_head_check);
     }
     std::vector<std::weak_ptr<ClientSession>> watched;
     {
@@ -402,6 +425,11 @@ void ClientSession::OnMessage(std::string data, bool binary) {
   {
     std::lock_guard lock(mu_);
     if (state_ == State::kNew) binary_ = binary;  // answers follow the login's encoding
+    if (state_ != State::kLive && frame.body_case() != v1::ClientFrame::kLogin) {
+      // Nothing but a login keeps a connection that has not logged in: not
+      // even heartbeats (the login deadline closes it).
+      return SendError(frame.id(), kNotLoggedIn, "log in first");
+    }
   }
   switch (frame.body_case()) {
     case v1::ClientFrame::kLogin:
@@ -794,6 +822,15 @@ void ClientSession::Kick(const std::string& reason) {
   SendFrame(frame);
   connection_->Close();
   log::Info("kicked", {{"session", session_id_}, {"reason", reason}});
+}
+
+void ClientSession::OnLoginDeadline() {
+  {
+    std::lock_guard lock(mu_);
+    if (state_ == State::kLive || state_ == State::kClosed) return;
+  }
+  SendError("", kNotLoggedIn, "no login within the deadline");
+  connection_->Close(kCloseLoginTimeout, "login timeout");
 }
 
 void ClientSession::OnClose(bool timed_out) {

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <atomic>
+#include <deque>
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <functional>
@@ -42,7 +43,12 @@ struct ClientOptions {
   uint32_t heartbeat_interval_seconds = 30;
   size_t max_frame_bytes = 64 * 1024;
   std::chrono::milliseconds rpc_deadline{3000};
+  // A connection that has not logged in by then is closed (close code 4001).
+  std::chrono::milliseconds login_deadline{10000};
 };
+
+// WebSocket close codes the gateway sends (docs/protocol.md).
+inline constexpr uint16_t kCloseLoginTimeout = 4001;
 
 class ClientSession;
 
@@ -110,6 +116,9 @@ class ClientHub {
   std::vector<std::shared_ptr<ClientSession>> SessionsOf(
       uint64_t sdkappid, const std::string& user_id, const std::string* only_session = nullptr);
   void CheckQueuedHeads();
+  // Closes connections accepted longer than login_deadline ago that have not
+  // logged in.
+  void CheckLoginDeadlines(std::chrono::steady_clock::time_point now);
 
   ClientOptions options_;
   const RestApi* api_ = nullptr;
@@ -128,6 +137,10 @@ class ClientHub {
   std::mutex gaps_mu_;
   std::vector<std::weak_ptr<ClientSession>> gaps_;
   std::vector<std::weak_ptr<ClientSession>> head_checks_;  // guarded by gaps_mu_
+  // Connections waiting to log in, oldest first (one deadline for all, so
+  // deadlines are in order). Guarded by gaps_mu_.
+  std::deque<std::pair<std::chrono::steady_clock::time_point, std::weak_ptr<ClientSession>>>
+      login_deadlines_;
   // Last member: destroyed first, so queued work finishes while the rest lives.
   boost::asio::thread_pool blocking_{2};
 };
@@ -144,6 +157,8 @@ class ClientSession : public http::WsHandler, public std::enable_shared_from_thi
   void OnEvent(EventFrame& frame);
   // Ends the session with a kick frame.
   void Kick(const std::string& reason);
+  // Closes the connection unless it logged in (the hub's login deadline).
+  void OnLoginDeadline();
   // Called by the hub's gap watcher: true while events are still held.
   bool CheckGap(std::chrono::steady_clock::time_point now);
   // The user's latest timeline seq, read from storage: anything after

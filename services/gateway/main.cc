@@ -26,6 +26,7 @@ class GatewayGrpcService final : public parley::v1::GatewayService::Service {
                         parley::v1::GetStatsResponse* response) override {
     response->set_instance_id(instance_id_);
     response->set_open_http_connections(http_->open_connections());
+    response->set_open_ws_connections(http_->open_ws_connections());
     response->set_rest_requests_total(rest_->requests_total());
     response->set_client_sessions(hub_->session_count());
     return grpc::Status::OK;
@@ -55,6 +56,7 @@ int main(int argc, char** argv) {
   std::string push_target = "127.0.0.1:7056";
   std::string relationship_target = "127.0.0.1:7054";
   int heartbeat_seconds = 30;
+  int login_timeout_seconds = 10;
   int http_threads = 2;
   int64_t max_body = 1 << 20;
   int auth_cache_seconds = 10;
@@ -73,6 +75,8 @@ int main(int argc, char** argv) {
              "relationship service address");
   config.Add("heartbeat-seconds", "PARLEY_WS_HEARTBEAT_SECONDS", &heartbeat_seconds,
              "client heartbeat interval; 3x silence ends a session");
+  config.Add("login-timeout-seconds", "PARLEY_WS_LOGIN_TIMEOUT_SECONDS", &login_timeout_seconds,
+             "a WebSocket that has not logged in by then is closed (close code 4001)");
   config.Add("http-threads", "PARLEY_HTTP_THREADS", &http_threads, "HTTP I/O threads");
   config.Add("max-body", "PARLEY_HTTP_MAX_BODY_BYTES", &max_body, "largest request body");
   config.Add("auth-cache-seconds", "PARLEY_GATEWAY_AUTH_CACHE_SECONDS", &auth_cache_seconds,
@@ -83,17 +87,18 @@ int main(int argc, char** argv) {
   common.RegisterRedis(config);
   if (auto exit_code = config.ParseForMain(argc, argv)) return *exit_code;
   common.InitLogging("gateway");
+  if (!common.InitTls("gateway")) return 1;
 
   parley::gateway::RestOptions rest_options;
   rest_options.auth_cache_ttl = std::chrono::seconds(auth_cache_seconds);
   rest_options.rpc_deadline = std::chrono::milliseconds(rpc_timeout_ms);
   parley::gateway::Backends backends;
-  backends.auth = parley::v1::AuthService::NewStub(parley::rpc::MakeChannel(auth_target));
+  backends.auth = parley::v1::AuthService::NewStub(parley::rpc::MakeChannel(auth_target, "auth"));
   backends.message =
-      parley::v1::MessageService::NewStub(parley::rpc::MakeChannel(message_target));
-  backends.push = parley::v1::PushService::NewStub(parley::rpc::MakeChannel(push_target));
+      parley::v1::MessageService::NewStub(parley::rpc::MakeChannel(message_target, "message"));
+  backends.push = parley::v1::PushService::NewStub(parley::rpc::MakeChannel(push_target, "push"));
   backends.relationship =
-      parley::v1::RelationshipService::NewStub(parley::rpc::MakeChannel(relationship_target));
+      parley::v1::RelationshipService::NewStub(parley::rpc::MakeChannel(relationship_target, "relationship"));
   auto redis = parley::service::ConnectRedis(common);
   if (!redis.ok()) return 1;
   auto stream_connection = parley::service::RedisOptions(common);
@@ -103,6 +108,7 @@ int main(int argc, char** argv) {
   client_options.gateway_id = instance_id;
   client_options.heartbeat_interval_seconds = static_cast<uint32_t>(heartbeat_seconds);
   client_options.rpc_deadline = std::chrono::milliseconds(rpc_timeout_ms);
+  client_options.login_deadline = std::chrono::seconds(login_timeout_seconds);
   parley::gateway::ClientHub hub(client_options, backends.auth, backends.message, redis->get(),
                                  *stream_connection);
   parley::gateway::RestApi rest(backends.auth, rest_options);
@@ -110,6 +116,7 @@ int main(int argc, char** argv) {
   hub.SetApi(&rest);  // sns/* and profile/* over the client protocol
 
   std::atomic<bool> serving{true};
+  const parley::http::Server* http_ptr = nullptr;  // set once the server exists
   parley::http::ServerOptions http_options;
   http_options.address = http_addr;
   http_options.threads = http_threads;
@@ -130,11 +137,17 @@ int main(int argc, char** argv) {
                      : respond({503, "text/plain", "draining\n", false});
     }
     if (request.path == "/metrics") {
-      return respond({200, "text/plain; version=0.0.4",
-                      parley::metrics::Registry::Default().Render(), false});
+      auto& registry = parley::metrics::Registry::Default();
+      const char* help = "sockets open on the public port, by kind";
+      registry.GetGauge("parley_gateway_open_connections", help, {{"kind", "http"}})
+          .Set(static_cast<int64_t>(http_ptr->open_http_connections()));
+      registry.GetGauge("parley_gateway_open_connections", help, {{"kind", "ws"}})
+          .Set(static_cast<int64_t>(http_ptr->open_ws_connections()));
+      return respond({200, "text/plain; version=0.0.4", registry.Render(), false});
     }
     respond({404, "text/plain", "not found\n", false});
   });
+  http_ptr = &http;
   hub.Start();
   if (auto st = http.Start(); !st.ok()) {
     parley::log::Error("startup_failed", {{"error", std::string(st.message())}});

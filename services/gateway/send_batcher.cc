@@ -4,6 +4,7 @@
 
 #include "parley/errors/errors.h"
 #include "parley/rpc/client.h"
+#include "parley/rpc/tls.h"
 
 namespace parley::gateway {
 
@@ -47,7 +48,7 @@ std::vector<SendBatcher::Batch> SendBatcher::TakeLocked() {
 }
 
 void SendBatcher::Issue(Batch batch) {
-  rpc::Caller gateway{batch.first, "parley-gateway", /*is_admin=*/true};
+  rpc::Caller gateway = rpc::ServiceCaller(batch.first, rpc::kGatewayIdentity);
   auto call = rpc::NewAsyncCall<v1::SendFromClientsRequest, v1::SendFromClientsResponse>(
       &gateway, options_.deadline);
   auto dones = std::make_shared<std::vector<Done>>();

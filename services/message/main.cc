@@ -39,13 +39,14 @@ int main(int argc, char** argv) {
              "most messages persisted in one transaction");
   if (auto exit_code = config.ParseForMain(argc, argv)) return *exit_code;
   common.InitLogging("message");
+  if (!common.InitTls("message")) return 1;
 
   auto pg = parley::service::ConnectPostgres(common, "message", parley::pg::message_migrations());
   if (!pg.ok()) return 1;
   parley::message::MessageStore store(pg->get());
   parley::message::BatchWriter writer(&store, static_cast<size_t>(max_batch));
   parley::delivery::Deliverer deliverer(
-      parley::v1::PushService::NewStub(parley::rpc::MakeChannel(push_target)), "parley-message");
+      parley::v1::PushService::NewStub(parley::rpc::MakeChannel(push_target, "push")), "parley-message");
   auto now = [] {
     return std::chrono::duration_cast<std::chrono::seconds>(
                std::chrono::system_clock::now().time_since_epoch())
@@ -56,7 +57,7 @@ int main(int argc, char** argv) {
   // Send permissions are cached; relationship changes arrive on Redis pub/sub.
   std::unique_ptr<parley::redis::Subscriber> changes;
   parley::message::SendPermission permissions(
-      parley::v1::RelationshipService::NewStub(parley::rpc::MakeChannel(relationship_target)), now,
+      parley::v1::RelationshipService::NewStub(parley::rpc::MakeChannel(relationship_target, "relationship")), now,
       [&changes] { return changes && changes->subscribed(); });
   changes = std::make_unique<parley::redis::Subscriber>(
       *redis_options, parley::message::kRelationshipChangesChannel,
@@ -67,10 +68,10 @@ int main(int argc, char** argv) {
   if (!redis.ok()) return 1;
   parley::message::MessageLogic logic(
       &store, &writer, &deliverer,
-      parley::v1::AuthService::NewStub(parley::rpc::MakeChannel(auth_target)), &permissions, now);
+      parley::v1::AuthService::NewStub(parley::rpc::MakeChannel(auth_target, "auth")), &permissions, now);
   // After `logic`: destroyed first, so queued callbacks finish while it lives.
   parley::callbacks::CallbackClient callbacks(
-      parley::v1::WebhookService::NewStub(parley::rpc::MakeChannel(callback_target)),
+      parley::v1::WebhookService::NewStub(parley::rpc::MakeChannel(callback_target, "callback")),
       redis->get(), *redis_options);
   logic.SetCallbacks(&callbacks);
 

@@ -409,7 +409,7 @@ absl::StatusOr<v1::SendC2CResponse> MessageLogic::SendC2C(const rpc::Caller& cal
 
 absl::StatusOr<v1::SendFromClientsResponse> MessageLogic::SendFromClients(
     const rpc::Caller& caller, const v1::SendFromClientsRequest& request) {
-  if (!caller.is_admin) return errors::Error(90009, "internal callers only");
+  if (!caller.is_service) return errors::Error(90009, "internal callers only");
   const int count = request.sends_size();
   // Each send acts for its own logged-in user, never as an admin.
   std::vector<rpc::Caller> senders(count);
@@ -563,7 +563,7 @@ absl::StatusOr<v1::SyncResponse> MessageLogic::Sync(const rpc::Caller& caller,
 
 absl::StatusOr<v1::GetTimelineHeadsResponse> MessageLogic::GetTimelineHeads(
     const rpc::Caller& caller, const v1::GetTimelineHeadsRequest& request) {
-  if (!caller.is_admin) return errors::Error(90009, "internal callers only");
+  if (!caller.is_service) return errors::Error(90009, "internal callers only");
   if (request.user_ids_size() > kMaxHeadsPerCall) {
     return errors::Error(kOpenimBadJson, absl::StrCat("at most ", kMaxHeadsPerCall, " users"));
   }

@@ -60,7 +60,7 @@ absl::StatusOr<int32_t> SendPermission::Check(uint64_t sdkappid, const std::stri
     fill_version = ++version_;
   }
   fetches_.fetch_add(1);
-  rpc::Caller caller{sdkappid, "parley-message", true};
+  rpc::Caller caller = rpc::ServiceCaller(sdkappid, "parley-message");
   auto context = rpc::NewContext(&caller);
   v1::CheckSendPermissionRequest request;
   request.set_from_account(from);

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
              "HTTP address of /metrics and /healthz (empty: off)");
   if (auto exit_code = config.ParseForMain(argc, argv)) return *exit_code;
   common.InitLogging("push");
+  if (!common.InitTls("push")) return 1;
 
   auto redis = parley::service::ConnectRedis(common);
   if (!redis.ok()) return 1;

@@ -23,7 +23,7 @@ void CountingOfflinePusher::Push(uint64_t, const std::string&, const v1::Timelin
 
 absl::StatusOr<v1::DeliverResponse> PushLogic::Deliver(const rpc::Caller& caller,
                                                        const v1::DeliverRequest& request) {
-  if (!caller.is_admin) return errors::Error(kRequiresAdmin, "internal callers only");
+  if (!caller.is_service) return errors::Error(kRequiresAdmin, "internal callers only");
   static auto& routed = metrics::Registry::Default().GetCounter(
       "parley_push_routed_total", "events appended to gateway streams");
   // One pipelined read of every recipient's sessions, one pipelined write.

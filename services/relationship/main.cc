@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
              "callback service address (Sns and Profile callbacks)");
   if (auto exit_code = config.ParseForMain(argc, argv)) return *exit_code;
   common.InitLogging("relationship");
+  if (!common.InitTls("relationship")) return 1;
 
   auto pg = parley::service::ConnectPostgres(common, "relationship",
                                              parley::pg::relationship_migrations());
@@ -46,10 +47,10 @@ int main(int argc, char** argv) {
         .count();
   };
   parley::delivery::Deliverer deliverer(
-      parley::v1::PushService::NewStub(parley::rpc::MakeChannel(push_target)),
+      parley::v1::PushService::NewStub(parley::rpc::MakeChannel(push_target, "push")),
       "parley-relationship");
   parley::accounts::ExistenceChecker existence(
-      parley::v1::AuthService::NewStub(parley::rpc::MakeChannel(auth_target)), now,
+      parley::v1::AuthService::NewStub(parley::rpc::MakeChannel(auth_target, "auth")), now,
       "parley-relationship");
   parley::relationship::LiveNotifier notifier(redis->get(), &deliverer, now);
   parley::relationship::RelationshipLogic logic(
@@ -62,7 +63,7 @@ int main(int argc, char** argv) {
   if (!subscriber_options.ok()) return 1;
   // After `logic`: destroyed first, so queued callbacks finish while it lives.
   parley::callbacks::CallbackClient callbacks(
-      parley::v1::WebhookService::NewStub(parley::rpc::MakeChannel(callback_target)),
+      parley::v1::WebhookService::NewStub(parley::rpc::MakeChannel(callback_target, "callback")),
       redis->get(), *subscriber_options);
   logic.SetCallbacks(&callbacks);
   logic.SetOnForget([&existence](uint64_t app, const std::vector<std::string>& users) {

@@ -1685,7 +1685,7 @@ absl::StatusOr<v1::Empty> RelationshipLogic::PortraitSet(const rpc::Caller& call
 
 absl::StatusOr<v1::Empty> RelationshipLogic::ForgetUsers(const rpc::Caller& caller,
                                                          const v1::ForgetUsersRequest& request) {
-  if (!caller.is_admin) return errors::Error(kSnsRequiresAdmin, "ForgetUsers is internal");
+  if (!caller.is_service) return errors::Error(kSnsRequiresAdmin, "ForgetUsers is internal");
   std::vector<std::string> users(request.user_ids().begin(), request.user_ids().end());
   if (users.empty()) return v1::Empty();
   uint64_t app = caller.sdkappid;
@@ -1738,6 +1738,7 @@ absl::StatusOr<v1::Empty> RelationshipLogic::ForgetUsers(const rpc::Caller& call
 
 absl::StatusOr<v1::CheckSendPermissionResponse> RelationshipLogic::CheckSendPermission(
     const rpc::Caller& caller, const v1::CheckSendPermissionRequest& request) {
+  if (!caller.is_service) return errors::Error(kSnsRequiresAdmin, "CheckSendPermission is internal");
   uint64_t app = caller.sdkappid;
   return pool_->Query<v1::CheckSendPermissionResponse>(
       [&](pqxx::connection& c) -> absl::StatusOr<v1::CheckSendPermissionResponse> {

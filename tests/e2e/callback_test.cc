@@ -10,6 +10,7 @@
 #include "parley/v1/callback.grpc.pb.h"
 #include "support/e2e_helpers.h"
 #include "support/test_cluster.h"
+#include "support/tls.h"
 #include "support/webhook_receiver.h"
 #include "support/ws_client.h"
 
@@ -31,8 +32,8 @@ Env CallbackEnv(const WebhookReceiver& receiver) {
 
 
 std::unique_ptr<parley::v1::WebhookService::Stub> Webhooks(TestCluster& c) {
-  return parley::v1::WebhookService::NewStub(grpc::CreateChannel(
-      c.setting("PARLEY_CALLBACK_TARGET"), grpc::InsecureChannelCredentials()));
+  return parley::v1::WebhookService::NewStub(
+      TlsChannel(c.setting("PARLEY_CALLBACK_TARGET"), "callback"));
 }
 
 void UpdateSettings(TestCluster& c, const std::function<void(parley::v1::CallbackSettings&)>& edit) {

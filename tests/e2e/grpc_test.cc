@@ -3,23 +3,26 @@
 
 #include <catch2/catch.hpp>
 
+#include "absl/strings/ascii.h"
+
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "parley/v1/gateway.grpc.pb.h"
 #include "support/test_cluster.h"
+#include "support/tls.h"
 
 using namespace parley::testing;
 namespace reflection = grpc::reflection::v1alpha;
 
 namespace {
 
-std::shared_ptr<grpc::Channel> Channel(int port) {
-  return grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
-                             grpc::InsecureChannelCredentials());
+std::shared_ptr<grpc::Channel> Channel(int port, const std::string& server) {
+  return TlsChannel("127.0.0.1:" + std::to_string(port), server);
 }
 
-grpc::health::v1::HealthCheckResponse::ServingStatus Health(int port, const std::string& service) {
-  auto stub = grpc::health::v1::Health::NewStub(Channel(port));
+grpc::health::v1::HealthCheckResponse::ServingStatus Health(int port, const std::string& server,
+                                                            const std::string& service) {
+  auto stub = grpc::health::v1::Health::NewStub(Channel(port, server));
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
   grpc::health::v1::HealthCheckRequest request;
@@ -30,8 +33,8 @@ grpc::health::v1::HealthCheckResponse::ServingStatus Health(int port, const std:
   return response.status();
 }
 
-std::vector<std::string> ListServices(int port) {
-  auto stub = reflection::ServerReflection::NewStub(Channel(port));
+std::vector<std::string> ListServices(int port, const std::string& server) {
+  auto stub = reflection::ServerReflection::NewStub(Channel(port, server));
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
   auto stream = stub->ServerReflectionInfo(&context);
@@ -55,28 +58,29 @@ bool Contains(const std::vector<std::string>& v, const std::string& x) {
 TEST_CASE("every service serves gRPC health and reflection", "[grpc]") {
   TestCluster c;
   using Status = grpc::health::v1::HealthCheckResponse;
-  CHECK(Health(c.auth_grpc_port, "") == Status::SERVING);
-  CHECK(Health(c.auth_grpc_port, "parley.v1.AuthService") == Status::SERVING);
-  CHECK(Health(c.gateway_grpc_port, "") == Status::SERVING);
-  CHECK(Health(c.gateway_grpc_port, "parley.v1.GatewayService") == Status::SERVING);
+  CHECK(Health(c.auth_grpc_port, "auth", "") == Status::SERVING);
+  CHECK(Health(c.auth_grpc_port, "auth", "parley.v1.AuthService") == Status::SERVING);
+  CHECK(Health(c.gateway_grpc_port, "gateway", "") == Status::SERVING);
+  CHECK(Health(c.gateway_grpc_port, "gateway", "parley.v1.GatewayService") == Status::SERVING);
 
-  auto auth_services = ListServices(c.auth_grpc_port);
+  auto auth_services = ListServices(c.auth_grpc_port, "auth");
   CHECK(Contains(auth_services, "parley.v1.AuthService"));
   CHECK(Contains(auth_services, "grpc.health.v1.Health"));
-  auto gateway_services = ListServices(c.gateway_grpc_port);
+  auto gateway_services = ListServices(c.gateway_grpc_port, "gateway");
   CHECK(Contains(gateway_services, "parley.v1.GatewayService"));
 
-  for (const auto& [address, service] : std::vector<std::pair<std::string, std::string>>{
-           {"PARLEY_MESSAGE_GRPC_ADDR", "parley.v1.MessageService"},
-           {"PARLEY_PUSH_GRPC_ADDR", "parley.v1.PushService"},
-           {"PARLEY_RELATIONSHIP_GRPC_ADDR", "parley.v1.RelationshipService"},
-           {"PARLEY_CALLBACK_GRPC_ADDR", "parley.v1.WebhookService"}}) {
+  for (const auto& [server, service] : std::vector<std::pair<std::string, std::string>>{
+           {"message", "parley.v1.MessageService"},
+           {"push", "parley.v1.PushService"},
+           {"relationship", "parley.v1.RelationshipService"},
+           {"callback", "parley.v1.WebhookService"}}) {
     INFO(service);
-    CHECK(Health(c.port(address), service) == Status::SERVING);
-    CHECK(Contains(ListServices(c.port(address)), service));
+    int port = c.port("PARLEY_" + absl::AsciiStrToUpper(server) + "_GRPC_ADDR");
+    CHECK(Health(port, server, service) == Status::SERVING);
+    CHECK(Contains(ListServices(port, server), service));
   }
 
-  auto stub = parley::v1::GatewayService::NewStub(Channel(c.gateway_grpc_port));
+  auto stub = parley::v1::GatewayService::NewStub(Channel(c.gateway_grpc_port, "gateway"));
   grpc::ClientContext context;
   parley::v1::GetStatsResponse stats;
   REQUIRE(stub->GetStats(&context, {}, &stats).ok());

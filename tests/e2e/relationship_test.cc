@@ -10,6 +10,7 @@
 #include "parley/v1/relationship.grpc.pb.h"
 #include "support/e2e_helpers.h"
 #include "support/test_cluster.h"
+#include "support/tls.h"
 #include "support/ws_client.h"
 
 using namespace parley::testing;
@@ -25,8 +26,8 @@ json Rest(const TestCluster& c, const std::string& endpoint, const json& body) {
 }
 
 void Settings(TestCluster& c, const std::function<void(parley::v1::RelationshipSettings&)>& edit) {
-  auto stub = parley::v1::RelationshipService::NewStub(grpc::CreateChannel(
-      c.setting("PARLEY_RELATIONSHIP_TARGET"), grpc::InsecureChannelCredentials()));
+  auto stub = parley::v1::RelationshipService::NewStub(
+      TlsChannel(c.setting("PARLEY_RELATIONSHIP_TARGET"), "relationship"));
   parley::v1::RelationshipSettings update, answer;
   update.set_sdkappid(c.sdkappid);
   edit(update);

@@ -20,6 +20,7 @@
 #include "support/e2e_helpers.h"
 #include "support/http_client.h"
 #include "support/test_cluster.h"
+#include "support/tls.h"
 #include "support/ws_client.h"
 
 using namespace parley::testing;
@@ -175,8 +176,9 @@ TEST_CASE("a resent message is not duplicated", "[ws]") {
 TEST_CASE("a gateway's gathered sends are stored in order and answered one by one", "[ws]") {
   TestCluster c;
   ImportAccounts(c, {"alice", "bob", "carol"});
-  auto messages = parley::v1::MessageService::NewStub(grpc::CreateChannel(
-      c.setting("PARLEY_MESSAGE_GRPC_ADDR"), grpc::InsecureChannelCredentials()));
+  // Acting for other users takes the gateway's certificate.
+  auto messages = parley::v1::MessageService::NewStub(
+      TlsChannel(c.setting("PARLEY_MESSAGE_GRPC_ADDR"), "message", "gateway"));
   auto text = [](const std::string& to, const std::string& words) {
     parley::v1::SendC2CRequest r;
     r.set_to_account(to);
@@ -207,7 +209,9 @@ TEST_CASE("a gateway's gathered sends are stored in order and answered one by on
 
   // Only internal callers (the gateway) may send for other users.
   for (bool internal : {false, true}) {
-    parley::rpc::Caller caller{c.sdkappid, internal ? "parley-gateway" : "alice", internal};
+    parley::rpc::Caller caller = internal
+                                     ? parley::rpc::ServiceCaller(c.sdkappid, "parley-gateway")
+                                     : parley::rpc::Caller{c.sdkappid, "alice", false};
     auto context = parley::rpc::NewContext(&caller, std::chrono::milliseconds(5000));
     parley::v1::SendFromClientsResponse response;
     grpc::Status status = messages->SendFromClients(context.get(), request, &response);
@@ -237,7 +241,9 @@ TEST_CASE("a gateway's gathered sends are stored in order and answered one by on
   // Gateways read many users' timeline heads at once, in request order.
   auto heads = [&](bool internal, std::vector<std::string> users,
                    parley::v1::GetTimelineHeadsResponse* response) {
-    parley::rpc::Caller caller{c.sdkappid, internal ? "parley-gateway" : "alice", internal};
+    parley::rpc::Caller caller = internal
+                                     ? parley::rpc::ServiceCaller(c.sdkappid, "parley-gateway")
+                                     : parley::rpc::Caller{c.sdkappid, "alice", true};
     auto context = parley::rpc::NewContext(&caller, std::chrono::milliseconds(5000));
     parley::v1::GetTimelineHeadsRequest request;
     for (auto& user : users) request.add_user_ids(user);
@@ -392,7 +398,8 @@ TEST_CASE("bad frames get error frames and change nothing", "[ws]") {
   CHECK(error_code(client.Next()) == 20001);
   client.SendBinary("\xff\xff\xff garbage");
   CHECK(error_code(client.Next()) == 20001);
-  CHECK(client.Call("s", {{"send", {{"to", "bob"}}}})["error"]["errorCode"] == 20001);
+  // Before login every request but login is refused as "not logged in".
+  CHECK(client.Call("s", {{"send", {{"to", "bob"}}}})["error"]["errorCode"] == 6014);
   CHECK(client.Login(c.sdkappid, "alice", c.Sig("mallory"), "Web")["error"]["errorCode"] == 70013);
   CHECK(client.Login(c.sdkappid, "alice", c.Sig("alice"), "Toaster")["error"]["errorCode"] ==
         20001);

@@ -80,7 +80,7 @@ TEST_CASE("a Deliver call appends one entry per gateway holding its events in or
   *request.add_deliveries() = MessageFor("bob", 7);
   *request.add_deliveries() = MessageFor("carol", 3);
   *request.add_deliveries() = MessageFor("alice", 2);
-  auto response = logic.Deliver({app, "parley-message", /*is_admin=*/true}, request);
+  auto response = logic.Deliver(rpc::ServiceCaller(app, "parley-message"), request);
   REQUIRE(response.ok());
   CHECK(response->routed_sessions() == 3 + 1 + 3);
   CHECK(offline.users == std::vector<std::string>{"carol"});
@@ -107,6 +107,8 @@ TEST_CASE("a Deliver call appends one entry per gateway holding its events in or
   SECTION("only internal callers may deliver") {
     auto refused = logic.Deliver({app, "alice", /*is_admin=*/false}, request);
     CHECK(errors::TencentCode(refused.status(), -1) == 90009);
+    auto admin = logic.Deliver({app, "administrator", /*is_admin=*/true}, request);
+    CHECK(errors::TencentCode(admin.status(), -1) == 90009);
     CHECK(StreamEntries(**pool, presence::GatewayStream(gw1)).size() == 1);
   }
   for (const auto& gateway : {gw1, gw2}) {

@@ -72,6 +72,7 @@ struct Fixture {
   }
 
   rpc::Caller Admin() const { return {app, "administrator", true}; }
+  rpc::Caller Service() const { return rpc::ServiceCaller(app, "parley-message"); }
   rpc::Caller User(const std::string& id) const { return {app, id, false}; }
 
   void SetAllowType(const std::string& user, const std::string& allow) {
@@ -230,7 +231,10 @@ TEST_CASE("blocking ends friendship and refuses requests", "[relationship]") {
   v1::CheckSendPermissionRequest permission;
   permission.set_from_account("alice");
   permission.set_to_account("bob");
-  CHECK(f.logic->CheckSendPermission(f.Admin(), permission)->recipient_blocked_sender());
+  CHECK(f.logic->CheckSendPermission(f.Service(), permission)->recipient_blocked_sender());
+  // Internal only: an app admin (or a user) does not read send permissions.
+  CHECK(f.logic->CheckSendPermission(f.Admin(), permission).status().code() ==
+        absl::StatusCode::kFailedPrecondition);
 
   v1::BlackListGetRequest list;
   list.set_from_account("bob");
@@ -242,7 +246,7 @@ TEST_CASE("blocking ends friendship and refuses requests", "[relationship]") {
   CHECK(got->start_index() == 0);
 
   REQUIRE(f.logic->BlackListDelete(f.Admin(), block).ok());
-  CHECK_FALSE(f.logic->CheckSendPermission(f.Admin(), permission)->recipient_blocked_sender());
+  CHECK_FALSE(f.logic->CheckSendPermission(f.Service(), permission)->recipient_blocked_sender());
   CHECK(f.Add("alice", "bob") == 0);
 }
 

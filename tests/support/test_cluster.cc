@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "parley/usersig/usersig.h"
+#include "support/tls.h"
 
 namespace parley::testing {
 
@@ -62,6 +63,7 @@ TestCluster::TestCluster(std::map<std::string, std::string> extra_env)
       {"PARLEY_HTTP_ADDR", absl::StrCat("127.0.0.1:", http_port)},
       {"PARLEY_GATEWAY_GRPC_ADDR", absl::StrCat("127.0.0.1:", gateway_grpc_port)},
       {"PARLEY_DRAIN_MS", "200"},
+      {"PARLEY_TLS_DIR", TlsDir()},
       {"PARLEY_MESSAGE_GRPC_ADDR", absl::StrCat("127.0.0.1:", message_grpc_port)},
       {"PARLEY_MESSAGE_METRICS_ADDR", absl::StrCat("127.0.0.1:", message_metrics_port)},
       {"PARLEY_MESSAGE_TARGET", absl::StrCat("127.0.0.1:", message_grpc_port)},

@@ -62,6 +62,7 @@ std::optional<std::string> WsClient::ReadRaw(int timeout_ms) {
   impl_->reading = false;
   if (impl_->ec) {
     closed_ = true;
+    close_code_ = impl_->ws.reason().code;
     return std::nullopt;
   }
   std::string data = beast::buffers_to_string(impl_->buffer.data());

@@ -41,6 +41,8 @@ class WsClient {
                           const std::string& client_msg_id = "");
 
   bool closed() const { return closed_; }
+  // The close code the server sent (after closed()), 0 when none.
+  int close_code() const { return close_code_; }
 
  private:
   std::optional<std::string> ReadRaw(int timeout_ms);
@@ -49,6 +51,7 @@ class WsClient {
   std::unique_ptr<Impl> impl_;
   std::deque<nlohmann::json> pending_;  // frames read but not yet returned
   bool closed_ = false;
+  int close_code_ = 0;
   int next_id_ = 0;
 };
 

@@ -102,3 +102,27 @@ TEST_CASE("after-callback events, settings and backoff", "[callback]") {
   CHECK(parley::callbacks::OptPlatform(false, "PC") == "Windows");
   CHECK(parley::callbacks::OptPlatform(false, "") == "Unknown");
 }
+
+TEST_CASE("stream ids compare by time, then sequence", "[callback]") {
+  CHECK(StreamIdLess("1-0", "2-0"));
+  CHECK(StreamIdLess("5-1", "5-2"));
+  CHECK(StreamIdLess("9-99", "10-0"));  // numbers, not text
+  CHECK_FALSE(StreamIdLess("10-0", "9-99"));
+  CHECK_FALSE(StreamIdLess("3-3", "3-3"));
+  CHECK_FALSE(StreamIdLess("bad", "3-3"));
+}
+
+TEST_CASE("only entries every consumer group acknowledged may be trimmed", "[callback]") {
+  // No group: nobody has consumed anything.
+  CHECK(ConsumedBefore({}).empty());
+  // A group that read nothing holds everything.
+  CHECK(ConsumedBefore({{"0-0", 0, ""}}).empty());
+  CHECK(ConsumedBefore({{"100-0", 0, ""}, {"0-0", 0, ""}}).empty());
+  // Everything read and acknowledged: up to the last delivered entry.
+  CHECK(ConsumedBefore({{"100-5", 0, ""}}) == "100-5");
+  // Pending (read, not acknowledged) entries stay, from the oldest on.
+  CHECK(ConsumedBefore({{"100-5", 3, "40-1"}}) == "40-1");
+  // The slowest group decides.
+  CHECK(ConsumedBefore({{"100-5", 0, ""}, {"70-0", 0, ""}}) == "70-0");
+  CHECK(ConsumedBefore({{"100-5", 0, ""}, {"120-0", 2, "90-0"}}) == "90-0");
+}

@@ -4,7 +4,8 @@
 //                                                                      or PARLEY_SECRET_KEY)
 //   parley-admin verify  --sdkappid N --identifier ID --usersig SIG
 //   parley-admin app list | show --sdkappid N [--show-key] | create [--sdkappid N]
-//                [--name X] [--admin ID]   (talks to parley-auth at PARLEY_AUTH_TARGET)
+//                [--name X] [--admin ID]   (talks to parley-auth at PARLEY_AUTH_TARGET
+//                with the operator certificate in PARLEY_TLS_DIR: operator.crt/.key)
 #include <chrono>
 #include <iostream>
 
@@ -13,6 +14,7 @@
 #include "parley/config/config.h"
 #include "parley/errors/errors.h"
 #include "parley/rpc/client.h"
+#include "parley/rpc/tls.h"
 #include "parley/usersig/usersig.h"
 #include "parley/v1/auth.grpc.pb.h"
 
@@ -49,6 +51,7 @@ int main(int argc, char** argv) {
   std::string name;
   std::string admins;
   bool show_key = false;
+  std::string tls_dir;
 
   parley::config::Config config("parley-admin",
                                 "usersig | verify | app list | app show | app create");
@@ -61,6 +64,8 @@ int main(int argc, char** argv) {
   config.Add("name", "PARLEY_APP_NAME", &name, "name of a new app");
   config.Add("admin", "PARLEY_APP_ADMINS", &admins, "comma-separated admins of a new app");
   config.Add("show-key", "PARLEY_SHOW_KEY", &show_key, "print secret keys");
+  config.Add("tls-dir", "PARLEY_TLS_DIR", &tls_dir,
+             "directory of ca.crt and operator.crt/.key (app commands)");
   if (auto exit_code = config.ParseForMain(argc, argv)) return *exit_code;
   const auto& args = config.positional();
   if (args.empty()) {
@@ -91,7 +96,12 @@ int main(int argc, char** argv) {
   }
 
   if (args[0] == "app" && args.size() >= 2) {
-    auto stub = parley::v1::AuthService::NewStub(parley::rpc::MakeChannel(auth_target));
+    if (auto st = parley::rpc::InitTls({tls_dir, "operator"}); !st.ok()) {
+      std::cerr << st.message() << "\n";
+      return 2;
+    }
+    auto stub =
+        parley::v1::AuthService::NewStub(parley::rpc::MakeChannel(auth_target, "auth"));
     if (args[1] == "list") {
       parley::v1::ListAppsResponse response;
       auto status = stub->ListApps(parley::rpc::NewContext().get(), {}, &response);

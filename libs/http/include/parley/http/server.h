@@ -50,8 +50,10 @@ class WsConnection {
  public:
   virtual ~WsConnection() = default;
   virtual void Send(std::string data, bool binary) = 0;
-  // Closes after the frames already queued are written.
-  virtual void Close() = 0;
+  // Closes after the frames already queued are written, with WebSocket
+  // close code `code` (1000: normal; 4000-4999 are the application's).
+  virtual void Close(uint16_t code, std::string reason) = 0;
+  void Close() { Close(1000, ""); }
 };
 
 // Receives one connection's frames, one at a time, on an I/O thread.
@@ -99,13 +101,22 @@ class Server {
   void Stop();
 
   int port() const { return port_; }
-  uint64_t open_connections() const { return open_connections_->load(); }
+  // Sockets open now: plain HTTP ones (waiting for or serving a request) and
+  // upgraded WebSocket ones. Each counts from accept until its socket object
+  // is freed, so a count that only grows is a leak.
+  struct OpenConnections {
+    std::atomic<uint64_t> http{0};
+    std::atomic<uint64_t> ws{0};
+  };
+  uint64_t open_connections() const { return open_->http.load() + open_->ws.load(); }
+  uint64_t open_http_connections() const { return open_->http.load(); }
+  uint64_t open_ws_connections() const { return open_->ws.load(); }
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
   int port_ = 0;
-  std::shared_ptr<std::atomic<uint64_t>> open_connections_;
+  std::shared_ptr<OpenConnections> open_;
 };
 
 // Splits "host:port" (host may be "[::1]"). False when malformed.

@@ -15,9 +15,10 @@ namespace parley::rpc {
 // Default deadline of internal calls; Tencent's REST backend uses 3 s.
 inline constexpr std::chrono::milliseconds kDefaultDeadline{3000};
 
-// An insecure channel (internal traffic stays inside the cluster network)
-// with keepalive so a dead peer is noticed.
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target);
+// A mutual-TLS channel (rpc/tls.h) to the Parley service `server` ("auth",
+// "message", ...), whose certificate must name it; with keepalive so a dead
+// peer is noticed.
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target, const std::string& server);
 
 // A context with a deadline and, when given, the caller metadata.
 std::unique_ptr<grpc::ClientContext> NewContext(

@@ -6,6 +6,7 @@
 //   common.Register(config);
 //   if (auto exit_code = config.ParseForMain(argc, argv)) return *exit_code;
 //   common.InitLogging("x");
+//   if (!common.InitTls("x")) return 1;
 //   auto pg = parley::service::ConnectPostgres(common, "x", x_migrations());
 #pragma once
 
@@ -29,6 +30,8 @@ struct CommonSettings {
   int redis_pool = 4;
   std::string log_level = "info";
   int drain_ms = 2000;
+  std::string tls_dir;
+  int tls_refresh_seconds = 60;
 
   // Adds PARLEY_PG_URL, PARLEY_PG_POOL_SIZE, PARLEY_REDIS_ADDR,
   // PARLEY_REDIS_PASSWORD, PARLEY_REDIS_POOL_SIZE, PARLEY_LOG_LEVEL and
@@ -36,9 +39,13 @@ struct CommonSettings {
   void Register(config::Config& config);
   // The Redis ones and the process ones (for services without PostgreSQL).
   void RegisterRedis(config::Config& config);
-  // PARLEY_LOG_LEVEL and PARLEY_DRAIN_MS.
+  // PARLEY_LOG_LEVEL, PARLEY_DRAIN_MS, PARLEY_TLS_DIR and
+  // PARLEY_TLS_REFRESH_SECONDS.
   void RegisterProcess(config::Config& config);
   void InitLogging(const std::string& service) const;
+  // This process's internal-gRPC identity (rpc/tls.h): "parley-<service>".
+  // Logs why and returns false when its certificate files are missing.
+  bool InitTls(const std::string& service) const;
 };
 
 // Opens the pool and applies `schema`'s migrations; logs why it failed.

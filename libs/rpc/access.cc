@@ -1,0 +1,93 @@
+#include "parley/rpc/access.h"
+
+#include <algorithm>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "parley/rpc/tls.h"
+
+namespace parley::rpc {
+namespace {
+
+std::vector<std::string> Methods(const std::string& service,
+                                 std::initializer_list<const char*> names) {
+  std::vector<std::string> paths;
+  for (const char* name : names) paths.push_back(absl::StrCat("/parley.v1.", service, "/", name));
+  return paths;
+}
+
+std::vector<std::string> Peers(std::initializer_list<const char*> names) {
+  std::vector<std::string> peers;
+  for (const char* name : names) peers.push_back(Identity(name));
+  return peers;
+}
+
+}  // namespace
+
+std::vector<AccessRule> AccessRules(const std::string& service) {
+  if (service == "auth") {
+    return {
+        {Peers({"gateway"}), Methods("AuthService", {"Authenticate", "AccountImport",
+                                                     "MultiAccountImport", "AccountDelete",
+                                                     "AccountCheck", "Kick"})},
+        {Peers({"message", "relationship"}), Methods("AuthService", {"AccountsExist"})},
+        {Peers({"operator"}),
+         Methods("AuthService", {"CreateApp", "GetApp", "ListApps", "SetAppAdmins"})},
+    };
+  }
+  if (service == "message") {
+    return {{Peers({"gateway"}), Methods("MessageService", {"*"})}};
+  }
+  if (service == "push") {
+    return {
+        {Peers({"gateway"}), Methods("PushService", {"QueryOnlineStatus"})},
+        {Peers({"message", "relationship"}), Methods("PushService", {"Deliver"})},
+    };
+  }
+  if (service == "relationship") {
+    return {
+        {Peers({"gateway"}),
+         Methods("RelationshipService",
+                 {"FriendAdd", "FriendImport", "FriendUpdate", "FriendDelete", "FriendDeleteAll",
+                  "FriendCheck", "FriendGet", "FriendGetList", "PendencyGet", "PendencyResponse",
+                  "PendencyDelete", "PendencyReport", "BlackListAdd", "BlackListDelete",
+                  "BlackListGet", "BlackListCheck", "GroupAdd", "GroupDelete", "GroupGet",
+                  "PortraitGet", "PortraitSet"})},
+        {Peers({"message"}), Methods("RelationshipService", {"CheckSendPermission"})},
+        {Peers({"auth"}), Methods("RelationshipService", {"PortraitSet", "ForgetUsers"})},
+        {Peers({"operator"}), Methods("RelationshipService", {"GetSettings", "UpdateSettings"})},
+    };
+  }
+  if (service == "callback") {
+    return {
+        {Peers({"message", "relationship"}), Methods("WebhookService", {"Before", "GetSettings"})},
+        {Peers({"operator"}), Methods("WebhookService", {"GetSettings", "UpdateSettings",
+                                                         "ListDeadLetters", "ReplayDeadLetters"})},
+    };
+  }
+  if (service == "gateway") {
+    return {{Peers({"operator"}), Methods("GatewayService", {"GetStats"})}};
+  }
+  return {};
+}
+
+bool Allowed(const std::vector<AccessRule>& rules, const std::string& peer,
+             const std::string& method) {
+  if (absl::StartsWith(method, "/grpc.health.v1.Health/") ||
+      absl::StartsWith(method, "/grpc.reflection.")) {
+    return true;
+  }
+  for (const auto& rule : rules) {
+    if (std::find(rule.peers.begin(), rule.peers.end(), peer) == rule.peers.end()) continue;
+    for (const auto& allowed : rule.methods) {
+      if (allowed == method) return true;
+      if (absl::EndsWith(allowed, "/*") &&
+          absl::StartsWith(method, absl::string_view(allowed).substr(0, allowed.size() - 1))) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+}  // namespace parley::rpc

@@ -1,0 +1,117 @@
+// Connection lifecycle at the public edge: closed sockets free what they
+// held, the gateway shows open connections by kind, and a WebSocket that does
+// not log in is refused everything and closed at the login deadline.
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <thread>
+
+#include "support/e2e_helpers.h"
+#include "support/test_cluster.h"
+#include "support/ws_client.h"
+
+using namespace parley::testing;
+using nlohmann::json;
+
+namespace {
+
+int64_t OpenConnections(const TestCluster& c, const std::string& kind) {
+  return MetricValue(c.http_port, "parley_gateway_open_connections{kind=\"" + kind + "\"}");
+}
+
+// Resident memory of a process, in KiB.
+int64_t RssKib(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6));
+  }
+  return -1;
+}
+
+// Waits until no WebSocket is open and only the metrics request itself is.
+void ExpectAllClosed(const TestCluster& c) {
+  int64_t ws = -1, http = -1;
+  for (int i = 0; i < 100; ++i) {
+    ws = OpenConnections(c, "ws");
+    http = OpenConnections(c, "http");
+    if (ws == 0 && http == 1) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  CHECK(ws == 0);
+  CHECK(http == 1);  // the /metrics request that reads it
+}
+
+// One connect/close cycle; `variant` picks who closes and whether it logged in.
+void Cycle(const TestCluster& c, int variant, int n) {
+  WsClient client(c.http_port);
+  switch (variant) {
+    case 0:  // never logs in; the client closes
+      break;
+    case 1: {  // logs in; the client closes
+      LoginOk(client, c, "cycler" + std::to_string(n % 50), "Web");
+      break;
+    }
+    case 2: {  // logs in, logs out; the server closes
+      LoginOk(client, c, "cycler" + std::to_string(n % 50), "Android");
+      json bye = client.Call("bye", {{"logout", json::object()}});
+      CHECK(bye.contains("logoutAck"));
+      client.Next(2000);
+      CHECK(client.closed());
+      break;
+    }
+    case 3: {  // a frame the server refuses before login; the client closes
+      json refused = client.Call("h", {{"heartbeat", json::object()}});
+      CHECK(refused["error"]["errorCode"] == 6014);
+      break;
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("closed WebSocket connections free everything they held", "[connections]") {
+  TestCluster c;
+  ExpectAllClosed(c);
+  // Warm up allocator caches and the login path before the baseline.
+  for (int i = 0; i < 200; ++i) Cycle(c, i % 4, i);
+  ExpectAllClosed(c);
+  int64_t rss_before = RssKib(c.gateway.pid());
+  const int kCycles = 2000;
+  for (int i = 0; i < kCycles; ++i) Cycle(c, i % 4, i);
+  ExpectAllClosed(c);
+  int64_t rss_after = RssKib(c.gateway.pid());
+  INFO("gateway RSS " << rss_before << " KiB -> " << rss_after << " KiB after " << kCycles
+                      << " connections");
+  // A leaked session costs several KiB; 2,000 of them would exceed this.
+  CHECK(rss_after - rss_before < 4096);
+  CHECK(MetricValue(c.http_port, "parley_gateway_sessions") == 0);
+}
+
+TEST_CASE("a WebSocket that does not log in is refused everything and closed at the deadline",
+          "[connections]") {
+  TestCluster c(Env{{"PARLEY_WS_LOGIN_TIMEOUT_SECONDS", "1"}});
+  WsClient idle(c.http_port);
+  // Every request but login is refused with 6014, heartbeats included.
+  for (const char* request : {"heartbeat", "send", "sync", "logout", "conversations"}) {
+    json answer = idle.Call(request, {{request, json::object()}});
+    INFO(answer.dump());
+    CHECK(answer["id"] == request);
+    CHECK(answer["error"]["errorCode"] == 6014);
+  }
+  auto start = std::chrono::steady_clock::now();
+  auto notice = idle.Next(5000);
+  REQUIRE(notice.has_value());
+  CHECK((*notice)["error"]["errorCode"] == 6014);
+  idle.Next(3000);
+  CHECK(idle.closed());
+  CHECK(idle.close_code() == 4001);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(3));
+
+  // One that logs in in time stays open past the deadline.
+  WsClient user(c.http_port);
+  LoginOk(user, c, "alice", "Web");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1800));
+  json ack = user.Call("h", {{"heartbeat", json::object()}});
+  CHECK(ack.contains("heartbeatAck"));
+  CHECK_FALSE(user.closed());
+}
