@@ -134,11 +134,19 @@ std::string ConsumedBefore(const std::vector<GroupProgress>& groups) {
   for (const auto& group : groups) {
     // Entries up to last_delivered_id were read; the pending ones among them
     // are not acknowledged yet, and the oldest of those bounds the trim.
+    // With nothing pending, everything up to and including last_delivered_id
+    // is acknowledged: the bound is the id right after it.
     std::string bound = group.pending > 0 ? group.oldest_pending_id : group.last_delivered_id;
     if (bound.empty() || bound == "0-0" || !StreamIdLess("0-0", bound)) return "";
+    if (group.pending == 0) {
+      std::pair<std::string, std::string> parts = absl::StrSplit(bound, absl::MaxSplits('-', 1));
+      uint64_t seq = 0;
+      if (!absl::SimpleAtoi(parts.second, &seq)) return "";
+      bound = absl::StrCat(parts.first, "-", seq + 1);
+    }
     if (safe.empty() || StreamIdLess(bound, safe)) safe = bound;
   }
-  return safe;  // MINID keeps `safe` itself: at most one consumed entry stays
+  return safe;  // XTRIM MINID keeps `safe` and everything after it
 }
 
 void AfterQueue::TrimConsumed(const char* stream) {
@@ -165,7 +173,8 @@ void AfterQueue::TrimConsumed(const char* stream) {
   }
   std::string before = ConsumedBefore(groups);
   if (before.empty()) return;
-  auto trimmed = redis_->Command({"XTRIM", stream, "MINID", "~", before});
+  // Exact, not "~": once a second, and what goes is only what is consumed.
+  auto trimmed = redis_->Command({"XTRIM", stream, "MINID", before});
   if (trimmed.ok() && trimmed->integer() > 0) {
     metrics::Registry::Default()
         .GetCounter("parley_callback_trimmed_total", "consumed stream entries trimmed",

@@ -50,8 +50,9 @@ struct GroupProgress {
   std::string oldest_pending_id;  // when pending > 0
 };
 
-// The MINID below which every group has read and acknowledged every entry,
-// or "" when nothing may be trimmed (no group, or a group read nothing).
+// The MINID below which every group has read and acknowledged every entry
+// (XTRIM MINID keeps it and what follows), or "" when nothing may be trimmed
+// (no group, or a group read nothing).
 std::string ConsumedBefore(const std::vector<GroupProgress>& groups);
 // Stream ids ("<ms>-<seq>") in order; false for malformed ids.
 bool StreamIdLess(const std::string& a, const std::string& b);

@@ -7,6 +7,8 @@
 #include <set>
 #include <thread>
 
+#include "parley/callbacks/callbacks.h"
+#include "parley/redis/pool.h"
 #include "parley/v1/callback.grpc.pb.h"
 #include "support/e2e_helpers.h"
 #include "support/test_cluster.h"
@@ -445,4 +447,46 @@ TEST_CASE("a bot account answers through REST sendmsg", "[callback]") {
   }
   CHECK(answered);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let the reply thread finish
+}
+
+TEST_CASE("delivered after-callbacks leave Redis: consumed queue entries are trimmed",
+          "[callback]") {
+  WebhookReceiver receiver;
+  TestCluster c(CallbackEnv(receiver));
+  auto options = parley::redis::Pool::ParseAddress(RequireEnv("PARLEY_TEST_REDIS_ADDR"));
+  REQUIRE(options.ok());
+  auto redis = parley::redis::Pool::Create(*options);
+  REQUIRE(redis.ok());
+  // Queue events the way producers do, each marked so the receiver knows it.
+  std::vector<std::string> ids;
+  for (int i = 0; i < 20; ++i) {
+    json payload = {{"From_Account", "trim_a"}, {"To_Account", "trim_b"},
+                    {"MsgKey", "trim-" + std::to_string(c.sdkappid) + "-" + std::to_string(i)}};
+    parley::callbacks::Event event{c.sdkappid, "C2C.CallbackAfterSendMsg", payload.dump(),
+                                   "RESTAPI", "", 0, 0, ""};
+    auto added = (*redis)->Command({"XADD", parley::callbacks::kQueueStream, "*", "m",
+                                    parley::callbacks::EncodeEvent(event)});
+    REQUIRE(added.ok());
+    ids.push_back(added->str());
+  }
+  auto arrived = Matching(
+      receiver, "C2C.CallbackAfterSendMsg",
+      [&](const json& b) {
+        return b.value("MsgKey", "").rfind("trim-" + std::to_string(c.sdkappid) + "-", 0) == 0;
+      },
+      20);
+  REQUIRE(arrived.size() == 20);
+  // Every consumer group acknowledged them: within a few trim rounds (1 s
+  // each) none of the entries is left in the stream.
+  size_t left = ids.size();
+  for (int round = 0; round < 100 && left > 0; ++round) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    left = 0;
+    for (const auto& id : ids) {
+      auto entry = (*redis)->Command({"XRANGE", parley::callbacks::kQueueStream, id, id});
+      REQUIRE(entry.ok());
+      left += entry->raw()->elements;
+    }
+  }
+  CHECK(left == 0);
 }

@@ -118,11 +118,11 @@ TEST_CASE("only entries every consumer group acknowledged may be trimmed", "[cal
   // A group that read nothing holds everything.
   CHECK(ConsumedBefore({{"0-0", 0, ""}}).empty());
   CHECK(ConsumedBefore({{"100-0", 0, ""}, {"0-0", 0, ""}}).empty());
-  // Everything read and acknowledged: up to the last delivered entry.
-  CHECK(ConsumedBefore({{"100-5", 0, ""}}) == "100-5");
+  // Everything read and acknowledged: up to and including the last delivered.
+  CHECK(ConsumedBefore({{"100-5", 0, ""}}) == "100-6");
   // Pending (read, not acknowledged) entries stay, from the oldest on.
   CHECK(ConsumedBefore({{"100-5", 3, "40-1"}}) == "40-1");
   // The slowest group decides.
-  CHECK(ConsumedBefore({{"100-5", 0, ""}, {"70-0", 0, ""}}) == "70-0");
+  CHECK(ConsumedBefore({{"100-5", 0, ""}, {"70-0", 0, ""}}) == "70-1");
   CHECK(ConsumedBefore({{"100-5", 0, ""}, {"120-0", 2, "90-0"}}) == "90-0");
 }
