@@ -2,6 +2,8 @@
 
 #include <array>
 #include <list>
+#include <mutex>
+#include <unordered_map>
 #include <optional>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -26,12 +28,79 @@ constexpr uint32_t kMaxHeaderBytes = 16 * 1024;
 
 namespace websocket = boost::beast::websocket;
 
+// Counts open connections that have not authenticated, per client address
+// and in all, and refuses new ones over the limits. Thread-safe.
+class PreAuth {
+ public:
+  PreAuth(size_t per_ip, size_t total) : per_ip_(per_ip), total_limit_(total) {}
+
+  bool Acquire(const std::string& ip) {
+    std::lock_guard lock(mu_);
+    if (total_limit_ > 0 && total_ >= total_limit_) return Refuse();
+    auto it = by_ip_.find(ip);
+    if (per_ip_ > 0 && it != by_ip_.end() && it->second >= per_ip_) return Refuse();
+    if (it == by_ip_.end()) it = by_ip_.emplace(ip, 0).first;
+    ++it->second;
+    ++total_;
+    return true;
+  }
+
+  void Release(const std::string& ip) {
+    std::lock_guard lock(mu_);
+    auto it = by_ip_.find(ip);
+    if (it == by_ip_.end()) return;
+    if (--it->second == 0) by_ip_.erase(it);
+    --total_;
+  }
+
+  uint64_t total() const {
+    std::lock_guard lock(mu_);
+    return total_;
+  }
+  uint64_t refused() const { return refused_.load(); }
+
+ private:
+  bool Refuse() {
+    refused_.fetch_add(1);
+    return false;
+  }
+
+  const size_t per_ip_;
+  const size_t total_limit_;
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, size_t> by_ip_;
+  uint64_t total_ = 0;
+  std::atomic<uint64_t> refused_{0};
+};
+
+// One connection's place in PreAuth until it authenticates or closes;
+// Release() may run on any thread, once.
+class PreAuthSlot {
+ public:
+  PreAuthSlot(std::shared_ptr<PreAuth> owner, std::string ip)
+      : owner_(std::move(owner)), ip_(std::move(ip)) {}
+  PreAuthSlot(PreAuthSlot&& other) noexcept
+      : owner_(std::move(other.owner_)), ip_(std::move(other.ip_)),
+        held_(other.held_.exchange(false)) {}
+  PreAuthSlot& operator=(PreAuthSlot&&) = delete;
+  ~PreAuthSlot() { Release(); }
+
+  void Release() {
+    if (held_.exchange(false) && owner_) owner_->Release(ip_);
+  }
+
+ private:
+  std::shared_ptr<PreAuth> owner_;
+  std::string ip_;
+  std::atomic<bool> held_{true};
+};
+
 class WsSession : public WsConnection, public std::enable_shared_from_this<WsSession> {
  public:
   using WsConnection::Close;
   WsSession(tcp::socket socket, const ServerOptions& options,
-            std::shared_ptr<Server::OpenConnections> open)
-      : ws_(std::move(socket)), options_(options), open_(std::move(open)) {
+            std::shared_ptr<Server::OpenConnections> open, PreAuthSlot slot)
+      : ws_(std::move(socket)), options_(options), open_(std::move(open)), slot_(std::move(slot)) {
     open_->ws.fetch_add(1);
   }
   ~WsSession() override { open_->ws.fetch_sub(1); }
@@ -60,6 +129,8 @@ class WsSession : public WsConnection, public std::enable_shared_from_this<WsSes
       if (!self->writing_) self->WriteNext();
     });
   }
+
+  void MarkAuthenticated() override { slot_.Release(); }
 
   void Close(uint16_t code, std::string reason) override {
     net::post(ws_.get_executor(), [self = shared_from_this(), code, reason = std::move(reason)] {
@@ -130,6 +201,7 @@ class WsSession : public WsConnection, public std::enable_shared_from_this<WsSes
   beast::flat_buffer buffer_;
   const ServerOptions& options_;
   std::shared_ptr<Server::OpenConnections> open_;
+  PreAuthSlot slot_;
   std::shared_ptr<WsHandler> handler_;
   // Touched on the strand only. A list: an empty deque already holds ~600
   // bytes, and idle connections are most connections.
@@ -145,8 +217,12 @@ class WsSession : public WsConnection, public std::enable_shared_from_this<WsSes
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, const ServerOptions& options, const Handler& handler,
-          std::shared_ptr<Server::OpenConnections> open)
-      : stream_(std::move(socket)), options_(options), handler_(handler), open_(std::move(open)) {
+          std::shared_ptr<Server::OpenConnections> open, PreAuthSlot slot)
+      : stream_(std::move(socket)),
+        options_(options),
+        handler_(handler),
+        open_(std::move(open)),
+        slot_(std::move(slot)) {
     open_->http.fetch_add(1);
   }
   ~Session() { open_->http.fetch_sub(1); }
@@ -161,10 +237,40 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->body_limit(options_.max_body_bytes);
     parser_->header_limit(kMaxHeaderBytes);
     stream_.expires_after(options_.idle_timeout);
+    if (options_.head_check) {
+      bhttp::async_read_header(stream_, buffer_, *parser_,
+                               [self = shared_from_this()](beast::error_code ec, size_t) {
+                                 self->OnHeader(ec);
+                               });
+      return;
+    }
     bhttp::async_read(stream_, buffer_, *parser_,
                       [self = shared_from_this()](beast::error_code ec, size_t) {
                         self->OnRead(ec);
                       });
+  }
+
+  // The line and headers are in: head_check decides before the body is read.
+  void OnHeader(beast::error_code ec) {
+    if (ec || websocket::is_upgrade(parser_->get())) return OnRead(ec);
+    version_ = parser_->get().version();
+    Request head = BuildRequest();
+    stream_.expires_never();  // the check's own deadlines bound the wait
+    options_.head_check(head, [self = shared_from_this()](std::optional<Response> answer) {
+      net::post(self->stream_.get_executor(), [self, answer = std::move(answer)]() mutable {
+        if (answer) {
+          // The body stays unread, so the connection can't be used again.
+          self->keep_alive_ = false;
+          answer->close = true;
+          return self->Write(std::move(*answer));
+        }
+        self->slot_.Release();
+        if (self->parser_->is_done()) return self->OnRead({});
+        self->stream_.expires_after(self->options_.idle_timeout);
+        bhttp::async_read(self->stream_, self->buffer_, *self->parser_,
+                          [self](beast::error_code ec, size_t) { self->OnRead(ec); });
+      });
+    });
   }
 
   Request BuildRequest() {
@@ -218,7 +324,7 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       // The socket leaves this HTTP session for a WebSocket session.
       stream_.expires_never();
-      std::make_shared<WsSession>(stream_.release_socket(), options_, open_)
+      std::make_shared<WsSession>(stream_.release_socket(), options_, open_, std::move(slot_))
           ->Start(parser_->release(), std::move(request));
       return;
     }
@@ -288,6 +394,7 @@ class Session : public std::enable_shared_from_this<Session> {
   const ServerOptions& options_;
   const Handler& handler_;
   std::shared_ptr<Server::OpenConnections> open_;
+  PreAuthSlot slot_;
   bool keep_alive_ = true;
   unsigned version_ = 11;
 };
@@ -302,16 +409,30 @@ struct Server::Impl {
   std::vector<std::thread> threads;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
   std::shared_ptr<Server::OpenConnections> open;
+  std::shared_ptr<PreAuth> preauth;
 
   Impl(ServerOptions o, Handler h, std::shared_ptr<Server::OpenConnections> counter)
-      : options(std::move(o)), handler(std::move(h)), ioc(options.threads), open(std::move(counter)) {}
+      : options(std::move(o)),
+        handler(std::move(h)),
+        ioc(options.threads),
+        open(std::move(counter)),
+        preauth(std::make_shared<PreAuth>(options.max_unauthenticated_per_ip,
+                                          options.max_unauthenticated)) {}
 
   void Accept() {
     acceptor->async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
       if (ec == net::error::operation_aborted || !acceptor->is_open()) return;
       if (!ec) {
-        socket.set_option(tcp::no_delay(true), ec);
-        std::make_shared<Session>(std::move(socket), options, handler, open)->Start();
+        auto endpoint = socket.remote_endpoint(ec);
+        std::string ip = ec ? std::string() : endpoint.address().to_string();
+        if (!preauth->Acquire(ip)) {
+          socket.close(ec);  // over the unauthenticated-connection limits
+        } else {
+          socket.set_option(tcp::no_delay(true), ec);
+          std::make_shared<Session>(std::move(socket), options, handler, open,
+                                    PreAuthSlot(preauth, ip))
+              ->Start();
+        }
       }
       Accept();
     });
@@ -324,6 +445,9 @@ Server::Server(ServerOptions options, Handler handler)
 }
 
 Server::~Server() { Stop(); }
+
+uint64_t Server::unauthenticated_connections() const { return impl_->preauth->total(); }
+uint64_t Server::refused_connections() const { return impl_->preauth->refused(); }
 
 absl::Status Server::Start() {
   std::string host;

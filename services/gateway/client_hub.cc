@@ -637,6 +637,7 @@ void ClientSession::CompleteLogin(const std::string& id, const v1::LoginRequest&
         }
         uint64_t max_seq = call->response.max_seq();
         self->state_ = State::kLive;
+        self->connection_->MarkAuthenticated();  // off the pre-login limits
         self->cursor_ = login.has_last_seq() ? std::min(login.last_seq(), max_seq) : max_seq;
         self->highest_seen_ = std::max(self->highest_seen_, max_seq);
         v1::ServerFrame ack;

@@ -2,6 +2,8 @@
 // /metrics over HTTP, and GatewayService (+ health, reflection) over gRPC.
 #include <unistd.h>
 
+#include <algorithm>
+
 
 #include "parley/config/config.h"
 #include "parley/log/log.h"
@@ -57,6 +59,8 @@ int main(int argc, char** argv) {
   std::string relationship_target = "127.0.0.1:7054";
   int heartbeat_seconds = 30;
   int login_timeout_seconds = 10;
+  int max_unauthenticated_per_ip = 500;
+  int max_unauthenticated = 10000;
   int http_threads = 2;
   int64_t max_body = 1 << 20;
   int auth_cache_seconds = 10;
@@ -77,6 +81,11 @@ int main(int argc, char** argv) {
              "client heartbeat interval; 3x silence ends a session");
   config.Add("login-timeout-seconds", "PARLEY_WS_LOGIN_TIMEOUT_SECONDS", &login_timeout_seconds,
              "a WebSocket that has not logged in by then is closed (close code 4001)");
+  config.Add("max-unauthenticated-per-ip", "PARLEY_HTTP_MAX_UNAUTHENTICATED_PER_IP",
+             &max_unauthenticated_per_ip,
+             "open connections of one client address not yet authenticated (0: no limit)");
+  config.Add("max-unauthenticated", "PARLEY_HTTP_MAX_UNAUTHENTICATED", &max_unauthenticated,
+             "open connections not yet authenticated, in all (0: no limit)");
   config.Add("http-threads", "PARLEY_HTTP_THREADS", &http_threads, "HTTP I/O threads");
   config.Add("max-body", "PARLEY_HTTP_MAX_BODY_BYTES", &max_body, "largest request body");
   config.Add("auth-cache-seconds", "PARLEY_GATEWAY_AUTH_CACHE_SECONDS", &auth_cache_seconds,
@@ -129,6 +138,15 @@ int main(int argc, char** argv) {
     return hub.Accept(std::move(connection), request);
   };
   http_options.ws_idle_timeout = std::chrono::seconds(3 * heartbeat_seconds);
+  // REST is authenticated from its URL before its body is read; sockets that
+  // have not authenticated yet (REST or WebSocket before login) are bounded.
+  http_options.head_check = [&rest](const parley::http::Request& head,
+                                    parley::http::HeadDecision decide) {
+    if (head.path.rfind("/v4/", 0) != 0) return decide(std::nullopt);  // /healthz, /metrics
+    rest.CheckHead(head, std::move(decide));
+  };
+  http_options.max_unauthenticated_per_ip = static_cast<size_t>(std::max(0, max_unauthenticated_per_ip));
+  http_options.max_unauthenticated = static_cast<size_t>(std::max(0, max_unauthenticated));
   parley::http::Server http(http_options, [&](parley::http::Request request,
                                               parley::http::Responder respond) {
     if (request.path.rfind("/v4/", 0) == 0) return rest.Handle(request, std::move(respond));
@@ -143,6 +161,14 @@ int main(int argc, char** argv) {
           .Set(static_cast<int64_t>(http_ptr->open_http_connections()));
       registry.GetGauge("parley_gateway_open_connections", help, {{"kind", "ws"}})
           .Set(static_cast<int64_t>(http_ptr->open_ws_connections()));
+      registry
+          .GetGauge("parley_gateway_unauthenticated_connections",
+                    "open sockets that have not authenticated yet (REST sig, WebSocket login)")
+          .Set(static_cast<int64_t>(http_ptr->unauthenticated_connections()));
+      registry
+          .GetGauge("parley_gateway_refused_connections",
+                    "sockets closed at accept: over the unauthenticated-connection limits")
+          .Set(static_cast<int64_t>(http_ptr->refused_connections()));
       return respond({200, "text/plain; version=0.0.4", registry.Render(), false});
     }
     respond({404, "text/plain", "not found\n", false});

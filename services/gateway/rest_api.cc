@@ -91,6 +91,7 @@ http::Response RestApi::BodyTooLarge(size_t limit) {
 
 void RestApi::Finish(const Pending& pending, int32_t code, const std::string& info,
                      const std::string& json) const {
+  requests_total_.fetch_add(1);
   bool known = routes_.count(pending.service + "/" + pending.command) > 0;
   std::string endpoint = known ? pending.service + "/" + pending.command : "unknown";
   auto& registry = metrics::Registry::Default();
@@ -111,22 +112,42 @@ void RestApi::Finish(const Pending& pending, int32_t code, const std::string& in
   pending.respond({200, "application/json", Envelope(code, info, json), false});
 }
 
-void RestApi::Handle(const http::Request& request, http::Responder respond) {
-  requests_total_.fetch_add(1);
+std::shared_ptr<RestApi::Pending> RestApi::NewPending(http::Responder respond) const {
   auto pending = std::make_shared<Pending>();
   pending->respond = std::move(respond);
   pending->start = std::chrono::steady_clock::now();
-  auto fail = [&](int32_t code, const std::string& info) { Finish(*pending, code, info, ""); };
+  return pending;
+}
 
+void RestApi::Handle(const http::Request& request, http::Responder respond) {
+  auto pending = NewPending(std::move(respond));
+  if (!ParseHead(request, *pending)) return;
+  pending->body = request.body;
+  Authenticate(std::move(pending), [this](std::shared_ptr<Pending> p) { Authenticated(std::move(p)); });
+}
+
+void RestApi::CheckHead(const http::Request& head, http::HeadDecision decide) {
+  auto shared = std::make_shared<http::HeadDecision>(std::move(decide));
+  auto pending = NewPending([shared](http::Response response) { (*shared)(std::move(response)); });
+  if (!ParseHead(head, *pending)) return;
+  // Passed: Handle() runs on the whole request and finds the sig cached.
+  Authenticate(std::move(pending), [shared](std::shared_ptr<Pending>) { (*shared)(std::nullopt); });
+}
+
+bool RestApi::ParseHead(const http::Request& request, Pending& pending) const {
+  auto fail = [&](int32_t code, const std::string& info) {
+    Finish(pending, code, info, "");
+    return false;
+  };
   std::vector<std::string> parts = absl::StrSplit(request.path, '/');
   // "/v4/svc/cmd" splits into "", "v4", "svc", "cmd".
   if (parts.size() != 4 || parts[1] != "v4" || parts[2].empty() || parts[3].empty()) {
     return fail(errors::kBadResource, "URL path must be /v4/<service>/<command>");
   }
-  pending->service = parts[2];
-  pending->command = parts[3];
-  if (auto it = services_.find(pending->service); it != services_.end()) {
-    pending->codes = it->second;
+  pending.service = parts[2];
+  pending.command = parts[3];
+  if (auto it = services_.find(pending.service); it != services_.end()) {
+    pending.codes = it->second;
   }
   if (request.method != "POST") return fail(errors::kServiceTimeout, "only POST is allowed");
 
@@ -139,22 +160,22 @@ void RestApi::Handle(const http::Request& request, http::Responder respond) {
   if (sdkappid == nullptr || sdkappid->empty()) {
     return fail(errors::kMissingSdkAppId, "sdkappid is missing from the URL");
   }
-  if (!absl::SimpleAtoi(*sdkappid, &pending->caller.sdkappid) || pending->caller.sdkappid == 0 ||
-      pending->caller.sdkappid > 0xFFFFFFFFULL) {
+  if (!absl::SimpleAtoi(*sdkappid, &pending.caller.sdkappid) || pending.caller.sdkappid == 0 ||
+      pending.caller.sdkappid > 0xFFFFFFFFULL) {
     return fail(errors::kSdkAppIdInvalid, "sdkappid is not a valid SDKAppID");
   }
   const std::string* identifier = param("identifier");
   if (identifier == nullptr || identifier->empty()) {
     return fail(errors::kBadUrlParams, "identifier is missing from the URL");
   }
-  pending->caller.identifier = *identifier;
-  pending->caller.is_admin = true;  // REST callers are app admins (checked below)
-  pending->caller.client_ip = request.remote_ip;
+  pending.caller.identifier = *identifier;
+  pending.caller.is_admin = true;  // REST callers are app admins (checked below)
+  pending.caller.client_ip = request.remote_ip;
   const std::string* usersig = param("usersig");
   if (usersig == nullptr || usersig->empty()) {
     return fail(errors::kSigEmpty, "usersig is missing from the URL");
   }
-  pending->usersig = *usersig;
+  pending.usersig = *usersig;
   if (const std::string* type = param("contenttype"); type != nullptr && *type != "json") {
     return fail(errors::kBadUrlParams, "contenttype must be json");
   }
@@ -162,21 +183,24 @@ void RestApi::Handle(const http::Request& request, http::Responder respond) {
   if (const std::string* r = param("random"); r != nullptr && !absl::SimpleAtoi(*r, &random)) {
     return fail(errors::kBadUrlParams, "random must be an integer from 0 to 4294967295");
   }
-  pending->body = request.body;
+  return true;
+}
 
-  std::string cache_key =
-      absl::StrCat(pending->caller.sdkappid, "\n", *identifier, "\n", *usersig);
-  if (auth_cache_.Get(cache_key, NowSeconds())) return Authenticated(std::move(pending));
+void RestApi::Authenticate(std::shared_ptr<Pending> pending,
+                           std::function<void(std::shared_ptr<Pending>)> next) {
+  std::string cache_key = absl::StrCat(pending->caller.sdkappid, "\n",
+                                       pending->caller.identifier, "\n", pending->usersig);
+  if (auth_cache_.Get(cache_key, NowSeconds())) return next(std::move(pending));
 
   auto call = rpc::NewAsyncCall<v1::AuthenticateRequest, v1::AuthenticateResponse>(
       nullptr, options_.rpc_deadline);
   call->request.set_sdkappid(pending->caller.sdkappid);
-  call->request.set_identifier(*identifier);
-  call->request.set_usersig(*usersig);
+  call->request.set_identifier(pending->caller.identifier);
+  call->request.set_usersig(pending->usersig);
   call->request.set_require_admin(true);
   auth_->async()->Authenticate(
       call->context.get(), &call->request, &call->response,
-      [this, call, pending, cache_key](grpc::Status status) {
+      [this, call, pending, cache_key, next = std::move(next)](grpc::Status status) {
         if (!status.ok()) {
           absl::Status error = errors::FromGrpc(status);
           int32_t code = errors::TencentCode(error, pending->codes.internal);
@@ -187,7 +211,7 @@ void RestApi::Handle(const http::Request& request, http::Responder respond) {
         auth_cache_.Put(cache_key, true,
                         std::min<int64_t>(call->response.sig_expires_at() + 1,
                                           now + options_.auth_cache_ttl.count()));
-        Authenticated(pending);
+        next(pending);
       });
 }
 

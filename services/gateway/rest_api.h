@@ -99,6 +99,10 @@ class RestApi {
 
   // Serves one /v4/... request.
   void Handle(const http::Request& request, http::Responder respond);
+  // For http::ServerOptions::head_check: checks the URL and the UserSig from
+  // the request line alone, so a caller that fails gets its error without
+  // the server ever reading (and holding) its body.
+  void CheckHead(const http::Request& head, http::HeadDecision decide);
   // The answer to a body over the size limit.
   static http::Response BodyTooLarge(size_t limit);
 
@@ -108,6 +112,13 @@ class RestApi {
  private:
   struct Pending;
   void Authenticated(std::shared_ptr<Pending> pending);
+  std::shared_ptr<Pending> NewPending(http::Responder respond) const;
+  // The URL's path and parameters into `pending`; false when it failed
+  // (and was answered).
+  bool ParseHead(const http::Request& request, Pending& pending) const;
+  // Verifies the UserSig (or finds it in the cache), then runs `next`.
+  void Authenticate(std::shared_ptr<Pending> pending,
+                    std::function<void(std::shared_ptr<Pending>)> next);
   void Finish(const Pending& pending, int32_t code, const std::string& info,
               const std::string& json) const;
 
@@ -117,7 +128,7 @@ class RestApi {
   std::map<std::string, Route> routes_;  // "service/command"
   std::set<std::string> user_services_;
   cache::TtlCache<std::string, bool> auth_cache_{100000};
-  std::atomic<uint64_t> requests_total_{0};
+  mutable std::atomic<uint64_t> requests_total_{0};
 };
 
 // The envelope: {"ActionStatus":..,"ErrorInfo":..,"ErrorCode":..} merged with

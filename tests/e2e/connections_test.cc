@@ -115,3 +115,38 @@ TEST_CASE("a WebSocket that does not log in is refused everything and closed at 
   CHECK(ack.contains("heartbeatAck"));
   CHECK_FALSE(user.closed());
 }
+
+TEST_CASE("REST checks the UserSig before it reads a body", "[connections]") {
+  TestCluster c;
+  // A forged sig announcing a 900 kB body it never sends: answered at once.
+  std::string target = c.Target("im_open_login_svc/account_check", c.admin, "forged");
+  auto start = std::chrono::steady_clock::now();
+  std::string reply = RawExchange(
+      c.http_port,
+      "POST " + target + " HTTP/1.1\r\nHost: x\r\nContent-Length: 900000\r\n\r\n", 5000);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(2500));
+  INFO(reply);
+  REQUIRE(reply.find("\r\n\r\n") != std::string::npos);
+  json body = json::parse(reply.substr(reply.find("\r\n\r\n") + 4));
+  CHECK(body["ErrorCode"] == 70003);
+  // A good sig still gets its body read and answered as usual.
+  CHECK(c.Rest("im_open_login_svc/account_check", R"({"CheckItem":[{"UserID":"a"}]})")
+            ["ErrorCode"] == 0);
+}
+
+TEST_CASE("connections that have not authenticated are bounded per client address",
+          "[connections]") {
+  TestCluster c(Env{{"PARLEY_HTTP_MAX_UNAUTHENTICATED_PER_IP", "3"}});
+  auto alice = std::make_unique<WsClient>(c.http_port);
+  WsClient idle1(c.http_port), idle2(c.http_port);
+  // Three sockets of 127.0.0.1 wait to log in: a fourth is closed at accept.
+  CHECK_THROWS(WsClient(c.http_port));
+  CHECK_THROWS(HttpGet(c.http_port, "/healthz"));
+  // A login takes its socket off the count.
+  LoginOk(*alice, c, "alice", "Web");
+  WsClient bob(c.http_port);
+  LoginOk(bob, c, "bob", "Web");
+  CHECK(OpenConnections(c, "ws") == 4);
+  CHECK(MetricValue(c.http_port, "parley_gateway_unauthenticated_connections") == 2);
+  CHECK(MetricValue(c.http_port, "parley_gateway_refused_connections") == 2);
+}

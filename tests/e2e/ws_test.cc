@@ -611,6 +611,15 @@ TEST_CASE("recall, edit and read receipts reach the peer - REST sees the same st
 
 TEST_CASE("login, logout, kicks and timeouts are recorded with their reasons", "[ws]") {
   TestCluster c(Env{{"PARLEY_WS_HEARTBEAT_SECONDS", "1"}});
+  auto options = parley::redis::Pool::ParseAddress(RequireEnv("PARLEY_TEST_REDIS_ADDR"));
+  auto redis = parley::redis::Pool::Create(*options);
+  REQUIRE(redis.ok());
+  // parley-callback trims what every consumer group acknowledged: a group of
+  // this test's own, which reads nothing, keeps the records here to look at.
+  std::string observer = "observer-" + std::to_string(c.sdkappid);
+  REQUIRE((*redis)->Command({"XGROUP", "CREATE", parley::presence::kStateChangeStream, observer,
+                             "$", "MKSTREAM"})
+              .ok());
   {
     WsClient phone(c.http_port);
     LoginOk(phone, c, "dave", "iPhone");
@@ -627,9 +636,6 @@ TEST_CASE("login, logout, kicks and timeouts are recorded with their reasons", "
     while (!silent.closed() && std::chrono::steady_clock::now() < deadline) silent.Next(200);
     CHECK(silent.closed());
   }
-  auto options = parley::redis::Pool::ParseAddress(RequireEnv("PARLEY_TEST_REDIS_ADDR"));
-  auto redis = parley::redis::Pool::Create(*options);
-  REQUIRE(redis.ok());
   std::vector<std::string> seen;
   for (int attempt = 0; attempt < 20 && seen.size() < 6; ++attempt) {
     seen.clear();
@@ -662,4 +668,6 @@ TEST_CASE("login, logout, kicks and timeouts are recorded with their reasons", "
                     "dave Login Register iPad kicked:iPhone", "dave Login Register iPhone",
                     "dave Logout Kicked iPhone", "dave Logout Unregister iPad",
                     "erin Disconnect TimeOut Web", "erin Login Register Web"});
+  CHECK((*redis)->Command({"XGROUP", "DESTROY", parley::presence::kStateChangeStream, observer})
+            .ok());
 }

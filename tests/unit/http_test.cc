@@ -1,4 +1,7 @@
+#include <atomic>
+#include <boost/asio/ip/tcp.hpp>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -72,5 +75,93 @@ TEST_CASE("the server keeps connections alive and answers later from another thr
     std::lock_guard lock(threads_mu);
     for (auto& t : answering) t.join();
   }
+  server.Stop();
+}
+
+namespace {
+
+// Waits until `value()` is `want` (the server accepts on its own threads).
+template <class Fn>
+bool Eventually(Fn value, uint64_t want) {
+  for (int i = 0; i < 200; ++i) {
+    if (value() == want) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("a head check answers before the body is read, and unauthenticated sockets are bounded",
+          "[http]") {
+  http::ServerOptions options;
+  options.address = "127.0.0.1:0";
+  options.max_unauthenticated_per_ip = 2;
+  options.head_check = [](const http::Request& head, http::HeadDecision decide) {
+    if (head.path == "/deny") return decide(http::Response{403, "text/plain", "denied\n", false});
+    decide(std::nullopt);
+  };
+  std::atomic<int> handled{0};
+  http::Server server(options, [&](http::Request request, http::Responder respond) {
+    handled.fetch_add(1);
+    respond({200, "text/plain", "body=" + std::to_string(request.body.size()), false});
+  });
+  REQUIRE(server.Start().ok());
+
+  // Refused from the head alone: the 100 kB body it announces is never sent.
+  auto start = std::chrono::steady_clock::now();
+  std::string denied = testing::RawExchange(
+      server.port(), "POST /deny HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n", 5000);
+  CHECK(denied.rfind("HTTP/1.1 403", 0) == 0);
+  CHECK(denied.find("Connection: close") != std::string::npos);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(2500));
+  CHECK(handled == 0);
+  // Let through: the body is read and the handler runs.
+  testing::HttpClient client(server.port());
+  CHECK(client.Send("POST", "/ok", "12345").body == "body=5");
+  CHECK(Eventually([&] { return server.unauthenticated_connections(); }, 0));
+
+  // Two silent sockets fill this address's allowance; a third is closed at once.
+  boost::asio::io_context ioc;
+  auto silent = [&] {
+    auto s = std::make_unique<boost::asio::ip::tcp::socket>(ioc);
+    s->connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(server.port())});
+    return s;
+  };
+  auto first = silent();
+  auto second = silent();
+  REQUIRE(Eventually([&] { return server.unauthenticated_connections(); }, 2));
+  CHECK(testing::RawExchange(server.port(), "GET /ok HTTP/1.1\r\nHost: x\r\n\r\n", 2000).empty());
+  CHECK(server.refused_connections() == 1);
+  // The authenticated connection was never counted: it still works.
+  CHECK(client.Send("POST", "/ok", "").status == 200);
+  // A silent socket goes away: there is room again.
+  first->close();
+  REQUIRE(Eventually([&] { return server.unauthenticated_connections(); }, 1));
+  CHECK(testing::RawExchange(server.port(), "GET /ok HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                             2000)
+            .rfind("HTTP/1.1 200", 0) == 0);
+  server.Stop();
+}
+
+TEST_CASE("the total of unauthenticated sockets is bounded too", "[http]") {
+  http::ServerOptions options;
+  options.address = "127.0.0.1:0";
+  options.max_unauthenticated = 1;
+  options.head_check = [](const http::Request&, http::HeadDecision decide) { decide(std::nullopt); };
+  http::Server server(options, [](http::Request, http::Responder respond) {
+    respond({200, "text/plain", "ok", false});
+  });
+  REQUIRE(server.Start().ok());
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::socket silent(ioc);
+  silent.connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(server.port())});
+  REQUIRE(Eventually([&] { return server.unauthenticated_connections(); }, 1));
+  CHECK(testing::RawExchange(server.port(), "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 2000).empty());
+  silent.close();
+  REQUIRE(Eventually([&] { return server.unauthenticated_connections(); }, 0));
+  CHECK(testing::RawExchange(server.port(), "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                             2000)
+            .rfind("HTTP/1.1 200", 0) == 0);
   server.Stop();
 }

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -43,6 +44,12 @@ struct Response {
 
 using Responder = std::function<void(Response)>;
 using Handler = std::function<void(Request, Responder)>;
+// Decides on a request from its line and headers alone, before its body is
+// read: an answer ends it there (the body is never buffered and the
+// connection closes), std::nullopt lets it go on to the handler. May answer
+// later, from any thread, exactly once.
+using HeadDecision = std::function<void(std::optional<Response>)>;
+using HeadCheck = std::function<void(const Request& head, HeadDecision decide)>;
 
 // A WebSocket connection. Send() and Close() are thread-safe; frames go out
 // in the order Send() was called.
@@ -54,6 +61,9 @@ class WsConnection {
   // close code `code` (1000: normal; 4000-4999 are the application's).
   virtual void Close(uint16_t code, std::string reason) = 0;
   void Close() { Close(1000, ""); }
+  // The peer proved who it is (logged in): the connection no longer counts
+  // against the limits on unauthenticated connections.
+  virtual void MarkAuthenticated() = 0;
 };
 
 // Receives one connection's frames, one at a time, on an I/O thread.
@@ -84,6 +94,15 @@ struct ServerOptions {
   size_t ws_max_message_bytes = 1 << 20;
   // A connection that receives nothing for this long is closed.
   std::chrono::seconds ws_idle_timeout{90};
+  // Runs on every request that is not a WebSocket upgrade (see HeadCheck).
+  // A request it lets through marks its connection authenticated.
+  HeadCheck head_check;
+  // Connections not yet authenticated (by head_check, or by the WebSocket
+  // handler's MarkAuthenticated()), per client address and in all; a
+  // connection over either limit is closed as soon as it is accepted.
+  // 0: no limit.
+  size_t max_unauthenticated_per_ip = 0;
+  size_t max_unauthenticated = 0;
 };
 
 class Server {
@@ -109,6 +128,9 @@ class Server {
     std::atomic<uint64_t> ws{0};
   };
   uint64_t open_connections() const { return open_->http.load() + open_->ws.load(); }
+  // Open and not yet authenticated; and how many were refused at accept.
+  uint64_t unauthenticated_connections() const;
+  uint64_t refused_connections() const;
   uint64_t open_http_connections() const { return open_->http.load(); }
   uint64_t open_ws_connections() const { return open_->ws.load(); }
 
