@@ -72,12 +72,32 @@ int32_t TencentCode(const absl::Status& status, int32_t internal_fallback) {
   }
 }
 
+std::string PublicInfo(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDeadlineExceeded:
+      return "a service is unavailable or too slow; retry";
+    case absl::StatusCode::kPermissionDenied:
+    case absl::StatusCode::kUnauthenticated:
+      return "this caller may not make this call";
+    case absl::StatusCode::kResourceExhausted:
+      return "the server is busy; retry later";
+    default:
+      return "internal error; retry";
+  }
+}
+
+std::string InfoOf(const absl::Status& status) {
+  if (status.GetPayload(kPayloadUrl)) return std::string(status.message());
+  return PublicInfo(status.code());
+}
+
 grpc::Status ToGrpc(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
   auto code = static_cast<grpc::StatusCode>(status.code());
   std::string message(status.message());
   auto payload = status.GetPayload(kPayloadUrl);
-  if (!payload) return grpc::Status(code, message);
+  if (!payload) return grpc::Status(code, PublicInfo(status.code()));
   v1::ErrorDetail detail;
   int32_t tencent = 0;
   absl::SimpleAtoi(std::string(*payload), &tencent);
@@ -93,7 +113,8 @@ absl::Status FromGrpc(const grpc::Status& status) {
       detail.error_code() != 0) {
     return Error(detail.error_code(), detail.error_info());
   }
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+  auto code = static_cast<absl::StatusCode>(status.error_code());
+  return absl::Status(code, PublicInfo(code));
 }
 
 }  // namespace parley::errors

@@ -4,6 +4,7 @@
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -211,7 +212,8 @@ class Parser {
     google::protobuf::util::JsonParseOptions options;
     options.ignore_unknown_fields = options_.ignore_unknown_fields;
     auto status = google::protobuf::util::JsonStringToMessage(j.dump(), message, options);
-    return status.ok() ? absl::OkStatus() : absl::InvalidArgumentError(status.message().ToString());
+    return status.ok() ? absl::OkStatus()
+                       : absl::InvalidArgumentError("not a valid " + name);
   }
 
   absl::Status ToMap(const Json& j, Message* message, const FieldDescriptor* field) {
@@ -330,8 +332,88 @@ class Parser {
 
 }  // namespace
 
+bool TooDeep(std::string_view json, int max_depth) {
+  int depth = 0;
+  bool in_string = false;
+  bool escaped = false;
+  for (char c : json) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      if (++depth > max_depth) return true;
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+  return false;
+}
+
+namespace {
+
+void AppendPath(std::string* path, const google::protobuf::FieldDescriptor* field, int index) {
+  if (!path->empty()) path->push_back('.');
+  path->append(field->name());
+  if (index >= 0) absl::StrAppend(path, "[", index, "]");
+}
+
+bool NulIn(const Message& message, const std::vector<std::string>& skip, std::string* path) {
+  const Reflection* r = message.GetReflection();
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  r->ListFields(message, &fields);
+  for (const auto* field : fields) {
+    if (std::find(skip.begin(), skip.end(), field->name()) != skip.end()) continue;
+    int count = field->is_repeated() ? r->FieldSize(message, field) : 1;
+    for (int i = 0; i < count; ++i) {
+      int index = field->is_repeated() ? i : -1;
+      if (field->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_STRING) {
+        std::string scratch;
+        const std::string& value =
+            field->is_repeated() ? r->GetRepeatedStringReference(message, field, i, &scratch)
+                                 : r->GetStringReference(message, field, &scratch);
+        // bytes fields hold binary on purpose; text fields may not hold NUL.
+        if (field->type() == google::protobuf::FieldDescriptor::TYPE_STRING &&
+            value.find('\0') != std::string::npos) {
+          AppendPath(path, field, index);
+          return true;
+        }
+      } else if (field->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) {
+        const Message& child = field->is_repeated() ? r->GetRepeatedMessage(message, field, i)
+                                                    : r->GetMessage(message, field);
+        std::string below;
+        if (NulIn(child, skip, &below)) {
+          AppendPath(path, field, index);
+          absl::StrAppend(path, ".", below);
+          return true;
+        }
+      }
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string FindNul(const Message& message, const std::vector<std::string>& skip) {
+  std::string path;
+  return NulIn(message, skip, &path) ? path : "";
+}
+
 absl::Status Parse(std::string_view text, google::protobuf::Message* message,
                    ParseOptions options) {
+  if (TooDeep(text, options.max_depth)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("JSON is nested deeper than ", options.max_depth, " levels"));
+  }
   Json j = Json::parse(text.begin(), text.end(), nullptr, false);
   if (j.is_discarded()) return absl::InvalidArgumentError("not valid JSON");
   message->Clear();

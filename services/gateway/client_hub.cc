@@ -422,6 +422,10 @@ void ClientSession::OnMessage(std::string data, bool binary) {
     parsed = protojson::Parse(data, &frame, {/*ignore_unknown_fields=*/true}).ok();
   }
   if (!parsed) return SendError("", kBadPacket, "frame is not a valid ClientFrame");
+  // PostgreSQL text holds no NUL; message bodies are stored as escaped JSON.
+  if (std::string nul = protojson::FindNul(frame, {"body"}); !nul.empty()) {
+    return SendError(frame.id(), kBadPacket, nul + " contains a NUL character");
+  }
   {
     std::lock_guard lock(mu_);
     if (state_ == State::kNew) binary_ = binary;  // answers follow the login's encoding

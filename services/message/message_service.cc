@@ -454,7 +454,7 @@ absl::StatusOr<v1::SendFromClientsResponse> MessageLogic::SendFromClients(
       *outcome->mutable_response() = std::move(*answer);
     } else {
       outcome->set_error_code(errors::TencentCode(answer.status(), kInternal));
-      outcome->set_error_info(std::string(answer.status().message()));
+      outcome->set_error_info(errors::InfoOf(answer.status()));
     }
   }
   return response;

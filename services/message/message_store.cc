@@ -191,7 +191,7 @@ absl::StatusOr<ChangeSeqs> MessageStore::Modify(uint64_t sdkappid, const StoredM
                                                 int64_t now) {
   return pool_->Query<ChangeSeqs>([&](pqxx::connection& c) -> absl::StatusOr<ChangeSeqs> {
     pqxx::work tx(c);
-    tx.exec_params(std::string("UPDATE c2c_messages SET body = $5::jsonb,"
+    tx.exec_params(std::string("UPDATE c2c_messages SET body = $5,"
                                " cloud_custom_data = CASE WHEN $6 THEN $7 ELSE cloud_custom_data END"
                                " WHERE") + kPairCondition,
                    sdkappid, message.from, message.to, msg_key, body_json, cloud.has_value(),

@@ -44,7 +44,7 @@ pqxx::result Exec(pqxx::work& tx, const char* name, const char* sql, Args&&... a
 
 constexpr char kWriteOneSql[] =
     "SELECT duplicate, msg_key, msg_seq, msg_time, sender_seq, receiver_seq FROM parley_c2c_send("
-    "$1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, NULLIF($10, '')::jsonb, $11, $12, $13, $14)";
+    "$1, $2, $3, $4, $5, $6, $7, $8, $9, NULLIF($10, '')::jsonb, $11, $12, $13, $14)";
 
 // The batch's keys that someone already holds (their sends take the slow path).
 constexpr char kFindDedupSql[] =
@@ -82,7 +82,7 @@ constexpr char kInsertRowsSql[] =
     "WITH contents AS ("
     "  INSERT INTO c2c_messages (sdkappid, user_a, user_b, msg_key, from_account, to_account,"
     "   msg_seq, msg_random, msg_time, body, cloud_custom_data, offline_push_info, client_msg_id)"
-    "  SELECT app, least(f, t), greatest(f, t), k, f, t, s, r, tm, b::jsonb, c,"
+    "  SELECT app, least(f, t), greatest(f, t), k, f, t, s, r, tm, b, c,"
     "   NULLIF(p, '')::jsonb, cm"
     "  FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[],"
     "   $7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[])"

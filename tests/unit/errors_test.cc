@@ -34,3 +34,21 @@ TEST_CASE("statuses without a Tencent code fall back by canonical code", "[error
   CHECK(errors::TencentCode(errors::FromGrpc(plain)) == errors::kServiceTimeout);
   CHECK(errors::ToGrpc(absl::OkStatus()).ok());
 }
+
+TEST_CASE("a dependency's own error text never crosses a service boundary", "[errors]") {
+  // PostgreSQL's words (with the offending value) stay in the service's log.
+  grpc::Status wire = errors::ToGrpc(absl::InternalError(
+      "PostgreSQL error: ERROR: invalid byte sequence for encoding \"UTF8\": 0x00"));
+  CHECK(wire.error_code() == grpc::StatusCode::INTERNAL);
+  CHECK(wire.error_message() == "internal error; retry");
+  CHECK(errors::ToGrpc(absl::UnavailableError("cannot connect to PostgreSQL: x")).error_message() ==
+        "a service is unavailable or too slow; retry");
+  // gRPC's own transport text is replaced on the way in as well.
+  absl::Status back = errors::FromGrpc(
+      grpc::Status(grpc::StatusCode::UNAVAILABLE, "failed to connect to all addresses; last error"));
+  CHECK(back.message() == "a service is unavailable or too slow; retry");
+  CHECK(errors::TencentCode(back) == errors::kServiceTimeout);
+  // A Tencent-coded status keeps its own words.
+  CHECK(errors::ToGrpc(errors::Error(70003, "usersig is not base64")).error_message() ==
+        "usersig is not base64");
+}

@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "parley/protojson/protojson.h"
+#include "parley/v1/auth.pb.h"
+#include "parley/v1/message.pb.h"
 #include "parley/v1/client.pb.h"
 #include "parley/v1/relationship.pb.h"
 
@@ -147,9 +149,32 @@ TEST_CASE("protojson refuses deep nesting instead of overflowing the stack", "[p
     return std::string(R"({"send":{"body":)") + std::string(depth, '[') + std::string(depth, ']') +
            "}}";
   };
-  CheckParsesAlike<parley::v1::ClientFrame>(nested(40));
-  CheckParsesAlike<parley::v1::ClientFrame>(nested(200));
-  parley::v1::ClientFrame frame;  // far deeper than any stack would survive
-  auto status = parley::protojson::Parse(nested(500000), &frame);
-  CHECK(status.code() == absl::StatusCode::kInvalidArgument);
+  // Up to kMaxJsonDepth (32) levels, the frame's two objects included.
+  CheckParsesAlike<parley::v1::ClientFrame>(nested(30));
+  parley::v1::ClientFrame frame;
+  for (int depth : {31, 200, 500000}) {  // the last far deeper than any stack would survive
+    INFO(depth);
+    auto status = parley::protojson::Parse(nested(depth), &frame);
+    CHECK(status.code() == absl::StatusCode::kInvalidArgument);
+    CHECK(status.message() == "JSON is nested deeper than 32 levels");
+  }
+  // Brackets inside strings are text, not nesting.
+  CHECK_FALSE(parley::protojson::TooDeep(R"({"a":")" + std::string(100, '[') + R"("})"));
+  CHECK_FALSE(parley::protojson::TooDeep(R"({"a":"\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["})"));
+  CHECK(parley::protojson::TooDeep(std::string(33, '[')));
+}
+
+TEST_CASE("protojson finds NUL characters in text fields, outside the fields it is told to skip",
+          "[protojson]") {
+  parley::v1::SendC2CRequest send;
+  send.set_to_account("bob");
+  send.mutable_msg_body()->add_values()->set_string_value(std::string("a\0b", 3));
+  CHECK(parley::protojson::FindNul(send, {"msg_body"}).empty());
+  CHECK(parley::protojson::FindNul(send) == "msg_body.values[0].string_value");
+  send.set_cloud_custom_data(std::string("x\0", 2));
+  CHECK(parley::protojson::FindNul(send, {"msg_body"}) == "cloud_custom_data");
+  parley::v1::AccountsExistRequest exist;
+  exist.add_user_ids("fine");
+  exist.add_user_ids(std::string("ba\0d", 4));
+  CHECK(parley::protojson::FindNul(exist) == "user_ids[1]");
 }

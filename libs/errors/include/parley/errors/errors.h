@@ -60,7 +60,16 @@ int32_t TencentCode(const absl::Status& status, int32_t internal_fallback = kAcc
 // FAILED_PRECONDITION, which is what business-rule refusals are).
 absl::StatusCode CanonicalCode(int32_t tencent_code);
 
-// The one mapping between absl::Status and grpc::Status.
+// What a caller may read of a status that carries no Tencent code (a
+// dependency's failure: PostgreSQL, Redis, a gRPC transport): a fixed text
+// by canonical code, never the dependency's own words, which stay in logs.
+std::string PublicInfo(absl::StatusCode code);
+// The ErrorInfo of `status`: its message when it carries a Tencent code,
+// else PublicInfo() of its canonical code.
+std::string InfoOf(const absl::Status& status);
+
+// The one mapping between absl::Status and grpc::Status. A status without a
+// Tencent code crosses it with PublicInfo() as its message.
 grpc::Status ToGrpc(const absl::Status& status);
 absl::Status FromGrpc(const grpc::Status& status);
 

@@ -12,6 +12,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <google/protobuf/message.h>
 
@@ -28,10 +29,27 @@ struct PrintOptions {
 std::string Print(const google::protobuf::Message& message, PrintOptions options = {});
 void AppendTo(const google::protobuf::Message& message, PrintOptions options, std::string* out);
 
+// JSON nested deeper than this (objects and arrays) is refused: a parameter
+// error, before anything recurses over it. Tencent's deepest documented
+// shapes (a relay element's MsgList of bodies) stay well below it.
+inline constexpr int kMaxJsonDepth = 32;
+
 struct ParseOptions {
   // Skip keys (and enum names) the message does not know instead of failing.
   bool ignore_unknown_fields = false;
+  int max_depth = kMaxJsonDepth;
 };
+
+// True when `json` nests objects and arrays deeper than `max_depth` (a
+// linear scan of the text; valid JSON or not).
+bool TooDeep(std::string_view json, int max_depth = kMaxJsonDepth);
+
+// The path ("to_account", "profile_item[2].value") of the first string in
+// `message` that holds a NUL character, which PostgreSQL text cannot store,
+// or "" when there is none. Fields named in `skip` (message bodies, which
+// are stored as escaped JSON) are not looked into.
+std::string FindNul(const google::protobuf::Message& message,
+                    const std::vector<std::string>& skip = {});
 
 // Replaces `message` with the JSON text's content, as google::protobuf::util::
 // JsonStringToMessage does (which goes through a type resolver and a binary
