@@ -51,6 +51,64 @@ absl::Status Presence::AddSession(uint64_t sdkappid, const std::string& user_id,
       .status();
 }
 
+namespace {
+
+// KEYS[1]: the user's sessions. ARGV: session id, session JSON, the class to
+// clear ("" for none), the stream's oldest kept id, app, user, kick reason.
+// Gateway streams are not declared keys: Parley runs on one Redis (or one
+// shard per app with every key of it), not on a sharded cluster across apps.
+constexpr char kClaimScript[] = R"lua(
+local function class_of(platform)
+  if platform == 'PC' or platform == 'Mac' then return 'desktop' end
+  if platform == 'Web' then return 'web' end
+  return 'mobile'
+end
+local kicked = {}
+if ARGV[3] ~= '' then
+  local all = redis.call('HGETALL', KEYS[1])
+  for i = 1, #all, 2 do
+    local ok, s = pcall(cjson.decode, all[i + 1])
+    if ok and type(s) == 'table' and type(s.platform) == 'string' and
+       class_of(s.platform) == ARGV[3] and all[i] ~= ARGV[1] then
+      redis.call('XADD', 'parley:gw:' .. tostring(s.gateway), 'MINID', '~', ARGV[4], '*',
+                 'type', 'kick', 'app', ARGV[5], 'user', ARGV[6], 'session', all[i],
+                 'payload', ARGV[7])
+      redis.call('HDEL', KEYS[1], all[i])
+      table.insert(kicked, s.platform)
+    end
+  end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return kicked
+)lua";
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> Presence::ClaimSession(uint64_t sdkappid,
+                                                                const std::string& user_id,
+                                                                const Session& session,
+                                                                bool one_per_class) {
+  nlohmann::json value = {{"gateway", session.gateway_id},
+                          {"platform", session.platform},
+                          {"device", session.device_id},
+                          {"login_time", session.login_time}};
+  int64_t now_millis = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+  auto reply = pool_->Command(
+      {"EVAL", kClaimScript, "1", SessionsKey(sdkappid, user_id), session.session_id,
+       value.dump(), one_per_class ? PlatformClass(session.platform) : "",
+       std::to_string(now_millis - kStreamRetentionMillis), std::to_string(sdkappid), user_id,
+       "login_elsewhere"});
+  if (!reply.ok()) return reply.status();
+  std::vector<std::string> kicked;
+  const redisReply* r = reply->raw();
+  for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; ++i) {
+    kicked.emplace_back(r->element[i]->str, r->element[i]->len);
+  }
+  return kicked;
+}
+
 absl::Status Presence::RemoveSession(uint64_t sdkappid, const std::string& user_id,
                                      const std::string& session_id) {
   return pool_->Command({"HDEL", SessionsKey(sdkappid, user_id), session_id}).status();

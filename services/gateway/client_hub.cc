@@ -581,33 +581,23 @@ void ClientSession::CompleteLogin(const std::string& id, const v1::LoginRequest&
     platform_ = login.platform();
   }
   auto& presence = hub_->presence();
-  absl::Status st;
-  std::vector<std::string> kicked_platforms;
-  if (auth.login_policy() != "multi") {
-    // One session per platform class: the new login replaces the older one.
-    auto existing = presence.Sessions(sdkappid_, user_id_);
-    st = existing.status();
-    if (st.ok()) {
-      for (const auto& other : *existing) {
-        if (presence::PlatformClass(other.platform) == presence::PlatformClass(login.platform())) {
-          st.Update(presence.Kick(sdkappid_, user_id_, "login_elsewhere", other.session_id));
-          kicked_platforms.push_back(other.platform);
-        }
-      }
-    }
-  }
-  if (st.ok()) {
-    st = presence.AddSession(sdkappid_, user_id_,
-                             {session_id_, hub_->options().gateway_id, login.platform(),
-                              login.device_id(), NowSeconds()});
-  }
-  if (!st.ok()) {
-    log::Error("login_presence_failed", {{"error", std::string(st.message())}});
+  // Findable here before anyone can kick it: a later login's kick, which may
+  // come right after the claim below, must find this session.
+  hub_->Register(shared_from_this());
+  // One session per platform class (unless "multi"): the newest login
+  // replaces the older ones, atomically however many race.
+  auto claimed = presence.ClaimSession(
+      sdkappid_, user_id_,
+      {session_id_, hub_->options().gateway_id, login.platform(), login.device_id(), NowSeconds()},
+      auth.login_policy() != "multi");
+  if (!claimed.ok()) {
+    hub_->Unregister(*this);
+    log::Error("login_presence_failed", {{"error", std::string(claimed.status().message())}});
     SendError(id, kInternal, "login could not be recorded; retry");
     connection_->Close();
     return;
   }
-  hub_->Register(shared_from_this());
+  std::vector<std::string> kicked_platforms = std::move(*claimed);
   {
     std::lock_guard lock(mu_);
     if (state_ == State::kClosed) {  // closed while logging in: undo

@@ -1,9 +1,11 @@
 // Connection lifecycle at the public edge: closed sockets free what they
 // held, the gateway shows open connections by kind, and a WebSocket that does
 // not log in is refused everything and closed at the login deadline.
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <thread>
+#include <vector>
 
 #include "support/e2e_helpers.h"
 #include "support/test_cluster.h"
@@ -149,4 +151,63 @@ TEST_CASE("connections that have not authenticated are bounded per client addres
   CHECK(OpenConnections(c, "ws") == 4);
   CHECK(MetricValue(c.http_port, "parley_gateway_unauthenticated_connections") == 2);
   CHECK(MetricValue(c.http_port, "parley_gateway_refused_connections") == 2);
+}
+
+TEST_CASE("racing logins of one user leave exactly one session per platform class",
+          "[connections]") {
+  TestCluster c;
+  int second_port = 0;
+  Process second = c.StartExtraGateway(&second_port, "gw-race-" + std::to_string(c.sdkappid));
+  ImportAccounts(c, {"racer"});
+  const int kLogins = 30;
+  std::vector<std::unique_ptr<WsClient>> clients;
+  for (int i = 0; i < kLogins; ++i) {
+    clients.push_back(std::make_unique<WsClient>(i % 2 ? second_port : c.http_port));
+  }
+  // Every login at once, half on each gateway, all in the mobile class. The
+  // threads only send; the frames are read afterwards, here.
+  std::vector<std::thread> threads;
+  std::atomic<int> ready{0};
+  std::string sig = c.Sig("racer");
+  for (int i = 0; i < kLogins; ++i) {
+    threads.emplace_back([&, i] {
+      ready.fetch_add(1);
+      while (ready.load() < kLogins) std::this_thread::yield();
+      clients[i]->Send({{"id", "login"},
+                        {"login", {{"sdkappid", std::to_string(c.sdkappid)},
+                                   {"userId", "racer"},
+                                   {"usersig", sig},
+                                   {"platform", i % 3 ? "Android" : "iPhone"}}}});
+    });
+  }
+  for (auto& t : threads) t.join();
+  // The kicks travel through the gateways' streams: give them a moment.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  int alive = 0, kicked = 0, acked = 0;
+  for (auto& client : clients) {
+    bool got_kick = false;
+    while (auto frame = client->Next(300)) {
+      INFO(frame->dump());
+      if (frame->contains("loginAck")) ++acked;
+      if (frame->contains("kick")) {
+        CHECK((*frame)["kick"]["reason"] == "login_elsewhere");
+        got_kick = true;
+      }
+      CHECK_FALSE(frame->contains("error"));
+    }
+    if (got_kick) {
+      ++kicked;
+      continue;
+    }
+    json ack = client->Call("h", {{"heartbeat", json::object()}}, 2000);
+    if (ack.contains("heartbeatAck") && !client->closed()) ++alive;
+  }
+  CHECK(alive == 1);
+  CHECK(kicked == kLogins - 1);
+  CHECK(acked >= 1);
+  // Presence agrees: one recorded session.
+  json state = c.Rest("openim/query_online_status",
+                      R"({"To_Account":["racer"],"IsNeedDetail":1})");
+  INFO(state.dump());
+  CHECK(state["QueryResult"][0]["Detail"].size() == 1);
 }

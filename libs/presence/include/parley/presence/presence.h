@@ -64,6 +64,16 @@ class Presence {
   explicit Presence(redis::Pool* pool) : pool_(pool) {}
 
   absl::Status AddSession(uint64_t sdkappid, const std::string& user_id, const Session& session);
+  // Records `session` and, when `one_per_class`, in the same atomic step
+  // (one Lua script) forgets every other session of the user in its
+  // platform class and appends a kick ("login_elsewhere") for each to its
+  // gateway's stream. However many logins of one user race, on however many
+  // gateways, each class ends with exactly the last one to claim. Returns the
+  // platforms of the sessions it kicked.
+  absl::StatusOr<std::vector<std::string>> ClaimSession(uint64_t sdkappid,
+                                                        const std::string& user_id,
+                                                        const Session& session,
+                                                        bool one_per_class);
   absl::Status RemoveSession(uint64_t sdkappid, const std::string& user_id,
                              const std::string& session_id);
   // The user's sessions on gateways that are alive.
