@@ -115,7 +115,74 @@ absl::Status AfterQueue::Start() {
   threads_.emplace_back([this] { MoveDueRetries(); });
   threads_.emplace_back([this] { ConvertStateChanges(); });
   threads_.emplace_back([this] { Trim(); });
+  threads_.emplace_back([this] { DrainParked(); });
   return absl::OkStatus();
+}
+
+std::string ParkedStream(uint64_t sdkappid) {
+  return absl::StrCat("parley:callbacks:parked:", sdkappid);
+}
+
+namespace {
+
+// Moves up to ARGV[2] of the oldest parked events (KEYS[1]) to the queue
+// (KEYS[2]) in one atomic step, so replicas draining together never move
+// one twice; forgets the app (ARGV[1] in KEYS[3]) once nothing is parked.
+constexpr char kDrainScript[] = R"lua(
+local entries = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', ARGV[2])
+for _, entry in ipairs(entries) do
+  redis.call('XADD', KEYS[2], '*', 'm', entry[2][2])
+  redis.call('XDEL', KEYS[1], entry[1])
+end
+if redis.call('XLEN', KEYS[1]) == 0 then
+  redis.call('SREM', KEYS[3], ARGV[1])
+  redis.call('DEL', KEYS[1])
+end
+return #entries
+)lua";
+
+}  // namespace
+
+void AfterQueue::DrainApp(uint64_t sdkappid) {
+  std::string parked = ParkedStream(sdkappid);
+  if (logic_->EndpointDown(sdkappid)) {
+    // Probe with the oldest parked event: while the breaker is cooling down
+    // this costs no network attempt; the probe that succeeds closes it.
+    auto oldest = redis_->Command({"XRANGE", parked, "-", "+", "COUNT", "1"});
+    if (!oldest.ok()) return;
+    Entries entries = ParseEntries(oldest->raw());
+    if (entries.empty()) return;
+    const auto& [id, fields] = entries.front();
+    auto m = fields.find("m");
+    auto event = callbacks::DecodeEvent(m == fields.end() ? "" : m->second);
+    absl::Status delivered =
+        event.ok() ? logic_->DeliverAfter(*event) : absl::NotFoundError("unreadable");
+    if (delivered.ok() || absl::IsNotFound(delivered)) (void)redis_->Command({"XDEL", parked, id});
+    return;
+  }
+  // Back (or its URL changed): everything parked goes to the queue, in order.
+  for (int round = 0; round < 20 && running_; ++round) {
+    auto moved = redis_->Command({"EVAL", kDrainScript, "3", parked, callbacks::kQueueStream,
+                                  kParkedApps, std::to_string(sdkappid), "500"});
+    if (!moved.ok() || moved->integer() < 500) return;
+  }
+}
+
+void AfterQueue::DrainParked() {
+  while (running_) {
+    auto apps = redis_->Command({"SMEMBERS", kParkedApps});
+    if (apps.ok()) {
+      const redisReply* list = apps->raw();
+      for (size_t i = 0; list->type == REDIS_REPLY_ARRAY && i < list->elements && running_; ++i) {
+        uint64_t app = 0;
+        if (absl::SimpleAtoi(Str(list->element[i]), &app)) DrainApp(app);
+      }
+    }
+    auto until = std::chrono::steady_clock::now() + options_.drain_interval;
+    while (running_ && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
 }
 
 bool StreamIdLess(const std::string& a, const std::string& b) {
@@ -209,7 +276,16 @@ void AfterQueue::Handle(const std::string& id, const std::string& encoded) {
     log::Error("callback_event_unreadable", {{"id", id}});
   } else {
     absl::Status delivered = logic_->DeliverAfter(*event);
-    if (!delivered.ok() && !absl::IsNotFound(delivered)) {
+    if (absl::IsAborted(delivered)) {
+      // The endpoint is down: park the event as it is, no attempt spent.
+      commands.push_back({"MULTI"});
+      commands.push_back({"XADD", ParkedStream(event->sdkappid), "MAXLEN", "~",
+                          std::to_string(options_.parked_max_per_app), "*", "m", encoded});
+      commands.push_back({"SADD", kParkedApps, std::to_string(event->sdkappid)});
+      Counter("parley_callback_parked_total", "after-events parked while their endpoint is down",
+              event->command)
+          .Increment();
+    } else if (!delivered.ok() && !absl::IsNotFound(delivered)) {
       event->attempts++;
       event->last_error = std::string(delivered.message());
       commands.push_back({"MULTI"});

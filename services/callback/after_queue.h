@@ -14,6 +14,13 @@
 // The same loop turns the gateways' login/logout records (stream
 // parley:state_changes) into State.StateChange events.
 //
+// While an app's callback endpoint is down (its circuit breaker is open,
+// breaker.h), its after-events are not retried one by one: each is parked,
+// attempts unchanged, in the app's stream parley:callbacks:parked:<app>
+// (the app is in the set parley:callbacks:parked). A drainer probes the
+// endpoint with the oldest parked event once the breaker lets it, and when
+// the endpoint is back moves every parked event to the queue, in order.
+//
 // Redis stays bounded (docs/architecture.md, "Redis keys"): a trimmer drops
 // entries of both streams that every consumer group has read and
 // acknowledged, and dead letters older than dead_letter_max_age or beyond
@@ -41,7 +48,13 @@ struct AfterQueueOptions {
   std::chrono::milliseconds trim_interval{1000};
   std::chrono::hours dead_letter_max_age{24 * 7};
   int64_t dead_letter_max_count = 100000;
+  int64_t parked_max_per_app = 1000000;
+  std::chrono::milliseconds drain_interval{200};
 };
+
+inline constexpr char kParkedApps[] = "parley:callbacks:parked";
+// The stream of `sdkappid`'s parked after-events.
+std::string ParkedStream(uint64_t sdkappid);
 
 // A consumer group of a stream, as XINFO GROUPS and XPENDING report it.
 struct GroupProgress {
@@ -79,6 +92,10 @@ class AfterQueue {
   void ConvertStateChanges();
   // Every trim_interval: consumed entries of both streams, old dead letters.
   void Trim();
+  // Every drain_interval: probes down endpoints with a parked event, and
+  // moves the parked events of endpoints that are back to the queue.
+  void DrainParked();
+  void DrainApp(uint64_t sdkappid);
   void TrimConsumed(const char* stream);
   // Delivers one entry and records the outcome; the entry is acknowledged.
   void Handle(const std::string& id, const std::string& encoded);

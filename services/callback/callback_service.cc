@@ -32,7 +32,8 @@ std::vector<std::string> Array(const pqxx::field& field) {
 CallbackLogic::CallbackLogic(pg::Pool* pool, http::Client* http,
                              std::function<void(uint64_t)> publish, Clock now_ms,
                              CallbackOptions options)
-    : pool_(pool),
+    : breakers_(options.breaker),
+      pool_(pool),
       http_(http),
       publish_(std::move(publish)),
       now_ms_(std::move(now_ms)),
@@ -133,16 +134,34 @@ absl::StatusOr<http::ClientResponse> CallbackLogic::Post(const v1::CallbackSetti
   auto body = CallbackBody(command, payload_json, event_time_ms);
   if (!body.ok()) return body.status();
   int64_t now = now_ms_();
+  auto& registry = metrics::Registry::Default();
+  std::string breaker = CircuitBreakers::Key(settings.sdkappid(), settings.url());
+  auto decision = breakers_.Allow(breaker, now);
+  if (decision == CircuitBreakers::Decision::kSkip) {
+    registry
+        .GetCounter("parley_callback_short_circuited_total",
+                    "callbacks not sent because the endpoint's circuit breaker is open",
+                    {{"command", command}})
+        .Increment();
+    return absl::AbortedError("the callback endpoint is down (circuit breaker open)");
+  }
   std::string url = CallbackUrl(settings.url(), settings.sdkappid(), command,
                                 opt_platform.empty() ? "RESTAPI" : opt_platform, client_ip,
                                 settings.token(), now / 1000);
   auto start = std::chrono::steady_clock::now();
   auto answer = http_->Post(url, *body, options_.timeout);
   std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
-  auto& registry = metrics::Registry::Default();
   registry.GetHistogram("parley_callback_seconds", "callback HTTP latency", {{"command", command}})
       .Observe(elapsed.count());
   bool ok = answer.ok() && answer->status == 200;
+  // Refused, timed out, or an answer that is not Tencent's JSON: a failure.
+  bool healthy = answer.ok() && AfterAnswerOk(answer->status, answer->body);
+  bool was_open = decision == CircuitBreakers::Decision::kProbe;  // probes only while open
+  breakers_.Record(breaker, healthy, now_ms_());
+  if (bool open = breakers_.IsOpen(breaker); open != was_open) {
+    log::Warn(open ? "callback_breaker_open" : "callback_breaker_closed",
+              {{"sdkappid", settings.sdkappid()}, {"command", command}});
+  }
   registry
       .GetCounter(ok ? "parley_callback_sent_total" : "parley_callback_failed_total",
                   ok ? "callbacks answered with HTTP 200" : "callbacks that failed or timed out",
@@ -160,6 +179,8 @@ absl::StatusOr<v1::BeforeResponse> CallbackLogic::Before(const v1::BeforeRequest
   std::optional<std::string> body;
   if (answer.ok() && answer->status == 200) {
     body = answer->body;
+  } else if (absl::IsAborted(answer.status())) {
+    // The endpoint is known to be down: the failure policy, at once.
   } else {
     log::Warn("before_callback_failed",
               {{"sdkappid", request.sdkappid()},
@@ -170,6 +191,11 @@ absl::StatusOr<v1::BeforeResponse> CallbackLogic::Before(const v1::BeforeRequest
   return ReadBeforeAnswer(body, settings->refuse_on_failure());
 }
 
+bool CallbackLogic::EndpointDown(uint64_t sdkappid) {
+  auto settings = GetSettings(sdkappid);
+  return settings.ok() && breakers_.IsOpen(CircuitBreakers::Key(sdkappid, settings->url()));
+}
+
 absl::Status CallbackLogic::DeliverAfter(const callbacks::Event& event) {
   auto settings = GetSettings(event.sdkappid);
   if (!settings.ok()) return absl::UnavailableError("settings unavailable");
@@ -178,7 +204,7 @@ absl::Status CallbackLogic::DeliverAfter(const callbacks::Event& event) {
   }
   auto answer = Post(*settings, event.command, event.payload_json, event.opt_platform,
                      event.client_ip, event.event_time_ms);
-  if (!answer.ok()) return answer.status();
+  if (!answer.ok()) return answer.status();  // ABORTED while the breaker is open
   if (!AfterAnswerOk(answer->status, answer->body)) {
     return absl::UnavailableError(absl::StrCat("HTTP ", answer->status, " or a non-JSON answer"));
   }

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "breaker.h"
 #include "parley/cache/ttl_cache.h"
 #include "parley/callbacks/callbacks.h"
 #include "parley/http/client.h"
@@ -21,6 +22,7 @@ namespace parley::callback {
 
 struct CallbackOptions {
   std::chrono::milliseconds timeout{2000};  // Tencent's callback timeout
+  BreakerOptions breaker;
 };
 
 class CallbackLogic {
@@ -32,8 +34,12 @@ class CallbackLogic {
 
   absl::StatusOr<v1::BeforeResponse> Before(const v1::BeforeRequest& request);
   // POSTs one after-event; OK when the backend answered 200 with JSON.
-  // NOT_FOUND when the app no longer wants it (drop it, don't retry).
+  // NOT_FOUND when the app no longer wants it (drop it, don't retry);
+  // ABORTED, with no network attempt, while the endpoint's circuit breaker
+  // is open (park it, don't count an attempt).
   absl::Status DeliverAfter(const callbacks::Event& event);
+  // Whether the breaker of the app's current callback URL is open.
+  bool EndpointDown(uint64_t sdkappid);
 
   absl::StatusOr<v1::CallbackSettings> GetSettings(uint64_t sdkappid);
   absl::StatusOr<v1::CallbackSettings> UpdateSettings(const v1::CallbackSettings& update);
@@ -47,11 +53,13 @@ class CallbackLogic {
 
  private:
   // POSTs `command` with `payload_json`; the HTTP answer, or why it failed.
+  // ABORTED without a network attempt while the endpoint's breaker is open.
   absl::StatusOr<http::ClientResponse> Post(const v1::CallbackSettings& settings,
                                             const std::string& command,
                                             const std::string& payload_json,
                                             const std::string& opt_platform,
                                             const std::string& client_ip, int64_t event_time_ms);
+  CircuitBreakers breakers_;
 
   pg::Pool* pool_;
   http::Client* http_;

@@ -33,6 +33,10 @@ int main(int argc, char** argv) {
   int trim_interval_ms = 1000;
   int dead_letter_max_age_hours = 24 * 7;
   int64_t dead_letter_max_count = 100000;
+  int breaker_failures = 5;
+  int breaker_cooldown_ms = 1000;
+  int breaker_max_cooldown_ms = 30000;
+  int64_t parked_max = 1000000;
   char host[256] = {0};
   gethostname(host, sizeof(host) - 1);
   std::string instance = std::string(host) + "-" + std::to_string(getpid());
@@ -61,6 +65,14 @@ int main(int argc, char** argv) {
              &dead_letter_max_age_hours, "dead letters older than this are dropped");
   config.Add("dead-letter-max-count", "PARLEY_CALLBACK_DEAD_LETTER_MAX_COUNT",
              &dead_letter_max_count, "at most this many dead letters are kept (oldest go first)");
+  config.Add("breaker-failures", "PARLEY_CALLBACK_BREAKER_FAILURES", &breaker_failures,
+             "failures in a row (refused, timed out, garbage) that open an endpoint's breaker");
+  config.Add("breaker-cooldown-ms", "PARLEY_CALLBACK_BREAKER_COOLDOWN_MS", &breaker_cooldown_ms,
+             "an open breaker lets one probe through after this long; doubles per failed probe");
+  config.Add("breaker-max-cooldown-ms", "PARLEY_CALLBACK_BREAKER_MAX_COOLDOWN_MS",
+             &breaker_max_cooldown_ms, "longest wait between probes");
+  config.Add("parked-max", "PARLEY_CALLBACK_PARKED_MAX", &parked_max,
+             "after-events kept per app while its endpoint is down (oldest dropped beyond)");
   config.Add("instance-id", "PARLEY_CALLBACK_INSTANCE", &instance,
              "this replica's consumer name in the Redis consumer group");
   if (auto exit_code = config.ParseForMain(argc, argv)) return *exit_code;
@@ -87,7 +99,9 @@ int main(int argc, char** argv) {
                    std::chrono::system_clock::now().time_since_epoch())
             .count();
       },
-      {std::chrono::milliseconds(timeout_ms)});
+      {std::chrono::milliseconds(timeout_ms),
+       {breaker_failures, std::chrono::milliseconds(breaker_cooldown_ms),
+        std::chrono::milliseconds(breaker_max_cooldown_ms)}});
   parley::redis::Subscriber changes(
       *reader_options, parley::callbacks::kChangesChannel,
       [&logic](const std::string& message) {
@@ -115,6 +129,7 @@ int main(int argc, char** argv) {
   queue_options.trim_interval = std::chrono::milliseconds(std::max(100, trim_interval_ms));
   queue_options.dead_letter_max_age = std::chrono::hours(std::max(1, dead_letter_max_age_hours));
   queue_options.dead_letter_max_count = std::max<int64_t>(1, dead_letter_max_count);
+  queue_options.parked_max_per_app = std::max<int64_t>(1, parked_max);
   parley::callback::AfterQueue queue(&logic, redis_pool, *reader_options, queue_options);
   if (auto st = queue.Start(); !st.ok()) {
     parley::log::Error("startup_failed", {{"error", std::string(st.message())}});

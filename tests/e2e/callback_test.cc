@@ -176,7 +176,11 @@ TEST_CASE("before-send callbacks reject, drop and rewrite", "[callback]") {
     }
     return WebhookReceiver::Ok();
   });
-  TestCluster c(CallbackEnv(receiver));
+  // Each failure kind meets the policy itself: no circuit breaker here
+  // (the breaker has its own test below).
+  Env env = CallbackEnv(receiver);
+  env["PARLEY_CALLBACK_BREAKER_FAILURES"] = "1000";
+  TestCluster c(env);
   ImportAccounts(c, {"alice", "bob"});
   WsClient alice(c.http_port), bob(c.http_port);
   LoginOk(alice, c, "alice");
@@ -256,7 +260,11 @@ TEST_CASE("a failing before-callback follows the app's policy", "[callback]") {
     if (text.rfind("error", 0) == 0) return parley::http::Response{500, "text/plain", "oops"};
     return WebhookReceiver::Ok();
   });
-  TestCluster c(CallbackEnv(receiver));
+  // Each failure kind meets the policy itself: no circuit breaker here
+  // (the breaker has its own test below).
+  Env env = CallbackEnv(receiver);
+  env["PARLEY_CALLBACK_BREAKER_FAILURES"] = "1000";
+  TestCluster c(env);
   ImportAccounts(c, {"alice", "bob"});
   WsClient alice(c.http_port), bob(c.http_port);
   LoginOk(alice, c, "alice");
@@ -289,7 +297,11 @@ TEST_CASE("a failing before-callback follows the app's policy", "[callback]") {
 TEST_CASE("after-callbacks wait out a receiver that is down, and dead letters replay",
           "[callback]") {
   WebhookReceiver receiver;
-  TestCluster c(CallbackEnv(receiver));
+  // Events that fail every attempt while others may succeed: the breaker,
+  // which parks events of an endpoint that is down as a whole, stays out.
+  Env env = CallbackEnv(receiver);
+  env["PARLEY_CALLBACK_BREAKER_FAILURES"] = "1000";
+  TestCluster c(env);
   ImportAccounts(c, {"alice", "bob"});
   WsClient alice(c.http_port);
   LoginOk(alice, c, "alice");
@@ -489,4 +501,43 @@ TEST_CASE("delivered after-callbacks leave Redis: consumed queue entries are tri
     }
   }
   CHECK(left == 0);
+}
+
+TEST_CASE("a callback endpoint where nothing listens costs sends nothing, and nothing is lost",
+          "[callback]") {
+  WebhookReceiver receiver;
+  receiver.Stop();  // its port: nothing listens there until Start()
+  TestCluster c(Env{{"PARLEY_CALLBACK_URL", receiver.url()},
+                    {"PARLEY_CALLBACK_TOKEN", kToken},
+                    {"PARLEY_CALLBACK_BREAKER_COOLDOWN_MS", "300"},
+                    {"PARLEY_CALLBACK_BREAKER_MAX_COOLDOWN_MS", "600"}});
+  ImportAccounts(c, {"alice", "bob"});
+  WsClient alice(c.http_port);
+  LoginOk(alice, c, "alice");
+  // Before- and after-send callbacks are both enabled (the bootstrap app
+  // enables every command); the before-callback fails open (the default).
+  std::set<std::string> keys;
+  auto slowest = std::chrono::milliseconds(0);
+  for (int i = 0; i < 60; ++i) {
+    auto start = std::chrono::steady_clock::now();
+    json ack = alice.SendText("bob", "while nobody listens " + std::to_string(i));
+    slowest = std::max(slowest, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::steady_clock::now() - start));
+    INFO(ack.dump());
+    REQUIRE(ack.contains("sendAck"));
+    keys.insert(ack["sendAck"]["msgKey"].get<std::string>());
+  }
+  CHECK(slowest < std::chrono::milliseconds(1000));
+  // The breaker opened: most callbacks never touched the network.
+  CHECK(MetricValue(c.callback_metrics_port, "parley_callback_short_circuited_total") > 0);
+  CHECK(MetricValue(c.callback_metrics_port, "parley_callback_parked_total") > 0);
+  // The backend comes back: every after-callback is delivered.
+  receiver.Start();
+  auto arrived = Matching(
+      receiver, "C2C.CallbackAfterSendMsg",
+      [&](const json& b) { return keys.count(b["MsgKey"].get<std::string>()) > 0; }, keys.size(),
+      30000);
+  std::set<std::string> got;
+  for (const auto& call : arrived) got.insert(call.body["MsgKey"].get<std::string>());
+  CHECK(got == keys);
 }

@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include "after_queue.h"
+#include "breaker.h"
 #include "parley/callbacks/callbacks.h"
 #include "transport.h"
 
@@ -125,4 +126,40 @@ TEST_CASE("only entries every consumer group acknowledged may be trimmed", "[cal
   // The slowest group decides.
   CHECK(ConsumedBefore({{"100-5", 0, ""}, {"70-0", 0, ""}}) == "70-1");
   CHECK(ConsumedBefore({{"100-5", 0, ""}, {"120-0", 2, "90-0"}}) == "90-0");
+}
+
+TEST_CASE("a circuit breaker opens after failures in a row and lets one probe through",
+          "[callback]") {
+  using D = CircuitBreakers::Decision;
+  CircuitBreakers breakers({3, std::chrono::milliseconds(100), std::chrono::milliseconds(350)});
+  const std::string key = CircuitBreakers::Key(1400000001, "http://127.0.0.1:9/down");
+  int64_t now = 1000;
+  // Failures short of the threshold, or broken by a success, keep it closed.
+  breakers.Record(key, false, now);
+  breakers.Record(key, false, now);
+  breakers.Record(key, true, now);
+  breakers.Record(key, false, now);
+  breakers.Record(key, false, now);
+  CHECK(breakers.Allow(key, now) == D::kAttempt);
+  breakers.Record(key, false, now);  // the third in a row
+  CHECK(breakers.IsOpen(key));
+  CHECK(breakers.Allow(key, now) == D::kSkip);
+  CHECK(breakers.Allow(key, now + 99) == D::kSkip);
+  // After the cooldown exactly one caller probes.
+  CHECK(breakers.Allow(key, now + 100) == D::kProbe);
+  CHECK(breakers.Allow(key, now + 100) == D::kSkip);
+  // A failed probe doubles the wait (200 ms), then caps it (350 ms).
+  breakers.Record(key, false, now + 100);
+  CHECK(breakers.Allow(key, now + 299) == D::kSkip);
+  CHECK(breakers.Allow(key, now + 300) == D::kProbe);
+  breakers.Record(key, false, now + 300);
+  CHECK(breakers.Allow(key, now + 649) == D::kSkip);
+  CHECK(breakers.Allow(key, now + 650) == D::kProbe);
+  // A probe that succeeds closes it.
+  breakers.Record(key, true, now + 650);
+  CHECK_FALSE(breakers.IsOpen(key));
+  CHECK(breakers.Allow(key, now + 650) == D::kAttempt);
+  // Breakers are per app and URL.
+  CHECK(breakers.Allow(CircuitBreakers::Key(1400000002, "http://127.0.0.1:9/down"), now) ==
+        D::kAttempt);
 }
