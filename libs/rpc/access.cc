@@ -32,7 +32,8 @@ std::vector<AccessRule> AccessRules(const std::string& service) {
                                                      "AccountCheck", "Kick"})},
         {Peers({"message", "relationship"}), Methods("AuthService", {"AccountsExist"})},
         {Peers({"operator"}),
-         Methods("AuthService", {"CreateApp", "GetApp", "ListApps", "SetAppAdmins"})},
+         Methods("AuthService",
+                 {"CreateApp", "GetApp", "ListApps", "SetAppAdmins", "SetAppLimits"})},
     };
   }
   if (service == "message") {

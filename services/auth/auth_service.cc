@@ -36,6 +36,8 @@ v1::App ToProto(const AppRecord& app) {
   for (const auto& id : app.admin_ids) out.add_admin_ids(id);
   out.set_created_at(app.created_at);
   out.set_login_policy(app.login_policy);
+  out.set_rest_calls_per_second(app.rest_calls_per_second);
+  out.set_client_sends_per_second(app.client_sends_per_second);
   return out;
 }
 
@@ -130,6 +132,8 @@ absl::StatusOr<v1::AuthenticateResponse> AuthLogic::Authenticate(
   response.set_is_admin(is_admin);
   response.set_sig_expires_at(expires_at);
   response.set_login_policy((*app)->login_policy);
+  response.set_rest_calls_per_second((*app)->rest_calls_per_second);
+  response.set_client_sends_per_second((*app)->client_sends_per_second);
   return response;
 }
 
@@ -199,6 +203,26 @@ absl::StatusOr<v1::ListAppsResponse> AuthLogic::ListApps(const v1::ListAppsReque
   for (const auto& app : *apps) response.add_apps()->CopyFrom(ToProto(app));
   for (auto& app : *response.mutable_apps()) app.clear_secret_key();
   return response;
+}
+
+absl::StatusOr<v1::App> AuthLogic::SetAppLimits(const v1::SetAppLimitsRequest& request) {
+  if (request.rest_calls_per_second() < 0 || request.client_sends_per_second() < 0) {
+    return absl::InvalidArgumentError("limits are positive (0 keeps the current one)");
+  }
+  if (auto st = store_->SetLimits(request.sdkappid(), request.rest_calls_per_second(),
+                                  request.client_sends_per_second());
+      !st.ok()) {
+    if (st.code() == absl::StatusCode::kNotFound) {
+      return errors::Error(errors::kSdkAppIdNotFound, "SDKAppID not found");
+    }
+    return st;
+  }
+  ForgetApp(request.sdkappid());
+  v1::GetAppRequest get;
+  get.set_sdkappid(request.sdkappid());
+  auto app = GetApp(get);
+  if (app.ok()) app->clear_secret_key();
+  return app;
 }
 
 absl::StatusOr<v1::App> AuthLogic::SetAppAdmins(const v1::SetAppAdminsRequest& request) {
@@ -439,6 +463,12 @@ grpc::Status AuthGrpcService::GetApp(grpc::ServerContext*, const v1::GetAppReque
 grpc::Status AuthGrpcService::ListApps(grpc::ServerContext*, const v1::ListAppsRequest* request,
                                        v1::ListAppsResponse* response) {
   return rpc::Serve(request, response, [&](const auto& r) { return logic_->ListApps(r); });
+}
+
+grpc::Status AuthGrpcService::SetAppLimits(grpc::ServerContext*,
+                                           const v1::SetAppLimitsRequest* request,
+                                           v1::App* response) {
+  return rpc::Serve(request, response, [&](const auto& r) { return logic_->SetAppLimits(r); });
 }
 
 grpc::Status AuthGrpcService::SetAppAdmins(grpc::ServerContext*,

@@ -51,6 +51,7 @@ class AuthLogic {
   absl::StatusOr<v1::App> GetApp(const v1::GetAppRequest& request);
   absl::StatusOr<v1::ListAppsResponse> ListApps(const v1::ListAppsRequest& request);
   absl::StatusOr<v1::App> SetAppAdmins(const v1::SetAppAdminsRequest& request);
+  absl::StatusOr<v1::App> SetAppLimits(const v1::SetAppLimitsRequest& request);
   // Creates or updates the app named by PARLEY_SDKAPPID / PARLEY_SECRET_KEY.
   absl::Status EnsureBootstrapApp(uint64_t sdkappid, const std::string& secret_key,
                                   const std::string& admin_id);
@@ -103,6 +104,8 @@ class AuthGrpcService final : public v1::AuthService::Service {
                       v1::App* response) override;
   grpc::Status ListApps(grpc::ServerContext*, const v1::ListAppsRequest* request,
                         v1::ListAppsResponse* response) override;
+  grpc::Status SetAppLimits(grpc::ServerContext*, const v1::SetAppLimitsRequest* request,
+                            v1::App* response) override;
   grpc::Status SetAppAdmins(grpc::ServerContext*, const v1::SetAppAdminsRequest* request,
                             v1::App* response) override;
   grpc::Status AccountImport(grpc::ServerContext* context, const v1::AccountImportRequest* request,

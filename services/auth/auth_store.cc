@@ -7,7 +7,7 @@ namespace {
 
 constexpr char kSelectApps[] =
     "SELECT a.sdkappid, a.name, a.secret_key, extract(epoch from a.created_at)::bigint,"
-    " a.login_policy,"
+    " a.login_policy, a.rest_calls_per_second, a.client_sends_per_second,"
     " coalesce(array_to_string(array_agg(ad.user_id ORDER BY ad.user_id)"
     "   FILTER (WHERE ad.user_id IS NOT NULL), E'\\n'), '')"
     " FROM apps a LEFT JOIN app_admins ad ON ad.sdkappid = a.sdkappid ";
@@ -19,8 +19,10 @@ AppRecord ReadApp(const pqxx::row& row) {
   app.secret_key = row[2].as<std::string>();
   app.created_at = row[3].as<int64_t>();
   app.login_policy = row[4].as<std::string>();
+  app.rest_calls_per_second = row[5].as<int32_t>();
+  app.client_sends_per_second = row[6].as<int32_t>();
   // User IDs never contain '\n' (validated on the way in).
-  std::string admins = row[5].as<std::string>();
+  std::string admins = row[7].as<std::string>();
   size_t start = 0;
   while (start < admins.size()) {
     size_t end = admins.find('\n', start);
@@ -115,6 +117,22 @@ absl::Status AuthStore::SetAdmins(uint64_t sdkappid, const std::vector<std::stri
     }
     tx.exec_params("DELETE FROM app_admins WHERE sdkappid = $1", sdkappid);
     InsertAdmins(tx, sdkappid, admin_ids);
+    tx.commit();
+    return absl::OkStatus();
+  });
+}
+
+absl::Status AuthStore::SetLimits(uint64_t sdkappid, int32_t rest_calls_per_second,
+                                  int32_t client_sends_per_second) {
+  return pool_->Run([&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    auto updated = tx.exec_params(
+        "UPDATE apps SET"
+        " rest_calls_per_second = CASE WHEN $2 > 0 THEN $2 ELSE rest_calls_per_second END,"
+        " client_sends_per_second = CASE WHEN $3 > 0 THEN $3 ELSE client_sends_per_second END"
+        " WHERE sdkappid = $1",
+        sdkappid, rest_calls_per_second, client_sends_per_second);
+    if (updated.affected_rows() == 0) return absl::NotFoundError("no such app");
     tx.commit();
     return absl::OkStatus();
   });

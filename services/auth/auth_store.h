@@ -20,6 +20,8 @@ struct AppRecord {
   std::vector<std::string> admin_ids;  // sorted
   int64_t created_at = 0;
   std::string login_policy = "platform_class";
+  int32_t rest_calls_per_second = 200;   // per REST command
+  int32_t client_sends_per_second = 50;  // per client session
 };
 
 struct AccountRecord {
@@ -41,6 +43,9 @@ class AuthStore {
                                   int max_admins);
   // Replaces the admin list; NOT_FOUND for an unknown app.
   absl::Status SetAdmins(uint64_t sdkappid, const std::vector<std::string>& admin_ids);
+  // Sets the frequency limits that are > 0; NOT_FOUND for an unknown app.
+  absl::Status SetLimits(uint64_t sdkappid, int32_t rest_calls_per_second,
+                         int32_t client_sends_per_second);
 
   // Inserts or updates (non-empty fields only) every account, in one statement.
   absl::Status ImportAccounts(uint64_t sdkappid, const std::vector<AccountRecord>& accounts);

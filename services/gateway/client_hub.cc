@@ -22,6 +22,9 @@ constexpr int32_t kBadPacket = 20001;
 // A request other than login before the session logged in (the code of
 // Tencent's client SDKs for "not logged in").
 constexpr int32_t kNotLoggedIn = 6014;
+// Back off: a session sent faster than its app allows (the code of Tencent's
+// client SDKs for an API called too often); the frame says how long to wait.
+constexpr int32_t kTooFast = 7008;
 // How long events after a gap wait for the missing one before it is read
 // from storage, and how many may wait.
 constexpr auto kGapWait = std::chrono::milliseconds(30);
@@ -370,11 +373,13 @@ void ClientSession::SendFrame(const v1::ServerFrame& frame) {
   connection_->Send(protojson::Print(frame), false);
 }
 
-void ClientSession::SendError(const std::string& id, int32_t code, const std::string& info) {
+void ClientSession::SendError(const std::string& id, int32_t code, const std::string& info,
+                              uint32_t retry_after_ms) {
   v1::ServerFrame frame;
   frame.set_id(id);
   frame.mutable_error()->set_error_code(code);
   frame.mutable_error()->set_error_info(info);
+  if (retry_after_ms > 0) frame.mutable_error()->set_retry_after_ms(retry_after_ms);
   SendFrame(frame);
 }
 
@@ -579,6 +584,7 @@ void ClientSession::CompleteLogin(const std::string& id, const v1::LoginRequest&
     sdkappid_ = login.sdkappid();
     user_id_ = login.user_id();
     platform_ = login.platform();
+    if (auth.client_sends_per_second() > 0) sends_per_second_ = auth.client_sends_per_second();
   }
   auto& presence = hub_->presence();
   // Findable here before anyone can kick it: a later login's kick, which may
@@ -751,9 +757,17 @@ void ClientSession::HandleSend(const std::string& id, v1::SendRequest* send) {
   if (send->has_offline_push_info()) r.mutable_offline_push_info()->Swap(send->mutable_offline_push_info());
   {
     std::lock_guard lock(mu_);
-    if (state_ != State::kLive) return SendError(id, kBadPacket, "log in first");
+    if (state_ != State::kLive) return SendError(id, kNotLoggedIn, "log in first");
+    int64_t retry_after_ms = 0;
+    if (!send_bucket_.Take(sends_per_second_, NowMillis(), &retry_after_ms)) {
+      return SendError(id, kTooFast,
+                       absl::StrCat("more than ", sends_per_second_,
+                                    " sends per second; retry after ", retry_after_ms, " ms"),
+                       retry_after_ms);
+    }
     if (send_queue_.size() >= kMaxQueuedSends) {
-      return SendError(id, kBadPacket, "too many sends waiting for their ack");
+      return SendError(id, kTooFast, "256 sends are waiting for their ack; retry after 100 ms",
+                       100);
     }
     send_queue_.emplace_back(id, std::move(r));
     if (send_in_flight_) return;

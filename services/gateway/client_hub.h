@@ -28,6 +28,7 @@
 
 #include "parley/http/server.h"
 #include "parley/presence/presence.h"
+#include "parley/ratelimit/ratelimit.h"
 #include "parley/redis/pool.h"
 #include "parley/v1/auth.grpc.pb.h"
 #include "parley/v1/client.pb.h"
@@ -187,7 +188,8 @@ class ClientSession : public http::WsHandler, public std::enable_shared_from_thi
   // client's messages are stored, and delivered, in the order it sent them.
   void DispatchNextSend();
   void SendFrame(const v1::ServerFrame& frame);
-  void SendError(const std::string& id, int32_t code, const std::string& info);
+  void SendError(const std::string& id, int32_t code, const std::string& info,
+                 uint32_t retry_after_ms = 0);
   // Fetches the timeline after cursor_ and forwards it; mu_ must be held.
   void StartCatchUpLocked();
   void ForwardLocked(EventFrame& frame);
@@ -221,6 +223,9 @@ class ClientSession : public http::WsHandler, public std::enable_shared_from_thi
   // when empty, and almost every session's queue is empty.
   std::list<std::pair<std::string, v1::SendC2CRequest>> send_queue_;
   bool send_in_flight_ = false;
+  // Sends per second this session may make (the app's setting, at login).
+  int64_t sends_per_second_ = 50;
+  ratelimit::TokenBucket send_bucket_;
 };
 
 }  // namespace parley::gateway

@@ -121,6 +121,9 @@ int main(int argc, char** argv) {
   parley::gateway::ClientHub hub(client_options, backends.auth, backends.message, redis->get(),
                                  *stream_connection);
   parley::gateway::RestApi rest(backends.auth, rest_options);
+  // REST frequency limits per app and command, shared through Redis.
+  parley::ratelimit::SharedLimiter limiter(redis->get(), "parley:rl:");
+  rest.SetLimits(&limiter, redis->get());
   parley::gateway::RegisterRoutes(rest, backends);
   hub.SetApi(&rest);  // sns/* and profile/* over the client protocol
 

@@ -5,12 +5,24 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "parley/callbacks/callbacks.h"
 #include "parley/log/log.h"
 #include "parley/metrics/metrics.h"
 #include "parley/protojson/protojson.h"
 
 namespace parley::gateway {
 namespace {
+
+// Tencent's "REST call frequency over limit".
+constexpr int32_t kOverLimit = 60007;
+constexpr int64_t kDefaultRestLimit = 200;
+constexpr int64_t kAlertEveryMs = 60000;
+
+int64_t NowMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 int64_t NowSeconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -218,8 +230,69 @@ void RestApi::Authenticate(std::shared_ptr<Pending> pending,
         auth_cache_.Put(cache_key, true,
                         std::min<int64_t>(call->response.sig_expires_at() + 1,
                                           now + options_.auth_cache_ttl.count()));
+        if (call->response.rest_calls_per_second() > 0) {
+          app_limits_.Put(pending->caller.sdkappid, call->response.rest_calls_per_second(),
+                          now + options_.auth_cache_ttl.count());
+        }
         next(pending);
       });
+}
+
+int64_t RestApi::CommandLimit(const std::string& service, const std::string& command,
+                              int64_t app_limit) {
+  // Tencent limits its all-member-push attribute and tag commands to 100/s.
+  static const std::set<std::string> kHundred = {
+      "im_get_attr_name", "im_set_attr_name", "im_get_attr", "im_set_attr", "im_remove_attr",
+      "im_get_tag",       "im_add_tag",       "im_remove_tag", "im_remove_all_tags"};
+  if (service == "all_member_push" && kHundred.count(command)) return std::min<int64_t>(app_limit, 100);
+  return app_limit;
+}
+
+bool RestApi::WithinLimit(const Pending& pending) {
+  if (limiter_ == nullptr) return true;
+  int64_t app_limit =
+      app_limits_.Get(pending.caller.sdkappid, NowSeconds()).value_or(kDefaultRestLimit);
+  int64_t limit = CommandLimit(pending.service, pending.command, app_limit);
+  auto result = limiter_->Acquire(
+      absl::StrCat(pending.caller.sdkappid, ":", pending.service, "/", pending.command), limit);
+  // Tencent warns the backend once a command passes 80% of its limit.
+  if (result.seen * 5 >= limit * 4) MaybeAlert(pending, result.seen, limit);
+  if (result.allowed) return true;
+  Finish(pending, kOverLimit,
+         absl::StrCat(pending.service, "/", pending.command, " is limited to ", limit,
+                      " calls per second for this app; retry later"),
+         "");
+  return false;
+}
+
+void RestApi::MaybeAlert(const Pending& pending, int64_t seen, int64_t limit) {
+  std::string key = absl::StrCat(pending.caller.sdkappid, " ", pending.service, "/",
+                                 pending.command);
+  int64_t now = NowMillis();
+  {
+    std::lock_guard lock(alerts_mu_);
+    int64_t& last = last_alert_ms_[key];
+    if (now - last < kAlertEveryMs) return;
+    last = now;
+    if (last_alert_ms_.size() > 100000) last_alert_ms_.clear();  // bounded
+  }
+  // Once a minute per app and command across every gateway.
+  auto claimed = redis_->Command({"SET", absl::StrCat("parley:rl:alert:{", key, "}"), "1", "NX",
+                                  "PX", std::to_string(kAlertEveryMs)});
+  if (!claimed.ok() || claimed->raw()->type == REDIS_REPLY_NIL) return;
+  nlohmann::ordered_json payload = {{"ServiceName", pending.service},
+                                    {"Command", pending.command},
+                                    {"Request", seen},
+                                    {"Limit", limit}};
+  // parley-callback drops it unless the app enabled Alert.RequestOverLimit.
+  callbacks::Event event{pending.caller.sdkappid, "Alert.RequestOverLimit", payload.dump(),
+                         "RESTAPI", pending.caller.client_ip, now, 0, ""};
+  (void)redis_->Command({"XADD", callbacks::kQueueStream, "MAXLEN", "~", "10000000", "*", "m",
+                         callbacks::EncodeEvent(event)});
+  log::Warn("rest_over_limit_alert", {{"sdkappid", pending.caller.sdkappid},
+                                      {"endpoint", pending.service + "/" + pending.command},
+                                      {"seen", seen},
+                                      {"limit", limit}});
 }
 
 void RestApi::Authenticated(std::shared_ptr<Pending> pending) {
@@ -228,6 +301,7 @@ void RestApi::Authenticated(std::shared_ptr<Pending> pending) {
     return Finish(*pending, errors::kBadResource,
                   absl::StrCat("unknown command ", pending->service, "/", pending->command), "");
   }
+  if (!WithinLimit(*pending)) return;
   const std::string& body = pending->body;
   if (body.empty()) {
     return Finish(*pending, pending->codes.json_parse, "request body is empty; send {}", "");

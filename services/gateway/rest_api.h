@@ -18,6 +18,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 
@@ -26,6 +27,8 @@
 
 #include "absl/status/status.h"
 #include "parley/cache/ttl_cache.h"
+#include "parley/ratelimit/ratelimit.h"
+#include "parley/redis/pool.h"
 #include "parley/errors/errors.h"
 #include "parley/http/server.h"
 #include "parley/rpc/caller.h"
@@ -106,6 +109,18 @@ class RestApi {
   // The answer to a body over the size limit.
   static http::Response BodyTooLarge(size_t limit);
 
+  // Frequency limits per app and command, shared by every gateway through
+  // `redis` (ratelimit.h); over the limit a call gets 60007, and at 80% of
+  // it the app's backend gets Alert.RequestOverLimit, at most once a minute
+  // per command. Without this, no limits.
+  void SetLimits(ratelimit::SharedLimiter* limiter, redis::Pool* redis) {
+    limiter_ = limiter;
+    redis_ = redis;
+  }
+  // The limit of `service/command` for an app allowing `app_limit` per command.
+  static int64_t CommandLimit(const std::string& service, const std::string& command,
+                              int64_t app_limit);
+
   uint64_t requests_total() const { return requests_total_.load(); }
   std::chrono::milliseconds rpc_deadline() const { return options_.rpc_deadline; }
 
@@ -121,6 +136,9 @@ class RestApi {
                     std::function<void(std::shared_ptr<Pending>)> next);
   void Finish(const Pending& pending, int32_t code, const std::string& info,
               const std::string& json) const;
+  // False (and answered 60007) when the call is over its app's limit.
+  bool WithinLimit(const Pending& pending);
+  void MaybeAlert(const Pending& pending, int64_t seen, int64_t limit);
 
   std::shared_ptr<v1::AuthService::StubInterface> auth_;
   RestOptions options_;
@@ -128,6 +146,12 @@ class RestApi {
   std::map<std::string, Route> routes_;  // "service/command"
   std::set<std::string> user_services_;
   cache::TtlCache<std::string, bool> auth_cache_{100000};
+  // An app's REST calls per second per command, from its last Authenticate.
+  cache::TtlCache<uint64_t, int64_t> app_limits_{100000};
+  ratelimit::SharedLimiter* limiter_ = nullptr;
+  redis::Pool* redis_ = nullptr;
+  std::mutex alerts_mu_;
+  std::map<std::string, int64_t> last_alert_ms_;  // by "<app> <service>/<command>" 
   mutable std::atomic<uint64_t> requests_total_{0};
 };
 

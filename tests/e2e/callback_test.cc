@@ -518,7 +518,7 @@ TEST_CASE("a callback endpoint where nothing listens costs sends nothing, and no
   // enables every command); the before-callback fails open (the default).
   std::set<std::string> keys;
   auto slowest = std::chrono::milliseconds(0);
-  for (int i = 0; i < 60; ++i) {
+  for (int i = 0; i < 40; ++i) {  // within the session's 50 sends per second
     auto start = std::chrono::steady_clock::now();
     json ack = alice.SendText("bob", "while nobody listens " + std::to_string(i));
     slowest = std::max(slowest, std::chrono::duration_cast<std::chrono::milliseconds>(

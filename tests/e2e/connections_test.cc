@@ -4,11 +4,17 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <map>
 #include <thread>
 #include <vector>
 
+#include <grpcpp/grpcpp.h>
+
+#include "parley/v1/auth.grpc.pb.h"
 #include "support/e2e_helpers.h"
 #include "support/test_cluster.h"
+#include "support/tls.h"
+#include "support/webhook_receiver.h"
 #include "support/ws_client.h"
 
 using namespace parley::testing;
@@ -210,4 +216,67 @@ TEST_CASE("racing logins of one user leave exactly one session per platform clas
                       R"({"To_Account":["racer"],"IsNeedDetail":1})");
   INFO(state.dump());
   CHECK(state["QueryResult"][0]["Detail"].size() == 1);
+}
+
+TEST_CASE("frequency limits: REST per app and command with Alert.RequestOverLimit, sends per session",
+          "[limits]") {
+  WebhookReceiver receiver;
+  TestCluster c(Env{{"PARLEY_CALLBACK_URL", receiver.url()}});
+  // The operator lowers the app's limits before its first REST call.
+  auto apps = parley::v1::AuthService::NewStub(TlsChannel(c.setting("PARLEY_AUTH_TARGET"), "auth"));
+  parley::v1::SetAppLimitsRequest limits;
+  limits.set_sdkappid(c.sdkappid);
+  limits.set_rest_calls_per_second(5);
+  limits.set_client_sends_per_second(3);
+  parley::v1::App app;
+  grpc::ClientContext context;
+  REQUIRE(apps->SetAppLimits(&context, limits, &app).ok());
+  CHECK(app.rest_calls_per_second() == 5);
+  CHECK(app.client_sends_per_second() == 3);
+
+  // A burst of 20 account_check calls: 5 pass this second, the rest get 60007.
+  std::map<int, int> codes;
+  for (int i = 0; i < 20; ++i) {
+    json answer = c.Rest("im_open_login_svc/account_check", R"({"CheckItem":[{"UserID":"a"}]})");
+    ++codes[answer["ErrorCode"].get<int>()];
+  }
+  INFO(json(codes).dump());
+  CHECK(codes[0] >= 5);
+  CHECK(codes[0] <= 10);  // the burst may straddle two seconds
+  CHECK(codes[60007] >= 10);
+  // The backend hears of it once.
+  auto alerts = receiver.WaitFor("Alert.RequestOverLimit", 1);
+  REQUIRE(alerts.size() == 1);
+  CHECK(alerts[0].body["ServiceName"] == "im_open_login_svc");
+  CHECK(alerts[0].body["Command"] == "account_check");
+  CHECK(alerts[0].body["Limit"] == 5);
+  CHECK(alerts[0].body["Request"].get<int>() >= 4);
+  // Another command has its own budget.
+  CHECK(c.Rest("im_open_login_svc/multiaccount_import", R"({"Accounts":["alice","bob"]})")
+            ["ErrorCode"] == 0);
+  // Another burst within the minute: still limited, no second alert.
+  for (int i = 0; i < 10; ++i) {
+    c.Rest("im_open_login_svc/account_check", R"({"CheckItem":[{"UserID":"a"}]})");
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  CHECK(receiver.Calls("Alert.RequestOverLimit").size() == 1);
+
+  // A session may send 3 per second: a faster client is told to back off.
+  WsClient alice(c.http_port);
+  LoginOk(alice, c, "alice", "Web");
+  int sent = 0, backed_off = 0;
+  for (int i = 0; i < 8; ++i) {
+    json answer = alice.SendText("bob", "fast " + std::to_string(i));
+    if (answer.contains("sendAck")) ++sent;
+    if (answer.contains("error")) {
+      INFO(answer.dump());
+      CHECK(answer["error"]["errorCode"] == 7008);
+      CHECK(answer["error"]["retryAfterMs"].get<int>() > 0);
+      CHECK(answer["error"]["retryAfterMs"].get<int>() <= 334);
+      ++backed_off;
+    }
+  }
+  CHECK(sent >= 3);
+  CHECK(sent <= 5);
+  CHECK(backed_off >= 3);
 }
