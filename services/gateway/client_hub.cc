@@ -1,5 +1,7 @@
 #include "client_hub.h"
 
+#include <nlohmann/json.hpp>
+
 #include <google/protobuf/arena.h>
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
@@ -420,13 +422,22 @@ void ClientSession::OnMessage(std::string data, bool binary) {
   if (data.size() > hub_->options().max_frame_bytes) {
     return SendError("", kBadPacket, "frame is larger than the limit");
   }
-  bool parsed = false;
   if (binary) {
-    parsed = frame.ParseFromString(data);
-  } else {
-    parsed = protojson::Parse(data, &frame, {/*ignore_unknown_fields=*/true}).ok();
+    if (!frame.ParseFromString(data)) {
+      return SendError("", kBadPacket, "frame is not a valid ClientFrame");
+    }
+  } else if (auto st = protojson::Parse(data, &frame, {/*ignore_unknown_fields=*/true}); !st.ok()) {
+    // A JSON object whose "id" is readable gets its answer with that id, so
+    // the client's pending call completes (a field of the wrong type, say).
+    std::string id;
+    if (!protojson::TooDeep(data)) {
+      auto json = nlohmann::json::parse(data, nullptr, /*allow_exceptions=*/false);
+      if (json.is_object() && json.contains("id") && json["id"].is_string()) {
+        id = json["id"].get<std::string>();
+      }
+    }
+    return SendError(id, kBadPacket, absl::StrCat("frame is not a valid ClientFrame: ", st.message()));
   }
-  if (!parsed) return SendError("", kBadPacket, "frame is not a valid ClientFrame");
   // PostgreSQL text holds no NUL; message bodies are stored as escaped JSON.
   if (std::string nul = protojson::FindNul(frame, {"body"}); !nul.empty()) {
     return SendError(frame.id(), kBadPacket, nul + " contains a NUL character");
