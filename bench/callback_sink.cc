@@ -3,6 +3,8 @@
 // every callback with ErrorCode 0 and prints what it received.
 //
 //   serve: enable --commands for --seconds, then turn callbacks off again.
+//   point: set the app's callback URL to --url with --commands enabled and
+//          exit (bench/message_bench.sh against a dead URL).
 //   drain: enable C2C.CallbackAfterSendMsg, queue --events synthetic
 //          after-events straight into the Redis stream and time how fast
 //          parley-callback delivers them all. With --max-backlog N it keeps
@@ -57,9 +59,11 @@ int main(int argc, char** argv) {
   int seconds = 20;
   int events = 20000;
   int max_backlog = 0;
+  std::string point_url;
   std::string tls_dir;
   parley::config::Config config("callback_sink", "A callback receiver for benchmarks.");
-  config.Add("mode", "", &mode, "serve or drain");
+  config.Add("mode", "", &mode, "serve, drain or point");
+  config.Add("url", "", &point_url, "point mode: the callback URL to set (empty: off)");
   config.Add("callback-target", "", &target, "parley-callback's gRPC address");
   config.Add("redis", "", &redis_addr, "Redis (drain mode)");
   config.Add("commands", "", &commands, "comma-separated commands to enable (serve mode)");
@@ -87,6 +91,13 @@ int main(int argc, char** argv) {
   if (!server.Start().ok()) return 1;
   std::string url = "http://127.0.0.1:" + std::to_string(server.port()) + "/callback";
   auto app = static_cast<uint64_t>(sdkappid);
+
+  if (mode == "point") {
+    // Points the app's callbacks at --url (a dead one, to measure what a down
+    // backend costs) with --commands enabled; an empty --url turns them off.
+    std::vector<std::string> list = absl::StrSplit(commands, ',', absl::SkipEmpty());
+    return Configure(target, static_cast<uint64_t>(sdkappid), point_url, list) ? 0 : 1;
+  }
 
   if (mode == "serve") {
     std::vector<std::string> list = absl::StrSplit(commands, ',');

@@ -79,11 +79,19 @@ CallbackClient::CallbackClient(std::shared_ptr<v1::WebhookService::StubInterface
   auto invalidate = [this](const std::string& message) {
     std::vector<std::string> parts = absl::StrSplit(message, ' ');
     uint64_t app = 0;
-    if (parts.size() == 2 && parts[0] == "a" && absl::SimpleAtoi(parts[1], &app)) {
-      settings_.Erase(app);
-    } else {
+    if (parts.size() != 2 || !absl::SimpleAtoi(parts[1], &app)) {
       settings_.Clear();
+      std::lock_guard lock(down_mu_);
+      down_until_ms_.clear();
+      return;
     }
+    std::lock_guard lock(down_mu_);
+    if (parts[0] == "d") {
+      down_until_ms_[app] = NowMillis() + kDownMillis;
+      return;
+    }
+    down_until_ms_.erase(app);  // "u": back; "a": new settings, maybe a new URL
+    if (parts[0] == "a") settings_.Erase(app);
   };
   changes_ = std::make_unique<redis::Subscriber>(
       std::move(subscriber_options), kChangesChannel, invalidate,
@@ -123,6 +131,19 @@ std::optional<v1::CallbackSettings> CallbackClient::Settings(uint64_t sdkappid) 
   return settings;
 }
 
+std::string ParkedStream(uint64_t sdkappid) {
+  return absl::StrCat("parley:callbacks:parked:", sdkappid);
+}
+
+bool CallbackClient::EndpointDown(uint64_t sdkappid) {
+  std::lock_guard lock(down_mu_);
+  auto it = down_until_ms_.find(sdkappid);
+  if (it == down_until_ms_.end()) return false;
+  if (it->second > NowMillis()) return true;
+  down_until_ms_.erase(it);  // not announced again: ask parley-callback anew
+  return false;
+}
+
 bool CallbackClient::Enabled(uint64_t sdkappid, const std::string& command) {
   auto settings = Settings(sdkappid);
   // Unknown settings: queue after-events anyway, parley-callback filters.
@@ -136,6 +157,21 @@ v1::BeforeResponse CallbackClient::Before(uint64_t sdkappid, const std::string& 
   v1::BeforeResponse allow;
   auto settings = Settings(sdkappid);
   if (settings && !Enables(*settings, command)) return allow;
+  if (EndpointDown(sdkappid)) {
+    // Known down: the failure policy at once, without a round trip.
+    metrics::Registry::Default()
+        .GetCounter("parley_callback_before_skipped_total",
+                    "before-callbacks answered by the failure policy: the endpoint is down")
+        .Increment();
+    if (settings && settings->refuse_on_failure()) {
+      v1::BeforeResponse refuse;
+      refuse.set_verdict(v1::BeforeResponse::REJECT);
+      refuse.set_error_code(80003);
+      refuse.set_error_info("the app's callback endpoint is down");
+      return refuse;
+    }
+    return allow;
+  }
   v1::BeforeRequest request;
   request.set_sdkappid(sdkappid);
   request.set_command(command);
@@ -210,6 +246,14 @@ void CallbackClient::Run() {
     }
     std::vector<std::vector<std::string>> commands;
     for (const auto& event : batch) {
+      if (EndpointDown(event.sdkappid)) {
+        // Straight to the app's parked events: parley-callback moves them to
+        // the queue once the endpoint answers again.
+        commands.push_back({"XADD", ParkedStream(event.sdkappid), "MAXLEN", "~",
+                            std::to_string(kParkedMaxPerApp), "*", "m", EncodeEvent(event)});
+        commands.push_back({"SADD", kParkedApps, std::to_string(event.sdkappid)});
+        continue;
+      }
       commands.push_back({"XADD", kQueueStream, "MAXLEN", "~", "10000000", "*", "m",
                           EncodeEvent(event)});
     }

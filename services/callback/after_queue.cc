@@ -119,10 +119,6 @@ absl::Status AfterQueue::Start() {
   return absl::OkStatus();
 }
 
-std::string ParkedStream(uint64_t sdkappid) {
-  return absl::StrCat("parley:callbacks:parked:", sdkappid);
-}
-
 namespace {
 
 // Moves up to ARGV[2] of the oldest parked events (KEYS[1]) to the queue
@@ -144,7 +140,7 @@ return #entries
 }  // namespace
 
 void AfterQueue::DrainApp(uint64_t sdkappid) {
-  std::string parked = ParkedStream(sdkappid);
+  std::string parked = callbacks::ParkedStream(sdkappid);
   if (logic_->EndpointDown(sdkappid)) {
     // Probe with the oldest parked event: while the breaker is cooling down
     // this costs no network attempt; the probe that succeeds closes it.
@@ -163,14 +159,14 @@ void AfterQueue::DrainApp(uint64_t sdkappid) {
   // Back (or its URL changed): everything parked goes to the queue, in order.
   for (int round = 0; round < 20 && running_; ++round) {
     auto moved = redis_->Command({"EVAL", kDrainScript, "3", parked, callbacks::kQueueStream,
-                                  kParkedApps, std::to_string(sdkappid), "500"});
+                                  callbacks::kParkedApps, std::to_string(sdkappid), "500"});
     if (!moved.ok() || moved->integer() < 500) return;
   }
 }
 
 void AfterQueue::DrainParked() {
   while (running_) {
-    auto apps = redis_->Command({"SMEMBERS", kParkedApps});
+    auto apps = redis_->Command({"SMEMBERS", callbacks::kParkedApps});
     if (apps.ok()) {
       const redisReply* list = apps->raw();
       for (size_t i = 0; list->type == REDIS_REPLY_ARRAY && i < list->elements && running_; ++i) {
@@ -279,9 +275,9 @@ void AfterQueue::Handle(const std::string& id, const std::string& encoded) {
     if (absl::IsAborted(delivered)) {
       // The endpoint is down: park the event as it is, no attempt spent.
       commands.push_back({"MULTI"});
-      commands.push_back({"XADD", ParkedStream(event->sdkappid), "MAXLEN", "~",
-                          std::to_string(options_.parked_max_per_app), "*", "m", encoded});
-      commands.push_back({"SADD", kParkedApps, std::to_string(event->sdkappid)});
+      commands.push_back({"XADD", callbacks::ParkedStream(event->sdkappid), "MAXLEN", "~",
+                          std::to_string(callbacks::kParkedMaxPerApp), "*", "m", encoded});
+      commands.push_back({"SADD", callbacks::kParkedApps, std::to_string(event->sdkappid)});
       Counter("parley_callback_parked_total", "after-events parked while their endpoint is down",
               event->command)
           .Increment();

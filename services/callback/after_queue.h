@@ -48,13 +48,8 @@ struct AfterQueueOptions {
   std::chrono::milliseconds trim_interval{1000};
   std::chrono::hours dead_letter_max_age{24 * 7};
   int64_t dead_letter_max_count = 100000;
-  int64_t parked_max_per_app = 1000000;
   std::chrono::milliseconds drain_interval{200};
 };
-
-inline constexpr char kParkedApps[] = "parley:callbacks:parked";
-// The stream of `sdkappid`'s parked after-events.
-std::string ParkedStream(uint64_t sdkappid);
 
 // A consumer group of a stream, as XINFO GROUPS and XPENDING report it.
 struct GroupProgress {

@@ -30,7 +30,7 @@ std::vector<std::string> Array(const pqxx::field& field) {
 }  // namespace
 
 CallbackLogic::CallbackLogic(pg::Pool* pool, http::Client* http,
-                             std::function<void(uint64_t)> publish, Clock now_ms,
+                             std::function<void(const std::string&)> publish, Clock now_ms,
                              CallbackOptions options)
     : breakers_(options.breaker),
       pool_(pool),
@@ -99,7 +99,7 @@ absl::StatusOr<v1::CallbackSettings> CallbackLogic::UpdateSettings(
   });
   if (!st.ok()) return errors::Error(kInternal, "callback settings could not be stored; retry");
   Invalidate(app);
-  publish_(app);
+  publish_(absl::StrCat("a ", app));
   log::Info("callback_settings_updated", {{"sdkappid", app}});  // never the token
   return GetSettings(app);
 }
@@ -120,7 +120,7 @@ absl::Status CallbackLogic::EnsureBootstrap(uint64_t sdkappid, const std::string
   });
   if (st.ok()) {
     Invalidate(sdkappid);
-    publish_(sdkappid);
+    publish_(absl::StrCat("a ", sdkappid));
   }
   return st;
 }
@@ -158,9 +158,17 @@ absl::StatusOr<http::ClientResponse> CallbackLogic::Post(const v1::CallbackSetti
   bool healthy = answer.ok() && AfterAnswerOk(answer->status, answer->body);
   bool was_open = decision == CircuitBreakers::Decision::kProbe;  // probes only while open
   breakers_.Record(breaker, healthy, now_ms_());
-  if (bool open = breakers_.IsOpen(breaker); open != was_open) {
+  bool open = breakers_.IsOpen(breaker);
+  if (open != was_open) {
     log::Warn(open ? "callback_breaker_open" : "callback_breaker_closed",
               {{"sdkappid", settings.sdkappid()}, {"command", command}});
+  }
+  // Producers stop asking (and park after-events themselves) while it is
+  // down; a failed probe says so again, as their word expires.
+  if (open) {
+    publish_(absl::StrCat("d ", settings.sdkappid()));
+  } else if (was_open) {
+    publish_(absl::StrCat("u ", settings.sdkappid()));
   }
   registry
       .GetCounter(ok ? "parley_callback_sent_total" : "parley_callback_failed_total",

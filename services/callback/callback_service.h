@@ -28,8 +28,11 @@ struct CallbackOptions {
 class CallbackLogic {
  public:
   using Clock = std::function<int64_t()>;  // unix milliseconds
-  // `publish` announces a settings change to every replica and producer.
-  CallbackLogic(pg::Pool* pool, http::Client* http, std::function<void(uint64_t)> publish,
+  // `publish` announces to every replica and producer, on the changes
+  // channel: "a <app>" (new settings), "d <app>" (its endpoint is down: the
+  // breaker opened, or a probe failed) and "u <app>" (it answers again).
+  CallbackLogic(pg::Pool* pool, http::Client* http,
+                std::function<void(const std::string&)> publish,
                 Clock now_ms, CallbackOptions options = {});
 
   absl::StatusOr<v1::BeforeResponse> Before(const v1::BeforeRequest& request);
@@ -63,7 +66,7 @@ class CallbackLogic {
 
   pg::Pool* pool_;
   http::Client* http_;
-  std::function<void(uint64_t)> publish_;
+  std::function<void(const std::string&)> publish_;
   Clock now_ms_;
   CallbackOptions options_;
   std::function<bool()> caching_ = [] { return false; };

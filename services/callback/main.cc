@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "absl/strings/numbers.h"
 #include "after_queue.h"
 #include "callback_service.h"
 #include "parley/log/log.h"
@@ -36,7 +37,6 @@ int main(int argc, char** argv) {
   int breaker_failures = 5;
   int breaker_cooldown_ms = 1000;
   int breaker_max_cooldown_ms = 30000;
-  int64_t parked_max = 1000000;
   char host[256] = {0};
   gethostname(host, sizeof(host) - 1);
   std::string instance = std::string(host) + "-" + std::to_string(getpid());
@@ -71,8 +71,6 @@ int main(int argc, char** argv) {
              "an open breaker lets one probe through after this long; doubles per failed probe");
   config.Add("breaker-max-cooldown-ms", "PARLEY_CALLBACK_BREAKER_MAX_COOLDOWN_MS",
              &breaker_max_cooldown_ms, "longest wait between probes");
-  config.Add("parked-max", "PARLEY_CALLBACK_PARKED_MAX", &parked_max,
-             "after-events kept per app while its endpoint is down (oldest dropped beyond)");
   config.Add("instance-id", "PARLEY_CALLBACK_INSTANCE", &instance,
              "this replica's consumer name in the Redis consumer group");
   if (auto exit_code = config.ParseForMain(argc, argv)) return *exit_code;
@@ -90,9 +88,8 @@ int main(int argc, char** argv) {
   parley::redis::Pool* redis_pool = redis->get();
   parley::callback::CallbackLogic logic(
       pg->get(), &http,
-      [redis_pool](uint64_t app) {
-        (void)redis_pool->Command(
-            {"PUBLISH", parley::callbacks::kChangesChannel, "a " + std::to_string(app)});
+      [redis_pool](const std::string& message) {
+        (void)redis_pool->Command({"PUBLISH", parley::callbacks::kChangesChannel, message});
       },
       [] {
         return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -105,7 +102,11 @@ int main(int argc, char** argv) {
   parley::redis::Subscriber changes(
       *reader_options, parley::callbacks::kChangesChannel,
       [&logic](const std::string& message) {
-        if (message.rfind("a ", 0) == 0) return logic.Invalidate(std::stoull(message.substr(2)));
+        uint64_t app = 0;
+        if (message.size() > 2 && absl::SimpleAtoi(message.substr(2), &app)) {
+          if (message[0] == 'a') logic.Invalidate(app);
+          return;  // "d"/"u": endpoint state, for producers
+        }
         logic.InvalidateAll();
       },
       [&logic] { logic.InvalidateAll(); });
@@ -129,7 +130,6 @@ int main(int argc, char** argv) {
   queue_options.trim_interval = std::chrono::milliseconds(std::max(100, trim_interval_ms));
   queue_options.dead_letter_max_age = std::chrono::hours(std::max(1, dead_letter_max_age_hours));
   queue_options.dead_letter_max_count = std::max<int64_t>(1, dead_letter_max_count);
-  queue_options.parked_max_per_app = std::max<int64_t>(1, parked_max);
   parley::callback::AfterQueue queue(&logic, redis_pool, *reader_options, queue_options);
   if (auto st = queue.Start(); !st.ok()) {
     parley::log::Error("startup_failed", {{"error", std::string(st.message())}});

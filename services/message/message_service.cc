@@ -252,10 +252,12 @@ absl::Status MessageLogic::BeforeSend(const rpc::Caller& caller, SendJob* job, b
   // The backend sees the message's identity, so it is fixed now.
   if (job->msg_seq == 0) job->msg_seq = RandomU32();
   std::string msg_key = absl::StrCat(job->msg_seq, "_", job->random, "_", job->time);
-  auto verdict =
-      callbacks_->Before(caller.sdkappid, kBeforeSendCommand,
-                         C2CPayload(*job, job->msg_seq, msg_key, job->time, online_only).dump(),
-                         OptPlatform(caller), caller.client_ip);
+  // A known-down endpoint is not asked: no payload to build either.
+  std::string payload = callbacks_->EndpointDown(caller.sdkappid)
+                            ? std::string()
+                            : C2CPayload(*job, job->msg_seq, msg_key, job->time, online_only).dump();
+  auto verdict = callbacks_->Before(caller.sdkappid, kBeforeSendCommand, payload,
+                                    OptPlatform(caller), caller.client_ip);
   if (verdict.verdict() == v1::BeforeResponse::DROP) {
     *dropped = true;
     return absl::OkStatus();

@@ -33,6 +33,12 @@ inline constexpr char kDeadLetterStream[] = "parley:callbacks:dead";
 inline constexpr char kRetrySet[] = "parley:callbacks:retry";
 inline constexpr char kChangesChannel[] = "parley:callback:changes";
 inline constexpr char kConsumerGroup[] = "callback";
+// After-events of an app whose endpoint is down wait here, as they are, until
+// it answers again (parley-callback's circuit breaker, docs/callbacks.md);
+// the apps with parked events are in kParkedApps.
+inline constexpr char kParkedApps[] = "parley:callbacks:parked";
+inline constexpr int64_t kParkedMaxPerApp = 1000000;
+std::string ParkedStream(uint64_t sdkappid);
 
 // One queued after-event.
 struct Event {
@@ -68,6 +74,13 @@ class CallbackClient {
   v1::BeforeResponse Before(uint64_t sdkappid, const std::string& command,
                             const std::string& payload_json, const std::string& opt_platform,
                             const std::string& client_ip = "");
+  // While parley-callback has announced the app's endpoint down ("d <app>"
+  // on the changes channel, for at most kDownSeconds unless announced again)
+  // Before() applies the failure policy without asking, and after-events
+  // are parked for the app instead of queued.
+  static constexpr int64_t kDownMillis = 30000;
+  bool EndpointDown(uint64_t sdkappid);
+
   // Queues an after-event (if the app enabled it); returns at once.
   void After(uint64_t sdkappid, const std::string& command, std::string payload_json,
              std::string opt_platform, std::string client_ip = "");
@@ -91,6 +104,8 @@ class CallbackClient {
   std::deque<std::pair<Event, std::function<std::string()>>> queue_;
   bool stopping_ = false;
   std::unique_ptr<redis::Subscriber> changes_;
+  std::mutex down_mu_;
+  std::unordered_map<uint64_t, int64_t> down_until_ms_;  // bounded by the apps
   std::thread writer_;
 };
 
