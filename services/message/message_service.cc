@@ -249,15 +249,21 @@ absl::Status MessageLogic::BeforeSend(const rpc::Caller& caller, SendJob* job, b
       !callbacks_->Enabled(caller.sdkappid, kBeforeSendCommand)) {
     return absl::OkStatus();
   }
-  // The backend sees the message's identity, so it is fixed now.
-  if (job->msg_seq == 0) job->msg_seq = RandomU32();
-  std::string msg_key = absl::StrCat(job->msg_seq, "_", job->random, "_", job->time);
-  // A known-down endpoint is not asked: no payload to build either.
-  std::string payload = callbacks_->EndpointDown(caller.sdkappid)
-                            ? std::string()
-                            : C2CPayload(*job, job->msg_seq, msg_key, job->time, online_only).dump();
-  auto verdict = callbacks_->Before(caller.sdkappid, kBeforeSendCommand, payload,
-                                    OptPlatform(caller), caller.client_ip);
+  v1::BeforeResponse verdict;
+  if (callbacks_->EndpointDown(caller.sdkappid)) {
+    // Known down: not asked, so no payload, and the message keeps the
+    // identity storage gives it. The failure policy decides.
+    verdict = callbacks_->Before(caller.sdkappid, kBeforeSendCommand, "", OptPlatform(caller),
+                                 caller.client_ip);
+  } else {
+    // The backend sees the message's identity, so it is fixed now.
+    if (job->msg_seq == 0) job->msg_seq = RandomU32();
+    std::string msg_key = absl::StrCat(job->msg_seq, "_", job->random, "_", job->time);
+    verdict = callbacks_->Before(
+        caller.sdkappid, kBeforeSendCommand,
+        C2CPayload(*job, job->msg_seq, msg_key, job->time, online_only).dump(),
+        OptPlatform(caller), caller.client_ip);
+  }
   if (verdict.verdict() == v1::BeforeResponse::DROP) {
     *dropped = true;
     return absl::OkStatus();
@@ -431,9 +437,11 @@ absl::StatusOr<v1::SendFromClientsResponse> MessageLogic::SendFromClients(
     }
   };
   // Checks are cached and quick; a before-send callback is a round trip to
-  // the app's backend, so those calls overlap rather than queue.
-  bool asks_backend =
-      callbacks_ != nullptr && callbacks_->Enabled(caller.sdkappid, kBeforeSendCommand);
+  // the app's backend, so those calls overlap rather than queue (unless the
+  // backend is known to be down: then nothing is asked).
+  bool asks_backend = callbacks_ != nullptr &&
+                      callbacks_->Enabled(caller.sdkappid, kBeforeSendCommand) &&
+                      !callbacks_->EndpointDown(caller.sdkappid);
   ForEachInParallel(count, asks_backend ? kParallelCallbacks : 1, stage);
   std::vector<SendJob> jobs;
   std::vector<int> job_owner;
