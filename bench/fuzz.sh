@@ -18,7 +18,7 @@ command -v clang++ >/dev/null || as_root apt-get install -y -qq clang libclang-r
 
 say "building the fuzz targets with clang into $BUILD"
 cmake -S "$PARLEY_ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
+  -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
   -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined" \
   -DPARLEY_FUZZ_ENGINE=libfuzzer >/dev/null
 cmake --build "$BUILD" -j2 --target "${TARGETS[@]/#/parley_fuzz_}"
