@@ -209,19 +209,23 @@ absl::StatusOr<v1::App> AuthLogic::SetAppLimits(const v1::SetAppLimitsRequest& r
   if (request.rest_calls_per_second() < 0 || request.client_sends_per_second() < 0) {
     return absl::InvalidArgumentError("limits are positive (0 keeps the current one)");
   }
-  if (auto st = store_->SetLimits(request.sdkappid(), request.rest_calls_per_second(),
-                                  request.client_sends_per_second());
-      !st.ok()) {
-    if (st.code() == absl::StatusCode::kNotFound) {
+  return AfterAppChange(request.sdkappid(),
+                        store_->SetLimits(request.sdkappid(), request.rest_calls_per_second(),
+                                          request.client_sends_per_second()));
+}
+
+absl::StatusOr<v1::App> AuthLogic::AfterAppChange(uint64_t sdkappid, const absl::Status& stored) {
+  if (!stored.ok()) {
+    if (stored.code() == absl::StatusCode::kNotFound) {
       return errors::Error(errors::kSdkAppIdNotFound, "SDKAppID not found");
     }
-    return st;
+    return stored;
   }
-  ForgetApp(request.sdkappid());
+  ForgetApp(sdkappid);
   v1::GetAppRequest get;
-  get.set_sdkappid(request.sdkappid());
+  get.set_sdkappid(sdkappid);
   auto app = GetApp(get);
-  if (app.ok()) app->clear_secret_key();
+  if (app.ok()) app->clear_secret_key();  // keys go only to GetApp and CreateApp
   return app;
 }
 
@@ -229,18 +233,7 @@ absl::StatusOr<v1::App> AuthLogic::SetAppAdmins(const v1::SetAppAdminsRequest& r
   std::set<std::string> unique(request.admin_ids().begin(), request.admin_ids().end());
   std::vector<std::string> admins(unique.begin(), unique.end());
   if (auto st = ValidateAdmins(admins); !st.ok()) return st;
-  if (auto st = store_->SetAdmins(request.sdkappid(), admins); !st.ok()) {
-    if (st.code() == absl::StatusCode::kNotFound) {
-      return errors::Error(errors::kSdkAppIdNotFound, "SDKAppID not found");
-    }
-    return st;
-  }
-  ForgetApp(request.sdkappid());
-  v1::GetAppRequest get;
-  get.set_sdkappid(request.sdkappid());
-  auto app = GetApp(get);
-  if (app.ok()) app->clear_secret_key();
-  return app;
+  return AfterAppChange(request.sdkappid(), store_->SetAdmins(request.sdkappid(), admins));
 }
 
 absl::Status AuthLogic::EnsureBootstrapApp(uint64_t sdkappid, const std::string& secret_key,

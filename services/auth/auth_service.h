@@ -74,6 +74,9 @@ class AuthLogic {
   absl::StatusOr<std::shared_ptr<const AppRecord>> LoadApp(uint64_t sdkappid);
   // 60010 unless the caller is an admin of its app.
   absl::StatusOr<std::shared_ptr<const AppRecord>> RequireAdmin(const rpc::Caller& caller);
+  // After a store change to an app: NOT_FOUND as 70020, else the fresh app
+  // without its key.
+  absl::StatusOr<v1::App> AfterAppChange(uint64_t sdkappid, const absl::Status& stored);
   absl::Status ValidateAdmins(const std::vector<std::string>& admin_ids) const;
   void ForgetApp(uint64_t sdkappid) { app_cache_.Erase(sdkappid); }
 
