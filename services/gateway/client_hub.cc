@@ -21,11 +21,15 @@ namespace parley::gateway {
 namespace {
 
 constexpr int32_t kBadPacket = 20001;
-// A request other than login before the session logged in (the code of
-// Tencent's client SDKs for "not logged in").
+// The client-contract codes (docs/protocol.md), numbered after the Tencent
+// client-SDK errors of the same meaning where there is one:
+// a request other than login before the session logged in;
 constexpr int32_t kNotLoggedIn = 6014;
-// Back off: a session sent faster than its app allows (the code of Tencent's
-// client SDKs for an API called too often); the frame says how long to wait.
+// a second login on a connection (Tencent's "operation in progress");
+constexpr int32_t kAlreadyLoggedIn = 6015;
+// a frame with no request this server knows (a newer client, say);
+constexpr int32_t kUnknownRequest = 6017;
+// back off: faster than the app allows; the frame says how long to wait.
 constexpr int32_t kTooFast = 7008;
 // How long events after a gap wait for the missing one before it is read
 // from storage, and how many may wait.
@@ -445,6 +449,11 @@ void ClientSession::OnMessage(std::string data, bool binary) {
   {
     std::lock_guard lock(mu_);
     if (state_ == State::kNew) binary_ = binary;  // answers follow the login's encoding
+    if (frame.body_case() == v1::ClientFrame::BODY_NOT_SET) {
+      return SendError(frame.id(), kUnknownRequest,
+                       "no request this server knows: login, heartbeat, send, sync, recall, "
+                       "edit, read, history, conversations, pin, api or logout");
+    }
     if (state_ != State::kLive && frame.body_case() != v1::ClientFrame::kLogin) {
       // Nothing but a login keeps a connection that has not logged in: not
       // even heartbeats (the login deadline closes it).
@@ -513,8 +522,8 @@ void ClientSession::OnMessage(std::string data, bool binary) {
           [](const auto&, v1::ServerFrame* out) { out->mutable_ack(); });
     case v1::ClientFrame::kApi:
       return HandleApi(frame.id(), frame.api());
-    case v1::ClientFrame::BODY_NOT_SET:
-      return SendError(frame.id(), kBadPacket, "frame has no body");
+    case v1::ClientFrame::BODY_NOT_SET:  // answered above
+      return;
   }
 }
 
@@ -549,7 +558,10 @@ void ClientSession::HandleApi(const std::string& id, const v1::ApiCall& call) {
 void ClientSession::HandleLogin(const std::string& id, const v1::LoginRequest& login) {
   {
     std::lock_guard lock(mu_);
-    if (state_ != State::kNew) return SendError(id, kBadPacket, "already logged in");
+    if (state_ != State::kNew) {
+      return SendError(id, kAlreadyLoggedIn,
+                       state_ == State::kLive ? "already logged in" : "a login is in progress");
+    }
     if (login.sdkappid() == 0 || login.user_id().empty()) {
       return SendError(id, kBadPacket, "login needs sdkappid and user_id");
     }

@@ -409,8 +409,14 @@ TEST_CASE("bad frames get error frames and change nothing", "[ws]") {
   CHECK(client.Login(c.sdkappid, "alice", c.Sig("mallory"), "Web")["error"]["errorCode"] == 70013);
   CHECK(client.Login(c.sdkappid, "alice", c.Sig("alice"), "Toaster")["error"]["errorCode"] ==
         20001);
+  // A request this server does not know (a newer client's), before or after login.
+  json unknown = client.Call("u", {{"teleport", {{"to", "mars"}}}});
+  CHECK(unknown["error"]["errorCode"] == 6017);
   // Still usable after all that.
   LoginOk(client, c, "alice", "Web");
+  CHECK(client.Call("u2", {{"teleport", json::object()}})["error"]["errorCode"] == 6017);
+  // A second login on the same connection.
+  CHECK(client.Login(c.sdkappid, "alice", c.Sig("alice"), "Web")["error"]["errorCode"] == 6015);
   json bad_body = client.Call("b", {{"send", {{"to", "bob"}, {"body", {{{"MsgType", "TIMTextElem"}}}}}}});
   CHECK(bad_body["error"]["errorCode"] == 90002);
   // A client can't speak for another user: a "from" field is ignored.
