@@ -715,10 +715,18 @@ absl::StatusOr<v1::MarkReadResponse> MessageLogic::MarkRead(const rpc::Caller& c
     return errors::Error(kToInvalid, "Peer_Account is missing or invalid");
   }
   int64_t read_time = request.msg_read_time() ? request.msg_read_time() : now_();
-  auto seq = store_->MarkRead(caller.sdkappid, *owner, request.peer_account(), read_time);
-  if (!seq.ok()) return seq.status();
+  auto seqs = store_->MarkRead(caller.sdkappid, *owner, request.peer_account(), read_time);
+  if (!seqs.ok()) return seqs.status();
+  // The reader's own devices learn of it too: their unread counts follow.
+  v1::TimelineEvent own;
+  own.set_seq(seqs->second);
+  own.set_kind(v1::TimelineEvent::KIND_READ);
+  own.set_peer(request.peer_account());
+  own.set_read_time(static_cast<uint32_t>(read_time));
+  own.set_event_time(static_cast<uint32_t>(read_time));
+  deliverer_->Enqueue(caller.sdkappid, *owner, own);
   v1::TimelineEvent receipt;
-  receipt.set_seq(*seq);
+  receipt.set_seq(seqs->first);
   receipt.set_kind(v1::TimelineEvent::KIND_READ_RECEIPT);
   receipt.set_peer(*owner);
   receipt.set_read_time(static_cast<uint32_t>(read_time));

@@ -229,9 +229,12 @@ absl::StatusOr<std::vector<std::string>> MessageStore::DeleteForOwner(
       });
 }
 
-absl::StatusOr<uint64_t> MessageStore::MarkRead(uint64_t sdkappid, const std::string& owner,
-                                                const std::string& peer, int64_t read_time) {
-  return pool_->Query<uint64_t>([&](pqxx::connection& c) -> absl::StatusOr<uint64_t> {
+absl::StatusOr<std::pair<uint64_t, uint64_t>> MessageStore::MarkRead(uint64_t sdkappid,
+                                                                     const std::string& owner,
+                                                                     const std::string& peer,
+                                                                     int64_t read_time) {
+  using Seqs = std::pair<uint64_t, uint64_t>;
+  return pool_->Query<Seqs>([&](pqxx::connection& c) -> absl::StatusOr<Seqs> {
     pqxx::work tx(c);
     tx.exec_params(
         "INSERT INTO conversations AS c (sdkappid, owner, peer, read_time) VALUES ($1, $2, $3, $4)"
@@ -239,9 +242,10 @@ absl::StatusOr<uint64_t> MessageStore::MarkRead(uint64_t sdkappid, const std::st
         "  read_time = greatest(c.read_time, EXCLUDED.read_time)",
         sdkappid, owner, peer, read_time);
     RecountUnread(tx, sdkappid, owner, peer);
-    uint64_t seq = Append(tx, sdkappid, peer, 4, owner, "", read_time, read_time);
+    uint64_t receipt = Append(tx, sdkappid, peer, 4, owner, "", read_time, read_time);
+    uint64_t own = Append(tx, sdkappid, owner, 6, peer, "", read_time, read_time);
     tx.commit();
-    return seq;
+    return Seqs{receipt, own};
   });
 }
 

@@ -104,7 +104,9 @@ class MessageStore {
   // Marks owner's conversation with peer read up to read_time, recounts its
   // unread messages and appends a read receipt to the peer's timeline.
   // Returns the receipt's seq.
-  absl::StatusOr<uint64_t> MarkRead(uint64_t sdkappid, const std::string& owner,
+  // Records the read mark; returns the seqs of the peer's receipt and of the
+  // reader's own read event (for the reader's other devices).
+  absl::StatusOr<std::pair<uint64_t, uint64_t>> MarkRead(uint64_t sdkappid, const std::string& owner,
                                     const std::string& peer, int64_t read_time);
   // Unread counts of owner's conversations (all when peers is empty).
   absl::StatusOr<std::vector<std::pair<std::string, uint32_t>>> Unread(

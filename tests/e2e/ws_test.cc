@@ -683,3 +683,41 @@ TEST_CASE("login, logout, kicks and timeouts are recorded with their reasons", "
   CHECK((*redis)->Command({"XGROUP", "DESTROY", parley::presence::kStateChangeStream, observer})
             .ok());
 }
+
+TEST_CASE("a read mark reaches the reader's other devices, in their timeline", "[ws]") {
+  TestCluster c;
+  ImportAccounts(c, {"alice", "bob"});
+  WsClient phone(c.http_port), web(c.http_port), bob(c.http_port);
+  LoginOk(phone, c, "alice", "Android");
+  LoginOk(web, c, "alice", "Web");
+  LoginOk(bob, c, "bob", "Web");
+  json sent = bob.SendText("alice", "read me");
+  REQUIRE(sent.contains("sendAck"));
+  REQUIRE(phone.NextEvent());
+  REQUIRE(web.NextEvent());
+  bob.NextEvent();  // bob's own copy
+  json read = web.Call("r", {{"read", {{"Peer_Account", "bob"}}}});
+  INFO(read.dump());
+  REQUIRE(read.contains("ack"));
+  // The phone hears that the conversation with bob was read...
+  auto mark = phone.NextEvent();
+  REQUIRE(mark);
+  CHECK((*mark)["kind"] == "KIND_READ");
+  CHECK((*mark)["peer"] == "bob");
+  CHECK((*mark).contains("readTime"));
+  // ...so does the device that read, as the same timeline event...
+  auto own = web.NextEvent();
+  REQUIRE(own);
+  CHECK((*own)["kind"] == "KIND_READ");
+  CHECK(SeqOf(*own) == SeqOf(*mark));
+  // ...and bob gets his receipt.
+  auto receipt = bob.NextEvent();
+  REQUIRE(receipt);
+  CHECK((*receipt)["kind"] == "KIND_READ_RECEIPT");
+  // A device that was away finds it in its timeline.
+  WsClient tablet(c.http_port);
+  json ack = LoginOk(tablet, c, "alice", "PC", 0);
+  std::vector<std::string> kinds;
+  while (auto e = tablet.NextEvent(1000)) kinds.push_back((*e)["kind"]);
+  CHECK(kinds == std::vector<std::string>{"KIND_MESSAGE", "KIND_READ"});
+}
