@@ -223,7 +223,7 @@ void MessageLogic::DeliverStored(uint64_t sdkappid, const SendJob& job, const Se
   v1::TimelineEvent event =
       MessageEvent(job, result.receiver_seq, job.from, result.msg_key, result.msg_seq, request);
   deliverer_->Enqueue(sdkappid, job.to, event);
-  if (result.sender_seq != 0) {
+  if (result.sender_seq != 0 && job.from != job.to) {
     // The sender's copy differs only in seq and peer.
     event.set_seq(result.sender_seq);
     event.set_peer(job.to);

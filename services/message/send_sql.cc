@@ -46,6 +46,10 @@ constexpr char kWriteOneSql[] =
     "SELECT duplicate, msg_key, msg_seq, msg_time, sender_seq, receiver_seq FROM parley_c2c_send("
     "$1, $2, $3, $4, $5, $6, $7, $8, $9, NULLIF($10, '')::jsonb, $11, $12, $13, $14)";
 
+constexpr char kSelfSendSeqSql[] =
+    "UPDATE c2c_dedup SET sender_seq = $4"
+    " WHERE sdkappid = $1 AND from_account = $2 AND to_account = $2 AND dedup_key = $3";
+
 // The batch's keys that someone already holds (their sends take the slow path).
 constexpr char kFindDedupSql[] =
     "SELECT d.sdkappid, d.from_account, d.to_account, d.dedup_key FROM c2c_dedup d"
@@ -208,6 +212,8 @@ void AssignSeqs(pqxx::work& tx, const std::vector<SendJob>& jobs, const std::vec
     result.receiver_seq = static_cast<uint64_t>(next_timeline_seq[{job.sdkappid, job.to}]++);
     if (StoresForSender(job)) {
       result.sender_seq = static_cast<uint64_t>(next_timeline_seq[{job.sdkappid, job.from}]++);
+    } else if (job.from == job.to) {
+      result.sender_seq = result.receiver_seq;  // to oneself: one timeline, one seq
     }
   }
 }
@@ -359,6 +365,15 @@ SendResult WriteOne(pqxx::work& tx, const SendJob& job) {
   result.msg_time = row[3].as<int64_t>();
   result.sender_seq = row[4].as<uint64_t>();
   result.receiver_seq = row[5].as<uint64_t>();
+  if (!result.duplicate && job.from == job.to) {
+    // To oneself the message is in one timeline: its seq is the sender's
+    // too, and a retry must be answered with it.
+    result.sender_seq = result.receiver_seq;
+    if (!job.dedup_key.empty()) {
+      Exec(tx, "send_one_self", kSelfSendSeqSql, job.sdkappid, job.from, job.dedup_key,
+           static_cast<int64_t>(result.sender_seq));
+    }
+  }
   return result;
 }
 

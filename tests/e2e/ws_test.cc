@@ -721,3 +721,27 @@ TEST_CASE("a read mark reaches the reader's other devices, in their timeline", "
   while (auto e = tablet.NextEvent(1000)) kinds.push_back((*e)["kind"]);
   CHECK(kinds == std::vector<std::string>{"KIND_MESSAGE", "KIND_READ"});
 }
+
+TEST_CASE("a send to oneself is one timeline event whose seq the sendAck gives", "[ws]") {
+  TestCluster c;
+  ImportAccounts(c, {"alice"});
+  WsClient web(c.http_port), phone(c.http_port);
+  LoginOk(web, c, "alice", "Web");
+  LoginOk(phone, c, "alice", "Android");
+  json ack = web.SendText("alice", "note to self", "self-1");
+  INFO(ack.dump());
+  REQUIRE(ack.contains("sendAck"));
+  uint64_t seq = std::stoull(ack["sendAck"]["seq"].get<std::string>());
+  CHECK(seq > 0);
+  for (WsClient* device : {&web, &phone}) {
+    auto event = device->NextEvent();
+    REQUIRE(event);
+    CHECK(SeqOf(*event) == seq);
+    CHECK((*event)["peer"] == "alice");
+    CHECK_FALSE(device->NextEvent(500).has_value());  // once, not twice
+  }
+  // A retry is answered with the same seq.
+  json again = web.SendText("alice", "note to self", "self-1");
+  CHECK(again["sendAck"]["duplicate"] == true);
+  CHECK(again["sendAck"]["seq"] == ack["sendAck"]["seq"]);
+}
