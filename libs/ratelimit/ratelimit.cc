@@ -33,7 +33,7 @@ SharedLimiter::SharedLimiter(redis::Pool* redis, std::string prefix, Clock now_m
 
 SharedLimiter::Result SharedLimiter::Acquire(const std::string& key, int64_t limit) {
   int64_t second = now_ms_() / 1000;
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
   if (second != pruned_second_) {
     // Buckets of earlier seconds hold nothing worth keeping.
     for (auto it = buckets_.begin(); it != buckets_.end();) {
@@ -41,9 +41,12 @@ SharedLimiter::Result SharedLimiter::Acquire(const std::string& key, int64_t lim
     }
     pruned_second_ = second;
   }
-  Bucket& bucket = buckets_[key];
-  if (bucket.second != second) bucket = Bucket{second};
-  if (bucket.tokens == 0 && !bucket.exhausted) {
+  Bucket* bucket = &buckets_[key];
+  if (bucket->second != second) *bucket = Bucket{second};
+  if (bucket->tokens == 0 && !bucket->exhausted) {
+    // The round trip happens without the lock: other keys, and other
+    // callers' spending, don't wait for Redis.
+    lock.unlock();
     int64_t chunk = std::max<int64_t>(1, limit / 10);
     auto reply = redis_->Command({"EVAL", kReserveScript, "1",
                                   absl::StrCat(prefix_, "{", key, "}:", second),
@@ -52,16 +55,19 @@ SharedLimiter::Result SharedLimiter::Acquire(const std::string& key, int64_t lim
     if (r == nullptr || r->type != REDIS_REPLY_ARRAY || r->elements < 2) {
       return {true, 0};  // Redis away: let it through
     }
-    bucket.tokens = r->element[0]->integer;
-    bucket.reserved = r->element[1]->integer;
-    bucket.exhausted = bucket.tokens == 0;
+    lock.lock();
+    bucket = &buckets_[key];  // the map may have changed meanwhile
+    if (bucket->second != second) *bucket = Bucket{second};
+    bucket->tokens += r->element[0]->integer;
+    bucket->reserved = std::max<int64_t>(bucket->reserved, r->element[1]->integer);
+    bucket->exhausted = bucket->tokens == 0;
   }
-  if (bucket.tokens > 0) {
-    --bucket.tokens;
-    return {true, bucket.reserved + bucket.refused};
+  if (bucket->tokens > 0) {
+    --bucket->tokens;
+    return {true, bucket->reserved + bucket->refused};
   }
-  ++bucket.refused;
-  return {false, bucket.reserved + bucket.refused};
+  ++bucket->refused;
+  return {false, bucket->reserved + bucket->refused};
 }
 
 bool TokenBucket::Take(int64_t rate, int64_t now_ms, int64_t* retry_after_ms) {

@@ -72,6 +72,15 @@ absl::StatusOr<v1::QueryOnlineStatusResponse> PushLogic::QueryOnlineStatus(
     return errors::Error(kTooManyAccounts, "To_Account has more than 500 accounts");
   }
   v1::QueryOnlineStatusResponse response;
+  std::vector<std::string> valid;
+  for (const auto& user : request.to_account()) {
+    if (!user.empty() && user.size() <= 32) valid.push_back(user);
+  }
+  // Every user's sessions in one go (a few round trips), not one per user.
+  absl::StatusOr<std::map<std::string, std::vector<presence::Session>>> all =
+      std::map<std::string, std::vector<presence::Session>>();
+  if (!valid.empty()) all = presence_->SessionsOfUsers(caller.sdkappid, valid);
+  if (!all.ok()) return all.status();
   for (const auto& user : request.to_account()) {
     if (user.empty() || user.size() > 32) {
       auto* error = response.add_error_list();
@@ -79,13 +88,12 @@ absl::StatusOr<v1::QueryOnlineStatusResponse> PushLogic::QueryOnlineStatus(
       error->set_error_code(kBadAccount);
       continue;
     }
-    auto sessions = presence_->Sessions(caller.sdkappid, user);
-    if (!sessions.ok()) return sessions.status();
+    const auto& sessions = (*all)[user];
     auto* result = response.add_query_result();
     result->set_to_account(user);
-    result->set_status(sessions->empty() ? "Offline" : "Online");
+    result->set_status(sessions.empty() ? "Offline" : "Online");
     if (request.is_need_detail()) {
-      for (const auto& session : *sessions) {
+      for (const auto& session : sessions) {
         auto* detail = result->add_detail();
         detail->set_platform(session.platform);
         detail->set_status("Online");

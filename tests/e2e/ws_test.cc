@@ -370,11 +370,17 @@ TEST_CASE("a new login in the same platform class kicks the old one - REST kick 
   CHECK(phone.NextKick() == std::optional<std::string>("login_elsewhere"));
 
   json status = c.Rest("openim/query_online_status",
-                       R"({"To_Account":["carol","nobody"],"IsNeedDetail":1})");
+                       json{{"To_Account", {"carol", "", "nobody", std::string(33, 'x')}},
+                            {"IsNeedDetail", 1}}.dump());
   REQUIRE(status["ErrorCode"] == 0);
+  REQUIRE(status["QueryResult"].size() == 2);
   CHECK(status["QueryResult"][0]["Status"] == "Online");
   CHECK(status["QueryResult"][0]["Detail"].size() == 2);
+  CHECK(status["QueryResult"][1]["To_Account"] == "nobody");
   CHECK(status["QueryResult"][1]["Status"] == "Offline");
+  CHECK(status["ErrorList"].size() == 2);  // the empty and the 33-byte ids
+  // Only invalid ids: answered per id, no lookup at all.
+  CHECK(c.Rest("openim/query_online_status", R"({"To_Account":[""]})")["ErrorList"].size() == 1);
 
   CHECK(c.Rest("im_open_login_svc/kick", R"({"UserID":"carol"})")["ErrorCode"] == 0);
   CHECK(desktop.NextKick() == std::optional<std::string>("admin_kick"));

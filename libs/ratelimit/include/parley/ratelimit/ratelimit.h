@@ -3,7 +3,8 @@
 // counter in Redis in chunks (a tenth of the limit) and spends them locally.
 // The grants of one second never add up to more than the limit, however many
 // replicas ask; a replica that could not get more refuses until the next
-// second. When Redis can't be reached the limiter lets requests through
+// second. Only the chunk's round trip waits for Redis, and it holds no lock.
+// When Redis can't be reached the limiter lets requests through
 // (limits protect; they must not take the service down with Redis).
 // Thread-safe.
 #pragma once
