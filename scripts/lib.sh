@@ -94,13 +94,15 @@ start_postgres() {
     || psql -h 127.0.0.1 -p "$port" -U parley -d postgres -qc "CREATE DATABASE \"$db\"" >/dev/null
 }
 
+# stop_postgres DATA [MODE]: MODE is pg_ctl's shutdown mode (fast, or
+# immediate: a crash, recovered from the WAL at the next start).
 stop_postgres() {
-  local data bin pgdata
+  local data bin pgdata mode=${2:-fast}
   data=$(abs_dir "$1")
   bin=$(pg_bin_dir) || true
   pgdata=$(pg_data_dir "$data")
   [ -n "$bin" ] && [ -f "$pgdata/PG_VERSION" ] || return 0
-  as_pg "$bin/pg_ctl" -D "$pgdata" -m fast -w stop >/dev/null 2>&1 || true
+  as_pg "$bin/pg_ctl" -D "$pgdata" -m "$mode" -w stop >/dev/null 2>&1 || true
 }
 
 # start_redis DATA PORT [fast]

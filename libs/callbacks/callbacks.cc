@@ -259,9 +259,22 @@ void CallbackClient::Run() {
     }
     for (int attempt = 0;; ++attempt) {
       auto replies = redis_->Pipeline(commands);
-      if (replies.ok()) break;
-      log::Warn("callback_enqueue_failed", {{"events", batch.size()},
-                                            {"error", std::string(replies.status().message())}});
+      std::string error;
+      if (replies.ok()) {
+        // A command can fail on its own (a Redis that is still loading its
+        // data answers LOADING): those are sent again, the others are done.
+        std::vector<std::vector<std::string>> failed;
+        for (size_t i = 0; i < replies->size(); ++i) {
+          if ((*replies)[i].ok()) continue;
+          error = std::string((*replies)[i].status().message());
+          failed.push_back(std::move(commands[i]));
+        }
+        if (failed.empty()) break;
+        commands = std::move(failed);
+      } else {
+        error = std::string(replies.status().message());
+      }
+      log::Warn("callback_enqueue_failed", {{"commands", commands.size()}, {"error", error}});
       std::unique_lock lock(mu_);
       if (stopping_) return;
       cv_.wait_for(lock, std::chrono::milliseconds(std::min(5000, 100 << std::min(attempt, 6))));

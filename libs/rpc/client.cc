@@ -15,6 +15,10 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target, const std:
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   // Services are dialled by address; the certificate must name the service.
   args.SetSslTargetNameOverride(Identity(server));
+  // Every address the target resolves to (replicas behind a headless Service,
+  // or an "ipv4:a,b" list) takes calls in turn; a replica that goes away is
+  // skipped until it answers again.
+  args.SetLoadBalancingPolicyName("round_robin");
   return grpc::CreateCustomChannel(target, ChannelCredentials(), args);
 }
 

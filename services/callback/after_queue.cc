@@ -15,7 +15,7 @@ namespace parley::callback {
 namespace {
 
 using Fields = std::map<std::string, std::string>;
-using Entries = std::vector<std::pair<std::string, Fields>>;
+using Entries = AfterQueue::Entries;
 
 std::string Str(const redisReply* r) {
   return r && r->str ? std::string(r->str, r->len) : std::string();
@@ -44,6 +44,16 @@ Entries ReadGroupEntries(const redis::Reply& reply) {
   const redisReply* raw = reply.raw();
   if (raw->type != REDIS_REPLY_ARRAY || raw->elements == 0) return {};
   return ParseEntries(raw->element[0]->element[1]);
+}
+
+// Entries of `stream` read by a consumer that has not acknowledged them for
+// `idle` (it died, or its acknowledgement failed), now given to `consumer`.
+Entries ClaimIdle(redis::Pool& redis, const char* stream, const std::string& consumer,
+                  std::chrono::milliseconds idle) {
+  auto claimed = redis.Command({"XAUTOCLAIM", stream, callbacks::kConsumerGroup, consumer,
+                                std::to_string(idle.count()), "0-0", "COUNT", "100"});
+  if (!claimed.ok() || claimed->raw()->elements < 2) return {};
+  return ParseEntries(claimed->raw()->element[1]);
 }
 
 int64_t NowMillis() {
@@ -349,15 +359,10 @@ void AfterQueue::Work(int index) {
     // Entries read by a worker that died: take them over once idle long enough.
     if (index == 0 && std::chrono::steady_clock::now() - last_claim > options_.claim_idle / 2) {
       last_claim = std::chrono::steady_clock::now();
-      auto claimed = redis_->Command({"XAUTOCLAIM", callbacks::kQueueStream,
-                                      callbacks::kConsumerGroup, consumer,
-                                      std::to_string(options_.claim_idle.count()), "0-0",
-                                      "COUNT", "100"});
-      if (claimed.ok() && claimed->raw()->elements >= 2) {
-        for (const auto& [id, fields] : ParseEntries(claimed->raw()->element[1])) {
-          auto m = fields.find("m");
-          Handle(id, m == fields.end() ? "" : m->second);
-        }
+      for (const auto& [id, fields] :
+           ClaimIdle(*redis_, callbacks::kQueueStream, consumer, options_.claim_idle)) {
+        auto m = fields.find("m");
+        Handle(id, m == fields.end() ? "" : m->second);
       }
     }
   }
@@ -376,6 +381,7 @@ void AfterQueue::MoveDueRetries() {
 void AfterQueue::ConvertStateChanges() {
   std::unique_ptr<redis::Pool> reader;
   std::string consumer = options_.consumer + "-state";
+  auto last_claim = std::chrono::steady_clock::now();
   while (running_) {
     if (!OpenReader(&reader)) continue;
     auto reply = reader->Command({"XREADGROUP", "GROUP", callbacks::kConsumerGroup, consumer,
@@ -388,38 +394,54 @@ void AfterQueue::ConvertStateChanges() {
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
       continue;
     }
-    std::vector<std::vector<std::string>> commands;
-    for (const auto& [id, f] : ReadGroupEntries(*reply)) {
-      uint64_t app = std::strtoull(f.count("app") ? f.at("app").c_str() : "0", nullptr, 10);
-      auto settings = logic_->GetSettings(app);
-      if (app != 0 && settings.ok() && callbacks::Enables(*settings, "State.StateChange")) {
-        nlohmann::ordered_json payload;
-        std::string platform = f.count("platform") ? f.at("platform") : "";
-        payload["Info"] = {{"Action", f.count("action") ? f.at("action") : ""},
-                           {"To_Account", f.count("user") ? f.at("user") : ""},
-                           {"Reason", f.count("reason") ? f.at("reason") : ""}};
-        payload["KickedDevice"] = nlohmann::ordered_json::array();
-        if (f.count("kicked") && !f.at("kicked").empty()) {
-          for (absl::string_view kicked : absl::StrSplit(f.at("kicked"), ',')) {
-            payload["KickedDevice"].push_back({{"Platform", OptPlatform(std::string(kicked))}});
-          }
-        }
-        callbacks::Event event{app,
-                               "State.StateChange",
-                               payload.dump(),
-                               OptPlatform(platform),
-                               "",
-                               std::strtoll(f.count("time_ms") ? f.at("time_ms").c_str() : "0",
-                                            nullptr, 10),
-                               0,
-                               ""};
-        commands.push_back({"XADD", callbacks::kQueueStream, "*", "m",
-                            callbacks::EncodeEvent(event)});
-      }
-      commands.push_back({"XACK", presence::kStateChangeStream, callbacks::kConsumerGroup, id});
+    ConvertStateEntries(ReadGroupEntries(*reply));
+    // Changes read but never acknowledged (a replica that died, a failed
+    // transaction) are taken over; left pending they would also stop the
+    // stream from being trimmed.
+    if (std::chrono::steady_clock::now() - last_claim > options_.claim_idle / 2) {
+      last_claim = std::chrono::steady_clock::now();
+      ConvertStateEntries(
+          ClaimIdle(*redis_, presence::kStateChangeStream, consumer, options_.claim_idle));
     }
-    if (!commands.empty()) (void)redis_->Pipeline(commands);
   }
+}
+
+void AfterQueue::ConvertStateEntries(const Entries& entries) {
+  if (entries.empty()) return;
+  // One transaction: each change is queued and acknowledged together, or
+  // neither (a Redis still loading fails them all; they are claimed again).
+  std::vector<std::vector<std::string>> commands = {{"MULTI"}};
+  for (const auto& [id, f] : entries) {
+    uint64_t app = std::strtoull(f.count("app") ? f.at("app").c_str() : "0", nullptr, 10);
+    auto settings = logic_->GetSettings(app);
+    if (app != 0 && settings.ok() && callbacks::Enables(*settings, "State.StateChange")) {
+      nlohmann::ordered_json payload;
+      std::string platform = f.count("platform") ? f.at("platform") : "";
+      payload["Info"] = {{"Action", f.count("action") ? f.at("action") : ""},
+                         {"To_Account", f.count("user") ? f.at("user") : ""},
+                         {"Reason", f.count("reason") ? f.at("reason") : ""}};
+      payload["KickedDevice"] = nlohmann::ordered_json::array();
+      if (f.count("kicked") && !f.at("kicked").empty()) {
+        for (absl::string_view kicked : absl::StrSplit(f.at("kicked"), ',')) {
+          payload["KickedDevice"].push_back({{"Platform", OptPlatform(std::string(kicked))}});
+        }
+      }
+      callbacks::Event event{app,
+                             "State.StateChange",
+                             payload.dump(),
+                             OptPlatform(platform),
+                             "",
+                             std::strtoll(f.count("time_ms") ? f.at("time_ms").c_str() : "0",
+                                          nullptr, 10),
+                             0,
+                             ""};
+      commands.push_back({"XADD", callbacks::kQueueStream, "*", "m",
+                          callbacks::EncodeEvent(event)});
+    }
+    commands.push_back({"XACK", presence::kStateChangeStream, callbacks::kConsumerGroup, id});
+  }
+  commands.push_back({"EXEC"});
+  (void)redis_->Pipeline(commands);
 }
 
 }  // namespace parley::callback

@@ -29,6 +29,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -67,6 +68,9 @@ bool StreamIdLess(const std::string& a, const std::string& b);
 
 class AfterQueue {
  public:
+  // Stream entries: [(id, {field: value})].
+  using Entries = std::vector<std::pair<std::string, std::map<std::string, std::string>>>;
+
   AfterQueue(CallbackLogic* logic, redis::Pool* redis, redis::PoolOptions reader_options,
              AfterQueueOptions options);
   ~AfterQueue();  // stops and joins
@@ -85,6 +89,9 @@ class AfterQueue {
   void Work(int index);
   void MoveDueRetries();
   void ConvertStateChanges();
+  // Queues the State.StateChange callbacks of these presence changes and
+  // acknowledges them, in one transaction.
+  void ConvertStateEntries(const Entries& entries);
   // Every trim_interval: consumed entries of both streams, old dead letters.
   void Trim();
   // Every drain_interval: probes down endpoints with a parked event, and

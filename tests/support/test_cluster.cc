@@ -8,6 +8,7 @@
 #include <random>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "parley/usersig/usersig.h"
 #include "support/tls.h"
@@ -173,16 +174,26 @@ void TestCluster::StartRelationship() {
 
 Process TestCluster::StartExtraGateway(int* http_port, const std::string& instance_id) {
   // A second instance: its own ports and id, the same backends.
+  return StartInstance("gateway",
+                       {{"PARLEY_HTTP_ADDR", absl::StrCat("127.0.0.1:", FreePort())},
+                        {"PARLEY_GATEWAY_GRPC_ADDR", absl::StrCat("127.0.0.1:", FreePort())},
+                        {"PARLEY_GATEWAY_ID", instance_id}},
+                       "PARLEY_HTTP_ADDR", http_port);
+}
+
+Process TestCluster::StartInstance(const std::string& service, const Env& overrides,
+                                   const std::string& health_var, int* health_port) {
   auto main_env = env_;
-  env_["PARLEY_HTTP_ADDR"] = absl::StrCat("127.0.0.1:", FreePort());
-  env_["PARLEY_GATEWAY_GRPC_ADDR"] = absl::StrCat("127.0.0.1:", FreePort());
-  env_["PARLEY_GATEWAY_ID"] = instance_id;
-  *http_port = std::stoi(env_["PARLEY_HTTP_ADDR"].substr(10));
-  Process extra = StartService("services/gateway/parley-gateway", "gateway-extra",
-                               {"PARLEY_HTTP_ADDR", "PARLEY_GATEWAY_GRPC_ADDR"}, {},
-                               "PARLEY_HTTP_ADDR", http_port);
+  std::vector<std::string> listen_vars;
+  for (const auto& [name, value] : overrides) {
+    env_[name] = value;
+    if (absl::EndsWith(name, "_ADDR") && name != "PARLEY_REDIS_ADDR") listen_vars.push_back(name);
+  }
+  *health_port = port(health_var);
+  Process instance = StartService(absl::StrCat("services/", service, "/parley-", service),
+                                  service + "-extra", listen_vars, {}, health_var, health_port);
   env_ = main_env;
-  return extra;
+  return instance;
 }
 
 void TestCluster::StartGateway() {

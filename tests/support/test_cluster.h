@@ -36,6 +36,12 @@ class TestCluster {
   void StartGateway();
   // Another gateway instance on its own ports; returns its HTTP port.
   Process StartExtraGateway(int* http_port, const std::string& instance_id);
+  // Another instance of a service ("message" starts parley-message): the
+  // cluster's settings with `overrides` on top. Every *_ADDR override but
+  // Redis's is a port it listens on; `health_var` names the one serving /healthz, whose
+  // port *health_port gets. A port taken meanwhile is replaced by a free one.
+  Process StartInstance(const std::string& service, const Env& overrides,
+                        const std::string& health_var, int* health_port);
   // Waits until url on port answers 200; fails the test after `seconds`.
   // Returns false when the process exited because its port was taken.
   static bool WaitHealthy(int port, const std::string& path, Process& process, int seconds = 30);

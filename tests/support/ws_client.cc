@@ -82,6 +82,13 @@ std::optional<nlohmann::json> WsClient::Next(int timeout_ms) {
 }
 
 nlohmann::json WsClient::Call(const std::string& id, nlohmann::json frame, int timeout_ms) {
+  auto answer = TryCall(id, std::move(frame), timeout_ms);
+  if (!answer) FAIL("no answer to frame " + id + (closed_ ? " (connection closed)" : ""));
+  return *answer;
+}
+
+std::optional<nlohmann::json> WsClient::TryCall(const std::string& id, nlohmann::json frame,
+                                                int timeout_ms) {
   frame["id"] = id;
   Send(frame);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
@@ -95,8 +102,7 @@ nlohmann::json WsClient::Call(const std::string& id, nlohmann::json frame, int t
     if (answer.value("id", "") == id) return answer;
     pending_.push_back(std::move(answer));
   }
-  FAIL("no answer to frame " + id + (closed_ ? " (connection closed)" : ""));
-  return {};
+  return std::nullopt;
 }
 
 std::optional<nlohmann::json> WsClient::NextEvent(int timeout_ms) {

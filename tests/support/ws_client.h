@@ -26,6 +26,13 @@ class WsClient {
   // Sends a frame with `id` and returns the answer with that id; frames that
   // arrive first (pushes) are kept for NextEvent().
   nlohmann::json Call(const std::string& id, nlohmann::json frame, int timeout_ms = 5000);
+  // As Call, but nullopt when no answer comes or the connection closes,
+  // instead of failing the test: for worker threads, where Catch's
+  // assertions must not run.
+  std::optional<nlohmann::json> TryCall(const std::string& id, nlohmann::json frame,
+                                        int timeout_ms = 5000);
+  // Forgets frames read but not returned yet (events a load driver ignores).
+  void ClearPending() { pending_.clear(); }
   // The next pushed timeline event ({"seq":..., "kind":..., ...}), or nullopt.
   std::optional<nlohmann::json> NextEvent(int timeout_ms = 5000);
   // The next frame as it came (binary protobuf frames), or nullopt.
