@@ -198,20 +198,25 @@ v1::BeforeResponse CallbackClient::Before(uint64_t sdkappid, const std::string& 
 
 void CallbackClient::After(uint64_t sdkappid, const std::string& command, std::string payload_json,
                            std::string opt_platform, std::string client_ip) {
-  Enqueue({sdkappid, command, std::move(payload_json), std::move(opt_platform),
-           std::move(client_ip), NowMillis(), 0, ""},
-          nullptr);
+  Enqueue({{sdkappid, command, std::move(payload_json), std::move(opt_platform),
+            std::move(client_ip), NowMillis(), 0, ""},
+           nullptr,
+           nullptr});
 }
 
 void CallbackClient::After(uint64_t sdkappid, const std::string& command,
                            std::function<std::string()> make_payload, std::string opt_platform,
-                           std::string client_ip) {
-  Enqueue({sdkappid, command, "", std::move(opt_platform), std::move(client_ip), NowMillis(), 0, ""},
-          std::move(make_payload));
+                           std::string client_ip, std::function<void()> settled) {
+  Enqueue({{sdkappid, command, "", std::move(opt_platform), std::move(client_ip), NowMillis(), 0, ""},
+           std::move(make_payload),
+           std::move(settled)});
 }
 
-void CallbackClient::Enqueue(Event event, std::function<std::string()> make_payload) {
-  if (!Enabled(event.sdkappid, event.command)) return;
+void CallbackClient::Enqueue(Queued queued) {
+  if (!Enabled(queued.event.sdkappid, queued.event.command)) {
+    if (queued.settled) queued.settled();
+    return;
+  }
   {
     std::lock_guard lock(mu_);
     if (queue_.size() >= kMaxQueued) {
@@ -221,7 +226,7 @@ void CallbackClient::Enqueue(Event event, std::function<std::string()> make_payl
           .Increment();
       return;
     }
-    queue_.emplace_back(std::move(event), std::move(make_payload));
+    queue_.push_back(std::move(queued));
   }
   cv_.notify_one();
 }
@@ -229,19 +234,21 @@ void CallbackClient::Enqueue(Event event, std::function<std::string()> make_payl
 void CallbackClient::Run() {
   for (;;) {
     std::vector<Event> batch;
+    std::vector<std::function<void()>> settled;
     {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;
       while (!queue_.empty() && batch.size() < 256) {
-        auto [event, make_payload] = std::move(queue_.front());
+        Queued queued = std::move(queue_.front());
         queue_.pop_front();
-        if (make_payload) {
+        if (queued.make_payload) {
           lock.unlock();  // may query a database
-          event.payload_json = make_payload();
+          queued.event.payload_json = queued.make_payload();
           lock.lock();
         }
-        batch.push_back(std::move(event));
+        batch.push_back(std::move(queued.event));
+        if (queued.settled) settled.push_back(std::move(queued.settled));
       }
     }
     std::vector<std::vector<std::string>> commands;
@@ -279,6 +286,7 @@ void CallbackClient::Run() {
       if (stopping_) return;
       cv_.wait_for(lock, std::chrono::milliseconds(std::min(5000, 100 << std::min(attempt, 6))));
     }
+    for (auto& done : settled) done();
   }
 }
 

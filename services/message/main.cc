@@ -75,12 +75,18 @@ int main(int argc, char** argv) {
       redis->get(), *redis_options);
   logic.SetCallbacks(&callbacks);
 
-  // Dedup records older than the window are dropped once a minute.
+  // Every 5 s: after-send callbacks the outbox still owes (their replica
+  // died before queueing them) are queued again. Once a minute: dedup
+  // records older than the window are dropped.
   std::atomic<bool> running{true};
   std::thread janitor([&] {
-    while (running) {
-      for (int i = 0; i < 600 && running; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      if (running) (void)store.DeleteExpiredDedup();
+    for (int tick = 1; running; ++tick) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (tick % 50 == 0) {
+        while (running && logic.RequeueOwedCallbacks(500) == 500) {
+        }
+      }
+      if (tick % 600 == 0) (void)store.DeleteExpiredDedup();
     }
   });
 

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "parley/errors/errors.h"
 #include "parley/log/log.h"
+#include "parley/metrics/metrics.h"
 #include "parley/protojson/protojson.h"
 #include "parley/rpc/client.h"
 #include "parley/rpc/serve.h"
@@ -127,7 +128,13 @@ MessageLogic::MessageLogic(MessageStore* store, BatchWriter* writer, delivery::D
                       return std::vector<absl::StatusOr<uint64_t>>(users.size(), heads.status());
                     }
                     return std::vector<absl::StatusOr<uint64_t>>(heads->begin(), heads->end());
-                  }) {}
+                  }),
+      settle_(1000, [this](const std::vector<int64_t>& ids) {
+        // Rows left behind (PostgreSQL away) are queued again when due: the
+        // callback then arrives twice, which at-least-once allows.
+        bool ok = store_->SettleOwedCallbacks(ids).ok();
+        return std::vector<bool>(ids.size(), ok);
+      }) {}
 
 absl::Status MessageLogic::CheckPermission(const rpc::Caller& caller, const SendJob& job,
                                            int32_t* refused_code) {
@@ -302,24 +309,63 @@ absl::Status MessageLogic::BeforeSend(const rpc::Caller& caller, SendJob* job, b
   return absl::OkStatus();
 }
 
-void MessageLogic::AfterSend(const rpc::Caller& caller, const SendJob& job,
-                             const std::string& msg_key, uint32_t msg_seq, int64_t msg_time,
-                             bool online_only) {
+std::vector<std::string> MessageLogic::AfterSendCommands(uint64_t sdkappid,
+                                                         const std::string& to) {
+  std::vector<std::string> commands;
+  if (callbacks_ == nullptr) return commands;
+  for (const char* command : {kAfterSendCommand, kBotCommand}) {
+    if (command == std::string(kBotCommand) && to.rfind(kBotPrefix, 0) != 0) continue;
+    if (callbacks_->Enabled(sdkappid, command)) commands.emplace_back(command);
+  }
+  return commands;
+}
+
+void MessageLogic::AfterSend(const SendJob& job, const std::string& msg_key, uint32_t msg_seq,
+                             int64_t msg_time, bool online_only,
+                             const std::vector<int64_t>& owed_ids) {
   if (callbacks_ == nullptr) return;
-  std::vector<const char*> commands = {kAfterSendCommand};
-  if (job.to.rfind(kBotPrefix, 0) == 0) commands.push_back(kBotCommand);
-  for (const char* command : commands) {
+  for (size_t i = 0; i < job.after_commands.size(); ++i) {
+    std::function<void()> settled;
+    if (i < owed_ids.size()) {
+      settled = [this, id = owed_ids[i]] { (void)settle_.Submit({id}); };
+    }
     callbacks_->After(
-        caller.sdkappid, command,
-        [this, app = caller.sdkappid, job, msg_key, msg_seq, msg_time, online_only] {
+        job.sdkappid, job.after_commands[i],
+        [this, job, msg_key, msg_seq, msg_time, online_only] {
           auto payload = C2CPayload(job, msg_seq, msg_key, msg_time, online_only);
           payload["SendMsgResult"] = 0;
           payload["ErrorInfo"] = "";
-          payload["UnreadMsgNum"] = TotalUnread(app, job.to);
+          payload["UnreadMsgNum"] = TotalUnread(job.sdkappid, job.to);
           return payload.dump();
         },
-        OptPlatform(caller), caller.client_ip);
+        job.opt_platform, job.client_ip, std::move(settled));
   }
+}
+
+size_t MessageLogic::RequeueOwedCallbacks(size_t limit) {
+  if (callbacks_ == nullptr) return 0;
+  auto owed = store_->LeaseOwedCallbacks(limit, kOwedCallbackLease);
+  if (!owed.ok()) {
+    log::Warn("owed_callbacks_unreadable", {{"error", std::string(owed.status().message())}});
+    return 0;
+  }
+  std::vector<int64_t> gone;
+  for (auto& o : *owed) {
+    if (!o.message_found) {
+      gone.push_back(o.id);  // the message was deleted since: nothing to report
+      continue;
+    }
+    o.job.after_commands = {o.command};
+    AfterSend(o.job, o.msg_key, o.msg_seq, o.msg_time, false, {o.id});
+  }
+  (void)store_->SettleOwedCallbacks(gone);
+  if (!owed->empty()) {
+    metrics::Registry::Default()
+        .GetCounter("parley_message_owed_callbacks_requeued_total",
+                    "after-send callbacks queued again from the outbox")
+        .Increment(owed->size());
+  }
+  return owed->size();
 }
 
 absl::StatusOr<std::optional<v1::SendC2CResponse>> MessageLogic::StageSend(
@@ -351,7 +397,11 @@ absl::StatusOr<std::optional<v1::SendC2CResponse>> MessageLogic::StageSend(
     return st;
   }
   const v1::SendC2CRequest& sent = rewritten ? *rewritten : request;
-  bool after_callback = !Has(request.forbid_callback_control(), "ForbidAfterSendMsgCallback");
+  if (!Has(request.forbid_callback_control(), "ForbidAfterSendMsgCallback")) {
+    job->after_commands = AfterSendCommands(caller.sdkappid, job->to);
+    job->opt_platform = OptPlatform(caller);
+    job->client_ip = caller.client_ip;
+  }
 
   if (online_only || dropped) {
     // Not stored: only sessions online now get it, with seq 0. A message the
@@ -361,7 +411,7 @@ absl::StatusOr<std::optional<v1::SendC2CResponse>> MessageLogic::StageSend(
     if (!dropped) {
       deliverer_->Enqueue(caller.sdkappid, job->to,
                           MessageEvent(*job, 0, job->from, msg_key, msg_seq, sent));
-      if (after_callback) AfterSend(caller, *job, msg_key, msg_seq, job->time, true);
+      AfterSend(*job, msg_key, msg_seq, job->time, true, {});
     }
     v1::SendC2CResponse response;
     response.set_msg_time(static_cast<uint32_t>(job->time));
@@ -374,7 +424,6 @@ absl::StatusOr<std::optional<v1::SendC2CResponse>> MessageLogic::StageSend(
   staged->job = std::move(*job);
   staged->request = &request;
   staged->rewritten = std::move(rewritten);
-  staged->after_callback = after_callback;
   return std::nullopt;
 }
 
@@ -391,9 +440,8 @@ absl::StatusOr<v1::SendC2CResponse> MessageLogic::FinishSend(
   if (!result.duplicate) {
     DeliverStored(caller.sdkappid, staged.job, result,
                   staged.rewritten ? *staged.rewritten : *staged.request);
-    if (staged.after_callback) {
-      AfterSend(caller, staged.job, result.msg_key, result.msg_seq, result.msg_time, false);
-    }
+    AfterSend(staged.job, result.msg_key, result.msg_seq, result.msg_time, false,
+              result.owed_callback_ids);
   }
   v1::SendC2CResponse response;
   response.set_msg_time(static_cast<uint32_t>(result.msg_time));

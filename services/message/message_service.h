@@ -31,6 +31,13 @@ class MessageLogic {
   // Third-party callbacks (C2C.*, Bot.OnC2CMessage); none when unset.
   void SetCallbacks(callbacks::CallbackClient* callbacks) { callbacks_ = callbacks; }
 
+  // After-send callbacks are recorded in the outbox with the message and
+  // deleted once queued. This queues again, at most `limit` at a time, those
+  // whose process died (or could not reach Redis) before that: outbox rows
+  // older than kOwedCallbackLease. Returns how many; run it periodically.
+  static constexpr std::chrono::seconds kOwedCallbackLease{30};
+  size_t RequeueOwedCallbacks(size_t limit);
+
   absl::StatusOr<v1::SendC2CResponse> SendC2C(const rpc::Caller& caller,
                                               const v1::SendC2CRequest& request);
   absl::StatusOr<v1::BatchSendC2CResponse> BatchSendC2C(const rpc::Caller& caller,
@@ -70,7 +77,6 @@ class MessageLogic {
     SendJob job;
     const v1::SendC2CRequest* request = nullptr;
     std::optional<v1::SendC2CRequest> rewritten;  // by the before-send callback
-    bool after_callback = false;
   };
   // Validates, checks permissions and runs the before-send callback. Answers
   // at once when nothing is to be stored (online-only or dropped); otherwise
@@ -106,9 +112,13 @@ class MessageLogic {
   absl::Status BeforeSend(const rpc::Caller& caller, SendJob* job, bool online_only,
                           const v1::SendC2CRequest& request,
                           std::optional<v1::SendC2CRequest>* rewritten, bool* dropped);
+  // The after-send commands the app wants for a message to `to`:
   // C2C.CallbackAfterSendMsg and, for robot accounts, Bot.OnC2CMessage.
-  void AfterSend(const rpc::Caller& caller, const SendJob& job, const std::string& msg_key,
-                 uint32_t msg_seq, int64_t msg_time, bool online_only);
+  std::vector<std::string> AfterSendCommands(uint64_t sdkappid, const std::string& to);
+  // Queues the job's after_commands; `owed_ids` are their outbox rows (none
+  // for an online-only message), deleted once the events are queued.
+  void AfterSend(const SendJob& job, const std::string& msg_key, uint32_t msg_seq,
+                 int64_t msg_time, bool online_only, const std::vector<int64_t>& owed_ids);
   // The user's unread C2C messages in total (for callback payloads).
   uint32_t TotalUnread(uint64_t sdkappid, const std::string& user);
 
@@ -120,6 +130,8 @@ class MessageLogic {
   // statement per batch, so a login storm does not queue on the pool.
   static constexpr size_t kMaxHeadReadsPerBatch = 1000;
   batching::Batcher<std::pair<uint64_t, std::string>, absl::StatusOr<uint64_t>> head_reads_;
+  // Outbox rows whose events are queued, deleted together.
+  batching::Batcher<int64_t, bool> settle_;
 };
 
 class MessageGrpcService final : public v1::MessageService::Service {

@@ -14,8 +14,10 @@ std::vector<absl::StatusOr<SendResult>> MessageStore::SendBatch(const std::vecto
   std::vector<absl::StatusOr<SendResult>> results;
   absl::Status batch = pool_->Run([&](pqxx::connection& c) {
     pqxx::work tx(c);
-    for (auto& result : WriteMany(tx, jobs)) results.push_back(std::move(result));
+    std::vector<SendResult> written = WriteMany(tx, jobs);
+    RecordOwedCallbacks(tx, jobs, &written);
     tx.commit();
+    for (auto& result : written) results.push_back(std::move(result));
     return absl::OkStatus();
   });
   if (batch.ok()) return results;
@@ -28,13 +30,69 @@ std::vector<absl::StatusOr<SendResult>> MessageStore::SendBatch(const std::vecto
     absl::StatusOr<SendResult> one = pool_->Query<SendResult>(
         [&](pqxx::connection& c) -> absl::StatusOr<SendResult> {
           pqxx::work tx(c);
-          SendResult r = WriteOne(tx, job);
+          std::vector<SendResult> r = {WriteOne(tx, job)};
+          RecordOwedCallbacks(tx, {job}, &r);
           tx.commit();
-          return r;
+          return r[0];
         });
     results.push_back(std::move(one));
   }
   return results;
+}
+
+absl::StatusOr<std::vector<OwedCallback>> MessageStore::LeaseOwedCallbacks(
+    size_t limit, std::chrono::seconds lease) {
+  return pool_->Query<std::vector<OwedCallback>>(
+      [&](pqxx::connection& c) -> absl::StatusOr<std::vector<OwedCallback>> {
+        pqxx::nontransaction tx(c);  // one statement
+        auto rows = tx.exec_params(
+            "WITH due AS ("
+            "  SELECT id FROM c2c_after_outbox WHERE due_at <= now() ORDER BY due_at LIMIT $1"
+            "  FOR UPDATE SKIP LOCKED),"
+            " leased AS ("
+            "  UPDATE c2c_after_outbox o SET due_at = now() + make_interval(secs => $2)"
+            "  FROM due WHERE o.id = due.id RETURNING o.*)"
+            " SELECT l.id, l.command, l.sdkappid, l.from_account, l.to_account, l.msg_key,"
+            "  l.opt_platform, l.client_ip, m.msg_key IS NOT NULL, m.msg_seq, m.msg_random,"
+            "  m.msg_time, m.body, m.cloud_custom_data"
+            " FROM leased l LEFT JOIN c2c_messages m ON m.sdkappid = l.sdkappid"
+            "  AND m.user_a = least(l.from_account, l.to_account)"
+            "  AND m.user_b = greatest(l.from_account, l.to_account) AND m.msg_key = l.msg_key"
+            " ORDER BY l.id",
+            static_cast<int64_t>(limit), static_cast<int64_t>(lease.count()));
+        std::vector<OwedCallback> owed;
+        for (const auto& row : rows) {
+          OwedCallback o;
+          o.id = row[0].as<int64_t>();
+          o.command = row[1].as<std::string>();
+          o.job.sdkappid = row[2].as<uint64_t>();
+          o.job.from = row[3].as<std::string>();
+          o.job.to = row[4].as<std::string>();
+          o.msg_key = row[5].as<std::string>();
+          o.job.opt_platform = row[6].as<std::string>();
+          o.job.client_ip = row[7].as<std::string>();
+          o.message_found = row[8].as<bool>();
+          if (o.message_found) {
+            o.msg_seq = row[9].as<uint32_t>();
+            o.job.random = row[10].as<uint32_t>();
+            o.msg_time = row[11].as<int64_t>();
+            o.job.time = o.msg_time;
+            o.job.body_json = row[12].as<std::string>();
+            o.job.cloud_custom_data = row[13].as<std::string>();
+          }
+          owed.push_back(std::move(o));
+        }
+        return owed;
+      });
+}
+
+absl::Status MessageStore::SettleOwedCallbacks(const std::vector<int64_t>& ids) {
+  if (ids.empty()) return absl::OkStatus();
+  return pool_->Run([&](pqxx::connection& c) {
+    pqxx::nontransaction tx(c);
+    tx.exec_params("DELETE FROM c2c_after_outbox WHERE id = ANY($1::bigint[])", pg::IntArray(ids));
+    return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<std::vector<uint64_t>> MessageStore::TimelineHeads(

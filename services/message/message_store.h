@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,6 +31,11 @@ struct SendJob {
   bool store_for_sender = true;  // SyncOtherMachine != 2
   bool count_unread = true;      // not SendMsgControl NoUnread
   bool update_last_message = true;  // not SendMsgControl NoLastMsg
+  // After-send callbacks the app wants for this message: recorded in the
+  // transaction that stores it (the outbox), unless it is a duplicate.
+  std::vector<std::string> after_commands;
+  std::string opt_platform;  // of the sender, for those callbacks
+  std::string client_ip;
 };
 
 struct SendResult {
@@ -39,6 +45,20 @@ struct SendResult {
   int64_t msg_time = 0;
   uint64_t sender_seq = 0;
   uint64_t receiver_seq = 0;
+  // The outbox rows of the job's after_commands, in order (none for a duplicate).
+  std::vector<int64_t> owed_callback_ids;
+};
+
+// An after-send callback in the outbox whose process did not report it
+// queued in time: its row and, when the message is still stored, the message.
+struct OwedCallback {
+  int64_t id = 0;
+  std::string command;
+  bool message_found = false;
+  SendJob job;  // sdkappid, from, to, random, body_json, cloud_custom_data, platform, ip
+  std::string msg_key;
+  uint32_t msg_seq = 0;
+  int64_t msg_time = 0;
 };
 
 // A stored message, as recall and edit need it.
@@ -64,6 +84,14 @@ class MessageStore {
   // transaction fails, each job is retried alone so one bad message can't
   // fail the others. The result vector matches `jobs`.
   std::vector<absl::StatusOr<SendResult>> SendBatch(const std::vector<SendJob>& jobs);
+
+  // Outbox rows due now (their process died, or never reported the event
+  // queued), at most `limit`, each leased to the caller for `lease` so other
+  // replicas leave it alone meanwhile.
+  absl::StatusOr<std::vector<OwedCallback>> LeaseOwedCallbacks(size_t limit,
+                                                               std::chrono::seconds lease);
+  // Deletes outbox rows whose events are queued (or no longer wanted).
+  absl::Status SettleOwedCallbacks(const std::vector<int64_t>& ids);
 
   // The user's timeline after `after_seq`, at most `limit` events, in order:
   // TimelineHeads, then SyncUpTo.

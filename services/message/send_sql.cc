@@ -395,4 +395,45 @@ std::vector<SendResult> WriteMany(pqxx::work& tx, const std::vector<SendJob>& jo
   return results;
 }
 
+void RecordOwedCallbacks(pqxx::work& tx, const std::vector<SendJob>& jobs,
+                         std::vector<SendResult>* results) {
+  std::vector<int64_t> apps;
+  std::vector<std::string> froms, tos, keys, commands, platforms, ips;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    if ((*results)[i].duplicate) continue;
+    for (const auto& command : jobs[i].after_commands) {
+      apps.push_back(static_cast<int64_t>(jobs[i].sdkappid));
+      froms.push_back(jobs[i].from);
+      tos.push_back(jobs[i].to);
+      keys.push_back((*results)[i].msg_key);
+      commands.push_back(command);
+      platforms.push_back(jobs[i].opt_platform);
+      ips.push_back(jobs[i].client_ip);
+    }
+  }
+  if (apps.empty()) return;
+  // RETURNING's order is not promised: ids are matched back by their row.
+  auto rows = Exec(tx, "send_record_owed",
+                   "INSERT INTO c2c_after_outbox (sdkappid, from_account, to_account, msg_key,"
+                   " command, opt_platform, client_ip)"
+                   " SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[],"
+                   "  $5::text[], $6::text[], $7::text[])"
+                   " RETURNING id, sdkappid, from_account, to_account, msg_key, command",
+                   IntArray(apps), TextArray(froms), TextArray(tos), TextArray(keys),
+                   TextArray(commands), TextArray(platforms), TextArray(ips));
+  std::map<std::tuple<uint64_t, std::string, std::string, std::string, std::string>, int64_t> ids;
+  for (const auto& row : rows) {
+    ids[{row[1].as<uint64_t>(), row[2].as<std::string>(), row[3].as<std::string>(),
+         row[4].as<std::string>(), row[5].as<std::string>()}] = row[0].as<int64_t>();
+  }
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    SendResult& result = (*results)[i];
+    if (result.duplicate) continue;
+    for (const auto& command : jobs[i].after_commands) {
+      result.owed_callback_ids.push_back(
+          ids.at({jobs[i].sdkappid, jobs[i].from, jobs[i].to, result.msg_key, command}));
+    }
+  }
+}
+
 }  // namespace parley::message

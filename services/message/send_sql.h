@@ -31,4 +31,9 @@ SendResult WriteOne(pqxx::work& tx, const SendJob& job);
 // Persists every job; results match `jobs`. Throws what libpqxx throws.
 std::vector<SendResult> WriteMany(pqxx::work& tx, const std::vector<SendJob>& jobs);
 
+// Records the after-send callbacks owed for the jobs that were stored (not
+// duplicates) in the outbox, and fills their results' owed_callback_ids.
+void RecordOwedCallbacks(pqxx::work& tx, const std::vector<SendJob>& jobs,
+                         std::vector<SendResult>* results);
+
 }  // namespace parley::message

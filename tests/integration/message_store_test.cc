@@ -279,3 +279,65 @@ TEST_CASE("a batch stores exactly what parley_c2c_send stores one at a time", "[
   CHECK(batch_results[3]->duplicate);
   CHECK(StoredState(*batched.pool, batched.app) == StoredState(*single.pool, single.app));
 }
+
+TEST_CASE("after-send callbacks are owed with the message, leased once when due, and settled",
+          "[message][outbox]") {
+  Fixture f;
+  auto job = f.Job("alice", "bob", "outbox-1", 11);
+  job.after_commands = {"C2C.CallbackAfterSendMsg", "Bot.OnC2CMessage"};
+  job.opt_platform = "Web";
+  job.client_ip = "10.0.0.7";
+  auto plain = f.Job("alice", "bob", "outbox-2", 12);  // the app wants no callback
+  auto first = f.store->SendBatch({job, plain});
+  REQUIRE(first[0].ok());
+  REQUIRE(first[1].ok());
+  REQUIRE(first[0]->owed_callback_ids.size() == 2);
+  CHECK(first[1]->owed_callback_ids.empty());
+  // A retry of a stored message owes nothing more: its first send does.
+  auto again = f.store->SendBatch({job});
+  REQUIRE(again[0].ok());
+  CHECK(again[0]->duplicate);
+  CHECK(again[0]->owed_callback_ids.empty());
+
+  auto owed_of_app = [&] {
+    auto leased = f.store->LeaseOwedCallbacks(1000, std::chrono::seconds(30));
+    REQUIRE(leased.ok());
+    std::vector<message::OwedCallback> mine;
+    for (auto& o : *leased) {
+      if (o.job.sdkappid == f.app) mine.push_back(o);
+    }
+    return mine;
+  };
+  CHECK(owed_of_app().empty());  // not due yet: their process is queueing them
+
+  auto make_due = [&] {
+    REQUIRE(f.pool
+                ->Run([&](pqxx::connection& c) {
+                  pqxx::nontransaction tx(c);
+                  tx.exec_params("UPDATE c2c_after_outbox SET due_at = now() WHERE sdkappid = $1",
+                                 f.app);
+                  return absl::OkStatus();
+                })
+                .ok());
+  };
+  make_due();
+  auto owed = owed_of_app();
+  REQUIRE(owed.size() == 2);
+  CHECK(owed[0].id == first[0]->owed_callback_ids[0]);
+  CHECK(owed[0].command == "C2C.CallbackAfterSendMsg");
+  CHECK(owed[1].command == "Bot.OnC2CMessage");
+  CHECK(owed[0].message_found);
+  CHECK(owed[0].job.from == "alice");
+  CHECK(owed[0].job.to == "bob");
+  CHECK(owed[0].msg_key == first[0]->msg_key);
+  CHECK(owed[0].msg_seq == first[0]->msg_seq);
+  CHECK(owed[0].job.random == 11);
+  CHECK(owed[0].job.opt_platform == "Web");
+  CHECK(owed[0].job.client_ip == "10.0.0.7");
+  CHECK(owed[0].job.body_json.find("TIMTextElem") != std::string::npos);
+  CHECK(owed_of_app().empty());  // leased: another replica leaves them alone
+
+  REQUIRE(f.store->SettleOwedCallbacks({owed[0].id, owed[1].id}).ok());
+  make_due();
+  CHECK(owed_of_app().empty());
+}

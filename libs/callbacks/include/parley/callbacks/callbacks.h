@@ -86,14 +86,25 @@ class CallbackClient {
              std::string opt_platform, std::string client_ip = "");
   // The same, with the payload made on the queue's thread (for payloads that
   // need a query, such as an unread count, off the caller's path).
+  // `settled`, when given, runs once nothing is left to do for the event: on
+  // that thread when it is in Redis, at once when the app does not want it.
+  // It does not
+  // run for an event still in memory when the process ends or dropped
+  // because the in-memory queue is full, so a producer that keeps a durable
+  // record of what it owes (the message service's outbox) can queue it again.
   void After(uint64_t sdkappid, const std::string& command,
              std::function<std::string()> make_payload, std::string opt_platform,
-             std::string client_ip = "");
+             std::string client_ip = "", std::function<void()> settled = nullptr);
 
  private:
   // The app's settings (cached); nullopt when they can't be read.
   std::optional<v1::CallbackSettings> Settings(uint64_t sdkappid);
-  void Enqueue(Event event, std::function<std::string()> make_payload);
+  struct Queued {
+    Event event;
+    std::function<std::string()> make_payload;  // may be empty
+    std::function<void()> settled;              // may be empty
+  };
+  void Enqueue(Queued queued);
   void Run();
 
   std::shared_ptr<v1::WebhookService::StubInterface> service_;
@@ -101,7 +112,7 @@ class CallbackClient {
   cache::TtlCache<uint64_t, v1::CallbackSettings> settings_{10000};
   std::mutex mu_;  // guards the after-event queue
   std::condition_variable cv_;
-  std::deque<std::pair<Event, std::function<std::string()>>> queue_;
+  std::deque<Queued> queue_;
   bool stopping_ = false;
   std::unique_ptr<redis::Subscriber> changes_;
   std::mutex down_mu_;
