@@ -14,7 +14,7 @@ shift || true
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(rest_transcoder client_frame usersig callback_answer)
 BUILD=${PARLEY_FUZZ_BUILD_DIR:-$PARLEY_ROOT/build-fuzz}
-command -v clang++ >/dev/null || as_root apt-get install -y -qq clang libclang-rt-dev >/dev/null
+install_deps  # clang and its libFuzzer runtime among them
 
 say "building the fuzz targets with clang into $BUILD"
 cmake -S "$PARLEY_ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \

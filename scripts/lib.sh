@@ -13,6 +13,7 @@ PARLEY_DEB_PACKAGES=(
   libspdlog-dev libfmt-dev nlohmann-json3-dev libgoogle-perftools-dev catch2
   postgresql redis-server redis-tools
   python3 python3-yaml curl wrk openssl ca-certificates
+  clang libclang-rt-dev
 )
 
 say() { printf '\033[1m[parley]\033[0m %s\n' "$*" >&2; }

@@ -197,19 +197,20 @@ v1::BeforeResponse CallbackClient::Before(uint64_t sdkappid, const std::string& 
 }
 
 void CallbackClient::After(uint64_t sdkappid, const std::string& command, std::string payload_json,
-                           std::string opt_platform, std::string client_ip) {
+                           std::string opt_platform, std::string client_ip,
+                           std::function<void()> settled) {
   Enqueue({{sdkappid, command, std::move(payload_json), std::move(opt_platform),
             std::move(client_ip), NowMillis(), 0, ""},
            nullptr,
-           nullptr});
+           std::move(settled)});
 }
 
 void CallbackClient::After(uint64_t sdkappid, const std::string& command,
                            std::function<std::string()> make_payload, std::string opt_platform,
-                           std::string client_ip, std::function<void()> settled) {
+                           std::string client_ip) {
   Enqueue({{sdkappid, command, "", std::move(opt_platform), std::move(client_ip), NowMillis(), 0, ""},
            std::move(make_payload),
-           std::move(settled)});
+           nullptr});
 }
 
 void CallbackClient::Enqueue(Queued queued) {

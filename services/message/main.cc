@@ -98,12 +98,14 @@ int main(int argc, char** argv) {
     parley::log::Error("startup_failed", {{"error", std::string(st.message())}});
     running = false;
     janitor.join();
+    logic.StopAfterSends();
     changes.reset();  // its thread calls into `permissions`
     return 1;
   }
   runner.Wait();
   running = false;
   janitor.join();
+  logic.StopAfterSends();  // before `callbacks` goes
   changes.reset();
   return 0;
 }

@@ -134,7 +134,9 @@ MessageLogic::MessageLogic(MessageStore* store, BatchWriter* writer, delivery::D
         // callback then arrives twice, which at-least-once allows.
         bool ok = store_->SettleOwedCallbacks(ids).ok();
         return std::vector<bool>(ids.size(), ok);
-      }) {}
+      }),
+      after_sends_(std::make_unique<batching::Batcher<AfterSendItem, bool>>(
+          256, [this](const std::vector<AfterSendItem>& items) { return QueueAfterSends(items); })) {}
 
 absl::Status MessageLogic::CheckPermission(const rpc::Caller& caller, const SendJob& job,
                                            int32_t* refused_code) {
@@ -323,23 +325,45 @@ std::vector<std::string> MessageLogic::AfterSendCommands(uint64_t sdkappid,
 void MessageLogic::AfterSend(const SendJob& job, const std::string& msg_key, uint32_t msg_seq,
                              int64_t msg_time, bool online_only,
                              const std::vector<int64_t>& owed_ids) {
-  if (callbacks_ == nullptr) return;
-  for (size_t i = 0; i < job.after_commands.size(); ++i) {
-    std::function<void()> settled;
-    if (i < owed_ids.size()) {
-      settled = [this, id = owed_ids[i]] { (void)settle_.Submit({id}); };
+  if (callbacks_ == nullptr || job.after_commands.empty()) return;
+  std::lock_guard lock(after_sends_mu_);
+  if (!after_sends_) return;  // stopping: the outbox has them
+  (void)after_sends_->Submit({{job, msg_key, msg_seq, msg_time, online_only, owed_ids}});
+}
+
+std::vector<bool> MessageLogic::QueueAfterSends(const std::vector<AfterSendItem>& items) {
+  // One unread-count query for the whole batch, not one per event.
+  std::vector<std::pair<uint64_t, std::string>> recipients;
+  recipients.reserve(items.size());
+  for (const auto& item : items) recipients.emplace_back(item.job.sdkappid, item.job.to);
+  auto totals = store_->UnreadTotals(recipients);
+  if (totals.ok() && totals->size() != items.size()) totals = absl::InternalError("unread totals");
+  for (size_t i = 0; i < items.size(); ++i) {
+    const AfterSendItem& item = items[i];
+    auto payload = C2CPayload(item.job, item.msg_seq, item.msg_key, item.msg_time, item.online_only);
+    payload["SendMsgResult"] = 0;
+    payload["ErrorInfo"] = "";
+    payload["UnreadMsgNum"] = totals.ok() ? (*totals)[i] : 0;
+    std::string body = payload.dump();
+    for (size_t c = 0; c < item.job.after_commands.size(); ++c) {
+      std::function<void()> settled;
+      if (c < item.owed_ids.size()) {
+        settled = [this, id = item.owed_ids[c]] { (void)settle_.Submit({id}); };
+      }
+      callbacks_->After(item.job.sdkappid, item.job.after_commands[c], body,
+                        item.job.opt_platform, item.job.client_ip, std::move(settled));
     }
-    callbacks_->After(
-        job.sdkappid, job.after_commands[i],
-        [this, job, msg_key, msg_seq, msg_time, online_only] {
-          auto payload = C2CPayload(job, msg_seq, msg_key, msg_time, online_only);
-          payload["SendMsgResult"] = 0;
-          payload["ErrorInfo"] = "";
-          payload["UnreadMsgNum"] = TotalUnread(job.sdkappid, job.to);
-          return payload.dump();
-        },
-        job.opt_platform, job.client_ip, std::move(settled));
   }
+  return std::vector<bool>(items.size(), true);
+}
+
+void MessageLogic::StopAfterSends() {
+  std::unique_ptr<batching::Batcher<AfterSendItem, bool>> stopping;
+  {
+    std::lock_guard lock(after_sends_mu_);
+    stopping = std::move(after_sends_);
+  }
+  stopping.reset();  // queues what it holds, then stops
 }
 
 size_t MessageLogic::RequeueOwedCallbacks(size_t limit) {

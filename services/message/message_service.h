@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 
 #include "batch_writer.h"
@@ -37,6 +38,10 @@ class MessageLogic {
   // older than kOwedCallbackLease. Returns how many; run it periodically.
   static constexpr std::chrono::seconds kOwedCallbackLease{30};
   size_t RequeueOwedCallbacks(size_t limit);
+  // Hands every after-send still being prepared to the callback client and
+  // stops taking more (the outbox keeps later ones). Call before the
+  // callback client is destroyed.
+  void StopAfterSends();
 
   absl::StatusOr<v1::SendC2CResponse> SendC2C(const rpc::Caller& caller,
                                               const v1::SendC2CRequest& request);
@@ -119,6 +124,16 @@ class MessageLogic {
   // for an online-only message), deleted once the events are queued.
   void AfterSend(const SendJob& job, const std::string& msg_key, uint32_t msg_seq,
                  int64_t msg_time, bool online_only, const std::vector<int64_t>& owed_ids);
+  struct AfterSendItem {
+    SendJob job;
+    std::string msg_key;
+    uint32_t msg_seq = 0;
+    int64_t msg_time = 0;
+    bool online_only = false;
+    std::vector<int64_t> owed_ids;
+  };
+  // Makes the payloads of a batch of after-sends and hands them to callbacks_.
+  std::vector<bool> QueueAfterSends(const std::vector<AfterSendItem>& items);
   // The user's unread C2C messages in total (for callback payloads).
   uint32_t TotalUnread(uint64_t sdkappid, const std::string& user);
 
@@ -132,6 +147,10 @@ class MessageLogic {
   batching::Batcher<std::pair<uint64_t, std::string>, absl::StatusOr<uint64_t>> head_reads_;
   // Outbox rows whose events are queued, deleted together.
   batching::Batcher<int64_t, bool> settle_;
+  // After-sends whose payloads are made a batch at a time (one unread-count
+  // query each batch), off the sender's path; null once stopped.
+  std::mutex after_sends_mu_;
+  std::unique_ptr<batching::Batcher<AfterSendItem, bool>> after_sends_;
 };
 
 class MessageGrpcService final : public v1::MessageService::Service {

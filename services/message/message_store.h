@@ -90,6 +90,9 @@ class MessageStore {
   // replicas leave it alone meanwhile.
   absl::StatusOr<std::vector<OwedCallback>> LeaseOwedCallbacks(size_t limit,
                                                                std::chrono::seconds lease);
+  // Each (app, user)'s unread C2C messages in total, in order, in one statement.
+  absl::StatusOr<std::vector<uint32_t>> UnreadTotals(
+      const std::vector<std::pair<uint64_t, std::string>>& users);
   // Deletes outbox rows whose events are queued (or no longer wanted).
   absl::Status SettleOwedCallbacks(const std::vector<int64_t>& ids);
 

@@ -82,19 +82,20 @@ class CallbackClient {
   bool EndpointDown(uint64_t sdkappid);
 
   // Queues an after-event (if the app enabled it); returns at once.
-  void After(uint64_t sdkappid, const std::string& command, std::string payload_json,
-             std::string opt_platform, std::string client_ip = "");
-  // The same, with the payload made on the queue's thread (for payloads that
-  // need a query, such as an unread count, off the caller's path).
   // `settled`, when given, runs once nothing is left to do for the event: on
   // that thread when it is in Redis, at once when the app does not want it.
   // It does not
   // run for an event still in memory when the process ends or dropped
   // because the in-memory queue is full, so a producer that keeps a durable
   // record of what it owes (the message service's outbox) can queue it again.
+  void After(uint64_t sdkappid, const std::string& command, std::string payload_json,
+             std::string opt_platform, std::string client_ip = "",
+             std::function<void()> settled = nullptr);
+  // The same, with the payload made on the queue's thread (for payloads that
+  // need a query, such as an unread count, off the caller's path).
   void After(uint64_t sdkappid, const std::string& command,
              std::function<std::string()> make_payload, std::string opt_platform,
-             std::string client_ip = "", std::function<void()> settled = nullptr);
+             std::string client_ip = "");
 
  private:
   // The app's settings (cached); nullopt when they can't be read.
