@@ -105,6 +105,9 @@ absl::Status ServerRunner::Start() {
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
   // Clients reconnect every few minutes (calls in flight finish first), which
   // makes them resolve the service name again and find replicas added since.
+  // A port another process holds is an error at start-up: with gRPC's
+  // default SO_REUSEPORT two servers would share it and split the calls.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS, 5 * 60 * 1000);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS, 30 * 1000);
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS,
@@ -113,7 +116,8 @@ absl::Status ServerRunner::Start() {
                               options_.max_pollers);
   server_ = builder.BuildAndStart();
   if (!server_ || grpc_port_ == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", options_.grpc_address));
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options_.grpc_address,
+                                               " (already in use, or not a local address)"));
   }
   auto* health = server_->GetHealthCheckService();
   health->SetServingStatus(true);

@@ -14,6 +14,12 @@ namespace parley::testing {
 // A port on 127.0.0.1 that was free a moment ago.
 int FreePort();
 
+// Whether process `pid` holds a listening TCP socket on `port` (from
+// /proc/net/tcp{,6} and the process's descriptors). A health check that got
+// its answer from another test's process on a port this one failed to bind
+// must not count.
+bool ListensOn(pid_t pid, int port);
+
 // Environment variable from the test runner; fails the test when unset.
 std::string RequireEnv(const char* name);
 

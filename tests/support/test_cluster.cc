@@ -99,7 +99,8 @@ bool TestCluster::WaitHealthy(int port, const std::string& path, Process& proces
       FAIL("process exited during start-up:\n" + process.LogTail());
     }
     try {
-      if (HttpGet(port, path).status == 200) return true;
+      // Answered, and by this process: another test's may hold the port.
+      if (HttpGet(port, path).status == 200 && ListensOn(process.pid(), port)) return true;
     } catch (const std::exception&) {
       // not listening yet
     }
