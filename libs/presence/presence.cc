@@ -70,9 +70,13 @@ if ARGV[3] ~= '' then
     local ok, s = pcall(cjson.decode, all[i + 1])
     if ok and type(s) == 'table' and type(s.platform) == 'string' and
        class_of(s.platform) == ARGV[3] and all[i] ~= ARGV[1] then
-      redis.call('XADD', 'parley:gw:' .. tostring(s.gateway), 'MINID', '~', ARGV[4], '*',
-                 'type', 'kick', 'app', ARGV[5], 'user', ARGV[6], 'session', all[i],
-                 'payload', ARGV[7])
+      -- Only a live gateway gets the kick: appending to a dead one's stream
+      -- would create a key that nothing deletes any more.
+      local stream = 'parley:gw:' .. tostring(s.gateway)
+      if redis.call('EXISTS', stream .. ':alive') == 1 then
+        redis.call('XADD', stream, 'MINID', '~', ARGV[4], '*', 'type', 'kick', 'app', ARGV[5],
+                   'user', ARGV[6], 'session', all[i], 'payload', ARGV[7])
+      end
       redis.call('HDEL', KEYS[1], all[i])
       table.insert(kicked, s.platform)
     end
