@@ -143,6 +143,16 @@ absl::StatusOr<http::ClientResponse> CallbackLogic::Post(const v1::CallbackSetti
                     "callbacks not sent because the endpoint's circuit breaker is open",
                     {{"command", command}})
         .Increment();
+    bool repeat = false;
+    {
+      std::lock_guard lock(down_announced_mu_);
+      int64_t& last = down_announced_ms_[breaker];
+      if (now - last >= kDownRepeatMs) {
+        last = now;
+        repeat = true;
+      }
+    }
+    if (repeat) publish_(absl::StrCat("d ", settings.sdkappid()));
     return absl::AbortedError("the callback endpoint is down (circuit breaker open)");
   }
   std::string url = CallbackUrl(settings.url(), settings.sdkappid(), command,

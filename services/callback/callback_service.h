@@ -7,7 +7,9 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include "breaker.h"
 #include "parley/cache/ttl_cache.h"
@@ -63,6 +65,12 @@ class CallbackLogic {
                                             const std::string& opt_platform,
                                             const std::string& client_ip, int64_t event_time_ms);
   CircuitBreakers breakers_;
+  // While a breaker stays open its "down" notice is repeated every
+  // kDownRepeatMs, so producers' word (callbacks::CallbackClient::kDownMillis)
+  // never lapses between probes that are up to 30 s apart. By breaker key.
+  static constexpr int64_t kDownRepeatMs = 5000;
+  std::mutex down_announced_mu_;
+  std::unordered_map<std::string, int64_t> down_announced_ms_;
 
   pg::Pool* pool_;
   http::Client* http_;

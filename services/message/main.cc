@@ -75,6 +75,7 @@ int main(int argc, char** argv) {
       redis->get(), *redis_options);
   logic.SetCallbacks(&callbacks);
 
+  // Every 100 ms: outbox rows of queued after-send callbacks are deleted.
   // Every 5 s: after-send callbacks the outbox still owes (their replica
   // died before queueing them) are queued again. Once a minute: dedup
   // records older than the window are dropped.
@@ -82,6 +83,7 @@ int main(int argc, char** argv) {
   std::thread janitor([&] {
     for (int tick = 1; running; ++tick) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      logic.DeleteSettledCallbacks();
       if (tick % 50 == 0) {
         while (running && logic.RequeueOwedCallbacks(500) == 500) {
         }

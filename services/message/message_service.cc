@@ -129,12 +129,6 @@ MessageLogic::MessageLogic(MessageStore* store, BatchWriter* writer, delivery::D
                     }
                     return std::vector<absl::StatusOr<uint64_t>>(heads->begin(), heads->end());
                   }),
-      settle_(1000, [this](const std::vector<int64_t>& ids) {
-        // Rows left behind (PostgreSQL away) are queued again when due: the
-        // callback then arrives twice, which at-least-once allows.
-        bool ok = store_->SettleOwedCallbacks(ids).ok();
-        return std::vector<bool>(ids.size(), ok);
-      }),
       after_sends_(std::make_unique<batching::Batcher<AfterSendItem, bool>>(
           256, [this](const std::vector<AfterSendItem>& items) { return QueueAfterSends(items); })) {}
 
@@ -348,13 +342,33 @@ std::vector<bool> MessageLogic::QueueAfterSends(const std::vector<AfterSendItem>
     for (size_t c = 0; c < item.job.after_commands.size(); ++c) {
       std::function<void()> settled;
       if (c < item.owed_ids.size()) {
-        settled = [this, id = item.owed_ids[c]] { (void)settle_.Submit({id}); };
+        settled = [this, id = item.owed_ids[c]] {
+          std::lock_guard lock(settled_mu_);
+          settled_ids_.push_back(id);
+        };
       }
       callbacks_->After(item.job.sdkappid, item.job.after_commands[c], body,
                         item.job.opt_platform, item.job.client_ip, std::move(settled));
     }
   }
   return std::vector<bool>(items.size(), true);
+}
+
+MessageLogic::~MessageLogic() { DeleteSettledCallbacks(); }
+
+void MessageLogic::DeleteSettledCallbacks() {
+  std::vector<int64_t> ids;
+  {
+    std::lock_guard lock(settled_mu_);
+    ids.swap(settled_ids_);
+  }
+  // Rows left behind (PostgreSQL away) are queued again when due: the
+  // callback then arrives twice, which at-least-once allows.
+  for (size_t from = 0; from < ids.size(); from += 10000) {
+    std::vector<int64_t> chunk(ids.begin() + from,
+                               ids.begin() + std::min(ids.size(), from + 10000));
+    (void)store_->SettleOwedCallbacks(chunk);
+  }
 }
 
 void MessageLogic::StopAfterSends() {

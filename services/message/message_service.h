@@ -29,6 +29,8 @@ class MessageLogic {
   MessageLogic(MessageStore* store, BatchWriter* writer, delivery::Deliverer* deliverer,
                std::shared_ptr<v1::AuthService::StubInterface> auth,
                SendPermission* permissions, Clock now);
+  // Deletes the outbox rows of events the callback client queued last.
+  ~MessageLogic();
   // Third-party callbacks (C2C.*, Bot.OnC2CMessage); none when unset.
   void SetCallbacks(callbacks::CallbackClient* callbacks) { callbacks_ = callbacks; }
 
@@ -42,6 +44,9 @@ class MessageLogic {
   // stops taking more (the outbox keeps later ones). Call before the
   // callback client is destroyed.
   void StopAfterSends();
+  // Deletes the outbox rows of events queued since the last call, in one
+  // statement (not one per message); run it a few times a second.
+  void DeleteSettledCallbacks();
 
   absl::StatusOr<v1::SendC2CResponse> SendC2C(const rpc::Caller& caller,
                                               const v1::SendC2CRequest& request);
@@ -145,8 +150,9 @@ class MessageLogic {
   // statement per batch, so a login storm does not queue on the pool.
   static constexpr size_t kMaxHeadReadsPerBatch = 1000;
   batching::Batcher<std::pair<uint64_t, std::string>, absl::StatusOr<uint64_t>> head_reads_;
-  // Outbox rows whose events are queued, deleted together.
-  batching::Batcher<int64_t, bool> settle_;
+  // Outbox rows whose events are queued, deleted by DeleteSettledCallbacks.
+  std::mutex settled_mu_;
+  std::vector<int64_t> settled_ids_;
   // After-sends whose payloads are made a batch at a time (one unread-count
   // query each batch), off the sender's path; null once stopped.
   std::mutex after_sends_mu_;

@@ -14,8 +14,7 @@ std::vector<absl::StatusOr<SendResult>> MessageStore::SendBatch(const std::vecto
   std::vector<absl::StatusOr<SendResult>> results;
   absl::Status batch = pool_->Run([&](pqxx::connection& c) {
     pqxx::work tx(c);
-    std::vector<SendResult> written = WriteMany(tx, jobs);
-    RecordOwedCallbacks(tx, jobs, &written);
+    std::vector<SendResult> written = WriteMany(tx, jobs);  // with the outbox rows
     tx.commit();
     for (auto& result : written) results.push_back(std::move(result));
     return absl::OkStatus();
@@ -31,7 +30,7 @@ std::vector<absl::StatusOr<SendResult>> MessageStore::SendBatch(const std::vecto
         [&](pqxx::connection& c) -> absl::StatusOr<SendResult> {
           pqxx::work tx(c);
           std::vector<SendResult> r = {WriteOne(tx, job)};
-          RecordOwedCallbacks(tx, {job}, &r);
+          RecordOwedCallbacks(tx, {job}, {0}, &r);
           tx.commit();
           return r[0];
         });

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <random>
 #include <set>
 #include <stdexcept>
 #include <tuple>
@@ -78,8 +79,8 @@ constexpr char kReserveSeqsSql[] =
 // Every row of the batch's fast jobs, in one statement: contents ($1-$11),
 // timeline events ($12-$17), conversations whose last message moves
 // ($18-$23) and (NoLastMsg) ones where only the unread count does ($24-$29),
-// and what each dedup key now stands for ($30-$37), so a retry gets the
-// original ack. Returns how many dedup keys it recorded: fewer than asked
+// what each dedup key now stands for ($30-$37), so a retry gets the
+// original ack, and the after-send callbacks owed ($38-$45, the outbox). Returns how many dedup keys it recorded: fewer than asked
 // means a concurrent transaction (another replica) took one meanwhile, and
 // the batch is redone one by one.
 constexpr char kInsertRowsSql[] =
@@ -112,7 +113,12 @@ constexpr char kInsertRowsSql[] =
     "   msg_time, sender_seq)"
     "  SELECT * FROM unnest($30::bigint[], $31::text[], $32::text[], $33::text[], $34::text[],"
     "   $35::bigint[], $36::bigint[], $37::bigint[]) ORDER BY 1, 2, 3, 4"
-    "  ON CONFLICT DO NOTHING RETURNING 1)"
+    "  ON CONFLICT DO NOTHING RETURNING 1),"
+    " owed AS ("
+    "  INSERT INTO c2c_after_outbox (id, sdkappid, from_account, to_account, msg_key, command,"
+    "   opt_platform, client_ip)"
+    "  SELECT * FROM unnest($38::bigint[], $39::bigint[], $40::text[], $41::text[], $42::text[],"
+    "   $43::text[], $44::text[], $45::text[]))"
     " SELECT count(*) FROM claims";
 
 // One statement's parameters, each an array literal, in $n order.
@@ -333,14 +339,51 @@ size_t AddDedupParams(const std::vector<SendJob>& jobs, const std::vector<size_t
   return apps.size();
 }
 
+// A fresh outbox row id. Ids are made here, not by a sequence, so rows go
+// into the batch's one statement without a RETURNING to match back; 63
+// random bits make a collision (which would fail the batch, then redone one
+// send at a time) practically impossible.
+int64_t NewOwedId() {
+  static thread_local std::mt19937_64 rng(std::random_device{}());
+  return static_cast<int64_t>(rng() >> 1) + 1;
+}
+
+// The outbox rows of the jobs at `indices` that are stored (not duplicates):
+// their ids go to the results. Returns how many rows.
+size_t AddOwedParams(const std::vector<SendJob>& jobs, const std::vector<size_t>& indices,
+                   std::vector<SendResult>* results, Params* params) {
+  std::vector<int64_t> ids, apps;
+  std::vector<std::string> froms, tos, keys, commands, platforms, ips;
+  for (size_t i : indices) {
+    SendResult& result = (*results)[i];
+    if (result.duplicate) continue;
+    for (const auto& command : jobs[i].after_commands) {
+      ids.push_back(NewOwedId());
+      result.owed_callback_ids.push_back(ids.back());
+      apps.push_back(static_cast<int64_t>(jobs[i].sdkappid));
+      froms.push_back(jobs[i].from);
+      tos.push_back(jobs[i].to);
+      keys.push_back(result.msg_key);
+      commands.push_back(command);
+      platforms.push_back(jobs[i].opt_platform);
+      ips.push_back(jobs[i].client_ip);
+    }
+  }
+  params->insert(params->end(), {IntArray(ids), IntArray(apps), TextArray(froms), TextArray(tos),
+                                 TextArray(keys), TextArray(commands), TextArray(platforms),
+                                 TextArray(ips)});
+  return ids.size();
+}
+
 void InsertRows(pqxx::work& tx, const std::vector<SendJob>& jobs, const std::vector<size_t>& fast,
-                const std::vector<SendResult>& results) {
+                std::vector<SendResult>* results) {
   Params params;
-  params.reserve(37);
-  AddContentParams(jobs, fast, results, &params);
-  AddTimelineParams(jobs, fast, results, &params);
-  AddConversationParams(jobs, fast, results, &params);
-  size_t claims = AddDedupParams(jobs, fast, results, &params);
+  params.reserve(45);
+  AddContentParams(jobs, fast, *results, &params);
+  AddTimelineParams(jobs, fast, *results, &params);
+  AddConversationParams(jobs, fast, *results, &params);
+  size_t claims = AddDedupParams(jobs, fast, *results, &params);
+  AddOwedParams(jobs, fast, results, &params);
   tx.conn().prepare("send_insert_rows", kInsertRowsSql);
   auto recorded = tx.exec_prepared1("send_insert_rows", pqxx::prepare::make_dynamic_params(params));
   if (recorded[0].as<size_t>() != claims) {
@@ -389,51 +432,23 @@ std::vector<SendResult> WriteMany(pqxx::work& tx, const std::vector<SendJob>& jo
       // The same key parley_c2c_send() builds.
       result.msg_key = absl::StrCat(result.msg_seq, "_", jobs[i].random, "_", jobs[i].time);
     }
-    InsertRows(tx, jobs, fast, results);
+    InsertRows(tx, jobs, fast, &results);
   }
   for (size_t i : slow) results[i] = WriteOne(tx, jobs[i]);
+  RecordOwedCallbacks(tx, jobs, slow, &results);
   return results;
 }
 
 void RecordOwedCallbacks(pqxx::work& tx, const std::vector<SendJob>& jobs,
-                         std::vector<SendResult>* results) {
-  std::vector<int64_t> apps;
-  std::vector<std::string> froms, tos, keys, commands, platforms, ips;
-  for (size_t i = 0; i < jobs.size(); ++i) {
-    if ((*results)[i].duplicate) continue;
-    for (const auto& command : jobs[i].after_commands) {
-      apps.push_back(static_cast<int64_t>(jobs[i].sdkappid));
-      froms.push_back(jobs[i].from);
-      tos.push_back(jobs[i].to);
-      keys.push_back((*results)[i].msg_key);
-      commands.push_back(command);
-      platforms.push_back(jobs[i].opt_platform);
-      ips.push_back(jobs[i].client_ip);
-    }
-  }
-  if (apps.empty()) return;
-  // RETURNING's order is not promised: ids are matched back by their row.
-  auto rows = Exec(tx, "send_record_owed",
-                   "INSERT INTO c2c_after_outbox (sdkappid, from_account, to_account, msg_key,"
-                   " command, opt_platform, client_ip)"
-                   " SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[],"
-                   "  $5::text[], $6::text[], $7::text[])"
-                   " RETURNING id, sdkappid, from_account, to_account, msg_key, command",
-                   IntArray(apps), TextArray(froms), TextArray(tos), TextArray(keys),
-                   TextArray(commands), TextArray(platforms), TextArray(ips));
-  std::map<std::tuple<uint64_t, std::string, std::string, std::string, std::string>, int64_t> ids;
-  for (const auto& row : rows) {
-    ids[{row[1].as<uint64_t>(), row[2].as<std::string>(), row[3].as<std::string>(),
-         row[4].as<std::string>(), row[5].as<std::string>()}] = row[0].as<int64_t>();
-  }
-  for (size_t i = 0; i < jobs.size(); ++i) {
-    SendResult& result = (*results)[i];
-    if (result.duplicate) continue;
-    for (const auto& command : jobs[i].after_commands) {
-      result.owed_callback_ids.push_back(
-          ids.at({jobs[i].sdkappid, jobs[i].from, jobs[i].to, result.msg_key, command}));
-    }
-  }
+                         const std::vector<size_t>& indices, std::vector<SendResult>* results) {
+  Params params;
+  if (AddOwedParams(jobs, indices, results, &params) == 0) return;
+  tx.conn().prepare("send_record_owed",
+                    "INSERT INTO c2c_after_outbox (id, sdkappid, from_account, to_account,"
+                    " msg_key, command, opt_platform, client_ip)"
+                    " SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[],"
+                    "  $5::text[], $6::text[], $7::text[], $8::text[])");
+  tx.exec_prepared("send_record_owed", pqxx::prepare::make_dynamic_params(params));
 }
 
 }  // namespace parley::message

@@ -28,12 +28,14 @@ namespace parley::message {
 // Persists one message with parley_c2c_send().
 SendResult WriteOne(pqxx::work& tx, const SendJob& job);
 
-// Persists every job; results match `jobs`. Throws what libpqxx throws.
+// Persists every job, and records in the outbox the after-send callbacks
+// owed for those stored (not duplicates), with their ids in the results'
+// owed_callback_ids. Results match `jobs`. Throws what libpqxx throws.
 std::vector<SendResult> WriteMany(pqxx::work& tx, const std::vector<SendJob>& jobs);
 
-// Records the after-send callbacks owed for the jobs that were stored (not
-// duplicates) in the outbox, and fills their results' owed_callback_ids.
+// After WriteOne (which records none): records the after-send callbacks owed for the jobs at `indices` that were
+// stored (not duplicates), and fills their results' owed_callback_ids.
 void RecordOwedCallbacks(pqxx::work& tx, const std::vector<SendJob>& jobs,
-                         std::vector<SendResult>* results);
+                         const std::vector<size_t>& indices, std::vector<SendResult>* results);
 
 }  // namespace parley::message
