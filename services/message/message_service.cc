@@ -67,6 +67,12 @@ constexpr char kAfterSendCommand[] = "C2C.CallbackAfterSendMsg";
 constexpr char kBotCommand[] = "Bot.OnC2CMessage";
 constexpr char kBotPrefix[] = "@RBT#";
 constexpr int32_t kBlockedByCallback = 20006;
+// After-send events gather this long into one batch (one unread-count query
+// for all of them): nobody waits on them, and each query taken off the
+// database leaves it to the sends (bench/message_bench.sh with a dead
+// callback URL: p50 12.8 ms with a query per batch as it came, 10.8 without).
+constexpr std::chrono::milliseconds kAfterSendLinger{20};
+
 // Before-send callbacks of one SendFromClients call that may be under way at
 // once: all of a gateway's call (at most 128 sends), so the call takes one
 // callback time, within its deadline even when the backend answers only at
@@ -130,7 +136,8 @@ MessageLogic::MessageLogic(MessageStore* store, BatchWriter* writer, delivery::D
                     return std::vector<absl::StatusOr<uint64_t>>(heads->begin(), heads->end());
                   }),
       after_sends_(std::make_unique<batching::Batcher<AfterSendItem, bool>>(
-          256, [this](const std::vector<AfterSendItem>& items) { return QueueAfterSends(items); })) {}
+          256, [this](const std::vector<AfterSendItem>& items) { return QueueAfterSends(items); },
+          kAfterSendLinger)) {}
 
 absl::Status MessageLogic::CheckPermission(const rpc::Caller& caller, const SendJob& job,
                                            int32_t* refused_code) {
@@ -332,6 +339,11 @@ std::vector<bool> MessageLogic::QueueAfterSends(const std::vector<AfterSendItem>
   for (const auto& item : items) recipients.emplace_back(item.job.sdkappid, item.job.to);
   auto totals = store_->UnreadTotals(recipients);
   if (totals.ok() && totals->size() != items.size()) totals = absl::InternalError("unread totals");
+  if (!totals.ok()) {
+    // The events still go: a late callback is worse than a missing count.
+    log::Warn("after_send_unread_unknown", {{"events", items.size()},
+                                            {"error", std::string(totals.status().message())}});
+  }
   for (size_t i = 0; i < items.size(); ++i) {
     const AfterSendItem& item = items[i];
     auto payload = C2CPayload(item.job, item.msg_seq, item.msg_key, item.msg_time, item.online_only);

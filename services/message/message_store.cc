@@ -90,13 +90,14 @@ absl::StatusOr<std::vector<uint32_t>> MessageStore::UnreadTotals(
   auto [apps, user_ids] = pg::IntTextArrays(users);
   return pool_->Query<std::vector<uint32_t>>(
       [&](pqxx::connection& c) -> absl::StatusOr<std::vector<uint32_t>> {
+        c.prepare("unread_totals",
+                  "SELECT coalesce(sum(c.unread), 0)"
+                  " FROM unnest($1::bigint[], $2::text[]) WITH ORDINALITY AS u(app, id, n)"
+                  " LEFT JOIN conversations c ON c.sdkappid = u.app AND c.owner = u.id"
+                  "  AND c.unread > 0"
+                  " GROUP BY u.n ORDER BY u.n");
         pqxx::nontransaction tx(c);
-        auto rows = tx.exec_params(
-            "SELECT coalesce(sum(c.unread), 0)"
-            " FROM unnest($1::bigint[], $2::text[]) WITH ORDINALITY AS u(app, id, n)"
-            " LEFT JOIN conversations c ON c.sdkappid = u.app AND c.owner = u.id AND c.unread > 0"
-            " GROUP BY u.n ORDER BY u.n",
-            apps, user_ids);
+        auto rows = tx.exec_prepared("unread_totals", apps, user_ids);
         std::vector<uint32_t> totals;
         totals.reserve(rows.size());
         for (const auto& row : rows) totals.push_back(row[0].as<uint32_t>());

@@ -7,6 +7,7 @@
 #include <future>
 #include <mutex>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include "parley/batching/batcher.h"
@@ -122,4 +123,31 @@ TEST_CASE("destruction handles what is queued first", "[batcher]") {
   }
   CHECK(first.get() == std::vector<int>{2});
   CHECK(queued.get() == std::vector<int>{4});
+}
+
+TEST_CASE("a lingering batcher gathers items that come within the linger into one batch",
+          "[batcher]") {
+  std::mutex mu;
+  std::vector<size_t> sizes;
+  Batcher<int, int> batcher(
+      3,
+      [&](const std::vector<int>& items) {
+        std::lock_guard lock(mu);
+        sizes.push_back(items.size());
+        return items;
+      },
+      std::chrono::milliseconds(5000));
+  // Two submissions well within the linger share a batch; a third fills
+  // max_items, which ends the wait at once instead of after 5 s.
+  auto start = std::chrono::steady_clock::now();
+  auto a = batcher.Submit({1});
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  auto b = batcher.Submit({2});
+  auto c = batcher.Submit({3});
+  CHECK(a.get() == std::vector<int>{1});
+  CHECK(b.get() == std::vector<int>{2});
+  CHECK(c.get() == std::vector<int>{3});
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(4));
+  std::lock_guard lock(mu);
+  CHECK(sizes == std::vector<size_t>{3});
 }

@@ -10,9 +10,14 @@
 //   });
 //   std::vector<Result> mine = batcher.Submit({job}).get();
 //
+// Work nobody waits on (events queued after the fact) can trade delay for
+// fewer, larger batches: with a linger, the worker waits up to that long
+// after a batch's first item for more, unless max_items are queued already.
+//
 // Thread-safe. The handler runs on the batcher's own thread.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -33,8 +38,12 @@ class Batcher {
   // Gets a batch's items in submission order; returns one result per item.
   using Handler = std::function<std::vector<Result>(const std::vector<Item>&)>;
 
-  Batcher(size_t max_items, Handler handler)
-      : max_items_(max_items), handler_(std::move(handler)), thread_([this] { Run(); }) {}
+  Batcher(size_t max_items, Handler handler,
+          std::chrono::milliseconds linger = std::chrono::milliseconds(0))
+      : max_items_(max_items),
+        linger_(linger),
+        handler_(std::move(handler)),
+        thread_([this] { Run(); }) {}
 
   // Runs what is queued, then stops.
   ~Batcher() {
@@ -56,6 +65,7 @@ class Batcher {
     auto future = pending.done.get_future();
     {
       std::lock_guard lock(mu_);
+      queued_items_ += pending.items.size();
       queue_.push_back(std::move(pending));
     }
     cv_.notify_one();
@@ -75,10 +85,15 @@ class Batcher {
         std::unique_lock lock(mu_);
         cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
         if (queue_.empty() && stopping_) return;
+        if (linger_.count() > 0) {
+          cv_.wait_for(lock, linger_,
+                       [this] { return stopping_ || queued_items_ >= max_items_; });
+        }
         size_t items = 0;
         while (!queue_.empty() &&
                (items == 0 || items + queue_.front().items.size() <= max_items_)) {
           items += queue_.front().items.size();
+          queued_items_ -= queue_.front().items.size();
           batch.push_back(std::move(queue_.front()));
           queue_.pop_front();
         }
@@ -115,10 +130,12 @@ class Batcher {
   }
 
   const size_t max_items_;
+  const std::chrono::milliseconds linger_;
   const Handler handler_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Pending> queue_;
+  size_t queued_items_ = 0;  // items in queue_
   bool stopping_ = false;
   std::thread thread_;  // last: starts after everything it uses
 };
