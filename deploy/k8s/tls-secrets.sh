@@ -11,7 +11,7 @@
 set -euo pipefail
 dir=${1:?usage: deploy/k8s/tls-secrets.sh DIR}
 "$(dirname "$0")/../../scripts/tls-certs" "$dir"
-for name in gateway auth message push relationship callback; do
+for name in gateway auth message push relationship group callback; do
   kubectl -n parley create secret generic "parley-tls-$name" \
     --from-file=ca.crt="$dir/ca.crt" --from-file="$name.crt=$dir/$name.crt" \
     --from-file="$name.key=$dir/$name.key" --dry-run=client -o yaml | kubectl apply -f -

@@ -30,7 +30,7 @@ std::vector<AccessRule> AccessRules(const std::string& service) {
         {Peers({"gateway"}), Methods("AuthService", {"Authenticate", "AccountImport",
                                                      "MultiAccountImport", "AccountDelete",
                                                      "AccountCheck", "Kick"})},
-        {Peers({"message", "relationship"}), Methods("AuthService", {"AccountsExist"})},
+        {Peers({"message", "relationship", "group"}), Methods("AuthService", {"AccountsExist"})},
         {Peers({"operator"}),
          Methods("AuthService",
                  {"CreateApp", "GetApp", "ListApps", "SetAppAdmins", "SetAppLimits"})},
@@ -58,6 +58,9 @@ std::vector<AccessRule> AccessRules(const std::string& service) {
         {Peers({"auth"}), Methods("RelationshipService", {"PortraitSet", "ForgetUsers"})},
         {Peers({"operator"}), Methods("RelationshipService", {"GetSettings", "UpdateSettings"})},
     };
+  }
+  if (service == "group") {
+    return {{Peers({"gateway"}), Methods("GroupService", {"*"})}};
   }
   if (service == "callback") {
     return {

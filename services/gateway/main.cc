@@ -57,6 +57,7 @@ int main(int argc, char** argv) {
   std::string message_target = "127.0.0.1:7052";
   std::string push_target = "127.0.0.1:7056";
   std::string relationship_target = "127.0.0.1:7054";
+  std::string group_target = "127.0.0.1:7057";
   int heartbeat_seconds = 30;
   int login_timeout_seconds = 10;
   int max_unauthenticated_per_ip = 500;
@@ -77,6 +78,7 @@ int main(int argc, char** argv) {
   config.Add("push-target", "PARLEY_PUSH_TARGET", &push_target, "push service address");
   config.Add("relationship-target", "PARLEY_RELATIONSHIP_TARGET", &relationship_target,
              "relationship service address");
+  config.Add("group-target", "PARLEY_GROUP_TARGET", &group_target, "group service address");
   config.Add("heartbeat-seconds", "PARLEY_WS_HEARTBEAT_SECONDS", &heartbeat_seconds,
              "client heartbeat interval; 3x silence ends a session");
   config.Add("login-timeout-seconds", "PARLEY_WS_LOGIN_TIMEOUT_SECONDS", &login_timeout_seconds,
@@ -108,6 +110,8 @@ int main(int argc, char** argv) {
   backends.push = parley::v1::PushService::NewStub(parley::rpc::MakeChannel(push_target, "push"));
   backends.relationship =
       parley::v1::RelationshipService::NewStub(parley::rpc::MakeChannel(relationship_target, "relationship"));
+  backends.group =
+      parley::v1::GroupService::NewStub(parley::rpc::MakeChannel(group_target, "group"));
   auto redis = parley::service::ConnectRedis(common);
   if (!redis.ok()) return 1;
   auto stream_connection = parley::service::RedisOptions(common);

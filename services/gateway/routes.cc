@@ -94,6 +94,36 @@ void RegisterRoutes(RestApi& api, const Backends& backends) {
   PARLEY_ROUTE("profile", "portrait_get", rel, PortraitGet, PortraitGetRequest,
                PortraitGetResponse);
   PARLEY_ROUTE("profile", "portrait_set", rel, PortraitSet, PortraitSetRequest, Empty);
+
+  // Groups (§3.7, §5): admin required 10007, JSON 10011, bad field 10004,
+  // internal 10002.
+  api.AddService("group_open_http_svc", {10007, 10011, 10004, 10002});
+  const auto& grp = backends.group;
+#define PARLEY_GROUP_ROUTE(command, Method, Req, Resp) \
+  PARLEY_ROUTE("group_open_http_svc", command, grp, Method, Req, Resp)
+  PARLEY_GROUP_ROUTE("create_group", CreateGroup, CreateGroupRequest, CreateGroupResponse);
+  PARLEY_GROUP_ROUTE("get_group_info", GetGroupInfo, GetGroupInfoRequest, GetGroupInfoResponse);
+  PARLEY_GROUP_ROUTE("modify_group_base_info", ModifyGroupBaseInfo, ModifyGroupBaseInfoRequest,
+                     GroupEmpty);
+  PARLEY_GROUP_ROUTE("destroy_group", DestroyGroup, GroupIdRequest, GroupEmpty);
+  PARLEY_GROUP_ROUTE("change_group_owner", ChangeGroupOwner, ChangeGroupOwnerRequest, GroupEmpty);
+  PARLEY_GROUP_ROUTE("get_appid_group_list", GetAppidGroupList, GetAppidGroupListRequest,
+                     GetAppidGroupListResponse);
+  PARLEY_GROUP_ROUTE("get_joined_group_list", GetJoinedGroupList, GetJoinedGroupListRequest,
+                     GetJoinedGroupListResponse);
+  PARLEY_GROUP_ROUTE("get_role_in_group", GetRoleInGroup, GetRoleInGroupRequest,
+                     GetRoleInGroupResponse);
+  PARLEY_GROUP_ROUTE("add_group_member", AddGroupMember, AddGroupMemberRequest,
+                     AddGroupMemberResponse);
+  PARLEY_GROUP_ROUTE("delete_group_member", DeleteGroupMember, DeleteGroupMemberRequest,
+                     GroupEmpty);
+  PARLEY_GROUP_ROUTE("get_group_member_info", GetGroupMemberInfo, GetGroupMemberInfoRequest,
+                     GetGroupMemberInfoResponse);
+  PARLEY_GROUP_ROUTE("get_specified_group_member_info", GetSpecifiedGroupMemberInfo,
+                     GetSpecifiedGroupMemberInfoRequest, GetSpecifiedGroupMemberInfoResponse);
+  PARLEY_GROUP_ROUTE("modify_group_member_info", ModifyGroupMemberInfo,
+                     ModifyGroupMemberInfoRequest, GroupEmpty);
+#undef PARLEY_GROUP_ROUTE
 }
 
 #undef PARLEY_ROUTE

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "parley/v1/auth.grpc.pb.h"
+#include "parley/v1/group.grpc.pb.h"
 #include "parley/v1/message.grpc.pb.h"
 #include "parley/v1/push.grpc.pb.h"
 #include "parley/v1/relationship.grpc.pb.h"
@@ -16,6 +17,7 @@ struct Backends {
   std::shared_ptr<v1::MessageService::StubInterface> message;
   std::shared_ptr<v1::PushService::StubInterface> push;
   std::shared_ptr<v1::RelationshipService::StubInterface> relationship;
+  std::shared_ptr<v1::GroupService::StubInterface> group;
 };
 
 // Registers every service's error codes and every endpoint.

@@ -73,6 +73,7 @@ TEST_CASE("every service serves gRPC health and reflection", "[grpc]") {
            {"message", "parley.v1.MessageService"},
            {"push", "parley.v1.PushService"},
            {"relationship", "parley.v1.RelationshipService"},
+           {"group", "parley.v1.GroupService"},
            {"callback", "parley.v1.WebhookService"}}) {
     INFO(service);
     int port = c.port("PARLEY_" + absl::AsciiStrToUpper(server) + "_GRPC_ADDR");

@@ -12,6 +12,7 @@
 #include "parley/v1/auth.grpc.pb.h"
 #include "parley/v1/callback.grpc.pb.h"
 #include "parley/v1/message.grpc.pb.h"
+#include "parley/v1/group.grpc.pb.h"
 #include "parley/v1/relationship.grpc.pb.h"
 #include "support/e2e_helpers.h"
 #include "support/test_cluster.h"
@@ -76,6 +77,10 @@ TEST_CASE("only the gateway's certificate acts for end users and app admins", "[
   const std::string message = c.setting("PARLEY_MESSAGE_TARGET");
   const std::string relationship = c.setting("PARLEY_RELATIONSHIP_TARGET");
   const std::string auth = c.setting("PARLEY_AUTH_TARGET");
+  const std::string group = c.setting("PARLEY_GROUP_TARGET");
+  v1::CreateGroupRequest create;
+  create.set_type("Public");
+  create.set_name("g");
 
   // The gateway may send as an admin and read a user's friends.
   {
@@ -85,8 +90,13 @@ TEST_CASE("only the gateway's certificate acts for end users and app admins", "[
   }
   // Every other certificate is refused on the same RPCs, before the service
   // runs: as an admin or as a user, whatever the caller metadata claims.
+  {
+    auto stub = v1::GroupService::NewStub(TlsChannel(group, "group", "gateway"));
+    v1::CreateGroupResponse response;
+    CHECK(stub->CreateGroup(Context(&admin).get(), create, &response).ok());
+  }
   for (const std::string identity : {"message", "relationship", "auth", "push", "callback",
-                                     "operator"}) {
+                                     "group", "operator"}) {
     INFO(identity);
     auto messages = v1::MessageService::NewStub(TlsChannel(message, "message", identity));
     v1::SendC2CResponse sent;
@@ -102,6 +112,10 @@ TEST_CASE("only the gateway's certificate acts for end users and app admins", "[
     get.set_from_account("alice");
     v1::FriendGetResponse got;
     CHECK(friends->FriendGet(Context(&admin).get(), get, &got).error_code() ==
+          grpc::StatusCode::PERMISSION_DENIED);
+    auto groups = v1::GroupService::NewStub(TlsChannel(group, "group", identity));
+    v1::CreateGroupResponse created;
+    CHECK(groups->CreateGroup(Context(&admin).get(), create, &created).error_code() ==
           grpc::StatusCode::PERMISSION_DENIED);
   }
   // On an RPC open to it, a service acts as itself: claiming an admin or a

@@ -52,6 +52,8 @@ TestCluster::TestCluster(std::map<std::string, std::string> extra_env)
   int callback_grpc_port = FreePort();
   callback_metrics_port = FreePort();
   relationship_metrics_port = FreePort();
+  int group_grpc_port = FreePort();
+  group_metrics_port = FreePort();
   env_ = {
       {"PARLEY_PG_URL", RequireEnv("PARLEY_TEST_PG_URL")},
       {"PARLEY_REDIS_ADDR", RequireEnv("PARLEY_TEST_REDIS_ADDR")},
@@ -75,6 +77,9 @@ TestCluster::TestCluster(std::map<std::string, std::string> extra_env)
       {"PARLEY_RELATIONSHIP_GRPC_ADDR", absl::StrCat("127.0.0.1:", relationship_grpc_port)},
       {"PARLEY_RELATIONSHIP_METRICS_ADDR", absl::StrCat("127.0.0.1:", relationship_metrics_port)},
       {"PARLEY_RELATIONSHIP_TARGET", absl::StrCat("127.0.0.1:", relationship_grpc_port)},
+      {"PARLEY_GROUP_GRPC_ADDR", absl::StrCat("127.0.0.1:", group_grpc_port)},
+      {"PARLEY_GROUP_METRICS_ADDR", absl::StrCat("127.0.0.1:", group_metrics_port)},
+      {"PARLEY_GROUP_TARGET", absl::StrCat("127.0.0.1:", group_grpc_port)},
       {"PARLEY_CALLBACK_GRPC_ADDR", absl::StrCat("127.0.0.1:", callback_grpc_port)},
       {"PARLEY_CALLBACK_METRICS_ADDR", absl::StrCat("127.0.0.1:", callback_metrics_port)},
       {"PARLEY_CALLBACK_TARGET", absl::StrCat("127.0.0.1:", callback_grpc_port)},
@@ -87,6 +92,7 @@ TestCluster::TestCluster(std::map<std::string, std::string> extra_env)
   StartPush();
   StartCallback();
   StartRelationship();
+  StartGroup();
   StartMessage();
   StartGateway();
 }
@@ -171,6 +177,12 @@ void TestCluster::StartRelationship() {
       {"PARLEY_RELATIONSHIP_GRPC_ADDR", "PARLEY_RELATIONSHIP_METRICS_ADDR"},
       {"PARLEY_RELATIONSHIP_TARGET"}, "PARLEY_RELATIONSHIP_METRICS_ADDR",
       &relationship_metrics_port);
+}
+
+void TestCluster::StartGroup() {
+  group = StartService("services/group/parley-group", "group",
+                       {"PARLEY_GROUP_GRPC_ADDR", "PARLEY_GROUP_METRICS_ADDR"},
+                       {"PARLEY_GROUP_TARGET"}, "PARLEY_GROUP_METRICS_ADDR", &group_metrics_port);
 }
 
 Process TestCluster::StartExtraGateway(int* http_port, const std::string& instance_id) {

@@ -1,4 +1,4 @@
-// Starts the real service binaries (auth, push, relationship, message, gateway) against the test
+// Starts the real service binaries (auth, push, relationship, group, message, gateway) against the test
 // PostgreSQL and Redis, with a fresh random SDKAppID and key, so tests don't
 // see each other's data. Ports are picked free; processes stop on destruction.
 #pragma once
@@ -32,6 +32,7 @@ class TestCluster {
   void StartMessage();
   void StartPush();
   void StartRelationship();
+  void StartGroup();
   void StartCallback();
   void StartGateway();
   // Another gateway instance on its own ports; returns its HTTP port.
@@ -63,6 +64,7 @@ class TestCluster {
   int message_metrics_port = 0;
   int push_metrics_port = 0;
   int relationship_metrics_port = 0;
+  int group_metrics_port = 0;
   // A setting the services were started with, e.g. PARLEY_RELATIONSHIP_TARGET.
   std::string setting(const std::string& name) { return env_[name]; }
   // The port of an address setting ("127.0.0.1:<port>").
@@ -71,6 +73,7 @@ class TestCluster {
   Process push;
   Process message;
   Process relationship;
+  Process group;
   Process callback;
   int callback_metrics_port = 0;
   Process gateway;

@@ -1,0 +1,196 @@
+#include "group_rules.h"
+
+#include "absl/strings/str_cat.h"
+#include "parley/errors/errors.h"
+
+namespace parley::group {
+
+std::optional<GroupType> ParseGroupType(std::string_view name) {
+  if (name == "Private" || name == "Work") return GroupType::kWork;
+  if (name == "Public") return GroupType::kPublic;
+  if (name == "ChatRoom" || name == "Meeting") return GroupType::kMeeting;
+  if (name == "Community") return GroupType::kCommunity;
+  if (name == "AVChatRoom") return GroupType::kAVChatRoom;
+  return std::nullopt;
+}
+
+const char* GroupTypeName(GroupType type) {
+  switch (type) {
+    case GroupType::kWork: return "Private";
+    case GroupType::kPublic: return "Public";
+    case GroupType::kMeeting: return "ChatRoom";
+    case GroupType::kCommunity: return "Community";
+    case GroupType::kAVChatRoom: return "AVChatRoom";
+  }
+  return "";
+}
+
+std::optional<Role> ParseRole(std::string_view name) {
+  if (name == "Owner") return Role::kOwner;
+  if (name == "Admin") return Role::kAdmin;
+  if (name == "Member") return Role::kMember;
+  return std::nullopt;
+}
+
+const char* RoleName(Role role) {
+  switch (role) {
+    case Role::kOwner: return "Owner";
+    case Role::kAdmin: return "Admin";
+    case Role::kMember: return "Member";
+  }
+  return "";
+}
+
+std::optional<MsgFlag> ParseMsgFlag(std::string_view name) {
+  if (name == "AcceptAndNotify") return MsgFlag::kAcceptAndNotify;
+  if (name == "AcceptNotNotify") return MsgFlag::kAcceptNotNotify;
+  if (name == "Discard") return MsgFlag::kDiscard;
+  return std::nullopt;
+}
+
+const char* MsgFlagName(MsgFlag flag) {
+  switch (flag) {
+    case MsgFlag::kAcceptAndNotify: return "AcceptAndNotify";
+    case MsgFlag::kAcceptNotNotify: return "AcceptNotNotify";
+    case MsgFlag::kDiscard: return "Discard";
+  }
+  return "";
+}
+
+TypeRules RulesFor(GroupType type) {
+  switch (type) {
+    case GroupType::kWork:
+      return {6000, "DisableApply", "FreeAccess", false, true, true, true, false};
+    case GroupType::kPublic:
+      return {6000, "NeedPermission", "DisableInvite", true, false, false, false, true};
+    case GroupType::kMeeting:
+      return {6000, "FreeAccess", "DisableInvite", true, false, false, false, true};
+    case GroupType::kCommunity:
+      return {100000, "FreeAccess", "FreeAccess", true, false, false, false, true};
+    case GroupType::kAVChatRoom:
+      return {0, "FreeAccess", "DisableInvite", false, false, false, false, true};
+  }
+  return {};
+}
+
+bool ValidApplyJoinOption(std::string_view option) {
+  return option == "FreeAccess" || option == "NeedPermission" || option == "DisableApply";
+}
+
+bool ValidInviteJoinOption(std::string_view option) {
+  return option == "FreeAccess" || option == "NeedPermission" || option == "DisableInvite";
+}
+
+bool WellFormedGroupId(std::string_view id) {
+  if (id.empty() || id.size() > kMaxGroupIdBytes) return false;
+  for (unsigned char c : id) {
+    if (c < 0x20 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+absl::Status CheckCustomGroupId(std::string_view id, GroupType type) {
+  if (!WellFormedGroupId(id)) {
+    return errors::Error(kInvalidGroupId,
+                         "GroupId must be 1 to 47 bytes of printable ASCII");
+  }
+  if (type == GroupType::kCommunity) {
+    if (id.substr(0, 6) != "@TGS#_") {
+      return errors::Error(kInvalidGroupId, "a Community's GroupId must start with @TGS#_");
+    }
+  } else if (id.substr(0, 5) == "@TGS#") {
+    return errors::Error(kInvalidGroupId, "a custom GroupId must not start with @TGS#");
+  }
+  return absl::OkStatus();
+}
+
+std::string MakeGroupId(GroupType type, uint64_t random) {
+  static constexpr char kDigits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  std::string suffix;
+  for (int i = 0; i < 10; ++i) {
+    suffix.push_back(kDigits[random & 31]);
+    random >>= 5;
+  }
+  switch (type) {
+    case GroupType::kCommunity: return absl::StrCat("@TGS#_@TGS#c", suffix);
+    case GroupType::kWork: return absl::StrCat("@TGS#1", suffix);
+    case GroupType::kPublic: return absl::StrCat("@TGS#2", suffix);
+    case GroupType::kMeeting: return absl::StrCat("@TGS#3", suffix);
+    case GroupType::kAVChatRoom: return absl::StrCat("@TGS#a", suffix);
+  }
+  return "";
+}
+
+absl::Status CheckProfile(const Profile& profile) {
+  struct Limit {
+    const std::optional<std::string>& value;
+    size_t max;
+    const char* field;
+  };
+  for (const Limit& limit : {Limit{profile.name, kMaxNameBytes, "Name"},
+                             Limit{profile.introduction, kMaxIntroductionBytes, "Introduction"},
+                             Limit{profile.notification, kMaxNotificationBytes, "Notification"},
+                             Limit{profile.face_url, kMaxFaceUrlBytes, "FaceUrl"}}) {
+    if (limit.value && limit.value->size() > limit.max) {
+      return errors::Error(kInvalidParam,
+                           absl::StrCat(limit.field, " is longer than ", limit.max, " bytes"));
+    }
+  }
+  if (profile.name && profile.name->empty()) {
+    return errors::Error(kInvalidParam, "Name must not be empty");
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+bool OwnerOrAppAdmin(const Actor& actor) {
+  return actor.app_admin || actor.role == Role::kOwner;
+}
+
+bool Manager(const Actor& actor) { return OwnerOrAppAdmin(actor) || actor.role == Role::kAdmin; }
+
+// Owners (and app admins) act on anyone but an owner; admins on members only.
+bool Outranks(const Actor& actor, Role target) {
+  if (target == Role::kOwner) return false;
+  if (OwnerOrAppAdmin(actor)) return true;
+  return actor.role == Role::kAdmin && target == Role::kMember;
+}
+
+}  // namespace
+
+bool MayEditProfile(GroupType type, const Actor& actor) {
+  if (type == GroupType::kWork) return true;  // any member
+  if (type == GroupType::kAVChatRoom) return OwnerOrAppAdmin(actor);
+  return Manager(actor);
+}
+
+bool MayKick(GroupType type, const Actor& actor, Role target) {
+  if (type == GroupType::kAVChatRoom) return false;  // mute or ban instead
+  if (type == GroupType::kWork) return OwnerOrAppAdmin(actor) && target != Role::kOwner;
+  return Outranks(actor, target);
+}
+
+bool MayMute(GroupType type, const Actor& actor, Role target) {
+  if (!RulesFor(type).supports_mute) return false;
+  if (type == GroupType::kAVChatRoom) return OwnerOrAppAdmin(actor) && target != Role::kOwner;
+  return Outranks(actor, target);
+}
+
+bool MaySetRole(GroupType type, const Actor& actor) {
+  return RulesFor(type).has_admins && OwnerOrAppAdmin(actor);
+}
+
+bool MayDisband(GroupType type, const Actor& actor) {
+  if (type == GroupType::kWork) return actor.app_admin;  // REST only
+  return OwnerOrAppAdmin(actor);
+}
+
+bool MayInvite(GroupType type, const Actor& actor, std::string_view invite_option) {
+  if (actor.app_admin) return type != GroupType::kAVChatRoom;
+  if (type == GroupType::kAVChatRoom || invite_option == "DisableInvite") return false;
+  if (type == GroupType::kWork || type == GroupType::kCommunity) return true;
+  return Manager(actor);  // Public and Meeting: owner and admins
+}
+
+}  // namespace parley::group

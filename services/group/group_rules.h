@@ -1,0 +1,107 @@
+// Group rules as pure functions (compat reference §5): group types and their
+// defaults, IDs, profile limits, and who may do what. The store gathers the
+// facts under a lock on the group's row; these decide. Codes are Tencent's
+// (compat reference §2.5).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+
+namespace parley::group {
+
+// Group codes (10xxx).
+inline constexpr int32_t kInternal = 10002;
+inline constexpr int32_t kInvalidParam = 10004;
+inline constexpr int32_t kTooManyAccounts = 10005;
+inline constexpr int32_t kNoPermission = 10007;
+inline constexpr int32_t kOwnerCannotQuit = 10009;
+inline constexpr int32_t kNoSuchGroup = 10010;
+inline constexpr int32_t kJsonParse = 10011;
+inline constexpr int32_t kAlreadyMember = 10013;
+inline constexpr int32_t kGroupFull = 10014;
+inline constexpr int32_t kInvalidGroupId = 10015;
+inline constexpr int32_t kAccountMissing = 10019;
+inline constexpr int32_t kGroupIdTaken = 10021;
+inline constexpr int32_t kGroupIdYours = 10025;
+
+// Batch and size limits (compat reference §3.7, §5, §7).
+inline constexpr size_t kMaxInitialMembers = 100;    // create_group MemberList
+inline constexpr size_t kMaxAddMembers = 300;        // add_group_member MemberList
+inline constexpr size_t kMaxDeleteMembers = 100;     // delete_group_member
+inline constexpr size_t kMaxRoleQuery = 500;         // get_role_in_group
+inline constexpr size_t kMaxInfoGroups = 50;         // get_group_info GroupIdList
+inline constexpr size_t kMaxMemberPage = 6000;       // get_group_member_info Limit
+inline constexpr size_t kMaxSpecifiedMembers = 500;  // get_specified_group_member_info
+inline constexpr size_t kMaxAppListPage = 10000;     // get_appid_group_list Limit
+inline constexpr size_t kMaxGroupIdBytes = 47;       // custom IDs: < 48 bytes
+inline constexpr size_t kMaxNameBytes = 30;
+inline constexpr size_t kMaxIntroductionBytes = 240;
+inline constexpr size_t kMaxNotificationBytes = 300;
+inline constexpr size_t kMaxFaceUrlBytes = 100;
+inline constexpr size_t kMaxNameCardBytes = 50;
+inline constexpr uint32_t kPermanentMute = 4294967295u;
+
+// Stored as SMALLINT: never renumber.
+enum class GroupType : int16_t { kWork = 1, kPublic = 2, kMeeting = 3, kCommunity = 4, kAVChatRoom = 5 };
+enum class Role : int16_t { kMember = 0, kAdmin = 1, kOwner = 2 };
+enum class MsgFlag : int16_t { kAcceptAndNotify = 0, kAcceptNotNotify = 1, kDiscard = 2 };
+
+// REST names: "Private" (Work), "Public", "ChatRoom" (Meeting), "AVChatRoom",
+// "Community". The new SDK names ("Work", "Meeting") are accepted too.
+std::optional<GroupType> ParseGroupType(std::string_view name);
+const char* GroupTypeName(GroupType type);  // the REST name
+std::optional<Role> ParseRole(std::string_view name);  // Owner / Admin / Member
+const char* RoleName(Role role);
+std::optional<MsgFlag> ParseMsgFlag(std::string_view name);
+const char* MsgFlagName(MsgFlag flag);
+
+struct TypeRules {
+  uint32_t max_members;        // default and upper bound of MaxMemberCount
+  const char* apply_default;   // ApplyJoinOption when create_group leaves it out
+  const char* invite_default;  // InviteJoinOption likewise
+  bool has_admins;             // Work groups have none
+  bool needs_activation;       // Work: listed for members after the first message
+  bool owner_may_quit;         // Work: the group is left without an owner
+  bool members_may_edit;       // Work: any member edits name/intro/notice/face
+  bool supports_mute;          // Work: no muting
+};
+TypeRules RulesFor(GroupType type);
+
+bool ValidApplyJoinOption(std::string_view option);   // FreeAccess / NeedPermission / DisableApply
+bool ValidInviteJoinOption(std::string_view option);  // FreeAccess / NeedPermission / DisableInvite
+
+// A group ID as a caller spells it anywhere: printable ASCII, 1..47 bytes.
+bool WellFormedGroupId(std::string_view id);
+// A custom ID for create_group: well formed, and Community IDs start
+// "@TGS#_" while other types' IDs must not start "@TGS#". kInvalidGroupId.
+absl::Status CheckCustomGroupId(std::string_view id, GroupType type);
+// A server-made ID: "@TGS#" + a type mark + `random` in base 32 (Community:
+// "@TGS#_@TGS#c" + ...). `random` should be 50 or more random bits.
+std::string MakeGroupId(GroupType type, uint64_t random);
+
+// The profile fields create_group and modify_group_base_info take.
+struct Profile {
+  std::optional<std::string> name, introduction, notification, face_url;
+};
+// Byte limits; a name, when given, must not be empty. kInvalidParam.
+absl::Status CheckProfile(const Profile& profile);
+
+// Who may do what (compat reference §5). `app_admin` is the app's REST
+// admin, who may do everything the owner may and more.
+struct Actor {
+  Role role = Role::kMember;
+  bool app_admin = false;
+};
+bool MayEditProfile(GroupType type, const Actor& actor);
+// Kick `target`: owner kicks anyone but themselves; admins kick members.
+bool MayKick(GroupType type, const Actor& actor, Role target);
+bool MayMute(GroupType type, const Actor& actor, Role target);
+bool MaySetRole(GroupType type, const Actor& actor);  // owner (or app admin) only
+bool MayDisband(GroupType type, const Actor& actor);
+bool MayInvite(GroupType type, const Actor& actor, std::string_view invite_option);
+
+}  // namespace parley::group

@@ -1,0 +1,717 @@
+#include "group_service.h"
+
+#include <algorithm>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_join.h"
+#include "parley/accounts/accounts.h"
+#include "parley/errors/errors.h"
+#include "parley/log/log.h"
+
+namespace parley::group {
+namespace {
+
+constexpr int kIdAttempts = 5;
+
+// The base-info fields get_group_info and get_joined_group_list answer with
+// when no GroupBaseInfoFilter narrows them.
+bool Wanted(const google::protobuf::RepeatedPtrField<std::string>& filter, const char* field) {
+  return filter.empty() || std::find(filter.begin(), filter.end(), field) != filter.end();
+}
+
+// Fills the group fields of a GroupInfo or JoinedGroup (same field names).
+template <class Out>
+void FillBase(const GroupRow& g, const google::protobuf::RepeatedPtrField<std::string>& filter,
+              Out* out) {
+  out->set_group_id(g.group_id);
+  if (Wanted(filter, "Type")) out->set_type(GroupTypeName(g.type));
+  if (Wanted(filter, "Name")) out->set_name(g.name);
+  if (Wanted(filter, "Introduction")) out->set_introduction(g.introduction);
+  if (Wanted(filter, "Notification")) out->set_notification(g.notification);
+  if (Wanted(filter, "FaceUrl")) out->set_face_url(g.face_url);
+  if (Wanted(filter, "Owner_Account")) out->set_owner_account(g.owner);
+  if (Wanted(filter, "CreateTime")) out->set_create_time(g.create_time);
+  if (Wanted(filter, "InfoSeq")) out->set_info_seq(g.info_seq);
+  if (Wanted(filter, "LastInfoTime")) out->set_last_info_time(g.last_info_time);
+  if (Wanted(filter, "LastMsgTime")) out->set_last_msg_time(g.last_msg_time);
+  if (Wanted(filter, "NextMsgSeq")) out->set_next_msg_seq(g.next_msg_seq);
+  if (Wanted(filter, "MemberNum")) out->set_member_num(g.member_count);
+  if (Wanted(filter, "MaxMemberNum")) out->set_max_member_num(g.max_members);
+  if (Wanted(filter, "ApplyJoinOption")) out->set_apply_join_option(g.apply_join_option);
+  if (Wanted(filter, "InviteJoinOption")) out->set_invite_join_option(g.invite_join_option);
+  if (Wanted(filter, "MuteAllMember") || Wanted(filter, "ShutUpAllMember")) {
+    out->set_mute_all_member(g.mute_all ? "On" : "Off");
+  }
+}
+
+void FillMember(const MemberRow& m, const google::protobuf::RepeatedPtrField<std::string>& filter,
+                v1::GroupMember* out) {
+  out->set_member_account(m.user_id);
+  if (Wanted(filter, "Role")) out->set_role(RoleName(m.role));
+  if (Wanted(filter, "JoinTime")) out->set_join_time(m.join_time);
+  if (Wanted(filter, "MsgSeq")) out->set_msg_seq(0);  // read positions come with group messages
+  if (Wanted(filter, "MsgFlag")) out->set_msg_flag(MsgFlagName(m.msg_flag));
+  if (Wanted(filter, "LastSendMsgTime")) out->set_last_send_msg_time(m.last_send_time);
+  if (Wanted(filter, "MuteUntil") || Wanted(filter, "ShutUpUntil")) {
+    out->set_mute_until(m.mute_until);
+  }
+  if (Wanted(filter, "NameCard")) out->set_name_card(m.name_card);
+}
+
+// Roles named in a MemberRoleFilter; 10004 for an unknown one.
+absl::StatusOr<std::vector<Role>> RoleFilter(
+    const google::protobuf::RepeatedPtrField<std::string>& names) {
+  std::vector<Role> roles;
+  for (const auto& name : names) {
+    auto role = ParseRole(name);
+    if (!role) return errors::Error(kInvalidParam, absl::StrCat("unknown role in MemberRoleFilter: ", name));
+    roles.push_back(*role);
+  }
+  return roles;
+}
+
+absl::Status NoCustomData(int size, const char* field) {
+  if (size == 0) return absl::OkStatus();
+  return errors::Error(kInvalidParam,
+                       absl::StrCat(field, " keys must be declared for the app first; none are"));
+}
+
+// Distinct account IDs in request order; 10004 for an invalid one.
+absl::StatusOr<std::vector<std::string>> Accounts(
+    const google::protobuf::RepeatedPtrField<std::string>& ids, size_t max, const char* field) {
+  if (static_cast<size_t>(ids.size()) > max) {
+    return errors::Error(kTooManyAccounts, absl::StrCat(field, " holds more than ", max,
+                                                        " accounts"));
+  }
+  std::vector<std::string> out;
+  for (const auto& id : ids) {
+    if (!accounts::ValidUserId(id)) {
+      return errors::Error(kInvalidParam, absl::StrCat(field, " holds an invalid UserID"));
+    }
+    if (std::find(out.begin(), out.end(), id) == out.end()) out.push_back(id);
+  }
+  return out;
+}
+
+}  // namespace
+
+GroupLogic::GroupLogic(pg::Pool* pool, ExistingAccounts existing, Clock now, Random random)
+    : pool_(pool), existing_(std::move(existing)), now_(std::move(now)), random_(std::move(random)) {}
+
+template <class T>
+absl::StatusOr<T> GroupLogic::Transact(const std::function<absl::StatusOr<T>(pqxx::work&)>& fn) {
+  absl::StatusOr<T> result = absl::InternalError("not run");
+  absl::Status st = pool_->Run([&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    result = fn(tx);
+    if (!result.ok()) return result.status();  // rolled back: bad input changes nothing
+    tx.commit();
+    return absl::OkStatus();
+  });
+  if (st.ok()) return result;
+  if (errors::TencentCode(st, 0) != 0) return st;
+  log::Error("group_store_failed", {{"error", std::string(st.message())}});
+  return errors::Error(kInternal, "group storage failed; retry");
+}
+
+absl::StatusOr<std::set<std::string>> GroupLogic::Existing(uint64_t app,
+                                                           const std::vector<std::string>& users) {
+  if (users.empty()) return std::set<std::string>();
+  auto existing = existing_(app, users);
+  if (!existing.ok()) {
+    log::Warn("group_accounts_unknown", {{"error", std::string(existing.status().message())}});
+    return errors::Error(kInternal, "could not check the accounts; retry");
+  }
+  return existing;
+}
+
+absl::StatusOr<GroupRow> GroupLogic::Load(pqxx::work& tx, const rpc::Caller& caller,
+                                          const std::string& id, bool lock, Actor* actor) {
+  if (!WellFormedGroupId(id)) return errors::Error(kInvalidGroupId, "GroupId is missing or invalid");
+  auto group = store::Group(tx, caller.sdkappid, id, lock);
+  if (!group) return errors::Error(kNoSuchGroup, "the group does not exist");
+  if (caller.is_admin) {
+    *actor = {Role::kOwner, true};
+    return *group;
+  }
+  auto self = store::Members(tx, caller.sdkappid, id, {caller.identifier}, now_());
+  if (self.empty()) return errors::Error(kNoPermission, "you are not a member of this group");
+  *actor = {self[0].role, false};
+  return *group;
+}
+
+absl::StatusOr<v1::CreateGroupResponse> GroupLogic::CreateGroup(
+    const rpc::Caller& caller, const v1::CreateGroupRequest& request) {
+  auto type = ParseGroupType(request.type());
+  if (!type) {
+    return errors::Error(kInvalidParam,
+                         "Type must be Private, Public, ChatRoom, AVChatRoom or Community");
+  }
+  if (*type == GroupType::kAVChatRoom) {
+    return errors::Error(kInvalidParam, "AVChatRoom groups are not served by this version");
+  }
+  if (request.support_topic()) {
+    return errors::Error(kInvalidParam, "Community topics are not served by this version");
+  }
+  TypeRules rules = RulesFor(*type);
+  Profile profile{request.name(), request.introduction(), request.notification(),
+                  request.face_url()};
+  if (auto st = CheckProfile(profile); !st.ok()) return st;
+  if (request.max_member_count() > rules.max_members) {
+    return errors::Error(kInvalidParam, absl::StrCat("MaxMemberCount may be at most ",
+                                                     rules.max_members, " for this type"));
+  }
+  if (!request.apply_join_option().empty() &&
+      !ValidApplyJoinOption(request.apply_join_option())) {
+    return errors::Error(kInvalidParam,
+                         "ApplyJoinOption must be FreeAccess, NeedPermission or DisableApply");
+  }
+  if (!request.invite_join_option().empty() &&
+      !ValidInviteJoinOption(request.invite_join_option())) {
+    return errors::Error(kInvalidParam,
+                         "InviteJoinOption must be FreeAccess, NeedPermission or DisableInvite");
+  }
+  if (auto st = NoCustomData(request.app_defined_data_size(), "AppDefinedData"); !st.ok()) {
+    return st;
+  }
+  if (!request.group_id().empty()) {
+    if (auto st = CheckCustomGroupId(request.group_id(), *type); !st.ok()) return st;
+  }
+  // An end user creates groups they own; an app admin names the owner (or none).
+  std::string owner = caller.is_admin ? request.owner_account() : caller.identifier;
+  if (!owner.empty() && !accounts::ValidUserId(owner)) {
+    return errors::Error(kInvalidParam, "Owner_Account is invalid");
+  }
+  if (static_cast<size_t>(request.member_list_size()) > kMaxInitialMembers) {
+    return errors::Error(kTooManyAccounts, absl::StrCat("MemberList holds more than ",
+                                                        kMaxInitialMembers, " members"));
+  }
+  int64_t now = now_();
+  std::vector<MemberRow> members;
+  std::vector<std::string> accounts;
+  if (!owner.empty()) {
+    members.push_back({owner, Role::kOwner, now});
+    accounts.push_back(owner);
+  }
+  for (const auto& m : request.member_list()) {
+    if (!accounts::ValidUserId(m.member_account())) {
+      return errors::Error(kInvalidParam, "MemberList holds an invalid Member_Account");
+    }
+    if (auto st = NoCustomData(m.app_member_defined_data_size(), "AppMemberDefinedData");
+        !st.ok()) {
+      return st;
+    }
+    Role role = Role::kMember;
+    if (!m.role().empty()) {
+      auto parsed = ParseRole(m.role());
+      if (!parsed || *parsed == Role::kOwner) {
+        return errors::Error(kInvalidParam, "a member's Role must be Admin or Member");
+      }
+      if (*parsed == Role::kAdmin && !rules.has_admins) {
+        return errors::Error(kInvalidParam, "this group type has no admins");
+      }
+      role = *parsed;
+    }
+    if (std::find(accounts.begin(), accounts.end(), m.member_account()) != accounts.end()) continue;
+    accounts.push_back(m.member_account());
+    members.push_back({m.member_account(), role, now});
+  }
+  uint32_t max_members = request.max_member_count() ? request.max_member_count() : rules.max_members;
+  if (members.size() > max_members) {
+    return errors::Error(kGroupFull, "more initial members than MaxMemberCount");
+  }
+  auto existing = Existing(caller.sdkappid, accounts);
+  if (!existing.ok()) return existing.status();
+  std::vector<std::string> missing;
+  for (const auto& a : accounts) {
+    if (!existing->count(a)) missing.push_back(a);
+  }
+  if (!missing.empty()) {
+    return errors::Error(kAccountMissing,
+                         absl::StrCat("accounts not imported: ", absl::StrJoin(missing, ",")));
+  }
+
+  GroupRow g;
+  g.sdkappid = caller.sdkappid;
+  g.type = *type;
+  g.name = request.name();
+  g.introduction = request.introduction();
+  g.notification = request.notification();
+  g.face_url = request.face_url();
+  g.owner = owner;
+  g.max_members = max_members;
+  // Work groups take no applications whatever the request says.
+  g.apply_join_option = *type == GroupType::kWork ? "DisableApply"
+                        : request.apply_join_option().empty() ? rules.apply_default
+                                                              : request.apply_join_option();
+  g.invite_join_option = request.invite_join_option().empty() ? rules.invite_default
+                                                              : request.invite_join_option();
+  g.activated = !rules.needs_activation;
+  g.create_time = now;
+  return Transact<v1::CreateGroupResponse>(
+      [&](pqxx::work& tx) -> absl::StatusOr<v1::CreateGroupResponse> {
+        bool inserted = false;
+        if (!request.group_id().empty()) {
+          g.group_id = request.group_id();
+          inserted = store::InsertGroup(tx, g);
+          if (!inserted) {
+            auto taken = store::Group(tx, caller.sdkappid, g.group_id, false);
+            if (taken && !owner.empty() && taken->owner == owner) {
+              return errors::Error(kGroupIdYours, "the GroupId is taken, by a group you own");
+            }
+            return errors::Error(kGroupIdTaken, "the GroupId is taken");
+          }
+        } else {
+          for (int i = 0; i < kIdAttempts && !inserted; ++i) {
+            g.group_id = MakeGroupId(*type, random_());
+            inserted = store::InsertGroup(tx, g);
+          }
+          if (!inserted) return errors::Error(kInternal, "could not make a free GroupId; retry");
+        }
+        store::InsertMembers(tx, caller.sdkappid, g.group_id, members);
+        v1::CreateGroupResponse response;
+        response.set_group_id(g.group_id);
+        response.set_type(GroupTypeName(*type));
+        return response;
+      });
+}
+
+absl::StatusOr<v1::GetGroupInfoResponse> GroupLogic::GetGroupInfo(
+    const rpc::Caller& caller, const v1::GetGroupInfoRequest& request) {
+  if (request.group_id_list().empty()) return errors::Error(kInvalidParam, "GroupIdList is empty");
+  if (static_cast<size_t>(request.group_id_list_size()) > kMaxInfoGroups) {
+    return errors::Error(kInvalidParam,
+                         absl::StrCat("GroupIdList holds more than ", kMaxInfoGroups, " groups"));
+  }
+  const auto& filter = request.response_filter();
+  // Without any filter the answer holds everything, members included.
+  bool with_members = !request.has_response_filter() || !filter.member_info_filter().empty();
+  return Transact<v1::GetGroupInfoResponse>(
+      [&](pqxx::work& tx) -> absl::StatusOr<v1::GetGroupInfoResponse> {
+        v1::GetGroupInfoResponse response;
+        for (const auto& id : request.group_id_list()) {
+          auto* info = response.add_group_info();
+          info->set_group_id(id);
+          Actor actor;
+          auto group = Load(tx, caller, id, false, &actor);
+          if (!group.ok()) {
+            info->set_error_code(errors::TencentCode(group.status(), kInternal));
+            info->set_error_info(errors::InfoOf(group.status()));
+            continue;
+          }
+          FillBase(*group, filter.group_base_info_filter(), info);
+          if (Wanted(filter.group_base_info_filter(), "Appid")) info->set_appid(caller.sdkappid);
+          if (!with_members) continue;
+          for (const auto& m : store::MemberPage(tx, caller.sdkappid, id, {}, 0,
+                                                 static_cast<uint32_t>(kMaxMemberPage), now_())) {
+            FillMember(m, filter.member_info_filter(), info->add_member_list());
+          }
+        }
+        return response;
+      });
+}
+
+absl::StatusOr<v1::GroupEmpty> GroupLogic::ModifyGroupBaseInfo(
+    const rpc::Caller& caller, const v1::ModifyGroupBaseInfoRequest& request) {
+  Profile profile;
+  if (request.has_name()) profile.name = request.name();
+  if (request.has_introduction()) profile.introduction = request.introduction();
+  if (request.has_notification()) profile.notification = request.notification();
+  if (request.has_face_url()) profile.face_url = request.face_url();
+  if (auto st = CheckProfile(profile); !st.ok()) return st;
+  if (request.has_apply_join_option() && !ValidApplyJoinOption(request.apply_join_option())) {
+    return errors::Error(kInvalidParam,
+                         "ApplyJoinOption must be FreeAccess, NeedPermission or DisableApply");
+  }
+  if (request.has_invite_join_option() && !ValidInviteJoinOption(request.invite_join_option())) {
+    return errors::Error(kInvalidParam,
+                         "InviteJoinOption must be FreeAccess, NeedPermission or DisableInvite");
+  }
+  std::optional<std::string> mute_all;
+  if (request.has_mute_all_member()) mute_all = request.mute_all_member();
+  else if (request.has_shut_up_all_member()) mute_all = request.shut_up_all_member();
+  if (mute_all && *mute_all != "On" && *mute_all != "Off") {
+    return errors::Error(kInvalidParam, "MuteAllMember must be On or Off");
+  }
+  if (auto st = NoCustomData(request.app_defined_data_size(), "AppDefinedData"); !st.ok()) {
+    return st;
+  }
+  return Transact<v1::GroupEmpty>([&](pqxx::work& tx) -> absl::StatusOr<v1::GroupEmpty> {
+    Actor actor;
+    auto group = Load(tx, caller, request.group_id(), true, &actor);
+    if (!group.ok()) return group.status();
+    GroupRow g = *group;
+    bool profile_change = profile.name || profile.introduction || profile.notification ||
+                          profile.face_url;
+    bool settings_change = request.has_max_member_num() || request.has_apply_join_option() ||
+                           request.has_invite_join_option() || mute_all;
+    if (profile_change && !MayEditProfile(g.type, actor)) {
+      return errors::Error(kNoPermission, "you may not edit this group's profile");
+    }
+    if (settings_change && !(actor.app_admin || actor.role == Role::kOwner ||
+                             (actor.role == Role::kAdmin && RulesFor(g.type).has_admins))) {
+      return errors::Error(kNoPermission, "only the owner and admins change the group's settings");
+    }
+    if (mute_all && !RulesFor(g.type).supports_mute) {
+      return errors::Error(kNoPermission, "this group type cannot be muted");
+    }
+    if (request.has_max_member_num()) {
+      uint32_t max = request.max_member_num();
+      if (max == 0 || max > RulesFor(g.type).max_members) {
+        return errors::Error(kInvalidParam, absl::StrCat("MaxMemberNum must be 1 to ",
+                                                         RulesFor(g.type).max_members));
+      }
+      if (max < g.member_count) {
+        return errors::Error(kInvalidParam, "MaxMemberNum is below the group's member count");
+      }
+      g.max_members = max;
+    }
+    if (profile.name) g.name = *profile.name;
+    if (profile.introduction) g.introduction = *profile.introduction;
+    if (profile.notification) g.notification = *profile.notification;
+    if (profile.face_url) g.face_url = *profile.face_url;
+    if (request.has_apply_join_option() && g.type != GroupType::kWork) {
+      g.apply_join_option = request.apply_join_option();
+    }
+    if (request.has_invite_join_option()) g.invite_join_option = request.invite_join_option();
+    if (mute_all) g.mute_all = *mute_all == "On";
+    store::UpdateGroup(tx, g, now_());
+    return v1::GroupEmpty();
+  });
+}
+
+absl::StatusOr<v1::GroupEmpty> GroupLogic::DestroyGroup(const rpc::Caller& caller,
+                                                        const v1::GroupIdRequest& request) {
+  return Transact<v1::GroupEmpty>([&](pqxx::work& tx) -> absl::StatusOr<v1::GroupEmpty> {
+    Actor actor;
+    auto group = Load(tx, caller, request.group_id(), true, &actor);
+    if (!group.ok()) return group.status();
+    if (!MayDisband(group->type, actor)) {
+      return errors::Error(kNoPermission, "you may not disband this group");
+    }
+    store::DeleteGroup(tx, caller.sdkappid, group->group_id);
+    return v1::GroupEmpty();
+  });
+}
+
+absl::StatusOr<v1::GroupEmpty> GroupLogic::ChangeGroupOwner(
+    const rpc::Caller& caller, const v1::ChangeGroupOwnerRequest& request) {
+  const std::string& next = request.new_owner_account();
+  if (!accounts::ValidUserId(next)) {
+    return errors::Error(kInvalidParam, "NewOwner_Account is missing or invalid");
+  }
+  return Transact<v1::GroupEmpty>([&](pqxx::work& tx) -> absl::StatusOr<v1::GroupEmpty> {
+    Actor actor;
+    auto group = Load(tx, caller, request.group_id(), true, &actor);
+    if (!group.ok()) return group.status();
+    if (!actor.app_admin && actor.role != Role::kOwner) {
+      return errors::Error(kNoPermission, "only the owner hands the group over");
+    }
+    if (group->owner == next) return v1::GroupEmpty();
+    auto member = store::Members(tx, caller.sdkappid, group->group_id, {next}, now_());
+    if (member.empty()) return errors::Error(kInvalidParam, "the new owner must be a member");
+    GroupRow g = *group;
+    if (!g.owner.empty()) store::SetRole(tx, caller.sdkappid, g.group_id, g.owner, Role::kMember);
+    store::SetRole(tx, caller.sdkappid, g.group_id, next, Role::kOwner);
+    g.owner = next;
+    store::UpdateGroup(tx, g, now_());
+    return v1::GroupEmpty();
+  });
+}
+
+absl::StatusOr<v1::GetAppidGroupListResponse> GroupLogic::GetAppidGroupList(
+    const rpc::Caller& caller, const v1::GetAppidGroupListRequest& request) {
+  if (!caller.is_admin) return errors::Error(kNoPermission, "app admins only");
+  const std::string& type_name = request.group_type().empty() ? request.type() : request.group_type();
+  std::optional<GroupType> type;
+  if (!type_name.empty()) {
+    type = ParseGroupType(type_name);
+    if (!type) return errors::Error(kInvalidParam, "unknown GroupType");
+  }
+  uint32_t limit = request.limit() == 0 ? kMaxAppListPage : request.limit();
+  if (limit > kMaxAppListPage) {
+    return errors::Error(kInvalidParam, absl::StrCat("Limit may be at most ", kMaxAppListPage));
+  }
+  return Transact<v1::GetAppidGroupListResponse>(
+      [&](pqxx::work& tx) -> absl::StatusOr<v1::GetAppidGroupListResponse> {
+        uint32_t total = 0;
+        auto groups = store::AppGroups(tx, caller.sdkappid, type,
+                                       static_cast<int64_t>(request.next()), limit, &total);
+        v1::GetAppidGroupListResponse response;
+        response.set_total_count(total);
+        for (const auto& g : groups) response.add_group_id_list()->set_group_id(g.group_id);
+        // 0 once the list is done.
+        response.set_next(groups.size() == limit ? static_cast<uint64_t>(groups.back().serial) : 0);
+        return response;
+      });
+}
+
+absl::StatusOr<v1::GetJoinedGroupListResponse> GroupLogic::GetJoinedGroupList(
+    const rpc::Caller& caller, const v1::GetJoinedGroupListRequest& request) {
+  std::string user = caller.is_admin ? request.member_account() : caller.identifier;
+  if (!accounts::ValidUserId(user)) {
+    return errors::Error(kInvalidParam, "Member_Account is missing or invalid");
+  }
+  std::optional<GroupType> type;
+  if (!request.group_type().empty()) {
+    type = ParseGroupType(request.group_type());
+    if (!type) return errors::Error(kInvalidParam, "unknown GroupType");
+  }
+  uint32_t limit = request.limit() == 0 ? 10000 : std::min<uint32_t>(request.limit(), 10000);
+  const auto& filter = request.response_filter();
+  return Transact<v1::GetJoinedGroupListResponse>(
+      [&](pqxx::work& tx) -> absl::StatusOr<v1::GetJoinedGroupListResponse> {
+        uint32_t total = 0;
+        auto joined = store::JoinedGroups(tx, caller.sdkappid, user, type,
+                                          request.with_no_active_groups() != 0, request.offset(),
+                                          limit, now_(), &total);
+        v1::GetJoinedGroupListResponse response;
+        response.set_total_count(total);
+        for (const auto& j : joined) {
+          auto* out = response.add_group_id_list();
+          out->set_group_id(j.group.group_id);
+          // Only what the filters ask for: the bare ID list otherwise.
+          if (!filter.group_base_info_filter().empty()) {
+            FillBase(j.group, filter.group_base_info_filter(), out);
+          }
+          if (!filter.self_info_filter().empty()) {
+            auto* self = out->mutable_self_info();
+            const auto& f = filter.self_info_filter();
+            if (Wanted(f, "Role")) self->set_role(RoleName(j.self.role));
+            if (Wanted(f, "JoinTime")) self->set_join_time(j.self.join_time);
+            if (Wanted(f, "MsgFlag")) self->set_msg_flag(MsgFlagName(j.self.msg_flag));
+            if (Wanted(f, "NameCard")) self->set_name_card(j.self.name_card);
+            if (Wanted(f, "MuteUntil")) self->set_mute_until(j.self.mute_until);
+          }
+        }
+        return response;
+      });
+}
+
+absl::StatusOr<v1::GetRoleInGroupResponse> GroupLogic::GetRoleInGroup(
+    const rpc::Caller& caller, const v1::GetRoleInGroupRequest& request) {
+  auto users = Accounts(request.user_account(), kMaxRoleQuery, "User_Account");
+  if (!users.ok()) return users.status();
+  if (users->empty()) return errors::Error(kInvalidParam, "User_Account is empty");
+  return Transact<v1::GetRoleInGroupResponse>(
+      [&](pqxx::work& tx) -> absl::StatusOr<v1::GetRoleInGroupResponse> {
+        Actor actor;
+        auto group = Load(tx, caller, request.group_id(), false, &actor);
+        if (!group.ok()) return group.status();
+        std::map<std::string, Role> roles;
+        for (const auto& m : store::Members(tx, caller.sdkappid, group->group_id, *users, now_())) {
+          roles[m.user_id] = m.role;
+        }
+        v1::GetRoleInGroupResponse response;
+        for (const auto& u : *users) {
+          auto* item = response.add_user_id_list();
+          item->set_member_account(u);
+          auto it = roles.find(u);
+          item->set_role(it == roles.end() ? "NotMember" : RoleName(it->second));
+        }
+        return response;
+      });
+}
+
+absl::StatusOr<v1::AddGroupMemberResponse> GroupLogic::AddGroupMember(
+    const rpc::Caller& caller, const v1::AddGroupMemberRequest& request) {
+  google::protobuf::RepeatedPtrField<std::string> ids;
+  for (const auto& m : request.member_list()) *ids.Add() = m.member_account();
+  auto users = Accounts(ids, kMaxAddMembers, "MemberList");
+  if (!users.ok()) return users.status();
+  if (users->empty()) return errors::Error(kInvalidParam, "MemberList is empty");
+  auto existing = Existing(caller.sdkappid, *users);
+  if (!existing.ok()) return existing.status();
+  int64_t now = now_();
+  return Transact<v1::AddGroupMemberResponse>(
+      [&](pqxx::work& tx) -> absl::StatusOr<v1::AddGroupMemberResponse> {
+        Actor actor;
+        auto group = Load(tx, caller, request.group_id(), true, &actor);
+        if (!group.ok()) return group.status();
+        if (!MayInvite(group->type, actor, group->invite_join_option)) {
+          return errors::Error(kNoPermission, "you may not add members to this group");
+        }
+        std::set<std::string> members;
+        for (const auto& m : store::Members(tx, caller.sdkappid, group->group_id, *users, now)) {
+          members.insert(m.user_id);
+        }
+        std::vector<MemberRow> joining;
+        for (const auto& u : *users) {
+          if (existing->count(u) && !members.count(u)) joining.push_back({u, Role::kMember, now});
+        }
+        if (group->member_count + joining.size() > group->max_members) {
+          return errors::Error(kGroupFull, "the group is full");
+        }
+        store::InsertMembers(tx, caller.sdkappid, group->group_id, joining);
+        v1::AddGroupMemberResponse response;
+        for (const auto& u : *users) {
+          auto* item = response.add_member_list();
+          item->set_member_account(u);
+          item->set_result(!existing->count(u) ? 0 : members.count(u) ? 2 : 1);
+        }
+        return response;
+      });
+}
+
+absl::StatusOr<v1::GroupEmpty> GroupLogic::DeleteGroupMember(
+    const rpc::Caller& caller, const v1::DeleteGroupMemberRequest& request) {
+  auto users = Accounts(request.member_to_del_account(), kMaxDeleteMembers, "MemberToDel_Account");
+  if (!users.ok()) return users.status();
+  if (users->empty()) return errors::Error(kInvalidParam, "MemberToDel_Account is empty");
+  return Transact<v1::GroupEmpty>([&](pqxx::work& tx) -> absl::StatusOr<v1::GroupEmpty> {
+    Actor actor;
+    auto group = Load(tx, caller, request.group_id(), true, &actor);
+    if (!group.ok()) return group.status();
+    std::vector<std::string> leaving;
+    for (const auto& m : store::Members(tx, caller.sdkappid, group->group_id, *users, now_())) {
+      if (!MayKick(group->type, actor, m.role)) {
+        return errors::Error(m.role == Role::kOwner ? kInvalidParam : kNoPermission,
+                             m.role == Role::kOwner
+                                 ? "the owner cannot be removed; hand the group over first"
+                                 : "you may not remove this member");
+      }
+      leaving.push_back(m.user_id);
+    }
+    store::DeleteMembers(tx, caller.sdkappid, group->group_id, leaving);
+    return v1::GroupEmpty();
+  });
+}
+
+absl::StatusOr<v1::GetGroupMemberInfoResponse> GroupLogic::GetGroupMemberInfo(
+    const rpc::Caller& caller, const v1::GetGroupMemberInfoRequest& request) {
+  auto roles = RoleFilter(request.member_role_filter());
+  if (!roles.ok()) return roles.status();
+  if (request.limit() > kMaxMemberPage) {
+    return errors::Error(kInvalidParam, absl::StrCat("Limit may be at most ", kMaxMemberPage));
+  }
+  uint32_t limit = request.limit() == 0 ? static_cast<uint32_t>(kMaxMemberPage) : request.limit();
+  return Transact<v1::GetGroupMemberInfoResponse>(
+      [&](pqxx::work& tx) -> absl::StatusOr<v1::GetGroupMemberInfoResponse> {
+        Actor actor;
+        auto group = Load(tx, caller, request.group_id(), false, &actor);
+        if (!group.ok()) return group.status();
+        // Communities page with the Next cursor (an offset here), others with Offset.
+        uint32_t offset = request.offset();
+        if (group->type == GroupType::kCommunity && !request.next().empty()) {
+          if (!absl::SimpleAtoi(request.next(), &offset)) {
+            return errors::Error(kInvalidParam, "Next is not a cursor this group gave");
+          }
+        }
+        auto page = store::MemberPage(tx, caller.sdkappid, group->group_id, *roles, offset,
+                                      limit, now_());
+        v1::GetGroupMemberInfoResponse response;
+        response.set_member_num(group->member_count);
+        for (const auto& m : page) {
+          FillMember(m, request.member_info_filter(), response.add_member_list());
+        }
+        if (group->type == GroupType::kCommunity) {
+          response.set_next(page.size() == limit ? absl::StrCat(offset + page.size()) : "");
+        }
+        return response;
+      });
+}
+
+absl::StatusOr<v1::GetSpecifiedGroupMemberInfoResponse> GroupLogic::GetSpecifiedGroupMemberInfo(
+    const rpc::Caller& caller, const v1::GetSpecifiedGroupMemberInfoRequest& request) {
+  auto users = Accounts(request.member_list_account(), kMaxSpecifiedMembers, "Member_List_Account");
+  if (!users.ok()) return users.status();
+  if (users->empty()) return errors::Error(kInvalidParam, "Member_List_Account is empty");
+  auto roles = RoleFilter(request.member_role_filter());
+  if (!roles.ok()) return roles.status();
+  return Transact<v1::GetSpecifiedGroupMemberInfoResponse>(
+      [&](pqxx::work& tx) -> absl::StatusOr<v1::GetSpecifiedGroupMemberInfoResponse> {
+        Actor actor;
+        auto group = Load(tx, caller, request.group_id(), false, &actor);
+        if (!group.ok()) return group.status();
+        v1::GetSpecifiedGroupMemberInfoResponse response;
+        response.set_group_id(group->group_id);
+        for (const auto& m : store::Members(tx, caller.sdkappid, group->group_id, *users, now_())) {
+          if (!roles->empty() && std::find(roles->begin(), roles->end(), m.role) == roles->end()) {
+            continue;
+          }
+          FillMember(m, request.member_info_filter(), response.add_member_list());
+        }
+        return response;
+      });
+}
+
+absl::StatusOr<v1::GroupEmpty> GroupLogic::ModifyGroupMemberInfo(
+    const rpc::Caller& caller, const v1::ModifyGroupMemberInfoRequest& request) {
+  if (!accounts::ValidUserId(request.member_account())) {
+    return errors::Error(kInvalidParam, "Member_Account is missing or invalid");
+  }
+  std::optional<Role> role;
+  if (request.has_role()) {
+    role = ParseRole(request.role());
+    if (!role || *role == Role::kOwner) {
+      return errors::Error(kInvalidParam, "Role must be Admin or Member");
+    }
+  }
+  std::optional<MsgFlag> flag;
+  if (request.has_msg_flag()) {
+    flag = ParseMsgFlag(request.msg_flag());
+    if (!flag) {
+      return errors::Error(kInvalidParam,
+                           "MsgFlag must be AcceptAndNotify, AcceptNotNotify or Discard");
+    }
+  }
+  if (request.has_name_card() && request.name_card().size() > kMaxNameCardBytes) {
+    return errors::Error(kInvalidParam,
+                         absl::StrCat("NameCard is longer than ", kMaxNameCardBytes, " bytes"));
+  }
+  if (auto st = NoCustomData(request.app_member_defined_data_size(), "AppMemberDefinedData");
+      !st.ok()) {
+    return st;
+  }
+  std::optional<uint32_t> mute_time;
+  if (request.has_mute_time()) mute_time = request.mute_time();
+  else if (request.has_shut_up_time()) mute_time = request.shut_up_time();
+  int64_t now = now_();
+  return Transact<v1::GroupEmpty>([&](pqxx::work& tx) -> absl::StatusOr<v1::GroupEmpty> {
+    Actor actor;
+    auto group = Load(tx, caller, request.group_id(), true, &actor);
+    if (!group.ok()) return group.status();
+    auto found = store::Members(tx, caller.sdkappid, group->group_id, {request.member_account()},
+                                now);
+    if (found.empty()) return errors::Error(kNoPermission, "the account is not a member");
+    MemberRow m = found[0];
+    bool self = !actor.app_admin && caller.identifier == m.user_id;
+    if (role && *role != m.role) {
+      if (!RulesFor(group->type).has_admins) {
+        return errors::Error(kNoPermission, "this group type has no admins");
+      }
+      if (!MaySetRole(group->type, actor) || m.role == Role::kOwner) {
+        return errors::Error(kNoPermission, "only the owner sets roles, and not their own");
+      }
+      m.role = *role;
+    }
+    if (flag) {
+      if (!self && !actor.app_admin) {
+        return errors::Error(kNoPermission, "members set their own MsgFlag");
+      }
+      m.msg_flag = *flag;
+    }
+    if (request.has_name_card()) {
+      if (!self && !actor.app_admin && !(actor.role != Role::kMember &&
+                                         MayKick(group->type, actor, m.role))) {
+        return errors::Error(kNoPermission, "you may not change this member's NameCard");
+      }
+      m.name_card = request.name_card();
+    }
+    if (mute_time) {
+      if (!MayMute(group->type, actor, m.role)) {
+        return errors::Error(kNoPermission, "you may not mute this member");
+      }
+      int64_t until = *mute_time == 0 ? 0
+                      : *mute_time == kPermanentMute ? int64_t{kPermanentMute}
+                                                     : now + static_cast<int64_t>(*mute_time);
+      store::SetMute(tx, caller.sdkappid, group->group_id, m.user_id, until);
+    }
+    store::SetMemberFields(tx, caller.sdkappid, group->group_id, m);
+    return v1::GroupEmpty();
+  });
+}
+
+}  // namespace parley::group

@@ -1,0 +1,92 @@
+// The group service: groups, members and roles (compat reference §3.7, §5).
+//
+// GroupLogic holds the behaviour and is what tests construct; GroupGrpcService
+// adapts it to gRPC. A request that changes a group runs in one PostgreSQL
+// transaction that first locks the group's row, so member caps, roles and
+// ownership hold under concurrent calls on any number of replicas. The rules
+// (who may do what, limits, IDs) are pure functions in group_rules.h; the SQL is in
+// group_store.h. Thread-safe.
+#pragma once
+
+#include <functional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "group_store.h"
+#include "parley/pg/pool.h"
+#include "parley/rpc/caller.h"
+#include "parley/rpc/serve.h"
+#include "parley/v1/group.grpc.pb.h"
+#include "group_rules.h"
+
+namespace parley::group {
+
+class GroupLogic {
+ public:
+  using Clock = std::function<int64_t()>;  // unix seconds
+  // Which of the given accounts exist (accounts::ExistenceChecker in production).
+  using ExistingAccounts = std::function<absl::StatusOr<std::set<std::string>>(
+      uint64_t sdkappid, const std::vector<std::string>& users)>;
+  using Random = std::function<uint64_t()>;
+
+  GroupLogic(pg::Pool* pool, ExistingAccounts existing, Clock now, Random random);
+
+#define PARLEY_GROUP_METHOD(Method, Req, Resp) \
+  absl::StatusOr<v1::Resp> Method(const rpc::Caller& caller, const v1::Req& request);
+#define PARLEY_GROUP_METHODS(X)                                                        \
+  X(CreateGroup, CreateGroupRequest, CreateGroupResponse)                              \
+  X(GetGroupInfo, GetGroupInfoRequest, GetGroupInfoResponse)                           \
+  X(ModifyGroupBaseInfo, ModifyGroupBaseInfoRequest, GroupEmpty)                       \
+  X(DestroyGroup, GroupIdRequest, GroupEmpty)                                          \
+  X(ChangeGroupOwner, ChangeGroupOwnerRequest, GroupEmpty)                             \
+  X(GetAppidGroupList, GetAppidGroupListRequest, GetAppidGroupListResponse)            \
+  X(GetJoinedGroupList, GetJoinedGroupListRequest, GetJoinedGroupListResponse)         \
+  X(GetRoleInGroup, GetRoleInGroupRequest, GetRoleInGroupResponse)                     \
+  X(AddGroupMember, AddGroupMemberRequest, AddGroupMemberResponse)                     \
+  X(DeleteGroupMember, DeleteGroupMemberRequest, GroupEmpty)                           \
+  X(GetGroupMemberInfo, GetGroupMemberInfoRequest, GetGroupMemberInfoResponse)         \
+  X(GetSpecifiedGroupMemberInfo, GetSpecifiedGroupMemberInfoRequest,                   \
+    GetSpecifiedGroupMemberInfoResponse)                                               \
+  X(ModifyGroupMemberInfo, ModifyGroupMemberInfoRequest, GroupEmpty)
+  PARLEY_GROUP_METHODS(PARLEY_GROUP_METHOD)
+#undef PARLEY_GROUP_METHOD
+
+ private:
+  // Runs `fn` in one transaction, committed if it returns OK.
+  template <class T>
+  absl::StatusOr<T> Transact(const std::function<absl::StatusOr<T>(pqxx::work&)>& fn);
+  // Loads (and with `lock`, locks) a group the caller may see: 10015 for a
+  // malformed ID, 10010 for none; the caller's standing in it goes to `actor`
+  // (an end user who is not a member gets 10007).
+  absl::StatusOr<GroupRow> Load(pqxx::work& tx, const rpc::Caller& caller, const std::string& id,
+                                bool lock, Actor* actor);
+  // Which of `users` are imported accounts; bad IDs are simply absent.
+  absl::StatusOr<std::set<std::string>> Existing(uint64_t app,
+                                                 const std::vector<std::string>& users);
+
+  pg::Pool* pool_;
+  ExistingAccounts existing_;
+  Clock now_;
+  Random random_;
+};
+
+class GroupGrpcService final : public v1::GroupService::Service {
+ public:
+  explicit GroupGrpcService(GroupLogic* logic) : logic_(logic) {}
+#define PARLEY_GROUP_RPC(Method, Req, Resp)                                                   \
+  grpc::Status Method(grpc::ServerContext* context, const v1::Req* request, v1::Resp* response) \
+      override {                                                                              \
+    return rpc::ServeAsCaller(context, request, response, [&](const auto& c, const auto& r) {   \
+      return logic_->Method(c, r);                                                            \
+    });                                                                                       \
+  }
+  PARLEY_GROUP_METHODS(PARLEY_GROUP_RPC)
+#undef PARLEY_GROUP_RPC
+
+ private:
+  GroupLogic* logic_;
+};
+
+}  // namespace parley::group

@@ -1,0 +1,245 @@
+#include "group_store.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "parley/pg/pool.h"
+
+namespace parley::group::store {
+namespace {
+
+constexpr char kGroupColumns[] =
+    "sdkappid, group_id, type, name, introduction, notification, face_url, owner, max_members,"
+    " apply_join_option, invite_join_option, mute_all, activated, member_count, create_time,"
+    " info_seq, last_info_time, last_msg_time, next_msg_seq, serial";
+
+GroupRow ReadGroup(const pqxx::row& row, int at = 0) {
+  GroupRow g;
+  g.sdkappid = row[at + 0].as<uint64_t>();
+  g.group_id = row[at + 1].as<std::string>();
+  g.type = static_cast<GroupType>(row[at + 2].as<int>());
+  g.name = row[at + 3].as<std::string>();
+  g.introduction = row[at + 4].as<std::string>();
+  g.notification = row[at + 5].as<std::string>();
+  g.face_url = row[at + 6].as<std::string>();
+  g.owner = row[at + 7].as<std::string>();
+  g.max_members = row[at + 8].as<uint32_t>();
+  g.apply_join_option = row[at + 9].as<std::string>();
+  g.invite_join_option = row[at + 10].as<std::string>();
+  g.mute_all = row[at + 11].as<bool>();
+  g.activated = row[at + 12].as<bool>();
+  g.member_count = row[at + 13].as<uint32_t>();
+  g.create_time = row[at + 14].as<int64_t>();
+  g.info_seq = row[at + 15].as<int64_t>();
+  g.last_info_time = row[at + 16].as<int64_t>();
+  g.last_msg_time = row[at + 17].as<int64_t>();
+  g.next_msg_seq = row[at + 18].as<int64_t>();
+  g.serial = row[at + 19].as<int64_t>();
+  return g;
+}
+
+// Member columns, then the mute: m.* must be group_members, u the mutes.
+constexpr char kMemberColumns[] =
+    "m.user_id, m.role, m.join_time, m.msg_flag, m.name_card, m.last_send_time,"
+    " CASE WHEN u.mute_until > $3 THEN u.mute_until ELSE 0 END";
+
+MemberRow ReadMember(const pqxx::row& row, int at = 0) {
+  MemberRow m;
+  m.user_id = row[at + 0].as<std::string>();
+  m.role = static_cast<Role>(row[at + 1].as<int>());
+  m.join_time = row[at + 2].as<int64_t>();
+  m.msg_flag = static_cast<MsgFlag>(row[at + 3].as<int>());
+  m.name_card = row[at + 4].as<std::string>();
+  m.last_send_time = row[at + 5].as<int64_t>();
+  m.mute_until = row[at + 6].as<int64_t>();
+  return m;
+}
+
+std::vector<int64_t> RoleValues(const std::vector<Role>& roles) {
+  std::vector<int64_t> out;
+  for (Role r : roles) out.push_back(static_cast<int64_t>(r));
+  return out;
+}
+
+std::vector<std::string> Column(const pqxx::result& rows) {
+  std::vector<std::string> out;
+  for (const auto& row : rows) out.push_back(row[0].as<std::string>());
+  return out;
+}
+
+}  // namespace
+
+std::optional<GroupRow> Group(pqxx::work& tx, uint64_t app, const std::string& id, bool lock) {
+  auto rows = tx.exec_params(absl::StrCat("SELECT ", kGroupColumns,
+                                          " FROM groups WHERE sdkappid = $1 AND group_id = $2",
+                                          lock ? " FOR UPDATE" : ""),
+                             app, id);
+  if (rows.empty()) return std::nullopt;
+  return ReadGroup(rows[0]);
+}
+
+bool InsertGroup(pqxx::work& tx, const GroupRow& g) {
+  auto rows = tx.exec_params(
+      "INSERT INTO groups (sdkappid, group_id, type, name, introduction, notification, face_url,"
+      " owner, max_members, apply_join_option, invite_join_option, mute_all, activated,"
+      " create_time, last_info_time)"
+      " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)"
+      " ON CONFLICT DO NOTHING RETURNING 1",
+      g.sdkappid, g.group_id, static_cast<int>(g.type), g.name, g.introduction, g.notification,
+      g.face_url, g.owner, g.max_members, g.apply_join_option, g.invite_join_option, g.mute_all,
+      g.activated, g.create_time);
+  return !rows.empty();
+}
+
+void DeleteGroup(pqxx::work& tx, uint64_t app, const std::string& id) {
+  tx.exec_params("DELETE FROM groups WHERE sdkappid = $1 AND group_id = $2", app, id);
+}
+
+void UpdateGroup(pqxx::work& tx, const GroupRow& g, int64_t now) {
+  tx.exec_params(
+      "UPDATE groups SET name = $3, introduction = $4, notification = $5, face_url = $6,"
+      " owner = $7, max_members = $8, apply_join_option = $9, invite_join_option = $10,"
+      " mute_all = $11, info_seq = info_seq + 1, last_info_time = $12"
+      " WHERE sdkappid = $1 AND group_id = $2",
+      g.sdkappid, g.group_id, g.name, g.introduction, g.notification, g.face_url, g.owner,
+      g.max_members, g.apply_join_option, g.invite_join_option, g.mute_all, now);
+}
+
+std::vector<std::string> InsertMembers(pqxx::work& tx, uint64_t app, const std::string& id,
+                                       const std::vector<MemberRow>& members) {
+  if (members.empty()) return {};
+  std::vector<std::string> users;
+  std::vector<int64_t> roles, times;
+  for (const auto& m : members) {
+    users.push_back(m.user_id);
+    roles.push_back(static_cast<int64_t>(m.role));
+    times.push_back(m.join_time);
+  }
+  auto added = Column(tx.exec_params(
+      "INSERT INTO group_members (sdkappid, group_id, user_id, role, join_time)"
+      " SELECT $1, $2, u, r, t FROM unnest($3::text[], $4::smallint[], $5::bigint[])"
+      "  WITH ORDINALITY AS x(u, r, t, n) ORDER BY n"
+      " ON CONFLICT DO NOTHING RETURNING user_id",
+      app, id, pg::TextArray(users), pg::IntArray(roles), pg::IntArray(times)));
+  if (!added.empty()) {
+    tx.exec_params(
+        "UPDATE groups SET member_count = member_count + $3 WHERE sdkappid = $1 AND group_id = $2",
+        app, id, static_cast<int64_t>(added.size()));
+  }
+  return added;
+}
+
+std::vector<std::string> DeleteMembers(pqxx::work& tx, uint64_t app, const std::string& id,
+                                       const std::vector<std::string>& users) {
+  if (users.empty()) return {};
+  auto removed = Column(tx.exec_params(
+      "DELETE FROM group_members WHERE sdkappid = $1 AND group_id = $2"
+      " AND user_id = ANY($3::text[]) RETURNING user_id",
+      app, id, pg::TextArray(users)));
+  if (!removed.empty()) {
+    tx.exec_params(
+        "UPDATE groups SET member_count = member_count - $3 WHERE sdkappid = $1 AND group_id = $2",
+        app, id, static_cast<int64_t>(removed.size()));
+  }
+  return removed;
+}
+
+std::vector<MemberRow> Members(pqxx::work& tx, uint64_t app, const std::string& id,
+                               const std::vector<std::string>& users, int64_t now) {
+  std::vector<MemberRow> out;
+  if (users.empty()) return out;
+  auto rows = tx.exec_params(
+      absl::StrCat("SELECT ", kMemberColumns,
+                   " FROM group_members m LEFT JOIN group_mutes u ON u.sdkappid = m.sdkappid"
+                   "  AND u.group_id = m.group_id AND u.user_id = m.user_id"
+                   " WHERE m.sdkappid = $1 AND m.group_id = $2 AND m.user_id = ANY($4::text[])"
+                   " ORDER BY m.serial"),
+      app, id, now, pg::TextArray(users));
+  for (const auto& row : rows) out.push_back(ReadMember(row));
+  return out;
+}
+
+std::vector<MemberRow> MemberPage(pqxx::work& tx, uint64_t app, const std::string& id,
+                                  const std::vector<Role>& roles, uint32_t offset, uint32_t limit,
+                                  int64_t now) {
+  auto rows = tx.exec_params(
+      absl::StrCat("SELECT ", kMemberColumns,
+                   " FROM group_members m LEFT JOIN group_mutes u ON u.sdkappid = m.sdkappid"
+                   "  AND u.group_id = m.group_id AND u.user_id = m.user_id"
+                   " WHERE m.sdkappid = $1 AND m.group_id = $2"
+                   "  AND (cardinality($4::smallint[]) = 0 OR m.role = ANY($4::smallint[]))"
+                   " ORDER BY m.serial OFFSET $5 LIMIT $6"),
+      app, id, now, pg::IntArray(RoleValues(roles)), offset, limit);
+  std::vector<MemberRow> out;
+  for (const auto& row : rows) out.push_back(ReadMember(row));
+  return out;
+}
+
+void SetRole(pqxx::work& tx, uint64_t app, const std::string& id, const std::string& user,
+             Role role) {
+  tx.exec_params(
+      "UPDATE group_members SET role = $4 WHERE sdkappid = $1 AND group_id = $2 AND user_id = $3",
+      app, id, user, static_cast<int>(role));
+}
+
+void SetMemberFields(pqxx::work& tx, uint64_t app, const std::string& id, const MemberRow& m) {
+  tx.exec_params(
+      "UPDATE group_members SET role = $4, msg_flag = $5, name_card = $6"
+      " WHERE sdkappid = $1 AND group_id = $2 AND user_id = $3",
+      app, id, m.user_id, static_cast<int>(m.role), static_cast<int>(m.msg_flag), m.name_card);
+}
+
+void SetMute(pqxx::work& tx, uint64_t app, const std::string& id, const std::string& user,
+             int64_t mute_until) {
+  if (mute_until == 0) {
+    tx.exec_params(
+        "DELETE FROM group_mutes WHERE sdkappid = $1 AND group_id = $2 AND user_id = $3", app,
+        id, user);
+    return;
+  }
+  tx.exec_params(
+      "INSERT INTO group_mutes (sdkappid, group_id, user_id, mute_until) VALUES ($1, $2, $3, $4)"
+      " ON CONFLICT (sdkappid, group_id, user_id) DO UPDATE SET mute_until = EXCLUDED.mute_until",
+      app, id, user, mute_until);
+}
+
+std::vector<GroupRow> AppGroups(pqxx::work& tx, uint64_t app, std::optional<GroupType> type,
+                                int64_t after_serial, uint32_t limit, uint32_t* total) {
+  int type_value = type ? static_cast<int>(*type) : 0;
+  *total = tx.exec_params("SELECT count(*) FROM groups WHERE sdkappid = $1"
+                          " AND ($2 = 0 OR type = $2)",
+                          app, type_value)[0][0]
+               .as<uint32_t>();
+  auto rows = tx.exec_params(absl::StrCat("SELECT ", kGroupColumns,
+                                          " FROM groups WHERE sdkappid = $1"
+                                          " AND ($2 = 0 OR type = $2) AND serial > $3"
+                                          " ORDER BY serial LIMIT $4"),
+                             app, type_value, after_serial, limit);
+  std::vector<GroupRow> out;
+  for (const auto& row : rows) out.push_back(ReadGroup(row));
+  return out;
+}
+
+std::vector<Joined> JoinedGroups(pqxx::work& tx, uint64_t app, const std::string& user,
+                                 std::optional<GroupType> type, bool with_inactive,
+                                 uint32_t offset, uint32_t limit, int64_t now, uint32_t* total) {
+  int type_value = type ? static_cast<int>(*type) : 0;
+  constexpr char kWhere[] =
+      " FROM group_members m JOIN groups g ON g.sdkappid = m.sdkappid AND g.group_id = m.group_id"
+      " LEFT JOIN group_mutes u ON u.sdkappid = m.sdkappid AND u.group_id = m.group_id"
+      "  AND u.user_id = m.user_id"
+      " WHERE m.sdkappid = $1 AND m.user_id = $2 AND ($4 = 0 OR g.type = $4)"
+      "  AND ($5 OR g.activated)";
+  *total = tx.exec_params(absl::StrCat("SELECT count(*)", kWhere, " AND $3::bigint IS NOT NULL"),
+                          app, user, now, type_value, with_inactive)[0][0]
+               .as<uint32_t>();
+  std::string columns =
+      absl::StrCat("g.", absl::StrReplaceAll(kGroupColumns, {{", ", ", g."}}), ", ");
+  auto rows = tx.exec_params(absl::StrCat("SELECT ", columns, kMemberColumns, kWhere,
+                                          " ORDER BY m.serial OFFSET $6 LIMIT $7"),
+                             app, user, now, type_value, with_inactive, offset, limit);
+  std::vector<Joined> out;
+  for (const auto& row : rows) out.push_back({ReadGroup(row, 0), ReadMember(row, 20)});
+  return out;
+}
+
+}  // namespace parley::group::store

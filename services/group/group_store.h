@@ -1,0 +1,95 @@
+// The group service's SQL. Every function runs inside the caller's
+// transaction; GroupLogic opens it, locks the group's row first (Group(...,
+// lock = true)) when it changes the group or its members, and commits.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <pqxx/pqxx>
+
+#include "group_rules.h"
+
+namespace parley::group {
+
+struct GroupRow {
+  uint64_t sdkappid = 0;
+  std::string group_id;
+  GroupType type = GroupType::kPublic;
+  std::string name, introduction, notification, face_url;
+  std::string owner;  // empty: no owner
+  uint32_t max_members = 0;
+  std::string apply_join_option, invite_join_option;
+  bool mute_all = false;
+  bool activated = true;
+  uint32_t member_count = 0;
+  int64_t create_time = 0;
+  int64_t info_seq = 1;
+  int64_t last_info_time = 0;
+  int64_t last_msg_time = 0;
+  int64_t next_msg_seq = 1;
+  int64_t serial = 0;
+};
+
+struct MemberRow {
+  std::string user_id;
+  Role role = Role::kMember;
+  int64_t join_time = 0;
+  MsgFlag msg_flag = MsgFlag::kAcceptAndNotify;
+  std::string name_card;
+  int64_t last_send_time = 0;
+  int64_t mute_until = 0;  // from group_mutes; 0 = not muted
+};
+
+namespace store {
+
+// The group, or nullopt. `lock`: FOR UPDATE, so changes to the group and its
+// members serialise on this row.
+std::optional<GroupRow> Group(pqxx::work& tx, uint64_t app, const std::string& id, bool lock);
+// Inserts the group (member_count 0); false if the ID is taken.
+bool InsertGroup(pqxx::work& tx, const GroupRow& group);
+void DeleteGroup(pqxx::work& tx, uint64_t app, const std::string& id);
+// Writes the profile fields, options and owner of `group`, bumping info_seq.
+void UpdateGroup(pqxx::work& tx, const GroupRow& group, int64_t now);
+
+// Adds members that are not members yet; returns the ones added. Keeps
+// member_count in step.
+std::vector<std::string> InsertMembers(pqxx::work& tx, uint64_t app, const std::string& id,
+                                       const std::vector<MemberRow>& members);
+// Removes those that are members; returns the ones removed.
+std::vector<std::string> DeleteMembers(pqxx::work& tx, uint64_t app, const std::string& id,
+                                       const std::vector<std::string>& users);
+// The members among `users` (all members if `users` is empty and `all`),
+// with their mutes, in join order.
+std::vector<MemberRow> Members(pqxx::work& tx, uint64_t app, const std::string& id,
+                               const std::vector<std::string>& users, int64_t now);
+// One page of members in join order, optionally only some roles.
+std::vector<MemberRow> MemberPage(pqxx::work& tx, uint64_t app, const std::string& id,
+                                  const std::vector<Role>& roles, uint32_t offset, uint32_t limit,
+                                  int64_t now);
+void SetRole(pqxx::work& tx, uint64_t app, const std::string& id, const std::string& user,
+             Role role);
+void SetMemberFields(pqxx::work& tx, uint64_t app, const std::string& id, const MemberRow& m);
+// mute_until 0 lifts the mute.
+void SetMute(pqxx::work& tx, uint64_t app, const std::string& id, const std::string& user,
+             int64_t mute_until);
+
+// The app's groups in creation order after `after_serial`, optionally of one
+// type; `total` gets how many there are in all (of that type).
+std::vector<GroupRow> AppGroups(pqxx::work& tx, uint64_t app, std::optional<GroupType> type,
+                                int64_t after_serial, uint32_t limit, uint32_t* total);
+
+struct Joined {
+  GroupRow group;
+  MemberRow self;
+};
+// `user`'s groups in join order; Work groups without a message yet only if
+// `with_inactive`.
+std::vector<Joined> JoinedGroups(pqxx::work& tx, uint64_t app, const std::string& user,
+                                 std::optional<GroupType> type, bool with_inactive,
+                                 uint32_t offset, uint32_t limit, int64_t now, uint32_t* total);
+
+}  // namespace store
+}  // namespace parley::group

@@ -1,0 +1,67 @@
+// parley-group: groups, their members and roles.
+#include <chrono>
+#include <random>
+
+#include "group_service.h"
+#include "parley/accounts/accounts.h"
+#include "parley/log/log.h"
+#include "parley/rpc/client.h"
+#include "parley/rpc/server.h"
+#include "parley/service/service.h"
+
+namespace parley::pg {
+const std::vector<Migration>& group_migrations();
+}
+
+int main(int argc, char** argv) {
+  parley::rpc::BlockStopSignals();
+  parley::service::CommonSettings common;
+  std::string grpc_addr = "127.0.0.1:7057";
+  std::string metrics_addr = "127.0.0.1:7157";
+  std::string auth_target = "127.0.0.1:7051";
+
+  parley::config::Config config("parley-group", "Groups, their members and roles.");
+  common.Register(config);
+  config.Add("grpc-addr", "PARLEY_GROUP_GRPC_ADDR", &grpc_addr, "gRPC listen address");
+  config.Add("metrics-addr", "PARLEY_GROUP_METRICS_ADDR", &metrics_addr,
+             "HTTP address of /metrics and /healthz (empty: off)");
+  config.Add("auth-target", "PARLEY_AUTH_TARGET", &auth_target, "auth service address");
+  if (auto exit_code = config.ParseForMain(argc, argv)) return *exit_code;
+  common.InitLogging("group");
+  if (!common.InitTls("group")) return 1;
+
+  auto pg = parley::service::ConnectPostgres(common, "group", parley::pg::group_migrations());
+  if (!pg.ok()) return 1;
+
+  auto now = [] {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  parley::accounts::ExistenceChecker existence(
+      parley::v1::AuthService::NewStub(parley::rpc::MakeChannel(auth_target, "auth")), now,
+      "parley-group");
+  std::mutex random_mu;
+  std::mt19937_64 rng(std::random_device{}());
+  parley::group::GroupLogic logic(
+      pg->get(),
+      [&existence](uint64_t app, const std::vector<std::string>& users) {
+        return existence.Existing(app, users);
+      },
+      now,
+      [&] {
+        std::lock_guard lock(random_mu);
+        return rng();
+      });
+
+  parley::group::GroupGrpcService service(&logic);
+  parley::rpc::ServerRunner runner(
+      {"group", grpc_addr, metrics_addr, std::chrono::milliseconds(common.drain_ms)});
+  runner.AddService(&service, "parley.v1.GroupService");
+  if (auto st = runner.Start(); !st.ok()) {
+    parley::log::Error("startup_failed", {{"error", std::string(st.message())}});
+    return 1;
+  }
+  runner.Wait();
+  return 0;
+}

@@ -1,0 +1,303 @@
+// Groups end to end: group_open_http_svc REST against the real binaries,
+// with every documented error path of the endpoints served so far.
+#include <catch2/catch.hpp>
+
+#include <set>
+
+#include "support/e2e_helpers.h"
+#include "support/http_client.h"
+#include "support/test_cluster.h"
+
+using namespace parley::testing;
+using nlohmann::json;
+
+namespace {
+
+json Group(const TestCluster& c, const std::string& command, const json& body) {
+  json answer = c.Rest("group_open_http_svc/" + command, body.dump());
+  INFO(command << " " << body.dump() << " -> " << answer.dump());
+  return answer;
+}
+
+int Code(const json& answer) { return answer.value("ErrorCode", -1); }
+
+// Creates a group and returns its ID.
+std::string Create(const TestCluster& c, json body) {
+  json answer = Group(c, "create_group", body);
+  INFO(answer.dump());
+  REQUIRE(Code(answer) == 0);
+  return answer["GroupId"];
+}
+
+std::map<std::string, std::string> Roles(const TestCluster& c, const std::string& group,
+                                         const std::vector<std::string>& users) {
+  json answer = Group(c, "get_role_in_group", {{"GroupId", group}, {"User_Account", users}});
+  REQUIRE(Code(answer) == 0);
+  std::map<std::string, std::string> roles;
+  for (const auto& item : answer["UserIdList"]) roles[item["Member_Account"]] = item["Role"];
+  return roles;
+}
+
+}  // namespace
+
+TEST_CASE("create_group: IDs, types, defaults, initial members and their error codes",
+          "[group]") {
+  TestCluster c;
+  ImportAccounts(c, {"owner", "ann", "ben"});
+
+  std::string id = Create(c, {{"Owner_Account", "owner"},
+                              {"Type", "Public"},
+                              {"Name", "Readers"},
+                              {"MemberList", {{{"Member_Account", "ann"}, {"Role", "Admin"}},
+                                              {{"Member_Account", "ben"}}}}});
+  CHECK(id.rfind("@TGS#", 0) == 0);
+  json info = Group(c, "get_group_info", {{"GroupIdList", {id}}});
+  REQUIRE(Code(info) == 0);
+  const json& g = info["GroupInfo"][0];
+  CHECK(g["ErrorCode"] == 0);
+  CHECK(g["Type"] == "Public");
+  CHECK(g["Name"] == "Readers");
+  CHECK(g["Owner_Account"] == "owner");
+  CHECK(g["MemberNum"] == 3);
+  CHECK(g["MaxMemberNum"] == 6000);
+  CHECK(g["ApplyJoinOption"] == "NeedPermission");
+  CHECK(g["MuteAllMember"] == "Off");
+  CHECK(g["MemberList"].size() == 3);
+  CHECK(Roles(c, id, {"owner", "ann", "ben", "nobody"}) ==
+        std::map<std::string, std::string>{
+            {"owner", "Owner"}, {"ann", "Admin"}, {"ben", "Member"}, {"nobody", "NotMember"}});
+
+  // Custom IDs, taken IDs (10021, or 10025 when the caller's owner owns it).
+  CHECK(Create(c, {{"Owner_Account", "owner"}, {"Type", "ChatRoom"}, {"GroupId", "book-club"},
+                   {"Name", "Books"}}) == "book-club");
+  CHECK(Code(Group(c, "create_group", {{"Owner_Account", "owner"}, {"Type", "Public"},
+                                       {"GroupId", "book-club"}, {"Name", "Again"}})) == 10025);
+  CHECK(Code(Group(c, "create_group", {{"Owner_Account", "ann"}, {"Type", "Public"},
+                                       {"GroupId", "book-club"}, {"Name", "Again"}})) == 10021);
+  CHECK(Code(Group(c, "create_group", {{"Type", "Public"}, {"GroupId", "@TGS#2MINE"},
+                                       {"Name", "x"}})) == 10015);
+  CHECK(Code(Group(c, "create_group", {{"Type", "Community"}, {"GroupId", "guild"},
+                                       {"Name", "x"}})) == 10015);
+  CHECK(Create(c, {{"Type", "Community"}, {"GroupId", "@TGS#_guild"}, {"Name", "Guild"}}) ==
+        "@TGS#_guild");
+  std::string community = Create(c, {{"Type", "Community"}, {"Name", "Guild 2"}});
+  CHECK(community.rfind("@TGS#_", 0) == 0);
+
+  // Bad input: each with its code, and nothing created.
+  CHECK(Code(Group(c, "create_group", {{"Type", "Secret"}, {"Name", "x"}})) == 10004);
+  CHECK(Code(Group(c, "create_group", {{"Type", "Public"}})) == 10004);  // no Name
+  CHECK(Code(Group(c, "create_group",
+                   {{"Type", "Public"}, {"Name", std::string(31, 'n')}})) == 10004);
+  CHECK(Code(Group(c, "create_group",
+                   {{"Type", "Public"}, {"Name", "x"}, {"Owner_Account", "ghost"}})) == 10019);
+  CHECK(Code(Group(c, "create_group", {{"Type", "Private"}, {"Name", "x"},
+                                       {"MemberList", {{{"Member_Account", "ann"},
+                                                        {"Role", "Admin"}}}}})) == 10004);
+  CHECK(Code(Group(c, "create_group",
+                   {{"Type", "Public"}, {"Name", "x"}, {"MaxMemberCount", 6001}})) == 10004);
+  CHECK(Code(Group(c, "create_group",
+                   {{"Type", "Public"}, {"Name", "x"}, {"ApplyJoinOption", "Maybe"}})) == 10004);
+  json many = json::array();
+  for (int i = 0; i < 101; ++i) many.push_back({{"Member_Account", "ann"}});
+  CHECK(Code(Group(c, "create_group", {{"Type", "Public"}, {"Name", "x"}, {"MemberList", many}})) ==
+        10005);
+  CHECK(Code(Group(c, "create_group", {{"Type", "Public"}, {"Name", "x"},
+                                       {"MaxMemberCount", 2},
+                                       {"Owner_Account", "owner"},
+                                       {"MemberList", {{{"Member_Account", "ann"}},
+                                                       {{"Member_Account", "ben"}}}}})) == 10014);
+  CHECK(Code(Group(c, "create_group", {{"Type", 7}, {"Name", "x"}})) == 10004);  // wrong JSON type
+  json list = Group(c, "get_appid_group_list", json::object());
+  CHECK(list["TotalCount"] == 4);
+
+  // Malformed JSON, and a caller who is not an app admin.
+  CHECK(Code(c.Rest("group_open_http_svc/create_group", "{\"Type\":")) == 10011);
+  ImportAccounts(c, {"mallory"});
+  auto http = HttpPost(c.http_port,
+                       c.Target("group_open_http_svc/get_group_info", "mallory", c.Sig("mallory")),
+                       json{{"GroupIdList", {id}}}.dump());
+  CHECK(Code(json::parse(http.body)) == 10007);
+}
+
+TEST_CASE("members: add, remove, roles, caps, paging and owner hand-over", "[group]") {
+  TestCluster c;
+  ImportAccounts(c, {"owner", "ann", "ben", "cat", "dan"});
+  std::string id = Create(c, {{"Owner_Account", "owner"}, {"Type", "Public"}, {"Name", "Team"},
+                              {"MaxMemberCount", 4}});
+
+  json added = Group(c, "add_group_member",
+                     {{"GroupId", id},
+                      {"MemberList", {{{"Member_Account", "ann"}}, {{"Member_Account", "ghost"}},
+                                      {{"Member_Account", "owner"}}}}});
+  REQUIRE(Code(added) == 0);
+  std::map<std::string, int> results;
+  for (const auto& r : added["MemberList"]) results[r["Member_Account"]] = r["Result"];
+  CHECK(results == std::map<std::string, int>{{"ann", 1}, {"ghost", 0}, {"owner", 2}});
+  // The cap: 2 members, room for 2 more; 3 new ones are refused as a whole.
+  CHECK(Code(Group(c, "add_group_member",
+                   {{"GroupId", id},
+                    {"MemberList", {{{"Member_Account", "ben"}}, {{"Member_Account", "cat"}},
+                                    {{"Member_Account", "dan"}}}}})) == 10014);
+  CHECK(Roles(c, id, {"ben"})["ben"] == "NotMember");
+  CHECK(Code(Group(c, "add_group_member", {{"GroupId", id},
+                                           {"MemberList", {{{"Member_Account", "ben"}},
+                                                           {{"Member_Account", "cat"}}}}})) == 0);
+  CHECK(Code(Group(c, "add_group_member", {{"GroupId", "no-such-group"},
+                                           {"MemberList", {{{"Member_Account", "ben"}}}}})) ==
+        10010);
+  CHECK(Code(Group(c, "add_group_member", {{"GroupId", id}, {"MemberList", json::array()}})) ==
+        10004);
+
+  // Paging in join order, filters on roles and fields.
+  json page = Group(c, "get_group_member_info", {{"GroupId", id}, {"Limit", 2}, {"Offset", 1}});
+  REQUIRE(Code(page) == 0);
+  CHECK(page["MemberNum"] == 4);
+  REQUIRE(page["MemberList"].size() == 2);
+  CHECK(page["MemberList"][0]["Member_Account"] == "ann");
+  CHECK(page["MemberList"][0]["Role"] == "Member");
+  CHECK(page["MemberList"][0].contains("JoinTime"));
+  json owners = Group(c, "get_group_member_info",
+                      {{"GroupId", id}, {"MemberRoleFilter", {"Owner"}},
+                       {"MemberInfoFilter", {"Role"}}});
+  REQUIRE(owners["MemberList"].size() == 1);
+  CHECK(owners["MemberList"][0]["Member_Account"] == "owner");
+  CHECK(owners["MemberList"][0]["Role"] == "Owner");
+  CHECK_FALSE(owners["MemberList"][0].contains("JoinTime"));
+  CHECK(Code(Group(c, "get_group_member_info", {{"GroupId", id}, {"MemberRoleFilter", {"Boss"}}})) ==
+        10004);
+  json some = Group(c, "get_specified_group_member_info",
+                    {{"GroupId", id}, {"Member_List_Account", {"cat", "nobody"}}});
+  REQUIRE(Code(some) == 0);
+  REQUIRE(some["MemberList"].size() == 1);
+  CHECK(some["MemberList"][0]["Member_Account"] == "cat");
+
+  // Roles: admins, then the owner cannot be removed, members can.
+  CHECK(Code(Group(c, "modify_group_member_info",
+                   {{"GroupId", id}, {"Member_Account", "ann"}, {"Role", "Admin"}})) == 0);
+  CHECK(Roles(c, id, {"ann"})["ann"] == "Admin");
+  CHECK(Code(Group(c, "modify_group_member_info",
+                   {{"GroupId", id}, {"Member_Account", "ann"}, {"Role", "Owner"}})) == 10004);
+  CHECK(Code(Group(c, "modify_group_member_info",
+                   {{"GroupId", id}, {"Member_Account", "dan"}, {"Role", "Admin"}})) == 10007);
+  CHECK(Code(Group(c, "delete_group_member",
+                   {{"GroupId", id}, {"MemberToDel_Account", {"owner"}}})) == 10004);
+  CHECK(Code(Group(c, "delete_group_member",
+                   {{"GroupId", id}, {"MemberToDel_Account", {"cat", "nobody"}}})) == 0);
+  CHECK(Roles(c, id, {"cat"})["cat"] == "NotMember");
+
+  // Hand-over: only to a member; roles swap.
+  CHECK(Code(Group(c, "change_group_owner", {{"GroupId", id}, {"NewOwner_Account", "dan"}})) ==
+        10004);
+  CHECK(Code(Group(c, "change_group_owner", {{"GroupId", id}, {"NewOwner_Account", "ben"}})) == 0);
+  CHECK(Roles(c, id, {"owner", "ben"}) ==
+        std::map<std::string, std::string>{{"owner", "Member"}, {"ben", "Owner"}});
+  json info = Group(c, "get_group_info",
+                    {{"GroupIdList", {id}},
+                     {"ResponseFilter", {{"GroupBaseInfoFilter", {"Owner_Account", "MemberNum"}}}}});
+  CHECK(info["GroupInfo"][0]["Owner_Account"] == "ben");
+  CHECK(info["GroupInfo"][0]["MemberNum"] == 3);
+  CHECK_FALSE(info["GroupInfo"][0].contains("Name"));
+  CHECK(info["GroupInfo"][0].value("MemberList", json::array()).empty());
+}
+
+TEST_CASE("profile, mutes, joined lists, app lists and disbanding", "[group]") {
+  TestCluster c;
+  ImportAccounts(c, {"owner", "ann", "ben"});
+  std::string pub = Create(c, {{"Owner_Account", "owner"}, {"Type", "Public"}, {"Name", "Pub"},
+                               {"MemberList", {{{"Member_Account", "ann"}}}}});
+  std::string work = Create(c, {{"Owner_Account", "owner"}, {"Type", "Private"}, {"Name", "Work"},
+                                {"MemberList", {{{"Member_Account", "ann"}}}}});
+
+  // Profile changes bump InfoSeq; bad values change nothing.
+  json before = Group(c, "get_group_info", {{"GroupIdList", {pub}}})["GroupInfo"][0];
+  CHECK(Code(Group(c, "modify_group_base_info",
+                   {{"GroupId", pub}, {"Name", "Pub 2"}, {"Notification", "hello"},
+                    {"MuteAllMember", "On"}})) == 0);
+  CHECK(Code(Group(c, "modify_group_base_info",
+                   {{"GroupId", pub}, {"Name", "Pub 3"}, {"Introduction", std::string(241, 'i')}})) ==
+        10004);
+  CHECK(Code(Group(c, "modify_group_base_info", {{"GroupId", pub}, {"MaxMemberNum", 1}})) == 10004);
+  CHECK(Code(Group(c, "modify_group_base_info", {{"GroupId", pub}, {"MuteAllMember", "Maybe"}})) ==
+        10004);
+  CHECK(Code(Group(c, "modify_group_base_info", {{"GroupId", work}, {"MuteAllMember", "On"}})) ==
+        10007);
+  json after = Group(c, "get_group_info", {{"GroupIdList", {pub}}})["GroupInfo"][0];
+  CHECK(after["Name"] == "Pub 2");
+  CHECK(after["Notification"] == "hello");
+  CHECK(after["MuteAllMember"] == "On");
+  CHECK(after["InfoSeq"].get<int>() == before["InfoSeq"].get<int>() + 1);
+
+  // Mutes: not in Work groups; in others they outlive leaving and rejoining.
+  CHECK(Code(Group(c, "modify_group_member_info",
+                   {{"GroupId", work}, {"Member_Account", "ann"}, {"MuteTime", 600}})) == 10007);
+  CHECK(Code(Group(c, "modify_group_member_info",
+                   {{"GroupId", pub}, {"Member_Account", "ann"}, {"MuteTime", 600},
+                    {"NameCard", "Annie"}, {"MsgFlag", "AcceptNotNotify"}})) == 0);
+  auto member = [&](const std::string& user) {
+    json got = Group(c, "get_specified_group_member_info",
+                     {{"GroupId", pub}, {"Member_List_Account", {user}}});
+    REQUIRE(got["MemberList"].size() == 1);
+    return got["MemberList"][0];
+  };
+  json ann = member("ann");
+  CHECK(ann["MuteUntil"].get<int64_t>() > NowSeconds() + 500);
+  CHECK(ann["NameCard"] == "Annie");
+  CHECK(ann["MsgFlag"] == "AcceptNotNotify");
+  REQUIRE(Code(Group(c, "delete_group_member", {{"GroupId", pub}, {"MemberToDel_Account", {"ann"}}})) == 0);
+  REQUIRE(Code(Group(c, "add_group_member", {{"GroupId", pub}, {"MemberList", {{{"Member_Account", "ann"}}}}})) == 0);
+  CHECK(member("ann")["MuteUntil"].get<int64_t>() > NowSeconds() + 500);
+  CHECK(member("ann")["NameCard"] == "");  // a new membership, the mute kept
+  CHECK(Code(Group(c, "modify_group_member_info",
+                   {{"GroupId", pub}, {"Member_Account", "ann"}, {"MuteTime", 0}})) == 0);
+  CHECK(member("ann")["MuteUntil"] == 0);
+  CHECK(Code(Group(c, "modify_group_member_info",
+                   {{"GroupId", pub}, {"Member_Account", "ann"}, {"NameCard", std::string(51, 'n')}})) ==
+        10004);
+  CHECK(Code(Group(c, "modify_group_member_info",
+                   {{"GroupId", pub}, {"Member_Account", "ben"}, {"NameCard", "x"}})) == 10007);
+
+  // Joined lists: a Work group is listed only once active, or when asked for.
+  auto joined = [&](json extra) {
+    extra["Member_Account"] = "ann";
+    json got = Group(c, "get_joined_group_list", extra);
+    REQUIRE(Code(got) == 0);
+    std::set<std::string> ids;
+    for (const auto& g : got["GroupIdList"]) ids.insert(g["GroupId"]);
+    return ids;
+  };
+  CHECK(joined(json::object()) == std::set<std::string>{pub});
+  CHECK(joined({{"WithNoActiveGroups", 1}}) == std::set<std::string>{pub, work});
+  CHECK(joined({{"WithNoActiveGroups", 1}, {"GroupType", "Private"}}) ==
+        std::set<std::string>{work});
+  json detailed = Group(c, "get_joined_group_list",
+                        {{"Member_Account", "ann"},
+                         {"ResponseFilter", {{"GroupBaseInfoFilter", {"Name", "Type"}},
+                                             {"SelfInfoFilter", {"Role", "MsgFlag"}}}}});
+  REQUIRE(detailed["GroupIdList"].size() == 1);
+  CHECK(detailed["GroupIdList"][0]["Name"] == "Pub 2");
+  CHECK(detailed["GroupIdList"][0]["SelfInfo"] == json{{"Role", "Member"}, {"MsgFlag", "AcceptAndNotify"}});
+  CHECK(Code(Group(c, "get_joined_group_list", {{"Member_Account", ""}})) == 10004);
+
+  // The app's groups page by Next until 0.
+  std::set<std::string> all;
+  uint64_t next = 0;
+  for (int pages = 0; pages < 5; ++pages) {
+    json got = Group(c, "get_appid_group_list", {{"Limit", 1}, {"Next", next}});
+    REQUIRE(Code(got) == 0);
+    CHECK(got["TotalCount"] == 2);
+    for (const auto& g : got["GroupIdList"]) all.insert(g["GroupId"]);
+    next = got["Next"];
+    if (next == 0) break;
+  }
+  CHECK(all == std::set<std::string>{pub, work});
+  CHECK(Group(c, "get_appid_group_list", {{"GroupType", "Private"}})["TotalCount"] == 1);
+
+  // Disband: gone for every call, twice is 10010.
+  CHECK(Code(Group(c, "destroy_group", {{"GroupId", pub}})) == 0);
+  json gone = Group(c, "get_group_info", {{"GroupIdList", {pub, work}}});
+  CHECK(gone["GroupInfo"][0]["ErrorCode"] == 10010);
+  CHECK(gone["GroupInfo"][1]["ErrorCode"] == 0);
+  CHECK(Code(Group(c, "destroy_group", {{"GroupId", pub}})) == 10010);
+  CHECK(Code(Group(c, "destroy_group", {{"GroupId", ""}})) == 10015);
+  CHECK(joined({{"WithNoActiveGroups", 1}}) == std::set<std::string>{work});
+}

@@ -1,0 +1,126 @@
+// The group type rules of compat reference §5 as pure functions.
+#include <catch2/catch.hpp>
+
+#include "parley/errors/errors.h"
+#include "group_rules.h"
+
+using namespace parley::group;
+
+namespace {
+
+int CodeOf(const absl::Status& st) { return parley::errors::TencentCode(st, 0); }
+
+}  // namespace
+
+TEST_CASE("group types parse from REST and SDK names and print as REST names", "[group]") {
+  CHECK(ParseGroupType("Private") == GroupType::kWork);
+  CHECK(ParseGroupType("Work") == GroupType::kWork);
+  CHECK(ParseGroupType("ChatRoom") == GroupType::kMeeting);
+  CHECK(ParseGroupType("Meeting") == GroupType::kMeeting);
+  CHECK(ParseGroupType("Public") == GroupType::kPublic);
+  CHECK(ParseGroupType("Community") == GroupType::kCommunity);
+  CHECK(ParseGroupType("AVChatRoom") == GroupType::kAVChatRoom);
+  CHECK_FALSE(ParseGroupType("public"));  // case-sensitive, as Tencent's
+  CHECK_FALSE(ParseGroupType(""));
+  CHECK(std::string(GroupTypeName(GroupType::kWork)) == "Private");
+  CHECK(std::string(GroupTypeName(GroupType::kMeeting)) == "ChatRoom");
+  CHECK(ParseRole("Admin") == Role::kAdmin);
+  CHECK_FALSE(ParseRole("admin"));
+  CHECK(ParseMsgFlag("Discard") == MsgFlag::kDiscard);
+  CHECK_FALSE(ParseMsgFlag("Mute"));
+}
+
+TEST_CASE("custom group IDs follow the type's prefix rules", "[group]") {
+  CHECK(CheckCustomGroupId("team-1", GroupType::kPublic).ok());
+  CHECK(CodeOf(CheckCustomGroupId("@TGS#2ABC", GroupType::kPublic)) == kInvalidGroupId);
+  CHECK(CodeOf(CheckCustomGroupId("guild", GroupType::kCommunity)) == kInvalidGroupId);
+  CHECK(CheckCustomGroupId("@TGS#_guild", GroupType::kCommunity).ok());
+  CHECK(CodeOf(CheckCustomGroupId(std::string(48, 'a'), GroupType::kWork)) == kInvalidGroupId);
+  CHECK(CheckCustomGroupId(std::string(47, 'a'), GroupType::kWork).ok());
+  CHECK(CodeOf(CheckCustomGroupId("tab\there", GroupType::kWork)) == kInvalidGroupId);
+  CHECK(CodeOf(CheckCustomGroupId("", GroupType::kWork)) == kInvalidGroupId);
+  CHECK(CodeOf(CheckCustomGroupId("caf\xc3\xa9", GroupType::kWork)) == kInvalidGroupId);
+}
+
+TEST_CASE("server-made group IDs carry the @TGS# prefix and differ by randomness", "[group]") {
+  std::string a = MakeGroupId(GroupType::kPublic, 1), b = MakeGroupId(GroupType::kPublic, 2);
+  CHECK(a.rfind("@TGS#", 0) == 0);
+  CHECK(a != b);
+  CHECK(WellFormedGroupId(a));
+  std::string community = MakeGroupId(GroupType::kCommunity, 12345);
+  CHECK(community.rfind("@TGS#_", 0) == 0);
+  CHECK(CheckCustomGroupId(community, GroupType::kCommunity).ok());  // importable as custom
+}
+
+TEST_CASE("profile fields keep Tencent's byte limits", "[group]") {
+  CHECK(CheckProfile({std::string(30, 'n'), std::string(240, 'i'), std::string(300, 'o'),
+                      std::string(100, 'f')})
+            .ok());
+  CHECK(CodeOf(CheckProfile({std::string(31, 'n'), {}, {}, {}})) == kInvalidParam);
+  CHECK(CodeOf(CheckProfile({{}, std::string(241, 'i'), {}, {}})) == kInvalidParam);
+  CHECK(CodeOf(CheckProfile({{}, {}, std::string(301, 'o'), {}})) == kInvalidParam);
+  CHECK(CodeOf(CheckProfile({{}, {}, {}, std::string(101, 'f')})) == kInvalidParam);
+  CHECK(CodeOf(CheckProfile({std::string(), {}, {}, {}})) == kInvalidParam);
+  // 30 bytes, not 30 characters: ten 3-byte characters fit, eleven do not.
+  std::string ten_chars;
+  for (int i = 0; i < 10; ++i) ten_chars += "\xe4\xb8\xad";
+  CHECK(CheckProfile({ten_chars, {}, {}, {}}).ok());
+  CHECK(CodeOf(CheckProfile({ten_chars + "\xe4\xb8\xad", {}, {}, {}})) == kInvalidParam);
+}
+
+TEST_CASE("type defaults follow the reference's table", "[group]") {
+  CHECK(RulesFor(GroupType::kWork).max_members == 6000);
+  CHECK(RulesFor(GroupType::kCommunity).max_members == 100000);
+  CHECK(std::string(RulesFor(GroupType::kPublic).apply_default) == "NeedPermission");
+  CHECK(std::string(RulesFor(GroupType::kMeeting).apply_default) == "FreeAccess");
+  CHECK(std::string(RulesFor(GroupType::kWork).apply_default) == "DisableApply");
+  CHECK_FALSE(RulesFor(GroupType::kWork).has_admins);
+  CHECK(RulesFor(GroupType::kWork).needs_activation);
+  CHECK_FALSE(RulesFor(GroupType::kPublic).needs_activation);
+  CHECK(RulesFor(GroupType::kWork).owner_may_quit);
+  CHECK_FALSE(RulesFor(GroupType::kCommunity).owner_may_quit);
+}
+
+TEST_CASE("the permission matrix of §5: kick, mute, edit, roles, disband, invite", "[group]") {
+  const Actor owner{Role::kOwner, false}, admin{Role::kAdmin, false}, member{Role::kMember, false};
+  const Actor app{Role::kMember, true};
+  for (GroupType t : {GroupType::kPublic, GroupType::kMeeting, GroupType::kCommunity}) {
+    INFO(GroupTypeName(t));
+    CHECK(MayKick(t, owner, Role::kAdmin));
+    CHECK(MayKick(t, owner, Role::kMember));
+    CHECK_FALSE(MayKick(t, owner, Role::kOwner));
+    CHECK(MayKick(t, admin, Role::kMember));
+    CHECK_FALSE(MayKick(t, admin, Role::kAdmin));
+    CHECK_FALSE(MayKick(t, admin, Role::kOwner));
+    CHECK_FALSE(MayKick(t, member, Role::kMember));
+    CHECK(MayKick(t, app, Role::kAdmin));
+    CHECK_FALSE(MayKick(t, app, Role::kOwner));  // hand the group over first
+    CHECK(MayMute(t, admin, Role::kMember));
+    CHECK_FALSE(MayMute(t, admin, Role::kAdmin));
+    CHECK_FALSE(MayMute(t, member, Role::kMember));
+    CHECK(MayEditProfile(t, admin));
+    CHECK_FALSE(MayEditProfile(t, member));
+    CHECK(MaySetRole(t, owner));
+    CHECK_FALSE(MaySetRole(t, admin));
+    CHECK(MayDisband(t, owner));
+    CHECK_FALSE(MayDisband(t, admin));
+    CHECK(MayDisband(t, app));
+  }
+  // Work: owner kicks, nobody mutes, any member edits, only the app admin disbands.
+  CHECK(MayKick(GroupType::kWork, owner, Role::kMember));
+  CHECK_FALSE(MayKick(GroupType::kWork, member, Role::kMember));
+  CHECK_FALSE(MayMute(GroupType::kWork, owner, Role::kMember));
+  CHECK_FALSE(MayMute(GroupType::kWork, app, Role::kMember));
+  CHECK(MayEditProfile(GroupType::kWork, member));
+  CHECK_FALSE(MaySetRole(GroupType::kWork, owner));
+  CHECK_FALSE(MayDisband(GroupType::kWork, owner));
+  CHECK(MayDisband(GroupType::kWork, app));
+  // Inviting: Work and Community members may; Public and Meeting only managers.
+  CHECK(MayInvite(GroupType::kWork, member, "FreeAccess"));
+  CHECK(MayInvite(GroupType::kCommunity, member, "FreeAccess"));
+  CHECK_FALSE(MayInvite(GroupType::kCommunity, member, "DisableInvite"));
+  CHECK_FALSE(MayInvite(GroupType::kPublic, member, "FreeAccess"));
+  CHECK(MayInvite(GroupType::kPublic, admin, "FreeAccess"));
+  CHECK(MayInvite(GroupType::kPublic, app, "DisableInvite"));  // the app admin adds anyone
+  CHECK_FALSE(MayInvite(GroupType::kAVChatRoom, app, "FreeAccess"));
+}
