@@ -123,7 +123,26 @@ void RegisterRoutes(RestApi& api, const Backends& backends) {
                      GetSpecifiedGroupMemberInfoRequest, GetSpecifiedGroupMemberInfoResponse);
   PARLEY_GROUP_ROUTE("modify_group_member_info", ModifyGroupMemberInfo,
                      ModifyGroupMemberInfoRequest, GroupEmpty);
+  PARLEY_GROUP_ROUTE("forbid_send_msg", ForbidSendMsg, ForbidSendMsgRequest, GroupEmpty);
+  PARLEY_GROUP_ROUTE("get_group_muted_account", GetGroupMutedAccount, GetGroupMutedAccountRequest,
+                     GetGroupMutedAccountResponse);
+  PARLEY_GROUP_ROUTE("get_group_shutted_uin", GetGroupShuttedUin, GroupIdRequest,
+                     GetGroupShuttedUinResponse);
+  PARLEY_GROUP_ROUTE("modify_group_attr", ModifyGroupAttr, GroupAttrRequest, GroupEmpty);
+  PARLEY_GROUP_ROUTE("set_group_attr", SetGroupAttr, GroupAttrRequest, GroupEmpty);
+  PARLEY_GROUP_ROUTE("delete_group_attr", DeleteGroupAttr, GroupAttrRequest, GroupEmpty);
+  PARLEY_GROUP_ROUTE("clear_group_attr", ClearGroupAttr, GroupIdRequest, GroupEmpty);
+  PARLEY_GROUP_ROUTE("get_group_counter", GetGroupCounter, GroupCounterKeysRequest,
+                     GroupCounterResponse);
+  PARLEY_GROUP_ROUTE("update_group_counter", UpdateGroupCounter, UpdateGroupCounterRequest,
+                     GroupCounterResponse);
+  PARLEY_GROUP_ROUTE("delete_group_counter", DeleteGroupCounter, GroupCounterKeysRequest,
+                     GroupEmpty);
 #undef PARLEY_GROUP_ROUTE
+  // Only get_group_attr lives in group_open_attr_http_svc (reference §3.9).
+  api.AddService("group_open_attr_http_svc", {10007, 10011, 10004, 10002});
+  PARLEY_ROUTE("group_open_attr_http_svc", "get_group_attr", grp, GetGroupAttr, GroupIdRequest,
+               GetGroupAttrResponse);
 }
 
 #undef PARLEY_ROUTE

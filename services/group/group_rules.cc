@@ -1,5 +1,7 @@
 #include "group_rules.h"
 
+#include <cmath>
+
 #include "absl/strings/str_cat.h"
 #include "parley/errors/errors.h"
 
@@ -139,6 +141,77 @@ absl::Status CheckProfile(const Profile& profile) {
   if (profile.name && profile.name->empty()) {
     return errors::Error(kInvalidParam, "Name must not be empty");
   }
+  return absl::OkStatus();
+}
+
+absl::Status ApplyAttrs(AttrOp op, const std::vector<std::pair<std::string, std::string>>& items,
+                        Attrs* attrs) {
+  for (const auto& [key, value] : items) {
+    if (key.empty() || key.size() > kMaxAttrKeyBytes) {
+      return errors::Error(kAttrKeyTooLong,
+                           absl::StrCat("an attribute key must be 1 to ", kMaxAttrKeyBytes, " bytes"));
+    }
+    if (value.size() > kMaxAttrValueBytes) {
+      return errors::Error(kAttrValueTooLong, absl::StrCat("an attribute value is longer than ",
+                                                           kMaxAttrValueBytes, " bytes"));
+    }
+  }
+  Attrs next = op == AttrOp::kModify || op == AttrOp::kDelete ? *attrs : Attrs();
+  for (const auto& [key, value] : items) {
+    if (op == AttrOp::kDelete) {
+      if (next.erase(key) == 0) {
+        return errors::Error(kNoSuchAttr, absl::StrCat("no attribute ", key));
+      }
+    } else if (op != AttrOp::kClear) {
+      next[key] = value;
+    }
+  }
+  if (next.size() > kMaxAttrs) {
+    return errors::Error(kTooManyAttrs,
+                         absl::StrCat("a group holds at most ", kMaxAttrs, " attributes"));
+  }
+  size_t bytes = 0;
+  for (const auto& [key, value] : next) bytes += key.size() + value.size();
+  if (bytes > kMaxAttrBytes) {
+    return errors::Error(kAttrsTooLarge, absl::StrCat("a group's attributes hold at most ",
+                                                      kMaxAttrBytes, " bytes"));
+  }
+  *attrs = std::move(next);
+  return absl::OkStatus();
+}
+
+absl::Status ApplyCounters(std::string_view mode,
+                           const std::vector<std::pair<std::string, double>>& items,
+                           Counters* counters) {
+  int sign = 0;
+  if (mode.empty() || mode == "Set") sign = 0;
+  else if (mode == "Increase") sign = 1;
+  else if (mode == "Decrease") sign = -1;
+  else return errors::Error(kInvalidParam, "Mode must be Set, Increase or Decrease");
+  Counters next = *counters;
+  for (const auto& [key, value] : items) {
+    if (key.empty() || key.size() > kMaxCounterKeyBytes) {
+      return errors::Error(kInvalidParam, absl::StrCat("a counter key must be 1 to ",
+                                                       kMaxCounterKeyBytes, " bytes"));
+    }
+    // In range first (NaN fails it), so the cast below is defined.
+    if (!(value >= -static_cast<double>(kMaxCounterValue) &&
+          value <= static_cast<double>(kMaxCounterValue)) ||
+        value != std::trunc(value)) {
+      return errors::Error(kInvalidParam, "a counter value must be an integer within +-2^53");
+    }
+    int64_t v = static_cast<int64_t>(value);
+    int64_t result = sign == 0 ? v : next[key] + sign * v;
+    if (result > kMaxCounterValue || result < -kMaxCounterValue) {
+      return errors::Error(kInvalidParam, "the counter would leave +-2^53");
+    }
+    next[key] = result;
+  }
+  if (next.size() > kMaxCounters) {
+    return errors::Error(kTooManyCounters,
+                         absl::StrCat("a group holds at most ", kMaxCounters, " counters"));
+  }
+  *counters = std::move(next);
   return absl::OkStatus();
 }
 

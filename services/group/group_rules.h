@@ -5,6 +5,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <utility>
+#include <vector>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,6 +30,12 @@ inline constexpr int32_t kInvalidGroupId = 10015;
 inline constexpr int32_t kAccountMissing = 10019;
 inline constexpr int32_t kGroupIdTaken = 10021;
 inline constexpr int32_t kGroupIdYours = 10025;
+inline constexpr int32_t kAttrKeyTooLong = 10045;
+inline constexpr int32_t kAttrValueTooLong = 10046;
+inline constexpr int32_t kTooManyAttrs = 10047;
+inline constexpr int32_t kAttrsTooLarge = 10048;
+inline constexpr int32_t kNoSuchAttr = 10050;
+inline constexpr int32_t kTooManyCounters = 10063;
 
 // Batch and size limits (compat reference §3.7, §5, §7).
 inline constexpr size_t kMaxInitialMembers = 100;    // create_group MemberList
@@ -44,6 +53,14 @@ inline constexpr size_t kMaxNotificationBytes = 300;
 inline constexpr size_t kMaxFaceUrlBytes = 100;
 inline constexpr size_t kMaxNameCardBytes = 50;
 inline constexpr uint32_t kPermanentMute = 4294967295u;
+inline constexpr size_t kMaxMuteAccounts = 500;      // forbid_send_msg
+inline constexpr size_t kMaxAttrs = 16;
+inline constexpr size_t kMaxAttrKeyBytes = 32;
+inline constexpr size_t kMaxAttrValueBytes = 4000;
+inline constexpr size_t kMaxAttrBytes = 16000;       // all keys and values
+inline constexpr size_t kMaxCounters = 20;
+inline constexpr size_t kMaxCounterKeyBytes = 128;
+inline constexpr int64_t kMaxCounterValue = int64_t{1} << 53;  // exact in JSON
 
 // Stored as SMALLINT: never renumber.
 enum class GroupType : int16_t { kWork = 1, kPublic = 2, kMeeting = 3, kCommunity = 4, kAVChatRoom = 5 };
@@ -89,6 +106,21 @@ struct Profile {
 };
 // Byte limits; a name, when given, must not be empty. kInvalidParam.
 absl::Status CheckProfile(const Profile& profile);
+
+// Group attributes: the change one command makes to the current set, with
+// Tencent's limits (10045-10048; deleting a missing key is 10050).
+enum class AttrOp { kModify, kSet, kDelete, kClear };
+using Attrs = std::map<std::string, std::string>;
+absl::Status ApplyAttrs(AttrOp op, const std::vector<std::pair<std::string, std::string>>& items,
+                        Attrs* attrs);
+
+// Group counters: Set, Increase or Decrease (empty Mode: Set) each named key
+// of `counters`; new keys start at 0. More than 20 keys is 10063; a value
+// that is not an integer within +-2^53, or would leave that range, 10004.
+using Counters = std::map<std::string, int64_t>;
+absl::Status ApplyCounters(std::string_view mode,
+                           const std::vector<std::pair<std::string, double>>& items,
+                           Counters* counters);
 
 // Who may do what (compat reference §5). `app_admin` is the app's REST
 // admin, who may do everything the owner may and more.

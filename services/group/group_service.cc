@@ -714,4 +714,236 @@ absl::StatusOr<v1::GroupEmpty> GroupLogic::ModifyGroupMemberInfo(
   });
 }
 
+absl::StatusOr<v1::GroupEmpty> GroupLogic::ForbidSendMsg(const rpc::Caller& caller,
+                                                         const v1::ForbidSendMsgRequest& request) {
+  if (!request.topic_id().empty()) {
+    return errors::Error(kInvalidParam, "Community topics are not served by this version");
+  }
+  auto users = Accounts(request.members_account(), kMaxMuteAccounts, "Members_Account");
+  if (!users.ok()) return users.status();
+  if (users->empty()) return errors::Error(kInvalidParam, "Members_Account is empty");
+  std::optional<uint32_t> mute_time;
+  if (request.has_mute_time()) mute_time = request.mute_time();
+  else if (request.has_shut_up_time()) mute_time = request.shut_up_time();
+  if (!mute_time) return errors::Error(kInvalidParam, "MuteTime is missing");
+  int64_t now = now_();
+  int64_t until = *mute_time == 0               ? 0
+                  : *mute_time == kPermanentMute ? int64_t{kPermanentMute}
+                                                 : now + static_cast<int64_t>(*mute_time);
+  return Transact<v1::GroupEmpty>([&](pqxx::work& tx) -> absl::StatusOr<v1::GroupEmpty> {
+    Actor actor;
+    auto group = Load(tx, caller, request.group_id(), true, &actor);
+    if (!group.ok()) return group.status();
+    if (!RulesFor(group->type).supports_mute) {
+      return errors::Error(kNoPermission, "this group type has no muting");
+    }
+    auto members = store::Members(tx, caller.sdkappid, group->group_id, *users, now);
+    for (const auto& m : members) {
+      if (!MayMute(group->type, actor, m.role)) {
+        return errors::Error(kNoPermission,
+                             absl::StrCat("you may not mute ", m.user_id));
+      }
+    }
+    // Only members are muted; other accounts are skipped.
+    for (const auto& m : members) store::SetMute(tx, caller.sdkappid, group->group_id, m.user_id, until);
+    return v1::GroupEmpty();
+  });
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> GroupLogic::ActiveMutes(
+    const rpc::Caller& caller, const std::string& group_id) {
+  using Mutes = std::vector<std::pair<std::string, int64_t>>;
+  return Transact<Mutes>([&](pqxx::work& tx) -> absl::StatusOr<Mutes> {
+    Actor actor;
+    auto group = Load(tx, caller, group_id, false, &actor);
+    if (!group.ok()) return group.status();
+    return store::Mutes(tx, caller.sdkappid, group->group_id, now_());
+  });
+}
+
+absl::StatusOr<v1::GetGroupMutedAccountResponse> GroupLogic::GetGroupMutedAccount(
+    const rpc::Caller& caller, const v1::GetGroupMutedAccountRequest& request) {
+  if (!request.topic_id().empty()) {
+    return errors::Error(kInvalidParam, "Community topics are not served by this version");
+  }
+  auto mutes = ActiveMutes(caller, request.group_id());
+  if (!mutes.ok()) return mutes.status();
+  v1::GetGroupMutedAccountResponse response;
+  response.set_group_id(request.group_id());
+  for (const auto& [user, until] : *mutes) {
+    auto* item = response.add_muted_account_list();
+    item->set_member_account(user);
+    item->set_muted_until(static_cast<uint32_t>(until));
+  }
+  return response;
+}
+
+absl::StatusOr<v1::GetGroupShuttedUinResponse> GroupLogic::GetGroupShuttedUin(
+    const rpc::Caller& caller, const v1::GroupIdRequest& request) {
+  auto mutes = ActiveMutes(caller, request.group_id());
+  if (!mutes.ok()) return mutes.status();
+  v1::GetGroupShuttedUinResponse response;
+  response.set_group_id(request.group_id());
+  for (const auto& [user, until] : *mutes) {
+    auto* item = response.add_shutted_uin_list();
+    item->set_member_account(user);
+    item->set_shutted_until(static_cast<uint32_t>(until));
+  }
+  return response;
+}
+
+absl::StatusOr<v1::GetGroupAttrResponse> GroupLogic::GetGroupAttr(
+    const rpc::Caller& caller, const v1::GroupIdRequest& request) {
+  return Transact<v1::GetGroupAttrResponse>(
+      [&](pqxx::work& tx) -> absl::StatusOr<v1::GetGroupAttrResponse> {
+        Actor actor;
+        auto group = Load(tx, caller, request.group_id(), false, &actor);
+        if (!group.ok()) return group.status();
+        v1::GetGroupAttrResponse response;
+        for (const auto& [key, value] : store::GetAttrs(tx, caller.sdkappid, group->group_id)) {
+          auto* item = response.add_group_attr_ary();
+          item->set_key(key);
+          item->set_value(value);
+        }
+        return response;
+      });
+}
+
+absl::StatusOr<v1::GroupEmpty> GroupLogic::ChangeAttrs(const rpc::Caller& caller,
+                                                       const std::string& group_id, AttrOp op,
+                                                       const v1::GroupAttrRequest* request) {
+  std::vector<std::pair<std::string, std::string>> items;
+  if (request != nullptr) {
+    for (const auto& a : request->group_attr()) items.emplace_back(a.key(), a.value());
+    if (items.empty() && op != AttrOp::kSet) {
+      return errors::Error(kInvalidParam, "GroupAttr is empty");
+    }
+  }
+  return Transact<v1::GroupEmpty>([&](pqxx::work& tx) -> absl::StatusOr<v1::GroupEmpty> {
+    Actor actor;
+    auto group = Load(tx, caller, group_id, true, &actor);
+    if (!group.ok()) return group.status();
+    // Any member writes attributes in Work groups; owners and admins elsewhere.
+    if (!MayEditProfile(group->type, actor)) {
+      return errors::Error(kNoPermission, "you may not change this group's attributes");
+    }
+    Attrs attrs = store::GetAttrs(tx, caller.sdkappid, group->group_id);
+    if (auto st = ApplyAttrs(op, items, &attrs); !st.ok()) return st;
+    store::PutAttrs(tx, caller.sdkappid, group->group_id, attrs);
+    return v1::GroupEmpty();
+  });
+}
+
+absl::StatusOr<v1::GroupEmpty> GroupLogic::ModifyGroupAttr(const rpc::Caller& caller,
+                                                           const v1::GroupAttrRequest& request) {
+  return ChangeAttrs(caller, request.group_id(), AttrOp::kModify, &request);
+}
+
+absl::StatusOr<v1::GroupEmpty> GroupLogic::SetGroupAttr(const rpc::Caller& caller,
+                                                        const v1::GroupAttrRequest& request) {
+  return ChangeAttrs(caller, request.group_id(), AttrOp::kSet, &request);
+}
+
+absl::StatusOr<v1::GroupEmpty> GroupLogic::DeleteGroupAttr(const rpc::Caller& caller,
+                                                           const v1::GroupAttrRequest& request) {
+  return ChangeAttrs(caller, request.group_id(), AttrOp::kDelete, &request);
+}
+
+absl::StatusOr<v1::GroupEmpty> GroupLogic::ClearGroupAttr(const rpc::Caller& caller,
+                                                          const v1::GroupIdRequest& request) {
+  return ChangeAttrs(caller, request.group_id(), AttrOp::kClear, nullptr);
+}
+
+namespace {
+
+v1::GroupCounterResponse CounterResponse(const Counters& counters,
+                                         const std::vector<std::string>& keys) {
+  v1::GroupCounterResponse response;
+  for (const auto& key : keys) {
+    auto it = counters.find(key);
+    if (it == counters.end()) continue;
+    auto* item = response.add_group_counter();
+    item->set_key(key);
+    item->set_value(static_cast<double>(it->second));
+  }
+  return response;
+}
+
+std::vector<std::string> CounterKeys(
+    const google::protobuf::RepeatedPtrField<std::string>& requested) {
+  std::vector<std::string> keys;
+  for (const auto& k : requested) {
+    if (std::find(keys.begin(), keys.end(), k) == keys.end()) keys.push_back(k);
+  }
+  return keys;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::GroupCounterResponse> GroupLogic::GetGroupCounter(
+    const rpc::Caller& caller, const v1::GroupCounterKeysRequest& request) {
+  std::vector<std::string> keys = CounterKeys(request.group_counter_keys());
+  if (keys.size() > kMaxCounters) {
+    return errors::Error(kTooManyCounters, "more than 20 GroupCounterKeys");
+  }
+  return Transact<v1::GroupCounterResponse>(
+      [&](pqxx::work& tx) -> absl::StatusOr<v1::GroupCounterResponse> {
+        Actor actor;
+        auto group = Load(tx, caller, request.group_id(), false, &actor);
+        if (!group.ok()) return group.status();
+        Counters counters = store::GetCounters(tx, caller.sdkappid, group->group_id, keys);
+        std::vector<std::string> all = keys;
+        if (all.empty()) {
+          for (const auto& [k, v] : counters) all.push_back(k);  // no keys: every counter
+        }
+        return CounterResponse(counters, all);
+      });
+}
+
+absl::StatusOr<v1::GroupCounterResponse> GroupLogic::UpdateGroupCounter(
+    const rpc::Caller& caller, const v1::UpdateGroupCounterRequest& request) {
+  std::vector<std::pair<std::string, double>> items;
+  std::vector<std::string> keys;
+  for (const auto& c : request.group_counter()) {
+    items.emplace_back(c.key(), c.value());
+    if (std::find(keys.begin(), keys.end(), c.key()) == keys.end()) keys.push_back(c.key());
+  }
+  if (items.empty()) return errors::Error(kInvalidParam, "GroupCounter is empty");
+  return Transact<v1::GroupCounterResponse>(
+      [&](pqxx::work& tx) -> absl::StatusOr<v1::GroupCounterResponse> {
+        Actor actor;
+        // The group's lock makes Increase and Decrease atomic across replicas.
+        auto group = Load(tx, caller, request.group_id(), true, &actor);
+        if (!group.ok()) return group.status();
+        if (!MayEditProfile(group->type, actor)) {
+          return errors::Error(kNoPermission, "you may not change this group's counters");
+        }
+        Counters counters = store::GetCounters(tx, caller.sdkappid, group->group_id, {});
+        if (auto st = ApplyCounters(request.mode(), items, &counters); !st.ok()) return st;
+        Counters changed;
+        for (const auto& k : keys) changed[k] = counters[k];
+        store::PutCounters(tx, caller.sdkappid, group->group_id, changed);
+        return CounterResponse(counters, keys);
+      });
+}
+
+absl::StatusOr<v1::GroupEmpty> GroupLogic::DeleteGroupCounter(
+    const rpc::Caller& caller, const v1::GroupCounterKeysRequest& request) {
+  std::vector<std::string> keys = CounterKeys(request.group_counter_keys());
+  if (keys.empty()) return errors::Error(kInvalidParam, "GroupCounterKeys is empty");
+  if (keys.size() > kMaxCounters) {
+    return errors::Error(kTooManyCounters, "more than 20 GroupCounterKeys");
+  }
+  return Transact<v1::GroupEmpty>([&](pqxx::work& tx) -> absl::StatusOr<v1::GroupEmpty> {
+    Actor actor;
+    auto group = Load(tx, caller, request.group_id(), true, &actor);
+    if (!group.ok()) return group.status();
+    if (!MayEditProfile(group->type, actor)) {
+      return errors::Error(kNoPermission, "you may not change this group's counters");
+    }
+    store::DeleteCounters(tx, caller.sdkappid, group->group_id, keys);
+    return v1::GroupEmpty();
+  });
+}
+
 }  // namespace parley::group

@@ -49,7 +49,18 @@ class GroupLogic {
   X(GetGroupMemberInfo, GetGroupMemberInfoRequest, GetGroupMemberInfoResponse)         \
   X(GetSpecifiedGroupMemberInfo, GetSpecifiedGroupMemberInfoRequest,                   \
     GetSpecifiedGroupMemberInfoResponse)                                               \
-  X(ModifyGroupMemberInfo, ModifyGroupMemberInfoRequest, GroupEmpty)
+  X(ModifyGroupMemberInfo, ModifyGroupMemberInfoRequest, GroupEmpty)                   \
+  X(ForbidSendMsg, ForbidSendMsgRequest, GroupEmpty)                                   \
+  X(GetGroupMutedAccount, GetGroupMutedAccountRequest, GetGroupMutedAccountResponse)   \
+  X(GetGroupShuttedUin, GroupIdRequest, GetGroupShuttedUinResponse)                    \
+  X(GetGroupAttr, GroupIdRequest, GetGroupAttrResponse)                                \
+  X(ModifyGroupAttr, GroupAttrRequest, GroupEmpty)                                     \
+  X(SetGroupAttr, GroupAttrRequest, GroupEmpty)                                        \
+  X(DeleteGroupAttr, GroupAttrRequest, GroupEmpty)                                     \
+  X(ClearGroupAttr, GroupIdRequest, GroupEmpty)                                        \
+  X(GetGroupCounter, GroupCounterKeysRequest, GroupCounterResponse)                    \
+  X(UpdateGroupCounter, UpdateGroupCounterRequest, GroupCounterResponse)               \
+  X(DeleteGroupCounter, GroupCounterKeysRequest, GroupEmpty)
   PARLEY_GROUP_METHODS(PARLEY_GROUP_METHOD)
 #undef PARLEY_GROUP_METHOD
 
@@ -62,6 +73,12 @@ class GroupLogic {
   // (an end user who is not a member gets 10007).
   absl::StatusOr<GroupRow> Load(pqxx::work& tx, const rpc::Caller& caller, const std::string& id,
                                 bool lock, Actor* actor);
+  // One attribute command: the op applied under the group's lock.
+  absl::StatusOr<v1::GroupEmpty> ChangeAttrs(const rpc::Caller& caller, const std::string& group,
+                                             AttrOp op, const v1::GroupAttrRequest* request);
+  // Active mutes of a group's members.
+  absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> ActiveMutes(
+      const rpc::Caller& caller, const std::string& group);
   // Which of `users` are imported accounts; bad IDs are simply absent.
   absl::StatusOr<std::set<std::string>> Existing(uint64_t app,
                                                  const std::vector<std::string>& users);

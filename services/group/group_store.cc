@@ -202,6 +202,73 @@ void SetMute(pqxx::work& tx, uint64_t app, const std::string& id, const std::str
       app, id, user, mute_until);
 }
 
+std::vector<std::pair<std::string, int64_t>> Mutes(pqxx::work& tx, uint64_t app,
+                                                   const std::string& id, int64_t now) {
+  auto rows = tx.exec_params(
+      "SELECT u.user_id, u.mute_until FROM group_mutes u JOIN group_members m"
+      " ON m.sdkappid = u.sdkappid AND m.group_id = u.group_id AND m.user_id = u.user_id"
+      " WHERE u.sdkappid = $1 AND u.group_id = $2 AND u.mute_until > $3 ORDER BY m.serial",
+      app, id, now);
+  std::vector<std::pair<std::string, int64_t>> out;
+  for (const auto& row : rows) out.emplace_back(row[0].as<std::string>(), row[1].as<int64_t>());
+  return out;
+}
+
+Attrs GetAttrs(pqxx::work& tx, uint64_t app, const std::string& id) {
+  auto rows = tx.exec_params(
+      "SELECT k, v FROM groups, jsonb_each_text(attrs) AS a(k, v)"
+      " WHERE sdkappid = $1 AND group_id = $2",
+      app, id);
+  Attrs out;
+  for (const auto& row : rows) out[row[0].as<std::string>()] = row[1].as<std::string>();
+  return out;
+}
+
+void PutAttrs(pqxx::work& tx, uint64_t app, const std::string& id, const Attrs& attrs) {
+  std::vector<std::string> keys, values;
+  for (const auto& [k, v] : attrs) {
+    keys.push_back(k);
+    values.push_back(v);
+  }
+  tx.exec_params(
+      "UPDATE groups SET attrs = coalesce((SELECT jsonb_object_agg(k, v)"
+      " FROM unnest($3::text[], $4::text[]) AS a(k, v)), '{}')"
+      " WHERE sdkappid = $1 AND group_id = $2",
+      app, id, pg::TextArray(keys), pg::TextArray(values));
+}
+
+Counters GetCounters(pqxx::work& tx, uint64_t app, const std::string& id,
+                     const std::vector<std::string>& keys) {
+  auto rows = tx.exec_params(
+      "SELECT key, value FROM group_counters WHERE sdkappid = $1 AND group_id = $2"
+      " AND (cardinality($3::text[]) = 0 OR key = ANY($3::text[]))",
+      app, id, pg::TextArray(keys));
+  Counters out;
+  for (const auto& row : rows) out[row[0].as<std::string>()] = row[1].as<int64_t>();
+  return out;
+}
+
+void PutCounters(pqxx::work& tx, uint64_t app, const std::string& id, const Counters& counters) {
+  std::vector<std::string> keys;
+  std::vector<int64_t> values;
+  for (const auto& [k, v] : counters) {
+    keys.push_back(k);
+    values.push_back(v);
+  }
+  tx.exec_params(
+      "INSERT INTO group_counters (sdkappid, group_id, key, value)"
+      " SELECT $1, $2, k, v FROM unnest($3::text[], $4::bigint[]) AS c(k, v)"
+      " ON CONFLICT (sdkappid, group_id, key) DO UPDATE SET value = EXCLUDED.value",
+      app, id, pg::TextArray(keys), pg::IntArray(values));
+}
+
+void DeleteCounters(pqxx::work& tx, uint64_t app, const std::string& id,
+                    const std::vector<std::string>& keys) {
+  tx.exec_params(
+      "DELETE FROM group_counters WHERE sdkappid = $1 AND group_id = $2 AND key = ANY($3::text[])",
+      app, id, pg::TextArray(keys));
+}
+
 std::vector<GroupRow> AppGroups(pqxx::work& tx, uint64_t app, std::optional<GroupType> type,
                                 int64_t after_serial, uint32_t limit, uint32_t* total) {
   int type_value = type ? static_cast<int>(*type) : 0;

@@ -76,6 +76,20 @@ void SetMemberFields(pqxx::work& tx, uint64_t app, const std::string& id, const 
 void SetMute(pqxx::work& tx, uint64_t app, const std::string& id, const std::string& user,
              int64_t mute_until);
 
+// Active mutes (until after `now`) of current members.
+std::vector<std::pair<std::string, int64_t>> Mutes(pqxx::work& tx, uint64_t app,
+                                                   const std::string& id, int64_t now);
+
+Attrs GetAttrs(pqxx::work& tx, uint64_t app, const std::string& id);
+void PutAttrs(pqxx::work& tx, uint64_t app, const std::string& id, const Attrs& attrs);
+// The named counters (all when `keys` is empty).
+Counters GetCounters(pqxx::work& tx, uint64_t app, const std::string& id,
+                     const std::vector<std::string>& keys);
+// Writes every counter of `counters` (a group's whole set after a change).
+void PutCounters(pqxx::work& tx, uint64_t app, const std::string& id, const Counters& counters);
+void DeleteCounters(pqxx::work& tx, uint64_t app, const std::string& id,
+                    const std::vector<std::string>& keys);
+
 // The app's groups in creation order after `after_serial`, optionally of one
 // type; `total` gets how many there are in all (of that type).
 std::vector<GroupRow> AppGroups(pqxx::work& tx, uint64_t app, std::optional<GroupType> type,

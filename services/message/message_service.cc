@@ -242,12 +242,15 @@ void MessageLogic::DeliverStored(uint64_t sdkappid, const SendJob& job, const Se
 }
 
 uint32_t MessageLogic::TotalUnread(uint64_t sdkappid, const std::string& user) {
-  auto counts = store_->Unread(sdkappid, user, {});
-  uint32_t total = 0;
-  if (counts.ok()) {
-    for (const auto& [peer, n] : *counts) total += n;
+  // One summing query, as the after-send batches use.
+  auto totals = store_->UnreadTotals({{sdkappid, user}});
+  if (!totals.ok() || totals->size() != 1) {
+    log::Warn("unread_total_unknown",
+              {{"sdkappid", sdkappid},
+               {"error", totals.ok() ? "no row" : std::string(totals.status().message())}});
+    return 0;
   }
-  return total;
+  return (*totals)[0];
 }
 
 absl::Status MessageLogic::BeforeSend(const rpc::Caller& caller, SendJob* job, bool online_only,

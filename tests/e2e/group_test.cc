@@ -301,3 +301,100 @@ TEST_CASE("profile, mutes, joined lists, app lists and disbanding", "[group]") {
   CHECK(Code(Group(c, "destroy_group", {{"GroupId", ""}})) == 10015);
   CHECK(joined({{"WithNoActiveGroups", 1}}) == std::set<std::string>{work});
 }
+
+TEST_CASE("muting, attributes and counters over REST", "[group]") {
+  TestCluster c;
+  ImportAccounts(c, {"owner", "ann", "ben"});
+  std::string id = Create(c, {{"Owner_Account", "owner"}, {"Type", "Public"}, {"Name", "Mutes"},
+                              {"MemberList", {{{"Member_Account", "ann"}},
+                                              {{"Member_Account", "ben"}}}}});
+  std::string work = Create(c, {{"Owner_Account", "owner"}, {"Type", "Private"}, {"Name", "W"}});
+
+  // forbid_send_msg and both listings.
+  CHECK(Code(Group(c, "forbid_send_msg",
+                   {{"GroupId", id}, {"Members_Account", {"ann", "nobody"}}, {"MuteTime", 3600}})) ==
+        0);
+  CHECK(Code(Group(c, "forbid_send_msg", {{"GroupId", id}, {"Members_Account", {"owner"}},
+                                          {"MuteTime", 60}})) == 10007);
+  CHECK(Code(Group(c, "forbid_send_msg", {{"GroupId", work}, {"Members_Account", {"owner"}},
+                                          {"MuteTime", 60}})) == 10007);
+  CHECK(Code(Group(c, "forbid_send_msg", {{"GroupId", id}, {"Members_Account", {"ann"}}})) ==
+        10004);  // no MuteTime
+  CHECK(Code(Group(c, "forbid_send_msg", {{"GroupId", id}, {"Members_Account", json::array()},
+                                          {"MuteTime", 60}})) == 10004);
+  json muted = Group(c, "get_group_muted_account", {{"GroupId", id}});
+  REQUIRE(Code(muted) == 0);
+  REQUIRE(muted["MutedAccountList"].size() == 1);
+  CHECK(muted["MutedAccountList"][0]["Member_Account"] == "ann");
+  CHECK(muted["MutedAccountList"][0]["MutedUntil"].get<int64_t>() > NowSeconds() + 3000);
+  json shutted = Group(c, "get_group_shutted_uin", {{"GroupId", id}});
+  REQUIRE(shutted["ShuttedUinList"].size() == 1);
+  CHECK(shutted["ShuttedUinList"][0]["Member_Account"] == "ann");
+  CHECK(Code(Group(c, "forbid_send_msg", {{"GroupId", id}, {"Members_Account", {"ann"}},
+                                          {"ShutUpTime", 0}})) == 0);
+  CHECK(Group(c, "get_group_muted_account", {{"GroupId", id}})["MutedAccountList"].empty());
+  CHECK(Code(Group(c, "get_group_muted_account", {{"GroupId", "nope"}})) == 10010);
+
+  // Attributes: lower-case key/value, get under group_open_attr_http_svc.
+  auto attrs = [&]() {
+    json got = c.Rest("group_open_attr_http_svc/get_group_attr", json{{"GroupId", id}}.dump());
+    REQUIRE(Code(got) == 0);
+    std::map<std::string, std::string> out;
+    for (const auto& a : got["GroupAttrAry"]) out[a["key"]] = a["value"];
+    return out;
+  };
+  CHECK(attrs().empty());
+  CHECK(Code(Group(c, "modify_group_attr",
+                   {{"GroupId", id}, {"GroupAttr", {{{"key", "topic"}, {"value", "chess"}},
+                                                    {{"key", "seat"}, {"value", "3"}}}}})) == 0);
+  CHECK(attrs() == std::map<std::string, std::string>{{"seat", "3"}, {"topic", "chess"}});
+  CHECK(Code(Group(c, "delete_group_attr", {{"GroupId", id}, {"GroupAttr", {{{"key", "seat"}}}}})) ==
+        0);
+  CHECK(Code(Group(c, "delete_group_attr", {{"GroupId", id}, {"GroupAttr", {{{"key", "seat"}}}}})) ==
+        10050);
+  CHECK(Code(Group(c, "set_group_attr", {{"GroupId", id}, {"GroupAttr", {{{"key", "only"}, {"value", "1"}}}}})) ==
+        0);
+  CHECK(attrs() == std::map<std::string, std::string>{{"only", "1"}});
+  CHECK(Code(Group(c, "modify_group_attr",
+                   {{"GroupId", id}, {"GroupAttr", {{{"key", std::string(33, 'k')}, {"value", "v"}}}}})) ==
+        10045);
+  CHECK(Code(Group(c, "modify_group_attr",
+                   {{"GroupId", id}, {"GroupAttr", {{{"key", "k"}, {"value", std::string(4001, 'v')}}}}})) ==
+        10046);
+  json seventeen = json::array();
+  for (int i = 0; i < 17; ++i) seventeen.push_back({{"key", "k" + std::to_string(i)}, {"value", "v"}});
+  CHECK(Code(Group(c, "modify_group_attr", {{"GroupId", id}, {"GroupAttr", seventeen}})) == 10047);
+  CHECK(attrs() == std::map<std::string, std::string>{{"only", "1"}});
+  CHECK(Code(Group(c, "clear_group_attr", {{"GroupId", id}})) == 0);
+  CHECK(attrs().empty());
+
+  // Counters: Set / Increase / Decrease, numbers in and out.
+  json set = Group(c, "update_group_counter",
+                   {{"GroupId", id}, {"Mode", "Set"},
+                    {"GroupCounter", {{{"Key", "likes"}, {"Value", 10}}, {{"Key", "gifts"}, {"Value", 1}}}}});
+  REQUIRE(Code(set) == 0);
+  CHECK(set["GroupCounter"].size() == 2);
+  json inc = Group(c, "update_group_counter", {{"GroupId", id}, {"Mode", "Increase"},
+                                               {"GroupCounter", {{{"Key", "likes"}, {"Value", 5}}}}});
+  REQUIRE(Code(inc) == 0);
+  CHECK(inc["GroupCounter"] == json::array({{{"Key", "likes"}, {"Value", 15}}}));
+  json dec = Group(c, "update_group_counter", {{"GroupId", id}, {"Mode", "Decrease"},
+                                               {"GroupCounter", {{{"Key", "gifts"}, {"Value", 3}}}}});
+  CHECK(dec["GroupCounter"][0]["Value"] == -2);
+  json got = Group(c, "get_group_counter", {{"GroupId", id}, {"GroupCounterKeys", {"likes", "none"}}});
+  CHECK(got["GroupCounter"] == json::array({{{"Key", "likes"}, {"Value", 15}}}));
+  CHECK(Group(c, "get_group_counter", {{"GroupId", id}})["GroupCounter"].size() == 2);
+  CHECK(Code(Group(c, "update_group_counter", {{"GroupId", id}, {"Mode", "Twice"},
+                                               {"GroupCounter", {{{"Key", "likes"}, {"Value", 1}}}}})) ==
+        10004);
+  CHECK(Code(Group(c, "update_group_counter", {{"GroupId", id},
+                                               {"GroupCounter", {{{"Key", "likes"}, {"Value", 0.5}}}}})) ==
+        10004);
+  json many = json::array();
+  for (int i = 0; i < 19; ++i) many.push_back({{"Key", "c" + std::to_string(i)}, {"Value", 1}});
+  CHECK(Code(Group(c, "update_group_counter", {{"GroupId", id}, {"GroupCounter", many}})) == 10063);
+  CHECK(Code(Group(c, "delete_group_counter", {{"GroupId", id}, {"GroupCounterKeys", {"likes"}}})) == 0);
+  CHECK(Group(c, "get_group_counter", {{"GroupId", id}})["GroupCounter"].size() == 1);
+  CHECK(Code(Group(c, "delete_group_counter", {{"GroupId", id}, {"GroupCounterKeys", json::array()}})) ==
+        10004);
+}

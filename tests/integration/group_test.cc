@@ -139,3 +139,32 @@ TEST_CASE("a failed request changes nothing", "[group]") {
         kInvalidParam);
   CHECK(f.MemberNum(group) == 2);
 }
+
+TEST_CASE("concurrent counter increments and decrements are all counted", "[group]") {
+  Fixture f;
+  std::string group = f.Create(100);
+  auto update = [&](const char* mode, double by) {
+    v1::UpdateGroupCounterRequest request;
+    request.set_group_id(group);
+    request.set_mode(mode);
+    auto* c = request.add_group_counter();
+    c->set_key("score");
+    c->set_value(by);
+    return f.logic->UpdateGroupCounter(f.admin, request);
+  };
+  REQUIRE(update("Set", 1000).ok());
+  std::vector<std::future<bool>> calls;
+  for (int i = 0; i < 40; ++i) {
+    calls.push_back(std::async(std::launch::async, [&, i] {
+      return update(i % 4 == 0 ? "Decrease" : "Increase", 3).ok();
+    }));
+  }
+  for (auto& c : calls) CHECK(c.get());
+  v1::GroupCounterKeysRequest get;
+  get.set_group_id(group);
+  get.add_group_counter_keys("score");
+  auto got = f.logic->GetGroupCounter(f.admin, get);
+  REQUIRE(got.ok());
+  REQUIRE(got->group_counter_size() == 1);
+  CHECK(got->group_counter(0).value() == 1000 + 30 * 3 - 10 * 3);
+}

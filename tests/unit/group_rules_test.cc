@@ -124,3 +124,56 @@ TEST_CASE("the permission matrix of §5: kick, mute, edit, roles, disband, invit
   CHECK(MayInvite(GroupType::kPublic, app, "DisableInvite"));  // the app admin adds anyone
   CHECK_FALSE(MayInvite(GroupType::kAVChatRoom, app, "FreeAccess"));
 }
+
+TEST_CASE("group attributes: modify, set, delete and clear within Tencent's limits", "[group]") {
+  Attrs attrs;
+  REQUIRE(ApplyAttrs(AttrOp::kModify, {{"a", "1"}, {"b", "2"}}, &attrs).ok());
+  CHECK(attrs == Attrs{{"a", "1"}, {"b", "2"}});
+  REQUIRE(ApplyAttrs(AttrOp::kModify, {{"b", "3"}, {"c", ""}}, &attrs).ok());
+  CHECK(attrs == Attrs{{"a", "1"}, {"b", "3"}, {"c", ""}});
+  REQUIRE(ApplyAttrs(AttrOp::kSet, {{"z", "9"}}, &attrs).ok());
+  CHECK(attrs == Attrs{{"z", "9"}});
+  CHECK(CodeOf(ApplyAttrs(AttrOp::kDelete, {{"a", ""}}, &attrs)) == kNoSuchAttr);
+  CHECK(attrs == Attrs{{"z", "9"}});  // a refused change changes nothing
+  REQUIRE(ApplyAttrs(AttrOp::kDelete, {{"z", ""}}, &attrs).ok());
+  CHECK(attrs.empty());
+  REQUIRE(ApplyAttrs(AttrOp::kModify, {{"k", "v"}}, &attrs).ok());
+  REQUIRE(ApplyAttrs(AttrOp::kClear, {}, &attrs).ok());
+  CHECK(attrs.empty());
+
+  CHECK(CodeOf(ApplyAttrs(AttrOp::kModify, {{std::string(33, 'k'), "v"}}, &attrs)) ==
+        kAttrKeyTooLong);
+  CHECK(CodeOf(ApplyAttrs(AttrOp::kModify, {{"", "v"}}, &attrs)) == kAttrKeyTooLong);
+  CHECK(CodeOf(ApplyAttrs(AttrOp::kModify, {{"k", std::string(4001, 'v')}}, &attrs)) ==
+        kAttrValueTooLong);
+  std::vector<std::pair<std::string, std::string>> seventeen;
+  for (int i = 0; i < 17; ++i) seventeen.emplace_back("k" + std::to_string(i), "v");
+  CHECK(CodeOf(ApplyAttrs(AttrOp::kModify, seventeen, &attrs)) == kTooManyAttrs);
+  seventeen.pop_back();
+  CHECK(ApplyAttrs(AttrOp::kSet, seventeen, &attrs).ok());  // 16 fit
+  std::vector<std::pair<std::string, std::string>> big;
+  for (int i = 0; i < 5; ++i) big.emplace_back("b" + std::to_string(i), std::string(3999, 'v'));
+  CHECK(CodeOf(ApplyAttrs(AttrOp::kSet, big, &attrs)) == kAttrsTooLarge);
+  CHECK(attrs.size() == 16);
+}
+
+TEST_CASE("group counters: Set, Increase, Decrease, key cap and integer range", "[group]") {
+  Counters counters;
+  REQUIRE(ApplyCounters("", {{"likes", 5}}, &counters).ok());
+  REQUIRE(ApplyCounters("Increase", {{"likes", 3}, {"views", 2}}, &counters).ok());
+  CHECK(counters == Counters{{"likes", 8}, {"views", 2}});
+  REQUIRE(ApplyCounters("Decrease", {{"likes", 10}}, &counters).ok());
+  CHECK(counters["likes"] == -2);
+  REQUIRE(ApplyCounters("Set", {{"likes", 0}}, &counters).ok());
+  CHECK(counters["likes"] == 0);
+  CHECK(CodeOf(ApplyCounters("Add", {{"likes", 1}}, &counters)) == kInvalidParam);
+  CHECK(CodeOf(ApplyCounters("Set", {{"likes", 1.5}}, &counters)) == kInvalidParam);
+  CHECK(CodeOf(ApplyCounters("Set", {{"likes", 1e300}}, &counters)) == kInvalidParam);
+  CHECK(CodeOf(ApplyCounters("Set", {{"", 1}}, &counters)) == kInvalidParam);
+  REQUIRE(ApplyCounters("Set", {{"big", 9007199254740992.0}}, &counters).ok());
+  CHECK(CodeOf(ApplyCounters("Increase", {{"big", 1}}, &counters)) == kInvalidParam);
+  std::vector<std::pair<std::string, double>> many;
+  for (int i = 0; i < 19; ++i) many.emplace_back("c" + std::to_string(i), 1);
+  CHECK(CodeOf(ApplyCounters("Set", many, &counters)) == kTooManyCounters);  // 3 + 19 > 20
+  CHECK(counters.size() == 3);
+}
