@@ -92,15 +92,7 @@ class GroupLogic {
 class GroupGrpcService final : public v1::GroupService::Service {
  public:
   explicit GroupGrpcService(GroupLogic* logic) : logic_(logic) {}
-#define PARLEY_GROUP_RPC(Method, Req, Resp)                                                   \
-  grpc::Status Method(grpc::ServerContext* context, const v1::Req* request, v1::Resp* response) \
-      override {                                                                              \
-    return rpc::ServeAsCaller(context, request, response, [&](const auto& c, const auto& r) {   \
-      return logic_->Method(c, r);                                                            \
-    });                                                                                       \
-  }
-  PARLEY_GROUP_METHODS(PARLEY_GROUP_RPC)
-#undef PARLEY_GROUP_RPC
+  PARLEY_GROUP_METHODS(PARLEY_RPC_AS_CALLER)
 
  private:
   GroupLogic* logic_;

@@ -224,12 +224,23 @@ Attrs GetAttrs(pqxx::work& tx, uint64_t app, const std::string& id) {
   return out;
 }
 
-void PutAttrs(pqxx::work& tx, uint64_t app, const std::string& id, const Attrs& attrs) {
-  std::vector<std::string> keys, values;
-  for (const auto& [k, v] : attrs) {
-    keys.push_back(k);
-    values.push_back(v);
+namespace {
+
+// A map's keys and values as two parallel columns, for unnest().
+template <class V>
+std::pair<std::vector<std::string>, std::vector<V>> Columns(const std::map<std::string, V>& map) {
+  std::pair<std::vector<std::string>, std::vector<V>> out;
+  for (const auto& [k, v] : map) {
+    out.first.push_back(k);
+    out.second.push_back(v);
   }
+  return out;
+}
+
+}  // namespace
+
+void PutAttrs(pqxx::work& tx, uint64_t app, const std::string& id, const Attrs& attrs) {
+  auto [keys, values] = Columns(attrs);
   tx.exec_params(
       "UPDATE groups SET attrs = coalesce((SELECT jsonb_object_agg(k, v)"
       " FROM unnest($3::text[], $4::text[]) AS a(k, v)), '{}')"
@@ -249,12 +260,7 @@ Counters GetCounters(pqxx::work& tx, uint64_t app, const std::string& id,
 }
 
 void PutCounters(pqxx::work& tx, uint64_t app, const std::string& id, const Counters& counters) {
-  std::vector<std::string> keys;
-  std::vector<int64_t> values;
-  for (const auto& [k, v] : counters) {
-    keys.push_back(k);
-    values.push_back(v);
-  }
+  auto [keys, values] = Columns(counters);
   tx.exec_params(
       "INSERT INTO group_counters (sdkappid, group_id, key, value)"
       " SELECT $1, $2, k, v FROM unnest($3::text[], $4::bigint[]) AS c(k, v)"

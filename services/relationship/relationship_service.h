@@ -155,15 +155,7 @@ class RelationshipLogic {
 class RelationshipGrpcService final : public v1::RelationshipService::Service {
  public:
   explicit RelationshipGrpcService(RelationshipLogic* logic) : logic_(logic) {}
-#define PARLEY_RELATIONSHIP_RPC(Method, Req, Resp)                                          \
-  grpc::Status Method(grpc::ServerContext* context, const v1::Req* request, v1::Resp* response) \
-      override {                                                                            \
-    return rpc::ServeAsCaller(context, request, response, [&](const auto& c, const auto& r) { \
-      return logic_->Method(c, r);                                                          \
-    });                                                                                     \
-  }
-  PARLEY_RELATIONSHIP_METHODS(PARLEY_RELATIONSHIP_RPC)
-#undef PARLEY_RELATIONSHIP_RPC
+  PARLEY_RELATIONSHIP_METHODS(PARLEY_RPC_AS_CALLER)
 
   grpc::Status GetSettings(grpc::ServerContext*, const v1::GetRelationshipSettingsRequest* request,
                            v1::RelationshipSettings* response) override {

@@ -37,3 +37,15 @@ grpc::Status Serve(const Req* request, Resp* response, Fn&& fn) {
 }
 
 }  // namespace parley::rpc
+
+// One gRPC method of a service class that has a `logic_` pointer whose
+// method of the same name takes (const rpc::Caller&, const Req&): use it
+// inside the class with an X-macro list of (Method, Req, Resp).
+#define PARLEY_RPC_AS_CALLER(Method, Req, Resp)                                               \
+  grpc::Status Method(grpc::ServerContext* context, const ::parley::v1::Req* request,         \
+                      ::parley::v1::Resp* response) override {                               \
+    return ::parley::rpc::ServeAsCaller(context, request, response,                           \
+                                        [&](const auto& c, const auto& r) {                   \
+                                          return logic_->Method(c, r);                        \
+                                        });                                                   \
+  }
