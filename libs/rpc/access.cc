@@ -64,7 +64,8 @@ std::vector<AccessRule> AccessRules(const std::string& service) {
   }
   if (service == "callback") {
     return {
-        {Peers({"message", "relationship"}), Methods("WebhookService", {"Before", "GetSettings"})},
+        {Peers({"message", "relationship", "group"}),
+         Methods("WebhookService", {"Before", "GetSettings"})},
         {Peers({"operator"}), Methods("WebhookService", {"GetSettings", "UpdateSettings",
                                                          "ListDeadLetters", "ReplayDeadLetters"})},
     };

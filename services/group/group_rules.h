@@ -27,6 +27,7 @@ inline constexpr int32_t kJsonParse = 10011;
 inline constexpr int32_t kAlreadyMember = 10013;
 inline constexpr int32_t kGroupFull = 10014;
 inline constexpr int32_t kInvalidGroupId = 10015;
+inline constexpr int32_t kRefusedByCallback = 10016;
 inline constexpr int32_t kAccountMissing = 10019;
 inline constexpr int32_t kGroupIdTaken = 10021;
 inline constexpr int32_t kGroupIdYours = 10025;

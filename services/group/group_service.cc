@@ -14,6 +14,8 @@ namespace parley::group {
 namespace {
 
 constexpr int kIdAttempts = 5;
+constexpr char kBeforeCreateGroup[] = "Group.CallbackBeforeCreateGroup";
+constexpr char kBeforeInviteJoinGroup[] = "Group.CallbackBeforeInviteJoinGroup";
 
 // The base-info fields get_group_info and get_joined_group_list answer with
 // when no GroupBaseInfoFilter narrows them.
@@ -95,6 +97,18 @@ absl::StatusOr<std::vector<std::string>> Accounts(
   return out;
 }
 
+nlohmann::json AccountList(const std::vector<std::string>& users) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& u : users) list.push_back({{"Member_Account", u}});
+  return list;
+}
+
+// The fields every Group.* callback about one group starts with.
+nlohmann::json GroupEvent(const GroupRow& g, const rpc::Caller& caller) {
+  return {{"GroupId", g.group_id}, {"Type", GroupTypeName(g.type)},
+          {"Operator_Account", caller.identifier}};
+}
+
 }  // namespace
 
 GroupLogic::GroupLogic(pg::Pool* pool, ExistingAccounts existing, Clock now, Random random)
@@ -116,6 +130,18 @@ absl::StatusOr<T> GroupLogic::Transact(const std::function<absl::StatusOr<T>(pqx
   return errors::Error(kInternal, "group storage failed; retry");
 }
 
+template <class T>
+absl::StatusOr<T> GroupLogic::Change(
+    const rpc::Caller& caller, const std::function<absl::StatusOr<T>(pqxx::work&, Events&)>& fn) {
+  Events events;
+  auto result = Transact<T>([&](pqxx::work& tx) {
+    events.clear();  // a retried transaction starts over
+    return fn(tx, events);
+  });
+  if (result.ok()) Emit(caller, events);
+  return result;
+}
+
 absl::StatusOr<std::set<std::string>> GroupLogic::Existing(uint64_t app,
                                                            const std::vector<std::string>& users) {
   if (users.empty()) return std::set<std::string>();
@@ -125,6 +151,34 @@ absl::StatusOr<std::set<std::string>> GroupLogic::Existing(uint64_t app,
     return errors::Error(kInternal, "could not check the accounts; retry");
   }
   return existing;
+}
+
+absl::Status GroupLogic::Before(const rpc::Caller& caller, const char* command,
+                                const nlohmann::json& payload, nlohmann::json* answer) {
+  if (callbacks_ == nullptr || !callbacks_->Enabled(caller.sdkappid, command)) {
+    return absl::OkStatus();
+  }
+  auto verdict = callbacks_->Before(caller.sdkappid, command, payload.dump(),
+                                    callbacks::OptPlatform(caller.is_admin, caller.platform),
+                                    caller.client_ip);
+  if (verdict.verdict() != v1::BeforeResponse::ALLOW) {
+    return errors::Error(kRefusedByCallback, verdict.error_info().empty()
+                                                 ? "refused by the app's callback"
+                                                 : verdict.error_info());
+  }
+  if (answer != nullptr && !verdict.response_json().empty()) {
+    *answer = nlohmann::json::parse(verdict.response_json(), nullptr, false);
+  }
+  return absl::OkStatus();
+}
+
+void GroupLogic::Emit(const rpc::Caller& caller, const Events& events) {
+  if (callbacks_ == nullptr) return;
+  for (const auto& [command, payload] : events) {
+    if (!callbacks_->Enabled(caller.sdkappid, command)) continue;
+    callbacks_->After(caller.sdkappid, command, payload.dump(),
+                      callbacks::OptPlatform(caller.is_admin, caller.platform), caller.client_ip);
+  }
 }
 
 absl::StatusOr<GroupRow> GroupLogic::Load(pqxx::work& tx, const rpc::Caller& caller,
@@ -250,8 +304,22 @@ absl::StatusOr<v1::CreateGroupResponse> GroupLogic::CreateGroup(
                                                               : request.invite_join_option();
   g.activated = !rules.needs_activation;
   g.create_time = now;
-  return Transact<v1::CreateGroupResponse>(
-      [&](pqxx::work& tx) -> absl::StatusOr<v1::CreateGroupResponse> {
+  nlohmann::json event = {{"Operator_Account", caller.identifier},
+                          {"Owner_Account", owner},
+                          {"Type", GroupTypeName(*type)},
+                          {"Name", g.name},
+                          {"MemberList", AccountList({accounts.begin() + (owner.empty() ? 0 : 1),
+                                                      accounts.end()})}};
+  if (callbacks_ != nullptr && callbacks_->Enabled(caller.sdkappid, kBeforeCreateGroup)) {
+    auto owned = Transact<uint32_t>([&](pqxx::work& tx) -> absl::StatusOr<uint32_t> {
+      return store::OwnedGroups(tx, caller.sdkappid, owner);
+    });
+    if (!owned.ok()) return owned.status();
+    event["CreateGroupNum"] = *owned;
+    if (auto st = Before(caller, kBeforeCreateGroup, event, nullptr); !st.ok()) return st;
+  }
+  return Change<v1::CreateGroupResponse>(
+      caller, [&](pqxx::work& tx, Events& events) -> absl::StatusOr<v1::CreateGroupResponse> {
         bool inserted = false;
         if (!request.group_id().empty()) {
           g.group_id = request.group_id();
@@ -271,6 +339,10 @@ absl::StatusOr<v1::CreateGroupResponse> GroupLogic::CreateGroup(
           if (!inserted) return errors::Error(kInternal, "could not make a free GroupId; retry");
         }
         store::InsertMembers(tx, caller.sdkappid, g.group_id, members);
+        nlohmann::json created = event;
+        created["GroupId"] = g.group_id;
+        created["UserDefinedDataList"] = nlohmann::json::array();
+        events.emplace_back("Group.CallbackAfterCreateGroup", std::move(created));
         v1::CreateGroupResponse response;
         response.set_group_id(g.group_id);
         response.set_type(GroupTypeName(*type));
@@ -338,7 +410,7 @@ absl::StatusOr<v1::GroupEmpty> GroupLogic::ModifyGroupBaseInfo(
   if (auto st = NoCustomData(request.app_defined_data_size(), "AppDefinedData"); !st.ok()) {
     return st;
   }
-  return Transact<v1::GroupEmpty>([&](pqxx::work& tx) -> absl::StatusOr<v1::GroupEmpty> {
+  return Change<v1::GroupEmpty>(caller, [&](pqxx::work& tx, Events& events) -> absl::StatusOr<v1::GroupEmpty> {
     Actor actor;
     auto group = Load(tx, caller, request.group_id(), true, &actor);
     if (!group.ok()) return group.status();
@@ -378,20 +450,39 @@ absl::StatusOr<v1::GroupEmpty> GroupLogic::ModifyGroupBaseInfo(
     if (request.has_invite_join_option()) g.invite_join_option = request.invite_join_option();
     if (mute_all) g.mute_all = *mute_all == "On";
     store::UpdateGroup(tx, g, now_());
+    if (profile_change) {
+      nlohmann::json changed = GroupEvent(g, caller);
+      if (profile.name) changed["Name"] = g.name;
+      if (profile.introduction) changed["Introduction"] = g.introduction;
+      if (profile.notification) changed["Notification"] = g.notification;
+      if (profile.face_url) changed["FaceUrl"] = g.face_url;
+      events.emplace_back("Group.CallbackAfterGroupInfoChanged", std::move(changed));
+    }
     return v1::GroupEmpty();
   });
 }
 
 absl::StatusOr<v1::GroupEmpty> GroupLogic::DestroyGroup(const rpc::Caller& caller,
                                                         const v1::GroupIdRequest& request) {
-  return Transact<v1::GroupEmpty>([&](pqxx::work& tx) -> absl::StatusOr<v1::GroupEmpty> {
+  return Change<v1::GroupEmpty>(caller, [&](pqxx::work& tx, Events& events) -> absl::StatusOr<v1::GroupEmpty> {
     Actor actor;
     auto group = Load(tx, caller, request.group_id(), true, &actor);
     if (!group.ok()) return group.status();
     if (!MayDisband(group->type, actor)) {
       return errors::Error(kNoPermission, "you may not disband this group");
     }
+    std::vector<std::string> members;
+    for (const auto& m : store::MemberPage(tx, caller.sdkappid, group->group_id, {}, 0,
+                                           group->member_count, now_())) {
+      members.push_back(m.user_id);
+    }
     store::DeleteGroup(tx, caller.sdkappid, group->group_id);
+    events.emplace_back("Group.CallbackAfterGroupDestroyed",
+                        nlohmann::json{{"GroupId", group->group_id},
+                                       {"Type", GroupTypeName(group->type)},
+                                       {"Owner_Account", group->owner},
+                                       {"Name", group->name},
+                                       {"MemberList", AccountList(members)}});
     return v1::GroupEmpty();
   });
 }
@@ -402,7 +493,7 @@ absl::StatusOr<v1::GroupEmpty> GroupLogic::ChangeGroupOwner(
   if (!accounts::ValidUserId(next)) {
     return errors::Error(kInvalidParam, "NewOwner_Account is missing or invalid");
   }
-  return Transact<v1::GroupEmpty>([&](pqxx::work& tx) -> absl::StatusOr<v1::GroupEmpty> {
+  return Change<v1::GroupEmpty>(caller, [&](pqxx::work& tx, Events& events) -> absl::StatusOr<v1::GroupEmpty> {
     Actor actor;
     auto group = Load(tx, caller, request.group_id(), true, &actor);
     if (!group.ok()) return group.status();
@@ -415,8 +506,12 @@ absl::StatusOr<v1::GroupEmpty> GroupLogic::ChangeGroupOwner(
     GroupRow g = *group;
     if (!g.owner.empty()) store::SetRole(tx, caller.sdkappid, g.group_id, g.owner, Role::kMember);
     store::SetRole(tx, caller.sdkappid, g.group_id, next, Role::kOwner);
+    nlohmann::json changed = GroupEvent(g, caller);
+    changed["OldOwner_Account"] = g.owner;
+    changed["NewOwner_Account"] = next;
     g.owner = next;
     store::UpdateGroup(tx, g, now_());
+    events.emplace_back("Group.CallbackAfterChangeGroupOwner", std::move(changed));
     return v1::GroupEmpty();
   });
 }
@@ -525,8 +620,42 @@ absl::StatusOr<v1::AddGroupMemberResponse> GroupLogic::AddGroupMember(
   auto existing = Existing(caller.sdkappid, *users);
   if (!existing.ok()) return existing.status();
   int64_t now = now_();
-  return Transact<v1::AddGroupMemberResponse>(
-      [&](pqxx::work& tx) -> absl::StatusOr<v1::AddGroupMemberResponse> {
+  // The app's backend may refuse some of the invited (RefusedMembers_Account).
+  std::set<std::string> refused;
+  if (callbacks_ != nullptr && callbacks_->Enabled(caller.sdkappid, kBeforeInviteJoinGroup)) {
+    auto facts = Transact<std::pair<GroupRow, std::vector<std::string>>>(
+        [&](pqxx::work& tx) -> absl::StatusOr<std::pair<GroupRow, std::vector<std::string>>> {
+          Actor actor;
+          auto group = Load(tx, caller, request.group_id(), false, &actor);
+          if (!group.ok()) return group.status();
+          std::set<std::string> members;
+          for (const auto& m : store::Members(tx, caller.sdkappid, group->group_id, *users, now)) {
+            members.insert(m.user_id);
+          }
+          std::vector<std::string> invited;
+          for (const auto& u : *users) {
+            if (existing->count(u) && !members.count(u)) invited.push_back(u);
+          }
+          return std::make_pair(*group, invited);
+        });
+    if (!facts.ok()) return facts.status();
+    if (!facts->second.empty()) {
+      nlohmann::json ask = GroupEvent(facts->first, caller);
+      ask["DestinationMembers"] = AccountList(facts->second);
+      nlohmann::json answer;
+      if (auto st = Before(caller, kBeforeInviteJoinGroup, ask, &answer); !st.ok()) return st;
+      if (answer.is_object()) {
+        auto list = answer.find("RefusedMembers_Account");
+        if (list != answer.end() && list->is_array()) {
+          for (const auto& u : *list) {
+            if (u.is_string()) refused.insert(u.get<std::string>());
+          }
+        }
+      }
+    }
+  }
+  return Change<v1::AddGroupMemberResponse>(
+      caller, [&](pqxx::work& tx, Events& events) -> absl::StatusOr<v1::AddGroupMemberResponse> {
         Actor actor;
         auto group = Load(tx, caller, request.group_id(), true, &actor);
         if (!group.ok()) return group.status();
@@ -539,17 +668,29 @@ absl::StatusOr<v1::AddGroupMemberResponse> GroupLogic::AddGroupMember(
         }
         std::vector<MemberRow> joining;
         for (const auto& u : *users) {
-          if (existing->count(u) && !members.count(u)) joining.push_back({u, Role::kMember, now});
+          if (existing->count(u) && !members.count(u) && !refused.count(u)) {
+            joining.push_back({u, Role::kMember, now});
+          }
         }
         if (group->member_count + joining.size() > group->max_members) {
           return errors::Error(kGroupFull, "the group is full");
         }
-        store::InsertMembers(tx, caller.sdkappid, group->group_id, joining);
+        auto added = store::InsertMembers(tx, caller.sdkappid, group->group_id, joining);
+        if (!added.empty()) {
+          nlohmann::json joined = GroupEvent(*group, caller);
+          joined["JoinType"] = "Invited";
+          joined["NewMemberList"] = AccountList(added);
+          events.emplace_back("Group.CallbackAfterNewMemberJoin", std::move(joined));
+          if (group->member_count + added.size() == group->max_members) {
+            events.emplace_back("Group.CallbackAfterGroupFull",
+                                nlohmann::json{{"GroupId", group->group_id}});
+          }
+        }
         v1::AddGroupMemberResponse response;
         for (const auto& u : *users) {
           auto* item = response.add_member_list();
           item->set_member_account(u);
-          item->set_result(!existing->count(u) ? 0 : members.count(u) ? 2 : 1);
+          item->set_result(!existing->count(u) || refused.count(u) ? 0 : members.count(u) ? 2 : 1);
         }
         return response;
       });
@@ -560,7 +701,7 @@ absl::StatusOr<v1::GroupEmpty> GroupLogic::DeleteGroupMember(
   auto users = Accounts(request.member_to_del_account(), kMaxDeleteMembers, "MemberToDel_Account");
   if (!users.ok()) return users.status();
   if (users->empty()) return errors::Error(kInvalidParam, "MemberToDel_Account is empty");
-  return Transact<v1::GroupEmpty>([&](pqxx::work& tx) -> absl::StatusOr<v1::GroupEmpty> {
+  return Change<v1::GroupEmpty>(caller, [&](pqxx::work& tx, Events& events) -> absl::StatusOr<v1::GroupEmpty> {
     Actor actor;
     auto group = Load(tx, caller, request.group_id(), true, &actor);
     if (!group.ok()) return group.status();
@@ -574,7 +715,13 @@ absl::StatusOr<v1::GroupEmpty> GroupLogic::DeleteGroupMember(
       }
       leaving.push_back(m.user_id);
     }
-    store::DeleteMembers(tx, caller.sdkappid, group->group_id, leaving);
+    auto removed = store::DeleteMembers(tx, caller.sdkappid, group->group_id, leaving);
+    if (!removed.empty()) {
+      nlohmann::json exit = GroupEvent(*group, caller);
+      exit["ExitType"] = "Kicked";
+      exit["ExitMemberList"] = AccountList(removed);
+      events.emplace_back("Group.CallbackAfterMemberExit", std::move(exit));
+    }
     return v1::GroupEmpty();
   });
 }
@@ -669,7 +816,7 @@ absl::StatusOr<v1::GroupEmpty> GroupLogic::ModifyGroupMemberInfo(
   if (request.has_mute_time()) mute_time = request.mute_time();
   else if (request.has_shut_up_time()) mute_time = request.shut_up_time();
   int64_t now = now_();
-  return Transact<v1::GroupEmpty>([&](pqxx::work& tx) -> absl::StatusOr<v1::GroupEmpty> {
+  return Change<v1::GroupEmpty>(caller, [&](pqxx::work& tx, Events& events) -> absl::StatusOr<v1::GroupEmpty> {
     Actor actor;
     auto group = Load(tx, caller, request.group_id(), true, &actor);
     if (!group.ok()) return group.status();
@@ -710,6 +857,13 @@ absl::StatusOr<v1::GroupEmpty> GroupLogic::ModifyGroupMemberInfo(
       store::SetMute(tx, caller.sdkappid, group->group_id, m.user_id, until);
     }
     store::SetMemberFields(tx, caller.sdkappid, group->group_id, m);
+    if (m.role != found[0].role || m.name_card != found[0].name_card) {
+      nlohmann::json changed = GroupEvent(*group, caller);
+      changed["Member_Account"] = m.user_id;
+      if (m.role != found[0].role) changed["Role"] = RoleName(m.role);
+      if (m.name_card != found[0].name_card) changed["NameCard"] = m.name_card;
+      events.emplace_back("Group.CallbackAfterMemberFieldChanged", std::move(changed));
+    }
     return v1::GroupEmpty();
   });
 }
@@ -819,7 +973,7 @@ absl::StatusOr<v1::GroupEmpty> GroupLogic::ChangeAttrs(const rpc::Caller& caller
       return errors::Error(kInvalidParam, "GroupAttr is empty");
     }
   }
-  return Transact<v1::GroupEmpty>([&](pqxx::work& tx) -> absl::StatusOr<v1::GroupEmpty> {
+  return Change<v1::GroupEmpty>(caller, [&](pqxx::work& tx, Events& events) -> absl::StatusOr<v1::GroupEmpty> {
     Actor actor;
     auto group = Load(tx, caller, group_id, true, &actor);
     if (!group.ok()) return group.status();
@@ -830,6 +984,12 @@ absl::StatusOr<v1::GroupEmpty> GroupLogic::ChangeAttrs(const rpc::Caller& caller
     Attrs attrs = store::GetAttrs(tx, caller.sdkappid, group->group_id);
     if (auto st = ApplyAttrs(op, items, &attrs); !st.ok()) return st;
     store::PutAttrs(tx, caller.sdkappid, group->group_id, attrs);
+    static constexpr const char* kOptionTypes[] = {"modify", "set", "delete", "clear"};
+    nlohmann::json changed = GroupEvent(*group, caller);
+    changed["OptionType"] = kOptionTypes[static_cast<int>(op)];
+    changed["GroupAttr"] = nlohmann::json::array();
+    for (const auto& [key, value] : items) changed["GroupAttr"].push_back({{"key", key}, {"value", value}});
+    events.emplace_back("Group.CallbackAfterGroupAttrChanged", std::move(changed));
     return v1::GroupEmpty();
   });
 }

@@ -13,8 +13,11 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "absl/status/statusor.h"
 #include "group_store.h"
+#include "parley/callbacks/callbacks.h"
 #include "parley/pg/pool.h"
 #include "parley/rpc/caller.h"
 #include "parley/rpc/serve.h"
@@ -64,7 +67,22 @@ class GroupLogic {
   PARLEY_GROUP_METHODS(PARLEY_GROUP_METHOD)
 #undef PARLEY_GROUP_METHOD
 
+  // Third-party callbacks (Group.*); none when unset.
+  void SetCallbacks(callbacks::CallbackClient* callbacks) { callbacks_ = callbacks; }
+
  private:
+  // After-callbacks a request owes once its transaction commits.
+  using Events = std::vector<std::pair<std::string, nlohmann::json>>;
+  // A before-callback: OK when the app allows (or has it off); 10016 when
+  // its backend refuses. `answer` gets the backend's JSON answer, if any.
+  absl::Status Before(const rpc::Caller& caller, const char* command,
+                      const nlohmann::json& payload, nlohmann::json* answer);
+  // Queues `events` (those the app has on) for the callback service.
+  void Emit(const rpc::Caller& caller, const Events& events);
+  // Transact(), then Emit() the events `fn` recorded if it committed.
+  template <class T>
+  absl::StatusOr<T> Change(const rpc::Caller& caller,
+                           const std::function<absl::StatusOr<T>(pqxx::work&, Events&)>& fn);
   // Runs `fn` in one transaction, committed if it returns OK.
   template <class T>
   absl::StatusOr<T> Transact(const std::function<absl::StatusOr<T>(pqxx::work&)>& fn);
@@ -83,6 +101,7 @@ class GroupLogic {
   absl::StatusOr<std::set<std::string>> Existing(uint64_t app,
                                                  const std::vector<std::string>& users);
 
+  callbacks::CallbackClient* callbacks_ = nullptr;
   pg::Pool* pool_;
   ExistingAccounts existing_;
   Clock now_;

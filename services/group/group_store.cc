@@ -90,6 +90,13 @@ bool InsertGroup(pqxx::work& tx, const GroupRow& g) {
   return !rows.empty();
 }
 
+uint32_t OwnedGroups(pqxx::work& tx, uint64_t app, const std::string& owner) {
+  if (owner.empty()) return 0;
+  return tx.exec_params("SELECT count(*) FROM groups WHERE sdkappid = $1 AND owner = $2", app,
+                        owner)[0][0]
+      .as<uint32_t>();
+}
+
 void DeleteGroup(pqxx::work& tx, uint64_t app, const std::string& id) {
   tx.exec_params("DELETE FROM groups WHERE sdkappid = $1 AND group_id = $2", app, id);
 }

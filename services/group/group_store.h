@@ -50,6 +50,8 @@ namespace store {
 std::optional<GroupRow> Group(pqxx::work& tx, uint64_t app, const std::string& id, bool lock);
 // Inserts the group (member_count 0); false if the ID is taken.
 bool InsertGroup(pqxx::work& tx, const GroupRow& group);
+// How many groups `owner` owns in the app.
+uint32_t OwnedGroups(pqxx::work& tx, uint64_t app, const std::string& owner);
 void DeleteGroup(pqxx::work& tx, uint64_t app, const std::string& id);
 // Writes the profile fields, options and owner of `group`, bumping info_seq.
 void UpdateGroup(pqxx::work& tx, const GroupRow& group, int64_t now);

@@ -1,5 +1,6 @@
 // parley-group: groups, their members and roles.
 #include <chrono>
+#include <mutex>
 #include <random>
 
 #include "group_service.h"
@@ -19,6 +20,7 @@ int main(int argc, char** argv) {
   std::string grpc_addr = "127.0.0.1:7057";
   std::string metrics_addr = "127.0.0.1:7157";
   std::string auth_target = "127.0.0.1:7051";
+  std::string callback_target = "127.0.0.1:7055";
 
   parley::config::Config config("parley-group", "Groups, their members and roles.");
   common.Register(config);
@@ -26,12 +28,18 @@ int main(int argc, char** argv) {
   config.Add("metrics-addr", "PARLEY_GROUP_METRICS_ADDR", &metrics_addr,
              "HTTP address of /metrics and /healthz (empty: off)");
   config.Add("auth-target", "PARLEY_AUTH_TARGET", &auth_target, "auth service address");
+  config.Add("callback-target", "PARLEY_CALLBACK_TARGET", &callback_target,
+             "callback service address (Group callbacks)");
   if (auto exit_code = config.ParseForMain(argc, argv)) return *exit_code;
   common.InitLogging("group");
   if (!common.InitTls("group")) return 1;
 
   auto pg = parley::service::ConnectPostgres(common, "group", parley::pg::group_migrations());
   if (!pg.ok()) return 1;
+  auto redis = parley::service::ConnectRedis(common);
+  if (!redis.ok()) return 1;
+  auto subscriber_options = parley::service::RedisOptions(common);
+  if (!subscriber_options.ok()) return 1;
 
   auto now = [] {
     return std::chrono::duration_cast<std::chrono::seconds>(
@@ -53,6 +61,12 @@ int main(int argc, char** argv) {
         std::lock_guard lock(random_mu);
         return rng();
       });
+
+  // After `logic`: destroyed first, so queued callbacks finish while it lives.
+  parley::callbacks::CallbackClient callbacks(
+      parley::v1::WebhookService::NewStub(parley::rpc::MakeChannel(callback_target, "callback")),
+      redis->get(), *subscriber_options);
+  logic.SetCallbacks(&callbacks);
 
   parley::group::GroupGrpcService service(&logic);
   parley::rpc::ServerRunner runner(

@@ -2,11 +2,14 @@
 // with every documented error path of the endpoints served so far.
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <set>
+#include <thread>
 
 #include "support/e2e_helpers.h"
 #include "support/http_client.h"
 #include "support/test_cluster.h"
+#include "support/webhook_receiver.h"
 
 using namespace parley::testing;
 using nlohmann::json;
@@ -397,4 +400,101 @@ TEST_CASE("muting, attributes and counters over REST", "[group]") {
   CHECK(Group(c, "get_group_counter", {{"GroupId", id}})["GroupCounter"].size() == 1);
   CHECK(Code(Group(c, "delete_group_counter", {{"GroupId", id}, {"GroupCounterKeys", json::array()}})) ==
         10004);
+}
+
+TEST_CASE("group callbacks: before-create and before-invite decide, after-events report",
+          "[group][callback]") {
+  WebhookReceiver receiver;
+  receiver.OnCommand("Group.CallbackBeforeCreateGroup", [](const WebhookReceiver::Call& call) {
+    if (call.body.value("Name", "") == "forbidden") {
+      return WebhookReceiver::Ok({{"ErrorCode", 1}, {"ErrorInfo", "not that name"}});
+    }
+    return WebhookReceiver::Ok();
+  });
+  receiver.OnCommand("Group.CallbackBeforeInviteJoinGroup", [](const WebhookReceiver::Call&) {
+    return WebhookReceiver::Ok({{"RefusedMembers_Account", {"ben"}}});
+  });
+  TestCluster c({{"PARLEY_CALLBACK_URL", receiver.url()}});
+  ImportAccounts(c, {"owner", "ann", "ben", "cat"});
+  auto one = [&](const std::string& command, const std::string& group) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < deadline) {
+      for (const auto& call : receiver.Calls(command)) {
+        if (call.body.value("GroupId", "") == group) return call.body;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    FAIL("no " << command << " for " << group);
+    return json();
+  };
+
+  json refused = Group(c, "create_group", {{"Owner_Account", "owner"}, {"Type", "Public"},
+                                           {"Name", "forbidden"}});
+  CHECK(Code(refused) == 10016);
+  CHECK(refused["ErrorInfo"] == "not that name");
+  CHECK(Group(c, "get_appid_group_list", json::object())["TotalCount"] == 0);
+
+  std::string id = Create(c, {{"Owner_Account", "owner"}, {"Type", "Public"}, {"Name", "Club"},
+                              {"MaxMemberCount", 3}});
+  json created = one("Group.CallbackAfterCreateGroup", id);
+  CHECK(created["Owner_Account"] == "owner");
+  CHECK(created["Type"] == "Public");
+  CHECK(created["Name"] == "Club");
+  CHECK(created["Operator_Account"] == c.admin);
+  auto before = receiver.Calls("Group.CallbackBeforeCreateGroup");
+  REQUIRE(before.size() == 2);
+  CHECK(before[1].body["CreateGroupNum"] == 0);
+
+  // The backend refuses ben: ann joins, ben's result is 0.
+  json added = Group(c, "add_group_member",
+                     {{"GroupId", id}, {"MemberList", {{{"Member_Account", "ann"}},
+                                                       {{"Member_Account", "ben"}}}}});
+  REQUIRE(Code(added) == 0);
+  std::map<std::string, int> results;
+  for (const auto& r : added["MemberList"]) results[r["Member_Account"]] = r["Result"];
+  CHECK(results == std::map<std::string, int>{{"ann", 1}, {"ben", 0}});
+  json invite = one("Group.CallbackBeforeInviteJoinGroup", id);
+  CHECK(invite["DestinationMembers"] ==
+        json::array({{{"Member_Account", "ann"}}, {{"Member_Account", "ben"}}}));
+  json joined = one("Group.CallbackAfterNewMemberJoin", id);
+  CHECK(joined["JoinType"] == "Invited");
+  CHECK(joined["NewMemberList"] == json::array({{{"Member_Account", "ann"}}}));
+  REQUIRE(Code(Group(c, "add_group_member",
+                     {{"GroupId", id}, {"MemberList", {{{"Member_Account", "cat"}}}}})) == 0);
+  CHECK(one("Group.CallbackAfterGroupFull", id)["GroupId"] == id);
+
+  REQUIRE(Code(Group(c, "modify_group_base_info", {{"GroupId", id}, {"Name", "Club 2"}})) == 0);
+  json info = one("Group.CallbackAfterGroupInfoChanged", id);
+  CHECK(info["Name"] == "Club 2");
+  CHECK_FALSE(info.contains("Introduction"));
+
+  REQUIRE(Code(Group(c, "modify_group_member_info",
+                     {{"GroupId", id}, {"Member_Account", "ann"}, {"Role", "Admin"}})) == 0);
+  json field = one("Group.CallbackAfterMemberFieldChanged", id);
+  CHECK(field["Member_Account"] == "ann");
+  CHECK(field["Role"] == "Admin");
+
+  REQUIRE(Code(Group(c, "modify_group_attr",
+                     {{"GroupId", id}, {"GroupAttr", {{{"key", "k"}, {"value", "v"}}}}})) == 0);
+  json attr = one("Group.CallbackAfterGroupAttrChanged", id);
+  CHECK(attr["OptionType"] == "modify");
+  CHECK(attr["GroupAttr"] == json::array({{{"key", "k"}, {"value", "v"}}}));
+
+  REQUIRE(Code(Group(c, "change_group_owner", {{"GroupId", id}, {"NewOwner_Account", "ann"}})) == 0);
+  json owner = one("Group.CallbackAfterChangeGroupOwner", id);
+  CHECK(owner["OldOwner_Account"] == "owner");
+  CHECK(owner["NewOwner_Account"] == "ann");
+
+  REQUIRE(Code(Group(c, "delete_group_member", {{"GroupId", id}, {"MemberToDel_Account", {"cat"}}})) ==
+          0);
+  json exit = one("Group.CallbackAfterMemberExit", id);
+  CHECK(exit["ExitType"] == "Kicked");
+  CHECK(exit["ExitMemberList"] == json::array({{{"Member_Account", "cat"}}}));
+
+  REQUIRE(Code(Group(c, "destroy_group", {{"GroupId", id}})) == 0);
+  json destroyed = one("Group.CallbackAfterGroupDestroyed", id);
+  CHECK(destroyed["Owner_Account"] == "ann");
+  CHECK(destroyed["Name"] == "Club 2");
+  CHECK(destroyed["MemberList"] ==
+        json::array({{{"Member_Account", "owner"}}, {{"Member_Account", "ann"}}}));
 }
