@@ -1002,6 +1002,38 @@ absl::StatusOr<v1::PinConversationResponse> MessageLogic::PinConversation(
   return v1::PinConversationResponse();
 }
 
+absl::StatusOr<v1::TopConversationsResponse> MessageLogic::TopConversations(
+    const rpc::Caller& caller, const v1::TopConversationsRequest& request) {
+  std::string owner = caller.is_admin ? request.from_account() : caller.identifier;
+  if (!ValidUserId(owner)) return errors::Error(kConversationBadParam, "From_Account is required");
+  if (request.operation_type() != 1 && request.operation_type() != 2) {
+    return errors::Error(kConversationBadParam, "OperationType must be 1 (pin) or 2 (unpin)");
+  }
+  if (request.recent_contact_item().empty()) {
+    return errors::Error(kConversationBadParam, "RecentContactItem is empty");
+  }
+  // Every item is checked before any is applied.
+  for (const auto& item : request.recent_contact_item()) {
+    if (item.type() == 2) {
+      return errors::Error(kConversationBadParam,
+                           "group conversations are not served by this version");
+    }
+    if (item.type() != 1 || !ValidUserId(item.to_account()) || item.to_account() == owner) {
+      return errors::Error(kConversationBadParam,
+                           "each RecentContactItem needs Type 1 and another user's To_Account");
+    }
+  }
+  for (const auto& item : request.recent_contact_item()) {
+    absl::Status st = store_->PinConversation(caller.sdkappid, owner, item.to_account(),
+                                              request.operation_type() == 1, kMaxPinned);
+    if (st.code() == absl::StatusCode::kFailedPrecondition) {
+      return errors::Error(kTooManyPinned, "at most 50 conversations can be pinned");
+    }
+    if (!st.ok()) return st;
+  }
+  return v1::TopConversationsResponse();
+}
+
 grpc::Status MessageGrpcService::SendC2C(grpc::ServerContext* context,
                                          const v1::SendC2CRequest* request,
                                          v1::SendC2CResponse* response) {

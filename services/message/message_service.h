@@ -78,6 +78,8 @@ class MessageLogic {
       const rpc::Caller& caller, const v1::DeleteConversationRequest& request);
   absl::StatusOr<v1::PinConversationResponse> PinConversation(
       const rpc::Caller& caller, const v1::PinConversationRequest& request);
+  absl::StatusOr<v1::TopConversationsResponse> TopConversations(
+      const rpc::Caller& caller, const v1::TopConversationsRequest& request);
 
  private:
   // A send that passed every check and waits to be stored. Points into the
@@ -188,6 +190,7 @@ class MessageGrpcService final : public v1::MessageService::Service {
   PARLEY_MESSAGE_RPC(GetConversations, GetConversationsRequest, GetConversationsResponse)
   PARLEY_MESSAGE_RPC(DeleteConversation, DeleteConversationRequest, DeleteConversationResponse)
   PARLEY_MESSAGE_RPC(PinConversation, PinConversationRequest, PinConversationResponse)
+  PARLEY_MESSAGE_RPC(TopConversations, TopConversationsRequest, TopConversationsResponse)
 #undef PARLEY_MESSAGE_RPC
 
  private:

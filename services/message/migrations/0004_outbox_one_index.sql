@@ -1,0 +1,11 @@
+-- The after-send outbox keeps one index: the primary key. Every send with
+-- callbacks on wrote a row into c2c_after_outbox_due as well; the table
+-- holds about 100 ms of rows while Redis takes events, so the lease query
+-- every 5 s scans it whole, and in a long Redis outage it holds the
+-- outage's events, scanned once per 5 s.
+--
+-- (The table stays logged. An unlogged one saved 400-550 bytes of WAL per
+-- message, but PostgreSQL empties an unlogged table after a crash, and rows
+-- of a replica that died wait 30 s for another to lease them: a crash in
+-- those 30 s lost their callbacks, which the fault-injection suite caught.)
+DROP INDEX IF EXISTS c2c_after_outbox_due;
