@@ -56,6 +56,8 @@ void RegisterRoutes(RestApi& api, const Backends& backends) {
                GetConversationsRequest, GetConversationsResponse);
   PARLEY_ROUTE("recentcontact", "delete", backends.message, DeleteConversation,
                DeleteConversationRequest, DeleteConversationResponse);
+  PARLEY_ROUTE("recentcontact", "top", backends.message, TopConversations,
+               TopConversationsRequest, TopConversationsResponse);
 
   // Relationship chain (§3.5). pendency_* are Parley's: Tencent offers them
   // only in its client SDKs.
@@ -102,6 +104,9 @@ void RegisterRoutes(RestApi& api, const Backends& backends) {
 #define PARLEY_GROUP_ROUTE(command, Method, Req, Resp) \
   PARLEY_ROUTE("group_open_http_svc", command, grp, Method, Req, Resp)
   PARLEY_GROUP_ROUTE("create_group", CreateGroup, CreateGroupRequest, CreateGroupResponse);
+  PARLEY_GROUP_ROUTE("import_group", ImportGroup, CreateGroupRequest, CreateGroupResponse);
+  PARLEY_GROUP_ROUTE("import_group_member", ImportGroupMember, ImportGroupMemberRequest,
+                     AddGroupMemberResponse);
   PARLEY_GROUP_ROUTE("get_group_info", GetGroupInfo, GetGroupInfoRequest, GetGroupInfoResponse);
   PARLEY_GROUP_ROUTE("modify_group_base_info", ModifyGroupBaseInfo, ModifyGroupBaseInfoRequest,
                      GroupEmpty);

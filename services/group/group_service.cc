@@ -198,6 +198,21 @@ absl::StatusOr<GroupRow> GroupLogic::Load(pqxx::work& tx, const rpc::Caller& cal
 
 absl::StatusOr<v1::CreateGroupResponse> GroupLogic::CreateGroup(
     const rpc::Caller& caller, const v1::CreateGroupRequest& request) {
+  return Create(caller, request, false);
+}
+
+absl::StatusOr<v1::CreateGroupResponse> GroupLogic::ImportGroup(
+    const rpc::Caller& caller, const v1::CreateGroupRequest& request) {
+  if (!caller.is_admin) return errors::Error(kNoPermission, "app admins only");
+  if (request.member_list_size() > 0) {
+    return errors::Error(kInvalidParam, "import_group takes no MemberList: use import_group_member");
+  }
+  return Create(caller, request, true);
+}
+
+absl::StatusOr<v1::CreateGroupResponse> GroupLogic::Create(const rpc::Caller& caller,
+                                                           const v1::CreateGroupRequest& request,
+                                                           bool import) {
   auto type = ParseGroupType(request.type());
   if (!type) {
     return errors::Error(kInvalidParam,
@@ -302,15 +317,19 @@ absl::StatusOr<v1::CreateGroupResponse> GroupLogic::CreateGroup(
                                                               : request.apply_join_option();
   g.invite_join_option = request.invite_join_option().empty() ? rules.invite_default
                                                               : request.invite_join_option();
-  g.activated = !rules.needs_activation;
-  g.create_time = now;
+  // An imported group has had its history elsewhere: it is active, and
+  // keeps its creation time (not in the future).
+  g.activated = import || !rules.needs_activation;
+  g.create_time = import && request.create_time() != 0 ? request.create_time() : now;
+  if (g.create_time > now) return errors::Error(kInvalidParam, "CreateTime is in the future");
   nlohmann::json event = {{"Operator_Account", caller.identifier},
                           {"Owner_Account", owner},
                           {"Type", GroupTypeName(*type)},
                           {"Name", g.name},
                           {"MemberList", AccountList({accounts.begin() + (owner.empty() ? 0 : 1),
                                                       accounts.end()})}};
-  if (callbacks_ != nullptr && callbacks_->Enabled(caller.sdkappid, kBeforeCreateGroup)) {
+  if (!import && callbacks_ != nullptr &&
+      callbacks_->Enabled(caller.sdkappid, kBeforeCreateGroup)) {
     auto owned = Transact<uint32_t>([&](pqxx::work& tx) -> absl::StatusOr<uint32_t> {
       return store::OwnedGroups(tx, caller.sdkappid, owner);
     });
@@ -342,7 +361,7 @@ absl::StatusOr<v1::CreateGroupResponse> GroupLogic::CreateGroup(
         nlohmann::json created = event;
         created["GroupId"] = g.group_id;
         created["UserDefinedDataList"] = nlohmann::json::array();
-        events.emplace_back("Group.CallbackAfterCreateGroup", std::move(created));
+        if (!import) events.emplace_back("Group.CallbackAfterCreateGroup", std::move(created));
         v1::CreateGroupResponse response;
         response.set_group_id(g.group_id);
         response.set_type(GroupTypeName(*type));
@@ -1104,6 +1123,69 @@ absl::StatusOr<v1::GroupEmpty> GroupLogic::DeleteGroupCounter(
     store::DeleteCounters(tx, caller.sdkappid, group->group_id, keys);
     return v1::GroupEmpty();
   });
+}
+
+absl::StatusOr<v1::AddGroupMemberResponse> GroupLogic::ImportGroupMember(
+    const rpc::Caller& caller, const v1::ImportGroupMemberRequest& request) {
+  if (!caller.is_admin) return errors::Error(kNoPermission, "app admins only");
+  if (request.member_list().empty()) return errors::Error(kInvalidParam, "MemberList is empty");
+  if (static_cast<size_t>(request.member_list_size()) > kMaxAddMembers) {
+    return errors::Error(kTooManyAccounts, absl::StrCat("MemberList holds more than ",
+                                                        kMaxAddMembers, " members"));
+  }
+  int64_t now = now_();
+  std::vector<std::string> users;
+  std::vector<MemberRow> rows;
+  for (const auto& m : request.member_list()) {
+    if (!accounts::ValidUserId(m.member_account())) {
+      return errors::Error(kInvalidParam, "MemberList holds an invalid Member_Account");
+    }
+    Role role = Role::kMember;
+    if (!m.role().empty()) {
+      auto parsed = ParseRole(m.role());
+      if (!parsed || *parsed == Role::kOwner) {
+        return errors::Error(kInvalidParam, "a member's Role must be Admin or Member");
+      }
+      role = *parsed;
+    }
+    if (m.join_time() > now) return errors::Error(kInvalidParam, "JoinTime is in the future");
+    if (std::find(users.begin(), users.end(), m.member_account()) != users.end()) continue;
+    users.push_back(m.member_account());
+    rows.push_back({m.member_account(), role, m.join_time() ? int64_t{m.join_time()} : now});
+  }
+  auto existing = Existing(caller.sdkappid, users);
+  if (!existing.ok()) return existing.status();
+  return Transact<v1::AddGroupMemberResponse>(
+      [&](pqxx::work& tx) -> absl::StatusOr<v1::AddGroupMemberResponse> {
+        Actor actor;
+        auto group = Load(tx, caller, request.group_id(), true, &actor);
+        if (!group.ok()) return group.status();
+        if (group->type == GroupType::kAVChatRoom) {
+          return errors::Error(kNoPermission, "AVChatRoom members are not imported");
+        }
+        std::set<std::string> members;
+        for (const auto& m : store::Members(tx, caller.sdkappid, group->group_id, users, now)) {
+          members.insert(m.user_id);
+        }
+        std::vector<MemberRow> joining;
+        for (const auto& row : rows) {
+          if (row.role == Role::kAdmin && !RulesFor(group->type).has_admins) {
+            return errors::Error(kInvalidParam, "this group type has no admins");
+          }
+          if (existing->count(row.user_id) && !members.count(row.user_id)) joining.push_back(row);
+        }
+        if (group->member_count + joining.size() > group->max_members) {
+          return errors::Error(kGroupFull, "the group is full");
+        }
+        store::InsertMembers(tx, caller.sdkappid, group->group_id, joining);  // no callbacks
+        v1::AddGroupMemberResponse response;
+        for (const auto& u : users) {
+          auto* item = response.add_member_list();
+          item->set_member_account(u);
+          item->set_result(!existing->count(u) ? 0 : members.count(u) ? 2 : 1);
+        }
+        return response;
+      });
 }
 
 }  // namespace parley::group

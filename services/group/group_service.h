@@ -40,6 +40,8 @@ class GroupLogic {
   absl::StatusOr<v1::Resp> Method(const rpc::Caller& caller, const v1::Req& request);
 #define PARLEY_GROUP_METHODS(X)                                                        \
   X(CreateGroup, CreateGroupRequest, CreateGroupResponse)                              \
+  X(ImportGroup, CreateGroupRequest, CreateGroupResponse)                              \
+  X(ImportGroupMember, ImportGroupMemberRequest, AddGroupMemberResponse)               \
   X(GetGroupInfo, GetGroupInfoRequest, GetGroupInfoResponse)                           \
   X(ModifyGroupBaseInfo, ModifyGroupBaseInfoRequest, GroupEmpty)                       \
   X(DestroyGroup, GroupIdRequest, GroupEmpty)                                          \
@@ -71,6 +73,10 @@ class GroupLogic {
   void SetCallbacks(callbacks::CallbackClient* callbacks) { callbacks_ = callbacks; }
 
  private:
+  // create_group, and import_group (no callbacks, CreateTime kept, active).
+  absl::StatusOr<v1::CreateGroupResponse> Create(const rpc::Caller& caller,
+                                                 const v1::CreateGroupRequest& request,
+                                                 bool import);
   // After-callbacks a request owes once its transaction commits.
   using Events = std::vector<std::pair<std::string, nlohmann::json>>;
   // A before-callback: OK when the app allows (or has it off); 10016 when

@@ -498,3 +498,57 @@ TEST_CASE("group callbacks: before-create and before-invite decide, after-events
   CHECK(destroyed["MemberList"] ==
         json::array({{{"Member_Account", "owner"}}, {{"Member_Account", "ann"}}}));
 }
+
+TEST_CASE("import_group and import_group_member keep times and roles and call nobody back",
+          "[group]") {
+  WebhookReceiver receiver;
+  TestCluster c({{"PARLEY_CALLBACK_URL", receiver.url()}});
+  ImportAccounts(c, {"owner", "ann", "ben"});
+  json imported = Group(c, "import_group", {{"Owner_Account", "owner"}, {"Type", "Private"},
+                                            {"GroupId", "old-team"}, {"Name", "Old"},
+                                            {"CreateTime", 1500000000}});
+  REQUIRE(Code(imported) == 0);
+  CHECK(imported["GroupId"] == "old-team");
+  json info = Group(c, "get_group_info", {{"GroupIdList", {"old-team"}}})["GroupInfo"][0];
+  CHECK(info["CreateTime"] == 1500000000);
+  // An imported Work group is active: listed without WithNoActiveGroups.
+  json list = Group(c, "get_joined_group_list", {{"Member_Account", "owner"}});
+  REQUIRE(list["GroupIdList"].size() == 1);
+
+  json members = Group(c, "import_group_member",
+                       {{"GroupId", "old-team"},
+                        {"MemberList", {{{"Member_Account", "ann"}, {"JoinTime", 1500000100}},
+                                        {{"Member_Account", "ghost"}},
+                                        {{"Member_Account", "owner"}}}}});
+  REQUIRE(Code(members) == 0);
+  std::map<std::string, int> results;
+  for (const auto& r : members["MemberList"]) results[r["Member_Account"]] = r["Result"];
+  CHECK(results == std::map<std::string, int>{{"ann", 1}, {"ghost", 0}, {"owner", 2}});
+  json ann = Group(c, "get_specified_group_member_info",
+                   {{"GroupId", "old-team"}, {"Member_List_Account", {"ann"}}})["MemberList"][0];
+  CHECK(ann["JoinTime"] == 1500000100);
+
+  // Bad input, each changing nothing.
+  CHECK(Code(Group(c, "import_group_member",
+                   {{"GroupId", "old-team"},
+                    {"MemberList", {{{"Member_Account", "ben"}, {"Role", "Admin"}}}}})) == 10004);
+  CHECK(Code(Group(c, "import_group_member",
+                   {{"GroupId", "old-team"},
+                    {"MemberList", {{{"Member_Account", "ben"}, {"JoinTime", NowSeconds() + 3600}}}}})) ==
+        10004);
+  CHECK(Code(Group(c, "import_group_member",
+                   {{"GroupId", "nope"}, {"MemberList", {{{"Member_Account", "ben"}}}}})) == 10010);
+  CHECK(Code(Group(c, "import_group", {{"Type", "Public"}, {"Name", "x"},
+                                       {"CreateTime", NowSeconds() + 3600}})) == 10004);
+  CHECK(Code(Group(c, "import_group", {{"Type", "Public"}, {"Name", "x"},
+                                       {"MemberList", {{{"Member_Account", "ann"}}}}})) == 10004);
+  CHECK(Roles(c, "old-team", {"ben"})["ben"] == "NotMember");
+
+  // Imports raise no callbacks; a create right after does.
+  std::string made = Create(c, {{"Type", "Public"}, {"Name", "New"}});
+  receiver.WaitFor("Group.CallbackAfterCreateGroup", 1);
+  for (const auto& call : receiver.Calls("Group.CallbackAfterCreateGroup")) {
+    CHECK(call.body["GroupId"] == made);
+  }
+  CHECK(receiver.Calls("Group.CallbackAfterNewMemberJoin").empty());
+}

@@ -609,6 +609,25 @@ TEST_CASE("recall, edit and read receipts reach the peer - REST sees the same st
   CHECK(pinned["SessionItem"][0]["To_Account"] == "bob");
   CHECK(pinned["SessionItem"][0]["TopFlag"] == 1);
   CHECK(alice.Call("p2", {{"pin", {{"To_Account", "alice"}, {"Pinned", true}}}})["error"]["errorCode"] == 50002);
+  // REST recentcontact/top: unpin bob, pin carl; bad items change nothing.
+  CHECK(c.Rest("recentcontact/top", R"({"From_Account":"alice","OperationType":2,
+      "RecentContactItem":[{"Type":1,"To_Account":"bob"}]})")["ErrorCode"] == 0);
+  CHECK(c.Rest("recentcontact/get_list", R"({"From_Account":"alice"})")["SessionItem"][0]["TopFlag"] == 0);
+  CHECK(c.Rest("recentcontact/top", R"({"From_Account":"alice","OperationType":1,
+      "RecentContactItem":[{"Type":1,"To_Account":"carl"},{"Type":1,"To_Account":"alice"}]})")["ErrorCode"] == 50002);
+  CHECK(c.Rest("recentcontact/top", R"({"From_Account":"alice","OperationType":3,
+      "RecentContactItem":[{"Type":1,"To_Account":"carl"}]})")["ErrorCode"] == 50002);
+  CHECK(c.Rest("recentcontact/top", R"({"From_Account":"alice","OperationType":1,
+      "RecentContactItem":[]})")["ErrorCode"] == 50002);
+  CHECK(c.Rest("recentcontact/get_list", R"({"From_Account":"alice"})")["SessionItem"][0]["TopFlag"] == 0);
+  CHECK(c.Rest("recentcontact/top", R"({"From_Account":"alice","OperationType":1,
+      "RecentContactItem":[{"Type":1,"To_Account":"carl"}]})")["ErrorCode"] == 0);
+  json top = c.Rest("recentcontact/get_list", R"({"From_Account":"alice"})");
+  CHECK(top["SessionItem"][0]["To_Account"] == "carl");
+  CHECK(top["SessionItem"][0]["TopFlag"] == 1);
+  CHECK(c.Rest("recentcontact/top", R"({"From_Account":"alice","OperationType":2,
+      "RecentContactItem":[{"Type":1,"To_Account":"carl"}]})")["ErrorCode"] == 0);
+  CHECK(alice.Call("p3", {{"pin", {{"To_Account", "bob"}, {"Pinned", true}}}}).contains("ack"));
 
   // REST read mark: bob reads up to now; alice gets a receipt.
   REQUIRE(alice.SendText("bob", "unread one").contains("sendAck"));
