@@ -100,6 +100,9 @@ void RegisterRoutes(RestApi& api, const Backends& backends) {
   // Groups (§3.7, §5): admin required 10007, JSON 10011, bad field 10004,
   // internal 10002.
   api.AddService("group_open_http_svc", {10007, 10011, 10004, 10002});
+  // End users reach these over the client protocol's api frame, under their
+  // role's rules (the group service checks them).
+  api.AllowForUsers("group_open_http_svc");
   const auto& grp = backends.group;
 #define PARLEY_GROUP_ROUTE(command, Method, Req, Resp) \
   PARLEY_ROUTE("group_open_http_svc", command, grp, Method, Req, Resp)
@@ -122,6 +125,7 @@ void RegisterRoutes(RestApi& api, const Backends& backends) {
                      AddGroupMemberResponse);
   PARLEY_GROUP_ROUTE("delete_group_member", DeleteGroupMember, DeleteGroupMemberRequest,
                      GroupEmpty);
+  PARLEY_GROUP_ROUTE("quit_group", QuitGroup, GroupIdRequest, GroupEmpty);
   PARLEY_GROUP_ROUTE("get_group_member_info", GetGroupMemberInfo, GetGroupMemberInfoRequest,
                      GetGroupMemberInfoResponse);
   PARLEY_GROUP_ROUTE("get_specified_group_member_info", GetSpecifiedGroupMemberInfo,
@@ -146,6 +150,7 @@ void RegisterRoutes(RestApi& api, const Backends& backends) {
 #undef PARLEY_GROUP_ROUTE
   // Only get_group_attr lives in group_open_attr_http_svc (reference §3.9).
   api.AddService("group_open_attr_http_svc", {10007, 10011, 10004, 10002});
+  api.AllowForUsers("group_open_attr_http_svc");
   PARLEY_ROUTE("group_open_attr_http_svc", "get_group_attr", grp, GetGroupAttr, GroupIdRequest,
                GetGroupAttrResponse);
 }

@@ -745,6 +745,35 @@ absl::StatusOr<v1::GroupEmpty> GroupLogic::DeleteGroupMember(
   });
 }
 
+absl::StatusOr<v1::GroupEmpty> GroupLogic::QuitGroup(const rpc::Caller& caller,
+                                                     const v1::GroupIdRequest& request) {
+  if (caller.is_admin) {
+    return errors::Error(kNoPermission,
+                         "quit_group is for members; the app removes them with delete_group_member");
+  }
+  return Change<v1::GroupEmpty>(
+      caller, [&](pqxx::work& tx, Events& events) -> absl::StatusOr<v1::GroupEmpty> {
+        Actor actor;
+        auto group = Load(tx, caller, request.group_id(), true, &actor);
+        if (!group.ok()) return group.status();
+        if (actor.role == Role::kOwner) {
+          if (!RulesFor(group->type).owner_may_quit) {
+            return errors::Error(kOwnerCannotQuit,
+                                 "the owner cannot quit; hand the group over first");
+          }
+          GroupRow g = *group;
+          g.owner.clear();  // a Work group goes on without an owner
+          store::UpdateGroup(tx, g, now_());
+        }
+        store::DeleteMembers(tx, caller.sdkappid, group->group_id, {caller.identifier});
+        nlohmann::json exit = GroupEvent(*group, caller);
+        exit["ExitType"] = "Quit";
+        exit["ExitMemberList"] = AccountList({caller.identifier});
+        events.emplace_back("Group.CallbackAfterMemberExit", std::move(exit));
+        return v1::GroupEmpty();
+      });
+}
+
 absl::StatusOr<v1::GetGroupMemberInfoResponse> GroupLogic::GetGroupMemberInfo(
     const rpc::Caller& caller, const v1::GetGroupMemberInfoRequest& request) {
   auto roles = RoleFilter(request.member_role_filter());

@@ -51,6 +51,7 @@ class GroupLogic {
   X(GetRoleInGroup, GetRoleInGroupRequest, GetRoleInGroupResponse)                     \
   X(AddGroupMember, AddGroupMemberRequest, AddGroupMemberResponse)                     \
   X(DeleteGroupMember, DeleteGroupMemberRequest, GroupEmpty)                           \
+  X(QuitGroup, GroupIdRequest, GroupEmpty)                                             \
   X(GetGroupMemberInfo, GetGroupMemberInfoRequest, GetGroupMemberInfoResponse)         \
   X(GetSpecifiedGroupMemberInfo, GetSpecifiedGroupMemberInfoRequest,                   \
     GetSpecifiedGroupMemberInfoResponse)                                               \

@@ -552,3 +552,110 @@ TEST_CASE("import_group and import_group_member keep times and roles and call no
   }
   CHECK(receiver.Calls("Group.CallbackAfterNewMemberJoin").empty());
 }
+
+namespace {
+
+// One group command over the client protocol's api frame: the body, or
+// {"errorCode": code} when it failed.
+json UserCall(WsClient& client, const std::string& command, const json& body,
+              const std::string& service = "group_open_http_svc") {
+  static int next_id = 0;
+  std::string id = "g" + std::to_string(++next_id);
+  json answer =
+      client.Call(id, {{"api", {{"service", service}, {"command", command}, {"body", body}}}});
+  INFO(command << " " << body.dump() << " -> " << answer.dump());
+  if (answer.contains("error")) return {{"errorCode", answer["error"].value("errorCode", -1)}};
+  REQUIRE(answer.contains("apiResult"));
+  return answer["apiResult"].value("body", json::object());
+}
+
+int UserCode(const json& answer) { return answer.value("errorCode", 0); }
+
+}  // namespace
+
+TEST_CASE("end users manage groups over the client protocol, each by their role",
+          "[group][ws]") {
+  TestCluster c;
+  ImportAccounts(c, {"olga", "adam", "mia", "nick"});
+  WsClient olga(c.http_port), adam(c.http_port), mia(c.http_port), nick(c.http_port);
+  LoginOk(olga, c, "olga");
+  LoginOk(adam, c, "adam");
+  LoginOk(mia, c, "mia");
+  LoginOk(nick, c, "nick");
+
+  // A user creates groups they own, whatever Owner_Account says.
+  json created = UserCall(olga, "create_group",
+                          {{"Type", "Public"}, {"Name", "Ours"}, {"Owner_Account", "nick"},
+                           {"MemberList", {{{"Member_Account", "adam"}}, {{"Member_Account", "mia"}}}}});
+  REQUIRE(UserCode(created) == 0);
+  std::string id = created["GroupId"];
+  CHECK(Roles(c, id, {"olga", "nick"}) ==
+        std::map<std::string, std::string>{{"olga", "Owner"}, {"nick", "NotMember"}});
+
+  // Roles: only the owner sets them.
+  CHECK(UserCode(UserCall(mia, "modify_group_member_info",
+                          {{"GroupId", id}, {"Member_Account", "adam"}, {"Role", "Admin"}})) == 10007);
+  CHECK(UserCode(UserCall(olga, "modify_group_member_info",
+                          {{"GroupId", id}, {"Member_Account", "adam"}, {"Role", "Admin"}})) == 0);
+
+  // Profile: admins edit, members do not; non-members see nothing.
+  CHECK(UserCode(UserCall(mia, "modify_group_base_info", {{"GroupId", id}, {"Name", "Mine"}})) ==
+        10007);
+  CHECK(UserCode(UserCall(adam, "modify_group_base_info", {{"GroupId", id}, {"Name", "Ours 2"}})) ==
+        0);
+  CHECK(UserCode(UserCall(nick, "get_group_member_info", {{"GroupId", id}})) == 10007);
+  json info = UserCall(nick, "get_group_info", {{"GroupIdList", {id}}});
+  CHECK(info["GroupInfo"][0]["ErrorCode"] == 10007);
+  CHECK(UserCall(mia, "get_group_member_info", {{"GroupId", id}})["MemberNum"] == 3);
+
+  // Own settings: MsgFlag for oneself only.
+  CHECK(UserCode(UserCall(mia, "modify_group_member_info",
+                          {{"GroupId", id}, {"Member_Account", "mia"}, {"MsgFlag", "Discard"}})) == 0);
+  CHECK(UserCode(UserCall(adam, "modify_group_member_info",
+                          {{"GroupId", id}, {"Member_Account", "mia"}, {"MsgFlag", "Discard"}})) ==
+        10007);
+
+  // Kick and mute: a member may not, an admin may (members only), never the owner.
+  CHECK(UserCode(UserCall(mia, "delete_group_member",
+                          {{"GroupId", id}, {"MemberToDel_Account", {"adam"}}})) == 10007);
+  CHECK(UserCode(UserCall(adam, "forbid_send_msg",
+                          {{"GroupId", id}, {"Members_Account", {"olga"}}, {"MuteTime", 60}})) ==
+        10007);
+  CHECK(UserCode(UserCall(adam, "forbid_send_msg",
+                          {{"GroupId", id}, {"Members_Account", {"mia"}}, {"MuteTime", 60}})) == 0);
+  CHECK(UserCode(UserCall(mia, "add_group_member",
+                          {{"GroupId", id}, {"MemberList", {{{"Member_Account", "nick"}}}}})) ==
+        10007);  // Public: members do not invite
+
+  // Quitting: a member may, the owner of a Public group may not (10009).
+  CHECK(UserCode(UserCall(olga, "quit_group", {{"GroupId", id}})) == 10009);
+  CHECK(UserCode(UserCall(mia, "quit_group", {{"GroupId", id}})) == 0);
+  CHECK(Roles(c, id, {"mia"})["mia"] == "NotMember");
+  CHECK(UserCode(UserCall(mia, "quit_group", {{"GroupId", id}})) == 10007);
+  CHECK(Code(Group(c, "quit_group", {{"GroupId", id}})) == 10007);  // not for the app admin
+
+  // A Work group: members invite, the owner may quit and leaves it ownerless,
+  // and only the app disbands it.
+  json work = UserCall(olga, "create_group", {{"Type", "Private"}, {"Name", "Desk"}});
+  REQUIRE(UserCode(work) == 0);
+  std::string desk = work["GroupId"];
+  CHECK(UserCode(UserCall(olga, "add_group_member",
+                          {{"GroupId", desk}, {"MemberList", {{{"Member_Account", "mia"}}}}})) == 0);
+  CHECK(UserCode(UserCall(mia, "add_group_member",
+                          {{"GroupId", desk}, {"MemberList", {{{"Member_Account", "nick"}}}}})) == 0);
+  CHECK(UserCode(UserCall(olga, "destroy_group", {{"GroupId", desk}})) == 10007);
+  CHECK(UserCode(UserCall(olga, "quit_group", {{"GroupId", desk}})) == 0);
+  json after = Group(c, "get_group_info", {{"GroupIdList", {desk}}})["GroupInfo"][0];
+  CHECK(after["Owner_Account"] == "");
+  CHECK(after["MemberNum"] == 2);
+
+  // Lists: one's own groups; the app-wide list is the app's.
+  json mine = UserCall(mia, "get_joined_group_list", {{"Member_Account", "olga"}, {"WithNoActiveGroups", 1}});
+  REQUIRE(mine["GroupIdList"].size() == 1);
+  CHECK(mine["GroupIdList"][0]["GroupId"] == desk);
+  CHECK(UserCode(UserCall(mia, "get_appid_group_list", json::object())) == 10007);
+  CHECK(UserCode(UserCall(mia, "import_group", {{"Type", "Public"}, {"Name", "x"}})) == 10007);
+  CHECK(UserCall(mia, "get_group_attr", {{"GroupId", desk}}, "group_open_attr_http_svc")
+            .contains("GroupAttrAry"));
+  CHECK(UserCode(UserCall(olga, "destroy_group", {{"GroupId", id}})) == 0);  // a Public owner may
+}
