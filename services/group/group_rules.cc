@@ -1,5 +1,6 @@
 #include "group_rules.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -142,6 +143,11 @@ absl::Status CheckProfile(const Profile& profile) {
     return errors::Error(kInvalidParam, "Name must not be empty");
   }
   return absl::OkStatus();
+}
+
+int64_t MuteUntil(int64_t now, uint32_t mute_time) {
+  if (mute_time == 0) return 0;
+  return std::min<int64_t>(now + mute_time, kPermanentMute);
 }
 
 absl::Status ApplyAttrs(AttrOp op, const std::vector<std::pair<std::string, std::string>>& items,

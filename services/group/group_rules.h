@@ -108,6 +108,11 @@ struct Profile {
 // Byte limits; a name, when given, must not be empty. kInvalidParam.
 absl::Status CheckProfile(const Profile& profile);
 
+// When a mute of `mute_time` seconds set at `now` ends: 0 lifts it, and it
+// never passes kPermanentMute (4294967295, "forever"), so MuteUntil always
+// fits the uint32 Tencent's answers carry.
+int64_t MuteUntil(int64_t now, uint32_t mute_time);
+
 // Group attributes: the change one command makes to the current set, with
 // Tencent's limits (10045-10048; deleting a missing key is 10050).
 enum class AttrOp { kModify, kSet, kDelete, kClear };

@@ -899,10 +899,7 @@ absl::StatusOr<v1::GroupEmpty> GroupLogic::ModifyGroupMemberInfo(
       if (!MayMute(group->type, actor, m.role)) {
         return errors::Error(kNoPermission, "you may not mute this member");
       }
-      int64_t until = *mute_time == 0 ? 0
-                      : *mute_time == kPermanentMute ? int64_t{kPermanentMute}
-                                                     : now + static_cast<int64_t>(*mute_time);
-      store::SetMute(tx, caller.sdkappid, group->group_id, m.user_id, until);
+      store::SetMute(tx, caller.sdkappid, group->group_id, m.user_id, MuteUntil(now, *mute_time));
     }
     store::SetMemberFields(tx, caller.sdkappid, group->group_id, m);
     if (m.role != found[0].role || m.name_card != found[0].name_card) {
@@ -929,9 +926,7 @@ absl::StatusOr<v1::GroupEmpty> GroupLogic::ForbidSendMsg(const rpc::Caller& call
   else if (request.has_shut_up_time()) mute_time = request.shut_up_time();
   if (!mute_time) return errors::Error(kInvalidParam, "MuteTime is missing");
   int64_t now = now_();
-  int64_t until = *mute_time == 0               ? 0
-                  : *mute_time == kPermanentMute ? int64_t{kPermanentMute}
-                                                 : now + static_cast<int64_t>(*mute_time);
+  int64_t until = MuteUntil(now, *mute_time);
   return Transact<v1::GroupEmpty>([&](pqxx::work& tx) -> absl::StatusOr<v1::GroupEmpty> {
     Actor actor;
     auto group = Load(tx, caller, request.group_id(), true, &actor);

@@ -177,3 +177,10 @@ TEST_CASE("group counters: Set, Increase, Decrease, key cap and integer range", 
   CHECK(CodeOf(ApplyCounters("Set", many, &counters)) == kTooManyCounters);  // 3 + 19 > 20
   CHECK(counters.size() == 3);
 }
+
+TEST_CASE("mute ends fit Tencent's uint32 MuteUntil, whatever MuteTime says", "[group]") {
+  CHECK(MuteUntil(1700000000, 0) == 0);
+  CHECK(MuteUntil(1700000000, 60) == 1700000060);
+  CHECK(MuteUntil(1700000000, kPermanentMute) == kPermanentMute);
+  CHECK(MuteUntil(1700000000, 4294967294u) == kPermanentMute);  // would overflow uint32
+}
