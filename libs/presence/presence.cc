@@ -196,6 +196,60 @@ absl::StatusOr<std::map<std::string, std::vector<Session>>> Presence::SessionsOf
   return out;
 }
 
+std::string GroupGatewaysKey(uint64_t sdkappid, const std::string& group_id) {
+  return "parley:{" + std::to_string(sdkappid) + "}:grpgw:" + group_id;
+}
+
+absl::Status Presence::AddGroupGateway(uint64_t sdkappid,
+                                       const std::vector<std::string>& group_ids,
+                                       const std::string& gateway_id) {
+  if (group_ids.empty()) return absl::OkStatus();
+  std::vector<std::vector<std::string>> adds;
+  adds.reserve(group_ids.size());
+  for (const auto& group : group_ids) {
+    adds.push_back({"SADD", GroupGatewaysKey(sdkappid, group), gateway_id});
+  }
+  auto replies = pool_->Pipeline(adds);
+  if (!replies.ok()) return replies.status();
+  for (const auto& reply : *replies) {
+    if (!reply.ok()) return reply.status();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Presence::AddGroupGateways(uint64_t sdkappid, const std::string& group_id,
+                                        const std::vector<std::string>& gateway_ids) {
+  if (gateway_ids.empty()) return absl::OkStatus();
+  std::vector<std::string> args = {"SADD", GroupGatewaysKey(sdkappid, group_id)};
+  args.insert(args.end(), gateway_ids.begin(), gateway_ids.end());
+  auto reply = pool_->Command(args);
+  return reply.ok() ? absl::OkStatus() : reply.status();
+}
+
+absl::StatusOr<std::vector<std::string>> Presence::GroupGateways(uint64_t sdkappid,
+                                                                 const std::string& group_id) {
+  auto members = pool_->Command({"SMEMBERS", GroupGatewaysKey(sdkappid, group_id)});
+  if (!members.ok()) return members.status();
+  std::vector<std::string> all;
+  for (size_t i = 0; i < members->size(); ++i) all.push_back(members->element(i));
+  if (all.empty()) return all;
+  std::vector<std::vector<std::string>> checks;
+  for (const auto& g : all) checks.push_back({"EXISTS", GatewayStream(g) + ":alive"});
+  auto alive = pool_->Pipeline(checks);
+  if (!alive.ok()) return alive.status();
+  std::vector<std::string> live;
+  for (size_t i = 0; i < all.size(); ++i) {
+    // A failed check counts as alive: an extra entry is dropped, a missing one is lost.
+    if (!(*alive)[i].ok() || (*alive)[i]->integer() != 0) live.push_back(all[i]);
+  }
+  return live;
+}
+
+absl::Status Presence::ForgetGroup(uint64_t sdkappid, const std::string& group_id) {
+  auto reply = pool_->Command({"DEL", GroupGatewaysKey(sdkappid, group_id)});
+  return reply.ok() ? absl::OkStatus() : reply.status();
+}
+
 absl::Status Presence::AppendAll(const std::vector<std::pair<std::string, StreamEntry>>& entries) {
   std::vector<std::vector<std::string>> commands;
   for (const auto& [gateway, entry] : entries) commands.push_back(XaddArgs(gateway, entry));

@@ -37,12 +37,19 @@ std::vector<AccessRule> AccessRules(const std::string& service) {
     };
   }
   if (service == "message") {
-    return {{Peers({"gateway"}), Methods("MessageService", {"*"})}};
+    return {
+        {Peers({"gateway"}), Methods("MessageService", {"*"})},
+        {Peers({"gateway"}),
+         Methods("GroupMessageService", {"SendGroup", "GetGroupHistory", "GetGroupRange",
+                                         "RecallGroup", "GetGroupStates", "MarkGroupRead"})},
+        {Peers({"group"}), Methods("GroupMessageService", {"PostGroupTip"})},
+    };
   }
   if (service == "push") {
     return {
         {Peers({"gateway"}), Methods("PushService", {"QueryOnlineStatus"})},
         {Peers({"message", "relationship"}), Methods("PushService", {"Deliver"})},
+        {Peers({"message"}), Methods("PushService", {"DeliverGroup"})},
     };
   }
   if (service == "relationship") {
@@ -60,7 +67,10 @@ std::vector<AccessRule> AccessRules(const std::string& service) {
     };
   }
   if (service == "group") {
-    return {{Peers({"gateway"}), Methods("GroupService", {"*"})}};
+    return {
+        {Peers({"gateway"}), Methods("GroupService", {"*"})},
+        {Peers({"message"}), Methods("GroupService", {"GetMemberContext", "NoteGroupMessage"})},
+    };
   }
   if (service == "callback") {
     return {

@@ -148,6 +148,19 @@ void ClientHub::Start() {
   gap_watcher_ = std::thread([this] { WatchGaps(); });
 }
 
+void ClientHub::SetGroupMessages(std::shared_ptr<v1::GroupMessageService::StubInterface> stub) {
+  group_messages_ = stub;
+  groups_ = std::make_unique<GroupRouter>(
+      options_.gateway_id, &presence_, std::move(stub), options_.rpc_deadline,
+      [this](uint64_t sdkappid, const std::string& user, GroupEventFrame& frame) {
+        for (auto& s : SessionsOf(sdkappid, user)) s->OnGroupEvent(frame);
+      },
+      [this](uint64_t sdkappid, const std::string& user) {
+        std::lock_guard lock(mu_);
+        return sessions_.count(HubKey(sdkappid, user)) > 0;
+      });
+}
+
 void ClientHub::WatchGap(const std::shared_ptr<ClientSession>& session) {
   std::lock_guard lock(gaps_mu_);
   gaps_.push_back(session);
@@ -206,6 +219,7 @@ void ClientHub::WatchGaps() {
       CheckQueuedHeads();
       CheckLoginDeadlines(last_head_check);
     }
+    if (groups_) groups_->FillGaps(std::chrono::steady_clock::now(), kGapWait);
     std::vector<std::weak_ptr<ClientSession>> watched;
     {
       std::lock_guard lock(gaps_mu_);
@@ -261,7 +275,15 @@ void ClientHub::Unregister(const ClientSession& session) {
   auto it = sessions_.find(HubKey(session.sdkappid(), session.user_id()));
   if (it == sessions_.end()) return;
   if (it->second.erase(session.session_id())) SessionsGauge().Add(-1);
-  if (it->second.empty()) sessions_.erase(it);
+  if (!it->second.empty()) return;
+  sessions_.erase(it);
+  if (groups_) {
+    // Off mu_: the router takes its lock, then asks under it whether the
+    // user logged in here again meanwhile (then it keeps their routes).
+    RunBlocking([this, app = session.sdkappid(), user = session.user_id()] {
+      groups_->Detach(app, user);
+    });
+  }
 }
 
 std::vector<std::shared_ptr<ClientSession>> ClientHub::SessionsOf(
@@ -290,6 +312,10 @@ void ClientHub::Dispatch(const presence::StreamEntry& entry) {
     for (auto& s : SessionsOf(entry.sdkappid, entry.user_id, &entry.session_id)) {
       s->Kick(entry.payload);
     }
+    return;
+  }
+  if (entry.type == "group") {
+    if (groups_) groups_->OnEntry(entry.sdkappid, entry.payload);
     return;
   }
   if (entry.type != "events") return;
@@ -389,13 +415,13 @@ void ClientSession::SendError(const std::string& id, int32_t code, const std::st
   SendFrame(frame);
 }
 
-template <class Req, class Resp>
-void ClientSession::CallForUser(const std::string& id, Req request,
-                                void (v1::MessageService::StubInterface::async_interface::*method)(
-                                    grpc::ClientContext*, const Req*, Resp*,
-                                    std::function<void(grpc::Status)>),
-                                std::function<void(const Resp&, v1::ServerFrame*)> fill,
-                                std::function<void()> after) {
+template <class Async, class Req, class Resp>
+void ClientSession::CallForUser(
+    Async* async, const std::string& id, Req request,
+    void (Async::*method)(grpc::ClientContext*, const Req*, Resp*,
+                          std::function<void(grpc::Status)>),
+    std::type_identity_t<std::function<void(const Resp&, v1::ServerFrame*)>> fill,
+    std::function<void()> after) {
   rpc::Caller caller;
   {
     std::lock_guard lock(mu_);
@@ -404,7 +430,7 @@ void ClientSession::CallForUser(const std::string& id, Req request,
   }
   auto call = rpc::NewAsyncCall<Req, Resp>(&caller, hub_->options().rpc_deadline);
   call->request = std::move(request);  // the service acts for the caller, whatever it names
-  (hub_->messages()->async()->*method)(
+  (async->*method)(
       call->context.get(), &call->request, &call->response,
       [self = shared_from_this(), call, id, fill = std::move(fill),
        after = std::move(after)](grpc::Status status) {
@@ -494,37 +520,67 @@ void ClientSession::OnMessage(std::string data, bool binary) {
       return;
     }
     case v1::ClientFrame::kRecall:
-      return CallForUser<v1::RecallRequest, v1::RecallResponse>(
-          frame.id(), frame.recall(), &v1::MessageService::StubInterface::async_interface::Recall,
+      return CallForUser(
+          hub_->messages()->async(), frame.id(), frame.recall(), &v1::MessageService::StubInterface::async_interface::Recall,
           [](const auto&, v1::ServerFrame* out) { out->mutable_ack(); });
     case v1::ClientFrame::kEdit:
-      return CallForUser<v1::ModifyRequest, v1::ModifyResponse>(
-          frame.id(), frame.edit(), &v1::MessageService::StubInterface::async_interface::Modify,
+      return CallForUser(
+          hub_->messages()->async(), frame.id(), frame.edit(), &v1::MessageService::StubInterface::async_interface::Modify,
           [](const auto&, v1::ServerFrame* out) { out->mutable_ack(); });
     case v1::ClientFrame::kRead:
-      return CallForUser<v1::MarkReadRequest, v1::MarkReadResponse>(
-          frame.id(), frame.read(), &v1::MessageService::StubInterface::async_interface::MarkRead,
+      return CallForUser(
+          hub_->messages()->async(), frame.id(), frame.read(), &v1::MessageService::StubInterface::async_interface::MarkRead,
           [](const auto&, v1::ServerFrame* out) { out->mutable_ack(); });
     case v1::ClientFrame::kHistory:
-      return CallForUser<v1::GetRoamMessagesRequest, v1::GetRoamMessagesResponse>(
-          frame.id(), frame.history(),
+      return CallForUser(
+          hub_->messages()->async(), frame.id(), frame.history(),
           &v1::MessageService::StubInterface::async_interface::GetRoamMessages,
           [](const auto& r, v1::ServerFrame* out) { *out->mutable_history() = r; });
     case v1::ClientFrame::kConversations:
-      return CallForUser<v1::GetConversationsRequest, v1::GetConversationsResponse>(
-          frame.id(), frame.conversations(),
+      return CallForUser(
+          hub_->messages()->async(), frame.id(), frame.conversations(),
           &v1::MessageService::StubInterface::async_interface::GetConversations,
           [](const auto& r, v1::ServerFrame* out) { *out->mutable_conversations() = r; });
     case v1::ClientFrame::kPin:
-      return CallForUser<v1::PinConversationRequest, v1::PinConversationResponse>(
-          frame.id(), frame.pin(),
+      return CallForUser(
+          hub_->messages()->async(), frame.id(), frame.pin(),
           &v1::MessageService::StubInterface::async_interface::PinConversation,
           [](const auto&, v1::ServerFrame* out) { out->mutable_ack(); });
     case v1::ClientFrame::kApi:
       return HandleApi(frame.id(), frame.api());
+    case v1::ClientFrame::kGroupStates:
+    case v1::ClientFrame::kGroupRange:
+    case v1::ClientFrame::kGroupRead:
+      return HandleGroupFrame(frame);
     case v1::ClientFrame::BODY_NOT_SET:  // answered above
       return;
   }
+}
+
+void ClientSession::HandleGroupFrame(const v1::ClientFrame& frame) {
+  auto* groups = hub_->group_messages();
+  if (groups == nullptr) return SendError(frame.id(), kUnknownRequest, "groups are not served here");
+  using Async = v1::GroupMessageService::StubInterface::async_interface;
+  switch (frame.body_case()) {
+    case v1::ClientFrame::kGroupStates:
+      return CallForUser(groups->async(), frame.id(), frame.group_states(),
+                         &Async::GetGroupStates,
+                         [](const auto& r, v1::ServerFrame* out) { *out->mutable_group_states() = r; });
+    case v1::ClientFrame::kGroupRange:
+      return CallForUser(groups->async(), frame.id(), frame.group_range(), &Async::GetGroupRange,
+                         [](const auto& r, v1::ServerFrame* out) { *out->mutable_group_range() = r; });
+    case v1::ClientFrame::kGroupRead:
+      return CallForUser(groups->async(), frame.id(), frame.group_read(), &Async::MarkGroupRead,
+                         [](const auto&, v1::ServerFrame* out) { out->mutable_ack(); });
+    default:
+      return;
+  }
+}
+
+void ClientSession::OnGroupEvent(GroupEventFrame& frame) {
+  std::lock_guard lock(mu_);
+  if (state_ != State::kLive) return;
+  connection_->Send(frame.Encoded(binary_), binary_);
 }
 
 void ClientSession::HandleApi(const std::string& id, const v1::ApiCall& call) {
@@ -637,6 +693,9 @@ void ClientSession::CompleteLogin(const std::string& id, const v1::LoginRequest&
   }
   (void)presence.RecordStateChange(
       {sdkappid_, user_id_, "Login", "Register", login.platform(), kicked_platforms, NowMillis()});
+  // The user's groups route here from now on (before the ack: a group_states
+  // call after it sees seqs from which pushes continue).
+  if (auto* groups = hub_->groups()) groups->Attach(sdkappid_, user_id_);
   log::Info("login", {{"sdkappid", sdkappid_},
                       {"user", user_id_},
                       {"session", session_id_},
@@ -836,8 +895,8 @@ void ClientSession::DispatchNextSend() {
 }
 
 void ClientSession::HandleSync(const std::string& id, const v1::SyncRequest& sync) {
-  CallForUser<v1::SyncRequest, v1::SyncResponse>(
-      id, sync, &v1::MessageService::StubInterface::async_interface::Sync,
+  CallForUser(
+      hub_->messages()->async(), id, sync, &v1::MessageService::StubInterface::async_interface::Sync,
       [](const v1::SyncResponse& response, v1::ServerFrame* frame) {
         *frame->mutable_sync_result() = response;
       });

@@ -32,8 +32,10 @@
 #include "parley/redis/pool.h"
 #include "parley/v1/auth.grpc.pb.h"
 #include "parley/v1/client.pb.h"
+#include "parley/v1/group_message.grpc.pb.h"
 #include "parley/v1/message.grpc.pb.h"
 #include "parley/v1/push.pb.h"
+#include "group_router.h"
 #include "rest_api.h"
 #include "send_batcher.h"
 
@@ -93,6 +95,10 @@ class ClientHub {
   const ClientOptions& options() const { return options_; }
   v1::AuthService::StubInterface* auth() { return auth_.get(); }
   v1::MessageService::StubInterface* messages() { return messages_.get(); }
+  // Group delivery and the group_* frames; without it, none (tests).
+  void SetGroupMessages(std::shared_ptr<v1::GroupMessageService::StubInterface> stub);
+  v1::GroupMessageService::StubInterface* group_messages() { return group_messages_.get(); }
+  GroupRouter* groups() { return groups_.get(); }
   SendBatcher& sends() { return sends_; }
   presence::Presence& presence() { return presence_; }
   void Register(const std::shared_ptr<ClientSession>& session);
@@ -125,6 +131,8 @@ class ClientHub {
   const RestApi* api_ = nullptr;
   std::shared_ptr<v1::AuthService::StubInterface> auth_;
   std::shared_ptr<v1::MessageService::StubInterface> messages_;
+  std::shared_ptr<v1::GroupMessageService::StubInterface> group_messages_;
+  std::unique_ptr<GroupRouter> groups_;
   SendBatcher sends_;
   presence::Presence presence_;
   redis::PoolOptions stream_connection_;
@@ -156,6 +164,8 @@ class ClientSession : public http::WsHandler, public std::enable_shared_from_thi
 
   // An event from this user's timeline (any thread).
   void OnEvent(EventFrame& frame);
+  // An event of one of the user's groups, in the group's seq order (any thread).
+  void OnGroupEvent(GroupEventFrame& frame);
   // Ends the session with a kick frame.
   void Kick(const std::string& reason);
   // Closes the connection unless it logged in (the hub's login deadline).
@@ -173,16 +183,19 @@ class ClientSession : public http::WsHandler, public std::enable_shared_from_thi
  private:
   void HandleLogin(const std::string& id, const v1::LoginRequest& login);
   void HandleApi(const std::string& id, const v1::ApiCall& call);
+  // group_states, group_range and group_read frames.
+  void HandleGroupFrame(const v1::ClientFrame& frame);
   void CompleteLogin(const std::string& id, const v1::LoginRequest& login,
                      const v1::AuthenticateResponse& auth);
   void HandleSend(const std::string& id, v1::SendRequest* send);
   void HandleSync(const std::string& id, const v1::SyncRequest& sync);
-  // Calls a message RPC as this user; `fill` puts the answer into the frame.
-  template <class Req, class Resp>
-  void CallForUser(const std::string& id, Req request,
-                   void (v1::MessageService::StubInterface::async_interface::*method)(
-                       grpc::ClientContext*, const Req*, Resp*, std::function<void(grpc::Status)>),
-                   std::function<void(const Resp&, v1::ServerFrame*)> fill,
+  // Calls an RPC (of the message service's MessageService or
+  // GroupMessageService) as this user; `fill` puts the answer into the frame.
+  template <class Async, class Req, class Resp>
+  void CallForUser(Async* async, const std::string& id, Req request,
+                   void (Async::*method)(grpc::ClientContext*, const Req*, Resp*,
+                                         std::function<void(grpc::Status)>),
+                   std::type_identity_t<std::function<void(const Resp&, v1::ServerFrame*)>> fill,
                    std::function<void()> after = nullptr);
   // Sends go to the message service one at a time per session, so a
   // client's messages are stored, and delivered, in the order it sent them.

@@ -112,6 +112,8 @@ int main(int argc, char** argv) {
       parley::v1::RelationshipService::NewStub(parley::rpc::MakeChannel(relationship_target, "relationship"));
   backends.group =
       parley::v1::GroupService::NewStub(parley::rpc::MakeChannel(group_target, "group"));
+  backends.group_message = parley::v1::GroupMessageService::NewStub(
+      parley::rpc::MakeChannel(message_target, "message"));
   auto redis = parley::service::ConnectRedis(common);
   if (!redis.ok()) return 1;
   auto stream_connection = parley::service::RedisOptions(common);
@@ -124,6 +126,7 @@ int main(int argc, char** argv) {
   client_options.login_deadline = std::chrono::seconds(login_timeout_seconds);
   parley::gateway::ClientHub hub(client_options, backends.auth, backends.message, redis->get(),
                                  *stream_connection);
+  hub.SetGroupMessages(backends.group_message);
   parley::gateway::RestApi rest(backends.auth, rest_options);
   // REST frequency limits per app and command, shared through Redis.
   parley::ratelimit::SharedLimiter limiter(redis->get(), "parley:rl:");

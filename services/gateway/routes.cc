@@ -148,6 +148,14 @@ void RegisterRoutes(RestApi& api, const Backends& backends) {
   PARLEY_GROUP_ROUTE("delete_group_counter", DeleteGroupCounter, GroupCounterKeysRequest,
                      GroupEmpty);
 #undef PARLEY_GROUP_ROUTE
+  // Group messages: the message service.
+  const auto& gmsg = backends.group_message;
+  PARLEY_ROUTE("group_open_http_svc", "send_group_msg", gmsg, SendGroup, SendGroupRequest,
+               SendGroupResponse);
+  PARLEY_ROUTE("group_open_http_svc", "group_msg_get_simple", gmsg, GetGroupHistory,
+               GetGroupHistoryRequest, GetGroupHistoryResponse);
+  PARLEY_ROUTE("group_open_http_svc", "group_msg_recall", gmsg, RecallGroup, RecallGroupRequest,
+               RecallGroupResponse);
   // Only get_group_attr lives in group_open_attr_http_svc (reference §3.9).
   api.AddService("group_open_attr_http_svc", {10007, 10011, 10004, 10002});
   api.AllowForUsers("group_open_attr_http_svc");

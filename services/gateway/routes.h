@@ -5,6 +5,7 @@
 
 #include "parley/v1/auth.grpc.pb.h"
 #include "parley/v1/group.grpc.pb.h"
+#include "parley/v1/group_message.grpc.pb.h"
 #include "parley/v1/message.grpc.pb.h"
 #include "parley/v1/push.grpc.pb.h"
 #include "parley/v1/relationship.grpc.pb.h"
@@ -18,6 +19,8 @@ struct Backends {
   std::shared_ptr<v1::PushService::StubInterface> push;
   std::shared_ptr<v1::RelationshipService::StubInterface> relationship;
   std::shared_ptr<v1::GroupService::StubInterface> group;
+  // Served by the message service.
+  std::shared_ptr<v1::GroupMessageService::StubInterface> group_message;
 };
 
 // Registers every service's error codes and every endpoint.

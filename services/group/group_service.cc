@@ -172,7 +172,33 @@ absl::Status GroupLogic::Before(const rpc::Caller& caller, const char* command,
   return absl::OkStatus();
 }
 
+void GroupLogic::Events::Tip(const GroupRow& group, const std::string& type,
+                             const std::string& operator_account,
+                             std::vector<std::string> members, std::string detail, bool silent) {
+  v1::PostGroupTipRequest request;
+  request.set_group_id(group.group_id);
+  request.set_group_type(static_cast<int32_t>(group.type));
+  auto* tip = request.mutable_tip();
+  tip->set_type(type);
+  tip->set_operator_account(operator_account);
+  for (auto& m : members) tip->add_member_account(std::move(m));
+  tip->set_detail(std::move(detail));
+  tip->set_silent(silent);
+  tips.push_back(std::move(request));
+}
+
 void GroupLogic::Emit(const rpc::Caller& caller, const Events& events) {
+  if (post_tip_) {
+    for (const auto& tip : events.tips) {
+      if (auto st = post_tip_(caller.sdkappid, tip); !st.ok()) {
+        // The change stands; members learn it from the group's state on
+        // their next login.
+        log::Warn("group_tip_failed", {{"sdkappid", caller.sdkappid},
+                                       {"group", tip.group_id()},
+                                       {"error", std::string(st.message())}});
+      }
+    }
+  }
   if (callbacks_ == nullptr) return;
   for (const auto& [command, payload] : events) {
     if (!callbacks_->Enabled(caller.sdkappid, command)) continue;
@@ -358,6 +384,9 @@ absl::StatusOr<v1::CreateGroupResponse> GroupLogic::Create(const rpc::Caller& ca
           if (!inserted) return errors::Error(kInternal, "could not make a free GroupId; retry");
         }
         store::InsertMembers(tx, caller.sdkappid, g.group_id, members);
+        std::vector<std::string> founders;
+        for (const auto& m : members) founders.push_back(m.user_id);
+        events.Tip(g, "GroupCreated", caller.identifier, std::move(founders), "", import);
         nlohmann::json created = event;
         created["GroupId"] = g.group_id;
         created["UserDefinedDataList"] = nlohmann::json::array();
@@ -469,6 +498,17 @@ absl::StatusOr<v1::GroupEmpty> GroupLogic::ModifyGroupBaseInfo(
     if (request.has_invite_join_option()) g.invite_join_option = request.invite_join_option();
     if (mute_all) g.mute_all = *mute_all == "On";
     store::UpdateGroup(tx, g, now_());
+    {
+      std::vector<std::string> fields;
+      if (profile.name) fields.push_back("Name");
+      if (profile.introduction) fields.push_back("Introduction");
+      if (profile.notification) fields.push_back("Notification");
+      if (profile.face_url) fields.push_back("FaceUrl");
+      if (mute_all) fields.push_back("MuteAllMember");
+      if (!fields.empty()) {
+        events.Tip(g, "ProfileChanged", caller.identifier, {}, absl::StrJoin(fields, ","));
+      }
+    }
     if (profile_change) {
       nlohmann::json changed = GroupEvent(g, caller);
       if (profile.name) changed["Name"] = g.name;
@@ -496,6 +536,7 @@ absl::StatusOr<v1::GroupEmpty> GroupLogic::DestroyGroup(const rpc::Caller& calle
       members.push_back(m.user_id);
     }
     store::DeleteGroup(tx, caller.sdkappid, group->group_id);
+    events.Tip(*group, "GroupDismissed", caller.identifier, {});
     events.emplace_back("Group.CallbackAfterGroupDestroyed",
                         nlohmann::json{{"GroupId", group->group_id},
                                        {"Type", GroupTypeName(group->type)},
@@ -530,6 +571,7 @@ absl::StatusOr<v1::GroupEmpty> GroupLogic::ChangeGroupOwner(
     changed["NewOwner_Account"] = next;
     g.owner = next;
     store::UpdateGroup(tx, g, now_());
+    events.Tip(g, "OwnerChanged", caller.identifier, {next}, next);
     events.emplace_back("Group.CallbackAfterChangeGroupOwner", std::move(changed));
     return v1::GroupEmpty();
   });
@@ -696,6 +738,7 @@ absl::StatusOr<v1::AddGroupMemberResponse> GroupLogic::AddGroupMember(
         }
         auto added = store::InsertMembers(tx, caller.sdkappid, group->group_id, joining);
         if (!added.empty()) {
+          events.Tip(*group, "MemberJoined", caller.identifier, added, "", request.silence() != 0);
           nlohmann::json joined = GroupEvent(*group, caller);
           joined["JoinType"] = "Invited";
           joined["NewMemberList"] = AccountList(added);
@@ -736,6 +779,8 @@ absl::StatusOr<v1::GroupEmpty> GroupLogic::DeleteGroupMember(
     }
     auto removed = store::DeleteMembers(tx, caller.sdkappid, group->group_id, leaving);
     if (!removed.empty()) {
+      events.Tip(*group, "MemberKicked", caller.identifier, removed, request.reason(),
+                 request.silence() != 0);
       nlohmann::json exit = GroupEvent(*group, caller);
       exit["ExitType"] = "Kicked";
       exit["ExitMemberList"] = AccountList(removed);
@@ -766,6 +811,7 @@ absl::StatusOr<v1::GroupEmpty> GroupLogic::QuitGroup(const rpc::Caller& caller,
           store::UpdateGroup(tx, g, now_());
         }
         store::DeleteMembers(tx, caller.sdkappid, group->group_id, {caller.identifier});
+        events.Tip(*group, "MemberQuit", caller.identifier, {caller.identifier});
         nlohmann::json exit = GroupEvent(*group, caller);
         exit["ExitType"] = "Quit";
         exit["ExitMemberList"] = AccountList({caller.identifier});
@@ -900,8 +946,17 @@ absl::StatusOr<v1::GroupEmpty> GroupLogic::ModifyGroupMemberInfo(
         return errors::Error(kNoPermission, "you may not mute this member");
       }
       store::SetMute(tx, caller.sdkappid, group->group_id, m.user_id, MuteUntil(now, *mute_time));
+      events.Tip(*group, "MemberMuted", caller.identifier, {m.user_id},
+                 std::to_string(*mute_time));
     }
     store::SetMemberFields(tx, caller.sdkappid, group->group_id, m);
+    if (m.role != found[0].role) {
+      events.Tip(*group, "RoleChanged", caller.identifier, {m.user_id}, RoleName(m.role));
+    }
+    if (m.msg_flag != found[0].msg_flag) {
+      events.Tip(*group, "MsgFlagChanged", caller.identifier, {m.user_id},
+                 MsgFlagName(m.msg_flag), true);
+    }
     if (m.role != found[0].role || m.name_card != found[0].name_card) {
       nlohmann::json changed = GroupEvent(*group, caller);
       changed["Member_Account"] = m.user_id;
@@ -927,7 +982,7 @@ absl::StatusOr<v1::GroupEmpty> GroupLogic::ForbidSendMsg(const rpc::Caller& call
   if (!mute_time) return errors::Error(kInvalidParam, "MuteTime is missing");
   int64_t now = now_();
   int64_t until = MuteUntil(now, *mute_time);
-  return Transact<v1::GroupEmpty>([&](pqxx::work& tx) -> absl::StatusOr<v1::GroupEmpty> {
+  return Change<v1::GroupEmpty>(caller, [&](pqxx::work& tx, Events& events) -> absl::StatusOr<v1::GroupEmpty> {
     Actor actor;
     auto group = Load(tx, caller, request.group_id(), true, &actor);
     if (!group.ok()) return group.status();
@@ -942,7 +997,15 @@ absl::StatusOr<v1::GroupEmpty> GroupLogic::ForbidSendMsg(const rpc::Caller& call
       }
     }
     // Only members are muted; other accounts are skipped.
-    for (const auto& m : members) store::SetMute(tx, caller.sdkappid, group->group_id, m.user_id, until);
+    std::vector<std::string> muted;
+    for (const auto& m : members) {
+      store::SetMute(tx, caller.sdkappid, group->group_id, m.user_id, until);
+      muted.push_back(m.user_id);
+    }
+    if (!muted.empty()) {
+      events.Tip(*group, "MemberMuted", caller.identifier, std::move(muted),
+                 std::to_string(*mute_time));
+    }
     return v1::GroupEmpty();
   });
 }
@@ -1179,8 +1242,8 @@ absl::StatusOr<v1::AddGroupMemberResponse> GroupLogic::ImportGroupMember(
   }
   auto existing = Existing(caller.sdkappid, users);
   if (!existing.ok()) return existing.status();
-  return Transact<v1::AddGroupMemberResponse>(
-      [&](pqxx::work& tx) -> absl::StatusOr<v1::AddGroupMemberResponse> {
+  return Change<v1::AddGroupMemberResponse>(
+      caller, [&](pqxx::work& tx, Events& events) -> absl::StatusOr<v1::AddGroupMemberResponse> {
         Actor actor;
         auto group = Load(tx, caller, request.group_id(), true, &actor);
         if (!group.ok()) return group.status();
@@ -1201,7 +1264,9 @@ absl::StatusOr<v1::AddGroupMemberResponse> GroupLogic::ImportGroupMember(
         if (group->member_count + joining.size() > group->max_members) {
           return errors::Error(kGroupFull, "the group is full");
         }
-        store::InsertMembers(tx, caller.sdkappid, group->group_id, joining);  // no callbacks
+        auto added = store::InsertMembers(tx, caller.sdkappid, group->group_id, joining);
+        // No callbacks; a silent tip, so their seqs start here and gateways route to them.
+        if (!added.empty()) events.Tip(*group, "MemberJoined", caller.identifier, added, "", true);
         v1::AddGroupMemberResponse response;
         for (const auto& u : users) {
           auto* item = response.add_member_list();
@@ -1210,6 +1275,43 @@ absl::StatusOr<v1::AddGroupMemberResponse> GroupLogic::ImportGroupMember(
         }
         return response;
       });
+}
+
+absl::StatusOr<v1::MemberContext> GroupLogic::GetMemberContext(
+    const rpc::Caller& caller, const v1::MemberContextRequest& request) {
+  if (!caller.is_service) return errors::Error(kNoPermission, "internal callers only");
+  if (!WellFormedGroupId(request.group_id())) {
+    return errors::Error(kInvalidGroupId, "GroupId is missing or invalid");
+  }
+  return Transact<v1::MemberContext>([&](pqxx::work& tx) -> absl::StatusOr<v1::MemberContext> {
+    auto group = store::Group(tx, caller.sdkappid, request.group_id(), false);
+    if (!group) return errors::Error(kNoSuchGroup, "the group does not exist");
+    v1::MemberContext context;
+    context.set_group_type(static_cast<int32_t>(group->type));
+    context.set_mute_all(group->mute_all);
+    context.set_activated(group->activated);
+    if (!request.user_id().empty()) {
+      auto self = store::Members(tx, caller.sdkappid, group->group_id, {request.user_id()}, now_());
+      if (!self.empty()) {
+        context.set_member(true);
+        context.set_role(static_cast<int32_t>(self[0].role));
+        context.set_msg_flag(static_cast<int32_t>(self[0].msg_flag));
+        context.set_mute_until(self[0].mute_until);
+        context.set_join_time(self[0].join_time);
+      }
+    }
+    return context;
+  });
+}
+
+absl::StatusOr<v1::GroupEmpty> GroupLogic::NoteGroupMessage(
+    const rpc::Caller& caller, const v1::NoteGroupMessageRequest& request) {
+  if (!caller.is_service) return errors::Error(kNoPermission, "internal callers only");
+  return Transact<v1::GroupEmpty>([&](pqxx::work& tx) -> absl::StatusOr<v1::GroupEmpty> {
+    store::NoteMessage(tx, caller.sdkappid, request.group_id(), request.from_account(),
+                       static_cast<int64_t>(request.msg_seq()), request.msg_time());
+    return v1::GroupEmpty();
+  });
 }
 
 }  // namespace parley::group

@@ -22,6 +22,7 @@
 #include "parley/rpc/caller.h"
 #include "parley/rpc/serve.h"
 #include "parley/v1/group.grpc.pb.h"
+#include "parley/v1/group_message.pb.h"
 #include "group_rules.h"
 
 namespace parley::group {
@@ -34,7 +35,14 @@ class GroupLogic {
       uint64_t sdkappid, const std::vector<std::string>& users)>;
   using Random = std::function<uint64_t()>;
 
+  // Stores a tip in the group's message seq and delivers it (the message
+  // service's PostGroupTip in production).
+  using TipPoster =
+      std::function<absl::Status(uint64_t sdkappid, const v1::PostGroupTipRequest& tip)>;
+
   GroupLogic(pg::Pool* pool, ExistingAccounts existing, Clock now, Random random);
+  // Group tips (member joined, kicked, ...); none when unset.
+  void SetTipPoster(TipPoster poster) { post_tip_ = std::move(poster); }
 
 #define PARLEY_GROUP_METHOD(Method, Req, Resp) \
   absl::StatusOr<v1::Resp> Method(const rpc::Caller& caller, const v1::Req& request);
@@ -66,7 +74,9 @@ class GroupLogic {
   X(ClearGroupAttr, GroupIdRequest, GroupEmpty)                                        \
   X(GetGroupCounter, GroupCounterKeysRequest, GroupCounterResponse)                    \
   X(UpdateGroupCounter, UpdateGroupCounterRequest, GroupCounterResponse)               \
-  X(DeleteGroupCounter, GroupCounterKeysRequest, GroupEmpty)
+  X(DeleteGroupCounter, GroupCounterKeysRequest, GroupEmpty)                           \
+  X(GetMemberContext, MemberContextRequest, MemberContext)                             \
+  X(NoteGroupMessage, NoteGroupMessageRequest, GroupEmpty)
   PARLEY_GROUP_METHODS(PARLEY_GROUP_METHOD)
 #undef PARLEY_GROUP_METHOD
 
@@ -78,8 +88,18 @@ class GroupLogic {
   absl::StatusOr<v1::CreateGroupResponse> Create(const rpc::Caller& caller,
                                                  const v1::CreateGroupRequest& request,
                                                  bool import);
-  // After-callbacks a request owes once its transaction commits.
-  using Events = std::vector<std::pair<std::string, nlohmann::json>>;
+  // After-callbacks a request owes once its transaction commits, and the
+  // group tips it posts (before the callbacks, and before it answers: the
+  // caller's next message then finds the change routed).
+  struct Events : std::vector<std::pair<std::string, nlohmann::json>> {
+    std::vector<v1::PostGroupTipRequest> tips;
+    void clear() {
+      std::vector<std::pair<std::string, nlohmann::json>>::clear();
+      tips.clear();
+    }
+    void Tip(const GroupRow& group, const std::string& type, const std::string& operator_account,
+             std::vector<std::string> members, std::string detail = "", bool silent = false);
+  };
   // A before-callback: OK when the app allows (or has it off); 10016 when
   // its backend refuses. `answer` gets the backend's JSON answer, if any.
   absl::Status Before(const rpc::Caller& caller, const char* command,
@@ -109,6 +129,7 @@ class GroupLogic {
                                                  const std::vector<std::string>& users);
 
   callbacks::CallbackClient* callbacks_ = nullptr;
+  TipPoster post_tip_;
   pg::Pool* pool_;
   ExistingAccounts existing_;
   Clock now_;

@@ -322,4 +322,17 @@ std::vector<Joined> JoinedGroups(pqxx::work& tx, uint64_t app, const std::string
   return out;
 }
 
+void NoteMessage(pqxx::work& tx, uint64_t app, const std::string& id, const std::string& from,
+                 int64_t msg_seq, int64_t msg_time) {
+  tx.exec_params(
+      "UPDATE groups SET activated = true, last_msg_time = GREATEST(last_msg_time, $3),"
+      " next_msg_seq = GREATEST(next_msg_seq, $4 + 1)"
+      " WHERE sdkappid = $1 AND group_id = $2",
+      app, id, msg_time, msg_seq);
+  tx.exec_params(
+      "UPDATE group_members SET last_send_time = GREATEST(last_send_time, $4)"
+      " WHERE sdkappid = $1 AND group_id = $2 AND user_id = $3",
+      app, id, from, msg_time);
+}
+
 }  // namespace parley::group::store

@@ -78,6 +78,11 @@ void SetMemberFields(pqxx::work& tx, uint64_t app, const std::string& id, const 
 void SetMute(pqxx::work& tx, uint64_t app, const std::string& id, const std::string& user,
              int64_t mute_until);
 
+// After a stored message: the group's last message time and next seq (never
+// backwards), activation, and the sender's last send time.
+void NoteMessage(pqxx::work& tx, uint64_t app, const std::string& id, const std::string& from,
+                 int64_t msg_seq, int64_t msg_time);
+
 // Active mutes (until after `now`) of current members.
 std::vector<std::pair<std::string, int64_t>> Mutes(pqxx::work& tx, uint64_t app,
                                                    const std::string& id, int64_t now);

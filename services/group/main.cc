@@ -4,6 +4,8 @@
 #include <random>
 
 #include "group_service.h"
+#include "parley/errors/errors.h"
+#include "parley/v1/group_message.grpc.pb.h"
 #include "parley/accounts/accounts.h"
 #include "parley/log/log.h"
 #include "parley/rpc/client.h"
@@ -21,6 +23,7 @@ int main(int argc, char** argv) {
   std::string metrics_addr = "127.0.0.1:7157";
   std::string auth_target = "127.0.0.1:7051";
   std::string callback_target = "127.0.0.1:7055";
+  std::string message_target = "127.0.0.1:7052";
 
   parley::config::Config config("parley-group", "Groups, their members and roles.");
   common.Register(config);
@@ -30,6 +33,8 @@ int main(int argc, char** argv) {
   config.Add("auth-target", "PARLEY_AUTH_TARGET", &auth_target, "auth service address");
   config.Add("callback-target", "PARLEY_CALLBACK_TARGET", &callback_target,
              "callback service address (Group callbacks)");
+  config.Add("message-target", "PARLEY_MESSAGE_TARGET", &message_target,
+             "message service address (group tips in the group's message seq)");
   if (auto exit_code = config.ParseForMain(argc, argv)) return *exit_code;
   common.InitLogging("group");
   if (!common.InitTls("group")) return 1;
@@ -67,6 +72,14 @@ int main(int argc, char** argv) {
       parley::v1::WebhookService::NewStub(parley::rpc::MakeChannel(callback_target, "callback")),
       redis->get(), *subscriber_options);
   logic.SetCallbacks(&callbacks);
+  std::shared_ptr<parley::v1::GroupMessageService::StubInterface> tips =
+      parley::v1::GroupMessageService::NewStub(parley::rpc::MakeChannel(message_target, "message"));
+  logic.SetTipPoster([tips](uint64_t sdkappid, const parley::v1::PostGroupTipRequest& tip) {
+    parley::rpc::Caller self = parley::rpc::ServiceCaller(sdkappid, "parley-group");
+    auto context = parley::rpc::NewContext(&self, std::chrono::milliseconds(5000));
+    parley::v1::PostGroupTipResponse response;
+    return parley::errors::FromGrpc(tips->PostGroupTip(context.get(), tip, &response));
+  });
 
   parley::group::GroupGrpcService service(&logic);
   parley::rpc::ServerRunner runner(

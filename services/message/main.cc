@@ -1,7 +1,10 @@
 // parley-message: C2C messages, timelines and sync.
 #include <chrono>
+#include <mutex>
+#include <random>
 #include <thread>
 
+#include "group_msg_service.h"
 #include "message_service.h"
 #include "parley/log/log.h"
 #include "parley/redis/subscriber.h"
@@ -22,6 +25,7 @@ int main(int argc, char** argv) {
   std::string push_target = "127.0.0.1:7056";
   std::string relationship_target = "127.0.0.1:7054";
   std::string callback_target = "127.0.0.1:7055";
+  std::string group_target = "127.0.0.1:7057";
   int max_batch = 256;
 
   parley::config::Config config("parley-message", "One-to-one messages, timelines and sync.");
@@ -35,6 +39,8 @@ int main(int argc, char** argv) {
              "relationship service address (send permissions)");
   config.Add("callback-target", "PARLEY_CALLBACK_TARGET", &callback_target,
              "callback service address (third-party callbacks)");
+  config.Add("group-target", "PARLEY_GROUP_TARGET", &group_target,
+             "group service address (membership and mutes of group sends)");
   config.Add("max-batch", "PARLEY_MESSAGE_MAX_BATCH", &max_batch,
              "most messages persisted in one transaction");
   if (auto exit_code = config.ParseForMain(argc, argv)) return *exit_code;
@@ -74,6 +80,18 @@ int main(int argc, char** argv) {
       parley::v1::WebhookService::NewStub(parley::rpc::MakeChannel(callback_target, "callback")),
       redis->get(), *redis_options);
   logic.SetCallbacks(&callbacks);
+  parley::message::GroupMessageStore group_store(pg->get());
+  std::random_device entropy;
+  std::mt19937 generator(entropy());
+  std::mutex generator_mu;
+  parley::message::GroupMessageLogic group_logic(
+      &group_store, &deliverer,
+      parley::v1::GroupService::NewStub(parley::rpc::MakeChannel(group_target, "group")), now,
+      [&] {
+        std::lock_guard lock(generator_mu);
+        return static_cast<uint32_t>(generator());
+      });
+  group_logic.SetCallbacks(&callbacks);
 
   // Every 100 ms: outbox rows of queued after-send callbacks are deleted.
   // Every 5 s: after-send callbacks the outbox still owes (their replica
@@ -96,6 +114,8 @@ int main(int argc, char** argv) {
   parley::rpc::ServerRunner runner(
       {"message", grpc_addr, metrics_addr, std::chrono::milliseconds(common.drain_ms)});
   runner.AddService(&service, "parley.v1.MessageService");
+  parley::message::GroupMessageGrpcService group_service(&group_logic);
+  runner.AddService(&group_service, "parley.v1.GroupMessageService");
   if (auto st = runner.Start(); !st.ok()) {
     parley::log::Error("startup_failed", {{"error", std::string(st.message())}});
     running = false;

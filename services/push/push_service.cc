@@ -64,6 +64,54 @@ absl::StatusOr<v1::DeliverResponse> PushLogic::Deliver(const rpc::Caller& caller
   return response;
 }
 
+absl::StatusOr<v1::DeliverGroupResponse> PushLogic::DeliverGroup(
+    const rpc::Caller& caller, const v1::DeliverGroupRequest& request) {
+  if (!caller.is_service) return errors::Error(kRequiresAdmin, "internal callers only");
+  static auto& routed = metrics::Registry::Default().GetCounter(
+      "parley_push_group_routed_total", "group events appended to gateway streams");
+  std::vector<std::pair<std::string, presence::StreamEntry>> entries;
+  auto flush = [&]() -> absl::Status {
+    if (entries.empty()) return absl::OkStatus();
+    auto st = presence_->AppendAll(entries);
+    routed.Increment(entries.size());
+    entries.clear();
+    return st;
+  };
+  uint32_t appended = 0;
+  for (const auto& delivery : request.deliveries()) {
+    if (delivery.route_users_size() > 0) {
+      // Entries before this one go first: the set changes from here on.
+      if (auto st = flush(); !st.ok()) return st;
+      auto sessions = presence_->SessionsOfUsers(
+          caller.sdkappid, {delivery.route_users().begin(), delivery.route_users().end()});
+      if (!sessions.ok()) return sessions.status();
+      std::set<std::string> gateways;
+      for (const auto& [user, user_sessions] : *sessions) {
+        for (const auto& session : user_sessions) gateways.insert(session.gateway_id);
+      }
+      auto st = presence_->AddGroupGateways(caller.sdkappid, delivery.group_id(),
+                                            {gateways.begin(), gateways.end()});
+      if (!st.ok()) return st;
+    }
+    auto gateways = presence_->GroupGateways(caller.sdkappid, delivery.group_id());
+    if (!gateways.ok()) return gateways.status();
+    for (const auto& gateway : *gateways) {
+      entries.push_back({gateway, {"group", caller.sdkappid, "", "", delivery.event()}});
+    }
+    appended += gateways->size();
+    if (delivery.dismissed()) {
+      if (auto st = flush(); !st.ok()) return st;
+      if (auto st = presence_->ForgetGroup(caller.sdkappid, delivery.group_id()); !st.ok()) {
+        return st;
+      }
+    }
+  }
+  if (auto st = flush(); !st.ok()) return st;
+  v1::DeliverGroupResponse response;
+  response.set_entries(appended);
+  return response;
+}
+
 absl::StatusOr<v1::QueryOnlineStatusResponse> PushLogic::QueryOnlineStatus(
     const rpc::Caller& caller, const v1::QueryOnlineStatusRequest& request) {
   if (!caller.is_admin) return errors::Error(kRequiresAdmin, "requires an app admin");
@@ -115,6 +163,14 @@ grpc::Status PushGrpcService::QueryOnlineStatus(grpc::ServerContext* context,
                                                 v1::QueryOnlineStatusResponse* response) {
   return rpc::ServeAsCaller(context, request, response, [&](const auto& c, const auto& r) {
     return logic_->QueryOnlineStatus(c, r);
+  });
+}
+
+grpc::Status PushGrpcService::DeliverGroup(grpc::ServerContext* context,
+                                           const v1::DeliverGroupRequest* request,
+                                           v1::DeliverGroupResponse* response) {
+  return rpc::ServeAsCaller(context, request, response, [&](const auto& c, const auto& r) {
+    return logic_->DeliverGroup(c, r);
   });
 }
 

@@ -35,6 +35,8 @@ class PushLogic {
                                               const v1::DeliverRequest& request);
   absl::StatusOr<v1::QueryOnlineStatusResponse> QueryOnlineStatus(
       const rpc::Caller& caller, const v1::QueryOnlineStatusRequest& request);
+  absl::StatusOr<v1::DeliverGroupResponse> DeliverGroup(const rpc::Caller& caller,
+                                                        const v1::DeliverGroupRequest& request);
 
  private:
   presence::Presence* presence_;
@@ -49,6 +51,8 @@ class PushGrpcService final : public v1::PushService::Service {
   grpc::Status QueryOnlineStatus(grpc::ServerContext* context,
                                  const v1::QueryOnlineStatusRequest* request,
                                  v1::QueryOnlineStatusResponse* response) override;
+  grpc::Status DeliverGroup(grpc::ServerContext* context, const v1::DeliverGroupRequest* request,
+                            v1::DeliverGroupResponse* response) override;
 
  private:
   PushLogic* logic_;

@@ -557,19 +557,6 @@ namespace {
 
 // One group command over the client protocol's api frame: the body, or
 // {"errorCode": code} when it failed.
-json UserCall(WsClient& client, const std::string& command, const json& body,
-              const std::string& service = "group_open_http_svc") {
-  static int next_id = 0;
-  std::string id = "g" + std::to_string(++next_id);
-  json answer =
-      client.Call(id, {{"api", {{"service", service}, {"command", command}, {"body", body}}}});
-  INFO(command << " " << body.dump() << " -> " << answer.dump());
-  if (answer.contains("error")) return {{"errorCode", answer["error"].value("errorCode", -1)}};
-  REQUIRE(answer.contains("apiResult"));
-  return answer["apiResult"].value("body", json::object());
-}
-
-int UserCode(const json& answer) { return answer.value("errorCode", 0); }
 
 }  // namespace
 

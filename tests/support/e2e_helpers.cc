@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
+
 #include "support/http_client.h"
 
 namespace parley::testing {
@@ -38,5 +40,19 @@ int64_t MetricValue(int port, const std::string& name) {
   }
   return -1;
 }
+
+nlohmann::json UserCall(WsClient& client, const std::string& command, const nlohmann::json& body,
+                        const std::string& service) {
+  static std::atomic<int> next_id{0};
+  std::string id = "u" + std::to_string(++next_id);
+  nlohmann::json answer =
+      client.Call(id, {{"api", {{"service", service}, {"command", command}, {"body", body}}}});
+  INFO(command << " " << body.dump() << " -> " << answer.dump());
+  if (answer.contains("error")) return {{"errorCode", answer["error"].value("errorCode", -1)}};
+  REQUIRE(answer.contains("apiResult"));
+  return answer["apiResult"].value("body", nlohmann::json::object());
+}
+
+int UserCode(const nlohmann::json& answer) { return answer.value("errorCode", 0); }
 
 }  // namespace parley::testing

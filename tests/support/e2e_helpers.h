@@ -28,6 +28,13 @@ struct AliceAndBob {
   WsClient bob;
 };
 
+// Calls a REST command as the logged-in user over the client protocol's api
+// frame; returns the answer's body, or {"errorCode": N} for an error frame.
+nlohmann::json UserCall(WsClient& client, const std::string& command, const nlohmann::json& body,
+                        const std::string& service = "group_open_http_svc");
+// The error code of a UserCall answer (0 for success).
+int UserCode(const nlohmann::json& answer);
+
 // The value of metric `name` (its first series) on the /metrics page served
 // at `port`, or -1 when the page does not list it.
 int64_t MetricValue(int port, const std::string& name);

@@ -106,10 +106,18 @@ std::optional<nlohmann::json> WsClient::TryCall(const std::string& id, nlohmann:
 }
 
 std::optional<nlohmann::json> WsClient::NextEvent(int timeout_ms) {
+  return NextPush("event", timeout_ms);
+}
+
+std::optional<nlohmann::json> WsClient::NextGroupEvent(int timeout_ms) {
+  return NextPush("groupEvent", timeout_ms);
+}
+
+std::optional<nlohmann::json> WsClient::NextPush(const std::string& key, int timeout_ms) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   for (auto it = pending_.begin(); it != pending_.end(); ++it) {
-    if (it->contains("event")) {
-      auto event = (*it)["event"];
+    if (it->contains(key)) {
+      auto event = (*it)[key];
       pending_.erase(it);
       return event;
     }
@@ -120,7 +128,7 @@ std::optional<nlohmann::json> WsClient::NextEvent(int timeout_ms) {
     auto raw = ReadRaw(static_cast<int>(std::max<int64_t>(1, left.count())));
     if (!raw) return std::nullopt;
     auto frame = nlohmann::json::parse(*raw);
-    if (frame.contains("event")) return frame["event"];
+    if (frame.contains(key)) return frame[key];
     pending_.push_back(std::move(frame));
   }
   return std::nullopt;

@@ -35,6 +35,10 @@ class WsClient {
   void ClearPending() { pending_.clear(); }
   // The next pushed timeline event ({"seq":..., "kind":..., ...}), or nullopt.
   std::optional<nlohmann::json> NextEvent(int timeout_ms = 5000);
+  // The next pushed group event ({"GroupId":..., "Seq":..., "Kind":...}).
+  std::optional<nlohmann::json> NextGroupEvent(int timeout_ms = 5000);
+  // The next push whose frame has `key` (its value), or nullopt.
+  std::optional<nlohmann::json> NextPush(const std::string& key, int timeout_ms = 5000);
   // The next frame as it came (binary protobuf frames), or nullopt.
   std::optional<std::string> NextBytes(int timeout_ms = 5000) { return ReadRaw(timeout_ms); }
   // The next kick frame's reason, or nullopt.

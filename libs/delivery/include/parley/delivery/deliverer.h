@@ -23,6 +23,10 @@ class Deliverer {
 
   // `event` is for `user`'s sessions; it is serialized here, once.
   void Enqueue(uint64_t sdkappid, const std::string& user, const v1::TimelineEvent& event);
+  // A group event (push DeliverGroup), routed after those queued before it.
+  void EnqueueGroup(uint64_t sdkappid, v1::GroupDelivery delivery);
+  // The same, at once, with retries: OK once push has routed it.
+  grpc::Status DeliverGroupNow(uint64_t sdkappid, const v1::GroupDelivery& delivery);
 
  private:
   void Run();
@@ -32,6 +36,7 @@ class Deliverer {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::pair<uint64_t, v1::Delivery>> queue_;
+  std::deque<std::pair<uint64_t, v1::GroupDelivery>> group_queue_;
   bool stopping_ = false;
   std::thread thread_;
 };

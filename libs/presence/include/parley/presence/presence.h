@@ -4,6 +4,8 @@
 //   parley:{<app>}:sessions:<user>   hash   session id -> Session JSON
 //   parley:gw:<gateway>:alive        string "1", expires unless refreshed
 //   parley:gw:<gateway>              stream of deliveries for that gateway
+//   parley:{<app>}:grpgw:<group>     set of gateways holding sessions of
+//                                    the group's members (see below)
 // A gateway that dies stops refreshing its alive key; its sessions are then
 // ignored and cleaned up lazily, and clients reconnect elsewhere.
 #pragma once
@@ -33,6 +35,7 @@ bool IsKnownPlatform(const std::string& platform);
 
 std::string SessionsKey(uint64_t sdkappid, const std::string& user_id);
 std::string GatewayStream(const std::string& gateway_id);
+std::string GroupGatewaysKey(uint64_t sdkappid, const std::string& group_id);
 
 // A delivery in a gateway's stream: the fields of one stream entry.
 struct StreamEntry {
@@ -86,6 +89,22 @@ class Presence {
   absl::Status AppendAll(const std::vector<std::pair<std::string, StreamEntry>>& entries);
 
   absl::Status RecordStateChange(const StateChange& change);
+
+  // Group routing. A group's gateway set holds every gateway that has (or
+  // had) a session of a member; group events go once to each live one.
+  // Gateways add themselves when a member logs in there; the push service
+  // adds the gateways of members who join. Entries are never removed while
+  // the group lives (a gateway drops events for groups it no longer holds),
+  // so a set never misses a gateway that needs the event; dead gateways are
+  // skipped by their alive key. One round trip for all the groups.
+  absl::Status AddGroupGateway(uint64_t sdkappid, const std::vector<std::string>& group_ids,
+                               const std::string& gateway_id);
+  absl::Status AddGroupGateways(uint64_t sdkappid, const std::string& group_id,
+                                const std::vector<std::string>& gateway_ids);
+  // The live gateways of the group's set.
+  absl::StatusOr<std::vector<std::string>> GroupGateways(uint64_t sdkappid,
+                                                         const std::string& group_id);
+  absl::Status ForgetGroup(uint64_t sdkappid, const std::string& group_id);
 
   // Marks the gateway alive for `ttl_seconds` and keeps its stream from
   // expiring (a dead gateway's stream is deleted two minutes after).

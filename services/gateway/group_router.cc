@@ -1,0 +1,262 @@
+#include "group_router.h"
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/wire_format_lite.h>
+
+#include "absl/strings/str_cat.h"
+#include "parley/delivery/group_tips.h"
+#include "parley/log/log.h"
+#include "parley/metrics/metrics.h"
+#include "parley/protojson/protojson.h"
+#include "parley/rpc/client.h"
+#include "parley/rpc/tls.h"
+
+namespace parley::gateway {
+namespace {
+
+std::string Key(uint64_t sdkappid, const std::string& id) { return absl::StrCat(sdkappid, "\n", id); }
+
+constexpr int32_t kDiscard = 2;
+
+bool Visible(const v1::GroupEvent& event, const std::string& user, int32_t flag) {
+  if (event.kind() == v1::GroupEvent::KIND_TIP) return !event.tip().silent();
+  if (event.kind() == v1::GroupEvent::KIND_MESSAGE) {
+    if (flag == kDiscard) return false;
+    const auto& m = event.message();
+    if (m.to_account_size() > 0 && m.from_account() != user &&
+        std::find(m.to_account().begin(), m.to_account().end(), user) == m.to_account().end()) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+const std::string& GroupEventFrame::Encoded(bool binary) {
+  if (binary) {
+    if (binary_.empty()) {
+      google::protobuf::io::StringOutputStream stream(&binary_);
+      google::protobuf::io::CodedOutputStream out(&stream);
+      out.WriteTag(google::protobuf::internal::WireFormatLite::MakeTag(
+          v1::ServerFrame::kGroupEventFieldNumber,
+          google::protobuf::internal::WireFormatLite::WIRETYPE_LENGTH_DELIMITED));
+      out.WriteVarint32(static_cast<uint32_t>(event_.ByteSizeLong()));
+      event_.SerializeWithCachedSizes(&out);
+    }
+    return binary_;
+  }
+  if (json_.empty()) json_ = absl::StrCat("{\"groupEvent\":", protojson::Print(event_), "}");
+  return json_;
+}
+
+GroupRouter::GroupRouter(std::string gateway_id, presence::Presence* presence,
+                         std::shared_ptr<v1::GroupMessageService::StubInterface> groups,
+                         std::chrono::milliseconds deadline, Sink sink, IsLocal is_local)
+    : gateway_id_(std::move(gateway_id)),
+      presence_(presence),
+      groups_(std::move(groups)),
+      deadline_(deadline),
+      sink_(std::move(sink)),
+      is_local_(std::move(is_local)) {}
+
+size_t GroupRouter::route_count() {
+  std::lock_guard lock(mu_);
+  return routes_.size();
+}
+
+bool GroupRouter::Attach(uint64_t sdkappid, const std::string& user) {
+  if (!groups_) return true;
+  rpc::Caller caller{sdkappid, user, false};
+  auto context = rpc::NewContext(&caller, deadline_);
+  v1::GetGroupStatesRequest request;
+  v1::GetGroupStatesResponse states;
+  grpc::Status status = groups_->GetGroupStates(context.get(), request, &states);
+  if (!status.ok()) {
+    log::Warn("group_attach_failed", {{"sdkappid", sdkappid}, {"error", status.error_message()}});
+    return false;
+  }
+  std::vector<std::string> ids;
+  for (const auto& s : states.groups()) ids.push_back(s.group_id());
+  // In the groups' gateway sets before the routes exist: events from here on
+  // come to this gateway.
+  if (auto st = presence_->AddGroupGateway(sdkappid, ids, gateway_id_); !st.ok()) {
+    log::Warn("group_attach_failed",
+              {{"sdkappid", sdkappid}, {"error", std::string(st.message())}});
+    return false;
+  }
+  std::lock_guard lock(mu_);
+  auto& mine = user_groups_[Key(sdkappid, user)];
+  for (const auto& s : states.groups()) {
+    auto [it, created] = routes_.try_emplace(Key(sdkappid, s.group_id()));
+    Route& route = it->second;
+    if (created) {
+      route.sdkappid = sdkappid;
+      route.group_id = s.group_id();
+      // What came before is the client's to fetch (group_states).
+      route.cursor = s.max_seq();
+    }
+    route.members[user] = delivery::MsgFlagValue(s.msg_flag());
+    mine.insert(s.group_id());
+    if (created) DrainLocked(route);
+  }
+  return true;
+}
+
+void GroupRouter::Detach(uint64_t sdkappid, const std::string& user) {
+  std::lock_guard lock(mu_);
+  if (is_local_(sdkappid, user)) return;  // logged in here again
+  auto it = user_groups_.find(Key(sdkappid, user));
+  if (it == user_groups_.end()) return;
+  for (const auto& group : it->second) {
+    auto route = routes_.find(Key(sdkappid, group));
+    if (route == routes_.end()) continue;
+    route->second.members.erase(user);
+    if (route->second.members.empty()) routes_.erase(route);
+  }
+  user_groups_.erase(it);
+}
+
+void GroupRouter::OnEntry(uint64_t sdkappid, const std::string& payload) {
+  static auto& dropped = metrics::Registry::Default().GetCounter(
+      "parley_gateway_group_events_dropped_total",
+      "group events that came after their route ended or far behind");
+  v1::GroupEvent event;
+  if (!event.ParseFromString(payload)) return;
+  std::lock_guard lock(mu_);
+  std::string key = Key(sdkappid, event.group_id());
+  auto it = routes_.find(key);
+  if (it == routes_.end() && event.kind() == v1::GroupEvent::KIND_TIP && event.seq() > 0) {
+    // A member who is here just joined a group no one here was in.
+    auto change = delivery::MembershipOf(event.tip());
+    bool local = false;
+    for (const auto& user : change.joined) local = local || is_local_(sdkappid, user);
+    if (local && !change.flag_changed) {
+      it = routes_.try_emplace(key).first;
+      it->second.sdkappid = sdkappid;
+      it->second.group_id = event.group_id();
+      it->second.cursor = event.seq() - 1;
+    }
+  }
+  if (it == routes_.end()) return;
+  Route& route = it->second;
+  if (event.seq() == 0) {  // recalls, edits, online-only messages: no order to keep
+    DispatchLocked(route, event);
+    return;
+  }
+  if (event.seq() <= route.cursor) return;
+  if (event.seq() == route.cursor + 1) {
+    if (ProcessLocked(route, event)) DrainLocked(route);
+    return;
+  }
+  if (route.ahead.size() >= kMaxAhead) {
+    dropped.Increment();  // the gap fill reads it again
+    return;
+  }
+  if (route.ahead.empty()) route.gap_since = std::chrono::steady_clock::now();
+  route.ahead.emplace(event.seq(), std::move(event));
+}
+
+bool GroupRouter::DrainLocked(Route& route) {
+  while (!route.ahead.empty() && route.ahead.begin()->first <= route.cursor + 1) {
+    auto node = route.ahead.extract(route.ahead.begin());
+    if (node.key() == route.cursor + 1 && !ProcessLocked(route, node.mapped())) return false;
+  }
+  if (!route.ahead.empty()) route.gap_since = std::chrono::steady_clock::now();
+  return true;
+}
+
+bool GroupRouter::ProcessLocked(Route& route, const v1::GroupEvent& event) {
+  route.cursor = event.seq();
+  if (event.kind() != v1::GroupEvent::KIND_TIP) {
+    DispatchLocked(route, event);
+    return true;
+  }
+  auto change = delivery::MembershipOf(event.tip());
+  if (change.flag_changed) {
+    for (const auto& user : change.joined) {
+      auto m = route.members.find(user);
+      if (m != route.members.end()) m->second = delivery::MsgFlagValue(event.tip().detail());
+    }
+  } else {
+    for (const auto& user : change.joined) {
+      if (!is_local_(route.sdkappid, user)) continue;
+      route.members[user] = delivery::MsgFlagValue(event.tip().detail());
+      user_groups_[Key(route.sdkappid, user)].insert(route.group_id);
+    }
+  }
+  // Those who leave see their own leaving, and nothing after it.
+  DispatchLocked(route, event);
+  for (const auto& user : change.left) {
+    route.members.erase(user);
+    auto mine = user_groups_.find(Key(route.sdkappid, user));
+    if (mine != user_groups_.end()) mine->second.erase(route.group_id);
+  }
+  if (change.dismissed || route.members.empty()) {
+    for (const auto& [user, flag] : route.members) {
+      auto mine = user_groups_.find(Key(route.sdkappid, user));
+      if (mine != user_groups_.end()) mine->second.erase(route.group_id);
+    }
+    EraseRouteLocked(Key(route.sdkappid, route.group_id));
+    return false;
+  }
+  return true;
+}
+
+void GroupRouter::DispatchLocked(Route& route, const v1::GroupEvent& event) {
+  static auto& handed = metrics::Registry::Default().GetCounter(
+      "parley_gateway_group_deliveries_total", "group events handed to members' sessions here");
+  GroupEventFrame frame(event);
+  for (const auto& [user, flag] : route.members) {
+    if (!Visible(event, user, flag)) continue;
+    sink_(route.sdkappid, user, frame);
+    handed.Increment();
+  }
+}
+
+void GroupRouter::EraseRouteLocked(const std::string& key) { routes_.erase(key); }
+
+void GroupRouter::FillGaps(std::chrono::steady_clock::time_point now,
+                           std::chrono::milliseconds wait) {
+  struct Gap {
+    uint64_t sdkappid;
+    std::string group_id;
+    uint64_t after;
+  };
+  std::vector<Gap> gaps;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [key, route] : routes_) {
+      if (!route.ahead.empty() && now - route.gap_since >= wait) {
+        gaps.push_back({route.sdkappid, route.group_id, route.cursor});
+      }
+    }
+  }
+  for (const auto& gap : gaps) {
+    rpc::Caller gateway = rpc::ServiceCaller(gap.sdkappid, rpc::kGatewayIdentity);
+    auto context = rpc::NewContext(&gateway, deadline_);
+    v1::GetGroupRangeRequest request;
+    request.set_group_id(gap.group_id);
+    request.set_after_seq(gap.after);
+    request.set_limit(200);
+    v1::GetGroupRangeResponse range;
+    grpc::Status status = groups_->GetGroupRange(context.get(), request, &range);
+    if (!status.ok()) {
+      log::Warn("group_gap_fill_failed", {{"group", gap.group_id}, {"error", status.error_message()}});
+      continue;
+    }
+    std::lock_guard lock(mu_);
+    auto it = routes_.find(Key(gap.sdkappid, gap.group_id));
+    if (it == routes_.end()) continue;
+    Route& route = it->second;
+    bool alive = true;
+    for (const auto& event : range.events()) {
+      if (!alive) break;
+      if (event.seq() == route.cursor + 1) alive = ProcessLocked(route, event);
+    }
+    if (alive) DrainLocked(route);
+  }
+}
+
+}  // namespace parley::gateway

@@ -1,0 +1,562 @@
+#include "group_msg_service.h"
+
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "parley/delivery/group_tips.h"
+#include "parley/errors/errors.h"
+#include "parley/log/log.h"
+#include "parley/metrics/metrics.h"
+#include "parley/protojson/protojson.h"
+#include "parley/rpc/client.h"
+#include "validation.h"
+
+namespace parley::message {
+namespace {
+
+constexpr char kBeforeSend[] = "Group.CallbackBeforeSendMsg";
+constexpr char kAfterSend[] = "Group.CallbackAfterSendMsg";
+constexpr char kAfterRecall[] = "Group.CallbackAfterRecallMsg";
+constexpr size_t kMaxGroupIdBytes = 96;
+constexpr int32_t kBodyTooLong = 80002;
+constexpr int32_t kCallbackFailed = 80003;
+
+const char* TypeName(int32_t type) {
+  switch (type) {
+    case kTypeWork: return "Private";
+    case kTypePublic: return "Public";
+    case kTypeMeeting: return "ChatRoom";
+    case kTypeCommunity: return "Community";
+    default: return "AVChatRoom";
+  }
+}
+
+bool Has(const google::protobuf::RepeatedPtrField<std::string>& values, const char* wanted) {
+  return std::find(values.begin(), values.end(), wanted) != values.end();
+}
+
+std::string ToJson(const google::protobuf::Message& m) { return protojson::Print(m); }
+
+std::string ListJson(const google::protobuf::ListValue& list) {
+  std::string json = protojson::Print(list);
+  return json.empty() ? "[]" : json;
+}
+
+// The GroupAtInfo of a request as a JSON array (empty string: none).
+std::string AtInfoJson(const v1::SendGroupRequest& request) {
+  if (request.group_at_info_size() == 0) return "";
+  v1::SendGroupRequest only;
+  *only.mutable_group_at_info() = request.group_at_info();
+  auto parsed = nlohmann::json::parse(protojson::Print(only), nullptr, false);
+  if (!parsed.is_object() || !parsed.contains("GroupAtInfo")) return "";
+  return parsed["GroupAtInfo"].dump();
+}
+
+nlohmann::json SendPayload(const rpc::Caller& caller, const v1::MemberContext& context,
+                           const v1::SendGroupRequest& request, const std::string& from) {
+  nlohmann::json payload;
+  payload["GroupId"] = request.group_id();
+  payload["Type"] = TypeName(context.group_type());
+  payload["From_Account"] = from;
+  payload["Operator_Account"] = caller.identifier;
+  payload["Random"] = request.random();
+  payload["OnlineOnlyFlag"] = request.online_only_flag();
+  payload["MsgBody"] = nlohmann::json::parse(ListJson(request.msg_body()), nullptr, false);
+  payload["CloudCustomData"] = request.cloud_custom_data();
+  if (!request.topic_id().empty()) payload["TopicId"] = request.topic_id();
+  return payload;
+}
+
+}  // namespace
+
+GroupMessageLogic::GroupMessageLogic(GroupMessageStore* store, delivery::Deliverer* deliverer,
+                                     std::shared_ptr<v1::GroupService::StubInterface> groups,
+                                     Clock now, Random random)
+    : store_(store),
+      deliverer_(deliverer),
+      groups_(std::move(groups)),
+      now_(std::move(now)),
+      random_(std::move(random)) {}
+
+absl::StatusOr<v1::MemberContext> GroupMessageLogic::Context(uint64_t sdkappid,
+                                                             const std::string& group,
+                                                             const std::string& user) {
+  if (group.empty() || group.size() > kMaxGroupIdBytes) {
+    return errors::Error(kGroupInvalidId, "GroupId is missing or invalid");
+  }
+  v1::MemberContextRequest request;
+  request.set_group_id(group);
+  request.set_user_id(user);
+  v1::MemberContext context;
+  rpc::Caller self = rpc::ServiceCaller(sdkappid, "parley-message");
+  auto call = rpc::NewContext(&self, std::chrono::milliseconds(3000));
+  grpc::Status status = groups_->GetMemberContext(call.get(), request, &context);
+  if (!status.ok()) return errors::FromGrpc(status);
+  return context;
+}
+
+absl::StatusOr<v1::MemberContext> GroupMessageLogic::Reader(const rpc::Caller& caller,
+                                                            const std::string& group,
+                                                            uint64_t* first_seq) {
+  auto context = Context(caller.sdkappid, group, caller.is_admin ? "" : caller.identifier);
+  if (!context.ok()) return context.status();
+  *first_seq = 1;
+  if (caller.is_admin) return context;
+  if (!context->member()) {
+    return errors::Error(kGroupNoPermission, "you are not a member of this group");
+  }
+  auto seqs = store_->MemberSeqs(caller.sdkappid, caller.identifier, {group});
+  if (!seqs.ok()) return seqs.status();
+  uint64_t join_seq = seqs->empty() ? 0 : (*seqs)[0].join_seq;
+  *first_seq = FirstReadableSeq(context->group_type(), join_seq);
+  return context;
+}
+
+absl::Status GroupMessageLogic::BeforeSend(const rpc::Caller& caller,
+                                           const v1::MemberContext& context,
+                                           v1::SendGroupRequest* request, bool* dropped) {
+  *dropped = false;
+  if (callbacks_ == nullptr ||
+      Has(request->forbid_callback_control(), "ForbidBeforeSendMsgCallback") ||
+      !callbacks_->Enabled(caller.sdkappid, kBeforeSend)) {
+    return absl::OkStatus();
+  }
+  auto verdict = callbacks_->Before(
+      caller.sdkappid, kBeforeSend,
+      SendPayload(caller, context, *request, request->from_account()).dump(),
+      callbacks::OptPlatform(caller.is_admin, caller.platform), caller.client_ip);
+  if (verdict.verdict() == v1::BeforeResponse::DROP) {
+    *dropped = true;
+    return absl::OkStatus();
+  }
+  if (verdict.verdict() == v1::BeforeResponse::REJECT) {
+    int32_t code = verdict.error_code();
+    // [10100, 10200] are the app's own codes, 80003 the failure policy's
+    // refusal (backend unreachable); anything else is the generic refusal.
+    if (code != kCallbackFailed && (code < 10100 || code > 10200)) code = kGroupRefusedByCallback;
+    return errors::Error(code, verdict.error_info().empty()
+                                   ? "the message was refused by the app's before-send callback"
+                                   : verdict.error_info());
+  }
+  if (verdict.response_json().empty()) return absl::OkStatus();
+  auto answer = nlohmann::json::parse(verdict.response_json(), nullptr, false);
+  if (!answer.is_object()) return absl::OkStatus();
+  v1::SendGroupRequest changed = *request;
+  if (auto body = answer.find("MsgBody"); body != answer.end() && body->is_array()) {
+    if (!protojson::Parse(body->dump(), changed.mutable_msg_body(), {true}).ok()) {
+      return absl::OkStatus();
+    }
+  }
+  if (auto cloud = answer.find("CloudCustomData"); cloud != answer.end() && cloud->is_string()) {
+    changed.set_cloud_custom_data(cloud->get<std::string>());
+  }
+  std::string body_json = ListJson(changed.msg_body());
+  if (!ValidateMsgBody(changed.msg_body(), body_json.size() + changed.cloud_custom_data().size())
+           .ok()) {
+    log::Warn("callback_rewrite_ignored",
+              {{"sdkappid", caller.sdkappid}, {"reason", "the rewritten message is invalid"}});
+    return absl::OkStatus();
+  }
+  *request = std::move(changed);
+  return absl::OkStatus();
+}
+
+void GroupMessageLogic::AfterSend(const rpc::Caller& caller, const v1::MemberContext& context,
+                                  const v1::SendGroupRequest& request, uint64_t seq,
+                                  int64_t time) {
+  if (callbacks_ == nullptr ||
+      Has(request.forbid_callback_control(), "ForbidAfterSendMsgCallback") ||
+      !callbacks_->Enabled(caller.sdkappid, kAfterSend)) {
+    return;
+  }
+  nlohmann::json payload = SendPayload(caller, context, request, request.from_account());
+  payload["MsgSeq"] = seq;
+  payload["MsgTime"] = time;
+  std::string at = AtInfoJson(request);
+  if (!at.empty()) payload["GroupAtInfo"] = nlohmann::json::parse(at, nullptr, false);
+  callbacks_->After(caller.sdkappid, kAfterSend, payload.dump(),
+                    callbacks::OptPlatform(caller.is_admin, caller.platform), caller.client_ip);
+}
+
+void GroupMessageLogic::Deliver(uint64_t sdkappid, const v1::GroupEvent& event) {
+  v1::GroupDelivery delivery;
+  delivery.set_group_id(event.group_id());
+  event.SerializeToString(delivery.mutable_event());
+  deliverer_->EnqueueGroup(sdkappid, std::move(delivery));
+}
+
+absl::StatusOr<v1::SendGroupResponse> GroupMessageLogic::SendGroup(
+    const rpc::Caller& caller, const v1::SendGroupRequest& original) {
+  static auto& stored = metrics::Registry::Default().GetCounter(
+      "parley_group_messages_total", "group messages stored");
+  v1::SendGroupRequest request = original;
+  if (!caller.is_admin) {
+    if (!request.from_account().empty() && request.from_account() != caller.identifier) {
+      return errors::Error(kGroupNoPermission, "users send only as themselves");
+    }
+    request.set_from_account(caller.identifier);
+  } else if (request.from_account().empty()) {
+    request.set_from_account(caller.identifier);
+  }
+  if (request.from_account().size() > 32) {
+    return errors::Error(kGroupInvalidParam, "From_Account is invalid");
+  }
+  if (auto st = CheckGroupSend(request); !st.ok()) return st;
+  if (!request.has_random()) {
+    if (caller.is_admin && request.client_msg_id().empty()) {
+      return errors::Error(kGroupInvalidParam, "Random is required");
+    }
+    request.set_random(random_());
+  }
+  std::string body_json = ListJson(request.msg_body());
+  if (auto st = ValidateMsgBody(request.msg_body(),
+                                body_json.size() + request.cloud_custom_data().size());
+      !st.ok()) {
+    int32_t code = errors::TencentCode(st) == kBodyTooLong ? kBodyTooLong : kGroupInvalidParam;
+    return errors::Error(code, st.message());
+  }
+  auto context = Context(caller.sdkappid, request.group_id(), request.from_account());
+  if (!context.ok()) return context.status();
+  bool admin_as_self = caller.is_admin && request.from_account() == caller.identifier;
+  if (!context->member() && !admin_as_self) {
+    return errors::Error(kGroupNoPermission, caller.is_admin
+                                                 ? "From_Account is not a member of the group"
+                                                 : "you are not a member of this group");
+  }
+  int64_t now = now_();
+  if (!caller.is_admin &&
+      SenderMuted(context->role(), context->mute_until(), context->mute_all(), now)) {
+    return errors::Error(kGroupSenderMuted, "you are muted in this group");
+  }
+  bool dropped = false;
+  if (auto st = BeforeSend(caller, *context, &request, &dropped); !st.ok()) return st;
+  v1::SendGroupResponse response;
+  response.set_msg_time(static_cast<uint32_t>(now));
+  if (dropped) {
+    response.set_msg_drop_reason("CallbackDropped");
+    return response;
+  }
+  v1::GroupEvent event;
+  event.set_group_id(request.group_id());
+  event.set_kind(v1::GroupEvent::KIND_MESSAGE);
+  event.set_event_time(static_cast<uint32_t>(now));
+  auto* m = event.mutable_message();
+  m->set_group_id(request.group_id());
+  m->set_from_account(request.from_account());
+  m->set_msg_random(request.random());
+  m->set_msg_time_stamp(static_cast<uint32_t>(now));
+  m->set_msg_priority(request.msg_priority().empty() ? "Normal" : request.msg_priority());
+  *m->mutable_msg_body() = request.msg_body();
+  m->set_cloud_custom_data(request.cloud_custom_data());
+  *m->mutable_group_at_info() = request.group_at_info();
+  *m->mutable_to_account() = request.to_account();
+  m->set_need_read_receipt(request.need_read_receipt() ? 1 : 0);
+  m->set_client_msg_id(request.client_msg_id());
+  if (request.online_only_flag() == 1) {
+    // Online only: pushed with seq 0, never stored.
+    response.set_msg_drop_reason("OnlineOnly");
+    Deliver(caller.sdkappid, event);
+    return response;
+  }
+  GroupAppend append;
+  append.sdkappid = caller.sdkappid;
+  append.group_id = request.group_id();
+  append.group_type = context->group_type();
+  append.kind = v1::GroupEvent::KIND_MESSAGE;
+  append.from = request.from_account();
+  append.random = request.random();
+  append.time = now;
+  append.priority = m->msg_priority();
+  append.body_json = ListJson(request.msg_body());
+  append.cloud_custom_data = request.cloud_custom_data();
+  if (request.has_offline_push_info()) append.offline_push_json = ToJson(request.offline_push_info());
+  append.at_info_json = AtInfoJson(request);
+  append.to_accounts.assign(request.to_account().begin(), request.to_account().end());
+  append.need_receipt = request.need_read_receipt() != 0;
+  append.counts_unread = CountsUnread(request);
+  append.client_msg_id = request.client_msg_id();
+  append.dedup = true;
+  auto result = store_->Append(append);
+  if (!result.ok()) return result.status();
+  response.set_msg_seq(static_cast<uint32_t>(result->seq));
+  response.set_msg_time(static_cast<uint32_t>(result->time));
+  if (result->duplicate) {
+    response.set_duplicate(true);
+    return response;
+  }
+  stored.Increment();
+  event.set_seq(result->seq);
+  m->set_msg_seq(static_cast<uint32_t>(result->seq));
+  m->set_msg_key(absl::StrCat(result->seq, "_", request.random(), "_", result->time));
+  Deliver(caller.sdkappid, event);
+  {
+    // The group's last message, the sender's last send and a Work group's
+    // activation, off the sender's path.
+    struct Note {
+      grpc::ClientContext context;
+      v1::NoteGroupMessageRequest request;
+      v1::GroupEmpty response;
+    };
+    auto note = std::make_shared<Note>();
+    rpc::Caller self = rpc::ServiceCaller(caller.sdkappid, "parley-message");
+    rpc::SetCaller(note->context, self);
+    note->context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(3));
+    note->request.set_group_id(request.group_id());
+    note->request.set_from_account(request.from_account());
+    note->request.set_msg_seq(result->seq);
+    note->request.set_msg_time(result->time);
+    groups_->async()->NoteGroupMessage(&note->context, &note->request, &note->response,
+                                       [note](grpc::Status status) {
+                                         if (!status.ok()) {
+                                           log::Warn("group_note_failed",
+                                                     {{"error", status.error_message()}});
+                                         }
+                                       });
+  }
+  AfterSend(caller, *context, request, result->seq, result->time);
+  return response;
+}
+
+absl::StatusOr<v1::GetGroupHistoryResponse> GroupMessageLogic::GetGroupHistory(
+    const rpc::Caller& caller, const v1::GetGroupHistoryRequest& request) {
+  if (request.req_msg_number() == 0 || request.req_msg_number() > kMaxHistoryPage) {
+    return errors::Error(kGroupInvalidParam, "ReqMsgNumber must be 1 to 20");
+  }
+  uint64_t first = 1;
+  auto context = Reader(caller, request.group_id(), &first);
+  if (!context.ok()) return context.status();
+  auto head = store_->Head(caller.sdkappid, request.group_id());
+  if (!head.ok()) return head.status();
+  uint64_t last = request.req_msg_seq() == 0 ? head->first
+                                             : std::min<uint64_t>(request.req_msg_seq(), head->first);
+  v1::GetGroupHistoryResponse response;
+  response.set_group_id(request.group_id());
+  if (last < first) {
+    response.set_is_finished(1);
+    return response;
+  }
+  // Newest first, a page of 50 seqs at a time (at most 10 pages a call),
+  // skipping silent tips and, unless asked for, recalled messages.
+  std::string reader = caller.is_admin ? "" : caller.identifier;
+  const int wanted = static_cast<int>(request.req_msg_number());
+  uint64_t upper = last;  // the newest seq not yet examined
+  for (int round = 0; round < 10 && upper >= first && response.rsp_msg_list_size() < wanted;
+       ++round) {
+    uint64_t lower = upper - first >= 49 ? upper - 49 : first;
+    auto events = store_->Range(caller.sdkappid, request.group_id(), lower, upper, 50, reader);
+    if (!events.ok()) return events.status();
+    uint64_t examined = lower;
+    for (auto it = events->rbegin(); it != events->rend(); ++it) {
+      if (response.rsp_msg_list_size() >= wanted) break;
+      examined = it->seq();
+      if (it->kind() == v1::GroupEvent::KIND_TIP && it->tip().silent()) continue;
+      if (it->message().msg_flag_bits() == 8 && request.with_recalled_msg() != 1) continue;
+      *response.add_rsp_msg_list() = it->message();
+    }
+    upper = examined - 1;
+    if (examined == 0) break;
+  }
+  response.set_is_finished(upper < first ? 1 : 0);
+  return response;
+}
+
+absl::StatusOr<v1::GetGroupRangeResponse> GroupMessageLogic::GetGroupRange(
+    const rpc::Caller& caller, const v1::GetGroupRangeRequest& request) {
+  uint32_t limit = request.limit() == 0 ? kMaxRangePage : std::min(request.limit(), kMaxRangePage);
+  uint64_t first = 1;
+  if (caller.is_service) {
+    if (request.group_id().empty()) return errors::Error(kGroupInvalidId, "group_id is missing");
+  } else {
+    auto context = Reader(caller, request.group_id(), &first);
+    if (!context.ok()) return context.status();
+  }
+  auto head = store_->Head(caller.sdkappid, request.group_id());
+  if (!head.ok()) return head.status();
+  v1::GetGroupRangeResponse response;
+  response.set_max_seq(head->first);
+  uint64_t from = std::max(request.after_seq() + 1, first);
+  if (from > head->first) {
+    response.set_complete(true);
+    return response;
+  }
+  auto events = store_->Range(caller.sdkappid, request.group_id(), from, head->first, limit,
+                              caller.is_admin ? "" : caller.identifier);
+  if (!events.ok()) return events.status();
+  for (auto& event : *events) *response.add_events() = std::move(event);
+  response.set_complete(response.events_size() == 0 ||
+                        response.events(response.events_size() - 1).seq() >= head->first);
+  return response;
+}
+
+absl::StatusOr<v1::RecallGroupResponse> GroupMessageLogic::RecallGroup(
+    const rpc::Caller& caller, const v1::RecallGroupRequest& request) {
+  if (request.msg_seq_list_size() == 0) {
+    return errors::Error(kGroupInvalidParam, "MsgSeqList is empty");
+  }
+  if (request.msg_seq_list_size() > 100) {
+    return errors::Error(kGroupInvalidParam, "MsgSeqList has more than 100 entries");
+  }
+  auto context = Context(caller.sdkappid, request.group_id(),
+                         caller.is_admin ? "" : caller.identifier);
+  if (!context.ok()) return context.status();
+  if (!caller.is_admin && !context->member()) {
+    return errors::Error(kGroupNoPermission, "you are not a member of this group");
+  }
+  int64_t now = now_();
+  v1::RecallGroupResponse response;
+  nlohmann::json recalled = nlohmann::json::array();
+  for (const auto& item : request.msg_seq_list()) {
+    auto* result = response.add_recall_ret_list();
+    result->set_msg_seq(item.msg_seq());
+    auto found = store_->Find(caller.sdkappid, request.group_id(), item.msg_seq());
+    if (!found.ok()) return found.status();
+    if (!found->has_value()) {
+      result->set_ret_code(kGroupRecallNotFound);
+      continue;
+    }
+    const GroupEventInfo& info = **found;
+    if (info.kind != v1::GroupEvent::KIND_MESSAGE) {
+      result->set_ret_code(kGroupNotRecallable);
+      continue;
+    }
+    if (info.recalled) {
+      result->set_ret_code(kGroupRecallNotFound);
+      continue;
+    }
+    auto allowed = MayRecall(caller.is_admin, context->role(), caller.identifier, info.from,
+                             info.time, now);
+    if (!allowed.ok()) {
+      result->set_ret_code(errors::TencentCode(allowed));
+      continue;
+    }
+    auto changed = store_->Recall(caller.sdkappid, request.group_id(), item.msg_seq());
+    if (!changed.ok()) return changed.status();
+    if (!*changed) {
+      result->set_ret_code(kGroupRecallNotFound);
+      continue;
+    }
+    v1::GroupEvent event;
+    event.set_group_id(request.group_id());
+    event.set_kind(v1::GroupEvent::KIND_RECALL);
+    event.set_target_seq(item.msg_seq());
+    event.set_event_time(static_cast<uint32_t>(now));
+    Deliver(caller.sdkappid, event);
+    recalled.push_back({{"MsgSeq", item.msg_seq()}});
+  }
+  if (!recalled.empty() && callbacks_ != nullptr &&
+      callbacks_->Enabled(caller.sdkappid, kAfterRecall)) {
+    nlohmann::json payload;
+    payload["GroupId"] = request.group_id();
+    payload["Type"] = TypeName(context->group_type());
+    payload["Operator_Account"] = caller.identifier;
+    payload["MsgSeqList"] = recalled;
+    if (!request.topic_id().empty()) payload["TopicId"] = request.topic_id();
+    callbacks_->After(caller.sdkappid, kAfterRecall, payload.dump(),
+                      callbacks::OptPlatform(caller.is_admin, caller.platform), caller.client_ip);
+  }
+  return response;
+}
+
+absl::StatusOr<v1::GetGroupStatesResponse> GroupMessageLogic::GetGroupStates(
+    const rpc::Caller& caller, const v1::GetGroupStatesRequest& request) {
+  if (caller.is_admin && !caller.is_service) {
+    return errors::Error(kGroupInvalidParam, "group states are per user");
+  }
+  if (request.group_ids_size() > 1000) {
+    return errors::Error(kGroupInvalidParam, "at most 1000 group_ids");
+  }
+  auto seqs = store_->MemberSeqs(caller.sdkappid, caller.identifier,
+                                 {request.group_ids().begin(), request.group_ids().end()});
+  if (!seqs.ok()) return seqs.status();
+  v1::GetGroupStatesResponse response;
+  for (const auto& s : *seqs) {
+    auto* state = response.add_groups();
+    state->set_group_id(s.group_id);
+    state->set_max_seq(s.max_seq);
+    state->set_read_seq(s.read_seq);
+    state->set_join_seq(s.join_seq);
+    state->set_unread(s.unread);
+    state->set_msg_flag(MsgFlagName(s.msg_flag));
+  }
+  return response;
+}
+
+absl::StatusOr<v1::MarkGroupReadResponse> GroupMessageLogic::MarkGroupRead(
+    const rpc::Caller& caller, const v1::MarkGroupReadRequest& request) {
+  if (caller.is_admin) return errors::Error(kGroupInvalidParam, "read positions are per user");
+  if (request.group_id().empty() || request.group_id().size() > kMaxGroupIdBytes) {
+    return errors::Error(kGroupInvalidId, "GroupId is missing or invalid");
+  }
+  auto read = store_->MarkRead(caller.sdkappid, caller.identifier, request.group_id(),
+                               request.read_seq());
+  if (absl::IsNotFound(read.status())) {
+    return errors::Error(kGroupNoPermission, "you are not a member of this group");
+  }
+  if (!read.ok()) return read.status();
+  v1::MarkGroupReadResponse response;
+  response.set_read_seq(*read);
+  return response;
+}
+
+absl::StatusOr<v1::PostGroupTipResponse> GroupMessageLogic::PostGroupTip(
+    const rpc::Caller& caller, const v1::PostGroupTipRequest& request) {
+  if (!caller.is_service) return errors::Error(kGroupNoPermission, "internal callers only");
+  if (request.group_id().empty()) return errors::Error(kGroupInvalidId, "group_id is missing");
+  auto change = delivery::MembershipOf(request.tip());
+  int64_t now = now_();
+  GroupAppend append;
+  append.sdkappid = caller.sdkappid;
+  append.group_id = request.group_id();
+  append.group_type = request.group_type();
+  append.kind = v1::GroupEvent::KIND_TIP;
+  append.from = request.tip().operator_account();
+  append.time = now;
+  append.body_json = ToJson(request.tip());
+  append.counts_unread = false;
+  if (change.flag_changed) {
+    for (const auto& user : change.joined) {
+      append.flag_change = {user, delivery::MsgFlagValue(request.tip().detail())};
+    }
+  } else {
+    append.joined = change.joined;
+    append.joined_flag = delivery::MsgFlagValue(request.tip().detail());
+  }
+  append.left = change.left;
+  append.dismissed = change.dismissed;
+  auto result = store_->Append(append);
+  if (!result.ok()) return result.status();
+  v1::GroupEvent event;
+  event.set_group_id(request.group_id());
+  event.set_seq(result->seq);
+  event.set_kind(v1::GroupEvent::KIND_TIP);
+  event.set_event_time(static_cast<uint32_t>(result->time));
+  *event.mutable_tip() = request.tip();
+  auto* m = event.mutable_message();
+  m->set_group_id(request.group_id());
+  m->set_from_account(request.tip().operator_account());
+  m->set_msg_seq(static_cast<uint32_t>(result->seq));
+  m->set_msg_time_stamp(static_cast<uint32_t>(result->time));
+  m->set_is_system_msg(1);
+  *m->mutable_tip() = request.tip();
+  v1::GroupDelivery delivery;
+  delivery.set_group_id(request.group_id());
+  event.SerializeToString(delivery.mutable_event());
+  if (!change.flag_changed) {
+    for (const auto& user : change.joined) delivery.add_route_users(user);
+  }
+  delivery.set_dismissed(change.dismissed);
+  // At once: the group service answers its caller after this, so whatever
+  // the caller sends next is routed with the change in place.
+  grpc::Status delivered = deliverer_->DeliverGroupNow(caller.sdkappid, delivery);
+  if (!delivered.ok()) {
+    log::Warn("group_tip_delivery_failed",
+              {{"sdkappid", caller.sdkappid}, {"error", delivered.error_message()}});
+  }
+  v1::PostGroupTipResponse response;
+  response.set_seq(result->seq);
+  return response;
+}
+
+}  // namespace parley::message

@@ -1,0 +1,81 @@
+// Group messages in the message service (group_message.proto).
+//
+// GroupMessageLogic holds the behaviour and is what tests construct;
+// GroupMessageGrpcService adapts it to gRPC. Membership, roles and mutes come
+// from the group service (GetMemberContext) at each send; seqs, contents and
+// read positions are here (group_msg_store.h); delivery is by gateway
+// (push DeliverGroup). Thread-safe.
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "group_msg_rules.h"
+#include "group_msg_store.h"
+#include "parley/callbacks/callbacks.h"
+#include "parley/delivery/deliverer.h"
+#include "parley/rpc/caller.h"
+#include "parley/rpc/serve.h"
+#include "parley/v1/group.grpc.pb.h"
+#include "parley/v1/group_message.grpc.pb.h"
+
+namespace parley::message {
+
+class GroupMessageLogic {
+ public:
+  using Clock = std::function<int64_t()>;  // unix seconds
+  using Random = std::function<uint32_t()>;
+
+  GroupMessageLogic(GroupMessageStore* store, delivery::Deliverer* deliverer,
+                    std::shared_ptr<v1::GroupService::StubInterface> groups, Clock now,
+                    Random random);
+  // Group.CallbackBeforeSendMsg, AfterSendMsg, AfterRecallMsg; none when unset.
+  void SetCallbacks(callbacks::CallbackClient* callbacks) { callbacks_ = callbacks; }
+
+#define PARLEY_GROUP_MESSAGE_METHODS(X)                                      \
+  X(SendGroup, SendGroupRequest, SendGroupResponse)                          \
+  X(GetGroupHistory, GetGroupHistoryRequest, GetGroupHistoryResponse)        \
+  X(GetGroupRange, GetGroupRangeRequest, GetGroupRangeResponse)              \
+  X(RecallGroup, RecallGroupRequest, RecallGroupResponse)                    \
+  X(GetGroupStates, GetGroupStatesRequest, GetGroupStatesResponse)           \
+  X(MarkGroupRead, MarkGroupReadRequest, MarkGroupReadResponse)              \
+  X(PostGroupTip, PostGroupTipRequest, PostGroupTipResponse)
+#define PARLEY_GROUP_MESSAGE_METHOD(Method, Req, Resp) \
+  absl::StatusOr<v1::Resp> Method(const rpc::Caller& caller, const v1::Req& request);
+  PARLEY_GROUP_MESSAGE_METHODS(PARLEY_GROUP_MESSAGE_METHOD)
+#undef PARLEY_GROUP_MESSAGE_METHOD
+
+ private:
+  // The group and `user`'s standing in it (group service): 10015 for a
+  // malformed ID, 10010 when there is no such group.
+  absl::StatusOr<v1::MemberContext> Context(uint64_t sdkappid, const std::string& group,
+                                            const std::string& user);
+  // For reads: the caller's context, 10007 for a user who is not a member;
+  // `first_seq` gets the oldest seq they may read (1 for admins).
+  absl::StatusOr<v1::MemberContext> Reader(const rpc::Caller& caller, const std::string& group,
+                                           uint64_t* first_seq);
+  // Group.CallbackBeforeSendMsg: may refuse, drop (*dropped) or rewrite.
+  absl::Status BeforeSend(const rpc::Caller& caller, const v1::MemberContext& context,
+                          v1::SendGroupRequest* request, bool* dropped);
+  void AfterSend(const rpc::Caller& caller, const v1::MemberContext& context,
+                 const v1::SendGroupRequest& request, uint64_t seq, int64_t time);
+  void Deliver(uint64_t sdkappid, const v1::GroupEvent& event);
+
+  GroupMessageStore* store_;
+  delivery::Deliverer* deliverer_;
+  std::shared_ptr<v1::GroupService::StubInterface> groups_;
+  callbacks::CallbackClient* callbacks_ = nullptr;
+  Clock now_;
+  Random random_;
+};
+
+class GroupMessageGrpcService final : public v1::GroupMessageService::Service {
+ public:
+  explicit GroupMessageGrpcService(GroupMessageLogic* logic) : logic_(logic) {}
+  PARLEY_GROUP_MESSAGE_METHODS(PARLEY_RPC_AS_CALLER)
+
+ private:
+  GroupMessageLogic* logic_;
+};
+
+}  // namespace parley::message

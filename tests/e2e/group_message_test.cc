@@ -1,0 +1,244 @@
+// Group messages end to end: send_group_msg over REST and the client
+// protocol, delivery by gateway to every session of every member across two
+// gateways, tips that change who receives, mutes, recall, history and the
+// one-call catch-up after a reconnect.
+#include <catch2/catch.hpp>
+
+#include <set>
+
+#include "support/e2e_helpers.h"
+#include "support/test_cluster.h"
+
+using namespace parley::testing;
+using nlohmann::json;
+
+namespace {
+
+json Group(const TestCluster& c, const std::string& command, const json& body) {
+  json answer = c.Rest("group_open_http_svc/" + command, body.dump());
+  INFO(command << " " << body.dump() << " -> " << answer.dump());
+  return answer;
+}
+
+int Code(const json& answer) { return answer.value("ErrorCode", -1); }
+
+json Text(const std::string& text) {
+  return json::array({{{"MsgType", "TIMTextElem"}, {"MsgContent", {{"Text", text}}}}});
+}
+
+uint64_t Seq(const json& event) { return std::stoull(event.value("Seq", std::string("0"))); }
+
+std::string TextOf(const json& event) {
+  return event["Message"]["MsgBody"][0]["MsgContent"]["Text"];
+}
+
+// The next group event of `group` that is a message or a shown tip.
+json NextIn(WsClient& client, const std::string& group, int timeout_ms = 5000) {
+  for (;;) {
+    auto event = client.NextGroupEvent(timeout_ms);
+    REQUIRE(event.has_value());
+    if ((*event)["GroupId"] == group) return *event;
+  }
+}
+
+}  // namespace
+
+TEST_CASE("group messages reach every session of every member across two gateways, once and "
+          "in order",
+          "[group][groupmsg][ws]") {
+  TestCluster c;
+  int http_b = 0;
+  Process gateway_b = c.StartExtraGateway(&http_b, "gw-gb-" + std::to_string(c.sdkappid));
+  ImportAccounts(c, {"owner", "ann", "ben", "cat"});
+  std::string id = Group(c, "create_group", {{"Owner_Account", "owner"},
+                                              {"Type", "Public"},
+                                              {"Name", "Team"},
+                                              {"MemberList", {{{"Member_Account", "ann"}},
+                                                              {{"Member_Account", "ben"}}}}})["GroupId"];
+  // ann on two devices on gateway A, ben on gateway B, cat (not a member) on A.
+  WsClient ann_phone(c.http_port), ann_web(c.http_port), ben(http_b), cat(c.http_port);
+  LoginOk(ann_phone, c, "ann", "Android");
+  LoginOk(ann_web, c, "ann", "Web");
+  LoginOk(ben, c, "ben", "iPhone");
+  LoginOk(cat, c, "cat");
+
+  // REST: the seq follows the creation tip (seq 1).
+  json sent = Group(c, "send_group_msg",
+                    {{"GroupId", id}, {"From_Account", "ann"}, {"Random", 7}, {"MsgBody", Text("hi")}});
+  REQUIRE(Code(sent) == 0);
+  CHECK(sent["MsgSeq"] == 2);
+  for (WsClient* client : {&ann_phone, &ann_web, &ben}) {
+    json event = NextIn(*client, id);
+    CHECK(event["Kind"] == "KIND_MESSAGE");
+    CHECK(Seq(event) == 2);
+    CHECK(TextOf(event) == "hi");
+    CHECK(event["Message"]["From_Account"] == "ann");
+  }
+  CHECK_FALSE(cat.NextGroupEvent(300).has_value());
+  // The same Random within 5 minutes: the first message's seq, nothing new.
+  json again = Group(c, "send_group_msg",
+                     {{"GroupId", id}, {"From_Account", "ann"}, {"Random", 7}, {"MsgBody", Text("hi")}});
+  CHECK(again["MsgSeq"] == 2);
+
+  // A client send (api frame), retried with the same ClientMsgId.
+  json body = {{"GroupId", id}, {"ClientMsgId", "b-1"}, {"MsgBody", Text("from ben")}};
+  json first = UserCall(ben, "send_group_msg", body);
+  REQUIRE(UserCode(first) == 0);
+  CHECK(first["MsgSeq"] == 3);
+  json retry = UserCall(ben, "send_group_msg", body);
+  CHECK(retry["MsgSeq"] == 3);
+  CHECK(retry["Duplicate"] == true);
+  for (WsClient* client : {&ann_phone, &ann_web, &ben}) {
+    json event = NextIn(*client, id);
+    CHECK(Seq(event) == 3);
+    CHECK(TextOf(event) == "from ben");
+  }
+  for (WsClient* client : {&ann_phone, &ann_web, &ben}) {
+    CHECK_FALSE(client->NextGroupEvent(300).has_value());  // the retry delivered nothing
+  }
+
+  // Refusals, with Tencent's codes and nothing stored.
+  CHECK(UserCode(UserCall(cat, "send_group_msg", {{"GroupId", id}, {"MsgBody", Text("x")}})) ==
+        10007);
+  CHECK(Code(Group(c, "send_group_msg", {{"GroupId", id}, {"From_Account", "cat"}, {"Random", 1},
+                                         {"MsgBody", Text("x")}})) == 10007);
+  CHECK(Code(Group(c, "send_group_msg",
+                   {{"GroupId", "no-such-group"}, {"Random", 1}, {"MsgBody", Text("x")}})) == 10010);
+  CHECK(Code(Group(c, "send_group_msg", {{"GroupId", id}, {"MsgBody", Text("x")}})) == 10004);
+  CHECK(Code(Group(c, "send_group_msg", {{"GroupId", id}, {"Random", 1},
+                                         {"MsgPriority", "Urgent"}, {"MsgBody", Text("x")}})) ==
+        10004);
+  json ats = json::array();
+  for (int i = 0; i < 31; ++i) ats.push_back({{"GroupAt_Account", "ann"}});
+  CHECK(Code(Group(c, "send_group_msg", {{"GroupId", id}, {"Random", 2}, {"GroupAtInfo", ats},
+                                         {"MsgBody", Text("x")}})) == 10053);
+  CHECK(Code(Group(c, "send_group_msg",
+                   {{"GroupId", id}, {"Random", 3},
+                    {"MsgBody", json::array({{{"MsgType", "TIMNoSuchElem"}}})}})) == 10004);
+  CHECK(Code(c.Rest("group_open_http_svc/send_group_msg", "{\"GroupId\":")) == 10011);
+  json history = Group(c, "group_msg_get_simple", {{"GroupId", id}, {"ReqMsgNumber", 20}});
+  REQUIRE(Code(history) == 0);
+  CHECK(history["RspMsgList"].size() == 3);  // the tip and two messages
+  CHECK(history["IsFinished"] == 1);
+  CHECK(history["RspMsgList"][0]["MsgSeq"] == 3);
+
+  // A mute: the member's sends fail with 10017 (the app's do not).
+  REQUIRE(Code(Group(c, "forbid_send_msg",
+                     {{"GroupId", id}, {"Members_Account", {"ben"}}, {"MuteTime", 60}})) == 0);
+  CHECK(UserCode(UserCall(ben, "send_group_msg", {{"GroupId", id}, {"MsgBody", Text("x")}})) ==
+        10017);
+  for (WsClient* client : {&ann_phone, &ben}) {
+    json tip = NextIn(*client, id);
+    CHECK(tip["Kind"] == "KIND_TIP");
+    CHECK(tip["Tip"]["Type"] == "MemberMuted");
+  }
+
+  // A kick: ben sees the tip, then nothing more; ann goes on.
+  REQUIRE(Code(Group(c, "delete_group_member",
+                     {{"GroupId", id}, {"MemberToDel_Account", {"ben"}}})) == 0);
+  json kicked = NextIn(ben, id);
+  CHECK(kicked["Tip"]["Type"] == "MemberKicked");
+  REQUIRE(Code(Group(c, "send_group_msg", {{"GroupId", id}, {"From_Account", "owner"},
+                                           {"Random", 9}, {"MsgBody", Text("after")}})) == 0);
+  CHECK(NextIn(ann_phone, id)["Tip"]["Type"] == "MemberKicked");
+  CHECK(TextOf(NextIn(ann_phone, id)) == "after");
+  CHECK_FALSE(ben.NextGroupEvent(500).has_value());
+  CHECK(UserCode(UserCall(ben, "group_msg_get_simple", {{"GroupId", id}, {"ReqMsgNumber", 5}})) ==
+        10007);
+
+  // Recall: members their own within two minutes, never others'.
+  REQUIRE(Code(Group(c, "add_group_member",
+                     {{"GroupId", id}, {"MemberList", {{{"Member_Account", "cat"}}}}})) == 0);
+  json joined = NextIn(cat, id);
+  CHECK(joined["Tip"]["Type"] == "MemberJoined");
+  json mine = UserCall(cat, "send_group_msg", {{"GroupId", id}, {"MsgBody", Text("oops")}});
+  REQUIRE(UserCode(mine) == 0);
+  uint32_t oops = mine["MsgSeq"];
+  json others = UserCall(cat, "group_msg_recall", {{"GroupId", id}, {"MsgSeqList", {{{"MsgSeq", 2}}}}});
+  CHECK(others["RecallRetList"][0]["RetCode"] == 10007);
+  json recalled = UserCall(cat, "group_msg_recall",
+                           {{"GroupId", id}, {"MsgSeqList", {{{"MsgSeq", oops}}, {{"MsgSeq", 999}}}}});
+  CHECK(recalled["RecallRetList"][0]["RetCode"] == 0);
+  CHECK(recalled["RecallRetList"][1]["RetCode"] == 10030);
+  bool saw_recall = false;
+  for (int i = 0; i < 10 && !saw_recall; ++i) {
+    json event = NextIn(ann_web, id);
+    saw_recall = event["Kind"] == "KIND_RECALL" && Seq(json{{"Seq", event.value("TargetSeq", "0")}}) == oops;
+  }
+  CHECK(saw_recall);
+  json without = Group(c, "group_msg_get_simple", {{"GroupId", id}, {"ReqMsgNumber", 1}});
+  CHECK(without["RspMsgList"][0]["MsgSeq"] != oops);
+  json with = Group(c, "group_msg_get_simple",
+                    {{"GroupId", id}, {"ReqMsgNumber", 1}, {"WithRecalledMsg", 1}});
+  CHECK(with["RspMsgList"][0]["MsgSeq"] == oops);
+  CHECK(with["RspMsgList"][0]["MsgFlagBits"] == 8);
+  // cat joined a Public group: history before joining is hidden.
+  json cats = UserCall(cat, "group_msg_get_simple", {{"GroupId", id}, {"ReqMsgNumber", 20}});
+  for (const auto& m : cats["RspMsgList"]) CHECK(m["MsgSeq"].get<uint32_t>() >= oops - 1);
+}
+
+TEST_CASE("after a reconnect one call tells which groups have news, and each is fetched once, "
+          "in order",
+          "[group][groupmsg][ws]") {
+  TestCluster c;
+  ImportAccounts(c, {"owner", "dan"});
+  std::vector<std::string> groups;
+  for (int i = 0; i < 3; ++i) {
+    groups.push_back(Group(c, "create_group", {{"Owner_Account", "owner"},
+                                                {"Type", "Private"},
+                                                {"Name", "g" + std::to_string(i)},
+                                                {"MemberList", {{{"Member_Account", "dan"}}}}})["GroupId"]);
+  }
+  std::map<std::string, uint64_t> held;  // what dan's device holds, per group
+  {
+    WsClient dan(c.http_port);
+    LoginOk(dan, c, "dan");
+    json states = dan.Call("s1", {{"groupStates", json::object()}});
+    REQUIRE(states.contains("groupStates"));
+    REQUIRE(states["groupStates"]["groups"].size() == 3);
+    for (const auto& g : states["groupStates"]["groups"]) {
+      held[g["groupId"]] = std::stoull(g.value("maxSeq", std::string("0")));
+    }
+  }
+  // While dan is away: two messages in the first group, one in the third.
+  for (auto [group, n] : std::vector<std::pair<std::string, int>>{{groups[0], 2}, {groups[2], 1}}) {
+    for (int i = 0; i < n; ++i) {
+      REQUIRE(Code(Group(c, "send_group_msg",
+                         {{"GroupId", group}, {"From_Account", "owner"}, {"Random", 100 + i},
+                          {"MsgBody", Text(group + "/" + std::to_string(i))}})) == 0);
+    }
+  }
+  WsClient dan(c.http_port);
+  LoginOk(dan, c, "dan");
+  json states = dan.Call("s2", {{"groupStates", json::object()}});
+  std::map<std::string, json> by_group;
+  for (const auto& g : states["groupStates"]["groups"]) by_group[g["groupId"]] = g;
+  REQUIRE(by_group.size() == 3);
+  CHECK(std::stoull(by_group[groups[1]].value("maxSeq", std::string("0"))) == held[groups[1]]);
+  CHECK(by_group[groups[0]]["unread"] == 2);
+  CHECK(by_group[groups[2]]["unread"] == 1);
+  for (int g : {0, 2}) {
+    json range = dan.Call("r" + std::to_string(g),
+                          {{"groupRange", {{"groupId", groups[g]},
+                                           {"afterSeq", std::to_string(held[groups[g]])}}}});
+    REQUIRE(range.contains("groupRange"));
+    const json& events = range["groupRange"]["events"];
+    REQUIRE(events.size() == (g == 0 ? 2u : 1u));
+    for (size_t i = 0; i < events.size(); ++i) {
+      CHECK(Seq(events[i]) == held[groups[g]] + 1 + i);
+      CHECK(TextOf(events[i]) == groups[g] + "/" + std::to_string(i));
+    }
+  }
+  // Read: the unread count goes to 0.
+  json read = dan.Call("rd", {{"groupRead", {{"GroupId", groups[0]}}}});
+  CHECK(read.contains("ack"));
+  json after = dan.Call("s3", {{"groupStates", {{"groupIds", {groups[0]}}}}});
+  CHECK(after["groupStates"]["groups"][0].value("unread", 0) == 0);
+  // A non-member reads nothing.
+  ImportAccounts(c, {"eve"});
+  WsClient eve(c.http_port);
+  LoginOk(eve, c, "eve");
+  json denied = eve.Call("e1", {{"groupRange", {{"groupId", groups[0]}}}});
+  REQUIRE(denied.contains("error"));
+  CHECK(denied["error"]["errorCode"] == 10007);
+}
