@@ -8,6 +8,7 @@
 
 #include "support/e2e_helpers.h"
 #include "support/test_cluster.h"
+#include "support/webhook_receiver.h"
 
 using namespace parley::testing;
 using nlohmann::json;
@@ -241,4 +242,64 @@ TEST_CASE("after a reconnect one call tells which groups have news, and each is 
   json denied = eve.Call("e1", {{"groupRange", {{"groupId", groups[0]}}}});
   REQUIRE(denied.contains("error"));
   CHECK(denied["error"]["errorCode"] == 10007);
+}
+
+TEST_CASE("Group.CallbackBeforeSendMsg allows, refuses, drops and rewrites; after-send and "
+          "after-recall report",
+          "[group][groupmsg][callback]") {
+  WebhookReceiver receiver;
+  receiver.OnCommand("Group.CallbackBeforeSendMsg", [](const WebhookReceiver::Call& call) {
+    std::string text = call.body["MsgBody"][0]["MsgContent"].value("Text", "");
+    if (text == "refuse") return WebhookReceiver::Ok({{"ErrorCode", 1}});
+    if (text == "custom") return WebhookReceiver::Ok({{"ErrorCode", 10150}, {"ErrorInfo", "nope"}});
+    if (text == "drop") return WebhookReceiver::Ok({{"ErrorCode", 2}});
+    if (text == "rewrite") return WebhookReceiver::Ok({{"ErrorCode", 0}, {"MsgBody", Text("clean")}});
+    return WebhookReceiver::Ok();
+  });
+  TestCluster c({{"PARLEY_CALLBACK_URL", receiver.url()}});
+  ImportAccounts(c, {"owner", "ann"});
+  std::string id = Group(c, "create_group", {{"Owner_Account", "owner"},
+                                              {"Type", "Public"},
+                                              {"Name", "Hooks"},
+                                              {"MemberList", {{{"Member_Account", "ann"}}}}})["GroupId"];
+  WsClient ann(c.http_port);
+  LoginOk(ann, c, "ann");
+  auto send = [&](const std::string& text, uint32_t random) {
+    return Group(c, "send_group_msg", {{"GroupId", id}, {"From_Account", "owner"},
+                                       {"Random", random}, {"MsgBody", Text(text)}});
+  };
+  CHECK(Code(send("refuse", 1)) == 10016);
+  json custom = send("custom", 2);
+  CHECK(Code(custom) == 10150);
+  CHECK(custom["ErrorInfo"] == "nope");
+  json dropped = send("drop", 3);
+  CHECK(Code(dropped) == 0);
+  CHECK(dropped["MsgDropReason"] == "CallbackDropped");
+  json rewritten = send("rewrite", 4);
+  REQUIRE(Code(rewritten) == 0);
+  uint32_t seq = rewritten["MsgSeq"];
+  CHECK(seq == 2);  // refused and dropped messages took no seq
+  json event = NextIn(ann, id);
+  CHECK(Seq(event) == seq);
+  CHECK(TextOf(event) == "clean");
+  // Forbidden callbacks are not asked.
+  json forbidden = Group(c, "send_group_msg",
+                         {{"GroupId", id}, {"From_Account", "owner"}, {"Random", 5},
+                          {"ForbidCallbackControl", {"ForbidBeforeSendMsgCallback"}},
+                          {"MsgBody", Text("refuse")}});
+  CHECK(Code(forbidden) == 0);
+
+  auto after = receiver.WaitFor("Group.CallbackAfterSendMsg", 2);
+  REQUIRE(after.size() >= 2);
+  CHECK(after[0].body["GroupId"] == id);
+  CHECK(after[0].body["MsgSeq"] == seq);
+  CHECK(after[0].body["MsgBody"][0]["MsgContent"]["Text"] == "clean");
+  CHECK(after[0].body["From_Account"] == "owner");
+  CHECK(after[0].body["Type"] == "Public");
+  REQUIRE(Code(Group(c, "group_msg_recall", {{"GroupId", id}, {"MsgSeqList", {{{"MsgSeq", seq}}}}})) ==
+          0);
+  auto recalls = receiver.WaitFor("Group.CallbackAfterRecallMsg", 1);
+  REQUIRE(recalls.size() == 1);
+  CHECK(recalls[0].body["MsgSeqList"] == json::array({{{"MsgSeq", seq}}}));
+  CHECK(recalls[0].body["Operator_Account"] == c.admin);
 }

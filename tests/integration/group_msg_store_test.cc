@@ -1,0 +1,176 @@
+// GroupMessageStore on real PostgreSQL: the group seq guarantees that only
+// hold under concurrency, with two stores on their own pools standing for
+// two message replicas.
+#include <catch2/catch.hpp>
+#include <future>
+#include <set>
+
+#include "group_msg_store.h"
+#include "parley/pg/migrations.h"
+#include "support/process.h"
+#include "support/test_cluster.h"
+
+namespace parley::pg {
+const std::vector<Migration>& message_migrations();
+}
+
+using namespace parley;
+
+namespace {
+
+std::unique_ptr<pg::Pool> Pool() {
+  auto p = pg::Pool::Create({testing::RequireEnv("PARLEY_TEST_PG_URL"), 4});
+  REQUIRE(p.ok());
+  REQUIRE(pg::ApplyMigrations(**p, "message", pg::message_migrations()).ok());
+  return std::move(*p);
+}
+
+message::GroupAppend Message(uint64_t app, const std::string& group, const std::string& from,
+                             uint32_t random) {
+  message::GroupAppend e;
+  e.sdkappid = app;
+  e.group_id = group;
+  e.group_type = 2;
+  e.from = from;
+  e.random = random;
+  e.time = 1700000000;
+  e.body_json = R"([{"MsgType":"TIMTextElem","MsgContent":{"Text":"x"}}])";
+  e.dedup = true;
+  return e;
+}
+
+message::GroupAppend Tip(uint64_t app, const std::string& group, const std::string& type,
+                         std::vector<std::string> joined, std::vector<std::string> left) {
+  message::GroupAppend e;
+  e.sdkappid = app;
+  e.group_id = group;
+  e.group_type = 2;
+  e.kind = v1::GroupEvent::KIND_TIP;
+  e.from = "owner";
+  e.time = 1700000000;
+  e.body_json = "{\"Type\":\"" + type + "\"}";
+  e.counts_unread = false;
+  e.joined = std::move(joined);
+  e.left = std::move(left);
+  return e;
+}
+
+}  // namespace
+
+TEST_CASE("group seqs stay gapless and unique under concurrent senders on two replicas",
+          "[integration][groupmsg]") {
+  auto pool_a = Pool();
+  auto pool_b = Pool();
+  message::GroupMessageStore replica_a(pool_a.get()), replica_b(pool_b.get());
+  uint64_t app = testing::RandomSdkAppId();
+  const int kSenders = 8, kEach = 40;
+  std::vector<std::future<std::vector<uint64_t>>> senders;
+  for (int s = 0; s < kSenders; ++s) {
+    senders.push_back(std::async(std::launch::async, [&, s] {
+      auto& store = s % 2 ? replica_a : replica_b;
+      std::vector<uint64_t> seqs;
+      for (int i = 0; i < kEach; ++i) {
+        auto r = store.Append(Message(app, "busy", "u" + std::to_string(s), 1000 * s + i));
+        REQUIRE(r.ok());
+        CHECK_FALSE(r->duplicate);
+        seqs.push_back(r->seq);
+      }
+      return seqs;
+    }));
+  }
+  std::set<uint64_t> all;
+  for (auto& f : senders) {
+    auto seqs = f.get();
+    // Each sender's own messages are in the order it sent them.
+    CHECK(std::is_sorted(seqs.begin(), seqs.end()));
+    all.insert(seqs.begin(), seqs.end());
+  }
+  REQUIRE(all.size() == static_cast<size_t>(kSenders * kEach));
+  CHECK(*all.begin() == 1);
+  CHECK(*all.rbegin() == static_cast<uint64_t>(kSenders * kEach));  // no gap, no repeat
+  auto head = replica_a.Head(app, "busy");
+  REQUIRE(head.ok());
+  CHECK(head->first == static_cast<uint64_t>(kSenders * kEach));
+  auto range = replica_b.Range(app, "busy", 1, 1000, 1000, "");
+  REQUIRE(range.ok());
+  REQUIRE(range->size() == static_cast<size_t>(kSenders * kEach));
+  for (size_t i = 0; i < range->size(); ++i) CHECK((*range)[i].seq() == i + 1);
+}
+
+TEST_CASE("a retried send is a duplicate under concurrency, and takes no seq",
+          "[integration][groupmsg]") {
+  auto pool_a = Pool();
+  auto pool_b = Pool();
+  message::GroupMessageStore replica_a(pool_a.get()), replica_b(pool_b.get());
+  uint64_t app = testing::RandomSdkAppId();
+  // The same message (same sender and Random) sent at once through both.
+  std::vector<std::future<message::GroupAppendResult>> tries;
+  for (int i = 0; i < 6; ++i) {
+    tries.push_back(std::async(std::launch::async, [&, i] {
+      auto r = (i % 2 ? replica_a : replica_b).Append(Message(app, "g", "ann", 42));
+      REQUIRE(r.ok());
+      return *r;
+    }));
+  }
+  int stored = 0;
+  for (auto& f : tries) {
+    auto r = f.get();
+    CHECK(r.seq == 1);
+    stored += r.duplicate ? 0 : 1;
+  }
+  CHECK(stored == 1);
+  // Another sender's same Random is a message of its own; a client id dedups too.
+  auto other = replica_a.Append(Message(app, "g", "ben", 42));
+  REQUIRE(other.ok());
+  CHECK(other->seq == 2);
+  auto with_id = Message(app, "g", "ben", 1);
+  with_id.client_msg_id = "c-1";
+  CHECK(replica_a.Append(with_id)->seq == 3);
+  with_id.random = 2;  // a resend picks a new random; the id still matches
+  auto resent = replica_b.Append(with_id);
+  CHECK(resent->duplicate);
+  CHECK(resent->seq == 3);
+}
+
+TEST_CASE("members' join and read seqs: unread from seqs, NoUnread not counted, kicked gone",
+          "[integration][groupmsg]") {
+  auto pool = Pool();
+  message::GroupMessageStore store(pool.get());
+  uint64_t app = testing::RandomSdkAppId();
+  REQUIRE(store.Append(Tip(app, "g", "GroupCreated", {"owner", "ann"}, {})).ok());  // seq 1
+  REQUIRE(store.Append(Message(app, "g", "owner", 1)).ok());                        // 2
+  auto quiet = Message(app, "g", "owner", 2);
+  quiet.counts_unread = false;
+  REQUIRE(store.Append(quiet).ok());                                                 // 3
+  REQUIRE(store.Append(Tip(app, "g", "MemberJoined", {"ben"}, {})).ok());           // 4
+  REQUIRE(store.Append(Message(app, "g", "owner", 3)).ok());                        // 5
+  auto ann = store.MemberSeqs(app, "ann", {});
+  REQUIRE(ann.ok());
+  REQUIRE(ann->size() == 1);
+  CHECK((*ann)[0].max_seq == 5);
+  CHECK((*ann)[0].join_seq == 1);
+  CHECK((*ann)[0].unread == 2);  // seqs 2 and 5
+  auto ben = store.MemberSeqs(app, "ben", {"g"});
+  REQUIRE(ben.ok());
+  CHECK((*ben)[0].join_seq == 4);
+  CHECK((*ben)[0].unread == 1);
+  CHECK(*store.MarkRead(app, "ann", "g", 2) == 2);
+  CHECK((*store.MemberSeqs(app, "ann", {}))[0].unread == 1);
+  CHECK(*store.MarkRead(app, "ann", "g", 1) == 2);    // never backwards
+  CHECK(*store.MarkRead(app, "ann", "g", 999) == 5);  // never past the head
+  CHECK((*store.MemberSeqs(app, "ann", {}))[0].unread == 0);
+  REQUIRE(store.Append(Tip(app, "g", "MemberKicked", {}, {"ben"})).ok());
+  CHECK(store.MemberSeqs(app, "ben", {})->empty());
+  CHECK(absl::IsNotFound(store.MarkRead(app, "ben", "g", 0).status()));
+  // A targeted message shows as a placeholder to others.
+  auto targeted = Message(app, "g", "owner", 9);
+  targeted.to_accounts = {"owner"};
+  auto t = store.Append(targeted);
+  REQUIRE(t.ok());
+  auto seen_by_ann = store.Range(app, "g", t->seq, t->seq, 1, "ann");
+  REQUIRE(seen_by_ann.ok());
+  CHECK((*seen_by_ann)[0].message().is_place_msg() == 1);
+  CHECK((*seen_by_ann)[0].message().msg_body().values_size() == 0);
+  auto seen_by_owner = store.Range(app, "g", t->seq, t->seq, 1, "owner");
+  CHECK((*seen_by_owner)[0].message().is_place_msg() == 0);
+}
