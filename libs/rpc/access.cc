@@ -69,7 +69,7 @@ std::vector<AccessRule> AccessRules(const std::string& service) {
   if (service == "group") {
     return {
         {Peers({"gateway"}), Methods("GroupService", {"*"})},
-        {Peers({"message"}), Methods("GroupService", {"GetMemberContext", "NoteGroupMessage"})},
+        {Peers({"message"}), Methods("GroupService", {"GetMemberContext", "NoteGroupMessages"})},
     };
   }
   if (service == "callback") {

@@ -76,7 +76,7 @@ class GroupLogic {
   X(UpdateGroupCounter, UpdateGroupCounterRequest, GroupCounterResponse)               \
   X(DeleteGroupCounter, GroupCounterKeysRequest, GroupEmpty)                           \
   X(GetMemberContext, MemberContextRequest, MemberContext)                             \
-  X(NoteGroupMessage, NoteGroupMessageRequest, GroupEmpty)
+  X(NoteGroupMessages, NoteGroupMessagesRequest, GroupEmpty)
   PARLEY_GROUP_METHODS(PARLEY_GROUP_METHOD)
 #undef PARLEY_GROUP_METHOD
 

@@ -73,10 +73,13 @@ nlohmann::json SendPayload(const rpc::Caller& caller, const v1::MemberContext& c
 
 GroupMessageLogic::GroupMessageLogic(GroupMessageStore* store, delivery::Deliverer* deliverer,
                                      std::shared_ptr<v1::GroupService::StubInterface> groups,
-                                     Clock now, Random random)
+                                     GroupContextCache* contexts, Clock now, Random random)
     : store_(store),
+      appends_(kMaxAppendsPerBatch,
+               [store](const std::vector<GroupAppend>& events) { return store->AppendMany(events); }),
       deliverer_(deliverer),
       groups_(std::move(groups)),
+      contexts_(contexts),
       now_(std::move(now)),
       random_(std::move(random)) {}
 
@@ -86,15 +89,7 @@ absl::StatusOr<v1::MemberContext> GroupMessageLogic::Context(uint64_t sdkappid,
   if (group.empty() || group.size() > kMaxGroupIdBytes) {
     return errors::Error(kGroupInvalidId, "GroupId is missing or invalid");
   }
-  v1::MemberContextRequest request;
-  request.set_group_id(group);
-  request.set_user_id(user);
-  v1::MemberContext context;
-  rpc::Caller self = rpc::ServiceCaller(sdkappid, "parley-message");
-  auto call = rpc::NewContext(&self, std::chrono::milliseconds(3000));
-  grpc::Status status = groups_->GetMemberContext(call.get(), request, &context);
-  if (!status.ok()) return errors::FromGrpc(status);
-  return context;
+  return contexts_->Get(sdkappid, group, user);
 }
 
 absl::StatusOr<v1::MemberContext> GroupMessageLogic::Reader(const rpc::Caller& caller,
@@ -278,7 +273,7 @@ absl::StatusOr<v1::SendGroupResponse> GroupMessageLogic::SendGroup(
   append.counts_unread = CountsUnread(request);
   append.client_msg_id = request.client_msg_id();
   append.dedup = true;
-  auto result = store_->Append(append);
+  auto result = appends_.Submit({std::move(append)}).get()[0];
   if (!result.ok()) return result.status();
   response.set_msg_seq(static_cast<uint32_t>(result->seq));
   response.set_msg_time(static_cast<uint32_t>(result->time));
@@ -293,30 +288,39 @@ absl::StatusOr<v1::SendGroupResponse> GroupMessageLogic::SendGroup(
   Deliver(caller.sdkappid, event);
   {
     // The group's last message, the sender's last send and a Work group's
-    // activation, off the sender's path.
-    struct Note {
-      grpc::ClientContext context;
-      v1::NoteGroupMessageRequest request;
-      v1::GroupEmpty response;
-    };
-    auto note = std::make_shared<Note>();
-    rpc::Caller self = rpc::ServiceCaller(caller.sdkappid, "parley-message");
-    rpc::SetCaller(note->context, self);
-    note->context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(3));
-    note->request.set_group_id(request.group_id());
-    note->request.set_from_account(request.from_account());
-    note->request.set_msg_seq(result->seq);
-    note->request.set_msg_time(result->time);
-    groups_->async()->NoteGroupMessage(&note->context, &note->request, &note->response,
-                                       [note](grpc::Status status) {
-                                         if (!status.ok()) {
-                                           log::Warn("group_note_failed",
-                                                     {{"error", status.error_message()}});
-                                         }
-                                       });
+    // activation go to the group service with the next flush.
+    std::lock_guard lock(notes_mu_);
+    auto& note = notes_[{caller.sdkappid, request.group_id(), request.from_account()}];
+    note.set_group_id(request.group_id());
+    note.set_from_account(request.from_account());
+    note.set_msg_seq(std::max<uint64_t>(note.msg_seq(), result->seq));
+    note.set_msg_time(std::max<int64_t>(note.msg_time(), result->time));
   }
   AfterSend(caller, *context, request, result->seq, result->time);
   return response;
+}
+
+void GroupMessageLogic::FlushNotes() {
+  std::map<std::tuple<uint64_t, std::string, std::string>, v1::GroupMessageNote> notes;
+  {
+    std::lock_guard lock(notes_mu_);
+    notes.swap(notes_);
+  }
+  std::map<uint64_t, v1::NoteGroupMessagesRequest> by_app;
+  for (auto& [key, note] : notes) *by_app[std::get<0>(key)].add_notes() = std::move(note);
+  for (const auto& [sdkappid, request] : by_app) {
+    rpc::Caller self = rpc::ServiceCaller(sdkappid, "parley-message");
+    auto context = rpc::NewContext(&self, std::chrono::milliseconds(5000));
+    v1::GroupEmpty response;
+    grpc::Status status = groups_->NoteGroupMessages(context.get(), request, &response);
+    if (!status.ok()) {
+      // Only the group's info lags (LastMsgTime, NextMsgSeq, a Work group's
+      // listing); the messages themselves are stored.
+      log::Warn("group_note_failed", {{"sdkappid", sdkappid},
+                                      {"notes", request.notes_size()},
+                                      {"error", status.error_message()}});
+    }
+  }
 }
 
 absl::StatusOr<v1::GetGroupHistoryResponse> GroupMessageLogic::GetGroupHistory(
@@ -527,6 +531,7 @@ absl::StatusOr<v1::PostGroupTipResponse> GroupMessageLogic::PostGroupTip(
   append.dismissed = change.dismissed;
   auto result = store_->Append(append);
   if (!result.ok()) return result.status();
+  if (announce_) announce_(GroupContextCache::Announcement(caller.sdkappid, request.group_id()));
   v1::GroupEvent event;
   event.set_group_id(request.group_id());
   event.set_seq(result->seq);

@@ -8,10 +8,15 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <tuple>
 
+#include "group_context_cache.h"
 #include "group_msg_rules.h"
 #include "group_msg_store.h"
+#include "parley/batching/batcher.h"
 #include "parley/callbacks/callbacks.h"
 #include "parley/delivery/deliverer.h"
 #include "parley/rpc/caller.h"
@@ -27,8 +32,17 @@ class GroupMessageLogic {
   using Random = std::function<uint32_t()>;
 
   GroupMessageLogic(GroupMessageStore* store, delivery::Deliverer* deliverer,
-                    std::shared_ptr<v1::GroupService::StubInterface> groups, Clock now,
-                    Random random);
+                    std::shared_ptr<v1::GroupService::StubInterface> groups,
+                    GroupContextCache* contexts, Clock now, Random random);
+  // Announces a stored tip to every replica's context cache (Redis publish
+  // on kGroupChangesChannel); none when unset.
+  void SetAnnouncer(std::function<void(const std::string&)> announce) {
+    announce_ = std::move(announce);
+  }
+  // Sends the group service what stored messages it should know (each
+  // group's last message, senders' last send times) gathered since the last
+  // call, one call per app; run it a few times a second.
+  void FlushNotes();
   // Group.CallbackBeforeSendMsg, AfterSendMsg, AfterRecallMsg; none when unset.
   void SetCallbacks(callbacks::CallbackClient* callbacks) { callbacks_ = callbacks; }
 
@@ -62,9 +76,19 @@ class GroupMessageLogic {
   void Deliver(uint64_t sdkappid, const v1::GroupEvent& event);
 
   GroupMessageStore* store_;
+  // Group commit of sends: one transaction for the messages of many groups.
+  static constexpr size_t kMaxAppendsPerBatch = 256;
+  batching::Batcher<GroupAppend, absl::StatusOr<GroupAppendResult>> appends_;
   delivery::Deliverer* deliverer_;
   std::shared_ptr<v1::GroupService::StubInterface> groups_;
+  GroupContextCache* contexts_;
+  std::function<void(const std::string&)> announce_;
   callbacks::CallbackClient* callbacks_ = nullptr;
+  // Stored messages the group service has not been told of, per (app,
+  // group, sender): the latest. Bounded by the groups and senders active
+  // between two flushes.
+  std::mutex notes_mu_;
+  std::map<std::tuple<uint64_t, std::string, std::string>, v1::GroupMessageNote> notes_;
   Clock now_;
   Random random_;
 };

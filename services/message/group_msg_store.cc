@@ -1,6 +1,7 @@
 #include "group_msg_store.h"
 
 #include <algorithm>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "parley/protojson/protojson.h"
@@ -71,24 +72,58 @@ v1::GroupEvent GroupEventFromRow(const pqxx::row& row, const std::string& group,
   return event;
 }
 
+namespace {
+
+// parley_group_append() for one event, in the caller's transaction.
+GroupAppendResult AppendIn(pqxx::work& tx, const GroupAppend& e) {
+  std::optional<std::string> push, at, to;
+  if (!e.offline_push_json.empty()) push = e.offline_push_json;
+  if (!e.at_info_json.empty()) at = e.at_info_json;
+  if (!e.to_accounts.empty()) to = pg::TextArray(e.to_accounts);
+  auto row = tx.exec_params1(
+      "SELECT seq, msg_time, duplicate FROM parley_group_append($1, $2, $3::smallint,"
+      " $4::smallint, $5, $6, $7, $8, $9, $10, $11, $12, $13::text[], $14, $15, $16, $17)",
+      e.sdkappid, e.group_id, e.group_type, static_cast<int>(e.kind), e.from,
+      static_cast<int64_t>(e.random), e.time, e.priority, e.body_json, e.cloud_custom_data, push,
+      at, to, e.need_receipt, e.counts_unread, e.client_msg_id, e.dedup);
+  GroupAppendResult result;
+  result.seq = row[0].as<uint64_t>();
+  result.time = row[1].as<int64_t>();
+  result.duplicate = row[2].as<bool>();
+  return result;
+}
+
+}  // namespace
+
+std::vector<absl::StatusOr<GroupAppendResult>> GroupMessageStore::AppendMany(
+    const std::vector<GroupAppend>& events) {
+  std::vector<size_t> order(events.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return std::tie(events[a].sdkappid, events[a].group_id) <
+           std::tie(events[b].sdkappid, events[b].group_id);
+  });
+  std::vector<absl::StatusOr<GroupAppendResult>> results(
+      events.size(), absl::InternalError("not stored"));
+  absl::Status batch = pool_->Run([&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    for (size_t i : order) results[i] = AppendIn(tx, events[i]);
+    tx.commit();
+    return absl::OkStatus();
+  });
+  if (batch.ok() || events.size() == 1) {
+    if (!batch.ok()) results[0] = batch;
+    return results;
+  }
+  for (size_t i : order) results[i] = Append(events[i]);
+  return results;
+}
+
 absl::StatusOr<GroupAppendResult> GroupMessageStore::Append(const GroupAppend& e) {
   return pool_->Query<GroupAppendResult>([&](pqxx::connection& c)
                                              -> absl::StatusOr<GroupAppendResult> {
     pqxx::work tx(c);
-    std::optional<std::string> push, at, to;
-    if (!e.offline_push_json.empty()) push = e.offline_push_json;
-    if (!e.at_info_json.empty()) at = e.at_info_json;
-    if (!e.to_accounts.empty()) to = pg::TextArray(e.to_accounts);
-    auto row = tx.exec_params1(
-        "SELECT seq, msg_time, duplicate FROM parley_group_append($1, $2, $3::smallint,"
-        " $4::smallint, $5, $6, $7, $8, $9, $10, $11, $12, $13::text[], $14, $15, $16, $17)",
-        e.sdkappid, e.group_id, e.group_type, static_cast<int>(e.kind), e.from,
-        static_cast<int64_t>(e.random), e.time, e.priority, e.body_json, e.cloud_custom_data,
-        push, at, to, e.need_receipt, e.counts_unread, e.client_msg_id, e.dedup);
-    GroupAppendResult result;
-    result.seq = row[0].as<uint64_t>();
-    result.time = row[1].as<int64_t>();
-    result.duplicate = row[2].as<bool>();
+    GroupAppendResult result = AppendIn(tx, e);
     if (!result.duplicate) {
       if (!e.joined.empty()) {
         // A member who joins (again) starts at this tip: what came before is

@@ -81,17 +81,31 @@ int main(int argc, char** argv) {
       redis->get(), *redis_options);
   logic.SetCallbacks(&callbacks);
   parley::message::GroupMessageStore group_store(pg->get());
+  // Group contexts are cached; group tips are announced on Redis pub/sub.
+  std::unique_ptr<parley::redis::Subscriber> group_changes;
+  parley::message::GroupContextCache group_contexts(
+      parley::v1::GroupService::NewStub(parley::rpc::MakeChannel(group_target, "group")), now,
+      [&group_changes] { return group_changes && group_changes->subscribed(); });
+  group_changes = std::make_unique<parley::redis::Subscriber>(
+      *redis_options, parley::message::kGroupChangesChannel,
+      [&group_contexts](const std::string& m) { group_contexts.OnChange(m); },
+      [&group_contexts] { group_contexts.InvalidateAll(); });
+  group_changes->Start();
   std::random_device entropy;
   std::mt19937 generator(entropy());
   std::mutex generator_mu;
   parley::message::GroupMessageLogic group_logic(
       &group_store, &deliverer,
-      parley::v1::GroupService::NewStub(parley::rpc::MakeChannel(group_target, "group")), now,
-      [&] {
+      parley::v1::GroupService::NewStub(parley::rpc::MakeChannel(group_target, "group")),
+      &group_contexts, now, [&] {
         std::lock_guard lock(generator_mu);
         return static_cast<uint32_t>(generator());
       });
   group_logic.SetCallbacks(&callbacks);
+  group_logic.SetAnnouncer([pool = redis->get()](const std::string& message) {
+    // Lost announcements are bounded by the cache's TTL.
+    (void)pool->Command({"PUBLISH", parley::message::kGroupChangesChannel, message});
+  });
 
   // Every 100 ms: outbox rows of queued after-send callbacks are deleted.
   // Every 5 s: after-send callbacks the outbox still owes (their replica
@@ -102,6 +116,7 @@ int main(int argc, char** argv) {
     for (int tick = 1; running; ++tick) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
       logic.DeleteSettledCallbacks();
+      if (tick % 2 == 0) group_logic.FlushNotes();
       if (tick % 50 == 0) {
         while (running && logic.RequeueOwedCallbacks(500) == 500) {
         }
@@ -122,11 +137,14 @@ int main(int argc, char** argv) {
     janitor.join();
     logic.StopAfterSends();
     changes.reset();  // its thread calls into `permissions`
+    group_changes.reset();
     return 1;
   }
   runner.Wait();
   running = false;
   janitor.join();
+  group_logic.FlushNotes();
+  group_changes.reset();  // its thread calls into `group_contexts`
   logic.StopAfterSends();  // before `callbacks` goes
   changes.reset();
   return 0;
