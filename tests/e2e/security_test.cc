@@ -13,6 +13,7 @@
 #include "parley/v1/callback.grpc.pb.h"
 #include "parley/v1/message.grpc.pb.h"
 #include "parley/v1/group.grpc.pb.h"
+#include "parley/v1/group_message.grpc.pb.h"
 #include "parley/v1/relationship.grpc.pb.h"
 #include "support/e2e_helpers.h"
 #include "support/test_cluster.h"
@@ -117,6 +118,29 @@ TEST_CASE("only the gateway's certificate acts for end users and app admins", "[
     v1::CreateGroupResponse created;
     CHECK(groups->CreateGroup(Context(&admin).get(), create, &created).error_code() ==
           grpc::StatusCode::PERMISSION_DENIED);
+    auto group_messages =
+        v1::GroupMessageService::NewStub(TlsChannel(message, "message", identity));
+    v1::SendGroupRequest group_send;
+    group_send.set_group_id("g");
+    v1::SendGroupResponse group_sent;
+    CHECK(group_messages->SendGroup(Context(&admin).get(), group_send, &group_sent).error_code() ==
+          grpc::StatusCode::PERMISSION_DENIED);
+  }
+  // Group tips come from the group service only: the gateway may not post
+  // one, and the group service's internal RPCs refuse callers that are not
+  // services (the gateway acting for an admin).
+  {
+    auto tips = v1::GroupMessageService::NewStub(TlsChannel(message, "message", "gateway"));
+    v1::PostGroupTipRequest tip;
+    tip.set_group_id("g");
+    v1::PostGroupTipResponse posted;
+    CHECK(tips->PostGroupTip(Context(&admin).get(), tip, &posted).error_code() ==
+          grpc::StatusCode::PERMISSION_DENIED);
+    auto groups = v1::GroupService::NewStub(TlsChannel(group, "group", "gateway"));
+    v1::MemberContextRequest ask;
+    ask.set_group_id("g");
+    v1::MemberContext context;
+    CHECK(Code(groups->GetMemberContext(Context(&admin).get(), ask, &context)) == 10007);
   }
   // On an RPC open to it, a service acts as itself: claiming an admin or a
   // user is refused (60010), its own service identity is served.
