@@ -40,8 +40,12 @@ std::vector<AccessRule> AccessRules(const std::string& service) {
     return {
         {Peers({"gateway"}), Methods("MessageService", {"*"})},
         {Peers({"gateway"}),
-         Methods("GroupMessageService", {"SendGroup", "GetGroupHistory", "GetGroupRange",
-                                         "RecallGroup", "GetGroupStates", "MarkGroupRead"})},
+         Methods("GroupMessageService",
+                 {"SendGroup", "GetGroupHistory", "GetGroupRange", "RecallGroup",
+                  "GetGroupStates", "MarkGroupRead", "ModifyGroupMsg", "DeleteGroupMsgBySender",
+                  "ClearGroupMsg", "ImportGroupMsg", "SetUnreadMsgNum",
+                  "SendGroupSystemNotification", "GroupMsgReceipt", "GetGroupMsgReceipt",
+                  "GetGroupMsgReceiptDetail"})},
         {Peers({"group"}), Methods("GroupMessageService", {"PostGroupTip"})},
     };
   }

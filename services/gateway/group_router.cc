@@ -20,16 +20,17 @@ std::string Key(uint64_t sdkappid, const std::string& id) { return absl::StrCat(
 constexpr int32_t kDiscard = 2;
 
 bool Visible(const v1::GroupEvent& event, const std::string& user, int32_t flag) {
-  if (event.kind() == v1::GroupEvent::KIND_TIP) return !event.tip().silent();
-  if (event.kind() == v1::GroupEvent::KIND_MESSAGE) {
-    if (flag == kDiscard) return false;
-    const auto& m = event.message();
-    if (m.to_account_size() > 0 && m.from_account() != user &&
-        std::find(m.to_account().begin(), m.to_account().end(), user) == m.to_account().end()) {
-      return false;
-    }
+  if (event.kind() == v1::GroupEvent::KIND_TIP && event.tip().silent()) return false;
+  if (event.kind() == v1::GroupEvent::KIND_MESSAGE && flag == kDiscard) return false;
+  // Targeted events (messages, notifications, receipts) reach their targets
+  // and the sender only.
+  const auto& targets =
+      event.to_account_size() > 0 ? event.to_account() : event.message().to_account();
+  if (targets.empty()) return true;
+  if (event.kind() != v1::GroupEvent::KIND_RECEIPT && event.message().from_account() == user) {
+    return true;
   }
-  return true;
+  return std::find(targets.begin(), targets.end(), user) != targets.end();
 }
 
 }  // namespace

@@ -92,7 +92,9 @@ void RestApi::AddRoute(const std::string& service, const std::string& command, R
 bool RestApi::CallForUser(const rpc::Caller& caller, const std::string& service,
                           const std::string& command, const std::string& body,
                           RouteDone done) const {
-  if (!user_services_.count(service)) return false;
+  if (!user_services_.count(service) && !user_services_.count(service + "/" + command)) {
+    return false;
+  }
   auto route = routes_.find(service + "/" + command);
   if (route == routes_.end()) return false;
   auto codes = services_.find(service);

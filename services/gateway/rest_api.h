@@ -92,8 +92,9 @@ class RestApi {
 
   void AddService(const std::string& service, ServiceCodes codes);
   void AddRoute(const std::string& service, const std::string& command, Route route);
-  // Lets end users call `service`'s commands over the client protocol; the
-  // services make users act for themselves.
+  // Lets end users call `service`'s commands (or, as "service/command", one
+  // command) over the client protocol; the services make users act for
+  // themselves.
   void AllowForUsers(const std::string& service) { user_services_.insert(service); }
   // Runs service/command for a logged-in end user; false when the command is
   // unknown or not open to users.

@@ -50,6 +50,11 @@ void RegisterRoutes(RestApi& api, const Backends& backends) {
                QueryOnlineStatusRequest, QueryOnlineStatusResponse);
   PARLEY_ROUTE("openim", "querystate", backends.push, QueryOnlineStatus,
                QueryOnlineStatusRequest, QueryOnlineStatusResponse);
+  // Group message edits are under openim, as Tencent has them; codes are the
+  // group ones (the message service answers with 10xxx).
+  PARLEY_ROUTE("openim", "modify_group_msg", backends.group_message, ModifyGroupMsg,
+               ModifyGroupMsgRequest, GroupMessageEmpty);
+  api.AllowForUsers("openim/modify_group_msg");  // members edit their own
 
   api.AddService("recentcontact", {50003, 50002, 50002, 50004});
   PARLEY_ROUTE("recentcontact", "get_list", backends.message, GetConversations,
@@ -156,6 +161,23 @@ void RegisterRoutes(RestApi& api, const Backends& backends) {
                GetGroupHistoryRequest, GetGroupHistoryResponse);
   PARLEY_ROUTE("group_open_http_svc", "group_msg_recall", gmsg, RecallGroup, RecallGroupRequest,
                RecallGroupResponse);
+  PARLEY_ROUTE("group_open_http_svc", "delete_group_msg_by_sender", gmsg, DeleteGroupMsgBySender,
+               DeleteGroupMsgBySenderRequest, GroupMessageEmpty);
+  PARLEY_ROUTE("group_open_http_svc", "clear_group_msg", gmsg, ClearGroupMsg,
+               ClearGroupMsgRequest, GroupMessageEmpty);
+  PARLEY_ROUTE("group_open_http_svc", "import_group_msg", gmsg, ImportGroupMsg,
+               ImportGroupMsgRequest, ImportGroupMsgResponse);
+  PARLEY_ROUTE("group_open_http_svc", "set_unread_msg_num", gmsg, SetUnreadMsgNum,
+               SetUnreadMsgNumRequest, GroupMessageEmpty);
+  PARLEY_ROUTE("group_open_http_svc", "send_group_system_notification", gmsg,
+               SendGroupSystemNotification, SystemNotificationRequest, GroupMessageEmpty);
+  PARLEY_ROUTE("group_open_http_svc", "group_msg_receipt", gmsg, GroupMsgReceipt,
+               GroupMsgReceiptRequest, GroupMessageEmpty);
+  PARLEY_ROUTE("group_open_http_svc", "get_group_msg_receipt", gmsg, GetGroupMsgReceipt,
+               GetGroupMsgReceiptRequest, GetGroupMsgReceiptResponse);
+  PARLEY_ROUTE("group_open_http_svc", "get_group_msg_receipt_detail", gmsg,
+               GetGroupMsgReceiptDetail, GetGroupMsgReceiptDetailRequest,
+               GetGroupMsgReceiptDetailResponse);
   // Only get_group_attr lives in group_open_attr_http_svc (reference §3.9).
   api.AddService("group_open_attr_http_svc", {10007, 10011, 10004, 10002});
   api.AllowForUsers("group_open_attr_http_svc");

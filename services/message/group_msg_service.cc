@@ -504,49 +504,49 @@ absl::StatusOr<v1::MarkGroupReadResponse> GroupMessageLogic::MarkGroupRead(
   return response;
 }
 
-absl::StatusOr<v1::PostGroupTipResponse> GroupMessageLogic::PostGroupTip(
-    const rpc::Caller& caller, const v1::PostGroupTipRequest& request) {
-  if (!caller.is_service) return errors::Error(kGroupNoPermission, "internal callers only");
-  if (request.group_id().empty()) return errors::Error(kGroupInvalidId, "group_id is missing");
-  auto change = delivery::MembershipOf(request.tip());
-  int64_t now = now_();
+absl::StatusOr<uint64_t> GroupMessageLogic::StoreTip(uint64_t sdkappid, const std::string& group,
+                                                     int32_t type, const v1::GroupTip& tip,
+                                                     const std::vector<std::string>& to_accounts) {
+  auto change = delivery::MembershipOf(tip);
   GroupAppend append;
-  append.sdkappid = caller.sdkappid;
-  append.group_id = request.group_id();
-  append.group_type = request.group_type();
+  append.sdkappid = sdkappid;
+  append.group_id = group;
+  append.group_type = type;
   append.kind = v1::GroupEvent::KIND_TIP;
-  append.from = request.tip().operator_account();
-  append.time = now;
-  append.body_json = ToJson(request.tip());
+  append.from = tip.operator_account();
+  append.time = now_();
+  append.body_json = ToJson(tip);
   append.counts_unread = false;
+  append.to_accounts = to_accounts;
   if (change.flag_changed) {
     for (const auto& user : change.joined) {
-      append.flag_change = {user, delivery::MsgFlagValue(request.tip().detail())};
+      append.flag_change = {user, delivery::MsgFlagValue(tip.detail())};
     }
   } else {
     append.joined = change.joined;
-    append.joined_flag = delivery::MsgFlagValue(request.tip().detail());
+    append.joined_flag = delivery::MsgFlagValue(tip.detail());
   }
   append.left = change.left;
   append.dismissed = change.dismissed;
   auto result = store_->Append(append);
   if (!result.ok()) return result.status();
-  if (announce_) announce_(GroupContextCache::Announcement(caller.sdkappid, request.group_id()));
+  if (announce_) announce_(GroupContextCache::Announcement(sdkappid, group));
   v1::GroupEvent event;
-  event.set_group_id(request.group_id());
+  event.set_group_id(group);
   event.set_seq(result->seq);
   event.set_kind(v1::GroupEvent::KIND_TIP);
   event.set_event_time(static_cast<uint32_t>(result->time));
-  *event.mutable_tip() = request.tip();
+  *event.mutable_tip() = tip;
   auto* m = event.mutable_message();
-  m->set_group_id(request.group_id());
-  m->set_from_account(request.tip().operator_account());
+  m->set_group_id(group);
+  m->set_from_account(tip.operator_account());
   m->set_msg_seq(static_cast<uint32_t>(result->seq));
   m->set_msg_time_stamp(static_cast<uint32_t>(result->time));
   m->set_is_system_msg(1);
-  *m->mutable_tip() = request.tip();
+  *m->mutable_tip() = tip;
+  for (const auto& to : to_accounts) m->add_to_account(to);
   v1::GroupDelivery delivery;
-  delivery.set_group_id(request.group_id());
+  delivery.set_group_id(group);
   event.SerializeToString(delivery.mutable_event());
   if (!change.flag_changed) {
     for (const auto& user : change.joined) delivery.add_route_users(user);
@@ -554,13 +554,314 @@ absl::StatusOr<v1::PostGroupTipResponse> GroupMessageLogic::PostGroupTip(
   delivery.set_dismissed(change.dismissed);
   // At once: the group service answers its caller after this, so whatever
   // the caller sends next is routed with the change in place.
-  grpc::Status delivered = deliverer_->DeliverGroupNow(caller.sdkappid, delivery);
+  grpc::Status delivered = deliverer_->DeliverGroupNow(sdkappid, delivery);
   if (!delivered.ok()) {
     log::Warn("group_tip_delivery_failed",
-              {{"sdkappid", caller.sdkappid}, {"error", delivered.error_message()}});
+              {{"sdkappid", sdkappid}, {"error", delivered.error_message()}});
   }
+  return result->seq;
+}
+
+absl::StatusOr<v1::PostGroupTipResponse> GroupMessageLogic::PostGroupTip(
+    const rpc::Caller& caller, const v1::PostGroupTipRequest& request) {
+  if (!caller.is_service) return errors::Error(kGroupNoPermission, "internal callers only");
+  if (request.group_id().empty()) return errors::Error(kGroupInvalidId, "group_id is missing");
+  auto seq = StoreTip(caller.sdkappid, request.group_id(), request.group_type(), request.tip(), {});
+  if (!seq.ok()) return seq.status();
   v1::PostGroupTipResponse response;
-  response.set_seq(result->seq);
+  response.set_seq(*seq);
+  return response;
+}
+
+absl::StatusOr<v1::MemberContext> GroupMessageLogic::AdminOnly(const rpc::Caller& caller,
+                                                               const std::string& group) {
+  if (!caller.is_admin) return errors::Error(kGroupNoPermission, "app admins only");
+  return Context(caller.sdkappid, group, "");
+}
+
+absl::StatusOr<v1::GroupMessageEmpty> GroupMessageLogic::ModifyGroupMsg(
+    const rpc::Caller& caller, const v1::ModifyGroupMsgRequest& request) {
+  if (request.msg_seq() == 0) return errors::Error(kGroupInvalidParam, "MsgSeq is missing");
+  std::string body_json = ListJson(request.msg_body());
+  if (auto st = ValidateMsgBody(request.msg_body(),
+                                body_json.size() + request.cloud_custom_data().size());
+      !st.ok()) {
+    int32_t code = errors::TencentCode(st) == kBodyTooLong ? kBodyTooLong : kGroupInvalidParam;
+    return errors::Error(code, st.message());
+  }
+  auto context = Context(caller.sdkappid, request.group_id(), caller.is_admin ? "" : caller.identifier);
+  if (!context.ok()) return context.status();
+  if (!caller.is_admin && !context->member()) {
+    return errors::Error(kGroupNoPermission, "you are not a member of this group");
+  }
+  auto found = store_->Find(caller.sdkappid, request.group_id(), request.msg_seq());
+  if (!found.ok()) return found.status();
+  if (!found->has_value() || (*found)->recalled || (*found)->deleted) {
+    return errors::Error(kGroupRecallNotFound, "no such message");
+  }
+  if ((*found)->kind != v1::GroupEvent::KIND_MESSAGE) {
+    return errors::Error(kGroupNotRecallable, "group tips cannot be edited");
+  }
+  if (!caller.is_admin && (*found)->from != caller.identifier) {
+    return errors::Error(kGroupNoPermission, "users edit only their own messages");
+  }
+  std::optional<std::string> cloud;
+  if (request.has_cloud_custom_data()) cloud = request.cloud_custom_data();
+  if (auto st = store_->Modify(caller.sdkappid, request.group_id(), request.msg_seq(), body_json,
+                               cloud);
+      !st.ok()) {
+    return st;
+  }
+  auto stored = store_->Range(caller.sdkappid, request.group_id(), request.msg_seq(),
+                              request.msg_seq(), 1, "");
+  if (stored.ok() && !stored->empty()) {
+    v1::GroupEvent event;
+    event.set_group_id(request.group_id());
+    event.set_kind(v1::GroupEvent::KIND_EDIT);
+    event.set_target_seq(request.msg_seq());
+    event.set_event_time(static_cast<uint32_t>(now_()));
+    *event.mutable_message() = (*stored)[0].message();
+    Deliver(caller.sdkappid, event);
+  }
+  return v1::GroupMessageEmpty();
+}
+
+absl::StatusOr<v1::GroupMessageEmpty> GroupMessageLogic::DeleteGroupMsgBySender(
+    const rpc::Caller& caller, const v1::DeleteGroupMsgBySenderRequest& request) {
+  if (request.sender_account().empty() || request.sender_account().size() > 32) {
+    return errors::Error(kGroupInvalidParam, "Sender_Account is missing or invalid");
+  }
+  auto context = AdminOnly(caller, request.group_id());
+  if (!context.ok()) return context.status();
+  auto seqs = store_->RecallBySender(caller.sdkappid, request.group_id(), request.sender_account(),
+                                     1000);
+  if (!seqs.ok()) return seqs.status();
+  for (uint64_t seq : *seqs) {
+    v1::GroupEvent event;
+    event.set_group_id(request.group_id());
+    event.set_kind(v1::GroupEvent::KIND_RECALL);
+    event.set_target_seq(seq);
+    event.set_event_time(static_cast<uint32_t>(now_()));
+    Deliver(caller.sdkappid, event);
+  }
+  return v1::GroupMessageEmpty();
+}
+
+absl::StatusOr<v1::GroupMessageEmpty> GroupMessageLogic::ClearGroupMsg(
+    const rpc::Caller& caller, const v1::ClearGroupMsgRequest& request) {
+  auto context = AdminOnly(caller, request.group_id());
+  if (!context.ok()) return context.status();
+  if (auto st = store_->Clear(caller.sdkappid, request.group_id(), request.msg_seq()); !st.ok()) {
+    return st;
+  }
+  return v1::GroupMessageEmpty();
+}
+
+absl::StatusOr<v1::ImportGroupMsgResponse> GroupMessageLogic::ImportGroupMsg(
+    const rpc::Caller& caller, const v1::ImportGroupMsgRequest& request) {
+  if (request.msg_list_size() == 0) return errors::Error(kGroupInvalidParam, "MsgList is empty");
+  if (request.msg_list_size() > 20) {
+    return errors::Error(kGroupInvalidParam, "MsgList has more than 20 messages");
+  }
+  auto context = AdminOnly(caller, request.group_id());
+  if (!context.ok()) return context.status();
+  int64_t now = now_();
+  v1::ImportGroupMsgResponse response;
+  for (const auto& m : request.msg_list()) {
+    auto* result = response.add_import_msg_result();
+    result->set_msg_time(m.send_time());
+    std::string body_json = ListJson(m.msg_body());
+    if (m.send_time() == 0 || m.send_time() > now || m.from_account().empty() ||
+        m.from_account().size() > 32) {
+      result->set_result(kGroupInvalidParam);
+      continue;
+    }
+    if (auto st = ValidateMsgBody(m.msg_body(), body_json.size() + m.cloud_custom_data().size());
+        !st.ok()) {
+      result->set_result(errors::TencentCode(st) == kBodyTooLong ? kBodyTooLong
+                                                                 : kGroupInvalidParam);
+      continue;
+    }
+    GroupAppend append;
+    append.sdkappid = caller.sdkappid;
+    append.group_id = request.group_id();
+    append.group_type = context->group_type();
+    append.from = m.from_account();
+    append.random = m.has_random() ? m.random() : random_();
+    append.time = m.send_time();
+    append.priority = "Normal";
+    append.body_json = body_json;
+    append.cloud_custom_data = m.cloud_custom_data();
+    append.counts_unread = false;  // history, not news
+    auto stored = store_->Append(append);
+    if (!stored.ok()) return stored.status();
+    result->set_msg_seq(static_cast<uint32_t>(stored->seq));
+    result->set_result(0);
+  }
+  return response;
+}
+
+absl::StatusOr<v1::GroupMessageEmpty> GroupMessageLogic::SetUnreadMsgNum(
+    const rpc::Caller& caller, const v1::SetUnreadMsgNumRequest& request) {
+  if (request.member_account().empty() || request.member_account().size() > 32) {
+    return errors::Error(kGroupInvalidParam, "Member_Account is missing or invalid");
+  }
+  auto context = AdminOnly(caller, request.group_id());
+  if (!context.ok()) return context.status();
+  auto st = store_->SetUnread(caller.sdkappid, request.group_id(), request.member_account(),
+                              request.unread_msg_num());
+  if (absl::IsNotFound(st)) return errors::Error(kGroupNoPermission, "the account is not a member");
+  if (!st.ok()) return st;
+  return v1::GroupMessageEmpty();
+}
+
+absl::StatusOr<v1::GroupMessageEmpty> GroupMessageLogic::SendGroupSystemNotification(
+    const rpc::Caller& caller, const v1::SystemNotificationRequest& request) {
+  if (request.content().empty() || request.content().size() > kMaxBodyBytes) {
+    return errors::Error(kGroupInvalidParam, "Content is missing or longer than 12 KB");
+  }
+  if (request.to_members_account_size() > 500) {
+    return errors::Error(kGroupInvalidParam, "ToMembers_Account has more than 500 accounts");
+  }
+  for (const auto& to : request.to_members_account()) {
+    if (to.empty() || to.size() > 32) {
+      return errors::Error(kGroupInvalidParam, "ToMembers_Account holds an invalid account");
+    }
+  }
+  auto context = AdminOnly(caller, request.group_id());
+  if (!context.ok()) return context.status();
+  v1::GroupTip tip;
+  tip.set_type("SystemNotification");
+  tip.set_operator_account(caller.identifier);
+  tip.set_detail(request.content());
+  auto seq = StoreTip(caller.sdkappid, request.group_id(), context->group_type(), tip,
+                      {request.to_members_account().begin(), request.to_members_account().end()});
+  if (!seq.ok()) return seq.status();
+  return v1::GroupMessageEmpty();
+}
+
+namespace {
+
+std::vector<uint64_t> SeqsOf(const google::protobuf::RepeatedPtrField<v1::RecallSeq>& list) {
+  std::vector<uint64_t> seqs;
+  for (const auto& item : list) seqs.push_back(item.msg_seq());
+  return seqs;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::GroupMessageEmpty> GroupMessageLogic::GroupMsgReceipt(
+    const rpc::Caller& caller, const v1::GroupMsgReceiptRequest& request) {
+  std::string reader = caller.is_admin ? request.from_account() : caller.identifier;
+  if (reader.empty() || reader.size() > 32) {
+    return errors::Error(kGroupInvalidParam, "From_Account is missing or invalid");
+  }
+  if (request.msg_seq_list_size() == 0 || request.msg_seq_list_size() > 100) {
+    return errors::Error(kGroupInvalidParam, "MsgSeqList must hold 1 to 100 seqs");
+  }
+  auto context = Context(caller.sdkappid, request.group_id(), reader);
+  if (!context.ok()) return context.status();
+  if (!context->member()) return errors::Error(kGroupNoPermission, "the reader is not a member");
+  auto added = store_->AddReceipts(caller.sdkappid, request.group_id(), reader,
+                                   SeqsOf(request.msg_seq_list()), now_());
+  if (!added.ok()) return added.status();
+  if (added->empty()) return v1::GroupMessageEmpty();
+  std::vector<uint64_t> seqs;
+  for (const auto& [seq, sender] : *added) seqs.push_back(seq);
+  auto counts = store_->ReceiptCounts(caller.sdkappid, request.group_id(), seqs);
+  if (!counts.ok()) return counts.status();
+  nlohmann::json list = nlohmann::json::array();
+  for (size_t i = 0; i < added->size(); ++i) {
+    const auto& count = (*counts)[i];
+    // The sender's devices see the counts move.
+    v1::GroupEvent event;
+    event.set_group_id(request.group_id());
+    event.set_kind(v1::GroupEvent::KIND_RECEIPT);
+    event.set_target_seq(count.seq);
+    event.set_event_time(static_cast<uint32_t>(now_()));
+    event.set_reader(reader);
+    event.set_read_num(count.read);
+    event.set_unread_num(count.unread);
+    event.add_to_account((*added)[i].second);
+    Deliver(caller.sdkappid, event);
+    list.push_back({{"MsgSeq", count.seq}, {"ReadNum", count.read}, {"UnreadNum", count.unread}});
+  }
+  if (callbacks_ != nullptr && callbacks_->Enabled(caller.sdkappid, "Group.CallbackAfterReadReceipt")) {
+    nlohmann::json payload;
+    payload["GroupId"] = request.group_id();
+    payload["Type"] = TypeName(context->group_type());
+    payload["Operator_Account"] = reader;
+    payload["GroupMsgReceiptList"] = list;
+    callbacks_->After(caller.sdkappid, "Group.CallbackAfterReadReceipt", payload.dump(),
+                      callbacks::OptPlatform(caller.is_admin, caller.platform), caller.client_ip);
+  }
+  return v1::GroupMessageEmpty();
+}
+
+absl::StatusOr<v1::GetGroupMsgReceiptResponse> GroupMessageLogic::GetGroupMsgReceipt(
+    const rpc::Caller& caller, const v1::GetGroupMsgReceiptRequest& request) {
+  if (request.msg_seq_list_size() == 0 || request.msg_seq_list_size() > 100) {
+    return errors::Error(kGroupInvalidParam, "MsgSeqList must hold 1 to 100 seqs");
+  }
+  uint64_t first = 1;
+  auto context = Reader(caller, request.group_id(), &first);
+  if (!context.ok()) return context.status();
+  auto counts = store_->ReceiptCounts(caller.sdkappid, request.group_id(),
+                                      SeqsOf(request.msg_seq_list()));
+  if (!counts.ok()) return counts.status();
+  v1::GetGroupMsgReceiptResponse response;
+  for (const auto& count : *counts) {
+    if (!count.found) continue;
+    auto* item = response.add_group_msg_receipt_list();
+    item->set_msg_seq(static_cast<uint32_t>(count.seq));
+    item->set_read_num(count.read);
+    item->set_unread_num(count.unread);
+  }
+  return response;
+}
+
+absl::StatusOr<v1::GetGroupMsgReceiptDetailResponse> GroupMessageLogic::GetGroupMsgReceiptDetail(
+    const rpc::Caller& caller, const v1::GetGroupMsgReceiptDetailRequest& request) {
+  if (request.filter() < 0 || request.filter() > 2) {
+    return errors::Error(kGroupInvalidParam, "Filter must be 0, 1 or 2");
+  }
+  if (request.count() > 100) return errors::Error(kGroupInvalidParam, "Count must be at most 100");
+  uint32_t count = request.count() == 0 ? 100 : request.count();
+  uint64_t first = 1;
+  auto context = Reader(caller, request.group_id(), &first);
+  if (!context.ok()) return context.status();
+  auto found = store_->Find(caller.sdkappid, request.group_id(), request.msg_seq());
+  if (!found.ok()) return found.status();
+  if (!found->has_value() || !(*found)->need_receipt) {
+    return errors::Error(kGroupRecallNotFound, "no message with a read receipt at MsgSeq");
+  }
+  // The cursor is "<last reader>\n<last non-reader>" of the previous page.
+  std::string after_read, after_unread;
+  if (auto nl = request.cursor().find('\n'); nl != std::string::npos) {
+    after_read = request.cursor().substr(0, nl);
+    after_unread = request.cursor().substr(nl + 1);
+  }
+  v1::GetGroupMsgReceiptDetailResponse response;
+  response.set_msg_seq(request.msg_seq());
+  bool finished = true;
+  if (request.filter() != 2) {
+    auto readers = store_->ReceiptAccounts(caller.sdkappid, request.group_id(), request.msg_seq(),
+                                           true, after_read, count);
+    if (!readers.ok()) return readers.status();
+    for (const auto& r : *readers) response.add_read_list()->set_read_account(r);
+    if (readers->size() == count) finished = false;
+    if (!readers->empty()) after_read = readers->back();
+  }
+  if (request.filter() != 1) {
+    auto others = store_->ReceiptAccounts(caller.sdkappid, request.group_id(), request.msg_seq(),
+                                          false, after_unread, count);
+    if (!others.ok()) return others.status();
+    for (const auto& u : *others) response.add_unread_list()->set_unread_account(u);
+    if (others->size() == count) finished = false;
+    if (!others->empty()) after_unread = others->back();
+  }
+  response.set_is_finished(finished ? 1 : 0);
+  if (!finished) response.set_cursor(after_read + "\n" + after_unread);
   return response;
 }
 

@@ -53,7 +53,16 @@ class GroupMessageLogic {
   X(RecallGroup, RecallGroupRequest, RecallGroupResponse)                    \
   X(GetGroupStates, GetGroupStatesRequest, GetGroupStatesResponse)           \
   X(MarkGroupRead, MarkGroupReadRequest, MarkGroupReadResponse)              \
-  X(PostGroupTip, PostGroupTipRequest, PostGroupTipResponse)
+  X(PostGroupTip, PostGroupTipRequest, PostGroupTipResponse)                 \
+  X(ModifyGroupMsg, ModifyGroupMsgRequest, GroupMessageEmpty)                \
+  X(DeleteGroupMsgBySender, DeleteGroupMsgBySenderRequest, GroupMessageEmpty) \
+  X(ClearGroupMsg, ClearGroupMsgRequest, GroupMessageEmpty)                  \
+  X(ImportGroupMsg, ImportGroupMsgRequest, ImportGroupMsgResponse)           \
+  X(SetUnreadMsgNum, SetUnreadMsgNumRequest, GroupMessageEmpty)              \
+  X(SendGroupSystemNotification, SystemNotificationRequest, GroupMessageEmpty) \
+  X(GroupMsgReceipt, GroupMsgReceiptRequest, GroupMessageEmpty)              \
+  X(GetGroupMsgReceipt, GetGroupMsgReceiptRequest, GetGroupMsgReceiptResponse) \
+  X(GetGroupMsgReceiptDetail, GetGroupMsgReceiptDetailRequest, GetGroupMsgReceiptDetailResponse)
 #define PARLEY_GROUP_MESSAGE_METHOD(Method, Req, Resp) \
   absl::StatusOr<v1::Resp> Method(const rpc::Caller& caller, const v1::Req& request);
   PARLEY_GROUP_MESSAGE_METHODS(PARLEY_GROUP_MESSAGE_METHOD)
@@ -74,6 +83,13 @@ class GroupMessageLogic {
   void AfterSend(const rpc::Caller& caller, const v1::MemberContext& context,
                  const v1::SendGroupRequest& request, uint64_t seq, int64_t time);
   void Deliver(uint64_t sdkappid, const v1::GroupEvent& event);
+  // Stores a tip (or system notification) and delivers it at once; returns its seq.
+  absl::StatusOr<uint64_t> StoreTip(uint64_t sdkappid, const std::string& group, int32_t type,
+                                    const v1::GroupTip& tip,
+                                    const std::vector<std::string>& to_accounts);
+  // For the app's commands: 10007 unless the caller is an app admin, then
+  // the group's context (10010 for none).
+  absl::StatusOr<v1::MemberContext> AdminOnly(const rpc::Caller& caller, const std::string& group);
 
   GroupMessageStore* store_;
   // Group commit of sends: one transaction for the messages of many groups.

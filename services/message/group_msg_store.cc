@@ -12,7 +12,7 @@ namespace {
 // The columns GroupEventFromRow reads, in its order.
 constexpr char kEventColumns[] =
     "seq, kind, from_account, random, msg_time, priority, body, cloud_custom_data, at_info,"
-    " to_accounts, need_receipt, client_msg_id, recalled";
+    " to_accounts, need_receipt, client_msg_id, recalled, deleted";
 
 }  // namespace
 
@@ -43,7 +43,7 @@ v1::GroupEvent GroupEventFromRow(const pqxx::row& row, const std::string& group,
   }
   bool hidden = !reader.empty() && !targets.empty() && m->from_account() != reader &&
                 std::find(targets.begin(), targets.end(), reader) == targets.end();
-  if (hidden) {
+  if (hidden || row[13].as<bool>()) {
     // A targeted message for others: the seq is there, its content is not.
     m->set_is_place_msg(1);
     return event;
@@ -253,7 +253,7 @@ absl::StatusOr<std::optional<GroupEventInfo>> GroupMessageStore::Find(uint64_t s
       [&](pqxx::connection& c) -> absl::StatusOr<std::optional<GroupEventInfo>> {
         pqxx::read_transaction tx(c);
         auto rows = tx.exec_params(
-            "SELECT kind, from_account, msg_time, recalled FROM group_events"
+            "SELECT kind, from_account, msg_time, recalled, deleted, need_receipt FROM group_events"
             " WHERE sdkappid = $1 AND group_id = $2 AND seq = $3",
             sdkappid, group, static_cast<int64_t>(seq));
         if (rows.empty()) return std::optional<GroupEventInfo>();
@@ -262,6 +262,8 @@ absl::StatusOr<std::optional<GroupEventInfo>> GroupMessageStore::Find(uint64_t s
         info.from = rows[0][1].c_str();
         info.time = rows[0][2].as<int64_t>();
         info.recalled = rows[0][3].as<bool>();
+        info.deleted = rows[0][4].as<bool>();
+        info.need_receipt = rows[0][5].as<bool>();
         return std::optional<GroupEventInfo>(info);
       });
 }
@@ -272,10 +274,165 @@ absl::StatusOr<bool> GroupMessageStore::Recall(uint64_t sdkappid, const std::str
     pqxx::work tx(c);
     auto updated = tx.exec_params(
         "UPDATE group_events SET recalled = true"
-        " WHERE sdkappid = $1 AND group_id = $2 AND seq = $3 AND kind = 1 AND NOT recalled",
+        " WHERE sdkappid = $1 AND group_id = $2 AND seq = $3 AND kind = 1 AND NOT recalled"
+        " AND NOT deleted",
         sdkappid, group, static_cast<int64_t>(seq));
     tx.commit();
     return updated.affected_rows() > 0;
+  });
+}
+
+absl::StatusOr<std::vector<uint64_t>> GroupMessageStore::RecallBySender(
+    uint64_t sdkappid, const std::string& group, const std::string& sender, uint64_t window) {
+  return pool_->Query<std::vector<uint64_t>>(
+      [&](pqxx::connection& c) -> absl::StatusOr<std::vector<uint64_t>> {
+        pqxx::work tx(c);
+        auto rows = tx.exec_params(
+            "UPDATE group_events e SET recalled = true FROM group_heads h"
+            " WHERE h.sdkappid = $1 AND h.group_id = $2 AND e.sdkappid = h.sdkappid"
+            "   AND e.group_id = h.group_id AND e.seq > h.max_seq - $4 AND e.kind = 1"
+            "   AND e.from_account = $3 AND NOT e.recalled AND NOT e.deleted"
+            " RETURNING e.seq",
+            sdkappid, group, sender, static_cast<int64_t>(window));
+        tx.commit();
+        std::vector<uint64_t> seqs;
+        for (const auto& row : rows) seqs.push_back(row[0].as<uint64_t>());
+        std::sort(seqs.begin(), seqs.end());
+        return seqs;
+      });
+}
+
+absl::Status GroupMessageStore::Modify(uint64_t sdkappid, const std::string& group, uint64_t seq,
+                                       const std::string& body_json,
+                                       const std::optional<std::string>& cloud) {
+  return pool_->Run([&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    tx.exec_params(
+        "UPDATE group_events SET body = $4,"
+        " cloud_custom_data = CASE WHEN $5 THEN $6 ELSE cloud_custom_data END"
+        " WHERE sdkappid = $1 AND group_id = $2 AND seq = $3 AND kind = 1",
+        sdkappid, group, static_cast<int64_t>(seq), body_json, cloud.has_value(),
+        cloud.value_or(""));
+    tx.commit();
+    return absl::OkStatus();
+  });
+}
+
+absl::Status GroupMessageStore::Clear(uint64_t sdkappid, const std::string& group, uint64_t seq) {
+  return pool_->Run([&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    tx.exec_params(
+        "UPDATE group_events SET deleted = true, body = '[]', cloud_custom_data = ''"
+        " WHERE sdkappid = $1 AND group_id = $2 AND ($3 = 0 OR seq <= $3) AND NOT deleted",
+        sdkappid, group, static_cast<int64_t>(seq));
+    tx.commit();
+    return absl::OkStatus();
+  });
+}
+
+absl::Status GroupMessageStore::SetUnread(uint64_t sdkappid, const std::string& group,
+                                          const std::string& user, uint32_t unread) {
+  return pool_->Run([&](pqxx::connection& c) -> absl::Status {
+    pqxx::work tx(c);
+    // The newest seq with `unread` counted messages after it.
+    auto rows = tx.exec_params(
+        "UPDATE group_member_seqs m SET read_seq = COALESCE("
+        "   (SELECT max(e.seq) FROM group_events e"
+        "     WHERE e.sdkappid = m.sdkappid AND e.group_id = m.group_id"
+        "       AND e.counted_at <= h.counted - $4), 0)"
+        " FROM group_heads h"
+        " WHERE m.sdkappid = $1 AND m.group_id = $2 AND m.user_id = $3"
+        "   AND h.sdkappid = m.sdkappid AND h.group_id = m.group_id"
+        " RETURNING m.read_seq",
+        sdkappid, group, user, static_cast<int64_t>(unread));
+    if (rows.empty()) return absl::NotFoundError("not a member");
+    tx.commit();
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<std::pair<uint64_t, std::string>>> GroupMessageStore::AddReceipts(
+    uint64_t sdkappid, const std::string& group, const std::string& reader,
+    const std::vector<uint64_t>& seqs, int64_t now) {
+  using Out = std::vector<std::pair<uint64_t, std::string>>;
+  return pool_->Query<Out>([&](pqxx::connection& c) -> absl::StatusOr<Out> {
+    pqxx::work tx(c);
+    std::vector<int64_t> wanted(seqs.begin(), seqs.end());
+    auto rows = tx.exec_params(
+        "WITH added AS ("
+        "  INSERT INTO group_receipts (sdkappid, group_id, seq, user_id, read_time)"
+        "  SELECT e.sdkappid, e.group_id, e.seq, $3, $5 FROM group_events e"
+        "   WHERE e.sdkappid = $1 AND e.group_id = $2 AND e.seq = ANY($4::bigint[])"
+        "     AND e.kind = 1 AND e.need_receipt AND e.from_account <> $3"
+        "     AND NOT e.recalled AND NOT e.deleted"
+        "  ON CONFLICT DO NOTHING RETURNING seq)"
+        " SELECT a.seq, e.from_account FROM added a JOIN group_events e"
+        "   ON e.sdkappid = $1 AND e.group_id = $2 AND e.seq = a.seq ORDER BY a.seq",
+        sdkappid, group, reader, pg::IntArray(wanted), now);
+    tx.commit();
+    Out out;
+    for (const auto& row : rows) out.push_back({row[0].as<uint64_t>(), row[1].c_str()});
+    return out;
+  });
+}
+
+absl::StatusOr<std::vector<GroupMessageStore::ReceiptCount>> GroupMessageStore::ReceiptCounts(
+    uint64_t sdkappid, const std::string& group, const std::vector<uint64_t>& seqs) {
+  using Out = std::vector<ReceiptCount>;
+  return pool_->Query<Out>([&](pqxx::connection& c) -> absl::StatusOr<Out> {
+    pqxx::read_transaction tx(c);
+    Out out;
+    for (uint64_t seq : seqs) {
+      ReceiptCount count;
+      count.seq = seq;
+      auto rows = tx.exec_params(
+          "SELECT"
+          " (SELECT count(*) FROM group_receipts r WHERE r.sdkappid = e.sdkappid"
+          "    AND r.group_id = e.group_id AND r.seq = e.seq),"
+          " (SELECT count(*) FROM group_member_seqs m WHERE m.sdkappid = e.sdkappid"
+          "    AND m.group_id = e.group_id AND m.join_seq < e.seq AND m.user_id <> e.from_account)"
+          " FROM group_events e WHERE e.sdkappid = $1 AND e.group_id = $2 AND e.seq = $3"
+          "   AND e.kind = 1 AND e.need_receipt AND NOT e.deleted",
+          sdkappid, group, static_cast<int64_t>(seq));
+      if (!rows.empty()) {
+        count.found = true;
+        count.read = rows[0][0].as<uint32_t>();
+        uint32_t members = rows[0][1].as<uint32_t>();
+        count.unread = members > count.read ? members - count.read : 0;
+      }
+      out.push_back(count);
+    }
+    return out;
+  });
+}
+
+absl::StatusOr<std::vector<std::string>> GroupMessageStore::ReceiptAccounts(
+    uint64_t sdkappid, const std::string& group, uint64_t seq, bool read, const std::string& after,
+    uint32_t limit) {
+  using Out = std::vector<std::string>;
+  return pool_->Query<Out>([&](pqxx::connection& c) -> absl::StatusOr<Out> {
+    pqxx::read_transaction tx(c);
+    pqxx::result rows;
+    if (read) {
+      rows = tx.exec_params(
+          "SELECT user_id FROM group_receipts WHERE sdkappid = $1 AND group_id = $2 AND seq = $3"
+          "   AND user_id > $4 ORDER BY user_id LIMIT $5",
+          sdkappid, group, static_cast<int64_t>(seq), after, static_cast<int64_t>(limit));
+    } else {
+      rows = tx.exec_params(
+          "SELECT m.user_id FROM group_member_seqs m"
+          " JOIN group_events e ON e.sdkappid = m.sdkappid AND e.group_id = m.group_id"
+          "   AND e.seq = $3"
+          " WHERE m.sdkappid = $1 AND m.group_id = $2 AND m.join_seq < $3"
+          "   AND m.user_id <> e.from_account AND m.user_id > $4"
+          "   AND NOT EXISTS (SELECT 1 FROM group_receipts r WHERE r.sdkappid = m.sdkappid"
+          "     AND r.group_id = m.group_id AND r.seq = $3 AND r.user_id = m.user_id)"
+          " ORDER BY m.user_id LIMIT $5",
+          sdkappid, group, static_cast<int64_t>(seq), after, static_cast<int64_t>(limit));
+    }
+    Out out;
+    for (const auto& row : rows) out.push_back(row[0].c_str());
+    return out;
   });
 }
 

@@ -65,6 +65,8 @@ struct GroupEventInfo {
   std::string from;
   int64_t time = 0;
   bool recalled = false;
+  bool deleted = false;
+  bool need_receipt = false;
 };
 
 class GroupMessageStore {
@@ -102,6 +104,41 @@ class GroupMessageStore {
                                                      uint64_t seq);
   // Marks the message recalled; false when it was already.
   absl::StatusOr<bool> Recall(uint64_t sdkappid, const std::string& group, uint64_t seq);
+  // Recalls `sender`'s messages among the group's last `window` seqs;
+  // returns their seqs.
+  absl::StatusOr<std::vector<uint64_t>> RecallBySender(uint64_t sdkappid, const std::string& group,
+                                                       const std::string& sender, uint64_t window);
+  // Replaces a message's body (and cloud data when given).
+  absl::Status Modify(uint64_t sdkappid, const std::string& group, uint64_t seq,
+                      const std::string& body_json, const std::optional<std::string>& cloud);
+  // Deletes history up to `seq` (0: all); deleted seqs read as placeholders.
+  absl::Status Clear(uint64_t sdkappid, const std::string& group, uint64_t seq);
+  // Sets the member's read seq so that `unread` messages are unread.
+  // NOT_FOUND when the user has no standing in the group.
+  absl::Status SetUnread(uint64_t sdkappid, const std::string& group, const std::string& user,
+                         uint32_t unread);
+
+  // Read receipts. Records that `reader` read `seqs` (messages that asked
+  // for a receipt, not the reader's own); returns those newly recorded with
+  // their senders.
+  absl::StatusOr<std::vector<std::pair<uint64_t, std::string>>> AddReceipts(
+      uint64_t sdkappid, const std::string& group, const std::string& reader,
+      const std::vector<uint64_t>& seqs, int64_t now);
+  struct ReceiptCount {
+    uint64_t seq = 0;
+    bool found = false;  // a message that asked for a receipt
+    uint32_t read = 0;
+    uint32_t unread = 0;  // members since before it, not its sender, who have not read it
+  };
+  absl::StatusOr<std::vector<ReceiptCount>> ReceiptCounts(uint64_t sdkappid,
+                                                          const std::string& group,
+                                                          const std::vector<uint64_t>& seqs);
+  // Readers (read = true) or non-readers of one message, by account, after
+  // `after` (empty: from the start), at most `limit`.
+  absl::StatusOr<std::vector<std::string>> ReceiptAccounts(uint64_t sdkappid,
+                                                           const std::string& group, uint64_t seq,
+                                                           bool read, const std::string& after,
+                                                           uint32_t limit);
 
  private:
   pg::Pool* pool_;

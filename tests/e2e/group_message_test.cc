@@ -303,3 +303,124 @@ TEST_CASE("Group.CallbackBeforeSendMsg allows, refuses, drops and rewrites; afte
   CHECK(recalls[0].body["MsgSeqList"] == json::array({{{"MsgSeq", seq}}}));
   CHECK(recalls[0].body["Operator_Account"] == c.admin);
 }
+
+TEST_CASE("group message edits, deletion by sender and history, imports, unread counts, system "
+          "notifications and read receipts",
+          "[group][groupmsg][ws]") {
+  TestCluster c;
+  ImportAccounts(c, {"owner", "ann", "ben", "cat"});
+  std::string id = Group(c, "create_group", {{"Owner_Account", "owner"},
+                                              {"Type", "Public"},
+                                              {"Name", "More"},
+                                              {"MemberList", {{{"Member_Account", "ann"}},
+                                                              {{"Member_Account", "ben"}}}}})["GroupId"];
+  WsClient ann(c.http_port), ben(c.http_port);
+  LoginOk(ann, c, "ann");
+  LoginOk(ben, c, "ben");
+  auto send = [&](const std::string& from, const std::string& text, uint32_t random,
+                  json extra = json::object()) {
+    json body = {{"GroupId", id}, {"From_Account", from}, {"Random", random}, {"MsgBody", Text(text)}};
+    body.update(extra);
+    json answer = Group(c, "send_group_msg", body);
+    REQUIRE(Code(answer) == 0);
+    return answer["MsgSeq"].get<uint32_t>();
+  };
+
+  // Edit: the sender (or the app) replaces a body; members get an edit event.
+  uint32_t first = send("ann", "typo", 1);
+  CHECK(TextOf(NextIn(ben, id)) == "typo");
+  CHECK(UserCode(UserCall(ben, "modify_group_msg",
+                          {{"GroupId", id}, {"MsgSeq", first}, {"MsgBody", Text("x")}}, "openim")) ==
+        10007);
+  CHECK(UserCode(UserCall(ann, "modify_group_msg",
+                          {{"GroupId", id}, {"MsgSeq", first}, {"MsgBody", Text("fixed")}},
+                          "openim")) == 0);
+  json edit = NextIn(ben, id);
+  CHECK(edit["Kind"] == "KIND_EDIT");
+  CHECK(TextOf(edit) == "fixed");
+  CHECK(Code(c.Rest("openim/modify_group_msg",
+                    json({{"GroupId", id}, {"MsgSeq", 999}, {"MsgBody", Text("x")}}).dump())) == 10030);
+  CHECK(Code(c.Rest("openim/modify_group_msg",
+                    json({{"GroupId", id}, {"MsgSeq", 1}, {"MsgBody", Text("x")}}).dump())) == 10032);
+  json history = Group(c, "group_msg_get_simple", {{"GroupId", id}, {"ReqMsgNumber", 1}});
+  CHECK(history["RspMsgList"][0]["MsgBody"][0]["MsgContent"]["Text"] == "fixed");
+
+  // delete_group_msg_by_sender recalls a member's messages; the app only.
+  uint32_t spam1 = send("ben", "spam", 2);
+  uint32_t spam2 = send("ben", "spam", 3);
+  CHECK(UserCode(UserCall(ann, "delete_group_msg_by_sender",
+                          {{"GroupId", id}, {"Sender_Account", "ben"}})) == 10007);
+  REQUIRE(Code(Group(c, "delete_group_msg_by_sender",
+                     {{"GroupId", id}, {"Sender_Account", "ben"}})) == 0);
+  std::set<uint64_t> recalled;
+  for (int i = 0; i < 6 && recalled.size() < 2; ++i) {
+    json event = NextIn(ann, id);
+    if (event["Kind"] == "KIND_RECALL") recalled.insert(std::stoull(event["TargetSeq"].get<std::string>()));
+  }
+  CHECK(recalled == std::set<uint64_t>{spam1, spam2});
+  CHECK(Code(Group(c, "delete_group_msg_by_sender", {{"GroupId", id}})) == 10004);
+
+  // Unread counts: set by the app, and read from the member's state.
+  send("owner", "one", 4);
+  send("owner", "two", 5, {{"SendMsgControl", {"NoUnread"}}});
+  send("owner", "three", 6);
+  REQUIRE(Code(Group(c, "set_unread_msg_num",
+                     {{"GroupId", id}, {"Member_Account", "ben"}, {"UnreadMsgNum", 1}})) == 0);
+  json states = ben.Call("s", {{"groupStates", {{"groupIds", {id}}}}});
+  CHECK(states["groupStates"]["groups"][0]["unread"] == 1);
+  CHECK(Code(Group(c, "set_unread_msg_num",
+                   {{"GroupId", id}, {"Member_Account", "cat"}, {"UnreadMsgNum", 1}})) == 10007);
+
+  // System notifications: to some members, or all; stored in the seq.
+  REQUIRE(Code(Group(c, "send_group_system_notification",
+                     {{"GroupId", id}, {"Content", "for ben"}, {"ToMembers_Account", {"ben"}}})) == 0);
+  json note;
+  do note = NextIn(ben, id); while (note["Kind"] != "KIND_TIP");
+  CHECK(note["Tip"]["Type"] == "SystemNotification");
+  CHECK(note["Tip"]["Detail"] == "for ben");
+  for (int i = 0; i < 3; ++i) {
+    auto event = ann.NextGroupEvent(300);
+    if (!event) break;
+    CHECK((*event)["Kind"] != "KIND_TIP");  // ann gets no copy
+  }
+  CHECK(Code(Group(c, "send_group_system_notification", {{"GroupId", id}})) == 10004);
+
+  // Read receipts: ben reads ann's message; ann sees the count move.
+  uint32_t asks = send("ann", "read me", 7, {{"NeedReadReceipt", 1}});
+  REQUIRE(UserCode(UserCall(ben, "group_msg_receipt",
+                            {{"GroupId", id}, {"MsgSeqList", {{{"MsgSeq", asks}}}}})) == 0);
+  json receipt;
+  do receipt = NextIn(ann, id); while (receipt["Kind"] != "KIND_RECEIPT");
+  CHECK(receipt["Reader"] == "ben");
+  CHECK(receipt["ReadNum"] == 1);
+  CHECK(receipt["UnreadNum"] == 1);  // the owner
+  json counts = Group(c, "get_group_msg_receipt", {{"GroupId", id}, {"MsgSeqList", {{{"MsgSeq", asks}}}}});
+  REQUIRE(Code(counts) == 0);
+  CHECK(counts["GroupMsgReceiptList"][0]["ReadNum"] == 1);
+  CHECK(counts["GroupMsgReceiptList"][0]["UnreadNum"] == 1);
+  json detail = Group(c, "get_group_msg_receipt_detail", {{"GroupId", id}, {"MsgSeq", asks}});
+  CHECK(detail["ReadList"] == json::array({{{"Read_Account", "ben"}}}));
+  CHECK(detail["UnreadList"] == json::array({{{"Unread_Account", "owner"}}}));
+  CHECK(detail["IsFinished"] == 1);
+  CHECK(Code(Group(c, "get_group_msg_receipt_detail", {{"GroupId", id}, {"MsgSeq", first}})) ==
+        10030);  // asked for no receipt
+
+  // Import: old messages take seqs, are not pushed, and show in history.
+  json imported = Group(c, "import_group_msg",
+                        {{"GroupId", id},
+                         {"MsgList", {{{"From_Account", "owner"}, {"SendTime", 1600000000},
+                                       {"Random", 1}, {"MsgBody", Text("old")}},
+                                      {{"From_Account", "owner"}, {"SendTime", 4000000000u},
+                                       {"MsgBody", Text("future")}}}}});
+  REQUIRE(Code(imported) == 0);
+  CHECK(imported["ImportMsgResult"][0]["Result"] == 0);
+  CHECK(imported["ImportMsgResult"][1]["Result"] == 10004);
+  CHECK_FALSE(ann.NextGroupEvent(300).has_value());
+
+  // clear_group_msg: history up to a seq becomes placeholders.
+  REQUIRE(Code(Group(c, "clear_group_msg", {{"GroupId", id}, {"MsgSeq", first}})) == 0);
+  json cleared = Group(c, "group_msg_get_simple",
+                       {{"GroupId", id}, {"ReqMsgNumber", 1}, {"ReqMsgSeq", first}});
+  CHECK(cleared["RspMsgList"][0]["IsPlaceMsg"] == 1);
+  CHECK(UserCode(UserCall(ann, "clear_group_msg", {{"GroupId", id}})) == 10007);
+}
