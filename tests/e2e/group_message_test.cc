@@ -244,7 +244,7 @@ TEST_CASE("after a reconnect one call tells which groups have news, and each is 
   CHECK(denied["error"]["errorCode"] == 10007);
 }
 
-TEST_CASE("Group.CallbackBeforeSendMsg allows, refuses, drops and rewrites; after-send and "
+TEST_CASE("Group.CallbackBeforeSendMsg allows, refuses, drops and rewrites, and after-send and "
           "after-recall report",
           "[group][groupmsg][callback]") {
   WebhookReceiver receiver;

@@ -63,7 +63,7 @@ TEST_CASE("a group send's fields are checked, each with its code", "[groupmsg]")
   CHECK(CodeOf(CheckGroupSend(bad)) == 10004);
 }
 
-TEST_CASE("mutes silence members; owners and admins speak when everyone is muted",
+TEST_CASE("mutes silence members, but owners and admins speak when everyone is muted",
           "[groupmsg]") {
   CHECK_FALSE(SenderMuted(kRoleMember, 0, false, 100));
   CHECK(SenderMuted(kRoleMember, 101, false, 100));
