@@ -26,11 +26,22 @@ HTTP_ADDR=${PARLEY_HTTP_ADDR:-127.0.0.1:8080}
 KEY=${PARLEY_SECRET_KEY:-$(cat "$DATA/dev-secret-key" 2>/dev/null || true)}
 [ -n "$KEY" ] || die "no secret key: start the cluster with scripts/cluster up or set PARLEY_SECRET_KEY"
 ulimit -n 65536 2>/dev/null || true
+# Whose CPU time per message to print: every service, PostgreSQL (the
+# postmaster and its backends) and Redis.
+CPU_PIDS=""
+for service in gateway message push group auth callback; do
+  pid=$(cat "$DATA/pids/$service.pid" 2>/dev/null || true)
+  [ -n "$pid" ] && CPU_PIDS+="$service=$pid,"
+done
+pid=$(head -1 "$DATA/pg/postmaster.pid" 2>/dev/null || true)
+[ -n "$pid" ] && CPU_PIDS+="postgres=$pid,"
+pid=$(cat "$DATA/redis/redis.pid" 2>/dev/null || true)
+[ -n "$pid" ] && CPU_PIDS+="redis=$pid,"
 
 run() {
   "$PARLEY_BUILD_DIR/bench/parley-group-loadgen" --host "${HTTP_ADDR%:*}" --port "${HTTP_ADDR##*:}" \
     --sdkappid "${PARLEY_SDKAPPID:-1400000000}" --secret-key "$KEY" \
-    --admin "${PARLEY_ADMIN_ID:-administrator}" --prefix "g$(date +%s%N | tail -c 9)" "$@"
+    --admin "${PARLEY_ADMIN_ID:-administrator}" --cpu "$CPU_PIDS" --prefix "g$(date +%s%N | tail -c 9)" "$@"
 }
 
 status=0

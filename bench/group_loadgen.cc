@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "parley/config/config.h"
+#include "proc_stats.h"
 #include "parley/usersig/usersig.h"
 
 namespace net = boost::asio;
@@ -66,6 +67,7 @@ struct Options {
   int rate = 50;
   int seconds = 10;
   int messages = 30;
+  std::string cpu;  // name=pid,... whose CPU time per message to print
 };
 
 int64_t NowNanos() {
@@ -339,6 +341,31 @@ struct Tally {
   }
 };
 
+// CPU time of the processes under test over a phase, per message.
+class CpuMeter {
+ public:
+  explicit CpuMeter(const std::string& list)
+      : processes_(parley::bench::ParseProcessList(list)),
+        before_(parley::bench::TicksOf(processes_)) {}
+  void Print(uint64_t messages, const char* what) {
+    if (messages == 0) return;
+    auto after = parley::bench::TicksOf(processes_);
+    double ms_per_tick = 1000.0 / static_cast<double>(sysconf(_SC_CLK_TCK));
+    double total = 0;
+    std::printf("cpu ms per %s:", what);
+    for (size_t i = 0; i < processes_.size(); ++i) {
+      double ms = double(after[i] - before_[i]) * ms_per_tick / double(messages);
+      total += ms;
+      std::printf("  %s %.3f", processes_[i].first.c_str(), ms);
+    }
+    std::printf("  total %.3f\n", total);
+  }
+
+ private:
+  std::vector<std::pair<std::string, int>> processes_;
+  std::vector<uint64_t> before_;
+};
+
 void RunUntil(net::io_context& ioc, const std::function<bool()>& done, std::chrono::seconds limit) {
   auto deadline = Clock::now() + limit;
   while (!done() && Clock::now() < deadline) ioc.run_for(std::chrono::milliseconds(10));
@@ -374,6 +401,19 @@ std::vector<std::shared_ptr<Client>> Connect(net::io_context& ioc, const Options
   return clients;
 }
 
+// Warm-up, not counted: every sender sends one message, so the services'
+// per-group caches are filled and the figures show the steady state.
+void WarmUp(net::io_context& ioc, const std::vector<std::pair<Client*, std::string>>& senders,
+            Tally* tally) {
+  for (const auto& [client, group] : senders) client->SendGroup(group);
+  RunUntil(ioc, [&] { return tally->acked + tally->send_errors >= senders.size(); },
+           std::chrono::seconds(60));
+  ioc.run_for(std::chrono::milliseconds(500));  // the last deliveries
+  std::printf("warm-up: %llu of %zu sent\n", static_cast<unsigned long long>(tally->acked),
+              senders.size());
+  *tally = Tally{};
+}
+
 // Sends from `senders` (round robin, each to its group) at `rate` for
 // `seconds`; returns how many were sent.
 uint64_t Drive(net::io_context& ioc, std::vector<std::pair<Client*, std::string>> senders,
@@ -404,6 +444,8 @@ int Fanout(const Options& o, Rest& rest) {
   auto clients = Connect(ioc, o, users, &tally, false);
   std::vector<std::pair<Client*, std::string>> senders;
   for (auto& c : clients) senders.push_back({c.get(), group});
+  WarmUp(ioc, senders, &tally);
+  CpuMeter cpu(o.cpu);
   auto start = Clock::now();
   uint64_t sent = Drive(ioc, senders, o.rate, o.seconds);
   uint64_t expected = sent * users.size();
@@ -415,6 +457,7 @@ int Fanout(const Options& o, Rest& rest) {
   std::printf("sent: %llu  acked: %llu\n", static_cast<unsigned long long>(sent),
               static_cast<unsigned long long>(tally.acked));
   tally.Print(expected, seconds);
+  cpu.Print(tally.delivered, "delivery");
   return tally.delivered < expected || tally.duplicated || tally.reordered ? 1 : 0;
 }
 
@@ -435,6 +478,8 @@ int ManyGroups(const Options& o, Rest& rest) {
   auto clients = Connect(ioc, o, owners, &tally, false);
   std::vector<std::pair<Client*, std::string>> senders;
   for (size_t i = 0; i < clients.size(); ++i) senders.push_back({clients[i].get(), groups[i]});
+  WarmUp(ioc, senders, &tally);
+  CpuMeter cpu(o.cpu);
   auto start = Clock::now();
   uint64_t sent = Drive(ioc, senders, o.rate, o.seconds);
   double send_seconds = std::chrono::duration<double>(Clock::now() - start).count();
@@ -447,6 +492,7 @@ int ManyGroups(const Options& o, Rest& rest) {
               static_cast<unsigned long long>(sent), static_cast<unsigned long long>(tally.acked),
               tally.acked / seconds, std::min<double>(tally.acked, sent) / send_seconds);
   tally.Print(sent, seconds);  // each sender receives its own message
+  cpu.Print(tally.acked, "stored message");
   return tally.delivered < sent || tally.duplicated || tally.reordered ? 1 : 0;
 }
 
@@ -564,6 +610,8 @@ int main(int argc, char** argv) {
   config.Add("rate", "PARLEY_LOADGEN_RATE", &o.rate, "messages per second, all senders");
   config.Add("seconds", "PARLEY_LOADGEN_SECONDS", &o.seconds, "how long to send");
   config.Add("messages", "PARLEY_GROUPGEN_MESSAGES", &o.messages, "big: messages sent");
+  config.Add("cpu", "PARLEY_LOADGEN_CPU", &o.cpu,
+             "name=pid,... whose CPU time per message to print");
   if (auto exit_code = config.ParseForMain(argc, argv)) return *exit_code;
   o.sdkappid = static_cast<uint64_t>(sdkappid);
   if (o.members < 2 || o.groups < 1 || o.rate < 1 || o.seconds < 1 || o.messages < 1) {

@@ -584,30 +584,89 @@ void ClientSession::OnGroupEvent(GroupEventFrame& frame) {
 }
 
 void ClientSession::HandleApi(const std::string& id, const v1::ApiCall& call) {
+  if (call.service() == "group_open_http_svc" && call.command() == "send_group_msg") {
+    // Group sends are sends: the session's send rate, and one at a time, so
+    // a client's messages are stored in the order it sent them.
+    if (QueueGroupSend(id, call)) DispatchNextGroupSend();
+    return;
+  }
+  RunApi(id, call, nullptr);
+}
+
+bool ClientSession::QueueGroupSend(const std::string& id, const v1::ApiCall& call) {
+  {
+    std::lock_guard lock(mu_);
+    if (state_ != State::kLive) {
+      SendError(id, kBadPacket, "log in first");
+      return false;
+    }
+    int64_t retry_after_ms = 0;
+    if (!send_bucket_.Take(sends_per_second_, NowMillis(), &retry_after_ms)) {
+      SendError(id, kTooFast,
+                absl::StrCat("more than ", sends_per_second_, " sends per second; retry after ",
+                             retry_after_ms, " ms"),
+                retry_after_ms);
+      return false;
+    }
+    if (group_send_queue_.size() >= kMaxQueuedSends) {
+      SendError(id, kTooFast, "256 sends are waiting for their ack; retry after 100 ms", 100);
+      return false;
+    }
+    group_send_queue_.emplace_back(id, call);
+    if (group_send_in_flight_) return false;
+    group_send_in_flight_ = true;
+  }
+  return true;
+}
+
+void ClientSession::DispatchNextGroupSend() {
+  std::pair<std::string, v1::ApiCall> next;
+  {
+    std::lock_guard lock(mu_);
+    if (group_send_queue_.empty() || state_ == State::kClosed) {
+      group_send_in_flight_ = false;
+      return;
+    }
+    next = std::move(group_send_queue_.front());
+    group_send_queue_.pop_front();
+  }
+  RunApi(next.first, next.second, [self = shared_from_this()] { self->DispatchNextGroupSend(); });
+}
+
+void ClientSession::RunApi(const std::string& id, const v1::ApiCall& call,
+                           std::function<void()> after) {
   rpc::Caller caller;
   {
     std::lock_guard lock(mu_);
-    if (state_ != State::kLive) return SendError(id, kBadPacket, "log in first");
+    if (state_ != State::kLive) {
+      SendError(id, kBadPacket, "log in first");
+      if (after) after();
+      return;
+    }
     caller = {sdkappid_, user_id_, false, platform_, client_ip_};
   }
   std::string body = protojson::Print(call.body());
-  auto done = [self = shared_from_this(), id](RouteResult result) {
+  auto done = [self = shared_from_this(), id, after](RouteResult result) {
     if (!result.status.ok()) {
-      return self->SendError(id, errors::TencentCode(result.status, kInternal),
-                             std::string(result.status.message()));
+      self->SendError(id, errors::TencentCode(result.status, kInternal),
+                      std::string(result.status.message()));
+    } else {
+      v1::ServerFrame frame;
+      frame.set_id(id);
+      if (!protojson::Parse(result.json, frame.mutable_api_result()->mutable_body()).ok()) {
+        self->SendError(id, kInternal, "the answer could not be encoded");
+      } else {
+        self->SendFrame(frame);
+      }
     }
-    v1::ServerFrame frame;
-    frame.set_id(id);
-    if (!protojson::Parse(result.json, frame.mutable_api_result()->mutable_body()).ok()) {
-      return self->SendError(id, kInternal, "the answer could not be encoded");
-    }
-    self->SendFrame(frame);
+    if (after) after();
   };
   const RestApi* api = hub_->api();
   if (api == nullptr || !api->CallForUser(caller, call.service(), call.command(), body, done)) {
     SendError(id, kBadPacket,
               absl::StrCat("unknown command ", call.service(), "/", call.command(),
                            " (sns/* and profile/* are available)"));
+    if (after) after();
   }
 }
 

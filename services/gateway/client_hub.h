@@ -183,6 +183,12 @@ class ClientSession : public http::WsHandler, public std::enable_shared_from_thi
  private:
   void HandleLogin(const std::string& id, const v1::LoginRequest& login);
   void HandleApi(const std::string& id, const v1::ApiCall& call);
+  // Runs an api frame's command; `after` (may be empty) runs once answered.
+  void RunApi(const std::string& id, const v1::ApiCall& call, std::function<void()> after);
+  // Group sends go out one at a time per session, as one-to-one sends do:
+  // queues one (true when none is in flight, so the caller dispatches).
+  bool QueueGroupSend(const std::string& id, const v1::ApiCall& call);
+  void DispatchNextGroupSend();
   // group_states, group_range and group_read frames.
   void HandleGroupFrame(const v1::ClientFrame& frame);
   void CompleteLogin(const std::string& id, const v1::LoginRequest& login,
@@ -236,6 +242,8 @@ class ClientSession : public http::WsHandler, public std::enable_shared_from_thi
   // when empty, and almost every session's queue is empty.
   std::list<std::pair<std::string, v1::SendC2CRequest>> send_queue_;
   bool send_in_flight_ = false;
+  std::list<std::pair<std::string, v1::ApiCall>> group_send_queue_;
+  bool group_send_in_flight_ = false;
   // Sends per second this session may make (the app's setting, at login).
   int64_t sends_per_second_ = 50;
   ratelimit::TokenBucket send_bucket_;

@@ -75,13 +75,17 @@ GroupMessageLogic::GroupMessageLogic(GroupMessageStore* store, delivery::Deliver
                                      std::shared_ptr<v1::GroupService::StubInterface> groups,
                                      GroupContextCache* contexts, Clock now, Random random)
     : store_(store),
-      appends_(kMaxAppendsPerBatch,
-               [store](const std::vector<GroupAppend>& events) { return store->AppendMany(events); }),
       deliverer_(deliverer),
       groups_(std::move(groups)),
       contexts_(contexts),
       now_(std::move(now)),
-      random_(std::move(random)) {}
+      random_(std::move(random)) {
+  for (size_t i = 0; i < kAppendWriters; ++i) {
+    appends_.push_back(std::make_unique<AppendBatcher>(
+        kMaxAppendsPerBatch,
+        [store](const std::vector<GroupAppend>& events) { return store->AppendMany(events); }));
+  }
+}
 
 absl::StatusOr<v1::MemberContext> GroupMessageLogic::Context(uint64_t sdkappid,
                                                              const std::string& group,
@@ -273,7 +277,8 @@ absl::StatusOr<v1::SendGroupResponse> GroupMessageLogic::SendGroup(
   append.counts_unread = CountsUnread(request);
   append.client_msg_id = request.client_msg_id();
   append.dedup = true;
-  auto result = appends_.Submit({std::move(append)}).get()[0];
+  size_t writer = std::hash<std::string>()(append.group_id) % appends_.size();
+  auto result = appends_[writer]->Submit({std::move(append)}).get()[0];
   if (!result.ok()) return result.status();
   response.set_msg_seq(static_cast<uint32_t>(result->seq));
   response.set_msg_time(static_cast<uint32_t>(result->time));

@@ -92,9 +92,14 @@ class GroupMessageLogic {
   absl::StatusOr<v1::MemberContext> AdminOnly(const rpc::Caller& caller, const std::string& group);
 
   GroupMessageStore* store_;
-  // Group commit of sends: one transaction for the messages of many groups.
+  // Group commit of sends: one transaction for the messages of many groups,
+  // on kAppendWriters writers, each group always on the same one (by hash),
+  // so a group's messages keep their order and writers never wait on each
+  // other's locks.
   static constexpr size_t kMaxAppendsPerBatch = 256;
-  batching::Batcher<GroupAppend, absl::StatusOr<GroupAppendResult>> appends_;
+  static constexpr size_t kAppendWriters = 2;
+  using AppendBatcher = batching::Batcher<GroupAppend, absl::StatusOr<GroupAppendResult>>;
+  std::vector<std::unique_ptr<AppendBatcher>> appends_;
   delivery::Deliverer* deliverer_;
   std::shared_ptr<v1::GroupService::StubInterface> groups_;
   GroupContextCache* contexts_;

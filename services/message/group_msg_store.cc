@@ -1,6 +1,7 @@
 #include "group_msg_store.h"
 
 #include <algorithm>
+#include <map>
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
@@ -95,6 +96,164 @@ GroupAppendResult AppendIn(pqxx::work& tx, const GroupAppend& e) {
 
 }  // namespace
 
+namespace {
+
+std::string Flag(bool b) { return b ? "t" : "f"; }
+
+// The batch of AppendMany in one transaction, with a fixed number of
+// statements whatever its size: heads created and locked (in group order),
+// earlier copies looked up, seqs numbered here, every row inserted, heads
+// moved. The same outcome as parley_group_append() per event, in order.
+std::vector<GroupAppendResult> AppendSetBased(pqxx::work& tx,
+                                              const std::vector<GroupAppend>& events,
+                                              const std::vector<size_t>& order) {
+  // Heads: one per (app, group), in the order they are locked.
+  std::vector<int64_t> head_apps;
+  std::vector<std::string> head_groups, head_types;
+  std::map<std::pair<uint64_t, std::string>, size_t> head_index;
+  for (size_t i : order) {
+    const auto& e = events[i];
+    if (head_index.emplace(std::make_pair(e.sdkappid, e.group_id), head_apps.size()).second) {
+      head_apps.push_back(static_cast<int64_t>(e.sdkappid));
+      head_groups.push_back(e.group_id);
+      head_types.push_back(std::to_string(e.group_type));
+    }
+  }
+  tx.exec_params(
+      "INSERT INTO group_heads (sdkappid, group_id, group_type)"
+      " SELECT * FROM unnest($1::bigint[], $2::text[], $3::smallint[]) ON CONFLICT DO NOTHING",
+      pg::IntArray(head_apps), pg::TextArray(head_groups), pg::TextArray(head_types));
+  struct Head {
+    int64_t max_seq = 0, counted = 0, last_msg_time = 0;
+  };
+  std::vector<Head> heads(head_apps.size());
+  auto locked = tx.exec_params(
+      "SELECT h.sdkappid, h.group_id, h.max_seq, h.counted FROM group_heads h"
+      " JOIN unnest($1::bigint[], $2::text[]) AS k(app, grp)"
+      "   ON h.sdkappid = k.app AND h.group_id = k.grp"
+      " ORDER BY h.sdkappid, h.group_id FOR UPDATE OF h",
+      pg::IntArray(head_apps), pg::TextArray(head_groups));
+  for (const auto& row : locked) {
+    auto it = head_index.find({row[0].as<uint64_t>(), row[1].c_str()});
+    if (it == head_index.end()) continue;
+    heads[it->second].max_seq = row[2].as<int64_t>();
+    heads[it->second].counted = row[3].as<int64_t>();
+  }
+  // Earlier copies (a retry): by client message id, else by Random within
+  // five minutes, from the same sender.
+  using DedupKey = std::tuple<uint64_t, std::string, std::string, std::string, int64_t>;
+  auto key_of = [](const GroupAppend& e) {
+    return DedupKey{e.sdkappid, e.group_id, e.from, e.client_msg_id,
+                    e.client_msg_id.empty() ? static_cast<int64_t>(e.random) : 0};
+  };
+  std::map<DedupKey, GroupAppendResult> earlier;
+  {
+    std::vector<int64_t> apps, randoms, min_times;
+    std::vector<std::string> groups, froms, client_ids;
+    for (size_t i : order) {
+      const auto& e = events[i];
+      if (!e.dedup) continue;
+      apps.push_back(static_cast<int64_t>(e.sdkappid));
+      groups.push_back(e.group_id);
+      froms.push_back(e.from);
+      client_ids.push_back(e.client_msg_id);
+      randoms.push_back(static_cast<int64_t>(e.random));
+      min_times.push_back(e.time - 300);
+    }
+    if (!apps.empty()) {
+      auto found = tx.exec_params(
+          "SELECT d.app, d.grp, d.frm, d.cid, d.rnd, e.seq, e.msg_time"
+          " FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[],"
+          "             $6::bigint[]) AS d(app, grp, frm, cid, rnd, min_time)"
+          " JOIN group_events e ON e.sdkappid = d.app AND e.group_id = d.grp AND e.kind = 1"
+          "   AND e.from_account = d.frm"
+          "   AND ((d.cid <> '' AND e.client_msg_id = d.cid)"
+          "        OR (d.cid = '' AND e.random = d.rnd AND e.msg_time >= d.min_time))",
+          pg::IntArray(apps), pg::TextArray(groups), pg::TextArray(froms),
+          pg::TextArray(client_ids), pg::IntArray(randoms), pg::IntArray(min_times));
+      for (const auto& row : found) {
+        std::string cid = row[3].c_str();
+        DedupKey key{row[0].as<uint64_t>(), row[1].c_str(), row[2].c_str(), cid,
+                     cid.empty() ? row[4].as<int64_t>() : 0};
+        earlier[key] = {row[5].as<uint64_t>(), row[6].as<int64_t>(), true};
+      }
+    }
+  }
+  // Number the rest, in order.
+  std::vector<GroupAppendResult> results(events.size());
+  std::vector<int64_t> apps, seqs, kinds, randoms, times, counted_ats;
+  std::vector<std::string> groups, froms, priorities, bodies, clouds, pushes, ats, tos, receipts,
+      client_ids;
+  for (size_t i : order) {
+    const auto& e = events[i];
+    if (e.dedup) {
+      if (auto it = earlier.find(key_of(e)); it != earlier.end()) {
+        results[i] = it->second;
+        results[i].duplicate = true;
+        continue;
+      }
+    }
+    Head& head = heads[head_index[{e.sdkappid, e.group_id}]];
+    head.max_seq += 1;
+    if (e.counts_unread) head.counted += 1;
+    if (e.kind == v1::GroupEvent::KIND_MESSAGE) {
+      head.last_msg_time = std::max(head.last_msg_time, e.time);
+    }
+    results[i] = {static_cast<uint64_t>(head.max_seq), e.time, false};
+    if (e.dedup) earlier[key_of(e)] = results[i];  // a repeat within the batch
+    apps.push_back(static_cast<int64_t>(e.sdkappid));
+    groups.push_back(e.group_id);
+    seqs.push_back(head.max_seq);
+    kinds.push_back(static_cast<int64_t>(e.kind));
+    froms.push_back(e.from);
+    randoms.push_back(static_cast<int64_t>(e.random));
+    times.push_back(e.time);
+    priorities.push_back(e.priority);
+    bodies.push_back(e.body_json);
+    clouds.push_back(e.cloud_custom_data);
+    pushes.push_back(e.offline_push_json);
+    ats.push_back(e.at_info_json);
+    tos.push_back(e.to_accounts.empty() ? "" : pg::TextArray(e.to_accounts));
+    receipts.push_back(Flag(e.need_receipt));
+    counted_ats.push_back(head.counted);
+    client_ids.push_back(e.client_msg_id);
+  }
+  if (apps.empty()) return results;
+  tx.exec_params(
+      "INSERT INTO group_events (sdkappid, group_id, seq, kind, from_account, random, msg_time,"
+      "  priority, body, cloud_custom_data, offline_push, at_info, to_accounts, need_receipt,"
+      "  counted_at, client_msg_id)"
+      " SELECT app, grp, seq, kind, frm, rnd, t, prio, body, cloud, NULLIF(push, ''),"
+      "   NULLIF(at, ''), NULLIF(tos, '')::text[], receipt, counted_at, cid"
+      " FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::smallint[], $5::text[],"
+      "   $6::bigint[], $7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[],"
+      "   $12::text[], $13::text[], $14::boolean[], $15::bigint[], $16::text[])"
+      " AS r(app, grp, seq, kind, frm, rnd, t, prio, body, cloud, push, at, tos, receipt,"
+      "      counted_at, cid)",
+      pg::IntArray(apps), pg::TextArray(groups), pg::IntArray(seqs), pg::IntArray(kinds),
+      pg::TextArray(froms), pg::IntArray(randoms), pg::IntArray(times), pg::TextArray(priorities),
+      pg::TextArray(bodies), pg::TextArray(clouds), pg::TextArray(pushes), pg::TextArray(ats),
+      pg::TextArray(tos), pg::TextArray(receipts), pg::IntArray(counted_ats),
+      pg::TextArray(client_ids));
+  std::vector<int64_t> new_max, new_counted, new_times;
+  for (const auto& h : heads) {
+    new_max.push_back(h.max_seq);
+    new_counted.push_back(h.counted);
+    new_times.push_back(h.last_msg_time);
+  }
+  tx.exec_params(
+      "UPDATE group_heads h SET max_seq = u.max_seq, counted = u.counted,"
+      "   last_msg_time = GREATEST(h.last_msg_time, u.t)"
+      " FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[])"
+      "   AS u(app, grp, max_seq, counted, t)"
+      " WHERE h.sdkappid = u.app AND h.group_id = u.grp",
+      pg::IntArray(head_apps), pg::TextArray(head_groups), pg::IntArray(new_max),
+      pg::IntArray(new_counted), pg::IntArray(new_times));
+  return results;
+}
+
+}  // namespace
+
 std::vector<absl::StatusOr<GroupAppendResult>> GroupMessageStore::AppendMany(
     const std::vector<GroupAppend>& events) {
   std::vector<size_t> order(events.size());
@@ -107,8 +266,9 @@ std::vector<absl::StatusOr<GroupAppendResult>> GroupMessageStore::AppendMany(
       events.size(), absl::InternalError("not stored"));
   absl::Status batch = pool_->Run([&](pqxx::connection& c) {
     pqxx::work tx(c);
-    for (size_t i : order) results[i] = AppendIn(tx, events[i]);
+    auto stored = AppendSetBased(tx, events, order);
     tx.commit();
+    for (size_t i = 0; i < stored.size(); ++i) results[i] = stored[i];
     return absl::OkStatus();
   });
   if (batch.ok() || events.size() == 1) {

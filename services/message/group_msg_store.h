@@ -74,11 +74,12 @@ class GroupMessageStore {
   explicit GroupMessageStore(pg::Pool* pool) : pool_(pool) {}
 
   absl::StatusOr<GroupAppendResult> Append(const GroupAppend& event);
-  // Appends messages (not tips) of any groups in one transaction: one
-  // commit for all. Each group's head is locked in group order (a stable
-  // sort keeps each group's messages in the order given), so concurrent
-  // batches on any number of replicas queue instead of deadlocking. If the
-  // transaction fails, each message is tried alone. Results match `events`.
+  // Appends messages (not tips) of any groups in one transaction and a
+  // fixed number of statements: one commit and a few round trips for all.
+  // Each group's head is locked in group order (a stable sort keeps each
+  // group's messages in the order given), so concurrent batches on any
+  // number of replicas queue instead of deadlocking. If the transaction
+  // fails, each message is tried alone. Results match `events`.
   std::vector<absl::StatusOr<GroupAppendResult>> AppendMany(
       const std::vector<GroupAppend>& events);
 

@@ -174,3 +174,70 @@ TEST_CASE("members' join and read seqs: unread from seqs, NoUnread not counted, 
   auto seen_by_owner = store.Range(app, "g", t->seq, t->seq, 1, "owner");
   CHECK((*seen_by_owner)[0].message().is_place_msg() == 0);
 }
+
+TEST_CASE("batched appends over many groups: gapless per group, in order per sender, "
+          "duplicates within and across batches",
+          "[integration][groupmsg]") {
+  auto pool_a = Pool();
+  auto pool_b = Pool();
+  message::GroupMessageStore replica_a(pool_a.get()), replica_b(pool_b.get());
+  uint64_t app = testing::RandomSdkAppId();
+  const int kThreads = 6, kBatches = 15, kPerBatch = 20, kGroups = 5;
+  std::vector<std::future<void>> writers;
+  for (int t = 0; t < kThreads; ++t) {
+    writers.push_back(std::async(std::launch::async, [&, t] {
+      auto& store = t % 2 ? replica_a : replica_b;
+      for (int b = 0; b < kBatches; ++b) {
+        std::vector<message::GroupAppend> batch;
+        for (int i = 0; i < kPerBatch; ++i) {
+          // Groups in a different order in each thread's batches.
+          std::string group = "g" + std::to_string((i + t) % kGroups);
+          batch.push_back(Message(app, group, "u" + std::to_string(t),
+                                  static_cast<uint32_t>(100000 * t + 1000 * b + i + 1)));
+        }
+        auto results = store.AppendMany(batch);
+        REQUIRE(results.size() == batch.size());
+        std::map<std::string, uint64_t> last;  // per group: this batch's seqs rise
+        for (size_t i = 0; i < results.size(); ++i) {
+          REQUIRE(results[i].ok());
+          CHECK_FALSE(results[i]->duplicate);
+          CHECK(results[i]->seq > last[batch[i].group_id]);
+          last[batch[i].group_id] = results[i]->seq;
+        }
+      }
+    }));
+  }
+  for (auto& w : writers) w.get();
+  const size_t per_group = kThreads * kBatches * kPerBatch / kGroups;
+  for (int g = 0; g < kGroups; ++g) {
+    std::string group = "g" + std::to_string(g);
+    auto events = replica_a.Range(app, group, 1, 100000, 100000, "");
+    REQUIRE(events.ok());
+    REQUIRE(events->size() == per_group);
+    std::map<std::string, uint32_t> last_random;  // a sender's randoms rise with its seqs
+    for (size_t i = 0; i < events->size(); ++i) {
+      const auto& e = (*events)[i];
+      CHECK(e.seq() == i + 1);
+      CHECK(e.message().msg_random() > last_random[e.message().from_account()]);
+      last_random[e.message().from_account()] = e.message().msg_random();
+    }
+    auto head = replica_b.Head(app, group);
+    CHECK(head->first == per_group);
+  }
+  // A repeat within one batch and of a stored message: the first's seq.
+  auto one = Message(app, "g0", "dup", 7);
+  auto with_id = Message(app, "g1", "dup", 8);
+  with_id.client_msg_id = "c";
+  auto results = replica_a.AppendMany({one, with_id, one});
+  REQUIRE(results[0].ok());
+  CHECK_FALSE(results[0]->duplicate);
+  CHECK(results[2]->duplicate);
+  CHECK(results[2]->seq == results[0]->seq);
+  with_id.random = 9;
+  auto again = replica_b.AppendMany({with_id, Message(app, "g0", "dup", 7)});
+  CHECK(again[0]->duplicate);
+  CHECK(again[0]->seq == results[1]->seq);
+  CHECK(again[1]->duplicate);
+  CHECK(again[1]->seq == results[0]->seq);
+  CHECK(replica_a.Head(app, "g0")->first == per_group + 1);
+}
