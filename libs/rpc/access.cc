@@ -41,7 +41,7 @@ std::vector<AccessRule> AccessRules(const std::string& service) {
         {Peers({"gateway"}), Methods("MessageService", {"*"})},
         {Peers({"gateway"}),
          Methods("GroupMessageService",
-                 {"SendGroup", "GetGroupHistory", "GetGroupRange", "RecallGroup",
+                 {"SendGroup", "GetGroupHistory", "GetGroupRange", "GetGroupRanges", "RecallGroup",
                   "GetGroupStates", "MarkGroupRead", "ModifyGroupMsg", "DeleteGroupMsgBySender",
                   "ClearGroupMsg", "ImportGroupMsg", "SetUnreadMsgNum",
                   "SendGroupSystemNotification", "GroupMsgReceipt", "GetGroupMsgReceipt",

@@ -551,6 +551,7 @@ void ClientSession::OnMessage(std::string data, bool binary) {
     case v1::ClientFrame::kGroupStates:
     case v1::ClientFrame::kGroupRange:
     case v1::ClientFrame::kGroupRead:
+    case v1::ClientFrame::kGroupRanges:
       return HandleGroupFrame(frame);
     case v1::ClientFrame::BODY_NOT_SET:  // answered above
       return;
@@ -572,6 +573,9 @@ void ClientSession::HandleGroupFrame(const v1::ClientFrame& frame) {
     case v1::ClientFrame::kGroupRead:
       return CallForUser(groups->async(), frame.id(), frame.group_read(), &Async::MarkGroupRead,
                          [](const auto&, v1::ServerFrame* out) { out->mutable_ack(); });
+    case v1::ClientFrame::kGroupRanges:
+      return CallForUser(groups->async(), frame.id(), frame.group_ranges(), &Async::GetGroupRanges,
+                         [](const auto& r, v1::ServerFrame* out) { *out->mutable_group_ranges() = r; });
     default:
       return;
   }

@@ -399,6 +399,57 @@ absl::StatusOr<v1::GetGroupRangeResponse> GroupMessageLogic::GetGroupRange(
   return response;
 }
 
+absl::StatusOr<v1::GetGroupRangesResponse> GroupMessageLogic::GetGroupRanges(
+    const rpc::Caller& caller, const v1::GetGroupRangesRequest& request) {
+  if (caller.is_admin) return errors::Error(kGroupInvalidParam, "group ranges are per user");
+  if (request.cursors_size() == 0 || request.cursors_size() > 1000) {
+    return errors::Error(kGroupInvalidParam, "cursors must hold 1 to 1000 groups");
+  }
+  uint32_t limit = request.limit_per_group() == 0 ? 20
+                                                  : std::min(request.limit_per_group(), kMaxRangePage);
+  // The caller's standing in every group at once: membership, join seq and
+  // the group's type and head (no call to the group service).
+  std::vector<std::string> ids;
+  for (const auto& cursor : request.cursors()) ids.push_back(cursor.group_id());
+  auto standing = store_->MemberSeqs(caller.sdkappid, caller.identifier, ids);
+  if (!standing.ok()) return standing.status();
+  std::map<std::string, const GroupMemberSeqs*> by_group;
+  for (const auto& s : *standing) by_group[s.group_id] = &s;
+  std::vector<std::pair<std::string, uint64_t>> from;
+  for (const auto& cursor : request.cursors()) {
+    auto it = by_group.find(cursor.group_id());
+    if (it == by_group.end()) continue;
+    uint64_t first = FirstReadableSeq(it->second->group_type, it->second->join_seq);
+    uint64_t start = std::max(cursor.after_seq() + 1, first);
+    if (start <= it->second->max_seq) from.push_back({cursor.group_id(), start});
+  }
+  std::map<std::string, std::vector<v1::GroupEvent>> events;
+  if (!from.empty()) {
+    auto read = store_->Ranges(caller.sdkappid, from, limit, caller.identifier);
+    if (!read.ok()) return read.status();
+    events = std::move(*read);
+  }
+  v1::GetGroupRangesResponse response;
+  for (const auto& cursor : request.cursors()) {
+    auto* range = response.add_ranges();
+    range->set_group_id(cursor.group_id());
+    auto it = by_group.find(cursor.group_id());
+    if (it == by_group.end()) {
+      range->set_error_code(kGroupNoPermission);
+      continue;
+    }
+    range->set_max_seq(it->second->max_seq);
+    auto found = events.find(cursor.group_id());
+    if (found != events.end()) {
+      for (auto& event : found->second) *range->add_events() = std::move(event);
+    }
+    uint64_t last = range->events_size() > 0 ? range->events(range->events_size() - 1).seq()
+                                             : cursor.after_seq();
+    range->set_complete(last >= it->second->max_seq || range->events_size() < static_cast<int>(limit));
+  }
+  return response;
+}
+
 absl::StatusOr<v1::RecallGroupResponse> GroupMessageLogic::RecallGroup(
     const rpc::Caller& caller, const v1::RecallGroupRequest& request) {
   if (request.msg_seq_list_size() == 0) {

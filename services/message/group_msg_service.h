@@ -50,6 +50,7 @@ class GroupMessageLogic {
   X(SendGroup, SendGroupRequest, SendGroupResponse)                          \
   X(GetGroupHistory, GetGroupHistoryRequest, GetGroupHistoryResponse)        \
   X(GetGroupRange, GetGroupRangeRequest, GetGroupRangeResponse)              \
+  X(GetGroupRanges, GetGroupRangesRequest, GetGroupRangesResponse)           \
   X(RecallGroup, RecallGroupRequest, RecallGroupResponse)                    \
   X(GetGroupStates, GetGroupStatesRequest, GetGroupStatesResponse)           \
   X(MarkGroupRead, MarkGroupReadRequest, MarkGroupReadResponse)              \

@@ -338,6 +338,34 @@ absl::StatusOr<std::vector<v1::GroupEvent>> GroupMessageStore::Range(
       });
 }
 
+absl::StatusOr<std::map<std::string, std::vector<v1::GroupEvent>>> GroupMessageStore::Ranges(
+    uint64_t sdkappid, const std::vector<std::pair<std::string, uint64_t>>& from, uint32_t limit,
+    const std::string& reader) {
+  using Out = std::map<std::string, std::vector<v1::GroupEvent>>;
+  return pool_->Query<Out>([&](pqxx::connection& c) -> absl::StatusOr<Out> {
+    pqxx::read_transaction tx(c);
+    std::vector<std::string> groups;
+    std::vector<int64_t> seqs;
+    for (const auto& [group, seq] : from) {
+      groups.push_back(group);
+      seqs.push_back(static_cast<int64_t>(seq));
+    }
+    auto rows = tx.exec_params(
+        absl::StrCat("SELECT x.*, c.grp FROM unnest($2::text[], $3::bigint[]) AS c(grp, from_seq)"
+                     " CROSS JOIN LATERAL (SELECT ", kEventColumns,
+                     "   FROM group_events WHERE sdkappid = $1 AND group_id = c.grp"
+                     "   AND seq >= c.from_seq ORDER BY seq LIMIT $4) x"
+                     " ORDER BY c.grp, x.seq"),
+        sdkappid, pg::TextArray(groups), pg::IntArray(seqs), static_cast<int64_t>(limit));
+    Out out;
+    for (const auto& row : rows) {
+      std::string group = row[14].c_str();
+      out[group].push_back(GroupEventFromRow(row, group, reader));
+    }
+    return out;
+  });
+}
+
 absl::StatusOr<std::pair<uint64_t, int32_t>> GroupMessageStore::Head(uint64_t sdkappid,
                                                                      const std::string& group) {
   return pool_->Query<std::pair<uint64_t, int32_t>>(

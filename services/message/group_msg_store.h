@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -89,6 +90,12 @@ class GroupMessageStore {
   absl::StatusOr<std::vector<v1::GroupEvent>> Range(uint64_t sdkappid, const std::string& group,
                                                     uint64_t from_seq, uint64_t to_seq,
                                                     uint32_t limit, const std::string& reader);
+  // For each (group, from_seq): the group's events from that seq on,
+  // ascending, at most `limit` per group, for `reader` (as Range). One
+  // statement for all the groups.
+  absl::StatusOr<std::map<std::string, std::vector<v1::GroupEvent>>> Ranges(
+      uint64_t sdkappid, const std::vector<std::pair<std::string, uint64_t>>& from,
+      uint32_t limit, const std::string& reader);
   // The group's latest seq and type (0, 0 when it has no events).
   absl::StatusOr<std::pair<uint64_t, int32_t>> Head(uint64_t sdkappid, const std::string& group);
 

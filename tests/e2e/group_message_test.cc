@@ -230,6 +230,21 @@ TEST_CASE("after a reconnect one call tells which groups have news, and each is 
       CHECK(TextOf(events[i]) == groups[g] + "/" + std::to_string(i));
     }
   }
+  // Or every group at once: one groupRanges call for all three.
+  json cursors = json::array();
+  for (const auto& g : groups) cursors.push_back({{"groupId", g}, {"afterSeq", std::to_string(held[g])}});
+  cursors.push_back({{"groupId", "not-mine"}, {"afterSeq", "0"}});
+  json all = dan.Call("rs", {{"groupRanges", {{"cursors", cursors}}}});
+  REQUIRE(all.contains("groupRanges"));
+  const json& ranges = all["groupRanges"]["ranges"];
+  REQUIRE(ranges.size() == 4);
+  CHECK(ranges[0]["events"].size() == 2);
+  CHECK_FALSE(ranges[1].contains("events"));
+  CHECK(ranges[2]["events"].size() == 1);
+  CHECK(TextOf(ranges[2]["events"][0]) == groups[2] + "/0");
+  for (int g = 0; g < 3; ++g) CHECK(ranges[g].value("complete", false));
+  CHECK(ranges[3]["errorCode"] == 10007);
+
   // Read: the unread count goes to 0.
   json read = dan.Call("rd", {{"groupRead", {{"GroupId", groups[0]}}}});
   CHECK(read.contains("ack"));
