@@ -19,6 +19,8 @@ namespace {
 constexpr char kBeforeSend[] = "Group.CallbackBeforeSendMsg";
 constexpr char kAfterSend[] = "Group.CallbackAfterSendMsg";
 constexpr char kAfterRecall[] = "Group.CallbackAfterRecallMsg";
+constexpr char kSendMsgException[] = "Group.CallbackSendMsgException";
+constexpr char kBotOnGroupMessage[] = "Bot.OnGroupMessage";
 constexpr size_t kMaxGroupIdBytes = 96;
 constexpr int32_t kBodyTooLong = 80002;
 constexpr int32_t kCallbackFailed = 80003;
@@ -165,17 +167,38 @@ absl::Status GroupMessageLogic::BeforeSend(const rpc::Caller& caller,
 void GroupMessageLogic::AfterSend(const rpc::Caller& caller, const v1::MemberContext& context,
                                   const v1::SendGroupRequest& request, uint64_t seq,
                                   int64_t time) {
-  if (callbacks_ == nullptr ||
-      Has(request.forbid_callback_control(), "ForbidAfterSendMsgCallback") ||
-      !callbacks_->Enabled(caller.sdkappid, kAfterSend)) {
-    return;
+  if (callbacks_ == nullptr) return;
+  // Robots (@RBT# accounts) the message @-mentions get Bot.OnGroupMessage.
+  nlohmann::json robots = nlohmann::json::array();
+  for (const auto& at : request.group_at_info()) {
+    if (at.group_at_account().rfind("@RBT#", 0) == 0) robots.push_back(at.group_at_account());
   }
+  bool after = !Has(request.forbid_callback_control(), "ForbidAfterSendMsgCallback") &&
+               callbacks_->Enabled(caller.sdkappid, kAfterSend);
+  bool bot = !robots.empty() && callbacks_->Enabled(caller.sdkappid, kBotOnGroupMessage);
+  if (!after && !bot) return;
   nlohmann::json payload = SendPayload(caller, context, request, request.from_account());
   payload["MsgSeq"] = seq;
   payload["MsgTime"] = time;
   std::string at = AtInfoJson(request);
   if (!at.empty()) payload["GroupAtInfo"] = nlohmann::json::parse(at, nullptr, false);
-  callbacks_->After(caller.sdkappid, kAfterSend, payload.dump(),
+  std::string platform = callbacks::OptPlatform(caller.is_admin, caller.platform);
+  if (after) callbacks_->After(caller.sdkappid, kAfterSend, payload.dump(), platform, caller.client_ip);
+  if (bot) {
+    payload["AtRobotAccount"] = robots;
+    callbacks_->After(caller.sdkappid, kBotOnGroupMessage, payload.dump(), platform,
+                      caller.client_ip);
+  }
+}
+
+void GroupMessageLogic::SendFailed(const rpc::Caller& caller, const v1::MemberContext& context,
+                                   const v1::SendGroupRequest& request,
+                                   const absl::Status& status) {
+  if (callbacks_ == nullptr || !callbacks_->Enabled(caller.sdkappid, kSendMsgException)) return;
+  nlohmann::json payload = SendPayload(caller, context, request, request.from_account());
+  payload["ErrorCode"] = errors::TencentCode(status, kGroupInternal);
+  payload["ErrorInfo"] = errors::InfoOf(status);
+  callbacks_->After(caller.sdkappid, kSendMsgException, payload.dump(),
                     callbacks::OptPlatform(caller.is_admin, caller.platform), caller.client_ip);
 }
 
@@ -279,7 +302,10 @@ absl::StatusOr<v1::SendGroupResponse> GroupMessageLogic::SendGroup(
   append.dedup = true;
   size_t writer = std::hash<std::string>()(append.group_id) % appends_.size();
   auto result = appends_[writer]->Submit({std::move(append)}).get()[0];
-  if (!result.ok()) return result.status();
+  if (!result.ok()) {
+    SendFailed(caller, *context, request, result.status());
+    return result.status();
+  }
   response.set_msg_seq(static_cast<uint32_t>(result->seq));
   response.set_msg_time(static_cast<uint32_t>(result->time));
   if (result->duplicate) {

@@ -83,6 +83,9 @@ class GroupMessageLogic {
                           v1::SendGroupRequest* request, bool* dropped);
   void AfterSend(const rpc::Caller& caller, const v1::MemberContext& context,
                  const v1::SendGroupRequest& request, uint64_t seq, int64_t time);
+  // Group.CallbackSendMsgException: a send that passed every check was not stored.
+  void SendFailed(const rpc::Caller& caller, const v1::MemberContext& context,
+                  const v1::SendGroupRequest& request, const absl::Status& status);
   void Deliver(uint64_t sdkappid, const v1::GroupEvent& event);
   // Stores a tip (or system notification) and delivers it at once; returns its seq.
   absl::StatusOr<uint64_t> StoreTip(uint64_t sdkappid, const std::string& group, int32_t type,

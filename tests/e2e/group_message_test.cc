@@ -311,6 +311,16 @@ TEST_CASE("Group.CallbackBeforeSendMsg allows, refuses, drops and rewrites, and 
   CHECK(after[0].body["MsgBody"][0]["MsgContent"]["Text"] == "clean");
   CHECK(after[0].body["From_Account"] == "owner");
   CHECK(after[0].body["Type"] == "Public");
+  // A message that @-mentions a robot account goes to Bot.OnGroupMessage too.
+  REQUIRE(Code(Group(c, "send_group_msg",
+                     {{"GroupId", id}, {"From_Account", "ann"}, {"Random", 6},
+                      {"GroupAtInfo", {{{"GroupAt_Account", "@RBT#helper"}}}},
+                      {"MsgBody", Text("hello robot")}})) == 0);
+  auto bots = receiver.WaitFor("Bot.OnGroupMessage", 1);
+  REQUIRE(bots.size() == 1);
+  CHECK(bots[0].body["AtRobotAccount"] == json::array({"@RBT#helper"}));
+  CHECK(bots[0].body["GroupId"] == id);
+  CHECK(bots[0].body["From_Account"] == "ann");
   REQUIRE(Code(Group(c, "group_msg_recall", {{"GroupId", id}, {"MsgSeqList", {{{"MsgSeq", seq}}}}})) ==
           0);
   auto recalls = receiver.WaitFor("Group.CallbackAfterRecallMsg", 1);
