@@ -131,6 +131,12 @@ void RegisterRoutes(RestApi& api, const Backends& backends) {
   PARLEY_GROUP_ROUTE("delete_group_member", DeleteGroupMember, DeleteGroupMemberRequest,
                      GroupEmpty);
   PARLEY_GROUP_ROUTE("quit_group", QuitGroup, GroupIdRequest, GroupEmpty);
+  PARLEY_GROUP_ROUTE("apply_join_group", ApplyJoinGroup, ApplyJoinGroupRequest,
+                     ApplyJoinGroupResponse);
+  PARLEY_GROUP_ROUTE("get_join_group_requests", GetJoinRequests, GroupIdRequest,
+                     GetJoinRequestsResponse);
+  PARLEY_GROUP_ROUTE("handle_join_group_request", HandleJoinRequest, HandleJoinRequestRequest,
+                     GroupEmpty);
   PARLEY_GROUP_ROUTE("get_group_member_info", GetGroupMemberInfo, GetGroupMemberInfoRequest,
                      GetGroupMemberInfoResponse);
   PARLEY_GROUP_ROUTE("get_specified_group_member_info", GetSpecifiedGroupMemberInfo,

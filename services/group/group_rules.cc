@@ -272,4 +272,10 @@ bool MayInvite(GroupType type, const Actor& actor, std::string_view invite_optio
   return Manager(actor);  // Public and Meeting: owner and admins
 }
 
+ApplyOutcome OnApply(GroupType type, std::string_view apply_option) {
+  if (type == GroupType::kWork || apply_option == "DisableApply") return ApplyOutcome::kRefused;
+  if (apply_option == "NeedPermission") return ApplyOutcome::kPending;
+  return ApplyOutcome::kJoin;
+}
+
 }  // namespace parley::group

@@ -25,6 +25,7 @@ inline constexpr int32_t kOwnerCannotQuit = 10009;
 inline constexpr int32_t kNoSuchGroup = 10010;
 inline constexpr int32_t kJsonParse = 10011;
 inline constexpr int32_t kAlreadyMember = 10013;
+inline constexpr int32_t kAlreadyHandled = 10024;
 inline constexpr int32_t kGroupFull = 10014;
 inline constexpr int32_t kInvalidGroupId = 10015;
 inline constexpr int32_t kRefusedByCallback = 10016;
@@ -90,6 +91,13 @@ struct TypeRules {
 TypeRules RulesFor(GroupType type);
 
 bool ValidApplyJoinOption(std::string_view option);   // FreeAccess / NeedPermission / DisableApply
+
+// What a user's request to join comes to: joined at once (FreeAccess),
+// waiting for an owner or admin (NeedPermission), or refused (DisableApply,
+// and always for Work groups, which take members by invitation only).
+enum class ApplyOutcome { kJoin, kPending, kRefused };
+ApplyOutcome OnApply(GroupType type, std::string_view apply_option);
+inline constexpr size_t kMaxApplyMessageBytes = 300;
 bool ValidInviteJoinOption(std::string_view option);  // FreeAccess / NeedPermission / DisableInvite
 
 // A group ID as a caller spells it anywhere: printable ASCII, 1..47 bytes.

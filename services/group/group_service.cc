@@ -17,6 +17,7 @@ namespace {
 constexpr int kIdAttempts = 5;
 constexpr char kBeforeCreateGroup[] = "Group.CallbackBeforeCreateGroup";
 constexpr char kBeforeInviteJoinGroup[] = "Group.CallbackBeforeInviteJoinGroup";
+constexpr char kBeforeApplyJoinGroup[] = "Group.CallbackBeforeApplyJoinGroup";
 
 // The base-info fields get_group_info and get_joined_group_list answer with
 // when no GroupBaseInfoFilter narrows them.
@@ -1322,6 +1323,130 @@ absl::StatusOr<v1::GroupEmpty> GroupLogic::NoteGroupMessages(
     }
     return v1::GroupEmpty();
   });
+}
+
+absl::Status GroupLogic::JoinByApplyLocked(pqxx::work& tx, const rpc::Caller& caller,
+                                           const GroupRow& group, const std::string& user,
+                                           Events& events) {
+  if (group.member_count + 1 > group.max_members) {
+    return errors::Error(kGroupFull, "the group is full");
+  }
+  auto added = store::InsertMembers(tx, caller.sdkappid, group.group_id,
+                                    {{user, Role::kMember, now_()}});
+  if (added.empty()) return errors::Error(kAlreadyMember, "already a member");
+  events.Tip(group, "MemberJoined", caller.identifier, added);
+  nlohmann::json joined = GroupEvent(group, caller);
+  joined["JoinType"] = "Apply";
+  joined["NewMemberList"] = AccountList(added);
+  events.emplace_back("Group.CallbackAfterNewMemberJoin", std::move(joined));
+  if (group.member_count + 1 == group.max_members) {
+    events.emplace_back("Group.CallbackAfterGroupFull", nlohmann::json{{"GroupId", group.group_id}});
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::ApplyJoinGroupResponse> GroupLogic::ApplyJoinGroup(
+    const rpc::Caller& caller, const v1::ApplyJoinGroupRequest& request) {
+  if (caller.is_admin) {
+    return errors::Error(kNoPermission,
+                         "apply_join_group is for users; the app adds members with add_group_member");
+  }
+  if (!WellFormedGroupId(request.group_id())) {
+    return errors::Error(kInvalidGroupId, "GroupId is missing or invalid");
+  }
+  if (request.apply_msg().size() > kMaxApplyMessageBytes) {
+    return errors::Error(kInvalidParam, "ApplyMsg is longer than 300 bytes");
+  }
+  // The app's backend may refuse the request.
+  if (callbacks_ != nullptr && callbacks_->Enabled(caller.sdkappid, kBeforeApplyJoinGroup)) {
+    auto group = Transact<GroupRow>([&](pqxx::work& tx) -> absl::StatusOr<GroupRow> {
+      auto g = store::Group(tx, caller.sdkappid, request.group_id(), false);
+      if (!g) return errors::Error(kNoSuchGroup, "the group does not exist");
+      return *g;
+    });
+    if (!group.ok()) return group.status();
+    nlohmann::json ask = {{"GroupId", group->group_id},
+                          {"Type", GroupTypeName(group->type)},
+                          {"Requestor_Account", caller.identifier},
+                          {"ApplyMsg", request.apply_msg()}};
+    if (auto st = Before(caller, kBeforeApplyJoinGroup, ask, nullptr); !st.ok()) return st;
+  }
+  return Change<v1::ApplyJoinGroupResponse>(
+      caller, [&](pqxx::work& tx, Events& events) -> absl::StatusOr<v1::ApplyJoinGroupResponse> {
+        auto group = store::Group(tx, caller.sdkappid, request.group_id(), true);
+        if (!group) return errors::Error(kNoSuchGroup, "the group does not exist");
+        if (!store::Members(tx, caller.sdkappid, group->group_id, {caller.identifier}, now_())
+                 .empty()) {
+          return errors::Error(kAlreadyMember, "already a member");
+        }
+        v1::ApplyJoinGroupResponse response;
+        switch (OnApply(group->type, group->apply_join_option)) {
+          case ApplyOutcome::kRefused:
+            return errors::Error(kNoPermission, "this group takes no requests to join");
+          case ApplyOutcome::kPending:
+            store::PutJoinRequest(tx, caller.sdkappid, group->group_id,
+                                  {caller.identifier, request.apply_msg(), now_()});
+            response.set_join_status("Pending");
+            return response;
+          case ApplyOutcome::kJoin:
+            if (auto st = JoinByApplyLocked(tx, caller, *group, caller.identifier, events);
+                !st.ok()) {
+              return st;
+            }
+            response.set_join_status("Joined");
+            return response;
+        }
+        return errors::Error(kInternal, "unknown outcome");
+      });
+}
+
+absl::StatusOr<v1::GetJoinRequestsResponse> GroupLogic::GetJoinRequests(
+    const rpc::Caller& caller, const v1::GroupIdRequest& request) {
+  return Transact<v1::GetJoinRequestsResponse>(
+      [&](pqxx::work& tx) -> absl::StatusOr<v1::GetJoinRequestsResponse> {
+        Actor actor;
+        auto group = Load(tx, caller, request.group_id(), false, &actor);
+        if (!group.ok()) return group.status();
+        if (!actor.app_admin && actor.role == Role::kMember) {
+          return errors::Error(kNoPermission, "only the owner and admins see requests to join");
+        }
+        v1::GetJoinRequestsResponse response;
+        response.set_group_id(group->group_id);
+        for (const auto& r : store::JoinRequests(tx, caller.sdkappid, group->group_id)) {
+          auto* item = response.add_join_request_list();
+          item->set_applicant_account(r.user_id);
+          item->set_apply_msg(r.message);
+          item->set_apply_time(static_cast<uint32_t>(r.apply_time));
+        }
+        return response;
+      });
+}
+
+absl::StatusOr<v1::GroupEmpty> GroupLogic::HandleJoinRequest(
+    const rpc::Caller& caller, const v1::HandleJoinRequestRequest& request) {
+  if (request.action() != "Accept" && request.action() != "Refuse") {
+    return errors::Error(kInvalidParam, "Action must be Accept or Refuse");
+  }
+  if (!accounts::ValidUserId(request.applicant_account())) {
+    return errors::Error(kInvalidParam, "Applicant_Account is missing or invalid");
+  }
+  return Change<v1::GroupEmpty>(
+      caller, [&](pqxx::work& tx, Events& events) -> absl::StatusOr<v1::GroupEmpty> {
+        Actor actor;
+        auto group = Load(tx, caller, request.group_id(), true, &actor);
+        if (!group.ok()) return group.status();
+        if (!actor.app_admin && actor.role == Role::kMember) {
+          return errors::Error(kNoPermission, "only the owner and admins answer requests to join");
+        }
+        if (!store::TakeJoinRequest(tx, caller.sdkappid, group->group_id,
+                                    request.applicant_account())) {
+          return errors::Error(kAlreadyHandled, "no pending request: it was answered already");
+        }
+        if (request.action() == "Refuse") return v1::GroupEmpty();
+        auto st = JoinByApplyLocked(tx, caller, *group, request.applicant_account(), events);
+        if (!st.ok() && errors::TencentCode(st, 0) != kAlreadyMember) return st;
+        return v1::GroupEmpty();
+      });
 }
 
 }  // namespace parley::group

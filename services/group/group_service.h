@@ -75,6 +75,9 @@ class GroupLogic {
   X(GetGroupCounter, GroupCounterKeysRequest, GroupCounterResponse)                    \
   X(UpdateGroupCounter, UpdateGroupCounterRequest, GroupCounterResponse)               \
   X(DeleteGroupCounter, GroupCounterKeysRequest, GroupEmpty)                           \
+  X(ApplyJoinGroup, ApplyJoinGroupRequest, ApplyJoinGroupResponse)                     \
+  X(GetJoinRequests, GroupIdRequest, GetJoinRequestsResponse)                          \
+  X(HandleJoinRequest, HandleJoinRequestRequest, GroupEmpty)                           \
   X(GetMemberContext, MemberContextRequest, MemberContext)                             \
   X(NoteGroupMessages, NoteGroupMessagesRequest, GroupEmpty)
   PARLEY_GROUP_METHODS(PARLEY_GROUP_METHOD)
@@ -121,6 +124,10 @@ class GroupLogic {
   // One attribute command: the op applied under the group's lock.
   absl::StatusOr<v1::GroupEmpty> ChangeAttrs(const rpc::Caller& caller, const std::string& group,
                                              AttrOp op, const v1::GroupAttrRequest* request);
+  // Adds `user` to the locked `group` because they asked (JoinType Apply):
+  // 10014 when full; the tip and after-callbacks go into `events`.
+  absl::Status JoinByApplyLocked(pqxx::work& tx, const rpc::Caller& caller, const GroupRow& group,
+                                 const std::string& user, Events& events);
   // Active mutes of a group's members.
   absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> ActiveMutes(
       const rpc::Caller& caller, const std::string& group);

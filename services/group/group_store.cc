@@ -335,4 +335,31 @@ void NoteMessage(pqxx::work& tx, uint64_t app, const std::string& id, const std:
       app, id, from, msg_time);
 }
 
+void PutJoinRequest(pqxx::work& tx, uint64_t app, const std::string& id, const JoinRequestRow& r) {
+  tx.exec_params(
+      "INSERT INTO group_join_requests (sdkappid, group_id, user_id, message, apply_time)"
+      " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sdkappid, group_id, user_id)"
+      " DO UPDATE SET message = EXCLUDED.message, apply_time = EXCLUDED.apply_time",
+      app, id, r.user_id, r.message, r.apply_time);
+}
+
+std::vector<JoinRequestRow> JoinRequests(pqxx::work& tx, uint64_t app, const std::string& id) {
+  std::vector<JoinRequestRow> out;
+  for (const auto& row : tx.exec_params(
+           "SELECT user_id, message, apply_time FROM group_join_requests"
+           " WHERE sdkappid = $1 AND group_id = $2 ORDER BY apply_time, user_id LIMIT 1000",
+           app, id)) {
+    out.push_back({row[0].c_str(), row[1].c_str(), row[2].as<int64_t>()});
+  }
+  return out;
+}
+
+bool TakeJoinRequest(pqxx::work& tx, uint64_t app, const std::string& id, const std::string& user) {
+  return tx.exec_params(
+               "DELETE FROM group_join_requests WHERE sdkappid = $1 AND group_id = $2"
+               " AND user_id = $3",
+               app, id, user)
+             .affected_rows() > 0;
+}
+
 }  // namespace parley::group::store

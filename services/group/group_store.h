@@ -78,6 +78,17 @@ void SetMemberFields(pqxx::work& tx, uint64_t app, const std::string& id, const 
 void SetMute(pqxx::work& tx, uint64_t app, const std::string& id, const std::string& user,
              int64_t mute_until);
 
+struct JoinRequestRow {
+  std::string user_id;
+  std::string message;
+  int64_t apply_time = 0;
+};
+// Records (or renews) `user`'s request to join.
+void PutJoinRequest(pqxx::work& tx, uint64_t app, const std::string& id, const JoinRequestRow& r);
+std::vector<JoinRequestRow> JoinRequests(pqxx::work& tx, uint64_t app, const std::string& id);
+// Deletes the request; false when there was none.
+bool TakeJoinRequest(pqxx::work& tx, uint64_t app, const std::string& id, const std::string& user);
+
 // After a stored message: the group's last message time and next seq (never
 // backwards), activation, and the sender's last send time.
 void NoteMessage(pqxx::work& tx, uint64_t app, const std::string& id, const std::string& from,

@@ -646,3 +646,83 @@ TEST_CASE("end users manage groups over the client protocol, each by their role"
             .contains("GroupAttrAry"));
   CHECK(UserCode(UserCall(olga, "destroy_group", {{"GroupId", id}})) == 0);  // a Public owner may
 }
+
+TEST_CASE("requests to join: free groups take users at once, others wait for an owner or admin",
+          "[group][ws]") {
+  WebhookReceiver receiver;
+  receiver.OnCommand("Group.CallbackBeforeApplyJoinGroup", [](const WebhookReceiver::Call& call) {
+    if (call.body.value("Requestor_Account", "") == "troll") {
+      return WebhookReceiver::Ok({{"ErrorCode", 1}, {"ErrorInfo", "not you"}});
+    }
+    return WebhookReceiver::Ok();
+  });
+  TestCluster c({{"PARLEY_CALLBACK_URL", receiver.url()}});
+  ImportAccounts(c, {"owner", "adm", "ann", "ben", "troll"});
+  std::string strict = Create(c, {{"Owner_Account", "owner"}, {"Type", "Public"}, {"Name", "Strict"},
+                                  {"MemberList", {{{"Member_Account", "adm"}, {"Role", "Admin"}}}}});
+  std::string open = Create(c, {{"Owner_Account", "owner"}, {"Type", "Public"}, {"Name", "Open"},
+                                {"ApplyJoinOption", "FreeAccess"}, {"MaxMemberCount", 2}});
+  std::string closed = Create(c, {{"Owner_Account", "owner"}, {"Type", "Public"}, {"Name", "Closed"},
+                                  {"ApplyJoinOption", "DisableApply"}});
+  std::string work = Create(c, {{"Owner_Account", "owner"}, {"Type", "Private"}, {"Name", "Work"}});
+  WsClient adm(c.http_port), ann(c.http_port), ben(c.http_port), troll(c.http_port);
+  LoginOk(adm, c, "adm");
+  LoginOk(ann, c, "ann");
+  LoginOk(ben, c, "ben");
+  LoginOk(troll, c, "troll");
+
+  // FreeAccess: in at once; full groups refuse (10014).
+  json joined = UserCall(ann, "apply_join_group", {{"GroupId", open}});
+  CHECK(joined["JoinStatus"] == "Joined");
+  CHECK(Roles(c, open, {"ann"})["ann"] == "Member");
+  CHECK(UserCode(UserCall(ann, "apply_join_group", {{"GroupId", open}})) == 10013);
+  CHECK(UserCode(UserCall(ben, "apply_join_group", {{"GroupId", open}})) == 10014);
+  // DisableApply and Work groups refuse; unknown groups are 10010.
+  CHECK(UserCode(UserCall(ben, "apply_join_group", {{"GroupId", closed}})) == 10007);
+  CHECK(UserCode(UserCall(ben, "apply_join_group", {{"GroupId", work}})) == 10007);
+  CHECK(UserCode(UserCall(ben, "apply_join_group", {{"GroupId", "nope"}})) == 10010);
+  CHECK(UserCode(UserCall(troll, "apply_join_group", {{"GroupId", strict}})) == 10016);
+  CHECK(UserCode(UserCall(ben, "apply_join_group",
+                          {{"GroupId", strict}, {"ApplyMsg", std::string(301, 'x')}})) == 10004);
+
+  // NeedPermission: pending until an owner or admin answers.
+  json pending = UserCall(ben, "apply_join_group", {{"GroupId", strict}, {"ApplyMsg", "let me in"}});
+  CHECK(pending["JoinStatus"] == "Pending");
+  CHECK(UserCall(ann, "apply_join_group", {{"GroupId", strict}})["JoinStatus"] == "Pending");
+  CHECK(Roles(c, strict, {"ben"})["ben"] == "NotMember");
+  CHECK(UserCode(UserCall(ben, "get_join_group_requests", {{"GroupId", strict}})) == 10007);
+  json requests = UserCall(adm, "get_join_group_requests", {{"GroupId", strict}});
+  REQUIRE(requests["JoinRequestList"].size() == 2);
+  std::set<std::string> applicants;
+  for (const auto& r : requests["JoinRequestList"]) applicants.insert(r["Applicant_Account"]);
+  CHECK(applicants == std::set<std::string>{"ann", "ben"});
+  CHECK(Group(c, "get_join_group_requests", {{"GroupId", strict}})["JoinRequestList"].size() == 2);
+  CHECK(UserCode(UserCall(adm, "handle_join_group_request",
+                          {{"GroupId", strict}, {"Applicant_Account", "ben"}, {"Action", "Maybe"}})) ==
+        10004);
+  REQUIRE(UserCode(UserCall(adm, "handle_join_group_request",
+                            {{"GroupId", strict}, {"Applicant_Account", "ben"}, {"Action", "Accept"}})) ==
+          0);
+  CHECK(Roles(c, strict, {"ben"})["ben"] == "Member");
+  json tip;
+  do {
+    auto event = ben.NextGroupEvent(5000);
+    REQUIRE(event.has_value());
+    tip = *event;
+  } while (tip["GroupId"] != strict);
+  CHECK(tip["Tip"]["Type"] == "MemberJoined");
+  CHECK(UserCode(UserCall(adm, "handle_join_group_request",
+                          {{"GroupId", strict}, {"Applicant_Account", "ben"}, {"Action", "Accept"}})) ==
+        10024);  // answered already
+  REQUIRE(Code(Group(c, "handle_join_group_request",
+                     {{"GroupId", strict}, {"Applicant_Account", "ann"}, {"Action", "Refuse"}})) == 0);
+  CHECK(Roles(c, strict, {"ann"})["ann"] == "NotMember");
+  CHECK(UserCall(adm, "get_join_group_requests", {{"GroupId", strict}})
+            .value("JoinRequestList", json::array())
+            .empty());
+  CHECK(Code(Group(c, "apply_join_group", {{"GroupId", strict}})) == 10007);  // users only
+  auto joins = receiver.WaitFor("Group.CallbackAfterNewMemberJoin", 2);
+  bool saw_apply = false;
+  for (const auto& call : joins) saw_apply = saw_apply || call.body.value("JoinType", "") == "Apply";
+  CHECK(saw_apply);
+}

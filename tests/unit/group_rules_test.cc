@@ -184,3 +184,12 @@ TEST_CASE("mute ends fit Tencent's uint32 MuteUntil, whatever MuteTime says", "[
   CHECK(MuteUntil(1700000000, kPermanentMute) == kPermanentMute);
   CHECK(MuteUntil(1700000000, 4294967294u) == kPermanentMute);  // would overflow uint32
 }
+
+TEST_CASE("requests to join: by the group's ApplyJoinOption, never for Work groups", "[group]") {
+  CHECK(OnApply(GroupType::kPublic, "NeedPermission") == ApplyOutcome::kPending);
+  CHECK(OnApply(GroupType::kPublic, "FreeAccess") == ApplyOutcome::kJoin);
+  CHECK(OnApply(GroupType::kPublic, "DisableApply") == ApplyOutcome::kRefused);
+  CHECK(OnApply(GroupType::kMeeting, "FreeAccess") == ApplyOutcome::kJoin);
+  CHECK(OnApply(GroupType::kCommunity, "NeedPermission") == ApplyOutcome::kPending);
+  CHECK(OnApply(GroupType::kWork, "FreeAccess") == ApplyOutcome::kRefused);
+}
