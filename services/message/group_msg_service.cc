@@ -298,6 +298,9 @@ absl::StatusOr<v1::SendGroupResponse> GroupMessageLogic::SendGroup(
   append.to_accounts.assign(request.to_account().begin(), request.to_account().end());
   append.need_receipt = request.need_read_receipt() != 0;
   append.counts_unread = CountsUnread(request);
+  append.updates_conversation = std::none_of(
+      request.send_msg_control().begin(), request.send_msg_control().end(),
+      [](const std::string& c) { return c == "NoLastMsg"; });
   append.client_msg_id = request.client_msg_id();
   append.dedup = true;
   size_t writer = std::hash<std::string>()(append.group_id) % appends_.size();

@@ -124,7 +124,7 @@ std::vector<GroupAppendResult> AppendSetBased(pqxx::work& tx,
       " SELECT * FROM unnest($1::bigint[], $2::text[], $3::smallint[]) ON CONFLICT DO NOTHING",
       pg::IntArray(head_apps), pg::TextArray(head_groups), pg::TextArray(head_types));
   struct Head {
-    int64_t max_seq = 0, counted = 0, last_msg_time = 0;
+    int64_t max_seq = 0, counted = 0, last_msg_time = 0, conversation_seq = 0;
   };
   std::vector<Head> heads(head_apps.size());
   auto locked = tx.exec_params(
@@ -196,8 +196,9 @@ std::vector<GroupAppendResult> AppendSetBased(pqxx::work& tx,
     Head& head = heads[head_index[{e.sdkappid, e.group_id}]];
     head.max_seq += 1;
     if (e.counts_unread) head.counted += 1;
-    if (e.kind == v1::GroupEvent::KIND_MESSAGE) {
+    if (e.kind == v1::GroupEvent::KIND_MESSAGE && e.updates_conversation) {
       head.last_msg_time = std::max(head.last_msg_time, e.time);
+      head.conversation_seq = head.max_seq;
     }
     results[i] = {static_cast<uint64_t>(head.max_seq), e.time, false};
     if (e.dedup) earlier[key_of(e)] = results[i];  // a repeat within the batch
@@ -235,20 +236,22 @@ std::vector<GroupAppendResult> AppendSetBased(pqxx::work& tx,
       pg::TextArray(bodies), pg::TextArray(clouds), pg::TextArray(pushes), pg::TextArray(ats),
       pg::TextArray(tos), pg::TextArray(receipts), pg::IntArray(counted_ats),
       pg::TextArray(client_ids));
-  std::vector<int64_t> new_max, new_counted, new_times;
+  std::vector<int64_t> new_max, new_counted, new_times, new_conversation;
   for (const auto& h : heads) {
     new_max.push_back(h.max_seq);
     new_counted.push_back(h.counted);
     new_times.push_back(h.last_msg_time);
+    new_conversation.push_back(h.conversation_seq);
   }
   tx.exec_params(
       "UPDATE group_heads h SET max_seq = u.max_seq, counted = u.counted,"
-      "   last_msg_time = GREATEST(h.last_msg_time, u.t)"
-      " FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[])"
-      "   AS u(app, grp, max_seq, counted, t)"
+      "   last_msg_time = GREATEST(h.last_msg_time, u.t),"
+      "   last_conversation_seq = GREATEST(h.last_conversation_seq, u.conversation_seq)"
+      " FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[],"
+      "             $6::bigint[]) AS u(app, grp, max_seq, counted, t, conversation_seq)"
       " WHERE h.sdkappid = u.app AND h.group_id = u.grp",
       pg::IntArray(head_apps), pg::TextArray(head_groups), pg::IntArray(new_max),
-      pg::IntArray(new_counted), pg::IntArray(new_times));
+      pg::IntArray(new_counted), pg::IntArray(new_times), pg::IntArray(new_conversation));
   return results;
 }
 
@@ -621,6 +624,50 @@ absl::StatusOr<std::vector<std::string>> GroupMessageStore::ReceiptAccounts(
     Out out;
     for (const auto& row : rows) out.push_back(row[0].c_str());
     return out;
+  });
+}
+
+absl::Status GroupMessageStore::HideConversation(uint64_t sdkappid, const std::string& user,
+                                                 const std::string& group) {
+  return pool_->Run([&](pqxx::connection& c) -> absl::Status {
+    pqxx::work tx(c);
+    auto rows = tx.exec_params(
+        "UPDATE group_member_seqs m SET hidden_seq = h.last_conversation_seq FROM group_heads h"
+        " WHERE m.sdkappid = $1 AND m.user_id = $2 AND m.group_id = $3"
+        "   AND h.sdkappid = m.sdkappid AND h.group_id = m.group_id RETURNING 1",
+        sdkappid, user, group);
+    if (rows.empty()) return absl::NotFoundError("not a member");
+    tx.commit();
+    return absl::OkStatus();
+  });
+}
+
+absl::Status GroupMessageStore::PinConversation(uint64_t sdkappid, const std::string& user,
+                                                const std::string& group, bool pinned,
+                                                int max_pinned) {
+  return pool_->Run([&](pqxx::connection& c) -> absl::Status {
+    pqxx::work tx(c);
+    if (pinned) {
+      // The same lock and cap as one-to-one pins (MessageStore::PinConversation).
+      tx.exec_params("SELECT pg_advisory_xact_lock(hashtext($1 || '/pin/' || $2))",
+                     std::to_string(sdkappid), user);
+      auto count = tx.exec_params1(
+          "SELECT (SELECT count(*) FROM conversations WHERE sdkappid = $1 AND owner = $2"
+          "   AND pinned)"
+          " + (SELECT count(*) FROM group_member_seqs WHERE sdkappid = $1 AND user_id = $2"
+          "   AND pinned AND group_id <> $3)",
+          sdkappid, user, group);
+      if (count[0].as<int>() >= max_pinned) {
+        return absl::FailedPreconditionError("too many pinned conversations");
+      }
+    }
+    auto rows = tx.exec_params(
+        "UPDATE group_member_seqs SET pinned = $4"
+        " WHERE sdkappid = $1 AND user_id = $2 AND group_id = $3 RETURNING 1",
+        sdkappid, user, group, pinned);
+    if (rows.empty()) return absl::NotFoundError("not a member");
+    tx.commit();
+    return absl::OkStatus();
   });
 }
 

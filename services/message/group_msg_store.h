@@ -32,6 +32,7 @@ struct GroupAppend {
   std::vector<std::string> to_accounts;  // empty: every member
   bool need_receipt = false;
   bool counts_unread = true;
+  bool updates_conversation = true;  // not SendMsgControl NoLastMsg
   std::string client_msg_id;
   bool dedup = false;  // look for an earlier copy (sends)
   // Tips: membership changes applied in the same transaction.
@@ -125,6 +126,15 @@ class GroupMessageStore {
   // NOT_FOUND when the user has no standing in the group.
   absl::Status SetUnread(uint64_t sdkappid, const std::string& group, const std::string& user,
                          uint32_t unread);
+
+  // Group conversations: hides the user's conversation of the group until
+  // its next message, or pins / unpins it (NOT_FOUND without standing).
+  absl::Status HideConversation(uint64_t sdkappid, const std::string& user,
+                                const std::string& group);
+  // Pinning fails (FAILED_PRECONDITION) beyond `max_pinned` pinned
+  // conversations of both kinds.
+  absl::Status PinConversation(uint64_t sdkappid, const std::string& user,
+                               const std::string& group, bool pinned, int max_pinned);
 
   // Read receipts. Records that `reader` read `seqs` (messages that asked
   // for a receipt, not the reader's own); returns those newly recorded with

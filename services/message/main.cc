@@ -81,6 +81,7 @@ int main(int argc, char** argv) {
       redis->get(), *redis_options);
   logic.SetCallbacks(&callbacks);
   parley::message::GroupMessageStore group_store(pg->get());
+  logic.SetGroupStore(&group_store);
   // Group contexts are cached; group tips are announced on Redis pub/sub.
   std::unique_ptr<parley::redis::Subscriber> group_changes;
   parley::message::GroupContextCache group_contexts(

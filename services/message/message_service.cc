@@ -973,11 +973,26 @@ absl::StatusOr<v1::GetConversationsResponse> MessageLogic::GetConversations(
 absl::StatusOr<v1::DeleteConversationResponse> MessageLogic::DeleteConversation(
     const rpc::Caller& caller, const v1::DeleteConversationRequest& request) {
   std::string owner = caller.is_admin ? request.from_account() : caller.identifier;
+  if (request.type() == 2 && groups_ != nullptr) {
+    const std::string& group =
+        request.to_groupid().empty() ? request.to_account() : request.to_groupid();
+    if (!ValidUserId(owner) || group.empty() || group.size() > 96) {
+      return errors::Error(kConversationBadParam, "From_Account and ToGroupid are required");
+    }
+    // The conversation goes until the group's next message; the history
+    // stays (group history is the group's, not the member's).
+    absl::Status st = groups_->HideConversation(caller.sdkappid, owner, group);
+    if (absl::IsNotFound(st)) {
+      return errors::Error(kConversationBadParam, "From_Account is not a member of the group");
+    }
+    if (!st.ok()) return st;
+    return v1::DeleteConversationResponse();
+  }
   if (!ValidUserId(owner) || !ValidUserId(request.to_account())) {
     return errors::Error(kConversationBadParam, "From_Account and To_Account are required");
   }
   if (request.type() != 1) {
-    return errors::Error(kConversationBadParam, "only Type 1 (C2C) conversations exist yet");
+    return errors::Error(kConversationBadParam, "Type must be 1 (C2C) or 2 (group)");
   }
   if (auto st = store_->DeleteConversation(caller.sdkappid, owner, request.to_account(),
                                            request.clear_ramble() == 1);
@@ -1014,18 +1029,27 @@ absl::StatusOr<v1::TopConversationsResponse> MessageLogic::TopConversations(
   }
   // Every item is checked before any is applied.
   for (const auto& item : request.recent_contact_item()) {
-    if (item.type() == 2) {
-      return errors::Error(kConversationBadParam,
-                           "group conversations are not served by this version");
+    if (item.type() == 2 && groups_ != nullptr) {
+      if (item.group_id().empty() || item.group_id().size() > 96) {
+        return errors::Error(kConversationBadParam, "a Type 2 RecentContactItem needs GroupId");
+      }
+      continue;
     }
     if (item.type() != 1 || !ValidUserId(item.to_account()) || item.to_account() == owner) {
       return errors::Error(kConversationBadParam,
-                           "each RecentContactItem needs Type 1 and another user's To_Account");
+                           "each RecentContactItem needs Type 1 and another user's To_Account, "
+                           "or Type 2 and a GroupId");
     }
   }
   for (const auto& item : request.recent_contact_item()) {
-    absl::Status st = store_->PinConversation(caller.sdkappid, owner, item.to_account(),
-                                              request.operation_type() == 1, kMaxPinned);
+    bool pin = request.operation_type() == 1;
+    absl::Status st =
+        item.type() == 2
+            ? groups_->PinConversation(caller.sdkappid, owner, item.group_id(), pin, kMaxPinned)
+            : store_->PinConversation(caller.sdkappid, owner, item.to_account(), pin, kMaxPinned);
+    if (absl::IsNotFound(st)) {
+      return errors::Error(kConversationBadParam, "From_Account is not a member of the group");
+    }
     if (st.code() == absl::StatusCode::kFailedPrecondition) {
       return errors::Error(kTooManyPinned, "at most 50 conversations can be pinned");
     }

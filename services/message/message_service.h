@@ -11,6 +11,7 @@
 
 #include "batch_writer.h"
 #include "parley/delivery/deliverer.h"
+#include "group_msg_store.h"
 #include "message_store.h"
 #include "send_permission.h"
 #include "parley/accounts/accounts.h"
@@ -31,6 +32,8 @@ class MessageLogic {
                SendPermission* permissions, Clock now);
   // Deletes the outbox rows of events the callback client queued last.
   ~MessageLogic();
+  // Group conversations (Type 2) in recentcontact; none when unset.
+  void SetGroupStore(GroupMessageStore* groups) { groups_ = groups; }
   // Third-party callbacks (C2C.*, Bot.OnC2CMessage); none when unset.
   void SetCallbacks(callbacks::CallbackClient* callbacks) { callbacks_ = callbacks; }
 
@@ -113,6 +116,7 @@ class MessageLogic {
                      const v1::C2CMessage* content);
 
   MessageStore* store_;
+  GroupMessageStore* groups_ = nullptr;
   BatchWriter* writer_;
   delivery::Deliverer* deliverer_;
   // Blocklist and friendship policy; 0 or the code the send is refused with.

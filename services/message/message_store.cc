@@ -430,17 +430,32 @@ absl::StatusOr<std::vector<v1::SessionItem>> MessageStore::Conversations(uint64_
   return pool_->Query<Result>([&](pqxx::connection& c) -> absl::StatusOr<Result> {
     pqxx::nontransaction tx(c);
     Result out;
+    // One-to-one conversations and the owner's groups with a message
+    // since they last deleted the group's conversation.
     for (const auto& row : tx.exec_params(
-             "SELECT peer, last_msg_time, pinned, unread FROM conversations"
+             "SELECT 1 AS type, peer AS id, last_msg_time, pinned, unread FROM conversations"
              " WHERE sdkappid = $1 AND owner = $2 AND last_msg_key <> ''"
-             " ORDER BY pinned DESC, last_msg_time DESC, peer LIMIT $3 OFFSET $4",
+             " UNION ALL"
+             " SELECT 2, m.group_id, h.last_msg_time, m.pinned,"
+             "   GREATEST(h.counted - COALESCE(r.counted_at, 0), 0)::int"
+             " FROM group_member_seqs m"
+             " JOIN group_heads h ON h.sdkappid = m.sdkappid AND h.group_id = m.group_id"
+             " LEFT JOIN group_events r ON r.sdkappid = m.sdkappid AND r.group_id = m.group_id"
+             "   AND r.seq = m.read_seq"
+             " WHERE m.sdkappid = $1 AND m.user_id = $2"
+             "   AND h.last_conversation_seq > m.hidden_seq"
+             " ORDER BY pinned DESC, last_msg_time DESC, type, id LIMIT $3 OFFSET $4",
              sdkappid, owner, limit, offset)) {
       v1::SessionItem item;
-      item.set_type(1);
-      item.set_to_account(row[0].as<std::string>());
-      item.set_msg_time(static_cast<uint32_t>(row[1].as<int64_t>()));
-      item.set_top_flag(row[2].as<bool>() ? 1 : 0);
-      item.set_unread_msg_num(row[3].as<uint32_t>());
+      item.set_type(row[0].as<int>());
+      if (item.type() == 1) {
+        item.set_to_account(row[1].as<std::string>());
+      } else {
+        item.set_group_id(row[1].as<std::string>());
+      }
+      item.set_msg_time(static_cast<uint32_t>(row[2].as<int64_t>()));
+      item.set_top_flag(row[3].as<bool>() ? 1 : 0);
+      item.set_unread_msg_num(row[4].as<uint32_t>());
       out.push_back(std::move(item));
     }
     return out;
@@ -457,8 +472,10 @@ absl::Status MessageStore::PinConversation(uint64_t sdkappid, const std::string&
       tx.exec_params("SELECT pg_advisory_xact_lock(hashtext($1 || '/pin/' || $2))",
                      std::to_string(sdkappid), owner);
       auto count = tx.exec_params1(
-          "SELECT count(*) FROM conversations WHERE sdkappid = $1 AND owner = $2 AND pinned"
-          " AND peer <> $3",
+          "SELECT (SELECT count(*) FROM conversations WHERE sdkappid = $1 AND owner = $2"
+          "   AND pinned AND peer <> $3)"
+          " + (SELECT count(*) FROM group_member_seqs WHERE sdkappid = $1 AND user_id = $2"
+          "   AND pinned)",
           sdkappid, owner, peer);
       if (count[0].as<int>() >= max_pinned) {
         return absl::FailedPreconditionError("too many pinned conversations");

@@ -250,6 +250,34 @@ TEST_CASE("after a reconnect one call tells which groups have news, and each is 
   CHECK(read.contains("ack"));
   json after = dan.Call("s3", {{"groupStates", {{"groupIds", {groups[0]}}}}});
   CHECK(after["groupStates"]["groups"][0].value("unread", 0) == 0);
+  // Group conversations in recentcontact: groups with messages, newest first.
+  auto list = [&] {
+    json answer = c.Rest("recentcontact/get_list",
+                         json({{"From_Account", "dan"}, {"TimeStamp", 0}, {"StartIndex", 0},
+                               {"TopTimeStamp", 0}, {"TopStartIndex", 0}, {"AssistFlags", 1}})
+                             .dump());
+    REQUIRE(answer["ErrorCode"] == 0);
+    std::vector<std::string> ids;
+    for (const auto& item : answer.value("SessionItem", json::array())) {
+      if (item["Type"] == 2) ids.push_back(item["GroupId"]);
+    }
+    return ids;
+  };
+  CHECK(list() == std::vector<std::string>{groups[2], groups[0]});
+  REQUIRE(c.Rest("recentcontact/delete", json({{"From_Account", "dan"}, {"Type", 2},
+                                               {"ToGroupid", groups[2]}}).dump())["ErrorCode"] == 0);
+  CHECK(list() == std::vector<std::string>{groups[0]});
+  REQUIRE(Code(Group(c, "send_group_msg", {{"GroupId", groups[2]}, {"From_Account", "owner"},
+                                           {"Random", 555}, {"MsgBody", Text("back")}})) == 0);
+  CHECK(list() == std::vector<std::string>{groups[2], groups[0]});
+  REQUIRE(c.Rest("recentcontact/top",
+                 json({{"From_Account", "dan"}, {"OperationType", 1},
+                       {"RecentContactItem", {{{"Type", 2}, {"GroupId", groups[0]}}}}})
+                     .dump())["ErrorCode"] == 0);
+  CHECK(list() == std::vector<std::string>{groups[0], groups[2]});  // pinned first
+  CHECK(c.Rest("recentcontact/delete", json({{"From_Account", "dan"}, {"Type", 2},
+                                             {"ToGroupid", "not-his"}}).dump())["ErrorCode"] != 0);
+
   // A non-member reads nothing.
   ImportAccounts(c, {"eve"});
   WsClient eve(c.http_port);
