@@ -18,17 +18,8 @@ HTTP_ADDR=${PARLEY_HTTP_ADDR:-127.0.0.1:8080}
 KEY=${PARLEY_SECRET_KEY:-$(cat "$DATA/dev-secret-key" 2>/dev/null || true)}
 [ -n "$KEY" ] || die "no secret key: start the cluster with scripts/cluster up or set PARLEY_SECRET_KEY"
 GATEWAY_PID=$(cat "$DATA/pids/gateway.pid" 2>/dev/null || echo 0)
-# Whose CPU time per delivered message to print: every service, PostgreSQL
-# (the postmaster and its backends) and Redis.
-CPU_PIDS=""
-for service in gateway message push auth relationship callback; do
-  pid=$(cat "$DATA/pids/$service.pid" 2>/dev/null || true)
-  [ -n "$pid" ] && CPU_PIDS+="$service=$pid,"
-done
-pid=$(head -1 "$DATA/pg/postmaster.pid" 2>/dev/null || true)
-[ -n "$pid" ] && CPU_PIDS+="postgres=$pid,"
-pid=$(cat "$DATA/redis/redis.pid" 2>/dev/null || true)
-[ -n "$pid" ] && CPU_PIDS+="redis=$pid,"
+# Whose CPU time per message to print.
+CPU_PIDS=$(bench_cpu_pids "$DATA" gateway message push auth relationship callback)
 # Each run uses fresh users, so earlier runs don't count.
 PREFIX="bench$(date +%s)"
 

@@ -144,3 +144,20 @@ wait_http() {
   done
   return 1
 }
+
+# The "name=pid,..." list the load generators take (--cpu) for the cluster
+# under $1: the named services, PostgreSQL (the postmaster, whose backends
+# count with it) and Redis.
+bench_cpu_pids() {
+  local data=$1 service pid list=""
+  shift
+  for service in "$@"; do
+    pid=$(cat "$data/pids/$service.pid" 2>/dev/null || true)
+    [ -n "$pid" ] && list+="$service=$pid,"
+  done
+  pid=$(head -1 "$data/pg/postmaster.pid" 2>/dev/null || true)
+  [ -n "$pid" ] && list+="postgres=$pid,"
+  pid=$(cat "$data/redis/redis.pid" 2>/dev/null || true)
+  [ -n "$pid" ] && list+="redis=$pid,"
+  echo "$list"
+}

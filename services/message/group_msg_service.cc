@@ -35,6 +35,14 @@ const char* TypeName(int32_t type) {
   }
 }
 
+// 10004 unless `account` is a user ID (1 to 32 bytes).
+absl::Status CheckAccount(const std::string& account, const char* field) {
+  if (account.empty() || account.size() > 32) {
+    return errors::Error(kGroupInvalidParam, absl::StrCat(field, " is missing or invalid"));
+  }
+  return absl::OkStatus();
+}
+
 bool Has(const google::protobuf::RepeatedPtrField<std::string>& values, const char* wanted) {
   return std::find(values.begin(), values.end(), wanted) != values.end();
 }
@@ -713,9 +721,7 @@ absl::StatusOr<v1::GroupMessageEmpty> GroupMessageLogic::ModifyGroupMsg(
 
 absl::StatusOr<v1::GroupMessageEmpty> GroupMessageLogic::DeleteGroupMsgBySender(
     const rpc::Caller& caller, const v1::DeleteGroupMsgBySenderRequest& request) {
-  if (request.sender_account().empty() || request.sender_account().size() > 32) {
-    return errors::Error(kGroupInvalidParam, "Sender_Account is missing or invalid");
-  }
+  if (auto st = CheckAccount(request.sender_account(), "Sender_Account"); !st.ok()) return st;
   auto context = AdminOnly(caller, request.group_id());
   if (!context.ok()) return context.status();
   auto seqs = store_->RecallBySender(caller.sdkappid, request.group_id(), request.sender_account(),
@@ -788,9 +794,7 @@ absl::StatusOr<v1::ImportGroupMsgResponse> GroupMessageLogic::ImportGroupMsg(
 
 absl::StatusOr<v1::GroupMessageEmpty> GroupMessageLogic::SetUnreadMsgNum(
     const rpc::Caller& caller, const v1::SetUnreadMsgNumRequest& request) {
-  if (request.member_account().empty() || request.member_account().size() > 32) {
-    return errors::Error(kGroupInvalidParam, "Member_Account is missing or invalid");
-  }
+  if (auto st = CheckAccount(request.member_account(), "Member_Account"); !st.ok()) return st;
   auto context = AdminOnly(caller, request.group_id());
   if (!context.ok()) return context.status();
   auto st = store_->SetUnread(caller.sdkappid, request.group_id(), request.member_account(),
@@ -838,9 +842,7 @@ std::vector<uint64_t> SeqsOf(const google::protobuf::RepeatedPtrField<v1::Recall
 absl::StatusOr<v1::GroupMessageEmpty> GroupMessageLogic::GroupMsgReceipt(
     const rpc::Caller& caller, const v1::GroupMsgReceiptRequest& request) {
   std::string reader = caller.is_admin ? request.from_account() : caller.identifier;
-  if (reader.empty() || reader.size() > 32) {
-    return errors::Error(kGroupInvalidParam, "From_Account is missing or invalid");
-  }
+  if (auto st = CheckAccount(reader, "From_Account"); !st.ok()) return st;
   if (request.msg_seq_list_size() == 0 || request.msg_seq_list_size() > 100) {
     return errors::Error(kGroupInvalidParam, "MsgSeqList must hold 1 to 100 seqs");
   }

@@ -16,14 +16,6 @@ using nlohmann::json;
 
 namespace {
 
-json Group(const TestCluster& c, const std::string& command, const json& body) {
-  json answer = c.Rest("group_open_http_svc/" + command, body.dump());
-  INFO(command << " " << body.dump() << " -> " << answer.dump());
-  return answer;
-}
-
-int Code(const json& answer) { return answer.value("ErrorCode", -1); }
-
 // Creates a group and returns its ID.
 std::string Create(const TestCluster& c, json body) {
   json answer = Group(c, "create_group", body);

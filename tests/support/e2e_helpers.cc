@@ -55,4 +55,13 @@ nlohmann::json UserCall(WsClient& client, const std::string& command, const nloh
 
 int UserCode(const nlohmann::json& answer) { return answer.value("errorCode", 0); }
 
+nlohmann::json Group(const TestCluster& cluster, const std::string& command,
+                     const nlohmann::json& body) {
+  nlohmann::json answer = cluster.Rest("group_open_http_svc/" + command, body.dump());
+  UNSCOPED_INFO(command << " " << body.dump() << " -> " << answer.dump());
+  return answer;
+}
+
+int Code(const nlohmann::json& answer) { return answer.value("ErrorCode", -1); }
+
 }  // namespace parley::testing

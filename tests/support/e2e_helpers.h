@@ -28,6 +28,13 @@ struct AliceAndBob {
   WsClient bob;
 };
 
+// POSTs a group_open_http_svc command as the app admin; the parsed answer
+// (logged with the request when a check fails).
+nlohmann::json Group(const TestCluster& cluster, const std::string& command,
+                     const nlohmann::json& body);
+// The ErrorCode of a REST answer (-1 when it has none).
+int Code(const nlohmann::json& answer);
+
 // Calls a REST command as the logged-in user over the client protocol's api
 // frame; returns the answer's body, or {"errorCode": N} for an error frame.
 nlohmann::json UserCall(WsClient& client, const std::string& command, const nlohmann::json& body,

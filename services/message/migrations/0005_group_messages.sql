@@ -10,6 +10,9 @@ CREATE TABLE group_heads (
   -- NoUnread, not targeted): unread = counted - the reader's counted_at.
   counted        BIGINT NOT NULL DEFAULT 0,
   last_msg_time  BIGINT NOT NULL DEFAULT 0,
+  -- The last message that updates conversations (not NoLastMsg): a member's
+  -- group conversation is listed while it is past their hidden_seq.
+  last_conversation_seq BIGINT NOT NULL DEFAULT 0,
   PRIMARY KEY (sdkappid, group_id)
 );
 
@@ -31,6 +34,8 @@ CREATE TABLE group_events (
   counted_at         BIGINT NOT NULL,            -- group_heads.counted after this event
   client_msg_id      TEXT NOT NULL DEFAULT '',
   recalled           BOOLEAN NOT NULL DEFAULT false,
+  -- clear_group_msg: a deleted seq reads as a placeholder.
+  deleted            BOOLEAN NOT NULL DEFAULT false,
   PRIMARY KEY (sdkappid, group_id, seq)
 );
 -- Duplicate sends: the same Random from the same sender within 5 minutes,
@@ -49,7 +54,23 @@ CREATE TABLE group_member_seqs (
   join_seq   BIGINT NOT NULL,
   read_seq   BIGINT NOT NULL,
   msg_flag   SMALLINT NOT NULL DEFAULT 0,          -- group_rules.h MsgFlag
+  -- The member's group conversation (recentcontact): pinned, and deleted
+  -- up to a seq (it comes back with the next message).
+  pinned     BOOLEAN NOT NULL DEFAULT false,
+  hidden_seq BIGINT NOT NULL DEFAULT 0,
   PRIMARY KEY (sdkappid, user_id, group_id)
+);
+-- A group's members (receipt counts, a disbanded group's rows).
+CREATE INDEX group_member_seqs_by_group ON group_member_seqs (sdkappid, group_id, user_id);
+
+-- Read receipts (group_msg_receipt): who read which message.
+CREATE TABLE group_receipts (
+  sdkappid   BIGINT NOT NULL,
+  group_id   TEXT NOT NULL,
+  seq        BIGINT NOT NULL,
+  user_id    TEXT NOT NULL,
+  read_time  BIGINT NOT NULL,
+  PRIMARY KEY (sdkappid, group_id, seq, user_id)
 );
 
 -- Appends one event to a group's seq under the group's head lock: gapless
@@ -94,7 +115,8 @@ BEGIN
             p_client_id);
   UPDATE group_heads
     SET max_seq = seq, counted = counted + (CASE WHEN p_counts THEN 1 ELSE 0 END),
-        last_msg_time = CASE WHEN p_kind = 1 THEN p_time ELSE last_msg_time END
+        last_msg_time = CASE WHEN p_kind = 1 THEN p_time ELSE last_msg_time END,
+        last_conversation_seq = CASE WHEN p_kind = 1 THEN seq ELSE last_conversation_seq END
     WHERE sdkappid = p_app AND group_id = p_group;
 END
 $$;
