@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "parley/config/config.h"
+#include "bench_socket.h"
 #include "proc_stats.h"
 #include "parley/usersig/usersig.h"
 
@@ -68,6 +69,7 @@ struct Options {
   int seconds = 10;
   int messages = 30;
   std::string cpu;  // name=pid,... whose CPU time per message to print
+  parley::bench::Target target;  // host, port, app and key, for the sockets
 };
 
 int64_t NowNanos() {
@@ -164,109 +166,31 @@ class Rest {
   uint64_t random_ = 0;
 };
 
-// One client connection. Frames are handed to `on_frame` as text; the few
-// this program sends are written as text too.
-class Client : public std::enable_shared_from_this<Client> {
+// One client connection; frames go to `on_frame` as text.
+class Client : public parley::bench::BenchSocket {
  public:
-  using OnFrame = std::function<void(Client&, std::string_view)>;
-  Client(net::io_context& ioc, const Options& o, std::string user, OnFrame on_frame)
-      : ws_(net::make_strand(ioc)), o_(o), user_(std::move(user)), on_frame_(std::move(on_frame)) {}
-
-  void Start(std::function<void()> on_ready) {
-    on_ready_ = std::move(on_ready);
-    auto endpoint = tcp::endpoint(net::ip::make_address(o_.host), static_cast<uint16_t>(o_.port));
-    beast::get_lowest_layer(ws_).async_connect(endpoint, [self = shared_from_this()](beast::error_code ec) {
-      if (ec) return self->Fail("connect", ec);
-      beast::get_lowest_layer(self->ws_).socket().set_option(tcp::no_delay(true), ec);
-      self->ws_.async_handshake(self->o_.host, "/ws", [self](beast::error_code ec) {
-        if (ec) return self->Fail("handshake", ec);
-        json login = {{"id", "login"},
-                      {"login",
-                       {{"sdkappid", std::to_string(self->o_.sdkappid)},
-                        {"userId", self->user_},
-                        {"usersig", parley::usersig::Generate(self->o_.key, self->o_.sdkappid,
-                                                              self->user_, std::time(nullptr))},
-                        {"platform", "Web"}}}};
-        self->Write(login.dump());
-        self->Read();
-      });
-    });
-  }
-
-  // Thread-safe: posted to the connection's strand.
-  void Send(std::string text) {
-    net::post(ws_.get_executor(), [self = shared_from_this(), text = std::move(text)]() mutable {
-      self->Write(std::move(text));
-    });
-  }
+  using FrameHandler = std::function<void(Client&, std::string_view)>;
+  Client(net::io_context& ioc, const parley::bench::Target& target, std::string user,
+         FrameHandler on_frame)
+      : BenchSocket(ioc, target, std::move(user)), on_frame_(std::move(on_frame)) {}
 
   // A group message whose body is "<user> <counter> <now ns>".
   void SendGroup(const std::string& group) {
     std::string counter = std::to_string(counter_++);
     std::string frame = R"({"id":"m","api":{"service":"group_open_http_svc","command":"send_group_msg","body":{"GroupId":")";
-    frame.append(group).append(R"(","ClientMsgId":")").append(user_).append("-").append(counter);
+    frame.append(group).append(R"(","ClientMsgId":")").append(user()).append("-").append(counter);
     frame.append(R"(","MsgBody":[{"MsgType":"TIMCustomElem","MsgContent":{"Data":")");
-    frame.append(user_).append(" ").append(counter).append(" ").append(std::to_string(NowNanos()));
+    frame.append(user()).append(" ").append(counter).append(" ").append(std::to_string(NowNanos()));
     frame.append(R"("}}]}}})");
     Send(std::move(frame));
   }
 
-  const std::string& user() const { return user_; }
-  bool failed() const { return failed_; }
+ protected:
+  void OnFrame(std::string_view text) override { on_frame_(*this, text); }
 
  private:
-  void Write(std::string text) {
-    queue_.push_back(std::move(text));
-    if (queue_.size() == 1) WriteNext();
-  }
-  void WriteNext() {
-    ws_.text(true);
-    ws_.async_write(net::buffer(queue_.front()), [self = shared_from_this()](beast::error_code ec, size_t) {
-      if (ec) return self->Fail("write", ec);
-      self->queue_.pop_front();
-      if (!self->queue_.empty()) self->WriteNext();
-    });
-  }
-  void Read() {
-    ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, size_t) {
-      if (ec) return self->Fail("read", ec);
-      auto data = self->buffer_.data();
-      std::string_view text(static_cast<const char*>(data.data()), data.size());
-      if (!self->ready_ && text.find(R"("loginAck")") != std::string_view::npos) {
-        self->ready_ = true;
-        self->Heartbeat();
-        if (self->on_ready_) self->on_ready_();
-      } else {
-        self->on_frame_(*self, text);
-      }
-      self->buffer_.consume(self->buffer_.size());
-      self->Read();
-    });
-  }
-  void Heartbeat() {
-    timer_.expires_after(std::chrono::seconds(20));
-    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
-      if (ec || self->failed_) return;
-      self->Write(R"({"id":"hb","heartbeat":{}})");
-      self->Heartbeat();
-    });
-  }
-  void Fail(const char* what, beast::error_code ec) {
-    if (!failed_) std::cerr << user_ << ": " << what << ": " << ec.message() << "\n";
-    failed_ = true;
-  }
-
-  websocket::stream<beast::tcp_stream> ws_;
-  const Options& o_;
-  std::string user_;
-  OnFrame on_frame_;
-  std::function<void()> on_ready_;
-  beast::flat_buffer buffer_;
-  std::deque<std::string> queue_;
-  net::steady_timer timer_{ws_.get_executor()};
+  FrameHandler on_frame_;
   int64_t counter_ = 0;
-  bool ready_ = false;
-  bool failed_ = false;
 };
 
 std::string_view Member(std::string_view text, std::string_view quoted_name_colon_quote) {
@@ -385,7 +309,7 @@ std::vector<std::shared_ptr<Client>> Connect(net::io_context& ioc, const Options
   int ready = 0;
   for (size_t i = 0; i < users.size(); ++i) {
     clients.push_back(std::make_shared<Client>(
-        ioc, o, users[i], [tally, track_messages](Client& c, std::string_view text) {
+        ioc, o.target, users[i], [tally, track_messages](Client& c, std::string_view text) {
           tally->OnFrame(c, text, track_messages);
         }));
     clients.back()->Start([&] { ++ready; });
@@ -544,7 +468,7 @@ int Catchup(const Options& o, Rest& rest) {
   net::io_context ioc;
   auto guard = net::make_work_guard(ioc);
   std::map<std::string, std::string> answers;  // id -> frame
-  auto client = std::make_shared<Client>(ioc, o, user, [&](Client&, std::string_view text) {
+  auto client = std::make_shared<Client>(ioc, o.target, user, [&](Client&, std::string_view text) {
     json frame = json::parse(text, nullptr, false);
     if (frame.is_object() && frame.contains("id")) answers[frame["id"]] = std::string(text);
   });
@@ -614,6 +538,7 @@ int main(int argc, char** argv) {
              "name=pid,... whose CPU time per message to print");
   if (auto exit_code = config.ParseForMain(argc, argv)) return *exit_code;
   o.sdkappid = static_cast<uint64_t>(sdkappid);
+  o.target = {o.host, o.port, o.sdkappid, o.key};
   if (o.members < 2 || o.groups < 1 || o.rate < 1 || o.seconds < 1 || o.messages < 1) {
     std::cerr << "--members must be at least 2; --groups, --rate, --seconds, --messages at least 1\n";
     return 2;

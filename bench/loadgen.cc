@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "parley/config/config.h"
+#include "bench_socket.h"
 #include "proc_stats.h"
 #include "parley/usersig/usersig.h"
 
@@ -91,102 +92,47 @@ struct Options {
   int login_rate = 1000;  // idle-connection logins per second
 };
 
-class Connection : public std::enable_shared_from_this<Connection> {
+class Connection : public parley::bench::BenchSocket {
  public:
-  Connection(net::io_context& ioc, const Options& options, std::string user, Stats* stats,
-             std::map<std::string, SenderTrack>* senders)
-      : ws_(net::make_strand(ioc)), options_(options), user_(std::move(user)), stats_(stats),
-        senders_(senders) {}
+  Connection(net::io_context& ioc, const parley::bench::Target& target, std::string user,
+             Stats* stats, std::map<std::string, SenderTrack>* senders)
+      : BenchSocket(ioc, target, std::move(user)), stats_(stats), senders_(senders) {}
 
-  void Start(std::function<void()> on_ready) {
-    on_ready_ = std::move(on_ready);
-    auto endpoint = tcp::endpoint(net::ip::make_address(options_.host),
-                                  static_cast<uint16_t>(options_.port));
-    beast::get_lowest_layer(ws_).async_connect(endpoint, [self = shared_from_this()](beast::error_code ec) {
-      if (ec) return self->Fail("connect", ec);
-      // As the gateway does: a small frame goes out at once, not after the
-      // ACK of the previous one (Nagle), which would add to the latency.
-      beast::get_lowest_layer(self->ws_).socket().set_option(tcp::no_delay(true), ec);
-      self->ws_.async_handshake(self->options_.host, "/ws", [self](beast::error_code ec) {
-        if (ec) return self->Fail("handshake", ec);
-        self->Login();
-        self->Read();
-      });
-    });
-  }
-
-  void Login() {
-    json login = {{"id", "login"},
-                  {"login",
-                   {{"sdkappid", std::to_string(options_.sdkappid)},
-                    {"userId", user_},
-                    {"usersig", parley::usersig::Generate(options_.key, options_.sdkappid, user_,
-                                                          std::time(nullptr))},
-                    {"platform", "Web"}}}};
-    Write(login.dump());
-  }
-
-  // The load generator spends as little CPU as it can, since it shares the
-  // box with the system it measures: frames are written and read as text,
-  // not through a JSON tree. User ids are the --prefix plus digits, so they
-  // need no escaping. The payload "<sender> <counter> <send time ns>" lets
-  // the receiver tell loss, duplicates and reordering, and measure latency.
+  // User ids are the --prefix plus digits, so they need no escaping. The
+  // payload "<sender> <counter> <send time ns>" lets the receiver tell loss,
+  // duplicates and reordering, and measure latency.
   void SendTo(const std::string& peer) {
     std::string counter = std::to_string(counter_++);
     std::string frame;
-    frame.reserve(192 + 2 * user_.size() + peer.size());
+    frame.reserve(192 + 2 * user().size() + peer.size());
     frame.append(R"({"id":"m","send":{"to":")").append(peer);
-    frame.append(R"(","clientMsgId":")").append(user_).append("-").append(counter);
+    frame.append(R"(","clientMsgId":")").append(user()).append("-").append(counter);
     frame.append(R"(","body":[{"MsgType":"TIMCustomElem","MsgContent":{"Data":")");
-    frame.append(user_).append(" ").append(counter).append(" ").append(std::to_string(NowNanos()));
+    frame.append(user()).append(" ").append(counter).append(" ").append(std::to_string(NowNanos()));
     frame.append(R"("}}]}})");
-    net::post(ws_.get_executor(), [self = shared_from_this(), text = std::move(frame)]() mutable {
-      self->Write(std::move(text));
-    });
+    Send(std::move(frame));
   }
 
-  bool ready() const { return ready_; }
-
- private:
-  void Write(std::string text) {
-    queue_.push_back(std::move(text));
-    if (queue_.size() == 1) WriteNext();
-  }
-
-  void WriteNext() {
-    ws_.text(true);
-    ws_.async_write(net::buffer(queue_.front()), [self = shared_from_this()](beast::error_code ec, size_t) {
-      if (ec) return self->Fail("write", ec);
-      self->queue_.pop_front();
-      if (!self->queue_.empty()) self->WriteNext();
-    });
-  }
-
-  void Read() {
-    ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, size_t) {
-      if (ec) return self->Fail("read", ec);
-      auto data = self->buffer_.data();
-      self->Handle(std::string_view(static_cast<const char*>(data.data()), data.size()));
-      self->buffer_.consume(self->buffer_.size());
-      self->Read();
-    });
-  }
-
+ protected:
   // The two frames every message brings, events and send acks, are read
-  // without parsing; the rest (login acks, errors) are parsed.
-  void Handle(std::string_view text) {
+  // without parsing.
+  void OnFrame(std::string_view text) override {
     if (text.starts_with(R"({"event":)")) return HandleEvent(text);
-    if (text.find(R"("sendAck")") != std::string_view::npos &&
-        text.find(R"("error")") == std::string_view::npos) {
-      ++stats_->sent;
+    if (text.find(R"("error")") != std::string_view::npos) {
+      if (stats_->send_errors++ < 3) std::cerr << user() << ": " << text << "\n";
       return;
     }
-    HandleFrame(json::parse(text, nullptr, false));
+    if (text.find(R"("sendAck")") != std::string_view::npos) ++stats_->sent;
   }
 
+  void OnLoginError(std::string_view text) override {
+    if (stats_->login_errors++ < 3) std::cerr << user() << ": " << text << "\n";
+  }
+
+ private:
   void HandleEvent(std::string_view text) {
     // Only messages from others count: the sender's own devices get copies.
-    if (StringMember(text, R"("From_Account":")") == user_) return;
+    if (StringMember(text, R"("From_Account":")") == user()) return;
     std::string_view payload = StringMember(text, R"("Data":")");
     std::string_view fields[3];
     for (auto& field : fields) {
@@ -211,58 +157,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     stats_->latencies_ms.push_back((NowNanos() - sent_nanos) / 1e6);
   }
 
-  void HandleFrame(const json& frame) {
-    if (frame.contains("loginAck")) {
-      ready_ = true;
-      if (on_ready_) on_ready_();
-      ScheduleHeartbeat();
-      return;
-    }
-    if (frame.contains("error") && frame.value("id", "") == "login" && login_attempts_ < 3) {
-      // As a client SDK would: the server was busy, log in again shortly.
-      if (stats_->login_errors++ < 3) std::cerr << user_ << ": " << frame.dump() << "\n";
-      ++login_attempts_;
-      heartbeat_.expires_after(std::chrono::milliseconds(500 * login_attempts_));
-      heartbeat_.async_wait([self = shared_from_this()](beast::error_code ec) {
-        if (!ec && !self->failed_) self->Login();
-      });
-      return;
-    }
-    if (frame.contains("error")) {
-      if (stats_->send_errors++ < 3) std::cerr << user_ << ": " << frame.dump() << "\n";
-      return;
-    }
-  }
-
-  // Every connection heartbeats on its own, well within the gateway's
-  // idle timeout (3 x 30 s), however long the run or its logins take.
-  void ScheduleHeartbeat() {
-    heartbeat_.expires_after(std::chrono::seconds(20));
-    heartbeat_.async_wait([self = shared_from_this()](beast::error_code ec) {
-      if (ec || self->failed_) return;
-      self->Write(R"({"id":"hb","heartbeat":{}})");
-      self->ScheduleHeartbeat();
-    });
-  }
-
-  void Fail(const char* what, beast::error_code ec) {
-    if (!failed_) std::cerr << user_ << ": " << what << ": " << ec.message() << "\n";
-    failed_ = true;
-  }
-
-  websocket::stream<beast::tcp_stream> ws_;
-  const Options& options_;
-  std::string user_;
   Stats* stats_;
   std::map<std::string, SenderTrack>* senders_;
-  beast::flat_buffer buffer_;
-  std::deque<std::string> queue_;
-  std::function<void()> on_ready_;
-  net::steady_timer heartbeat_{ws_.get_executor()};
   int64_t counter_ = 0;
-  int login_attempts_ = 0;
-  bool ready_ = false;
-  bool failed_ = false;
 };
 
 double Percentile(std::vector<double>& v, double p) {
@@ -306,6 +203,7 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  parley::bench::Target target{o.host, o.port, o.sdkappid, o.key};
   net::io_context ioc;
   // Keeps run_for() running while nothing is pending: an io_context that
   // runs out of work stops, and later run_for() calls would return at once.
@@ -320,7 +218,7 @@ int main(int argc, char** argv) {
   int idle_ready = 0;
   auto connect_idle = [&](int until) {
     for (int i = static_cast<int>(idle.size()); i < until; ++i) {
-      idle.push_back(std::make_shared<Connection>(ioc, o, o.prefix + "_idle_" + std::to_string(i),
+      idle.push_back(std::make_shared<Connection>(ioc, target, o.prefix + "_idle_" + std::to_string(i),
                                                   &stats, &senders));
       idle.back()->Start([&] { ++idle_ready; });
       // Pace the logins at --login-rate.
@@ -348,7 +246,7 @@ int main(int argc, char** argv) {
   std::vector<std::shared_ptr<Connection>> users;
   int ready = 0;
   for (int i = 0; i < o.users; ++i) {
-    users.push_back(std::make_shared<Connection>(ioc, o, o.prefix + "_" + std::to_string(i),
+    users.push_back(std::make_shared<Connection>(ioc, target, o.prefix + "_" + std::to_string(i),
                                                  &stats, &senders));
     users.back()->Start([&] { ++ready; });
   }

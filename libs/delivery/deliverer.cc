@@ -100,16 +100,19 @@ void Deliverer::Run() {
                                     {"events", events},
                                     {"error", status.error_message()}});
     };
-    for (auto& [sdkappid, request] : by_app) {
-      report(sdkappid, request.deliveries_size(),
-             WithRetries(sdkappid, service_, [&](grpc::ClientContext* context) {
+    // (Not structured bindings: clang 14 does not let lambdas capture them.)
+    for (auto& entry : by_app) {
+      const v1::DeliverRequest& request = entry.second;
+      report(entry.first, request.deliveries_size(),
+             WithRetries(entry.first, service_, [&](grpc::ClientContext* context) {
                v1::DeliverResponse response;
                return push_->Deliver(context, request, &response);
              }));
     }
-    for (auto& [sdkappid, request] : groups_by_app) {
-      report(sdkappid, request.deliveries_size(),
-             WithRetries(sdkappid, service_, [&](grpc::ClientContext* context) {
+    for (auto& entry : groups_by_app) {
+      const v1::DeliverGroupRequest& request = entry.second;
+      report(entry.first, request.deliveries_size(),
+             WithRetries(entry.first, service_, [&](grpc::ClientContext* context) {
                v1::DeliverGroupResponse response;
                return push_->DeliverGroup(context, request, &response);
              }));
