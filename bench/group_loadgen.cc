@@ -177,11 +177,11 @@ class Client : public parley::bench::BenchSocket {
   // A group message whose body is "<user> <counter> <now ns>".
   void SendGroup(const std::string& group) {
     std::string counter = std::to_string(counter_++);
-    std::string frame = R"({"id":"m","api":{"service":"group_open_http_svc","command":"send_group_msg","body":{"GroupId":")";
+    std::string frame = R"({"id":"m","groupSend":{"GroupId":")";
     frame.append(group).append(R"(","ClientMsgId":")").append(user()).append("-").append(counter);
     frame.append(R"(","MsgBody":[{"MsgType":"TIMCustomElem","MsgContent":{"Data":")");
     frame.append(user()).append(" ").append(counter).append(" ").append(std::to_string(NowNanos()));
-    frame.append(R"("}}]}}})");
+    frame.append(R"("}}]}})");
     Send(std::move(frame));
   }
 
@@ -243,7 +243,8 @@ struct Tally {
       }
       return;
     }
-    if (text.find(R"("apiResult")") != std::string_view::npos) {
+    if (text.find(R"("groupSendAck")") != std::string_view::npos ||
+        text.find(R"("apiResult")") != std::string_view::npos) {
       ++acked;
     } else if (text.find(R"("error")") != std::string_view::npos) {
       if (send_errors++ < 3) std::cerr << client.user() << ": " << text << "\n";

@@ -548,6 +548,8 @@ void ClientSession::OnMessage(std::string data, bool binary) {
           [](const auto&, v1::ServerFrame* out) { out->mutable_ack(); });
     case v1::ClientFrame::kApi:
       return HandleApi(frame.id(), frame.api());
+    case v1::ClientFrame::kGroupSend:
+      return HandleGroupSend(frame.id(), frame.mutable_group_send());
     case v1::ClientFrame::kGroupStates:
     case v1::ClientFrame::kGroupRange:
     case v1::ClientFrame::kGroupRead:
@@ -591,13 +593,32 @@ void ClientSession::HandleApi(const std::string& id, const v1::ApiCall& call) {
   if (call.service() == "group_open_http_svc" && call.command() == "send_group_msg") {
     // Group sends are sends: the session's send rate, and one at a time, so
     // a client's messages are stored in the order it sent them.
-    if (QueueGroupSend(id, call)) DispatchNextGroupSend();
+    GroupSendJob job = [self = shared_from_this(), id, call](std::function<void()> done) {
+      self->RunApi(id, call, std::move(done));
+    };
+    if (QueueGroupSend(id, std::move(job))) DispatchNextGroupSend();
     return;
   }
   RunApi(id, call, nullptr);
 }
 
-bool ClientSession::QueueGroupSend(const std::string& id, const v1::ApiCall& call) {
+void ClientSession::HandleGroupSend(const std::string& id, v1::SendGroupRequest* send) {
+  auto* groups = hub_->group_messages();
+  if (groups == nullptr) return SendError(id, kUnknownRequest, "groups are not served here");
+  GroupSendJob job = [self = shared_from_this(), id, groups,
+                      request = std::move(*send)](std::function<void()> done) {
+    using Async = v1::GroupMessageService::StubInterface::async_interface;
+    self->CallForUser(
+        groups->async(), id, request, &Async::SendGroup,
+        [](const v1::SendGroupResponse& r, v1::ServerFrame* out) {
+          *out->mutable_group_send_ack() = r;
+        },
+        std::move(done));
+  };
+  if (QueueGroupSend(id, std::move(job))) DispatchNextGroupSend();
+}
+
+bool ClientSession::QueueGroupSend(const std::string& id, GroupSendJob job) {
   {
     std::lock_guard lock(mu_);
     if (state_ != State::kLive) {
@@ -616,7 +637,7 @@ bool ClientSession::QueueGroupSend(const std::string& id, const v1::ApiCall& cal
       SendError(id, kTooFast, "256 sends are waiting for their ack; retry after 100 ms", 100);
       return false;
     }
-    group_send_queue_.emplace_back(id, call);
+    group_send_queue_.push_back(std::move(job));
     if (group_send_in_flight_) return false;
     group_send_in_flight_ = true;
   }
@@ -624,7 +645,7 @@ bool ClientSession::QueueGroupSend(const std::string& id, const v1::ApiCall& cal
 }
 
 void ClientSession::DispatchNextGroupSend() {
-  std::pair<std::string, v1::ApiCall> next;
+  GroupSendJob next;
   {
     std::lock_guard lock(mu_);
     if (group_send_queue_.empty() || state_ == State::kClosed) {
@@ -634,7 +655,7 @@ void ClientSession::DispatchNextGroupSend() {
     next = std::move(group_send_queue_.front());
     group_send_queue_.pop_front();
   }
-  RunApi(next.first, next.second, [self = shared_from_this()] { self->DispatchNextGroupSend(); });
+  next([self = shared_from_this()] { self->DispatchNextGroupSend(); });
 }
 
 void ClientSession::RunApi(const std::string& id, const v1::ApiCall& call,

@@ -185,9 +185,14 @@ class ClientSession : public http::WsHandler, public std::enable_shared_from_thi
   void HandleApi(const std::string& id, const v1::ApiCall& call);
   // Runs an api frame's command; `after` (may be empty) runs once answered.
   void RunApi(const std::string& id, const v1::ApiCall& call, std::function<void()> after);
-  // Group sends go out one at a time per session, as one-to-one sends do:
-  // queues one (true when none is in flight, so the caller dispatches).
-  bool QueueGroupSend(const std::string& id, const v1::ApiCall& call);
+  // A groupSend frame: SendGroup as this user, answered with group_send_ack.
+  void HandleGroupSend(const std::string& id, v1::SendGroupRequest* send);
+  // Group sends (groupSend frames and api send_group_msg) go out one at a
+  // time per session, as one-to-one sends do. A job runs one and calls its
+  // argument once answered. Queues one (true when none is in flight, so the
+  // caller dispatches).
+  using GroupSendJob = std::function<void(std::function<void()> done)>;
+  bool QueueGroupSend(const std::string& id, GroupSendJob job);
   void DispatchNextGroupSend();
   // group_states, group_range and group_read frames.
   void HandleGroupFrame(const v1::ClientFrame& frame);
@@ -242,7 +247,7 @@ class ClientSession : public http::WsHandler, public std::enable_shared_from_thi
   // when empty, and almost every session's queue is empty.
   std::list<std::pair<std::string, v1::SendC2CRequest>> send_queue_;
   bool send_in_flight_ = false;
-  std::list<std::pair<std::string, v1::ApiCall>> group_send_queue_;
+  std::list<GroupSendJob> group_send_queue_;
   bool group_send_in_flight_ = false;
   // Sends per second this session may make (the app's setting, at login).
   int64_t sends_per_second_ = 50;

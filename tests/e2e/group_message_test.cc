@@ -90,6 +90,19 @@ TEST_CASE("group messages reach every session of every member across two gateway
     CHECK_FALSE(client->NextGroupEvent(300).has_value());  // the retry delivered nothing
   }
 
+  // The groupSend frame: the same send, answered with groupSendAck.
+  json frame_body = {{"GroupId", id}, {"ClientMsgId", "b-2"}, {"MsgBody", Text("by frame")}};
+  json ack = ben.Call("gs1", {{"groupSend", frame_body}});
+  REQUIRE(ack.contains("groupSendAck"));
+  CHECK(ack["groupSendAck"]["MsgSeq"] == 4);
+  json ack_again = ben.Call("gs2", {{"groupSend", frame_body}});
+  CHECK(ack_again["groupSendAck"]["MsgSeq"] == 4);
+  CHECK(ack_again["groupSendAck"]["Duplicate"] == true);
+  for (WsClient* client : {&ann_phone, &ann_web, &ben}) CHECK(TextOf(NextIn(*client, id)) == "by frame");
+  json refused = cat.Call("gs3", {{"groupSend", {{"GroupId", id}, {"MsgBody", Text("x")}}}});
+  REQUIRE(refused.contains("error"));
+  CHECK(refused["error"]["errorCode"] == 10007);
+
   // Refusals, with Tencent's codes and nothing stored.
   CHECK(UserCode(UserCall(cat, "send_group_msg", {{"GroupId", id}, {"MsgBody", Text("x")}})) ==
         10007);
@@ -111,9 +124,9 @@ TEST_CASE("group messages reach every session of every member across two gateway
   CHECK(Code(c.Rest("group_open_http_svc/send_group_msg", "{\"GroupId\":")) == 10011);
   json history = Group(c, "group_msg_get_simple", {{"GroupId", id}, {"ReqMsgNumber", 20}});
   REQUIRE(Code(history) == 0);
-  CHECK(history["RspMsgList"].size() == 3);  // the tip and two messages
+  CHECK(history["RspMsgList"].size() == 4);  // the tip and three messages
   CHECK(history["IsFinished"] == 1);
-  CHECK(history["RspMsgList"][0]["MsgSeq"] == 3);
+  CHECK(history["RspMsgList"][0]["MsgSeq"] == 4);
 
   // A mute: the member's sends fail with 10017 (the app's do not).
   REQUIRE(Code(Group(c, "forbid_send_msg",
