@@ -931,21 +931,27 @@ absl::StatusOr<v1::GetGroupMsgReceiptDetailResponse> GroupMessageLogic::GetGroup
   v1::GetGroupMsgReceiptDetailResponse response;
   response.set_msg_seq(request.msg_seq());
   bool finished = true;
+  // One page of readers (read) or of the others, after *after; moves *after on.
+  auto page = [&](bool read, std::string* after,
+                  const std::function<void(const std::string&)>& add) -> absl::Status {
+    auto accounts = store_->ReceiptAccounts(caller.sdkappid, request.group_id(),
+                                            request.msg_seq(), read, *after, count);
+    if (!accounts.ok()) return accounts.status();
+    for (const auto& a : *accounts) add(a);
+    if (accounts->size() == count) finished = false;
+    if (!accounts->empty()) *after = accounts->back();
+    return absl::OkStatus();
+  };
   if (request.filter() != 2) {
-    auto readers = store_->ReceiptAccounts(caller.sdkappid, request.group_id(), request.msg_seq(),
-                                           true, after_read, count);
-    if (!readers.ok()) return readers.status();
-    for (const auto& r : *readers) response.add_read_list()->set_read_account(r);
-    if (readers->size() == count) finished = false;
-    if (!readers->empty()) after_read = readers->back();
+    auto st = page(true, &after_read,
+                   [&](const std::string& a) { response.add_read_list()->set_read_account(a); });
+    if (!st.ok()) return st;
   }
   if (request.filter() != 1) {
-    auto others = store_->ReceiptAccounts(caller.sdkappid, request.group_id(), request.msg_seq(),
-                                          false, after_unread, count);
-    if (!others.ok()) return others.status();
-    for (const auto& u : *others) response.add_unread_list()->set_unread_account(u);
-    if (others->size() == count) finished = false;
-    if (!others->empty()) after_unread = others->back();
+    auto st = page(false, &after_unread, [&](const std::string& a) {
+      response.add_unread_list()->set_unread_account(a);
+    });
+    if (!st.ok()) return st;
   }
   response.set_is_finished(finished ? 1 : 0);
   if (!finished) response.set_cursor(after_read + "\n" + after_unread);
