@@ -74,6 +74,7 @@ std::vector<AccessRule> AccessRules(const std::string& service) {
     return {
         {Peers({"gateway"}), Methods("GroupService", {"*"})},
         {Peers({"message"}), Methods("GroupService", {"GetMemberContext", "NoteGroupMessages"})},
+        {Peers({"operator"}), Methods("GroupService", {"GetGroupSettings", "UpdateGroupSettings"})},
     };
   }
   if (service == "callback") {

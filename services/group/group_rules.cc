@@ -1,7 +1,9 @@
 #include "group_rules.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "parley/errors/errors.h"
@@ -276,6 +278,51 @@ ApplyOutcome OnApply(GroupType type, std::string_view apply_option) {
   if (type == GroupType::kWork || apply_option == "DisableApply") return ApplyOutcome::kRefused;
   if (apply_option == "NeedPermission") return ApplyOutcome::kPending;
   return ApplyOutcome::kJoin;
+}
+
+absl::Status CheckDeclaredKeys(const std::vector<std::string>& keys, size_t max,
+                               const char* field) {
+  if (keys.size() > max) {
+    return errors::Error(kInvalidParam, absl::StrCat(field, ": at most ", max, " keys"));
+  }
+  std::set<std::string> seen;
+  for (const auto& key : keys) {
+    bool ok = !key.empty() && key.size() <= 15 &&
+              std::all_of(key.begin(), key.end(), [](char c) {
+                return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+              });
+    if (!ok) {
+      return errors::Error(kInvalidParam,
+                           absl::StrCat(field, ": a key is 1 to 15 letters, digits or _"));
+    }
+    if (!seen.insert(key).second) {
+      return errors::Error(kInvalidParam, absl::StrCat(field, ": key ", key, " twice"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ApplyCustomData(const std::vector<std::string>& declared,
+                             const std::vector<std::pair<std::string, std::string>>& items,
+                             size_t max_value, const char* field, CustomData* data) {
+  for (const auto& [key, value] : items) {
+    if (std::find(declared.begin(), declared.end(), key) == declared.end()) {
+      return errors::Error(kInvalidParam,
+                           absl::StrCat(field, " key '", key, "' is not declared for the app"));
+    }
+    if (value.size() > max_value) {
+      return errors::Error(kInvalidParam, absl::StrCat(field, " values are at most ", max_value,
+                                                       " bytes"));
+    }
+  }
+  for (const auto& [key, value] : items) {
+    if (value.empty()) {
+      data->erase(key);
+    } else {
+      (*data)[key] = value;
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace parley::group

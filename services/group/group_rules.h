@@ -121,6 +121,23 @@ absl::Status CheckProfile(const Profile& profile);
 // fits the uint32 Tencent's answers carry.
 int64_t MuteUntil(int64_t now, uint32_t mute_time);
 
+// Custom fields (AppDefinedData, AppMemberDefinedData): an app declares up
+// to 10 group keys and 5 member keys, each 1-15 bytes of [A-Za-z0-9_];
+// values are at most 512 (group) / 64 (member) bytes.
+inline constexpr size_t kMaxGroupDataKeys = 10;
+inline constexpr size_t kMaxMemberDataKeys = 5;
+inline constexpr size_t kMaxGroupDataValueBytes = 512;
+inline constexpr size_t kMaxMemberDataValueBytes = 64;
+using CustomData = std::map<std::string, std::string>;
+// Keys an app declares: at most `max`, well formed, no repeats. 10004.
+absl::Status CheckDeclaredKeys(const std::vector<std::string>& keys, size_t max,
+                               const char* field);
+// Applies Key/Value items to `data`: each key must be declared and each
+// value at most `max_value` bytes (10004); an empty value removes the key.
+absl::Status ApplyCustomData(const std::vector<std::string>& declared,
+                             const std::vector<std::pair<std::string, std::string>>& items,
+                             size_t max_value, const char* field, CustomData* data);
+
 // Group attributes: the change one command makes to the current set, with
 // Tencent's limits (10045-10048; deleting a missing key is 10050).
 enum class AttrOp { kModify, kSet, kDelete, kClear };

@@ -76,10 +76,37 @@ absl::StatusOr<std::vector<Role>> RoleFilter(
   return roles;
 }
 
-absl::Status NoCustomData(int size, const char* field) {
-  if (size == 0) return absl::OkStatus();
-  return errors::Error(kInvalidParam,
-                       absl::StrCat(field, " keys must be declared for the app first; none are"));
+std::vector<std::pair<std::string, std::string>> Items(
+    const google::protobuf::RepeatedPtrField<v1::GroupKeyValue>& list) {
+  std::vector<std::pair<std::string, std::string>> items;
+  for (const auto& kv : list) items.emplace_back(kv.key(), kv.value());
+  return items;
+}
+
+// Custom-field values into an answer, only the keys of `filter` when it
+// names any.
+void AddData(const CustomData& data, const google::protobuf::RepeatedPtrField<std::string>& filter,
+             google::protobuf::RepeatedPtrField<v1::GroupKeyValue>* out) {
+  for (const auto& [key, value] : data) {
+    if (!filter.empty() && std::find(filter.begin(), filter.end(), key) == filter.end()) continue;
+    auto* kv = out->Add();
+    kv->set_key(key);
+    kv->set_value(value);
+  }
+}
+
+// Members' custom fields into a member list (`members` in its order).
+void AddMemberData(pqxx::work& tx, uint64_t app, const std::string& group,
+                   const google::protobuf::RepeatedPtrField<std::string>& filter,
+                   google::protobuf::RepeatedPtrField<v1::GroupMember>* members) {
+  std::vector<std::string> users;
+  for (const auto& m : *members) users.push_back(m.member_account());
+  if (users.empty()) return;
+  auto data = store::MemberData(tx, app, group, users);
+  for (auto& m : *members) {
+    auto it = data.find(m.member_account());
+    if (it != data.end()) AddData(it->second, filter, m.mutable_app_member_defined_data());
+  }
 }
 
 // Distinct account IDs in request order; 10004 for an invalid one.
@@ -270,9 +297,6 @@ absl::StatusOr<v1::CreateGroupResponse> GroupLogic::Create(const rpc::Caller& ca
     return errors::Error(kInvalidParam,
                          "InviteJoinOption must be FreeAccess, NeedPermission or DisableInvite");
   }
-  if (auto st = NoCustomData(request.app_defined_data_size(), "AppDefinedData"); !st.ok()) {
-    return st;
-  }
   if (!request.group_id().empty()) {
     if (auto st = CheckCustomGroupId(request.group_id(), *type); !st.ok()) return st;
   }
@@ -295,10 +319,6 @@ absl::StatusOr<v1::CreateGroupResponse> GroupLogic::Create(const rpc::Caller& ca
   for (const auto& m : request.member_list()) {
     if (!accounts::ValidUserId(m.member_account())) {
       return errors::Error(kInvalidParam, "MemberList holds an invalid Member_Account");
-    }
-    if (auto st = NoCustomData(m.app_member_defined_data_size(), "AppMemberDefinedData");
-        !st.ok()) {
-      return st;
     }
     Role role = Role::kMember;
     if (!m.role().empty()) {
@@ -386,6 +406,31 @@ absl::StatusOr<v1::CreateGroupResponse> GroupLogic::Create(const rpc::Caller& ca
           if (!inserted) return errors::Error(kInternal, "could not make a free GroupId; retry");
         }
         store::InsertMembers(tx, caller.sdkappid, g.group_id, members);
+        // Custom fields, checked against the keys the app declared: a bad
+        // one rolls the whole creation back.
+        bool member_data = std::any_of(
+            request.member_list().begin(), request.member_list().end(),
+            [](const auto& m) { return m.app_member_defined_data_size() > 0; });
+        if (request.app_defined_data_size() > 0 || member_data) {
+          auto fields = store::GetAppFields(tx, caller.sdkappid);
+          CustomData data;
+          if (auto st = ApplyCustomData(fields.group_keys, Items(request.app_defined_data()),
+                                        kMaxGroupDataValueBytes, "AppDefinedData", &data);
+              !st.ok()) {
+            return st;
+          }
+          if (!data.empty()) store::PutGroupData(tx, caller.sdkappid, g.group_id, data);
+          for (const auto& m : request.member_list()) {
+            if (m.app_member_defined_data_size() == 0) continue;
+            CustomData mine;
+            if (auto st = ApplyCustomData(fields.member_keys, Items(m.app_member_defined_data()),
+                                          kMaxMemberDataValueBytes, "AppMemberDefinedData", &mine);
+                !st.ok()) {
+              return st;
+            }
+            store::PutMemberData(tx, caller.sdkappid, g.group_id, m.member_account(), mine);
+          }
+        }
         std::vector<std::string> founders;
         for (const auto& m : members) founders.push_back(m.user_id);
         events.Tip(g, "GroupCreated", caller.identifier, std::move(founders), "", import);
@@ -425,10 +470,20 @@ absl::StatusOr<v1::GetGroupInfoResponse> GroupLogic::GetGroupInfo(
           }
           FillBase(*group, filter.group_base_info_filter(), info);
           if (Wanted(filter.group_base_info_filter(), "Appid")) info->set_appid(caller.sdkappid);
+          // Custom fields: all without a filter, else the keys asked for.
+          if (!request.has_response_filter() || filter.app_defined_data_filter_group_size() > 0) {
+            AddData(store::GroupData(tx, caller.sdkappid, id), filter.app_defined_data_filter_group(),
+                    info->mutable_app_defined_data());
+          }
           if (!with_members) continue;
           for (const auto& m : store::MemberPage(tx, caller.sdkappid, id, {}, 0,
                                                  static_cast<uint32_t>(kMaxMemberPage), now_())) {
             FillMember(m, filter.member_info_filter(), info->add_member_list());
+          }
+          if (!request.has_response_filter() ||
+              filter.app_defined_data_filter_group_member_size() > 0) {
+            AddMemberData(tx, caller.sdkappid, id, filter.app_defined_data_filter_group_member(),
+                          info->mutable_member_list());
           }
         }
         return response;
@@ -456,9 +511,6 @@ absl::StatusOr<v1::GroupEmpty> GroupLogic::ModifyGroupBaseInfo(
   else if (request.has_shut_up_all_member()) mute_all = request.shut_up_all_member();
   if (mute_all && *mute_all != "On" && *mute_all != "Off") {
     return errors::Error(kInvalidParam, "MuteAllMember must be On or Off");
-  }
-  if (auto st = NoCustomData(request.app_defined_data_size(), "AppDefinedData"); !st.ok()) {
-    return st;
   }
   return Change<v1::GroupEmpty>(caller, [&](pqxx::work& tx, Events& events) -> absl::StatusOr<v1::GroupEmpty> {
     Actor actor;
@@ -494,6 +546,19 @@ absl::StatusOr<v1::GroupEmpty> GroupLogic::ModifyGroupBaseInfo(
     if (profile.introduction) g.introduction = *profile.introduction;
     if (profile.notification) g.notification = *profile.notification;
     if (profile.face_url) g.face_url = *profile.face_url;
+    if (request.app_defined_data_size() > 0) {
+      if (!MayEditProfile(g.type, actor)) {
+        return errors::Error(kNoPermission, "you may not edit this group's AppDefinedData");
+      }
+      CustomData data = store::GroupData(tx, caller.sdkappid, g.group_id);
+      if (auto st = ApplyCustomData(store::GetAppFields(tx, caller.sdkappid).group_keys,
+                                    Items(request.app_defined_data()), kMaxGroupDataValueBytes,
+                                    "AppDefinedData", &data);
+          !st.ok()) {
+        return st;
+      }
+      store::PutGroupData(tx, caller.sdkappid, g.group_id, data);
+    }
     if (request.has_apply_join_option() && g.type != GroupType::kWork) {
       g.apply_join_option = request.apply_join_option();
     }
@@ -849,6 +914,11 @@ absl::StatusOr<v1::GetGroupMemberInfoResponse> GroupLogic::GetGroupMemberInfo(
         for (const auto& m : page) {
           FillMember(m, request.member_info_filter(), response.add_member_list());
         }
+        if (request.app_defined_data_filter_group_member_size() > 0) {
+          AddMemberData(tx, caller.sdkappid, group->group_id,
+                        request.app_defined_data_filter_group_member(),
+                        response.mutable_member_list());
+        }
         if (group->type == GroupType::kCommunity) {
           response.set_next(page.size() == limit ? absl::StrCat(offset + page.size()) : "");
         }
@@ -875,6 +945,11 @@ absl::StatusOr<v1::GetSpecifiedGroupMemberInfoResponse> GroupLogic::GetSpecified
             continue;
           }
           FillMember(m, request.member_info_filter(), response.add_member_list());
+        }
+        if (request.app_defined_data_filter_group_member_size() > 0) {
+          AddMemberData(tx, caller.sdkappid, group->group_id,
+                        request.app_defined_data_filter_group_member(),
+                        response.mutable_member_list());
         }
         return response;
       });
@@ -903,10 +978,6 @@ absl::StatusOr<v1::GroupEmpty> GroupLogic::ModifyGroupMemberInfo(
   if (request.has_name_card() && request.name_card().size() > kMaxNameCardBytes) {
     return errors::Error(kInvalidParam,
                          absl::StrCat("NameCard is longer than ", kMaxNameCardBytes, " bytes"));
-  }
-  if (auto st = NoCustomData(request.app_member_defined_data_size(), "AppMemberDefinedData");
-      !st.ok()) {
-    return st;
   }
   std::optional<uint32_t> mute_time;
   if (request.has_mute_time()) mute_time = request.mute_time();
@@ -942,6 +1013,22 @@ absl::StatusOr<v1::GroupEmpty> GroupLogic::ModifyGroupMemberInfo(
         return errors::Error(kNoPermission, "you may not change this member's NameCard");
       }
       m.name_card = request.name_card();
+    }
+    if (request.app_member_defined_data_size() > 0) {
+      // As the NameCard: the member, or whoever may remove them.
+      if (!self && !actor.app_admin && !(actor.role != Role::kMember &&
+                                         MayKick(group->type, actor, m.role))) {
+        return errors::Error(kNoPermission, "you may not change this member's AppMemberDefinedData");
+      }
+      auto all = store::MemberData(tx, caller.sdkappid, group->group_id, {m.user_id});
+      CustomData data = all.count(m.user_id) ? all[m.user_id] : CustomData();
+      if (auto st = ApplyCustomData(store::GetAppFields(tx, caller.sdkappid).member_keys,
+                                    Items(request.app_member_defined_data()),
+                                    kMaxMemberDataValueBytes, "AppMemberDefinedData", &data);
+          !st.ok()) {
+        return st;
+      }
+      store::PutMemberData(tx, caller.sdkappid, group->group_id, m.user_id, data);
     }
     if (mute_time) {
       if (!MayMute(group->type, actor, m.role)) {
@@ -1447,6 +1534,38 @@ absl::StatusOr<v1::GroupEmpty> GroupLogic::HandleJoinRequest(
         if (!st.ok() && errors::TencentCode(st, 0) != kAlreadyMember) return st;
         return v1::GroupEmpty();
       });
+}
+
+absl::StatusOr<v1::GroupSettings> GroupLogic::GetGroupSettings(uint64_t sdkappid) {
+  if (sdkappid == 0) return errors::Error(kInvalidParam, "sdkappid is required");
+  return Transact<v1::GroupSettings>([&](pqxx::work& tx) -> absl::StatusOr<v1::GroupSettings> {
+    auto fields = store::GetAppFields(tx, sdkappid);
+    v1::GroupSettings out;
+    out.set_sdkappid(sdkappid);
+    for (const auto& k : fields.group_keys) out.add_group_data_keys(k);
+    for (const auto& k : fields.member_keys) out.add_member_data_keys(k);
+    return out;
+  });
+}
+
+absl::StatusOr<v1::GroupSettings> GroupLogic::UpdateGroupSettings(const v1::GroupSettings& update) {
+  if (update.sdkappid() == 0) return errors::Error(kInvalidParam, "sdkappid is required");
+  store::AppFields fields{{update.group_data_keys().begin(), update.group_data_keys().end()},
+                          {update.member_data_keys().begin(), update.member_data_keys().end()}};
+  if (auto st = CheckDeclaredKeys(fields.group_keys, kMaxGroupDataKeys, "group_data_keys");
+      !st.ok()) {
+    return st;
+  }
+  if (auto st = CheckDeclaredKeys(fields.member_keys, kMaxMemberDataKeys, "member_data_keys");
+      !st.ok()) {
+    return st;
+  }
+  auto done = Transact<bool>([&](pqxx::work& tx) -> absl::StatusOr<bool> {
+    store::PutAppFields(tx, update.sdkappid(), fields);
+    return true;
+  });
+  if (!done.ok()) return done.status();
+  return GetGroupSettings(update.sdkappid());
 }
 
 }  // namespace parley::group

@@ -83,6 +83,11 @@ class GroupLogic {
   PARLEY_GROUP_METHODS(PARLEY_GROUP_METHOD)
 #undef PARLEY_GROUP_METHOD
 
+  // Operators: the custom-field keys an app declares (AppDefinedData,
+  // AppMemberDefinedData), replaced as a whole by an update.
+  absl::StatusOr<v1::GroupSettings> GetGroupSettings(uint64_t sdkappid);
+  absl::StatusOr<v1::GroupSettings> UpdateGroupSettings(const v1::GroupSettings& update);
+
   // Third-party callbacks (Group.*); none when unset.
   void SetCallbacks(callbacks::CallbackClient* callbacks) { callbacks_ = callbacks; }
 
@@ -147,6 +152,16 @@ class GroupGrpcService final : public v1::GroupService::Service {
  public:
   explicit GroupGrpcService(GroupLogic* logic) : logic_(logic) {}
   PARLEY_GROUP_METHODS(PARLEY_RPC_AS_CALLER)
+  grpc::Status GetGroupSettings(grpc::ServerContext*, const v1::GroupSettingsRequest* request,
+                                v1::GroupSettings* response) override {
+    return rpc::Serve(request, response,
+                      [&](const auto& r) { return logic_->GetGroupSettings(r.sdkappid()); });
+  }
+  grpc::Status UpdateGroupSettings(grpc::ServerContext*, const v1::GroupSettings* request,
+                                   v1::GroupSettings* response) override {
+    return rpc::Serve(request, response,
+                      [&](const auto& r) { return logic_->UpdateGroupSettings(r); });
+  }
 
  private:
   GroupLogic* logic_;

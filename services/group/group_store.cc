@@ -1,5 +1,7 @@
 #include "group_store.h"
 
+#include <nlohmann/json.hpp>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "parley/pg/pool.h"
@@ -360,6 +362,85 @@ bool TakeJoinRequest(pqxx::work& tx, uint64_t app, const std::string& id, const 
                " AND user_id = $3",
                app, id, user)
              .affected_rows() > 0;
+}
+
+namespace {
+
+std::vector<std::string> TextList(const pqxx::field& field) {
+  std::vector<std::string> out;
+  auto array = field.as_array();
+  for (auto item = array.get_next(); item.first != pqxx::array_parser::juncture::done;
+       item = array.get_next()) {
+    if (item.first == pqxx::array_parser::juncture::string_value) out.push_back(item.second);
+  }
+  return out;
+}
+
+CustomData DataOf(const pqxx::field& field) {
+  CustomData data;
+  auto json = nlohmann::json::parse(field.c_str(), nullptr, false);
+  if (!json.is_object()) return data;
+  for (auto& [key, value] : json.items()) {
+    if (value.is_string()) data[key] = value.get<std::string>();
+  }
+  return data;
+}
+
+std::string JsonOf(const CustomData& data) {
+  nlohmann::json json = nlohmann::json::object();
+  for (const auto& [key, value] : data) json[key] = value;
+  return json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace
+
+AppFields GetAppFields(pqxx::work& tx, uint64_t app) {
+  AppFields fields;
+  auto rows = tx.exec_params(
+      "SELECT group_keys, member_keys FROM group_app_fields WHERE sdkappid = $1", app);
+  if (rows.empty()) return fields;
+  fields.group_keys = TextList(rows[0][0]);
+  fields.member_keys = TextList(rows[0][1]);
+  return fields;
+}
+
+void PutAppFields(pqxx::work& tx, uint64_t app, const AppFields& fields) {
+  tx.exec_params(
+      "INSERT INTO group_app_fields (sdkappid, group_keys, member_keys)"
+      " VALUES ($1, $2::text[], $3::text[]) ON CONFLICT (sdkappid)"
+      " DO UPDATE SET group_keys = EXCLUDED.group_keys, member_keys = EXCLUDED.member_keys",
+      app, pg::TextArray(fields.group_keys), pg::TextArray(fields.member_keys));
+}
+
+CustomData GroupData(pqxx::work& tx, uint64_t app, const std::string& id) {
+  auto rows = tx.exec_params(
+      "SELECT app_defined FROM groups WHERE sdkappid = $1 AND group_id = $2", app, id);
+  return rows.empty() ? CustomData() : DataOf(rows[0][0]);
+}
+
+void PutGroupData(pqxx::work& tx, uint64_t app, const std::string& id, const CustomData& data) {
+  tx.exec_params("UPDATE groups SET app_defined = $3::jsonb WHERE sdkappid = $1 AND group_id = $2",
+                 app, id, JsonOf(data));
+}
+
+std::map<std::string, CustomData> MemberData(pqxx::work& tx, uint64_t app, const std::string& id,
+                                             const std::vector<std::string>& users) {
+  std::map<std::string, CustomData> out;
+  for (const auto& row : tx.exec_params(
+           "SELECT user_id, app_defined FROM group_members WHERE sdkappid = $1 AND group_id = $2"
+           " AND user_id = ANY($3::text[]) AND app_defined <> '{}'",
+           app, id, pg::TextArray(users))) {
+    out[row[0].c_str()] = DataOf(row[1]);
+  }
+  return out;
+}
+
+void PutMemberData(pqxx::work& tx, uint64_t app, const std::string& id, const std::string& user,
+                   const CustomData& data) {
+  tx.exec_params(
+      "UPDATE group_members SET app_defined = $4::jsonb"
+      " WHERE sdkappid = $1 AND group_id = $2 AND user_id = $3",
+      app, id, user, JsonOf(data));
 }
 
 }  // namespace parley::group::store

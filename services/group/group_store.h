@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -77,6 +78,20 @@ void SetMemberFields(pqxx::work& tx, uint64_t app, const std::string& id, const 
 // mute_until 0 lifts the mute.
 void SetMute(pqxx::work& tx, uint64_t app, const std::string& id, const std::string& user,
              int64_t mute_until);
+
+// The custom-field keys an app declared (none until it declares some).
+struct AppFields {
+  std::vector<std::string> group_keys, member_keys;
+};
+AppFields GetAppFields(pqxx::work& tx, uint64_t app);
+void PutAppFields(pqxx::work& tx, uint64_t app, const AppFields& fields);
+// A group's AppDefinedData and members' AppMemberDefinedData.
+CustomData GroupData(pqxx::work& tx, uint64_t app, const std::string& id);
+void PutGroupData(pqxx::work& tx, uint64_t app, const std::string& id, const CustomData& data);
+std::map<std::string, CustomData> MemberData(pqxx::work& tx, uint64_t app, const std::string& id,
+                                             const std::vector<std::string>& users);
+void PutMemberData(pqxx::work& tx, uint64_t app, const std::string& id, const std::string& user,
+                   const CustomData& data);
 
 struct JoinRequestRow {
   std::string user_id;

@@ -1,14 +1,17 @@
 // Groups end to end: group_open_http_svc REST against the real binaries,
 // with every documented error path of the endpoints served so far.
 #include <catch2/catch.hpp>
+#include <grpcpp/grpcpp.h>
 
 #include <chrono>
 #include <set>
 #include <thread>
 
+#include "parley/v1/group.grpc.pb.h"
 #include "support/e2e_helpers.h"
 #include "support/http_client.h"
 #include "support/test_cluster.h"
+#include "support/tls.h"
 #include "support/webhook_receiver.h"
 
 using namespace parley::testing;
@@ -717,4 +720,85 @@ TEST_CASE("requests to join: free groups take users at once, others wait for an 
   bool saw_apply = false;
   for (const auto& call : joins) saw_apply = saw_apply || call.body.value("JoinType", "") == "Apply";
   CHECK(saw_apply);
+}
+
+TEST_CASE("custom fields: keys the app declares, values on groups and members, filters",
+          "[group]") {
+  TestCluster c;
+  ImportAccounts(c, {"owner", "ann"});
+  // Before any key is declared, custom fields are refused and nothing is created.
+  CHECK(Code(Group(c, "create_group", {{"Type", "Public"}, {"Name", "x"},
+                                       {"AppDefinedData", {{{"Key", "level"}, {"Value", "1"}}}}})) ==
+        10004);
+  CHECK(Group(c, "get_appid_group_list", json::object())["TotalCount"] == 0);
+  auto settings = parley::v1::GroupService::NewStub(TlsChannel(c.setting("PARLEY_GROUP_TARGET"), "group"));
+  parley::v1::GroupSettings update, answer;
+  update.set_sdkappid(c.sdkappid);
+  update.add_group_data_keys("level");
+  update.add_group_data_keys("topic");
+  update.add_member_data_keys("badge");
+  {
+    grpc::ClientContext context;
+    REQUIRE(settings->UpdateGroupSettings(&context, update, &answer).ok());
+    CHECK(answer.group_data_keys_size() == 2);
+  }
+  {
+    parley::v1::GroupSettings bad = update;
+    bad.add_member_data_keys("no-dash");
+    grpc::ClientContext context;
+    CHECK_FALSE(settings->UpdateGroupSettings(&context, bad, &answer).ok());
+  }
+
+  std::string id = Create(c, {{"Owner_Account", "owner"}, {"Type", "Public"}, {"Name", "Fields"},
+                              {"AppDefinedData", {{{"Key", "level"}, {"Value", "3"}}}},
+                              {"MemberList", {{{"Member_Account", "ann"},
+                                               {"AppMemberDefinedData",
+                                                {{{"Key", "badge"}, {"Value", "gold"}}}}}}}});
+  json info = Group(c, "get_group_info", {{"GroupIdList", {id}}});
+  CHECK(info["GroupInfo"][0]["AppDefinedData"] ==
+        json::array({{{"Key", "level"}, {"Value", "3"}}}));
+  bool ann_badge = false;
+  for (const auto& m : info["GroupInfo"][0]["MemberList"]) {
+    if (m["Member_Account"] == "ann") {
+      ann_badge = m["AppMemberDefinedData"] == json::array({{{"Key", "badge"}, {"Value", "gold"}}});
+    }
+  }
+  CHECK(ann_badge);
+
+  // Modify: undeclared keys and long values refuse the whole call; an empty
+  // value removes a key.
+  CHECK(Code(Group(c, "modify_group_base_info",
+                   {{"GroupId", id}, {"Name", "Changed"},
+                    {"AppDefinedData", {{{"Key", "nope"}, {"Value", "1"}}}}})) == 10004);
+  CHECK(Group(c, "get_group_info", {{"GroupIdList", {id}}})["GroupInfo"][0]["Name"] == "Fields");
+  CHECK(Code(Group(c, "modify_group_base_info",
+                   {{"GroupId", id}, {"AppDefinedData", {{{"Key", "topic"},
+                                                          {"Value", std::string(513, 't')}}}}})) ==
+        10004);
+  REQUIRE(Code(Group(c, "modify_group_base_info",
+                     {{"GroupId", id},
+                      {"AppDefinedData", {{{"Key", "topic"}, {"Value", "chess"}},
+                                          {{"Key", "level"}, {"Value", ""}}}}})) == 0);
+  json filtered = Group(c, "get_group_info",
+                        {{"GroupIdList", {id}},
+                         {"ResponseFilter", {{"GroupBaseInfoFilter", {"Name"}},
+                                             {"AppDefinedDataFilter_Group", {"topic"}}}}});
+  CHECK(filtered["GroupInfo"][0]["AppDefinedData"] ==
+        json::array({{{"Key", "topic"}, {"Value", "chess"}}}));
+  REQUIRE(Code(Group(c, "modify_group_member_info",
+                     {{"GroupId", id}, {"Member_Account", "ann"},
+                      {"AppMemberDefinedData", {{{"Key", "badge"}, {"Value", "silver"}}}}})) == 0);
+  CHECK(Code(Group(c, "modify_group_member_info",
+                   {{"GroupId", id}, {"Member_Account", "ann"},
+                    {"AppMemberDefinedData", {{{"Key", "badge"}, {"Value", std::string(65, 'b')}}}}})) ==
+        10004);
+  json members = Group(c, "get_group_member_info",
+                       {{"GroupId", id}, {"AppDefinedDataFilter_GroupMember", {"badge"}}});
+  bool silver = false;
+  for (const auto& m : members["MemberList"]) {
+    if (m["Member_Account"] == "ann") {
+      silver = m["AppMemberDefinedData"] == json::array({{{"Key", "badge"}, {"Value", "silver"}}});
+    }
+  }
+  CHECK(silver);
 }

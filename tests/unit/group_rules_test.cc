@@ -193,3 +193,23 @@ TEST_CASE("requests to join: by the group's ApplyJoinOption, never for Work grou
   CHECK(OnApply(GroupType::kCommunity, "NeedPermission") == ApplyOutcome::kPending);
   CHECK(OnApply(GroupType::kWork, "FreeAccess") == ApplyOutcome::kRefused);
 }
+
+TEST_CASE("custom fields: declared keys, value limits, empty values remove", "[group]") {
+  auto code = [](const absl::Status& st) { return parley::errors::TencentCode(st, 0); };
+  CHECK(CheckDeclaredKeys({"level", "team_2"}, kMaxGroupDataKeys, "k").ok());
+  CHECK(code(CheckDeclaredKeys({"bad-key"}, kMaxGroupDataKeys, "k")) == 10004);
+  CHECK(code(CheckDeclaredKeys({std::string(16, 'k')}, kMaxGroupDataKeys, "k")) == 10004);
+  CHECK(code(CheckDeclaredKeys({"a", "a"}, kMaxGroupDataKeys, "k")) == 10004);
+  CHECK(code(CheckDeclaredKeys({"a", "b", "c", "d", "e", "f"}, kMaxMemberDataKeys, "k")) == 10004);
+
+  CustomData data;
+  CHECK(ApplyCustomData({"level"}, {{"level", "3"}}, kMaxGroupDataValueBytes, "f", &data).ok());
+  CHECK(data == CustomData{{"level", "3"}});
+  CHECK(code(ApplyCustomData({"level"}, {{"level", "4"}, {"other", "x"}}, kMaxGroupDataValueBytes,
+                             "f", &data)) == 10004);
+  CHECK(data == CustomData{{"level", "3"}});  // a refused call changes nothing
+  CHECK(code(ApplyCustomData({"level"}, {{"level", std::string(65, 'v')}},
+                             kMaxMemberDataValueBytes, "f", &data)) == 10004);
+  CHECK(ApplyCustomData({"level"}, {{"level", ""}}, kMaxGroupDataValueBytes, "f", &data).ok());
+  CHECK(data.empty());
+}
