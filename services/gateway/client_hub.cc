@@ -219,7 +219,14 @@ void ClientHub::WatchGaps() {
       CheckQueuedHeads();
       CheckLoginDeadlines(last_head_check);
     }
-    if (groups_) groups_->FillGaps(std::chrono::steady_clock::now(), kGapWait);
+    // Group gap reads are RPCs: off this thread, which also watches the
+    // sessions' gaps and login deadlines, and one pass at a time.
+    if (groups_ && !filling_group_gaps_.exchange(true)) {
+      RunBlocking([this] {
+        groups_->FillGaps(std::chrono::steady_clock::now(), kGapWait);
+        filling_group_gaps_ = false;
+      });
+    }
     std::vector<std::weak_ptr<ClientSession>> watched;
     {
       std::lock_guard lock(gaps_mu_);

@@ -133,6 +133,7 @@ class ClientHub {
   std::shared_ptr<v1::MessageService::StubInterface> messages_;
   std::shared_ptr<v1::GroupMessageService::StubInterface> group_messages_;
   std::unique_ptr<GroupRouter> groups_;
+  std::atomic<bool> filling_group_gaps_{false};  // a FillGaps pass is queued or running
   SendBatcher sends_;
   presence::Presence presence_;
   redis::PoolOptions stream_connection_;

@@ -35,6 +35,16 @@ const char* TypeName(int32_t type) {
   }
 }
 
+// A message body: ValidateMsgBody's verdict with the group codes (80002 too
+// long, 10004 anything else).
+absl::Status CheckBody(const google::protobuf::ListValue& body, const std::string& body_json,
+                       const std::string& cloud_custom_data) {
+  auto st = ValidateMsgBody(body, body_json.size() + cloud_custom_data.size());
+  if (st.ok()) return st;
+  int32_t code = errors::TencentCode(st) == kBodyTooLong ? kBodyTooLong : kGroupInvalidParam;
+  return errors::Error(code, st.message());
+}
+
 // 10004 unless `account` is a user ID (1 to 32 bytes).
 absl::Status CheckAccount(const std::string& account, const char* field) {
   if (account.empty() || account.size() > 32) {
@@ -241,11 +251,8 @@ absl::StatusOr<v1::SendGroupResponse> GroupMessageLogic::SendGroup(
     request.set_random(random_());
   }
   std::string body_json = ListJson(request.msg_body());
-  if (auto st = ValidateMsgBody(request.msg_body(),
-                                body_json.size() + request.cloud_custom_data().size());
-      !st.ok()) {
-    int32_t code = errors::TencentCode(st) == kBodyTooLong ? kBodyTooLong : kGroupInvalidParam;
-    return errors::Error(code, st.message());
+  if (auto st = CheckBody(request.msg_body(), body_json, request.cloud_custom_data()); !st.ok()) {
+    return st;
   }
   auto context = Context(caller.sdkappid, request.group_id(), request.from_account());
   if (!context.ok()) return context.status();
@@ -676,11 +683,8 @@ absl::StatusOr<v1::GroupMessageEmpty> GroupMessageLogic::ModifyGroupMsg(
     const rpc::Caller& caller, const v1::ModifyGroupMsgRequest& request) {
   if (request.msg_seq() == 0) return errors::Error(kGroupInvalidParam, "MsgSeq is missing");
   std::string body_json = ListJson(request.msg_body());
-  if (auto st = ValidateMsgBody(request.msg_body(),
-                                body_json.size() + request.cloud_custom_data().size());
-      !st.ok()) {
-    int32_t code = errors::TencentCode(st) == kBodyTooLong ? kBodyTooLong : kGroupInvalidParam;
-    return errors::Error(code, st.message());
+  if (auto st = CheckBody(request.msg_body(), body_json, request.cloud_custom_data()); !st.ok()) {
+    return st;
   }
   auto context = Context(caller.sdkappid, request.group_id(), caller.is_admin ? "" : caller.identifier);
   if (!context.ok()) return context.status();
