@@ -11,7 +11,8 @@
 #include "parley/errors/errors.h"
 #include "parley/log/log.h"
 #include "parley/protojson/protojson.h"
-#include "rules.h"
+#include "relationship_rules.h"
+#include "relationship_store.h"
 
 namespace parley::relationship {
 
@@ -26,226 +27,6 @@ constexpr uint32_t kListPage = 100;
 constexpr char kSendOut[] = "Pendency_Type_SendOut";
 constexpr char kComeIn[] = "Pendency_Type_ComeIn";
 
-struct Settings {
-  uint32_t friend_limit = 3000;
-  uint32_t pending_limit = 1000;
-  uint32_t blocklist_limit = 1000;
-  bool check_friendship = false;
-  bool admin_send_any = true;
-  std::set<std::string> profile_custom;
-  std::set<std::string> sns_custom;
-};
-
-std::set<std::string> ParseArray(const pqxx::field& field) {
-  std::set<std::string> out;
-  auto parser = field.as_array();
-  for (auto item = parser.get_next(); item.first != pqxx::array_parser::juncture::done;
-       item = parser.get_next()) {
-    if (item.first == pqxx::array_parser::juncture::string_value) out.insert(item.second);
-  }
-  return out;
-}
-
-Settings LoadSettings(pqxx::work& tx, uint64_t sdkappid) {
-  Settings s;
-  auto rows = tx.exec_params(
-      "SELECT friend_limit, pending_limit, blocklist_limit, check_friendship, admin_send_any,"
-      " profile_custom_tags, sns_custom_tags FROM rel_settings WHERE sdkappid = $1",
-      sdkappid);
-  if (rows.empty()) return s;
-  s.friend_limit = rows[0][0].as<uint32_t>();
-  s.pending_limit = rows[0][1].as<uint32_t>();
-  s.blocklist_limit = rows[0][2].as<uint32_t>();
-  s.check_friendship = rows[0][3].as<bool>();
-  s.admin_send_any = rows[0][4].as<bool>();
-  s.profile_custom = ParseArray(rows[0][5]);
-  s.sns_custom = ParseArray(rows[0][6]);
-  return s;
-}
-
-// Creates missing rel_users rows and locks them, in user-ID order.
-void LockUsers(pqxx::work& tx, uint64_t sdkappid, std::vector<std::string> users) {
-  std::sort(users.begin(), users.end());
-  users.erase(std::unique(users.begin(), users.end()), users.end());
-  std::string array = pg::TextArray(users);
-  tx.exec_params(
-      "INSERT INTO rel_users (sdkappid, user_id) SELECT $1, u FROM unnest($2::text[]) u"
-      " ORDER BY u ON CONFLICT DO NOTHING",
-      sdkappid, array);
-  tx.exec_params(
-      "SELECT 1 FROM rel_users WHERE sdkappid = $1 AND user_id = ANY($2::text[])"
-      " ORDER BY user_id FOR UPDATE",
-      sdkappid, array);
-}
-
-std::set<std::string> Column(const pqxx::result& rows) {
-  std::set<std::string> out;
-  for (const auto& row : rows) out.insert(row[0].as<std::string>());
-  return out;
-}
-
-// One direction of a pair table (rel_friends: owner_id -> friend_id,
-// rel_blocks: owner_id -> blocked_id): which of `candidates` stand on the
-// `want` side of a row whose `have` side is `user`.
-std::set<std::string> Linked(pqxx::work& tx, const char* table, const char* have,
-                             const char* want, uint64_t app, const std::string& user,
-                             const std::vector<std::string>& candidates) {
-  return Column(tx.exec_params(absl::StrCat("SELECT ", want, " FROM ", table,
-                                            " WHERE sdkappid = $1 AND ", have, " = $2 AND ", want,
-                                            " = ANY($3::text[])"),
-                               app, user, pg::TextArray(candidates)));
-}
-
-// Which of `others` are in `owner`'s friend list.
-std::set<std::string> FriendsOf(pqxx::work& tx, uint64_t app, const std::string& owner,
-                                const std::vector<std::string>& others) {
-  return Linked(tx, "rel_friends", "owner_id", "friend_id", app, owner, others);
-}
-
-// Which of `owners` have `user` in their friend list.
-std::set<std::string> HavingFriend(pqxx::work& tx, uint64_t app, const std::string& user,
-                                   const std::vector<std::string>& owners) {
-  return Linked(tx, "rel_friends", "friend_id", "owner_id", app, user, owners);
-}
-
-// Which of `others` `owner` has blocked.
-std::set<std::string> BlockedBy(pqxx::work& tx, uint64_t app, const std::string& owner,
-                                const std::vector<std::string>& others) {
-  return Linked(tx, "rel_blocks", "owner_id", "blocked_id", app, owner, others);
-}
-
-// Which of `owners` have blocked `user`.
-std::set<std::string> Blocking(pqxx::work& tx, uint64_t app, const std::string& user,
-                               const std::vector<std::string>& owners) {
-  return Linked(tx, "rel_blocks", "blocked_id", "owner_id", app, user, owners);
-}
-
-std::map<std::string, uint32_t> FriendCounts(pqxx::work& tx, uint64_t app,
-                                             const std::vector<std::string>& owners) {
-  std::map<std::string, uint32_t> counts;
-  for (const auto& row : tx.exec_params(
-           "SELECT owner_id, count(*) FROM rel_friends WHERE sdkappid = $1"
-           " AND owner_id = ANY($2::text[]) GROUP BY owner_id",
-           app, pg::TextArray(owners))) {
-    counts[row[0].as<std::string>()] = row[1].as<uint32_t>();
-  }
-  return counts;
-}
-
-// One profile tag of each of `users`, as text (missing: absent from the map).
-std::map<std::string, std::string> ProfileTexts(pqxx::work& tx, uint64_t app,
-                                                const std::vector<std::string>& users,
-                                                const std::string& tag) {
-  std::map<std::string, std::string> out;
-  for (const auto& row : tx.exec_params(
-           "SELECT user_id, profile->>$3 FROM rel_users WHERE sdkappid = $1"
-           " AND user_id = ANY($2::text[]) AND profile ? $3",
-           app, pg::TextArray(users), tag)) {
-    out[row[0].as<std::string>()] = row[1].as<std::string>();
-  }
-  return out;
-}
-
-// Incoming pending requests of each of `users`.
-std::map<std::string, uint32_t> PendingCounts(pqxx::work& tx, uint64_t app,
-                                              const std::vector<std::string>& users) {
-  std::map<std::string, uint32_t> out;
-  for (const auto& row : tx.exec_params(
-           "SELECT to_id, count(*) FROM rel_requests WHERE sdkappid = $1"
-           " AND to_id = ANY($2::text[]) GROUP BY to_id",
-           app, pg::TextArray(users))) {
-    out[row[0].as<std::string>()] = row[1].as<uint32_t>();
-  }
-  return out;
-}
-
-struct FriendAttrs {
-  std::string remark;
-  std::vector<std::string> groups;
-  std::string add_source;
-  std::string add_wording;
-  int64_t add_time = 0;
-  int64_t remark_time = 0;
-  std::string custom_json = "{}";
-};
-
-void BumpSeq(pqxx::work& tx, uint64_t app, const std::string& user, const char* column) {
-  tx.exec_params(absl::StrCat("UPDATE rel_users SET ", column, " = ", column,
-                              " + 1 WHERE sdkappid = $1 AND user_id = $2"),
-                 app, user);
-}
-
-uint64_t Seq(pqxx::work& tx, uint64_t app, const std::string& user, const char* column) {
-  auto rows = tx.exec_params(
-      absl::StrCat("SELECT ", column, " FROM rel_users WHERE sdkappid = $1 AND user_id = $2"), app,
-      user);
-  return rows.empty() ? 0 : rows[0][0].as<uint64_t>();
-}
-
-// Adds the groups a friend is put in to the owner's friend lists.
-void EnsureGroups(pqxx::work& tx, uint64_t app, const std::string& owner,
-                  const std::vector<std::string>& groups) {
-  if (groups.empty()) return;
-  tx.exec_params(
-      "INSERT INTO rel_friend_groups (sdkappid, owner_id, name) SELECT $1, $2, unnest($3::text[])"
-      " ON CONFLICT DO NOTHING",
-      app, owner, pg::TextArray(groups));
-  BumpSeq(tx, app, owner, "group_seq");
-}
-
-uint32_t GroupCountAfter(pqxx::work& tx, uint64_t app, const std::string& owner,
-                         const std::vector<std::string>& adding) {
-  auto rows = tx.exec_params(
-      "SELECT count(*) FROM (SELECT name FROM rel_friend_groups WHERE sdkappid = $1"
-      " AND owner_id = $2 UNION SELECT unnest($3::text[])) g",
-      app, owner, pg::TextArray(adding));
-  return rows[0][0].as<uint32_t>();
-}
-
-void InsertFriend(pqxx::work& tx, uint64_t app, const std::string& owner,
-                  const std::string& friend_id, const FriendAttrs& attrs) {
-  tx.exec_params(
-      "INSERT INTO rel_friends (sdkappid, owner_id, friend_id, remark, remark_time, groups,"
-      " add_source, add_wording, add_time, custom)"
-      " VALUES ($1, $2, $3, $4, $5, $6::text[], $7, $8, $9, $10::jsonb) ON CONFLICT DO NOTHING",
-      app, owner, friend_id, attrs.remark, attrs.remark_time, pg::TextArray(attrs.groups),
-      attrs.add_source, attrs.add_wording, attrs.add_time, attrs.custom_json);
-  EnsureGroups(tx, app, owner, attrs.groups);
-  BumpSeq(tx, app, owner, "friend_seq");
-}
-
-bool DeleteFriend(pqxx::work& tx, uint64_t app, const std::string& owner,
-                  const std::string& friend_id) {
-  auto rows = tx.exec_params(
-      "DELETE FROM rel_friends WHERE sdkappid = $1 AND owner_id = $2 AND friend_id = $3"
-      " RETURNING 1",
-      app, owner, friend_id);
-  if (rows.empty()) return false;
-  BumpSeq(tx, app, owner, "friend_seq");
-  return true;
-}
-
-std::vector<std::string> GroupNames(const Value& value) {
-  std::vector<std::string> out;
-  if (value.kind_case() == Value::kStringValue && !value.string_value().empty()) {
-    out.push_back(value.string_value());
-  } else if (value.kind_case() == Value::kListValue) {
-    for (const auto& v : value.list_value().values()) {
-      if (v.kind_case() == Value::kStringValue && !v.string_value().empty()) {
-        out.push_back(v.string_value());
-      }
-    }
-  }
-  return out;
-}
-
-bool ValidGroupNames(const std::vector<std::string>& names) {
-  for (const auto& n : names) {
-    if (n.size() > kMaxFriendGroupNameBytes) return false;
-  }
-  return names.size() <= kMaxFriendGroups;
-}
-
 void AddResult(v1::FriendResults* results, const std::string& to, int32_t code,
                const std::string& info) {
   auto* item = results->add_result_item();
@@ -255,22 +36,6 @@ void AddResult(v1::FriendResults* results, const std::string& to, int32_t code,
   if (code != 0 && code != kAddedAsPending) {
     results->add_fail_account(to);
     if (results->error_display().empty()) results->set_error_display(info);
-  }
-}
-
-const char* AddInfo(int32_t code) {
-  switch (code) {
-    case 0: return "";
-    case kAddedAsPending: return "the request is waiting for the target's confirmation";
-    case kSnsForbiddenToAdd: return "the account is forbidden to send friend requests";
-    case kTargetInYourBlocklist: return "the target is in your blocklist";
-    case kYouInTargetsBlocklist: return "you are in the target's blocklist";
-    case kOwnFriendListFull: return "your friend list is full";
-    case kPeerFriendListFull: return "the target's friend list is full";
-    case kTargetDeniesAll: return "the target accepts no friend requests";
-    case kPendingListFull: return "the target has too many pending requests";
-    case kFriendGroupLimit: return "at most 32 friend lists";
-    default: return "refused";
   }
 }
 
@@ -323,63 +88,33 @@ Value ToValue(const nlohmann::json& json) {
   return v;
 }
 
-// The wanted profile tags of `users`: user -> tag -> value. Only those tags
-// leave PostgreSQL.
-std::map<std::string, std::map<std::string, Value>> ProfileTags(
-    pqxx::transaction_base& tx, uint64_t app, const std::vector<std::string>& users,
-    const std::vector<std::string>& tags) {
-  std::map<std::string, std::map<std::string, Value>> out;
-  for (const auto& row : tx.exec_params(
-           "SELECT u.user_id, t.key, t.value::text FROM rel_users u, jsonb_each(u.profile) t"
-           " WHERE u.sdkappid = $1 AND u.user_id = ANY($2::text[]) AND t.key = ANY($3::text[])",
-           app, pg::TextArray(users), pg::TextArray(tags))) {
-    auto value = nlohmann::json::parse(row[2].c_str(), nullptr, false);
-    if (!value.is_discarded()) out[row[0].as<std::string>()][row[1].as<std::string>()] = ToValue(value);
-  }
-  return out;
-}
-
-// The friend row columns selected by kFriendColumns, as Tag_SNS_* items.
-constexpr char kFriendColumns[] =
-    "friend_id, remark, groups, add_source, add_wording, add_time, remark_time, custom::text";
-
-void FriendTags(const pqxx::row& row, const std::set<std::string>* wanted,
+// A friend entry as Tag_SNS_* items (`wanted` null: all of them).
+void FriendTags(const FriendRow& row, const std::set<std::string>* wanted,
                 google::protobuf::RepeatedPtrField<v1::TagValue>* out) {
   auto want = [&](const std::string& tag) { return wanted == nullptr || wanted->count(tag); };
   if (want("Tag_SNS_IM_Group")) {
     Value groups;
     groups.mutable_list_value();
-    for (const auto& g : ParseArray(row[2])) *groups.mutable_list_value()->add_values() = StringValue(g);
+    std::set<std::string> sorted(row.groups.begin(), row.groups.end());
+    for (const auto& g : sorted) *groups.mutable_list_value()->add_values() = StringValue(g);
     AddTag(out, "Tag_SNS_IM_Group", groups);
   }
-  if (want("Tag_SNS_IM_Remark")) AddTag(out, "Tag_SNS_IM_Remark", StringValue(row[1].as<std::string>()));
-  if (want("Tag_SNS_IM_AddSource")) {
-    AddTag(out, "Tag_SNS_IM_AddSource", StringValue(row[3].as<std::string>()));
-  }
+  if (want("Tag_SNS_IM_Remark")) AddTag(out, "Tag_SNS_IM_Remark", StringValue(row.remark));
+  if (want("Tag_SNS_IM_AddSource")) AddTag(out, "Tag_SNS_IM_AddSource", StringValue(row.add_source));
   if (want("Tag_SNS_IM_AddWording")) {
-    AddTag(out, "Tag_SNS_IM_AddWording", StringValue(row[4].as<std::string>()));
+    AddTag(out, "Tag_SNS_IM_AddWording", StringValue(row.add_wording));
   }
   if (want("Tag_SNS_IM_AddTime")) {
-    AddTag(out, "Tag_SNS_IM_AddTime", NumberValue(static_cast<double>(row[5].as<int64_t>())));
+    AddTag(out, "Tag_SNS_IM_AddTime", NumberValue(static_cast<double>(row.add_time)));
   }
   if (want("Tag_SNS_IM_RemarkTime")) {
-    AddTag(out, "Tag_SNS_IM_RemarkTime", NumberValue(static_cast<double>(row[6].as<int64_t>())));
+    AddTag(out, "Tag_SNS_IM_RemarkTime", NumberValue(static_cast<double>(row.remark_time)));
   }
-  Struct custom = ParseStruct(row[7].as<std::string>());
+  Struct custom = ParseStruct(row.custom_json);
   std::map<std::string, Value> sorted(custom.fields().begin(), custom.fields().end());
   for (const auto& [tag, value] : sorted) {
     if (want(tag)) AddTag(out, tag, value);
   }
-}
-
-// Every mutation also deletes pending requests between the pair, so a
-// request never outlives a friendship or survives a block.
-void DeleteRequestsBetween(pqxx::work& tx, uint64_t app, const std::string& a,
-                           const std::string& b) {
-  tx.exec_params(
-      "DELETE FROM rel_requests WHERE sdkappid = $1 AND ((from_id = $2 AND to_id = $3)"
-      " OR (from_id = $3 AND to_id = $2))",
-      app, a, b);
 }
 
 }  // namespace
@@ -492,28 +227,12 @@ absl::Status RelationshipLogic::BeforeBatch(const rpc::Caller& caller, const std
   auto verdict = callbacks_->Before(caller.sdkappid, command, payload.dump(),
                                     callbacks::OptPlatform(caller.is_admin, caller.platform),
                                     caller.client_ip);
-  // Codes from the backend are used when in its range [38000, 39000].
-  auto code_of = [](int64_t code) {
-    return static_cast<int32_t>(code >= 38000 && code <= 39000 ? code : 38000);
-  };
-  std::map<std::string, std::pair<int32_t, std::string>> refused;
+  std::map<std::string, Refusal> refused;
   if (verdict.verdict() != v1::BeforeResponse::ALLOW) {
-    int32_t code = verdict.error_code() == 80003 ? 80003 : code_of(verdict.error_code());
+    int32_t code = verdict.error_code() == 80003 ? 80003 : CallbackCode(verdict.error_code());
     for (const auto& t : *targets) refused[t] = {code, "refused by the app's callback"};
   } else if (!verdict.response_json().empty()) {
-    auto answer = nlohmann::json::parse(verdict.response_json(), nullptr, false);
-    auto items = answer.is_object() ? answer.find("ResultItem") : answer.end();
-    if (answer.is_object() && items != answer.end() && items->is_array()) {
-      for (const auto& item : *items) {
-        if (!item.is_object() || !item.contains("To_Account") || !item["To_Account"].is_string()) {
-          continue;
-        }
-        int64_t code = item.value("ResultCode", int64_t{0});
-        if (code == 0) continue;
-        refused[item["To_Account"].get<std::string>()] = {
-            code_of(code), item.value("ResultInfo", std::string("refused by the app's callback"))};
-      }
-    }
+    refused = CallbackRefusals(verdict.response_json());
   }
   if (refused.empty()) return absl::OkStatus();
   std::vector<std::string> kept;
@@ -522,7 +241,7 @@ absl::Status RelationshipLogic::BeforeBatch(const rpc::Caller& caller, const std
     if (it == refused.end()) {
       kept.push_back(t);
     } else {
-      AddResult(results, t, it->second.first, it->second.second);
+      AddResult(results, t, it->second.code, it->second.info);
     }
   }
   *targets = std::move(kept);
@@ -665,19 +384,19 @@ absl::StatusOr<v1::FriendResults> RelationshipLogic::FriendAdd(const rpc::Caller
     outcome = results;
     std::vector<std::string> users = *targets;
     users.push_back(*actor);
-    LockUsers(tx, app, users);
-    Settings settings = LoadSettings(tx, app);
-    auto has = FriendsOf(tx, app, *actor, *targets);
-    auto have_me = HavingFriend(tx, app, *actor, *targets);
-    auto i_blocked = BlockedBy(tx, app, *actor, *targets);
-    auto blocked_me = Blocking(tx, app, *actor, *targets);
-    auto counts = FriendCounts(tx, app, users);
+    store::LockUsers(tx, app, users);
+    Settings settings = store::LoadSettings(tx, app);
+    auto has = store::FriendsOf(tx, app, *actor, *targets);
+    auto have_me = store::HavingFriend(tx, app, *actor, *targets);
+    auto i_blocked = store::BlockedBy(tx, app, *actor, *targets);
+    auto blocked_me = store::Blocking(tx, app, *actor, *targets);
+    auto counts = store::FriendCounts(tx, app, users);
     bool forbidden = !caller.is_admin &&
-                     ProfileTexts(tx, app, {*actor}, "Tag_Profile_IM_AdminForbidType")[*actor] ==
+                     store::ProfileTexts(tx, app, {*actor}, "Tag_Profile_IM_AdminForbidType")[*actor] ==
                          "AdminForbid_Type_SendOut";
     // One query each for all targets, not one per target.
-    auto allow_types = ProfileTexts(tx, app, *targets, "Tag_Profile_IM_AllowType");
-    auto pending_counts = PendingCounts(tx, app, *targets);
+    auto allow_types = store::ProfileTexts(tx, app, *targets, "Tag_Profile_IM_AllowType");
+    auto pending_counts = store::PendingCounts(tx, app, *targets);
     std::vector<std::string> added;
     nlohmann::ordered_json pairs = nlohmann::ordered_json::array();
     for (const auto& to : *targets) {
@@ -699,40 +418,36 @@ absl::StatusOr<v1::FriendResults> RelationshipLogic::FriendAdd(const rpc::Caller
       AddDecision decision = DecideFriendAdd(facts);
       std::vector<std::string> groups = GroupNames(item.group_name());
       if (decision.add_forward && !groups.empty() &&
-          GroupCountAfter(tx, app, *actor, groups) > kMaxFriendGroups) {
+          store::FriendGroupCountAfter(tx, app, *actor, groups) > kMaxFriendGroups) {
         decision = AddDecision{kFriendGroupLimit};
       }
       if (decision.create_request) {
-        tx.exec_params(
-            "INSERT INTO rel_requests (sdkappid, from_id, to_id, add_source, add_wording, remark,"
-            " group_name, add_type, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-            " ON CONFLICT (sdkappid, to_id, from_id) DO UPDATE SET add_source = EXCLUDED.add_source,"
-            " add_wording = EXCLUDED.add_wording, remark = EXCLUDED.remark,"
-            " group_name = EXCLUDED.group_name, add_type = EXCLUDED.add_type,"
-            " created_at = EXCLUDED.created_at",
-            app, *actor, to, item.add_source(), item.add_wording(), item.remark(),
-            groups.empty() ? "" : groups[0], both ? "Add_Type_Both" : "Add_Type_Single", now);
+        store::UpsertRequest(tx, app,
+                             {*actor, to, item.add_source(), item.add_wording(), item.remark(),
+                              groups.empty() ? "" : groups[0],
+                              both ? "Add_Type_Both" : "Add_Type_Single", now});
         changes.Add(to, "request_received", {*actor});
       }
       if (decision.add_forward) {
-        FriendAttrs attrs{item.remark(), groups, item.add_source(), item.add_wording(), now,
-                          item.remark().empty() ? 0 : now};
-        InsertFriend(tx, app, *actor, to, attrs);
+        FriendRow entry{to,     item.remark(), groups, item.add_source(), item.add_wording(),
+                        now,    item.remark().empty() ? 0 : now};
+        store::InsertFriend(tx, app, *actor, entry);
         ++counts[*actor];
         added.push_back(to);
         pairs.push_back({{"From_Account", *actor}, {"To_Account", to}, {"Initiator_Account", *actor}});
       }
       if (decision.add_reverse) {
-        FriendAttrs attrs;
-        attrs.add_source = item.add_source();
-        attrs.add_time = now;
-        InsertFriend(tx, app, to, *actor, attrs);
+        FriendRow entry;
+        entry.friend_id = *actor;
+        entry.add_source = item.add_source();
+        entry.add_time = now;
+        store::InsertFriend(tx, app, to, entry);
         ++counts[to];
         changes.relations.insert(to);
         changes.Add(to, "friend_added", {*actor});
         pairs.push_back({{"From_Account", to}, {"To_Account", *actor}, {"Initiator_Account", *actor}});
       }
-      if (decision.add_forward || decision.add_reverse) DeleteRequestsBetween(tx, app, *actor, to);
+      if (decision.add_forward || decision.add_reverse) store::DeleteRequestsBetween(tx, app, *actor, to);
       AddResult(&outcome, to, decision.code, AddInfo(decision.code));
     }
     if (!added.empty()) changes.relations.insert(*actor);
@@ -770,11 +485,11 @@ absl::StatusOr<v1::FriendResults> RelationshipLogic::FriendImport(
   v1::FriendResults outcome;
   absl::Status st = Transact(caller, [&](pqxx::work& tx, Changes& changes) {
     outcome = results;
-    LockUsers(tx, app, {*actor});
-    Settings settings = LoadSettings(tx, app);
-    auto has = FriendsOf(tx, app, *actor, *targets);
-    auto i_blocked = BlockedBy(tx, app, *actor, *targets);
-    uint32_t count = FriendCounts(tx, app, {*actor})[*actor];
+    store::LockUsers(tx, app, {*actor});
+    Settings settings = store::LoadSettings(tx, app);
+    auto has = store::FriendsOf(tx, app, *actor, *targets);
+    auto i_blocked = store::BlockedBy(tx, app, *actor, *targets);
+    uint32_t count = store::FriendCount(tx, app, *actor);
     std::vector<std::string> added;
     for (const auto& to : *targets) {
       const v1::AddFriendItem& item = *items[to];
@@ -804,18 +519,22 @@ absl::StatusOr<v1::FriendResults> RelationshipLogic::FriendImport(
         continue;
       }
       if (code == 0 && count >= settings.friend_limit) code = kOwnFriendListFull;
-      if (code == 0 && !groups.empty() && GroupCountAfter(tx, app, *actor, groups) > kMaxFriendGroups) {
+      if (code == 0 && !groups.empty() && store::FriendGroupCountAfter(tx, app, *actor, groups) > kMaxFriendGroups) {
         code = kFriendGroupLimit;
       }
       if (code != 0) {
         AddResult(&outcome, to, code, info.empty() ? AddInfo(code) : info);
         continue;
       }
-      FriendAttrs attrs{item.remark(),      groups,
-                        item.add_source(),  item.add_wording(),
-                        item.add_time() ? item.add_time() : now,
-                        item.remark_time(), StructJson(custom)};
-      InsertFriend(tx, app, *actor, to, attrs);
+      FriendRow entry{to,
+                      item.remark(),
+                      groups,
+                      item.add_source(),
+                      item.add_wording(),
+                      item.add_time() ? item.add_time() : now,
+                      item.remark_time(),
+                      StructJson(custom)};
+      store::InsertFriend(tx, app, *actor, entry);
       ++count;
       added.push_back(to);
       AddResult(&outcome, to, 0, "");
@@ -841,16 +560,13 @@ absl::StatusOr<v1::FriendResults> RelationshipLogic::FriendUpdate(
   v1::FriendResults outcome;
   absl::Status st = Transact(caller, [&](pqxx::work& tx, Changes& changes) {
     outcome.Clear();
-    LockUsers(tx, app, {*actor});
-    Settings settings = LoadSettings(tx, app);
+    store::LockUsers(tx, app, {*actor});
+    Settings settings = store::LoadSettings(tx, app);
     std::vector<std::string> updated;
     for (const auto& item : request.update_item()) {
       const std::string& to = item.to_account();
-      auto row = tx.exec_params(
-          "SELECT custom::text FROM rel_friends WHERE sdkappid = $1 AND owner_id = $2"
-          " AND friend_id = $3",
-          app, *actor, to);
-      if (row.empty()) {
+      std::optional<FriendRow> entry = store::Friend(tx, app, *actor, to);
+      if (!entry) {
         AddResult(&outcome, to, kNotFriends, "To_Account is not a friend");
         continue;
       }
@@ -865,36 +581,29 @@ absl::StatusOr<v1::FriendResults> RelationshipLogic::FriendUpdate(
                   std::string(valid.message()));
         continue;
       }
-      Struct custom = ParseStruct(row[0][0].as<std::string>());
-      bool failed = false;
+      // The item's changes are applied to the entry, then written at once:
+      // an item that fails changes nothing.
+      Struct custom = ParseStruct(entry->custom_json);
+      bool groups_changed = false;
       for (const auto& tv : item.sns_item()) {
         if (tv.tag() == "Tag_SNS_IM_Remark") {
-          tx.exec_params(
-              "UPDATE rel_friends SET remark = $4, remark_time = $5 WHERE sdkappid = $1"
-              " AND owner_id = $2 AND friend_id = $3",
-              app, *actor, to, tv.value().string_value(), now);
+          entry->remark = tv.value().string_value();
+          entry->remark_time = now;
         } else if (tv.tag() == "Tag_SNS_IM_Group") {
-          std::vector<std::string> groups = GroupNames(tv.value());
-          if (GroupCountAfter(tx, app, *actor, groups) > kMaxFriendGroups) {
-            AddResult(&outcome, to, kFriendGroupLimit, AddInfo(kFriendGroupLimit));
-            failed = true;
-            break;
-          }
-          tx.exec_params(
-              "UPDATE rel_friends SET groups = $4::text[] WHERE sdkappid = $1 AND owner_id = $2"
-              " AND friend_id = $3",
-              app, *actor, to, pg::TextArray(groups));
-          EnsureGroups(tx, app, *actor, groups);
+          entry->groups = GroupNames(tv.value());
+          groups_changed = true;
         } else {
           (*custom.mutable_fields())[tv.tag()] = tv.value();
         }
       }
-      if (failed) continue;
-      tx.exec_params(
-          "UPDATE rel_friends SET custom = $4::jsonb WHERE sdkappid = $1 AND owner_id = $2"
-          " AND friend_id = $3",
-          app, *actor, to, StructJson(custom));
-      BumpSeq(tx, app, *actor, "friend_seq");
+      if (groups_changed &&
+          store::FriendGroupCountAfter(tx, app, *actor, entry->groups) > kMaxFriendGroups) {
+        AddResult(&outcome, to, kFriendGroupLimit, AddInfo(kFriendGroupLimit));
+        continue;
+      }
+      entry->custom_json = StructJson(custom);
+      store::UpdateFriend(tx, app, *actor, *entry);
+      if (groups_changed) store::EnsureFriendGroups(tx, app, *actor, entry->groups);
       updated.push_back(to);
       AddResult(&outcome, to, 0, "");
     }
@@ -924,12 +633,12 @@ absl::StatusOr<v1::FriendResults> RelationshipLogic::FriendDelete(
     outcome = results;
     std::vector<std::string> users = *targets;
     users.push_back(*actor);
-    LockUsers(tx, app, users);
+    store::LockUsers(tx, app, users);
     std::vector<std::string> deleted;
     nlohmann::ordered_json pairs = nlohmann::ordered_json::array();
     for (const auto& to : *targets) {
-      bool mine = DeleteFriend(tx, app, *actor, to);
-      bool theirs = both && DeleteFriend(tx, app, to, *actor);
+      bool mine = store::DeleteFriend(tx, app, *actor, to);
+      bool theirs = both && store::DeleteFriend(tx, app, to, *actor);
       if (mine) pairs.push_back({{"From_Account", *actor}, {"To_Account", to}});
       if (theirs) pairs.push_back({{"From_Account", to}, {"To_Account", *actor}});
       if (theirs) {
@@ -963,26 +672,23 @@ absl::StatusOr<v1::Empty> RelationshipLogic::FriendDeleteAll(
   bool both = type == "Delete_Type_Both";  // Tencent's default here is single
   uint64_t app = caller.sdkappid;
   absl::Status st = Transact(caller, [&](pqxx::work& tx, Changes& changes) {
-    LockUsers(tx, app, {*actor});
-    auto friends = Column(tx.exec_params(
-        "SELECT friend_id FROM rel_friends WHERE sdkappid = $1 AND owner_id = $2", app, *actor));
-    std::vector<std::string> list(friends.begin(), friends.end());
+    store::LockUsers(tx, app, {*actor});
+    std::vector<std::string> list = store::FriendIds(tx, app, *actor);
     nlohmann::ordered_json pairs = nlohmann::ordered_json::array();
     for (const auto& to : list) pairs.push_back({{"From_Account", *actor}, {"To_Account", to}});
     if (both && !list.empty()) {
       std::vector<std::string> users = list;
       users.push_back(*actor);
-      LockUsers(tx, app, users);
+      store::LockUsers(tx, app, users);
       for (const auto& to : list) {
-        if (DeleteFriend(tx, app, to, *actor)) {
+        if (store::DeleteFriend(tx, app, to, *actor)) {
           changes.relations.insert(to);
           changes.Add(to, "friend_deleted", {*actor});
           pairs.push_back({{"From_Account", to}, {"To_Account", *actor}});
         }
       }
     }
-    tx.exec_params("DELETE FROM rel_friends WHERE sdkappid = $1 AND owner_id = $2", app, *actor);
-    BumpSeq(tx, app, *actor, "friend_seq");
+    store::DeleteAllFriends(tx, app, *actor);
     changes.relations.insert(*actor);
     changes.Add(*actor, "friend_deleted", list);
     changes.Callback("Sns.CallbackFriendDelete", nlohmann::ordered_json::object(), pairs);
@@ -995,7 +701,7 @@ absl::StatusOr<v1::Empty> RelationshipLogic::FriendDeleteAll(
 absl::StatusOr<v1::FriendCheckResponse> RelationshipLogic::FriendCheck(
     const rpc::Caller& caller, const v1::FriendCheckRequest& request) {
   static const RelationCheck kFriends = {"CheckResult_Type_Both", "CheckResult_Type_Single",
-                                         FriendsOf, HavingFriend, FriendRelation};
+                                         store::FriendsOf, store::HavingFriend, FriendRelation};
   v1::FriendCheckResponse response;
   auto st = CheckRelations(caller, request.from_account(), request.to_account(),
                            request.check_type(), kFriends, response.mutable_info_item(),
@@ -1013,27 +719,21 @@ absl::StatusOr<v1::FriendGetResponse> RelationshipLogic::FriendGet(
       [&](pqxx::connection& c) -> absl::StatusOr<v1::FriendGetResponse> {
         pqxx::work tx(c);
         v1::FriendGetResponse response;
-        uint64_t seq = Seq(tx, app, *actor, "friend_seq");
+        uint64_t seq = store::CurrentSeq(tx, app, *actor, ListSeq::kFriends);
         response.set_standard_sequence(seq);
         response.set_custom_sequence(seq);
-        auto total = tx.exec_params(
-            "SELECT count(*) FROM rel_friends WHERE sdkappid = $1 AND owner_id = $2", app, *actor);
-        response.set_friend_num(total[0][0].as<uint32_t>());
+        response.set_friend_num(store::FriendCount(tx, app, *actor));
         // The caller's copy is current: nothing to send.
         if (request.standard_sequence() != 0 && request.standard_sequence() == seq &&
             request.start_index() == 0) {
           response.set_complete_flag(1);
           return response;
         }
-        auto rows = tx.exec_params(
-            absl::StrCat("SELECT ", kFriendColumns,
-                         " FROM rel_friends WHERE sdkappid = $1 AND owner_id = $2"
-                         " ORDER BY friend_id OFFSET $3 LIMIT $4"),
-            app, *actor, request.start_index(), kFriendPage + 1);
+        auto rows = store::FriendPage(tx, app, *actor, request.start_index(), kFriendPage + 1);
         size_t n = std::min<size_t>(rows.size(), kFriendPage);
         for (size_t i = 0; i < n; ++i) {
           auto* item = response.add_user_data_item();
-          item->set_to_account(rows[i][0].as<std::string>());
+          item->set_to_account(rows[i].friend_id);
           FriendTags(rows[i], nullptr, item->mutable_value_item());
         }
         bool complete = rows.size() <= kFriendPage;
@@ -1058,14 +758,8 @@ absl::StatusOr<v1::FriendGetListResponse> RelationshipLogic::FriendGetList(
   return pool_->Query<v1::FriendGetListResponse>(
       [&](pqxx::connection& c) -> absl::StatusOr<v1::FriendGetListResponse> {
         pqxx::work tx(c);
-        std::map<std::string, pqxx::row> friends;
-        auto rows = tx.exec_params(
-            absl::StrCat("SELECT ", kFriendColumns,
-                         " FROM rel_friends WHERE sdkappid = $1 AND owner_id = $2"
-                         " AND friend_id = ANY($3::text[])"),
-            app, *actor, pg::TextArray(others));
-        for (const auto& row : rows) friends.emplace(row[0].as<std::string>(), row);
-        auto profiles = ProfileTags(tx, app, others, {wanted.begin(), wanted.end()});
+        auto friends = store::Friends(tx, app, *actor, others);
+        auto profiles = store::ProfileTags(tx, app, others, {wanted.begin(), wanted.end()});
         v1::FriendGetListResponse response;
         for (const auto& to : others) {
           auto* item = response.add_info_item();
@@ -1081,7 +775,7 @@ absl::StatusOr<v1::FriendGetListResponse> RelationshipLogic::FriendGetList(
           const auto& fields = profiles[to];
           for (const auto& tag : request.tag_list()) {
             auto it = fields.find(tag);
-            if (it != fields.end()) AddTag(item->mutable_sns_profile_item(), tag, it->second);
+            if (it != fields.end()) AddTag(item->mutable_sns_profile_item(), tag, ToValue(it->second));
           }
         }
         return response;
@@ -1106,45 +800,27 @@ absl::StatusOr<v1::PendencyGetResponse> RelationshipLogic::PendencyGet(
   return pool_->Query<v1::PendencyGetResponse>(
       [&](pqxx::connection& c) -> absl::StatusOr<v1::PendencyGetResponse> {
         pqxx::work tx(c);
-        std::string where = type == kComeIn    ? "to_id = $2"
-                            : type == kSendOut ? "from_id = $2"
-                                               : "(to_id = $2 OR from_id = $2)";
-        auto rows = tx.exec_params(
-            absl::StrCat("SELECT from_id, to_id, add_source, add_wording, created_at, add_type,"
-                         " count(*) OVER () FROM rel_requests WHERE sdkappid = $1 AND ",
-                         where, " ORDER BY created_at DESC, from_id, to_id OFFSET $3 LIMIT $4"),
-            app, *actor, request.start_index(), limit);
+        Direction direction = type == kComeIn    ? Direction::kIncoming
+                              : type == kSendOut ? Direction::kOutgoing
+                                                 : Direction::kBoth;
+        PendencyPage page =
+            store::Pendencies(tx, app, *actor, direction, request.start_index(), limit);
         v1::PendencyGetResponse response;
-        for (const auto& row : rows) {
+        for (const auto& request_row : page.items) {
           auto* item = response.add_pendency_item();
-          bool incoming = row[1].as<std::string>() == *actor;
-          item->set_to_account(incoming ? row[0].as<std::string>() : row[1].as<std::string>());
+          bool incoming = request_row.to_id == *actor;
+          item->set_to_account(incoming ? request_row.from_id : request_row.to_id);
           item->set_pendency_type(incoming ? kComeIn : kSendOut);
-          item->set_add_source(row[2].as<std::string>());
-          item->set_add_wording(row[3].as<std::string>());
-          item->set_add_time(row[4].as<int64_t>());
-          item->set_add_type(row[5].as<std::string>());
-          response.set_total_count(row[6].as<uint32_t>());
+          item->set_add_source(request_row.add_source);
+          item->set_add_wording(request_row.add_wording);
+          item->set_add_time(request_row.created_at);
+          item->set_add_type(request_row.add_type);
         }
-        if (rows.empty()) {
-          auto total = tx.exec_params(
-              absl::StrCat("SELECT count(*) FROM rel_requests WHERE sdkappid = $1 AND ", where),
-              app, *actor);
-          response.set_total_count(total[0][0].as<uint32_t>());
-        }
-        uint32_t next = request.start_index() + static_cast<uint32_t>(rows.size());
+        response.set_total_count(page.total);
+        uint32_t next = request.start_index() + static_cast<uint32_t>(page.items.size());
         response.set_next_start_index(next < response.total_count() ? next : 0);
-        int64_t read_time = 0;
-        auto user = tx.exec_params(
-            "SELECT pendency_read_time FROM rel_users WHERE sdkappid = $1 AND user_id = $2", app,
-            *actor);
-        if (!user.empty()) read_time = user[0][0].as<int64_t>();
-        response.set_pendency_read_time(read_time);
-        auto unread = tx.exec_params(
-            "SELECT count(*) FROM rel_requests WHERE sdkappid = $1 AND to_id = $2"
-            " AND created_at > $3",
-            app, *actor, read_time);
-        response.set_unread_pendency_count(unread[0][0].as<uint32_t>());
+        response.set_pendency_read_time(page.read_time);
+        response.set_unread_pendency_count(page.unread);
         return response;
       });
 }
@@ -1198,23 +874,20 @@ absl::StatusOr<v1::FriendResults> RelationshipLogic::PendencyResponse(
   v1::FriendResults outcome;
   absl::Status st = Transact(caller, [&](pqxx::work& tx, Changes& changes) {
     outcome = refused;
-    LockUsers(tx, app, users);
-    Settings settings = LoadSettings(tx, app);
+    store::LockUsers(tx, app, users);
+    Settings settings = store::LoadSettings(tx, app);
     nlohmann::ordered_json pairs = nlohmann::ordered_json::array();
     // The facts of every answered request, in one query each.
-    auto i_blocked = BlockedBy(tx, app, *actor, answering);
-    auto blocked_me = Blocking(tx, app, *actor, answering);
-    auto i_have = FriendsOf(tx, app, *actor, answering);
-    auto have_me = HavingFriend(tx, app, *actor, answering);
-    auto counts = FriendCounts(tx, app, users);
+    auto i_blocked = store::BlockedBy(tx, app, *actor, answering);
+    auto blocked_me = store::Blocking(tx, app, *actor, answering);
+    auto i_have = store::FriendsOf(tx, app, *actor, answering);
+    auto have_me = store::HavingFriend(tx, app, *actor, answering);
+    auto counts = store::FriendCounts(tx, app, users);
     for (const auto& item : request.response_friend_item()) {
       const std::string& requester = item.to_account();
       if (!allowed.count(requester)) continue;  // refused by the callback
-      auto req = tx.exec_params(
-          "DELETE FROM rel_requests WHERE sdkappid = $1 AND to_id = $2 AND from_id = $3"
-          " RETURNING add_source, add_wording, remark, group_name, add_type",
-          app, *actor, requester);
-      if (req.empty()) {
+      std::optional<PendingRequest> req = store::TakeRequest(tx, app, requester, *actor);
+      if (!req) {
         AddResult(&outcome, requester, kRequestNotFound, "there is no such pending request");
         continue;
       }
@@ -1222,7 +895,7 @@ absl::StatusOr<v1::FriendResults> RelationshipLogic::PendencyResponse(
       ResponseFacts facts;
       facts.agree = item.response_action() != "Response_Action_Reject";
       facts.agree_and_add = item.response_action() == "Response_Action_AgreeAndAdd";
-      facts.request_was_both = req[0][4].as<std::string>() == "Add_Type_Both";
+      facts.request_was_both = req->add_type == "Add_Type_Both";
       facts.requester_blocked_responder = blocked_me.count(requester) > 0;
       facts.responder_blocked_requester = i_blocked.count(requester) > 0;
       facts.requester_has_responder = have_me.count(requester) > 0;
@@ -1236,11 +909,14 @@ absl::StatusOr<v1::FriendResults> RelationshipLogic::PendencyResponse(
         continue;
       }
       if (decision.add_to_requester) {
-        std::string group = req[0][3].as<std::string>();
-        FriendAttrs attrs{req[0][2].as<std::string>(),
-                          group.empty() ? std::vector<std::string>{} : std::vector<std::string>{group},
-                          req[0][0].as<std::string>(), req[0][1].as<std::string>(), now, 0};
-        InsertFriend(tx, app, requester, *actor, attrs);
+        FriendRow entry;  // as the requester asked for it
+        entry.friend_id = *actor;
+        entry.remark = req->remark;
+        if (!req->group_name.empty()) entry.groups = {req->group_name};
+        entry.add_source = req->add_source;
+        entry.add_wording = req->add_wording;
+        entry.add_time = now;
+        store::InsertFriend(tx, app, requester, entry);
         ++counts[requester];
         changes.relations.insert(requester);
         changes.Add(requester, "friend_added", {*actor});
@@ -1248,12 +924,13 @@ absl::StatusOr<v1::FriendResults> RelationshipLogic::PendencyResponse(
             {{"From_Account", requester}, {"To_Account", *actor}, {"Initiator_Account", requester}});
       }
       if (decision.add_to_responder) {
-        FriendAttrs attrs;
-        attrs.remark = item.remark();
-        if (!item.tag_name().empty()) attrs.groups = {item.tag_name()};
-        attrs.add_source = req[0][0].as<std::string>();
-        attrs.add_time = now;
-        InsertFriend(tx, app, *actor, requester, attrs);
+        FriendRow entry;
+        entry.friend_id = requester;
+        entry.remark = item.remark();
+        if (!item.tag_name().empty()) entry.groups = {item.tag_name()};
+        entry.add_source = req->add_source;
+        entry.add_time = now;
+        store::InsertFriend(tx, app, *actor, entry);
         ++counts[*actor];
         changes.relations.insert(*actor);
         changes.Add(*actor, "friend_added", {requester});
@@ -1291,14 +968,9 @@ absl::StatusOr<v1::FriendResults> RelationshipLogic::PendencyDelete(
     outcome = results;
     std::vector<std::string> deleted;
     for (const auto& other : *targets) {
-      auto rows = type == kComeIn
-                      ? tx.exec_params("DELETE FROM rel_requests WHERE sdkappid = $1 AND"
-                                       " to_id = $2 AND from_id = $3 RETURNING 1",
-                                       app, *actor, other)
-                      : tx.exec_params("DELETE FROM rel_requests WHERE sdkappid = $1 AND"
-                                       " from_id = $2 AND to_id = $3 RETURNING 1",
-                                       app, *actor, other);
-      if (rows.empty()) {
+      bool found = type == kComeIn ? store::TakeRequest(tx, app, other, *actor).has_value()
+                                   : store::TakeRequest(tx, app, *actor, other).has_value();
+      if (!found) {
         AddResult(&outcome, other, kPendingItemNotFound, "there is no such pending request");
       } else {
         deleted.push_back(other);
@@ -1320,11 +992,8 @@ absl::StatusOr<v1::Empty> RelationshipLogic::PendencyReport(
       request.latest_pendency_time_stamp() > 0 ? request.latest_pendency_time_stamp() : now_();
   uint64_t app = caller.sdkappid;
   absl::Status st = Transact(caller, [&](pqxx::work& tx, Changes&) {
-    LockUsers(tx, app, {*actor});
-    tx.exec_params(
-        "UPDATE rel_users SET pendency_read_time = greatest(pendency_read_time, $3)"
-        " WHERE sdkappid = $1 AND user_id = $2",
-        app, *actor, read_time);
+    store::LockUsers(tx, app, {*actor});
+    store::MarkPendenciesRead(tx, app, *actor, read_time);
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
@@ -1348,12 +1017,10 @@ absl::StatusOr<v1::FriendResults> RelationshipLogic::BlackListAdd(
     outcome = results;
     std::vector<std::string> users = *targets;
     users.push_back(*actor);
-    LockUsers(tx, app, users);
-    Settings settings = LoadSettings(tx, app);
-    auto already = BlockedBy(tx, app, *actor, *targets);
-    auto count = tx.exec_params(
-        "SELECT count(*) FROM rel_blocks WHERE sdkappid = $1 AND owner_id = $2", app, *actor);
-    uint32_t blocked = count[0][0].as<uint32_t>();
+    store::LockUsers(tx, app, users);
+    Settings settings = store::LoadSettings(tx, app);
+    auto already = store::BlockedBy(tx, app, *actor, *targets);
+    uint32_t blocked = store::BlockCount(tx, app, *actor);
     std::vector<std::string> added, unfriended;
     for (const auto& to : *targets) {
       if (already.count(to)) {
@@ -1364,20 +1031,18 @@ absl::StatusOr<v1::FriendResults> RelationshipLogic::BlackListAdd(
         AddResult(&outcome, to, kBlocklistFull, "the blocklist is full");
         continue;
       }
-      tx.exec_params(
-          "INSERT INTO rel_blocks (sdkappid, owner_id, blocked_id, added_at) VALUES ($1, $2, $3, $4)",
-          app, *actor, to, now);
+      store::InsertBlock(tx, app, *actor, to, now);
       ++blocked;
       added.push_back(to);
       // Blocking ends any friendship, both ways, and any pending request.
-      if (DeleteFriend(tx, app, *actor, to)) unfriended.push_back(to);
-      if (DeleteFriend(tx, app, to, *actor)) changes.Add(to, "friend_deleted", {*actor});
-      DeleteRequestsBetween(tx, app, *actor, to);
+      if (store::DeleteFriend(tx, app, *actor, to)) unfriended.push_back(to);
+      if (store::DeleteFriend(tx, app, to, *actor)) changes.Add(to, "friend_deleted", {*actor});
+      store::DeleteRequestsBetween(tx, app, *actor, to);
       changes.relations.insert(to);
       AddResult(&outcome, to, 0, "");
     }
     if (!added.empty()) {
-      BumpSeq(tx, app, *actor, "block_seq");
+      store::BumpSeq(tx, app, *actor, ListSeq::kBlocks);
       changes.relations.insert(*actor);
     }
     changes.Add(*actor, "blocklist_added", added);
@@ -1403,11 +1068,8 @@ absl::StatusOr<v1::FriendResults> RelationshipLogic::BlackListDelete(
   v1::FriendResults outcome;
   absl::Status st = Transact(caller, [&](pqxx::work& tx, Changes& changes) {
     outcome = results;
-    LockUsers(tx, app, {*actor});
-    auto removed = Column(tx.exec_params(
-        "DELETE FROM rel_blocks WHERE sdkappid = $1 AND owner_id = $2"
-        " AND blocked_id = ANY($3::text[]) RETURNING blocked_id",
-        app, *actor, pg::TextArray(*targets)));
+    store::LockUsers(tx, app, {*actor});
+    auto removed = store::DeleteBlocks(tx, app, *actor, *targets);
     for (const auto& to : *targets) {
       if (removed.count(to)) {
         AddResult(&outcome, to, 0, "");
@@ -1416,7 +1078,7 @@ absl::StatusOr<v1::FriendResults> RelationshipLogic::BlackListDelete(
       }
     }
     if (!removed.empty()) {
-      BumpSeq(tx, app, *actor, "block_seq");
+      store::BumpSeq(tx, app, *actor, ListSeq::kBlocks);
       changes.relations.insert(*actor);
     }
     changes.Add(*actor, "blocklist_deleted", {removed.begin(), removed.end()});
@@ -1441,18 +1103,15 @@ absl::StatusOr<v1::BlackListGetResponse> RelationshipLogic::BlackListGet(
       [&](pqxx::connection& c) -> absl::StatusOr<v1::BlackListGetResponse> {
         pqxx::work tx(c);
         v1::BlackListGetResponse response;
-        uint64_t seq = Seq(tx, app, *actor, "block_seq");
+        uint64_t seq = store::CurrentSeq(tx, app, *actor, ListSeq::kBlocks);
         response.set_curruent_sequence(seq);
         response.set_current_sequence(seq);
-        auto rows = tx.exec_params(
-            "SELECT blocked_id, added_at FROM rel_blocks WHERE sdkappid = $1 AND owner_id = $2"
-            " ORDER BY added_at, blocked_id OFFSET $3 LIMIT $4",
-            app, *actor, request.start_index(), limit + 1);
+        auto rows = store::BlockPage(tx, app, *actor, request.start_index(), limit + 1);
         size_t n = std::min<size_t>(rows.size(), limit);
         for (size_t i = 0; i < n; ++i) {
           auto* item = response.add_black_list_item();
-          item->set_to_account(rows[i][0].as<std::string>());
-          item->set_add_black_time_stamp(rows[i][1].as<int64_t>());
+          item->set_to_account(rows[i].first);
+          item->set_add_black_time_stamp(rows[i].second);
         }
         response.set_start_index(rows.size() > limit ? request.start_index() + limit : 0);
         return response;
@@ -1462,8 +1121,8 @@ absl::StatusOr<v1::BlackListGetResponse> RelationshipLogic::BlackListGet(
 absl::StatusOr<v1::BlackListCheckResponse> RelationshipLogic::BlackListCheck(
     const rpc::Caller& caller, const v1::BlackListCheckRequest& request) {
   static const RelationCheck kBlocks = {"BlackCheckResult_Type_Both",
-                                        "BlackCheckResult_Type_Single", BlockedBy, Blocking,
-                                        BlockRelation};
+                                        "BlackCheckResult_Type_Single", store::BlockedBy,
+                                        store::Blocking, BlockRelation};
   v1::BlackListCheckResponse response;
   auto st = CheckRelations(caller, request.from_account(), request.to_account(),
                            request.check_type(), kBlocks,
@@ -1494,12 +1153,12 @@ absl::StatusOr<v1::GroupAddResponse> RelationshipLogic::GroupAdd(
   v1::GroupAddResponse response;
   absl::Status st = Transact(caller, [&](pqxx::work& tx, Changes& changes) {
     response.Clear();
-    LockUsers(tx, app, {*actor});
-    if (GroupCountAfter(tx, app, *actor, names) > kMaxFriendGroups) {
+    store::LockUsers(tx, app, {*actor});
+    if (store::FriendGroupCountAfter(tx, app, *actor, names) > kMaxFriendGroups) {
       return errors::Error(kFriendGroupLimit, "at most 32 friend lists");
     }
-    EnsureGroups(tx, app, *actor, names);
-    auto friends = FriendsOf(tx, app, *actor, members);
+    store::EnsureFriendGroups(tx, app, *actor, names);
+    auto friends = store::FriendsOf(tx, app, *actor, members);
     for (const auto& to : members) {
       auto* item = response.add_result_item();
       item->set_to_account(to);
@@ -1509,12 +1168,9 @@ absl::StatusOr<v1::GroupAddResponse> RelationshipLogic::GroupAdd(
         response.add_fail_account(to);
         continue;
       }
-      tx.exec_params(
-          "UPDATE rel_friends SET groups = ARRAY(SELECT DISTINCT unnest(groups || $4::text[])"
-          " ORDER BY 1) WHERE sdkappid = $1 AND owner_id = $2 AND friend_id = $3",
-          app, *actor, to, pg::TextArray(names));
+      store::AddToFriendGroups(tx, app, *actor, to, names);
     }
-    response.set_current_sequence(Seq(tx, app, *actor, "group_seq"));
+    response.set_current_sequence(store::CurrentSeq(tx, app, *actor, ListSeq::kFriendGroups));
     changes.Add(*actor, "groups_changed", names);
     return absl::OkStatus();
   });
@@ -1531,19 +1187,11 @@ absl::StatusOr<v1::GroupDeleteResponse> RelationshipLogic::GroupDelete(
   uint64_t app = caller.sdkappid;
   v1::GroupDeleteResponse response;
   absl::Status st = Transact(caller, [&](pqxx::work& tx, Changes& changes) {
-    LockUsers(tx, app, {*actor});
-    auto removed = tx.exec_params(
-        "DELETE FROM rel_friend_groups WHERE sdkappid = $1 AND owner_id = $2"
-        " AND name = ANY($3::text[]) RETURNING name",
-        app, *actor, pg::TextArray(names));
-    if (removed.empty()) return errors::Error(kSnsBadParam, "no such friend list");
-    tx.exec_params(
-        "UPDATE rel_friends SET groups = ARRAY(SELECT g FROM unnest(groups) g"
-        " WHERE g <> ALL($3::text[])) WHERE sdkappid = $1 AND owner_id = $2"
-        " AND groups && $3::text[]",
-        app, *actor, pg::TextArray(names));
-    BumpSeq(tx, app, *actor, "group_seq");
-    response.set_current_sequence(Seq(tx, app, *actor, "group_seq"));
+    store::LockUsers(tx, app, {*actor});
+    if (store::DeleteFriendGroups(tx, app, *actor, names).empty()) {
+      return errors::Error(kSnsBadParam, "no such friend list");
+    }
+    response.set_current_sequence(store::CurrentSeq(tx, app, *actor, ListSeq::kFriendGroups));
     changes.Add(*actor, "groups_changed", names);
     return absl::OkStatus();
   });
@@ -1562,27 +1210,20 @@ absl::StatusOr<v1::GroupGetResponse> RelationshipLogic::GroupGet(
       [&](pqxx::connection& c) -> absl::StatusOr<v1::GroupGetResponse> {
         pqxx::work tx(c);
         v1::GroupGetResponse response;
-        uint64_t seq = Seq(tx, app, *actor, "group_seq");
+        uint64_t seq = store::CurrentSeq(tx, app, *actor, ListSeq::kFriendGroups);
         response.set_current_sequence(seq);
         if (request.last_sequence() != 0 && request.last_sequence() == seq && only.empty()) {
           return response;  // up to date
         }
         std::map<std::string, v1::FriendGroup> groups;
-        for (const auto& row : tx.exec_params(
-                 "SELECT name FROM rel_friend_groups WHERE sdkappid = $1 AND owner_id = $2"
-                 " ORDER BY name",
-                 app, *actor)) {
-          std::string name = row[0].as<std::string>();
+        for (const auto& name : store::FriendGroupNames(tx, app, *actor)) {
           if (only.empty() || only.count(name)) groups[name].set_group_name(name);
         }
-        for (const auto& row : tx.exec_params(
-                 "SELECT g, friend_id FROM rel_friends, unnest(groups) g WHERE sdkappid = $1"
-                 " AND owner_id = $2 ORDER BY g, friend_id",
-                 app, *actor)) {
-          auto it = groups.find(row[0].as<std::string>());
+        for (const auto& [name, friend_id] : store::FriendGroupMembers(tx, app, *actor)) {
+          auto it = groups.find(name);
           if (it == groups.end()) continue;
           it->second.set_friend_number(it->second.friend_number() + 1);
-          if (need_friend) it->second.add_to_account(row[1].as<std::string>());
+          if (need_friend) it->second.add_to_account(friend_id);
         }
         for (auto& [name, group] : groups) *response.add_result_item() = std::move(group);
         return response;
@@ -1605,11 +1246,11 @@ absl::StatusOr<v1::PortraitGetResponse> RelationshipLogic::PortraitGet(
   }
   auto existing = existing_(app, users);
   if (!existing.ok()) return existing.status();
-  using Profiles = std::map<std::string, std::map<std::string, Value>>;
+  using Profiles = std::map<std::string, std::map<std::string, nlohmann::json>>;
   std::vector<std::string> tags(request.tag_list().begin(), request.tag_list().end());
   auto profiles = pool_->Query<Profiles>([&](pqxx::connection& c) -> absl::StatusOr<Profiles> {
     pqxx::nontransaction tx(c);
-    return ProfileTags(tx, app, users, tags);
+    return store::ProfileTags(tx, app, users, tags);
   });
   if (!profiles.ok()) return errors::Error(kProfileInternal, "profile storage failed; retry");
   v1::PortraitGetResponse response;
@@ -1626,7 +1267,7 @@ absl::StatusOr<v1::PortraitGetResponse> RelationshipLogic::PortraitGet(
     const auto& fields = (*profiles)[user];
     for (const auto& tag : request.tag_list()) {
       auto it = fields.find(tag);
-      if (it != fields.end()) AddTag(item->mutable_profile_item(), tag, it->second);
+      if (it != fields.end()) AddTag(item->mutable_profile_item(), tag, ToValue(it->second));
     }
   }
   return response;
@@ -1639,7 +1280,7 @@ absl::StatusOr<v1::Empty> RelationshipLogic::PortraitSet(const rpc::Caller& call
   if (request.profile_item().empty()) return errors::Error(kProfileBadParam, "ProfileItem is empty");
   uint64_t app = caller.sdkappid;
   absl::Status st = Transact(caller, [&](pqxx::work& tx, Changes& changes) {
-    Settings settings = LoadSettings(tx, app);
+    Settings settings = store::LoadSettings(tx, app);
     Struct update;
     for (const auto& item : request.profile_item()) {
       if (auto valid = ValidateProfileItem(item.tag(), item.value(), caller.is_admin,
@@ -1649,10 +1290,8 @@ absl::StatusOr<v1::Empty> RelationshipLogic::PortraitSet(const rpc::Caller& call
       }
       (*update.mutable_fields())[item.tag()] = item.value();
     }
-    LockUsers(tx, app, {*actor});
-    tx.exec_params(
-        "UPDATE rel_users SET profile = profile || $3::jsonb WHERE sdkappid = $1 AND user_id = $2",
-        app, *actor, StructJson(update));
+    store::LockUsers(tx, app, {*actor});
+    store::MergeProfile(tx, app, *actor, StructJson(update));
     // The user's devices and everyone who has them as a friend hear of it.
     changes.Add(*actor, "profile_changed", {*actor});
     nlohmann::ordered_json items = nlohmann::ordered_json::array();
@@ -1665,10 +1304,8 @@ absl::StatusOr<v1::Empty> RelationshipLogic::PortraitSet(const rpc::Caller& call
         nlohmann::ordered_json{{"Operator_Account", caller.identifier},
                                {"From_Account", *actor},
                                {"ProfileItem", std::move(items)}});
-    for (const auto& row : tx.exec_params(
-             "SELECT owner_id FROM rel_friends WHERE sdkappid = $1 AND friend_id = $2", app,
-             *actor)) {
-      changes.Add(row[0].as<std::string>(), "profile_changed", {*actor});
+    for (const auto& owner : store::OwnersHavingFriend(tx, app, *actor)) {
+      changes.Add(owner, "profile_changed", {*actor});
     }
     return absl::OkStatus();
   });
@@ -1690,43 +1327,9 @@ absl::StatusOr<v1::Empty> RelationshipLogic::ForgetUsers(const rpc::Caller& call
   if (users.empty()) return v1::Empty();
   uint64_t app = caller.sdkappid;
   absl::Status st = Transact(caller, [&](pqxx::work& tx, Changes& changes) {
-    std::string gone = pg::TextArray(users);
-    // Everyone whose lists change is locked with the users themselves.
-    auto owners = Column(tx.exec_params(
-        "SELECT owner_id FROM rel_friends WHERE sdkappid = $1 AND friend_id = ANY($2::text[])"
-        " UNION SELECT owner_id FROM rel_blocks WHERE sdkappid = $1 AND blocked_id = ANY($2::text[])",
-        app, gone));
-    std::vector<std::string> locked(owners.begin(), owners.end());
-    locked.insert(locked.end(), users.begin(), users.end());
-    LockUsers(tx, app, locked);
-    std::map<std::string, std::vector<std::string>> lost;  // owner -> deleted friends
-    for (const auto& row : tx.exec_params(
-             "DELETE FROM rel_friends WHERE sdkappid = $1 AND (owner_id = ANY($2::text[])"
-             " OR friend_id = ANY($2::text[])) RETURNING owner_id, friend_id",
-             app, gone)) {
-      lost[row[0].as<std::string>()].push_back(row[1].as<std::string>());
-    }
-    tx.exec_params(
-        "DELETE FROM rel_blocks WHERE sdkappid = $1 AND (owner_id = ANY($2::text[])"
-        " OR blocked_id = ANY($2::text[]))",
-        app, gone);
-    tx.exec_params(
-        "DELETE FROM rel_requests WHERE sdkappid = $1 AND (from_id = ANY($2::text[])"
-        " OR to_id = ANY($2::text[]))",
-        app, gone);
-    tx.exec_params("DELETE FROM rel_friend_groups WHERE sdkappid = $1 AND owner_id = ANY($2::text[])",
-                   app, gone);
-    tx.exec_params("DELETE FROM rel_users WHERE sdkappid = $1 AND user_id = ANY($2::text[])", app,
-                   gone);
-    std::set<std::string> deleted(users.begin(), users.end());
-    for (const auto& owner : owners) {
-      if (deleted.count(owner)) continue;
-      tx.exec_params(
-          "UPDATE rel_users SET friend_seq = friend_seq + 1, block_seq = block_seq + 1"
-          " WHERE sdkappid = $1 AND user_id = $2",
-          app, owner);
+    for (const auto& [owner, lost] : store::ForgetUsers(tx, app, users)) {
       changes.relations.insert(owner);
-      changes.Add(owner, "friend_deleted", lost[owner]);
+      changes.Add(owner, "friend_deleted", lost);
     }
     changes.relations.insert(users.begin(), users.end());
     return absl::OkStatus();
@@ -1743,24 +1346,7 @@ absl::StatusOr<v1::CheckSendPermissionResponse> RelationshipLogic::CheckSendPerm
   return pool_->Query<v1::CheckSendPermissionResponse>(
       [&](pqxx::connection& c) -> absl::StatusOr<v1::CheckSendPermissionResponse> {
         pqxx::nontransaction tx(c);
-        auto rows = tx.exec_params(
-            "SELECT"
-            " EXISTS (SELECT 1 FROM rel_blocks WHERE sdkappid = $1 AND owner_id = $3"
-            "   AND blocked_id = $2),"
-            " EXISTS (SELECT 1 FROM rel_friends WHERE sdkappid = $1 AND owner_id = $2"
-            "   AND friend_id = $3),"
-            " EXISTS (SELECT 1 FROM rel_friends WHERE sdkappid = $1 AND owner_id = $3"
-            "   AND friend_id = $2),"
-            " coalesce((SELECT check_friendship FROM rel_settings WHERE sdkappid = $1), false),"
-            " coalesce((SELECT admin_send_any FROM rel_settings WHERE sdkappid = $1), true)",
-            app, request.from_account(), request.to_account());
-        v1::CheckSendPermissionResponse response;
-        response.set_recipient_blocked_sender(rows[0][0].as<bool>());
-        response.set_sender_has_recipient(rows[0][1].as<bool>());
-        response.set_recipient_has_sender(rows[0][2].as<bool>());
-        response.set_check_friendship(rows[0][3].as<bool>());
-        response.set_admin_send_any(rows[0][4].as<bool>());
-        return response;
+        return store::SendFacts(tx, app, request.from_account(), request.to_account());
       });
 }
 
@@ -1769,7 +1355,7 @@ absl::StatusOr<v1::RelationshipSettings> RelationshipLogic::GetSettings(uint64_t
   return pool_->Query<v1::RelationshipSettings>(
       [&](pqxx::connection& c) -> absl::StatusOr<v1::RelationshipSettings> {
         pqxx::work tx(c);
-        Settings s = LoadSettings(tx, sdkappid);
+        Settings s = store::LoadSettings(tx, sdkappid);
         v1::RelationshipSettings out;
         out.set_sdkappid(sdkappid);
         out.set_friend_limit(s.friend_limit);
@@ -1795,35 +1381,9 @@ absl::StatusOr<v1::RelationshipSettings> RelationshipLogic::UpdateSettings(
       }
     }
   }
-  auto optional_int = [](bool has, uint32_t value) {
-    return has ? std::to_string(value) : std::string();
-  };
-  auto optional_bool = [](bool has, bool value) {
-    return has ? std::string(value ? "true" : "false") : std::string();
-  };
   absl::Status st = pool_->Run([&](pqxx::connection& c) {
     pqxx::work tx(c);
-    tx.exec_params("INSERT INTO rel_settings (sdkappid) VALUES ($1) ON CONFLICT DO NOTHING", app);
-    tx.exec_params(
-        "UPDATE rel_settings SET"
-        " friend_limit = coalesce(NULLIF($2, '')::int, friend_limit),"
-        " pending_limit = coalesce(NULLIF($3, '')::int, pending_limit),"
-        " blocklist_limit = coalesce(NULLIF($4, '')::int, blocklist_limit),"
-        " check_friendship = coalesce(NULLIF($5, '')::boolean, check_friendship),"
-        " admin_send_any = coalesce(NULLIF($6, '')::boolean, admin_send_any),"
-        " profile_custom_tags = CASE WHEN $9 THEN '{}' WHEN cardinality($7::text[]) > 0"
-        "   THEN $7::text[] ELSE profile_custom_tags END,"
-        " sns_custom_tags = CASE WHEN $9 THEN '{}' WHEN cardinality($8::text[]) > 0"
-        "   THEN $8::text[] ELSE sns_custom_tags END"
-        " WHERE sdkappid = $1",
-        app, optional_int(update.has_friend_limit(), update.friend_limit()),
-        optional_int(update.has_pending_limit(), update.pending_limit()),
-        optional_int(update.has_blocklist_limit(), update.blocklist_limit()),
-        optional_bool(update.has_check_friendship(), update.check_friendship()),
-        optional_bool(update.has_admin_send_any(), update.admin_send_any()),
-        pg::TextArray({update.profile_custom_tags().begin(), update.profile_custom_tags().end()}),
-        pg::TextArray({update.sns_custom_tags().begin(), update.sns_custom_tags().end()}),
-        update.clear_custom_tags());
+    store::SaveSettings(tx, update);
     tx.commit();
     return absl::OkStatus();
   });

@@ -2,11 +2,14 @@
 // blocklist, profiles and the facts behind one-to-one send permissions.
 //
 // RelationshipLogic holds the behaviour and is what tests construct;
-// RelationshipGrpcService adapts it to gRPC. Each request runs in one
-// PostgreSQL transaction that first locks the rel_users rows of everyone
-// whose lists it may change (in user-ID order), so caps and both-way
-// changes hold under concurrency. After the commit the Notifier invalidates
-// send-permission caches and tells the users' online devices. Thread-safe.
+// RelationshipGrpcService adapts it to gRPC. The decisions are pure
+// functions in relationship_rules.h and the SQL is in relationship_store.h;
+// the logic gathers facts from the store, asks the rules, and writes back.
+// Each request runs in one PostgreSQL transaction that first locks the
+// rel_users rows of everyone whose lists it may change (in user-ID order),
+// so caps and both-way changes hold under concurrency. After the commit the
+// Notifier invalidates send-permission caches and tells the users' online
+// devices. Thread-safe.
 #pragma once
 
 #include <functional>
@@ -115,9 +118,9 @@ class RelationshipLogic {
     const char* both_type;
     const char* single_type;
     // Which of `others` the actor has (forward) / which have the actor (backward).
-    std::set<std::string> (*forward)(pqxx::work&, uint64_t, const std::string&,
+    std::set<std::string> (*forward)(pqxx::transaction_base&, uint64_t, const std::string&,
                                      const std::vector<std::string>&);
-    std::set<std::string> (*backward)(pqxx::work&, uint64_t, const std::string&,
+    std::set<std::string> (*backward)(pqxx::transaction_base&, uint64_t, const std::string&,
                                       const std::vector<std::string>&);
     std::string (*relation)(bool forward, bool backward, bool check_both);
   };

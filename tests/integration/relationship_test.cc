@@ -9,7 +9,7 @@
 #include "parley/errors/errors.h"
 #include "parley/pg/migrations.h"
 #include "relationship_service.h"
-#include "rules.h"
+#include "relationship_rules.h"
 #include "send_permission.h"
 #include "support/process.h"
 #include "support/test_cluster.h"
@@ -331,6 +331,22 @@ TEST_CASE("friend lists, updates and deletes", "[relationship]") {
   REQUIRE(got.ok());
   REQUIRE(got->info_item(0).sns_profile_item_size() == 1);
   CHECK(got->info_item(0).sns_profile_item(0).value().string_value() == "Cee");
+
+  // An item that fails changes nothing of that friend, not even the parts
+  // before the failing one: a new remark with 33 friend lists.
+  item->set_to_account("c");
+  remark->mutable_value()->set_string_value("Not kept");
+  auto* lists = item->add_sns_item();
+  lists->set_tag("Tag_SNS_IM_Group");
+  for (int i = 0; i < 33; ++i) {
+    lists->mutable_value()->mutable_list_value()->add_values()->set_string_value(
+        "list" + std::to_string(i));
+  }
+  CHECK(f.logic->FriendUpdate(f.Admin(), update)->result_item(0).result_code() ==
+        kFriendGroupLimit);
+  CHECK(f.logic->FriendGetList(f.Admin(), list)->info_item(0).sns_profile_item(0).value()
+            .string_value() == "Cee");
+  CHECK(f.logic->GroupGet(f.Admin(), get)->result_item_size() == 1);  // still only "work"
 
   v1::GroupDeleteRequest drop;
   drop.set_from_account("a");

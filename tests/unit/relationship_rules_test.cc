@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "parley/errors/errors.h"
-#include "rules.h"
+#include "relationship_rules.h"
 #include "send_permission.h"
 
 using namespace parley::relationship;
@@ -241,4 +241,49 @@ TEST_CASE("send permission codes", "[relationship]") {
   CHECK(SendPermission::Code(f, false) == 20011);
   f.set_sender_has_recipient(true);
   CHECK(SendPermission::Code(f, false) == 0);
+}
+
+TEST_CASE("friend-list names from a string or a list", "[relationship]") {
+  CHECK(GroupNames(Str("work")) == std::vector<std::string>{"work"});
+  CHECK(GroupNames(Str("")).empty());
+  Value list;
+  *list.mutable_list_value()->add_values() = Str("a");
+  *list.mutable_list_value()->add_values() = Str("");
+  list.mutable_list_value()->add_values()->set_number_value(3);
+  *list.mutable_list_value()->add_values() = Str("b");
+  CHECK(GroupNames(list) == std::vector<std::string>{"a", "b"});
+  Value number;
+  number.set_number_value(1);
+  CHECK(GroupNames(number).empty());
+
+  CHECK(ValidGroupNames({std::string(30, 'x')}));
+  CHECK_FALSE(ValidGroupNames({std::string(31, 'x')}));
+  CHECK(ValidGroupNames(std::vector<std::string>(32, "g")));
+  CHECK_FALSE(ValidGroupNames(std::vector<std::string>(33, "g")));
+  CHECK(std::string(AddInfo(kFriendGroupLimit)) == "at most 32 friend lists");
+  CHECK(std::string(AddInfo(0)).empty());
+}
+
+TEST_CASE("what a Sns before-callback answer refuses", "[relationship]") {
+  auto refused = CallbackRefusals(
+      R"({"ActionStatus":"OK","ErrorCode":0,"ResultItem":[
+          {"To_Account":"a","ResultCode":38005,"ResultInfo":"not now"},
+          {"To_Account":"b","ResultCode":0},
+          {"To_Account":"c","ResultCode":12345},
+          {"To_Account":"d","ResultCode":"38001"},
+          {"To_Account":7,"ResultCode":38001},
+          {"To_Account":"e","ResultCode":38001,"ResultInfo":5},
+          "junk"]})");
+  REQUIRE(refused.size() == 3);
+  CHECK(refused["a"].code == 38005);
+  CHECK(refused["a"].info == "not now");
+  CHECK(refused["c"].code == 38000);  // outside the backend's range
+  CHECK(refused["e"].code == 38001);
+  CHECK(refused["e"].info == "refused by the app's callback");
+  CHECK(CallbackRefusals("not json").empty());
+  CHECK(CallbackRefusals(R"({"ResultItem":{}})").empty());
+  CHECK(CallbackRefusals("[]").empty());
+  CHECK(CallbackCode(39000) == 39000);
+  CHECK(CallbackCode(39001) == 38000);
+  CHECK(CallbackCode(-1) == 38000);
 }

@@ -4,8 +4,10 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <set>
 #include <string>
+#include <vector>
 
 #include <google/protobuf/struct.pb.h>
 
@@ -116,6 +118,27 @@ absl::Status ValidateProfileItem(const std::string& tag, const google::protobuf:
 // A friend item as set by friend_update/import (Tag_SNS_IM_*, Tag_SNS_Custom_*).
 absl::Status ValidateSnsItem(const std::string& tag, const google::protobuf::Value& value,
                              const std::set<std::string>& declared_custom);
+// Friend-list names as friend_add's GroupName or Tag_SNS_IM_Group give
+// them: one string or a list of strings; empty names and non-strings are
+// dropped.
+std::vector<std::string> GroupNames(const google::protobuf::Value& value);
+// At most 32 names of at most 30 bytes each.
+bool ValidGroupNames(const std::vector<std::string>& names);
+// The ResultInfo that goes with a friend_add or response ResultCode.
+const char* AddInfo(int32_t code);
+
+// What an app's answer to a Sns.CallbackPrev* callback refuses: each
+// ResultItem with a non-zero ResultCode, keyed by To_Account, with the code
+// (kept when in the backend's range 38000..39000, 38000 otherwise) and its
+// ResultInfo. Malformed answers and items refuse nothing.
+struct Refusal {
+  int32_t code = 0;
+  std::string info;
+};
+std::map<std::string, Refusal> CallbackRefusals(const std::string& answer_json);
+// A backend-chosen code: kept in 38000..39000, 38000 otherwise.
+int32_t CallbackCode(int64_t code);
+
 // A custom tag key: 1..8 ASCII letters, digits or '_'.
 bool ValidCustomKey(const std::string& key);
 // AddSource_Type_<1..8 letters>.

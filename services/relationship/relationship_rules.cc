@@ -1,7 +1,9 @@
-#include "rules.h"
+#include "relationship_rules.h"
 
 #include <cmath>
 #include <map>
+
+#include <nlohmann/json.hpp>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -265,6 +267,68 @@ bool ValidAddSource(const std::string& source) {
     if (!std::isalpha(static_cast<unsigned char>(c))) return false;
   }
   return true;
+}
+
+std::vector<std::string> GroupNames(const Value& value) {
+  std::vector<std::string> out;
+  if (value.kind_case() == Value::kStringValue && !value.string_value().empty()) {
+    out.push_back(value.string_value());
+  } else if (value.kind_case() == Value::kListValue) {
+    for (const auto& v : value.list_value().values()) {
+      if (v.kind_case() == Value::kStringValue && !v.string_value().empty()) {
+        out.push_back(v.string_value());
+      }
+    }
+  }
+  return out;
+}
+
+bool ValidGroupNames(const std::vector<std::string>& names) {
+  for (const auto& n : names) {
+    if (n.size() > kMaxFriendGroupNameBytes) return false;
+  }
+  return names.size() <= kMaxFriendGroups;
+}
+
+const char* AddInfo(int32_t code) {
+  switch (code) {
+    case 0: return "";
+    case kAddedAsPending: return "the request is waiting for the target's confirmation";
+    case kSnsForbiddenToAdd: return "the account is forbidden to send friend requests";
+    case kTargetInYourBlocklist: return "the target is in your blocklist";
+    case kYouInTargetsBlocklist: return "you are in the target's blocklist";
+    case kOwnFriendListFull: return "your friend list is full";
+    case kPeerFriendListFull: return "the target's friend list is full";
+    case kTargetDeniesAll: return "the target accepts no friend requests";
+    case kPendingListFull: return "the target has too many pending requests";
+    case kFriendGroupLimit: return "at most 32 friend lists";
+    default: return "refused";
+  }
+}
+
+int32_t CallbackCode(int64_t code) {
+  return static_cast<int32_t>(code >= 38000 && code <= 39000 ? code : 38000);
+}
+
+std::map<std::string, Refusal> CallbackRefusals(const std::string& answer_json) {
+  std::map<std::string, Refusal> refused;
+  auto answer = nlohmann::json::parse(answer_json, nullptr, false);
+  if (!answer.is_object()) return refused;
+  auto items = answer.find("ResultItem");
+  if (items == answer.end() || !items->is_array()) return refused;
+  for (const auto& item : *items) {
+    if (!item.is_object()) continue;
+    auto to = item.find("To_Account");
+    auto code = item.find("ResultCode");
+    if (to == item.end() || !to->is_string()) continue;
+    if (code == item.end() || !code->is_number_integer() || code->get<int64_t>() == 0) continue;
+    auto info = item.find("ResultInfo");
+    refused[to->get<std::string>()] = {
+        CallbackCode(code->get<int64_t>()),
+        info != item.end() && info->is_string() ? info->get<std::string>()
+                                                : "refused by the app's callback"};
+  }
+  return refused;
 }
 
 }  // namespace parley::relationship
