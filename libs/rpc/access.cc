@@ -52,7 +52,7 @@ std::vector<AccessRule> AccessRules(const std::string& service) {
   if (service == "push") {
     return {
         {Peers({"gateway"}), Methods("PushService", {"QueryOnlineStatus"})},
-        {Peers({"message", "relationship"}), Methods("PushService", {"Deliver"})},
+        {Peers({"message", "relationship", "group"}), Methods("PushService", {"Deliver"})},
         {Peers({"message"}), Methods("PushService", {"DeliverGroup"})},
     };
   }

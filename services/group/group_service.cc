@@ -216,7 +216,19 @@ void GroupLogic::Events::Tip(const GroupRow& group, const std::string& type,
   tips.push_back(std::move(request));
 }
 
+void GroupLogic::Events::Notice(const std::vector<std::string>& users,
+                                const v1::GroupRequestNotice& notice, int64_t now) {
+  v1::TimelineEvent event;
+  event.set_kind(v1::TimelineEvent::KIND_GROUP_REQUEST);
+  event.set_event_time(static_cast<uint32_t>(now));
+  *event.mutable_group_request() = notice;
+  for (const auto& user : users) notices.emplace_back(user, event);
+}
+
 void GroupLogic::Emit(const rpc::Caller& caller, const Events& events) {
+  if (notify_) {
+    for (const auto& [user, event] : events.notices) notify_(caller.sdkappid, user, event);
+  }
   if (post_tip_) {
     for (const auto& tip : events.tips) {
       if (auto st = post_tip_(caller.sdkappid, tip); !st.ok()) {
@@ -234,6 +246,16 @@ void GroupLogic::Emit(const rpc::Caller& caller, const Events& events) {
     callbacks_->After(caller.sdkappid, command, payload.dump(),
                       callbacks::OptPlatform(caller.is_admin, caller.platform), caller.client_ip);
   }
+}
+
+std::vector<std::string> GroupLogic::Managers(pqxx::work& tx, uint64_t app,
+                                             const std::string& id) {
+  std::vector<std::string> out;
+  for (const auto& m : store::MemberPage(tx, app, id, {Role::kOwner, Role::kAdmin}, 0,
+                                         static_cast<uint32_t>(kMaxMemberPage), now_())) {
+    out.push_back(m.user_id);
+  }
+  return out;
 }
 
 absl::StatusOr<GroupRow> GroupLogic::Load(pqxx::work& tx, const rpc::Caller& caller,
@@ -1470,11 +1492,18 @@ absl::StatusOr<v1::ApplyJoinGroupResponse> GroupLogic::ApplyJoinGroup(
         switch (OnApply(group->type, group->apply_join_option)) {
           case ApplyOutcome::kRefused:
             return errors::Error(kNoPermission, "this group takes no requests to join");
-          case ApplyOutcome::kPending:
+          case ApplyOutcome::kPending: {
             store::PutJoinRequest(tx, caller.sdkappid, group->group_id,
                                   {caller.identifier, request.apply_msg(), now_()});
+            v1::GroupRequestNotice notice;
+            notice.set_change("join_requested");
+            notice.set_group_id(group->group_id);
+            notice.set_applicant(caller.identifier);
+            notice.set_apply_msg(request.apply_msg());
+            events.Notice(Managers(tx, caller.sdkappid, group->group_id), notice, now_());
             response.set_join_status("Pending");
             return response;
+          }
           case ApplyOutcome::kJoin:
             if (auto st = JoinByApplyLocked(tx, caller, *group, caller.identifier, events);
                 !st.ok()) {
@@ -1529,6 +1558,14 @@ absl::StatusOr<v1::GroupEmpty> GroupLogic::HandleJoinRequest(
                                     request.applicant_account())) {
           return errors::Error(kAlreadyHandled, "no pending request: it was answered already");
         }
+        v1::GroupRequestNotice notice;
+        notice.set_change(request.action() == "Accept" ? "join_accepted" : "join_refused");
+        notice.set_group_id(group->group_id);
+        notice.set_applicant(request.applicant_account());
+        notice.set_operator_account(caller.identifier);
+        std::vector<std::string> told = Managers(tx, caller.sdkappid, group->group_id);
+        told.push_back(request.applicant_account());
+        events.Notice(told, notice, now_());
         if (request.action() == "Refuse") return v1::GroupEmpty();
         auto st = JoinByApplyLocked(tx, caller, *group, request.applicant_account(), events);
         if (!st.ok() && errors::TencentCode(st, 0) != kAlreadyMember) return st;

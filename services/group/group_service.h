@@ -23,6 +23,7 @@
 #include "parley/rpc/serve.h"
 #include "parley/v1/group.grpc.pb.h"
 #include "parley/v1/group_message.pb.h"
+#include "parley/v1/message.pb.h"
 #include "group_rules.h"
 
 namespace parley::group {
@@ -40,9 +41,16 @@ class GroupLogic {
   using TipPoster =
       std::function<absl::Status(uint64_t sdkappid, const v1::PostGroupTipRequest& tip)>;
 
+  // Tells one user's online devices of something not kept in a group's seq
+  // (an online-only event; the push service's Deliver in production).
+  using UserNotifier = std::function<void(uint64_t sdkappid, const std::string& user,
+                                          const v1::TimelineEvent& event)>;
+
   GroupLogic(pg::Pool* pool, ExistingAccounts existing, Clock now, Random random);
   // Group tips (member joined, kicked, ...); none when unset.
   void SetTipPoster(TipPoster poster) { post_tip_ = std::move(poster); }
+  // Join-request notices to owners, admins and applicants; none when unset.
+  void SetNotifier(UserNotifier notifier) { notify_ = std::move(notifier); }
 
 #define PARLEY_GROUP_METHOD(Method, Req, Resp) \
   absl::StatusOr<v1::Resp> Method(const rpc::Caller& caller, const v1::Req& request);
@@ -101,10 +109,15 @@ class GroupLogic {
   // caller's next message then finds the change routed).
   struct Events : std::vector<std::pair<std::string, nlohmann::json>> {
     std::vector<v1::PostGroupTipRequest> tips;
+    std::vector<std::pair<std::string, v1::TimelineEvent>> notices;  // user, event
     void clear() {
       std::vector<std::pair<std::string, nlohmann::json>>::clear();
       tips.clear();
+      notices.clear();
     }
+    // A KIND_GROUP_REQUEST notice to each of `users`.
+    void Notice(const std::vector<std::string>& users, const v1::GroupRequestNotice& notice,
+                int64_t now);
     void Tip(const GroupRow& group, const std::string& type, const std::string& operator_account,
              std::vector<std::string> members, std::string detail = "", bool silent = false);
   };
@@ -121,6 +134,8 @@ class GroupLogic {
   // Runs `fn` in one transaction, committed if it returns OK.
   template <class T>
   absl::StatusOr<T> Transact(const std::function<absl::StatusOr<T>(pqxx::work&)>& fn);
+  // The group's owner and admins (who answer requests to join).
+  std::vector<std::string> Managers(pqxx::work& tx, uint64_t app, const std::string& id);
   // Loads (and with `lock`, locks) a group the caller may see: 10015 for a
   // malformed ID, 10010 for none; the caller's standing in it goes to `actor`
   // (an end user who is not a member gets 10007).
@@ -142,6 +157,7 @@ class GroupLogic {
 
   callbacks::CallbackClient* callbacks_ = nullptr;
   TipPoster post_tip_;
+  UserNotifier notify_;
   pg::Pool* pool_;
   ExistingAccounts existing_;
   Clock now_;

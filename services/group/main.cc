@@ -7,6 +7,7 @@
 #include "parley/errors/errors.h"
 #include "parley/v1/group_message.grpc.pb.h"
 #include "parley/accounts/accounts.h"
+#include "parley/delivery/deliverer.h"
 #include "parley/log/log.h"
 #include "parley/rpc/client.h"
 #include "parley/rpc/server.h"
@@ -24,6 +25,7 @@ int main(int argc, char** argv) {
   std::string auth_target = "127.0.0.1:7051";
   std::string callback_target = "127.0.0.1:7055";
   std::string message_target = "127.0.0.1:7052";
+  std::string push_target = "127.0.0.1:7056";
 
   parley::config::Config config("parley-group", "Groups, their members and roles.");
   common.Register(config);
@@ -35,6 +37,8 @@ int main(int argc, char** argv) {
              "callback service address (Group callbacks)");
   config.Add("message-target", "PARLEY_MESSAGE_TARGET", &message_target,
              "message service address (group tips in the group's message seq)");
+  config.Add("push-target", "PARLEY_PUSH_TARGET", &push_target,
+             "push service address (join-request notices to online devices)");
   if (auto exit_code = config.ParseForMain(argc, argv)) return *exit_code;
   common.InitLogging("group");
   if (!common.InitTls("group")) return 1;
@@ -51,6 +55,9 @@ int main(int argc, char** argv) {
                std::chrono::system_clock::now().time_since_epoch())
         .count();
   };
+  parley::delivery::Deliverer deliverer(
+      parley::v1::PushService::NewStub(parley::rpc::MakeChannel(push_target, "push")),
+      "parley-group");
   parley::accounts::ExistenceChecker existence(
       parley::v1::AuthService::NewStub(parley::rpc::MakeChannel(auth_target, "auth")), now,
       "parley-group");
@@ -79,6 +86,11 @@ int main(int argc, char** argv) {
     auto context = parley::rpc::NewContext(&self, std::chrono::milliseconds(5000));
     parley::v1::PostGroupTipResponse response;
     return parley::errors::FromGrpc(tips->PostGroupTip(context.get(), tip, &response));
+  });
+
+  logic.SetNotifier([&deliverer](uint64_t sdkappid, const std::string& user,
+                                 const parley::v1::TimelineEvent& event) {
+    deliverer.Enqueue(sdkappid, user, event);
   });
 
   parley::group::GroupGrpcService service(&logic);

@@ -642,6 +642,20 @@ TEST_CASE("end users manage groups over the client protocol, each by their role"
   CHECK(UserCode(UserCall(olga, "destroy_group", {{"GroupId", id}})) == 0);  // a Public owner may
 }
 
+// The next join-request notice pushed to `client` (its groupRequest), skipping
+// other events.
+std::optional<json> NextGroupRequest(WsClient& client, int timeout_ms = 5000) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto event = client.NextEvent(200);
+    if (event && (*event)["kind"] == "KIND_GROUP_REQUEST") {
+      CHECK_FALSE(event->contains("seq"));  // online-only
+      return (*event)["groupRequest"];
+    }
+  }
+  return std::nullopt;
+}
+
 TEST_CASE("requests to join: free groups take users at once, others wait for an owner or admin",
           "[group][ws]") {
   WebhookReceiver receiver;
@@ -683,7 +697,17 @@ TEST_CASE("requests to join: free groups take users at once, others wait for an 
   // NeedPermission: pending until an owner or admin answers.
   json pending = UserCall(ben, "apply_join_group", {{"GroupId", strict}, {"ApplyMsg", "let me in"}});
   CHECK(pending["JoinStatus"] == "Pending");
+  // The admin's online device hears of it at once.
+  auto asked = NextGroupRequest(adm);
+  REQUIRE(asked.has_value());
+  CHECK((*asked)["change"] == "join_requested");
+  CHECK((*asked)["groupId"] == strict);
+  CHECK((*asked)["applicant"] == "ben");
+  CHECK((*asked)["applyMsg"] == "let me in");
   CHECK(UserCall(ann, "apply_join_group", {{"GroupId", strict}})["JoinStatus"] == "Pending");
+  auto asked_again = NextGroupRequest(adm);
+  REQUIRE(asked_again.has_value());
+  CHECK((*asked_again)["applicant"] == "ann");
   CHECK(Roles(c, strict, {"ben"})["ben"] == "NotMember");
   CHECK(UserCode(UserCall(ben, "get_join_group_requests", {{"GroupId", strict}})) == 10007);
   json requests = UserCall(adm, "get_join_group_requests", {{"GroupId", strict}});
@@ -699,6 +723,14 @@ TEST_CASE("requests to join: free groups take users at once, others wait for an 
                             {{"GroupId", strict}, {"Applicant_Account", "ben"}, {"Action", "Accept"}})) ==
           0);
   CHECK(Roles(c, strict, {"ben"})["ben"] == "Member");
+  auto accepted = NextGroupRequest(ben);
+  REQUIRE(accepted.has_value());
+  CHECK((*accepted)["change"] == "join_accepted");
+  CHECK((*accepted)["operatorAccount"] == "adm");
+  auto handled = NextGroupRequest(adm);  // the other managers' lists changed
+  REQUIRE(handled.has_value());
+  CHECK((*handled)["change"] == "join_accepted");
+  CHECK((*handled)["applicant"] == "ben");
   json tip;
   do {
     auto event = ben.NextGroupEvent(5000);
@@ -712,6 +744,10 @@ TEST_CASE("requests to join: free groups take users at once, others wait for an 
   REQUIRE(Code(Group(c, "handle_join_group_request",
                      {{"GroupId", strict}, {"Applicant_Account", "ann"}, {"Action", "Refuse"}})) == 0);
   CHECK(Roles(c, strict, {"ann"})["ann"] == "NotMember");
+  auto refused = NextGroupRequest(ann);
+  REQUIRE(refused.has_value());
+  CHECK((*refused)["change"] == "join_refused");
+  CHECK((*refused)["groupId"] == strict);
   CHECK(UserCall(adm, "get_join_group_requests", {{"GroupId", strict}})
             .value("JoinRequestList", json::array())
             .empty());
