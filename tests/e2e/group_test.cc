@@ -838,3 +838,63 @@ TEST_CASE("custom fields: keys the app declares, values on groups and members, f
   }
   CHECK(silver);
 }
+
+TEST_CASE("history before joining by type, and Community members paged by Next", "[group][groupmsg]") {
+  TestCluster c;
+  std::vector<std::string> users = {"owner", "early", "late"};
+  for (int i = 0; i < 5; ++i) users.push_back("crowd" + std::to_string(i));
+  ImportAccounts(c, users);
+  WsClient late(c.http_port);
+  LoginOk(late, c, "late");
+  json text = json::array({{{"MsgType", "TIMTextElem"}, {"MsgContent", {{"Text", "before"}}}}});
+  // Meeting (ChatRoom) and Community groups show a newcomer what was said
+  // before; Work (Private) and Public groups start at the joining.
+  std::string community;
+  for (const auto& [type, shown] : std::vector<std::pair<std::string, bool>>{
+           {"ChatRoom", true}, {"Community", true}, {"Public", false}, {"Private", false}}) {
+    INFO(type);
+    std::string id = Create(c, {{"Owner_Account", "owner"}, {"Type", type}, {"Name", type},
+                                {"MemberList", {{{"Member_Account", "early"}}}}});
+    if (type == "Community") {
+      community = id;
+      CHECK(id.rfind("@TGS#_", 0) == 0);
+    }
+    REQUIRE(Code(Group(c, "send_group_msg", {{"GroupId", id}, {"From_Account", "early"},
+                                             {"Random", 1}, {"MsgBody", text}})) == 0);
+    REQUIRE(Code(Group(c, "add_group_member",
+                       {{"GroupId", id}, {"MemberList", {{{"Member_Account", "late"}}}}})) == 0);
+    json seen = UserCall(late, "group_msg_get_simple", {{"GroupId", id}, {"ReqMsgNumber", 20}});
+    REQUIRE(UserCode(seen) == 0);
+    bool saw_before = false;
+    for (const auto& m : seen.value("RspMsgList", json::array())) {
+      for (const auto& element : m.value("MsgBody", json::array())) {
+        saw_before = saw_before || element["MsgContent"].value("Text", "") == "before";
+      }
+    }
+    CHECK(saw_before == shown);
+    // The app sees everything, whatever the type.
+    json all = Group(c, "group_msg_get_simple", {{"GroupId", id}, {"ReqMsgNumber", 20}});
+    CHECK(all["RspMsgList"].size() >= 1);
+  }
+
+  // A Community's members page by the Next cursor until it comes back empty.
+  json crowd = json::array();
+  for (int i = 0; i < 5; ++i) crowd.push_back({{"Member_Account", "crowd" + std::to_string(i)}});
+  REQUIRE(Code(Group(c, "add_group_member", {{"GroupId", community}, {"MemberList", crowd}})) == 0);
+  std::vector<std::string> listed;
+  std::string next;
+  int pages = 0;
+  do {
+    json page = Group(c, "get_group_member_info",
+                      {{"GroupId", community}, {"Limit", 3}, {"Next", next}});
+    REQUIRE(Code(page) == 0);
+    CHECK(page["MemberNum"] == 8);
+    for (const auto& m : page["MemberList"]) listed.push_back(m["Member_Account"]);
+    next = page.value("Next", "");
+    REQUIRE(++pages <= 4);
+  } while (!next.empty());
+  CHECK(listed.size() == 8);
+  CHECK(std::set<std::string>(listed.begin(), listed.end()).size() == 8);
+  CHECK(Code(Group(c, "get_group_member_info",
+                   {{"GroupId", community}, {"Limit", 3}, {"Next", "not-a-cursor"}})) == 10004);
+}
