@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Group messaging through the running local cluster (scripts/cluster up),
-# the four figures of docs/performance.md's group section. Each prints
-# lost / duplicated / reordered counts (all must be 0).
+# Group messaging through the running local cluster (scripts/cluster up):
+# the four figures the README's Benchmarks section names. Each prints
+# lost / duplicated / reordered counts (all must be 0). For `groups`,
+# stored/s counts the drain after the last send; "over the send window" is
+# the rate sustained while sending. To find the ceiling, offer more than
+# you need (GROUPS_RATE=2600) and compare stored/s with the rate offered.
 #
 #   bench/group_bench.sh [fanout|groups|big|catchup|all]
 #

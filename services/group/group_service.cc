@@ -1419,17 +1419,14 @@ absl::StatusOr<v1::GroupEmpty> GroupLogic::NoteGroupMessages(
     const rpc::Caller& caller, const v1::NoteGroupMessagesRequest& request) {
   if (!caller.is_service) return errors::Error(kNoPermission, "internal callers only");
   if (request.notes_size() > 10000) return errors::Error(kInvalidParam, "at most 10000 notes");
-  // In group order, so concurrent calls lock the rows in the same order.
-  std::vector<const v1::GroupMessageNote*> notes;
-  for (const auto& n : request.notes()) notes.push_back(&n);
-  std::sort(notes.begin(), notes.end(), [](const auto* a, const auto* b) {
-    return std::tie(a->group_id(), a->from_account()) < std::tie(b->group_id(), b->from_account());
-  });
+  std::vector<store::MessageNote> notes;
+  notes.reserve(request.notes_size());
+  for (const auto& n : request.notes()) {
+    notes.push_back({n.group_id(), n.from_account(), static_cast<int64_t>(n.msg_seq()),
+                     n.msg_time()});
+  }
   return Transact<v1::GroupEmpty>([&](pqxx::work& tx) -> absl::StatusOr<v1::GroupEmpty> {
-    for (const auto* n : notes) {
-      store::NoteMessage(tx, caller.sdkappid, n->group_id(), n->from_account(),
-                         static_cast<int64_t>(n->msg_seq()), n->msg_time());
-    }
+    store::NoteMessages(tx, caller.sdkappid, notes);
     return v1::GroupEmpty();
   });
 }

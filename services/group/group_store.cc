@@ -1,5 +1,8 @@
 #include "group_store.h"
 
+#include <algorithm>
+#include <map>
+
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -324,17 +327,48 @@ std::vector<Joined> JoinedGroups(pqxx::work& tx, uint64_t app, const std::string
   return out;
 }
 
-void NoteMessage(pqxx::work& tx, uint64_t app, const std::string& id, const std::string& from,
-                 int64_t msg_seq, int64_t msg_time) {
-  tx.exec_params(
-      "UPDATE groups SET activated = true, last_msg_time = GREATEST(last_msg_time, $3),"
-      " next_msg_seq = GREATEST(next_msg_seq, $4 + 1)"
-      " WHERE sdkappid = $1 AND group_id = $2",
-      app, id, msg_time, msg_seq);
-  tx.exec_params(
-      "UPDATE group_members SET last_send_time = GREATEST(last_send_time, $4)"
-      " WHERE sdkappid = $1 AND group_id = $2 AND user_id = $3",
-      app, id, from, msg_time);
+void NoteMessages(pqxx::work& tx, uint64_t app, const std::vector<MessageNote>& notes) {
+  std::map<std::string, std::pair<int64_t, int64_t>> groups;                 // time, seq
+  std::map<std::pair<std::string, std::string>, int64_t> senders;            // time
+  for (const auto& n : notes) {
+    auto& g = groups[n.group_id];
+    g.first = std::max(g.first, n.msg_time);
+    g.second = std::max(g.second, n.msg_seq);
+    auto& t = senders[{n.group_id, n.from}];
+    t = std::max(t, n.msg_time);
+  }
+  if (groups.empty()) return;
+  std::vector<std::string> ids, member_groups, member_users;
+  std::vector<int64_t> times, seqs, send_times;
+  for (const auto& [id, g] : groups) {
+    ids.push_back(id);
+    times.push_back(g.first);
+    seqs.push_back(g.second);
+  }
+  for (const auto& [key, t] : senders) {
+    member_groups.push_back(key.first);
+    member_users.push_back(key.second);
+    send_times.push_back(t);
+  }
+  std::string id_array = pg::TextArray(ids);
+  pg::ExecPrepared(tx, "group_note_lock",
+                   "SELECT 1 FROM groups WHERE sdkappid = $1 AND group_id = ANY($2::text[])"
+                   " ORDER BY group_id FOR UPDATE",
+                   app, id_array);
+  pg::ExecPrepared(tx, "group_note_groups",
+                   "UPDATE groups g SET activated = true,"
+                   " last_msg_time = GREATEST(g.last_msg_time, u.t),"
+                   " next_msg_seq = GREATEST(g.next_msg_seq, u.seq + 1)"
+                   " FROM unnest($2::text[], $3::bigint[], $4::bigint[]) AS u(grp, t, seq)"
+                   " WHERE g.sdkappid = $1 AND g.group_id = u.grp",
+                   app, id_array, pg::IntArray(times), pg::IntArray(seqs));
+  pg::ExecPrepared(tx, "group_note_senders",
+                   "UPDATE group_members m SET last_send_time = GREATEST(m.last_send_time, u.t)"
+                   " FROM unnest($2::text[], $3::text[], $4::bigint[]) AS u(grp, usr, t)"
+                   " WHERE m.sdkappid = $1 AND m.group_id = u.grp AND m.user_id = u.usr"
+                   " AND m.last_send_time < u.t",
+                   app, pg::TextArray(member_groups), pg::TextArray(member_users),
+                   pg::IntArray(send_times));
 }
 
 void PutJoinRequest(pqxx::work& tx, uint64_t app, const std::string& id, const JoinRequestRow& r) {

@@ -104,10 +104,17 @@ std::vector<JoinRequestRow> JoinRequests(pqxx::work& tx, uint64_t app, const std
 // Deletes the request; false when there was none.
 bool TakeJoinRequest(pqxx::work& tx, uint64_t app, const std::string& id, const std::string& user);
 
-// After a stored message: the group's last message time and next seq (never
-// backwards), activation, and the sender's last send time.
-void NoteMessage(pqxx::work& tx, uint64_t app, const std::string& id, const std::string& from,
-                 int64_t msg_seq, int64_t msg_time);
+// A stored message, as the message service reports it.
+struct MessageNote {
+  std::string group_id, from;
+  int64_t msg_seq = 0;
+  int64_t msg_time = 0;
+};
+// After stored messages: each group's last message time and next seq (never
+// backwards) and activation, and each sender's last send time. The groups'
+// rows are locked first, in group order, so concurrent calls cannot
+// deadlock; three statements whatever the number of notes.
+void NoteMessages(pqxx::work& tx, uint64_t app, const std::vector<MessageNote>& notes);
 
 // Active mutes (until after `now`) of current members.
 std::vector<std::pair<std::string, int64_t>> Mutes(pqxx::work& tx, uint64_t app,

@@ -119,7 +119,7 @@ std::vector<GroupAppendResult> AppendSetBased(pqxx::work& tx,
       head_types.push_back(std::to_string(e.group_type));
     }
   }
-  tx.exec_params(
+  pg::ExecPrepared(tx, "group_heads_create",
       "INSERT INTO group_heads (sdkappid, group_id, group_type)"
       " SELECT * FROM unnest($1::bigint[], $2::text[], $3::smallint[]) ON CONFLICT DO NOTHING",
       pg::IntArray(head_apps), pg::TextArray(head_groups), pg::TextArray(head_types));
@@ -127,7 +127,7 @@ std::vector<GroupAppendResult> AppendSetBased(pqxx::work& tx,
     int64_t max_seq = 0, counted = 0, last_msg_time = 0, conversation_seq = 0;
   };
   std::vector<Head> heads(head_apps.size());
-  auto locked = tx.exec_params(
+  auto locked = pg::ExecPrepared(tx, "group_heads_lock",
       "SELECT h.sdkappid, h.group_id, h.max_seq, h.counted FROM group_heads h"
       " JOIN unnest($1::bigint[], $2::text[]) AS k(app, grp)"
       "   ON h.sdkappid = k.app AND h.group_id = k.grp"
@@ -161,7 +161,7 @@ std::vector<GroupAppendResult> AppendSetBased(pqxx::work& tx,
       min_times.push_back(e.time - 300);
     }
     if (!apps.empty()) {
-      auto found = tx.exec_params(
+      auto found = pg::ExecPrepared(tx, "group_events_dedup",
           "SELECT d.app, d.grp, d.frm, d.cid, d.rnd, e.seq, e.msg_time"
           " FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[],"
           "             $6::bigint[]) AS d(app, grp, frm, cid, rnd, min_time)"
@@ -220,7 +220,7 @@ std::vector<GroupAppendResult> AppendSetBased(pqxx::work& tx,
     client_ids.push_back(e.client_msg_id);
   }
   if (apps.empty()) return results;
-  tx.exec_params(
+  pg::ExecPrepared(tx, "group_events_insert",
       "INSERT INTO group_events (sdkappid, group_id, seq, kind, from_account, random, msg_time,"
       "  priority, body, cloud_custom_data, offline_push, at_info, to_accounts, need_receipt,"
       "  counted_at, client_msg_id)"
@@ -243,7 +243,7 @@ std::vector<GroupAppendResult> AppendSetBased(pqxx::work& tx,
     new_times.push_back(h.last_msg_time);
     new_conversation.push_back(h.conversation_seq);
   }
-  tx.exec_params(
+  pg::ExecPrepared(tx, "group_heads_move",
       "UPDATE group_heads h SET max_seq = u.max_seq, counted = u.counted,"
       "   last_msg_time = GREATEST(h.last_msg_time, u.t),"
       "   last_conversation_seq = GREATEST(h.last_conversation_seq, u.conversation_seq)"

@@ -35,15 +35,8 @@ DedupKey DedupOf(const SendJob& job) { return {job.sdkappid, job.from, job.to, j
 
 bool StoresForSender(const SendJob& job) { return job.store_for_sender && job.from != job.to; }
 
-// Runs one of this file's statements as a prepared statement: a batch runs
-// each of them once, so parsing and planning would otherwise be repeated for
-// every commit. libpqxx registers it on the connection's first use (and again
-// after a reconnect).
-template <class... Args>
-pqxx::result Exec(pqxx::work& tx, const char* name, const char* sql, Args&&... args) {
-  tx.conn().prepare(name, sql);
-  return tx.exec_prepared(name, std::forward<Args>(args)...);
-}
+// This file's statements run prepared (pg::ExecPrepared): a batch runs each
+// of them once per commit.
 
 constexpr char kWriteOneSql[] =
     "SELECT duplicate, msg_key, msg_seq, msg_time, sender_seq, receiver_seq FROM parley_c2c_send("
@@ -147,7 +140,7 @@ void SplitByDedup(pqxx::work& tx, const std::vector<SendJob>& jobs, std::vector<
   }
   std::set<DedupKey> taken;
   if (!claimers.empty()) {
-    auto rows = Exec(tx, "send_find_dedup", kFindDedupSql, IntArray(apps), TextArray(froms),
+    auto rows = pg::ExecPrepared(tx, "send_find_dedup", kFindDedupSql, IntArray(apps), TextArray(froms),
                      TextArray(tos), TextArray(keys));
     for (const auto& row : rows) {
       taken.emplace(row[0].as<uint64_t>(), row[1].as<std::string>(), row[2].as<std::string>(),
@@ -193,7 +186,7 @@ void AssignSeqs(pqxx::work& tx, const std::vector<SendJob>& jobs, const std::vec
     users.push_back(user.second);
     user_counts.push_back(count);
   }
-  auto rows = Exec(tx, "send_reserve_seqs", kReserveSeqsSql, IntArray(pair_apps), TextArray(xs),
+  auto rows = pg::ExecPrepared(tx, "send_reserve_seqs", kReserveSeqsSql, IntArray(pair_apps), TextArray(xs),
                    TextArray(ys), IntArray(pair_counts), IntArray(user_apps), TextArray(users),
                    IntArray(user_counts));
   // The first seq each conversation and user reserved.
@@ -408,7 +401,7 @@ void InsertRows(pqxx::work& tx, const std::vector<SendJob>& jobs, const std::vec
 }  // namespace
 
 SendResult WriteOne(pqxx::work& tx, const SendJob& job) {
-  auto rows = Exec(tx, "send_one", kWriteOneSql, job.sdkappid, job.from, job.to, job.dedup_key,
+  auto rows = pg::ExecPrepared(tx, "send_one", kWriteOneSql, job.sdkappid, job.from, job.to, job.dedup_key,
                    static_cast<int64_t>(job.msg_seq), static_cast<int64_t>(job.random), job.time,
                    job.body_json, job.cloud_custom_data, job.offline_push_json, job.client_msg_id,
                    job.store_for_sender, job.count_unread, job.update_last_message);
@@ -425,7 +418,7 @@ SendResult WriteOne(pqxx::work& tx, const SendJob& job) {
     // too, and a retry must be answered with it.
     result.sender_seq = result.receiver_seq;
     if (!job.dedup_key.empty()) {
-      Exec(tx, "send_one_self", kSelfSendSeqSql, job.sdkappid, job.from, job.dedup_key,
+      pg::ExecPrepared(tx, "send_one_self", kSelfSendSeqSql, job.sdkappid, job.from, job.dedup_key,
            static_cast<int64_t>(result.sender_seq));
     }
   }

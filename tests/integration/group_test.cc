@@ -168,3 +168,50 @@ TEST_CASE("concurrent counter increments and decrements are all counted", "[grou
   REQUIRE(got->group_counter_size() == 1);
   CHECK(got->group_counter(0).value() == 1000 + 30 * 3 - 10 * 3);
 }
+
+TEST_CASE("message notes move a group's last message and next seq and the sender's last send, "
+          "never back",
+          "[group]") {
+  Fixture f;
+  std::string one = f.Create(100), two = f.Create(100);
+  REQUIRE(f.Add(one, "ann").ok());
+  auto note = [&](v1::NoteGroupMessagesRequest* request, const std::string& group,
+                  const std::string& from, uint64_t seq, int64_t time) {
+    auto* n = request->add_notes();
+    n->set_group_id(group);
+    n->set_from_account(from);
+    n->set_msg_seq(seq);
+    n->set_msg_time(time);
+  };
+  v1::NoteGroupMessagesRequest request;
+  // Out of order and repeated within one batch: the latest counts.
+  note(&request, one, "ann", 7, 1700000100);
+  note(&request, one, "ann", 5, 1700000090);
+  note(&request, one, "owner", 6, 1700000095);
+  note(&request, two, "owner", 3, 1700000050);
+  note(&request, "@TGS#nosuch", "owner", 3, 1700000050);  // gone meanwhile: ignored
+  rpc::Caller message = rpc::ServiceCaller(f.app, "parley-message");
+  CHECK(errors::TencentCode(f.logic->NoteGroupMessages(f.admin, request).status(), 0) == 10007);
+  REQUIRE(f.logic->NoteGroupMessages(message, request).ok());
+  // An older batch arriving late changes nothing.
+  v1::NoteGroupMessagesRequest late;
+  note(&late, one, "ann", 2, 1700000010);
+  REQUIRE(f.logic->NoteGroupMessages(message, late).ok());
+
+  v1::GetGroupInfoRequest info;
+  info.add_group_id_list(one);
+  info.add_group_id_list(two);
+  auto got = f.logic->GetGroupInfo(f.admin, info);
+  REQUIRE(got.ok());
+  REQUIRE(got->group_info_size() == 2);
+  CHECK(got->group_info(0).last_msg_time() == 1700000100);
+  CHECK(got->group_info(0).next_msg_seq() == 8);
+  CHECK(got->group_info(1).last_msg_time() == 1700000050);
+  CHECK(got->group_info(1).next_msg_seq() == 4);
+  std::map<std::string, uint32_t> last_send;
+  for (const auto& m : got->group_info(0).member_list()) {
+    last_send[m.member_account()] = m.last_send_msg_time();
+  }
+  CHECK(last_send["ann"] == 1700000100);
+  CHECK(last_send["owner"] == 1700000095);
+}

@@ -67,6 +67,18 @@ class Pool {
   int lent_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
+// Runs `sql` as the prepared statement `name` on the transaction's
+// connection: for statements run at every commit of a hot path, so that
+// parsing and planning are not repeated each time. libpqxx registers the
+// definition on the connection and prepares it on first use (and again after
+// a reconnect); a name must always stand for the same SQL.
+template <class... Args>
+pqxx::result ExecPrepared(pqxx::transaction_base& tx, const char* name, const char* sql,
+                          Args&&... args) {
+  tx.conn().prepare(name, sql);
+  return tx.exec_prepared(name, std::forward<Args>(args)...);
+}
+
 // A PostgreSQL array literal ({"a","b"}) for binding a list of strings as one
 // parameter, cast in SQL as $1::text[].
 std::string TextArray(const std::vector<std::string>& values);
