@@ -572,23 +572,30 @@ absl::StatusOr<std::vector<GroupMessageStore::ReceiptCount>> GroupMessageStore::
   using Out = std::vector<ReceiptCount>;
   return pool_->Query<Out>([&](pqxx::connection& c) -> absl::StatusOr<Out> {
     pqxx::read_transaction tx(c);
+    std::vector<int64_t> wanted(seqs.begin(), seqs.end());
+    // One statement for every seq asked (at most 100): read counts from the
+    // receipts, members who could read it from their join seqs.
+    auto rows = tx.exec_params(
+        "SELECT e.seq,"
+        " (SELECT count(*) FROM group_receipts r WHERE r.sdkappid = e.sdkappid"
+        "    AND r.group_id = e.group_id AND r.seq = e.seq),"
+        " (SELECT count(*) FROM group_member_seqs m WHERE m.sdkappid = e.sdkappid"
+        "    AND m.group_id = e.group_id AND m.join_seq < e.seq AND m.user_id <> e.from_account)"
+        " FROM group_events e WHERE e.sdkappid = $1 AND e.group_id = $2"
+        "   AND e.seq = ANY($3::bigint[]) AND e.kind = 1 AND e.need_receipt AND NOT e.deleted",
+        sdkappid, group, pg::IntArray(wanted));
+    std::map<uint64_t, std::pair<uint32_t, uint32_t>> found;  // seq -> read, members
+    for (const auto& row : rows) {
+      found[row[0].as<uint64_t>()] = {row[1].as<uint32_t>(), row[2].as<uint32_t>()};
+    }
     Out out;
     for (uint64_t seq : seqs) {
       ReceiptCount count;
       count.seq = seq;
-      auto rows = tx.exec_params(
-          "SELECT"
-          " (SELECT count(*) FROM group_receipts r WHERE r.sdkappid = e.sdkappid"
-          "    AND r.group_id = e.group_id AND r.seq = e.seq),"
-          " (SELECT count(*) FROM group_member_seqs m WHERE m.sdkappid = e.sdkappid"
-          "    AND m.group_id = e.group_id AND m.join_seq < e.seq AND m.user_id <> e.from_account)"
-          " FROM group_events e WHERE e.sdkappid = $1 AND e.group_id = $2 AND e.seq = $3"
-          "   AND e.kind = 1 AND e.need_receipt AND NOT e.deleted",
-          sdkappid, group, static_cast<int64_t>(seq));
-      if (!rows.empty()) {
+      if (auto it = found.find(seq); it != found.end()) {
         count.found = true;
-        count.read = rows[0][0].as<uint32_t>();
-        uint32_t members = rows[0][1].as<uint32_t>();
+        count.read = it->second.first;
+        uint32_t members = it->second.second;
         count.unread = members > count.read ? members - count.read : 0;
       }
       out.push_back(count);

@@ -458,6 +458,15 @@ TEST_CASE("group message edits, deletion by sender and history, imports, unread 
   REQUIRE(Code(counts) == 0);
   CHECK(counts["GroupMsgReceiptList"][0]["ReadNum"] == 1);
   CHECK(counts["GroupMsgReceiptList"][0]["UnreadNum"] == 1);
+  // Several seqs in one call: those that asked for no receipt, or do not
+  // exist, are left out.
+  json several = Group(c, "get_group_msg_receipt",
+                       {{"GroupId", id},
+                        {"MsgSeqList", {{{"MsgSeq", first}}, {{"MsgSeq", asks}}, {{"MsgSeq", 99999}}}}});
+  REQUIRE(Code(several) == 0);
+  REQUIRE(several["GroupMsgReceiptList"].size() == 1);
+  CHECK(several["GroupMsgReceiptList"][0]["MsgSeq"] == asks);
+  CHECK(several["GroupMsgReceiptList"][0]["ReadNum"] == 1);
   json detail = Group(c, "get_group_msg_receipt_detail", {{"GroupId", id}, {"MsgSeq", asks}});
   CHECK(detail["ReadList"] == json::array({{{"Read_Account", "ben"}}}));
   CHECK(detail["UnreadList"] == json::array({{{"Unread_Account", "owner"}}}));
