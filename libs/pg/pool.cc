@@ -79,6 +79,17 @@ absl::Status Pool::Run(const std::function<absl::Status(pqxx::connection&)>& fn)
   return status;
 }
 
+std::vector<std::string> TextList(const pqxx::field& field) {
+  std::vector<std::string> out;
+  if (field.is_null()) return out;
+  auto parser = field.as_array();
+  for (auto item = parser.get_next(); item.first != pqxx::array_parser::juncture::done;
+       item = parser.get_next()) {
+    if (item.first == pqxx::array_parser::juncture::string_value) out.push_back(item.second);
+  }
+  return out;
+}
+
 std::string TextArray(const std::vector<std::string>& values) {
   size_t size = 2;
   for (const auto& value : values) size += value.size() + 3;

@@ -17,16 +17,6 @@ constexpr int64_t kSettingsMillis = 30000;
 constexpr int32_t kBadParam = 60003;  // operator API: malformed settings
 constexpr int32_t kInternal = 70500;
 
-std::vector<std::string> Array(const pqxx::field& field) {
-  std::vector<std::string> out;
-  auto parser = field.as_array();
-  for (auto item = parser.get_next(); item.first != pqxx::array_parser::juncture::done;
-       item = parser.get_next()) {
-    if (item.first == pqxx::array_parser::juncture::string_value) out.push_back(item.second);
-  }
-  return out;
-}
-
 }  // namespace
 
 CallbackLogic::CallbackLogic(pg::Pool* pool, http::Client* http,
@@ -59,7 +49,7 @@ absl::StatusOr<v1::CallbackSettings> CallbackLogic::GetSettings(uint64_t sdkappi
         s.set_url(rows.empty() ? "" : rows[0][0].as<std::string>());
         s.set_token(rows.empty() ? "" : rows[0][1].as<std::string>());
         if (!rows.empty()) {
-          for (const auto& c : Array(rows[0][2])) s.add_enabled_commands(c);
+          for (const auto& c : pg::TextList(rows[0][2])) s.add_enabled_commands(c);
         }
         s.set_enable_all(!rows.empty() && rows[0][3].as<bool>());
         s.set_refuse_on_failure(!rows.empty() && rows[0][4].as<bool>());

@@ -400,16 +400,6 @@ bool TakeJoinRequest(pqxx::work& tx, uint64_t app, const std::string& id, const 
 
 namespace {
 
-std::vector<std::string> TextList(const pqxx::field& field) {
-  std::vector<std::string> out;
-  auto array = field.as_array();
-  for (auto item = array.get_next(); item.first != pqxx::array_parser::juncture::done;
-       item = array.get_next()) {
-    if (item.first == pqxx::array_parser::juncture::string_value) out.push_back(item.second);
-  }
-  return out;
-}
-
 CustomData DataOf(const pqxx::field& field) {
   CustomData data;
   auto json = nlohmann::json::parse(field.c_str(), nullptr, false);
@@ -433,8 +423,8 @@ AppFields GetAppFields(pqxx::work& tx, uint64_t app) {
   auto rows = tx.exec_params(
       "SELECT group_keys, member_keys FROM group_app_fields WHERE sdkappid = $1", app);
   if (rows.empty()) return fields;
-  fields.group_keys = TextList(rows[0][0]);
-  fields.member_keys = TextList(rows[0][1]);
+  fields.group_keys = pg::TextList(rows[0][0]);
+  fields.member_keys = pg::TextList(rows[0][1]);
   return fields;
 }
 

@@ -32,16 +32,7 @@ v1::GroupEvent GroupEventFromRow(const pqxx::row& row, const std::string& group,
   m->set_msg_random(static_cast<uint32_t>(row[3].as<int64_t>()));
   m->set_msg_time_stamp(event.event_time());
   m->set_msg_key(absl::StrCat(event.seq(), "_", m->msg_random(), "_", m->msg_time_stamp()));
-  std::vector<std::string> targets;
-  if (!row[9].is_null()) {
-    auto array = row[9].as_array();
-    for (auto item = array.get_next(); item.first != pqxx::array_parser::juncture::done;
-         item = array.get_next()) {
-      if (item.first == pqxx::array_parser::juncture::string_value) {
-        targets.push_back(item.second);
-      }
-    }
-  }
+  std::vector<std::string> targets = pg::TextList(row[9]);
   bool hidden = !reader.empty() && !targets.empty() && m->from_account() != reader &&
                 std::find(targets.begin(), targets.end(), reader) == targets.end();
   if (hidden || row[13].as<bool>()) {

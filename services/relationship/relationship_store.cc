@@ -11,21 +11,11 @@ namespace {
 constexpr char kFriendColumns[] =
     "friend_id, remark, groups, add_source, add_wording, add_time, remark_time, custom::text";
 
-std::vector<std::string> ParseArray(const pqxx::field& field) {
-  std::vector<std::string> out;
-  auto parser = field.as_array();
-  for (auto item = parser.get_next(); item.first != pqxx::array_parser::juncture::done;
-       item = parser.get_next()) {
-    if (item.first == pqxx::array_parser::juncture::string_value) out.push_back(item.second);
-  }
-  return out;
-}
-
 FriendRow ReadFriend(const pqxx::row& row) {
   FriendRow f;
   f.friend_id = row[0].as<std::string>();
   f.remark = row[1].as<std::string>();
-  f.groups = ParseArray(row[2]);
+  f.groups = pg::TextList(row[2]);
   f.add_source = row[3].as<std::string>();
   f.add_wording = row[4].as<std::string>();
   f.add_time = row[5].as<int64_t>();
@@ -108,8 +98,8 @@ Settings LoadSettings(pqxx::transaction_base& tx, uint64_t app) {
   s.blocklist_limit = rows[0][2].as<uint32_t>();
   s.check_friendship = rows[0][3].as<bool>();
   s.admin_send_any = rows[0][4].as<bool>();
-  for (auto& t : ParseArray(rows[0][5])) s.profile_custom.insert(std::move(t));
-  for (auto& t : ParseArray(rows[0][6])) s.sns_custom.insert(std::move(t));
+  for (auto& t : pg::TextList(rows[0][5])) s.profile_custom.insert(std::move(t));
+  for (auto& t : pg::TextList(rows[0][6])) s.sns_custom.insert(std::move(t));
   return s;
 }
 

@@ -82,6 +82,8 @@ pqxx::result ExecPrepared(pqxx::transaction_base& tx, const char* name, const ch
 // A PostgreSQL array literal ({"a","b"}) for binding a list of strings as one
 // parameter, cast in SQL as $1::text[].
 std::string TextArray(const std::vector<std::string>& values);
+// The strings of a text[] column (NULL elements and a NULL array: none).
+std::vector<std::string> TextList(const pqxx::field& field);
 // The same for integers ({1,2,3}), cast as $1::bigint[] or $1::int[].
 std::string IntArray(const std::vector<int64_t>& values);
 // The two columns of (integer, text) pairs, such as (sdkappid, user id), as
