@@ -4,6 +4,7 @@
 // one-call catch-up after a reconnect.
 #include <catch2/catch.hpp>
 
+#include <pqxx/pqxx>
 #include <set>
 
 #include "support/e2e_helpers.h"
@@ -362,6 +363,60 @@ TEST_CASE("Group.CallbackBeforeSendMsg allows, refuses, drops and rewrites, and 
   REQUIRE(recalls.size() == 1);
   CHECK(recalls[0].body["MsgSeqList"] == json::array({{{"MsgSeq", seq}}}));
   CHECK(recalls[0].body["Operator_Account"] == c.admin);
+}
+
+TEST_CASE("a group message that cannot be stored is refused with 10002, reported by "
+          "Group.CallbackSendMsgException, and takes no seq",
+          "[group][groupmsg][callback]") {
+  WebhookReceiver receiver;
+  TestCluster c({{"PARLEY_CALLBACK_URL", receiver.url()}});
+  ImportAccounts(c, {"owner", "ann"});
+  std::string id = Group(c, "create_group", {{"Owner_Account", "owner"},
+                                              {"Type", "Public"},
+                                              {"Name", "Broken disk"},
+                                              {"MemberList", {{{"Member_Account", "ann"}}}}})["GroupId"];
+  auto send = [&](const std::string& text, uint32_t random) {
+    return Group(c, "send_group_msg", {{"GroupId", id}, {"From_Account", "ann"},
+                                       {"Random", random}, {"MsgBody", Text(text)}});
+  };
+  json first = send("first", 1);
+  REQUIRE(Code(first) == 0);
+
+  // PostgreSQL refuses this group's rows only (as a full disk would), after
+  // every check has passed: other tests' groups are untouched.
+  pqxx::connection pg(RequireEnv("PARLEY_TEST_PG_URL"));
+  std::string name = "parley_test_refuse_" + std::to_string(c.sdkappid);
+  auto ddl = [&](const std::string& sql) {
+    pqxx::work tx(pg);
+    tx.exec(sql);
+    tx.commit();
+  };
+  ddl("CREATE FUNCTION " + name + "() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+      " RAISE EXCEPTION 'disk full (test)'; END $$");
+  ddl("CREATE TRIGGER " + name + " BEFORE INSERT ON group_events FOR EACH ROW WHEN (NEW.group_id = " +
+      pg.quote(id) + ") EXECUTE FUNCTION " + name + "()");
+  json lost = send("lost", 2);
+  ddl("DROP TRIGGER " + name + " ON group_events");
+  ddl("DROP FUNCTION " + name + "()");
+  CHECK(Code(lost) == 10002);
+  std::string info = lost.value("ErrorInfo", "");
+  CHECK_FALSE(info.empty());
+  CHECK(info.find("disk full") == std::string::npos);  // PostgreSQL's words stay inside
+  CHECK(info.find("ERROR") == std::string::npos);
+
+  auto failed = receiver.WaitFor("Group.CallbackSendMsgException", 1);
+  REQUIRE(failed.size() == 1);
+  CHECK(failed[0].body["GroupId"] == id);
+  CHECK(failed[0].body["From_Account"] == "ann");
+  CHECK(failed[0].body["ErrorCode"] == 10002);
+  CHECK(failed[0].body["MsgBody"][0]["MsgContent"]["Text"] == "lost");
+
+  // Storage back: the next message takes the very next seq.
+  json after = send("after", 3);
+  REQUIRE(Code(after) == 0);
+  CHECK(after["MsgSeq"].get<uint64_t>() == first["MsgSeq"].get<uint64_t>() + 1);
+  auto sent = receiver.WaitFor("Group.CallbackAfterSendMsg", 2);
+  for (const auto& call : sent) CHECK(call.body["MsgBody"][0]["MsgContent"]["Text"] != "lost");
 }
 
 TEST_CASE("group message edits, deletion by sender and history, imports, unread counts, system "
