@@ -902,7 +902,8 @@ absl::StatusOr<v1::GetGroupMsgReceiptResponse> GroupMessageLogic::GetGroupMsgRec
   if (!counts.ok()) return counts.status();
   v1::GetGroupMsgReceiptResponse response;
   for (const auto& count : *counts) {
-    if (!count.found) continue;
+    // Messages from before the reader joined (Work, Public) are not theirs to see.
+    if (!count.found || count.seq < first) continue;
     auto* item = response.add_group_msg_receipt_list();
     item->set_msg_seq(static_cast<uint32_t>(count.seq));
     item->set_read_num(count.read);
@@ -923,7 +924,7 @@ absl::StatusOr<v1::GetGroupMsgReceiptDetailResponse> GroupMessageLogic::GetGroup
   if (!context.ok()) return context.status();
   auto found = store_->Find(caller.sdkappid, request.group_id(), request.msg_seq());
   if (!found.ok()) return found.status();
-  if (!found->has_value() || !(*found)->need_receipt) {
+  if (!found->has_value() || !(*found)->need_receipt || request.msg_seq() < first) {
     return errors::Error(kGroupRecallNotFound, "no message with a read receipt at MsgSeq");
   }
   // The cursor is "<last reader>\n<last non-reader>" of the previous page.

@@ -526,6 +526,20 @@ TEST_CASE("group message edits, deletion by sender and history, imports, unread 
   CHECK(detail["ReadList"] == json::array({{{"Read_Account", "ben"}}}));
   CHECK(detail["UnreadList"] == json::array({{{"Unread_Account", "owner"}}}));
   CHECK(detail["IsFinished"] == 1);
+  // A member who joins a Public group later sees no receipts of messages
+  // from before: they are not theirs to read.
+  REQUIRE(Code(Group(c, "add_group_member",
+                     {{"GroupId", id}, {"MemberList", {{{"Member_Account", "cat"}}}}})) == 0);
+  CHECK(NextIn(ann, id)["Tip"]["Type"] == "MemberJoined");
+  WsClient cat(c.http_port);
+  LoginOk(cat, c, "cat");
+  json cats = UserCall(cat, "get_group_msg_receipt", {{"GroupId", id}, {"MsgSeqList", {{{"MsgSeq", asks}}}}});
+  REQUIRE(UserCode(cats) == 0);
+  CHECK(cats.value("GroupMsgReceiptList", json::array()).empty());
+  CHECK(UserCode(UserCall(cat, "get_group_msg_receipt_detail", {{"GroupId", id}, {"MsgSeq", asks}})) ==
+        10030);
+  CHECK(UserCode(UserCall(ben, "get_group_msg_receipt_detail", {{"GroupId", id}, {"MsgSeq", asks}})) ==
+        0);
   CHECK(Code(Group(c, "get_group_msg_receipt_detail", {{"GroupId", id}, {"MsgSeq", first}})) ==
         10030);  // asked for no receipt
 
