@@ -898,3 +898,81 @@ TEST_CASE("history before joining by type, and Community members paged by Next",
   CHECK(Code(Group(c, "get_group_member_info",
                    {{"GroupId", community}, {"Limit", 3}, {"Next", "not-a-cursor"}})) == 10004);
 }
+
+TEST_CASE("each group type's permission matrix over the client protocol", "[group][ws]") {
+  TestCluster c;
+  ImportAccounts(c, {"o", "a", "m", "n", "x", "y"});
+  std::map<std::string, std::unique_ptr<WsClient>> ws;
+  for (const char* u : {"o", "a", "m", "n", "x", "y"}) {
+    ws[u] = std::make_unique<WsClient>(c.http_port);
+    LoginOk(*ws[u], c, u);
+  }
+  auto as = [&](const std::string& user, const std::string& command, json body) {
+    return UserCode(UserCall(*ws[user], command, std::move(body)));
+  };
+  // Expected codes per type (compat reference §5): who may invite, apply,
+  // edit the profile, kick, mute, quit as owner and disband.
+  struct Row {
+    const char* type;
+    bool admins;                // the type has an Admin role
+    int member_invites;         // m adds x
+    const char* apply;          // y applies: JoinStatus, or "" when refused (10007)
+    int member_edits;           // m renames the group
+    int admin_mutes_member;     // a (or, without admins, o) mutes n
+    int owner_quits;            // o quits
+  };
+  for (const Row& row : std::vector<Row>{
+           {"Private", false, 0, "", 0, 10007, 0},
+           {"Public", true, 10007, "Pending", 10007, 0, 10009},
+           {"ChatRoom", true, 10007, "Joined", 10007, 0, 10009},
+           {"Community", true, 0, "Joined", 10007, 0, 10009}}) {
+    INFO(row.type);
+    json members = json::array({{{"Member_Account", "m"}}, {{"Member_Account", "n"}}});
+    if (row.admins) members.push_back({{"Member_Account", "a"}, {"Role", "Admin"}});
+    std::string id = Create(c, {{"Owner_Account", "o"}, {"Type", row.type}, {"Name", row.type},
+                                {"MemberList", members}});
+    json gid = {{"GroupId", id}};
+    auto with = [&](json extra) {
+      json body = gid;
+      body.update(extra);
+      return body;
+    };
+    CHECK(as("m", "add_group_member", with({{"MemberList", {{{"Member_Account", "x"}}}}})) ==
+          row.member_invites);
+    json applied = UserCall(*ws["y"], "apply_join_group", gid);
+    if (std::string(row.apply).empty()) {
+      CHECK(UserCode(applied) == 10007);
+    } else {
+      CHECK(applied["JoinStatus"] == row.apply);
+    }
+    CHECK(as("m", "modify_group_base_info", with({{"Name", "renamed"}})) == row.member_edits);
+    CHECK(as("x", "get_group_member_info", gid) ==
+          (row.member_invites == 0 ? 0 : 10007));  // an outsider reads nothing
+    // Kicks: a member never; the owner cannot be kicked (10004); an admin
+    // kicks members only.
+    CHECK(as("m", "delete_group_member", with({{"MemberToDel_Account", {"n"}}})) == 10007);
+    std::string kicker = row.admins ? "a" : "o";
+    CHECK(as(kicker, "delete_group_member", with({{"MemberToDel_Account", {"o"}}})) == 10004);
+    // Mutes: members never; admins (owners) mute members where the type
+    // has mutes at all.
+    CHECK(as("m", "forbid_send_msg", with({{"Members_Account", {"n"}}, {"MuteTime", 60}})) ==
+          10007);
+    CHECK(as(kicker, "forbid_send_msg", with({{"Members_Account", {"n"}}, {"MuteTime", 60}})) ==
+          row.admin_mutes_member);
+    if (row.admins) {
+      CHECK(as("a", "delete_group_member", with({{"MemberToDel_Account", {"n"}}})) == 0);
+    } else {
+      CHECK(as("o", "delete_group_member", with({{"MemberToDel_Account", {"n"}}})) == 0);
+    }
+    CHECK(Roles(c, id, {"n"})["n"] == "NotMember");
+    // Disbanding: the owner of any type but Work (the app's alone).
+    CHECK(as("m", "destroy_group", gid) == 10007);
+    CHECK(as("o", "quit_group", gid) == row.owner_quits);
+    if (row.owner_quits != 0) {
+      CHECK(as("o", "destroy_group", gid) == 0);
+    } else {
+      CHECK(Code(Group(c, "destroy_group", gid)) == 0);
+    }
+    CHECK(Code(Group(c, "get_group_member_info", gid)) == 10010);
+  }
+}
