@@ -58,13 +58,16 @@ grpc::Status WithRetries(uint64_t sdkappid, const std::string& service, Call cal
 
 }  // namespace
 
-grpc::Status Deliverer::DeliverGroupNow(uint64_t sdkappid, const v1::GroupDelivery& delivery) {
+grpc::Status Deliverer::DeliverGroupNow(uint64_t sdkappid, const v1::GroupDelivery& delivery,
+                                        std::chrono::milliseconds deadline) {
   v1::DeliverGroupRequest request;
   *request.add_deliveries() = delivery;
-  return WithRetries(sdkappid, service_, [&](grpc::ClientContext* context) {
-    v1::DeliverGroupResponse response;
-    return push_->DeliverGroup(context, request, &response);
-  });
+  rpc::Caller caller = rpc::ServiceCaller(sdkappid, service_);
+  auto context = rpc::NewContext(&caller, deadline);
+  v1::DeliverGroupResponse response;
+  grpc::Status status = push_->DeliverGroup(context.get(), request, &response);
+  if (!status.ok()) EnqueueGroup(sdkappid, delivery);
+  return status;
 }
 
 void Deliverer::Run() {

@@ -653,10 +653,13 @@ absl::StatusOr<uint64_t> GroupMessageLogic::StoreTip(uint64_t sdkappid, const st
   }
   delivery.set_dismissed(change.dismissed);
   // At once: the group service answers its caller after this, so whatever
-  // the caller sends next is routed with the change in place.
+  // the caller sends next is routed with the change in place. While push is
+  // down or slow the change still answers within a second: the tip is then
+  // queued and retried, and members' gateways fetch it by seq when the next
+  // event shows the gap.
   grpc::Status delivered = deliverer_->DeliverGroupNow(sdkappid, delivery);
   if (!delivered.ok()) {
-    log::Warn("group_tip_delivery_failed",
+    log::Warn("group_tip_delivery_late",
               {{"sdkappid", sdkappid}, {"error", delivered.error_message()}});
   }
   return result->seq;

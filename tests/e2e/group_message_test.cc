@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <pqxx/pqxx>
+#include <csignal>
 #include <set>
 
 #include "support/e2e_helpers.h"
@@ -417,6 +418,46 @@ TEST_CASE("a group message that cannot be stored is refused with 10002, reported
   CHECK(after["MsgSeq"].get<uint64_t>() == first["MsgSeq"].get<uint64_t>() + 1);
   auto sent = receiver.WaitFor("Group.CallbackAfterSendMsg", 2);
   for (const auto& call : sent) CHECK(call.body["MsgBody"][0]["MsgContent"]["Text"] != "lost");
+}
+
+TEST_CASE("a membership change answers while push is down, and members get its tip, in order, "
+          "once push is back",
+          "[group][groupmsg][ws]") {
+  TestCluster c;
+  ImportAccounts(c, {"owner", "ann", "ben"});
+  std::string id = Group(c, "create_group", {{"Owner_Account", "owner"},
+                                              {"Type", "Public"},
+                                              {"Name", "Outage"},
+                                              {"MemberList", {{{"Member_Account", "ann"}}}}})["GroupId"];
+  WsClient ann(c.http_port);
+  LoginOk(ann, c, "ann");
+  auto send = [&](const std::string& text, uint32_t random) {
+    json answer = Group(c, "send_group_msg", {{"GroupId", id}, {"From_Account", "owner"},
+                                              {"Random", random}, {"MsgBody", Text(text)}});
+    REQUIRE(Code(answer) == 0);
+    return answer["MsgSeq"].get<uint64_t>();
+  };
+  send("before", 1);
+  CHECK(TextOf(NextIn(ann, id)) == "before");
+
+  c.push.Stop(SIGKILL, std::chrono::milliseconds(5000));
+  json added = Group(c, "add_group_member",
+                     {{"GroupId", id}, {"MemberList", {{{"Member_Account", "ben"}}}}});
+  REQUIRE(Code(added) == 0);  // stored; its push waits for push to come back
+  c.StartPush();
+  uint64_t after = send("after", 2);
+
+  // The tip (by the queued retry, or fetched by seq when "after" shows the
+  // gap), then the message: each once, in seq order.
+  json tip = NextIn(ann, id, 10000);
+  CHECK(tip["Tip"]["Type"] == "MemberJoined");
+  CHECK(Seq(tip) == after - 1);
+  json message = NextIn(ann, id, 10000);
+  CHECK(TextOf(message) == "after");
+  CHECK(Seq(message) == after);
+  CHECK_FALSE(ann.NextGroupEvent(500).has_value());
+  json roles = Group(c, "get_role_in_group", {{"GroupId", id}, {"User_Account", {"ben"}}});
+  CHECK(roles["UserIdList"][0]["Role"] == "Member");
 }
 
 TEST_CASE("group message edits, deletion by sender and history, imports, unread counts, system "

@@ -4,6 +4,7 @@
 // by seq when the next event or a reconnect shows one.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -25,8 +26,12 @@ class Deliverer {
   void Enqueue(uint64_t sdkappid, const std::string& user, const v1::TimelineEvent& event);
   // A group event (push DeliverGroup), routed after those queued before it.
   void EnqueueGroup(uint64_t sdkappid, v1::GroupDelivery delivery);
-  // The same, at once, with retries: OK once push has routed it.
-  grpc::Status DeliverGroupNow(uint64_t sdkappid, const v1::GroupDelivery& delivery);
+  // The same, at once: one call within `deadline`, OK once push has routed
+  // it. When that call fails (push down or slow) the delivery is queued as by
+  // EnqueueGroup and retried off the caller's path, so a caller waits at
+  // most `deadline`.
+  grpc::Status DeliverGroupNow(uint64_t sdkappid, const v1::GroupDelivery& delivery,
+                               std::chrono::milliseconds deadline = std::chrono::milliseconds(1000));
 
  private:
   void Run();
