@@ -976,3 +976,92 @@ TEST_CASE("each group type's permission matrix over the client protocol", "[grou
     CHECK(Code(Group(c, "get_group_member_info", gid)) == 10010);
   }
 }
+
+TEST_CASE("every group endpoint answers bad input with Tencent's codes and changes nothing",
+          "[group]") {
+  TestCluster c;
+  ImportAccounts(c, {"u1", "owner"});
+  std::string real = Create(c, {{"Owner_Account", "owner"}, {"Type", "Public"}, {"Name", "Kept"}});
+  json text = json::array({{{"MsgType", "TIMTextElem"}, {"MsgContent", {{"Text", "x"}}}}});
+  // Each command with a body that is valid but for its GroupId ("G").
+  std::vector<std::pair<std::string, json>> commands = {
+      {"group_open_http_svc/modify_group_base_info", {{"GroupId", "G"}, {"Name", "x"}}},
+      {"group_open_http_svc/destroy_group", {{"GroupId", "G"}}},
+      {"group_open_http_svc/change_group_owner", {{"GroupId", "G"}, {"NewOwner_Account", "u1"}}},
+      {"group_open_http_svc/get_role_in_group", {{"GroupId", "G"}, {"User_Account", {"u1"}}}},
+      {"group_open_http_svc/add_group_member",
+       {{"GroupId", "G"}, {"MemberList", {{{"Member_Account", "u1"}}}}}},
+      {"group_open_http_svc/delete_group_member",
+       {{"GroupId", "G"}, {"MemberToDel_Account", {"u1"}}}},
+      {"group_open_http_svc/import_group_member",
+       {{"GroupId", "G"}, {"MemberList", {{{"Member_Account", "u1"}}}}}},
+      {"group_open_http_svc/get_join_group_requests", {{"GroupId", "G"}}},
+      {"group_open_http_svc/handle_join_group_request",
+       {{"GroupId", "G"}, {"Applicant_Account", "u1"}, {"Action", "Accept"}}},
+      {"group_open_http_svc/get_group_member_info", {{"GroupId", "G"}}},
+      {"group_open_http_svc/get_specified_group_member_info",
+       {{"GroupId", "G"}, {"Member_List_Account", {"u1"}}}},
+      {"group_open_http_svc/modify_group_member_info",
+       {{"GroupId", "G"}, {"Member_Account", "u1"}, {"NameCard", "x"}}},
+      {"group_open_http_svc/forbid_send_msg",
+       {{"GroupId", "G"}, {"Members_Account", {"u1"}}, {"MuteTime", 60}}},
+      {"group_open_http_svc/get_group_muted_account", {{"GroupId", "G"}}},
+      {"group_open_http_svc/get_group_shutted_uin", {{"GroupId", "G"}}},
+      {"group_open_http_svc/modify_group_attr",
+       {{"GroupId", "G"}, {"GroupAttr", {{{"key", "k"}, {"value", "v"}}}}}},
+      {"group_open_http_svc/set_group_attr",
+       {{"GroupId", "G"}, {"GroupAttr", {{{"key", "k"}, {"value", "v"}}}}}},
+      {"group_open_http_svc/delete_group_attr", {{"GroupId", "G"}, {"GroupAttr", {{{"key", "k"}}}}}},
+      {"group_open_http_svc/clear_group_attr", {{"GroupId", "G"}}},
+      {"group_open_attr_http_svc/get_group_attr", {{"GroupId", "G"}}},
+      {"group_open_http_svc/get_group_counter", {{"GroupId", "G"}}},
+      {"group_open_http_svc/update_group_counter",
+       {{"GroupId", "G"}, {"GroupCounter", {{{"Key", "k"}, {"Value", 1}}}}, {"Mode", "Set"}}},
+      {"group_open_http_svc/delete_group_counter", {{"GroupId", "G"}, {"GroupCounterKeys", {"k"}}}},
+      {"group_open_http_svc/send_group_msg", {{"GroupId", "G"}, {"Random", 1}, {"MsgBody", text}}},
+      {"group_open_http_svc/group_msg_get_simple", {{"GroupId", "G"}, {"ReqMsgNumber", 5}}},
+      {"group_open_http_svc/group_msg_recall", {{"GroupId", "G"}, {"MsgSeqList", {{{"MsgSeq", 1}}}}}},
+      {"group_open_http_svc/delete_group_msg_by_sender", {{"GroupId", "G"}, {"Sender_Account", "u1"}}},
+      {"group_open_http_svc/clear_group_msg", {{"GroupId", "G"}, {"MsgSeq", 1}}},
+      {"group_open_http_svc/import_group_msg",
+       {{"GroupId", "G"},
+        {"MsgList", {{{"From_Account", "u1"}, {"SendTime", 1600000000}, {"MsgBody", text}}}}}},
+      {"group_open_http_svc/set_unread_msg_num",
+       {{"GroupId", "G"}, {"Member_Account", "u1"}, {"UnreadMsgNum", 1}}},
+      {"group_open_http_svc/send_group_system_notification", {{"GroupId", "G"}, {"Content", "x"}}},
+      {"group_open_http_svc/group_msg_receipt",
+       {{"GroupId", "G"}, {"From_Account", "u1"}, {"MsgSeqList", {{{"MsgSeq", 1}}}}}},
+      {"group_open_http_svc/get_group_msg_receipt",
+       {{"GroupId", "G"}, {"MsgSeqList", {{{"MsgSeq", 1}}}}}},
+      {"group_open_http_svc/get_group_msg_receipt_detail", {{"GroupId", "G"}, {"MsgSeq", 1}}},
+      {"openim/modify_group_msg", {{"GroupId", "G"}, {"MsgSeq", 1}, {"MsgBody", text}}},
+  };
+  auto with_id = [](json body, json id) {
+    body["GroupId"] = std::move(id);
+    return body.dump();
+  };
+  for (const auto& [endpoint, body] : commands) {
+    INFO(endpoint);
+    bool openim = endpoint.rfind("openim/", 0) == 0;
+    // Malformed JSON and wrong types: the service's parse and parameter codes.
+    CHECK(Code(c.Rest(endpoint, "{\"GroupId\":")) == (openim ? 90001 : 10011));
+    CHECK(Code(c.Rest(endpoint, with_id(body, 5))) == (openim ? 90001 : 10004));
+    // Unknown groups 10010; IDs that cannot be a group's (empty, too long,
+    // not printable ASCII) 10015.
+    CHECK(Code(c.Rest(endpoint, with_id(body, "@TGS#NOSUCHGROUP1"))) == 10010);
+    CHECK(Code(c.Rest(endpoint, with_id(body, ""))) == 10015);
+    CHECK(Code(c.Rest(endpoint, with_id(body, std::string(48, 'x')))) == 10015);
+    CHECK(Code(c.Rest(endpoint, with_id(body, "tab\there"))) == 10015);
+  }
+  // get_group_info answers per group.
+  json info = Group(c, "get_group_info", {{"GroupIdList", {"@TGS#NOSUCHGROUP1", "", real}}});
+  REQUIRE(Code(info) == 0);
+  CHECK(info["GroupInfo"][0]["ErrorCode"] == 10010);
+  CHECK(info["GroupInfo"][1]["ErrorCode"] == 10015);
+  CHECK(info["GroupInfo"][2]["ErrorCode"] == 0);
+  // Nothing changed: the one real group is as it was, with its owner alone.
+  CHECK(info["GroupInfo"][2]["Name"] == "Kept");
+  CHECK(info["GroupInfo"][2]["MemberNum"] == 1);
+  json apps = Group(c, "get_appid_group_list", json::object());
+  CHECK(apps["TotalCount"] == 1);
+}
