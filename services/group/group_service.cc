@@ -231,12 +231,23 @@ void GroupLogic::Emit(const rpc::Caller& caller, const Events& events) {
   }
   if (post_tip_) {
     for (const auto& tip : events.tips) {
-      if (auto st = post_tip_(caller.sdkappid, tip); !st.ok()) {
+      auto seq = post_tip_(caller.sdkappid, tip);
+      if (!seq.ok()) {
         // The change stands; members learn it from the group's state on
         // their next login.
         log::Warn("group_tip_failed", {{"sdkappid", caller.sdkappid},
                                        {"group", tip.group_id()},
-                                       {"error", std::string(st.message())}});
+                                       {"error", std::string(seq.status().message())}});
+        continue;
+      }
+      // Tips take seqs too: NextMsgSeq is the seq the next message gets.
+      auto noted = Transact<v1::GroupEmpty>([&](pqxx::work& tx) -> absl::StatusOr<v1::GroupEmpty> {
+        store::NoteTipSeq(tx, caller.sdkappid, tip.group_id(), static_cast<int64_t>(*seq));
+        return v1::GroupEmpty();
+      });
+      if (!noted.ok()) {
+        log::Warn("group_tip_seq_not_noted",
+                  {{"sdkappid", caller.sdkappid}, {"group", tip.group_id()}});
       }
     }
   }

@@ -37,9 +37,9 @@ class GroupLogic {
   using Random = std::function<uint64_t()>;
 
   // Stores a tip in the group's message seq and delivers it (the message
-  // service's PostGroupTip in production).
-  using TipPoster =
-      std::function<absl::Status(uint64_t sdkappid, const v1::PostGroupTipRequest& tip)>;
+  // service's PostGroupTip in production); returns the tip's seq.
+  using TipPoster = std::function<absl::StatusOr<uint64_t>(uint64_t sdkappid,
+                                                           const v1::PostGroupTipRequest& tip)>;
 
   // Tells one user's online devices of something not kept in a group's seq
   // (an online-only event; the push service's Deliver in production).

@@ -327,6 +327,13 @@ std::vector<Joined> JoinedGroups(pqxx::work& tx, uint64_t app, const std::string
   return out;
 }
 
+void NoteTipSeq(pqxx::work& tx, uint64_t app, const std::string& id, int64_t seq) {
+  tx.exec_params(
+      "UPDATE groups SET next_msg_seq = GREATEST(next_msg_seq, $3 + 1)"
+      " WHERE sdkappid = $1 AND group_id = $2 AND next_msg_seq <= $3",
+      app, id, seq);
+}
+
 void NoteMessages(pqxx::work& tx, uint64_t app, const std::vector<MessageNote>& notes) {
   std::map<std::string, std::pair<int64_t, int64_t>> groups;                 // time, seq
   std::map<std::pair<std::string, std::string>, int64_t> senders;            // time

@@ -104,6 +104,9 @@ std::vector<JoinRequestRow> JoinRequests(pqxx::work& tx, uint64_t app, const std
 // Deletes the request; false when there was none.
 bool TakeJoinRequest(pqxx::work& tx, uint64_t app, const std::string& id, const std::string& user);
 
+// A tip took `seq`: next_msg_seq moves past it (never back).
+void NoteTipSeq(pqxx::work& tx, uint64_t app, const std::string& id, int64_t seq);
+
 // A stored message, as the message service reports it.
 struct MessageNote {
   std::string group_id, from;

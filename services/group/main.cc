@@ -85,7 +85,9 @@ int main(int argc, char** argv) {
     parley::rpc::Caller self = parley::rpc::ServiceCaller(sdkappid, "parley-group");
     auto context = parley::rpc::NewContext(&self, std::chrono::milliseconds(5000));
     parley::v1::PostGroupTipResponse response;
-    return parley::errors::FromGrpc(tips->PostGroupTip(context.get(), tip, &response));
+    auto status = parley::errors::FromGrpc(tips->PostGroupTip(context.get(), tip, &response));
+    if (!status.ok()) return absl::StatusOr<uint64_t>(status);
+    return absl::StatusOr<uint64_t>(response.seq());
   });
 
   logic.SetNotifier([&deliverer](uint64_t sdkappid, const std::string& user,

@@ -982,6 +982,8 @@ TEST_CASE("every group endpoint answers bad input with Tencent's codes and chang
   TestCluster c;
   ImportAccounts(c, {"u1", "owner"});
   std::string real = Create(c, {{"Owner_Account", "owner"}, {"Type", "Public"}, {"Name", "Kept"}});
+  json before = Group(c, "get_group_info", {{"GroupIdList", {real}}})["GroupInfo"][0];
+  CHECK(before["NextMsgSeq"] == 2);  // the GroupCreated tip took seq 1
   json text = json::array({{{"MsgType", "TIMTextElem"}, {"MsgContent", {{"Text", "x"}}}}});
   // Each command with a body that is valid but for its GroupId ("G").
   std::vector<std::pair<std::string, json>> commands = {
@@ -1053,6 +1055,42 @@ TEST_CASE("every group endpoint answers bad input with Tencent's codes and chang
     CHECK(Code(c.Rest(endpoint, with_id(body, std::string(48, 'x')))) == 10015);
     CHECK(Code(c.Rest(endpoint, with_id(body, "tab\there"))) == 10015);
   }
+  // Over-long fields and over-limit batches.
+  auto many = [](int n) {
+    json users = json::array();
+    for (int i = 0; i < n; ++i) users.push_back("u" + std::to_string(i));
+    return users;
+  };
+  auto members = [&](int n) {
+    json list = json::array();
+    for (const auto& u : many(n)) list.push_back({{"Member_Account", u}});
+    return list;
+  };
+  CHECK(Code(Group(c, "create_group", {{"Type", "Public"}, {"Name", std::string(31, 'x')}})) == 10004);
+  CHECK(Code(Group(c, "create_group", {{"Type", "Public"}, {"Name", "x"}, {"MemberList", members(101)}})) ==
+        10005);
+  CHECK(Code(Group(c, "add_group_member", {{"GroupId", real}, {"MemberList", members(301)}})) == 10005);
+  CHECK(Code(Group(c, "forbid_send_msg",
+                   {{"GroupId", real}, {"Members_Account", many(501)}, {"MuteTime", 5}})) == 10005);
+  CHECK(Code(Group(c, "get_role_in_group", {{"GroupId", real}, {"User_Account", many(501)}})) == 10005);
+  CHECK(Code(Group(c, "get_group_info", {{"GroupIdList", std::vector<std::string>(51, real)}})) ==
+        10004);
+  CHECK(Code(Group(c, "modify_group_member_info",
+                   {{"GroupId", real}, {"Member_Account", "owner"}, {"NameCard", std::string(51, 'x')}})) ==
+        10004);
+  CHECK(Code(Group(c, "send_group_msg",
+                   {{"GroupId", real}, {"Random", 5},
+                    {"MsgBody", {{{"MsgType", "TIMTextElem"},
+                                  {"MsgContent", {{"Text", std::string(13000, 'x')}}}}}}})) == 80002);
+  CHECK(Code(Group(c, "group_msg_get_simple", {{"GroupId", real}, {"ReqMsgNumber", 21}})) == 10004);
+  json attrs = json::array();
+  for (int i = 0; i < 17; ++i) attrs.push_back({{"key", "k" + std::to_string(i)}, {"value", "v"}});
+  CHECK(Code(Group(c, "set_group_attr", {{"GroupId", real}, {"GroupAttr", attrs}})) == 10047);
+  json counters = json::array();
+  for (int i = 0; i < 21; ++i) counters.push_back({{"Key", "k" + std::to_string(i)}, {"Value", 1}});
+  CHECK(Code(Group(c, "update_group_counter",
+                   {{"GroupId", real}, {"Mode", "Set"}, {"GroupCounter", counters}})) == 10063);
+
   // get_group_info answers per group.
   json info = Group(c, "get_group_info", {{"GroupIdList", {"@TGS#NOSUCHGROUP1", "", real}}});
   REQUIRE(Code(info) == 0);
@@ -1062,6 +1100,10 @@ TEST_CASE("every group endpoint answers bad input with Tencent's codes and chang
   // Nothing changed: the one real group is as it was, with its owner alone.
   CHECK(info["GroupInfo"][2]["Name"] == "Kept");
   CHECK(info["GroupInfo"][2]["MemberNum"] == 1);
+  CHECK(info["GroupInfo"][2]["NextMsgSeq"] == before["NextMsgSeq"]);  // no message stored
+  json kept_attrs = c.Rest("group_open_attr_http_svc/get_group_attr", json{{"GroupId", real}}.dump());
+  REQUIRE(Code(kept_attrs) == 0);
+  CHECK(kept_attrs.value("GroupAttrAry", json::array()).empty());
   json apps = Group(c, "get_appid_group_list", json::object());
   CHECK(apps["TotalCount"] == 1);
 }
