@@ -364,6 +364,20 @@ TEST_CASE("Group.CallbackBeforeSendMsg allows, refuses, drops and rewrites, and 
   REQUIRE(recalls.size() == 1);
   CHECK(recalls[0].body["MsgSeqList"] == json::array({{{"MsgSeq", seq}}}));
   CHECK(recalls[0].body["Operator_Account"] == c.admin);
+  // A read receipt reports who read what, with the counts after it.
+  json asks = Group(c, "send_group_msg", {{"GroupId", id}, {"From_Account", "owner"}, {"Random", 7},
+                                          {"NeedReadReceipt", 1}, {"MsgBody", Text("read me")}});
+  REQUIRE(Code(asks) == 0);
+  REQUIRE(UserCode(UserCall(ann, "group_msg_receipt",
+                            {{"GroupId", id}, {"MsgSeqList", {{{"MsgSeq", asks["MsgSeq"]}}}}})) == 0);
+  auto receipts = receiver.WaitFor("Group.CallbackAfterReadReceipt", 1);
+  REQUIRE(receipts.size() == 1);
+  CHECK(receipts[0].body["GroupId"] == id);
+  CHECK(receipts[0].body["Operator_Account"] == "ann");
+  REQUIRE(receipts[0].body["GroupMsgReceiptList"].size() == 1);
+  CHECK(receipts[0].body["GroupMsgReceiptList"][0]["MsgSeq"] == asks["MsgSeq"]);
+  CHECK(receipts[0].body["GroupMsgReceiptList"][0]["ReadNum"] == 1);
+  CHECK(receipts[0].body["GroupMsgReceiptList"][0]["UnreadNum"] == 0);  // the sender does not count
 }
 
 TEST_CASE("a group message that cannot be stored is refused with 10002, reported by "
