@@ -18,6 +18,7 @@ inline constexpr int32_t kGroupNoPermission = 10007;
 inline constexpr int32_t kGroupNotFound = 10010;
 inline constexpr int32_t kGroupInvalidId = 10015;
 inline constexpr int32_t kGroupRefusedByCallback = 10016;
+inline constexpr int32_t kGroupAccountMissing = 10019;  // the account does not exist
 inline constexpr int32_t kGroupSenderMuted = 10017;
 inline constexpr int32_t kGroupRecallNotFound = 10030;
 inline constexpr int32_t kGroupRecallTooLate = 10031;

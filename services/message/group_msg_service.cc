@@ -764,6 +764,15 @@ absl::StatusOr<v1::ImportGroupMsgResponse> GroupMessageLogic::ImportGroupMsg(
   auto context = AdminOnly(caller, request.group_id());
   if (!context.ok()) return context.status();
   int64_t now = now_();
+  // Senders must be accounts of the app (one check for the whole list).
+  std::set<std::string> senders;
+  if (existing_) {
+    std::vector<std::string> named;
+    for (const auto& m : request.msg_list()) named.push_back(m.from_account());
+    auto found = existing_(caller.sdkappid, named);
+    if (!found.ok()) return errors::Error(kGroupInternal, "could not check the senders; retry");
+    senders = std::move(*found);
+  }
   v1::ImportGroupMsgResponse response;
   for (const auto& m : request.msg_list()) {
     auto* result = response.add_import_msg_result();
@@ -772,6 +781,10 @@ absl::StatusOr<v1::ImportGroupMsgResponse> GroupMessageLogic::ImportGroupMsg(
     if (m.send_time() == 0 || m.send_time() > now || m.from_account().empty() ||
         m.from_account().size() > 32) {
       result->set_result(kGroupInvalidParam);
+      continue;
+    }
+    if (existing_ && !senders.count(m.from_account())) {
+      result->set_result(kGroupAccountMissing);
       continue;
     }
     if (auto st = ValidateMsgBody(m.msg_body(), body_json.size() + m.cloud_custom_data().size());

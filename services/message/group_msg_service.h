@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <tuple>
 
 #include "group_context_cache.h"
@@ -45,6 +46,11 @@ class GroupMessageLogic {
   void FlushNotes();
   // Group.CallbackBeforeSendMsg, AfterSendMsg, AfterRecallMsg; none when unset.
   void SetCallbacks(callbacks::CallbackClient* callbacks) { callbacks_ = callbacks; }
+  // Which of the given accounts exist: import_group_msg's senders must. When
+  // unset every sender is taken as existing.
+  using ExistingAccounts = std::function<absl::StatusOr<std::set<std::string>>(
+      uint64_t sdkappid, const std::vector<std::string>& users)>;
+  void SetAccountChecker(ExistingAccounts existing) { existing_ = std::move(existing); }
 
 #define PARLEY_GROUP_MESSAGE_METHODS(X)                                      \
   X(SendGroup, SendGroupRequest, SendGroupResponse)                          \
@@ -108,6 +114,7 @@ class GroupMessageLogic {
   std::shared_ptr<v1::GroupService::StubInterface> groups_;
   GroupContextCache* contexts_;
   std::function<void(const std::string&)> announce_;
+  ExistingAccounts existing_;
   callbacks::CallbackClient* callbacks_ = nullptr;
   // Stored messages the group service has not been told of, per (app,
   // group, sender): the latest. Bounded by the groups and senders active

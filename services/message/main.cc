@@ -103,6 +103,9 @@ int main(int argc, char** argv) {
         return static_cast<uint32_t>(generator());
       });
   group_logic.SetCallbacks(&callbacks);
+  group_logic.SetAccountChecker([&logic](uint64_t app, const std::vector<std::string>& users) {
+    return logic.ExistingAccounts(app, users);
+  });
   group_logic.SetAnnouncer([pool = redis->get()](const std::string& message) {
     // Lost announcements are bounded by the cache's TTL.
     (void)pool->Command({"PUBLISH", parley::message::kGroupChangesChannel, message});

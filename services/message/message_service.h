@@ -59,6 +59,11 @@ class MessageLogic {
   absl::StatusOr<v1::SendFromClientsResponse> SendFromClients(
       const rpc::Caller& caller, const v1::SendFromClientsRequest& request);
   absl::StatusOr<v1::SyncResponse> Sync(const rpc::Caller& caller, const v1::SyncRequest& request);
+  // Which of `users` exist (the service's cached account check).
+  absl::StatusOr<std::set<std::string>> ExistingAccounts(uint64_t sdkappid,
+                                                         const std::vector<std::string>& users) {
+    return existence_.Existing(sdkappid, users);
+  }
   absl::StatusOr<v1::GetTimelineHeadsResponse> GetTimelineHeads(
       const rpc::Caller& caller, const v1::GetTimelineHeadsRequest& request);
   absl::StatusOr<v1::ImportC2CResponse> ImportC2C(const rpc::Caller& caller,

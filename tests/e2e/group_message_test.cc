@@ -604,10 +604,13 @@ TEST_CASE("group message edits, deletion by sender and history, imports, unread 
                          {"MsgList", {{{"From_Account", "owner"}, {"SendTime", 1600000000},
                                        {"Random", 1}, {"MsgBody", Text("old")}},
                                       {{"From_Account", "owner"}, {"SendTime", 4000000000u},
-                                       {"MsgBody", Text("future")}}}}});
+                                       {"MsgBody", Text("future")}},
+                                      {{"From_Account", "nobody"}, {"SendTime", 1600000001},
+                                       {"MsgBody", Text("ghost")}}}}});
   REQUIRE(Code(imported) == 0);
   CHECK(imported["ImportMsgResult"][0]["Result"] == 0);
   CHECK(imported["ImportMsgResult"][1]["Result"] == 10004);
+  CHECK(imported["ImportMsgResult"][2]["Result"] == 10019);  // not an account of the app
   CHECK_FALSE(ann.NextGroupEvent(300).has_value());
 
   // clear_group_msg: history up to a seq becomes placeholders.
