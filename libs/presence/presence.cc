@@ -226,6 +226,12 @@ absl::Status Presence::AddGroupGateways(uint64_t sdkappid, const std::string& gr
   return reply.ok() ? absl::OkStatus() : reply.status();
 }
 
+absl::Status Presence::RemoveGroupGateway(uint64_t sdkappid, const std::string& group_id,
+                                          const std::string& gateway_id) {
+  auto reply = pool_->Command({"SREM", GroupGatewaysKey(sdkappid, group_id), gateway_id});
+  return reply.ok() ? absl::OkStatus() : reply.status();
+}
+
 absl::StatusOr<std::vector<std::string>> Presence::GroupGateways(uint64_t sdkappid,
                                                                  const std::string& group_id) {
   auto members = pool_->Command({"SMEMBERS", GroupGatewaysKey(sdkappid, group_id)});

@@ -100,7 +100,10 @@ bool GroupRouter::Attach(uint64_t sdkappid, const std::string& user) {
     }
     route.members[user] = delivery::MsgFlagValue(s.msg_flag());
     mine.insert(s.group_id());
-    if (created) DrainLocked(route);
+    if (created) {
+      OpenedLocked(it->first, route);
+      DrainLocked(route);
+    }
   }
   return true;
 }
@@ -138,9 +141,14 @@ void GroupRouter::OnEntry(uint64_t sdkappid, const std::string& payload) {
       it->second.sdkappid = sdkappid;
       it->second.group_id = event.group_id();
       it->second.cursor = event.seq() - 1;
+      OpenedLocked(key, it->second);
     }
   }
-  if (it == routes_.end()) return;
+  if (it == routes_.end()) {
+    // Nobody here is a member: if that lasts, leave the group's set.
+    unrouted_.try_emplace(key, std::chrono::steady_clock::now());
+    return;
+  }
   Route& route = it->second;
   if (event.seq() == 0) {  // recalls, edits, online-only messages: no order to keep
     DispatchLocked(route, event);
@@ -218,23 +226,80 @@ void GroupRouter::DispatchLocked(Route& route, const v1::GroupEvent& event) {
 
 void GroupRouter::EraseRouteLocked(const std::string& key) { routes_.erase(key); }
 
+void GroupRouter::OpenedLocked(const std::string& key, Route& route) {
+  unrouted_.erase(key);
+  if (left_.erase(key) == 0) return;
+  route.rejoin = true;
+  route.catch_up = true;
+  route.gap_since = {};  // read at the next pass
+}
+
+void GroupRouter::LeaveIdleGroups(std::chrono::steady_clock::time_point now) {
+  static auto& left = metrics::Registry::Default().GetCounter(
+      "parley_gateway_group_sets_left_total",
+      "groups whose gateway set this gateway left, holding no member of them");
+  std::vector<std::pair<uint64_t, std::string>> leaving;
+  {
+    std::lock_guard lock(mu_);
+    for (auto it = unrouted_.begin(); it != unrouted_.end();) {
+      if (now - it->second < kLeaveAfter) {
+        ++it;
+        continue;
+      }
+      if (!routes_.count(it->first)) {
+        // Recorded before the removal, under the lock that opening a route
+        // takes: a route that opens from here on rejoins and catches up.
+        left_[it->first] = now;
+        auto nl = it->first.find('\n');
+        leaving.emplace_back(std::stoull(it->first.substr(0, nl)), it->first.substr(nl + 1));
+      }
+      it = unrouted_.erase(it);
+    }
+    for (auto it = left_.begin(); it != left_.end();) {
+      it = now - it->second >= kRejoinWindow ? left_.erase(it) : std::next(it);
+    }
+  }
+  for (const auto& [sdkappid, group] : leaving) {
+    if (auto st = presence_->RemoveGroupGateway(sdkappid, group, gateway_id_); !st.ok()) {
+      log::Warn("group_leave_failed", {{"group", group}, {"error", std::string(st.message())}});
+      continue;  // still in the set: its events keep coming and are dropped
+    }
+    left.Increment();
+  }
+}
+
 void GroupRouter::FillGaps(std::chrono::steady_clock::time_point now,
                            std::chrono::milliseconds wait) {
+  if (presence_ != nullptr) LeaveIdleGroups(now);
   struct Gap {
     uint64_t sdkappid;
     std::string group_id;
     uint64_t after;
+    bool rejoin;
   };
   std::vector<Gap> gaps;
   {
     std::lock_guard lock(mu_);
-    for (const auto& [key, route] : routes_) {
-      if (!route.ahead.empty() && now - route.gap_since >= wait) {
-        gaps.push_back({route.sdkappid, route.group_id, route.cursor});
+    for (auto& [key, route] : routes_) {
+      if ((!route.ahead.empty() || route.catch_up) && now - route.gap_since >= wait) {
+        gaps.push_back({route.sdkappid, route.group_id, route.cursor, route.rejoin});
+        route.rejoin = false;
       }
     }
   }
   for (const auto& gap : gaps) {
+    if (gap.rejoin && presence_ != nullptr) {
+      // Back in the set before reading: what comes after the read is pushed.
+      if (auto st = presence_->AddGroupGateway(gap.sdkappid, {gap.group_id}, gateway_id_);
+          !st.ok()) {
+        log::Warn("group_rejoin_failed",
+                  {{"group", gap.group_id}, {"error", std::string(st.message())}});
+        std::lock_guard lock(mu_);
+        auto it = routes_.find(Key(gap.sdkappid, gap.group_id));
+        if (it != routes_.end()) it->second.rejoin = true;  // the next pass tries again
+        continue;
+      }
+    }
     rpc::Caller gateway = rpc::ServiceCaller(gap.sdkappid, rpc::kGatewayIdentity);
     auto context = rpc::NewContext(&gateway, deadline_);
     v1::GetGroupRangeRequest request;
@@ -251,6 +316,9 @@ void GroupRouter::FillGaps(std::chrono::steady_clock::time_point now,
     auto it = routes_.find(Key(gap.sdkappid, gap.group_id));
     if (it == routes_.end()) continue;
     Route& route = it->second;
+    // A full page may not be all: the next pass reads on.
+    route.catch_up = range.events_size() >= static_cast<int>(request.limit());
+    if (route.catch_up) route.gap_since = {};
     bool alive = true;
     for (const auto& event : range.events()) {
       if (!alive) break;

@@ -9,8 +9,18 @@
 // from the message service. Tips change the member list as they pass, so a
 // kicked member gets the kick tip and nothing after it.
 //
+// A gateway leaves a group's gateway set when events of that group keep
+// coming (kLeaveAfter) while it holds no member of it: the last one logged
+// out, quit or was kicked. Leaving can race a route opening again (a login
+// here, or a join tip the push service routed here just before the
+// removal), so a route that opens within kRejoinWindow of leaving re-adds
+// the gateway and reads from storage what came meanwhile, before handing
+// out anything newer.
+//
 // Bounds: one route per group with a member logged in here; a route holds
-// at most kMaxAhead waiting events. Thread-safe.
+// at most kMaxAhead waiting events; the groups noticed without a route or
+// left recently are forgotten after kLeaveAfter and kRejoinWindow.
+// Thread-safe.
 #pragma once
 
 #include <chrono>
@@ -68,6 +78,8 @@ class GroupRouter {
   size_t route_count();
 
   static constexpr size_t kMaxAhead = 256;
+  static constexpr std::chrono::seconds kLeaveAfter{2};
+  static constexpr std::chrono::seconds kRejoinWindow{30};
 
  private:
   struct Route {
@@ -77,7 +89,17 @@ class GroupRouter {
     uint64_t cursor = 0;                     // last seq handed out
     std::map<uint64_t, v1::GroupEvent> ahead;
     std::chrono::steady_clock::time_point gap_since;
+    // Opened again soon after this gateway left the group's set: re-add it
+    // (rejoin), then read after the cursor from storage (catch_up).
+    bool rejoin = false;
+    bool catch_up = false;
   };
+  // A route opened at `key`: when this gateway left the group's set lately,
+  // it must rejoin and catch up. mu_ held.
+  void OpenedLocked(const std::string& key, Route& route);
+  // Leaves the sets of groups whose events came here without a route for
+  // kLeaveAfter (blocking: Redis).
+  void LeaveIdleGroups(std::chrono::steady_clock::time_point now);
   // Hands out `event` (the route's next seq, or seq 0) and applies the
   // membership change of a tip. mu_ held. Returns false when the route ended.
   bool ProcessLocked(Route& route, const v1::GroupEvent& event);
@@ -95,6 +117,10 @@ class GroupRouter {
   std::mutex mu_;
   std::map<std::string, Route> routes_;  // "<app>\n<group>"
   std::map<std::string, std::set<std::string>> user_groups_;  // "<app>\n<user>" -> groups
+  // Groups whose events came with no route here, since when.
+  std::map<std::string, std::chrono::steady_clock::time_point> unrouted_;
+  // Groups whose sets this gateway left, when.
+  std::map<std::string, std::chrono::steady_clock::time_point> left_;
 };
 
 }  // namespace parley::gateway

@@ -7,7 +7,10 @@
 #include <pqxx/pqxx>
 #include <csignal>
 #include <set>
+#include <thread>
 
+#include "parley/presence/presence.h"
+#include "parley/redis/pool.h"
 #include "support/e2e_helpers.h"
 #include "support/test_cluster.h"
 #include "support/webhook_receiver.h"
@@ -619,4 +622,76 @@ TEST_CASE("group message edits, deletion by sender and history, imports, unread 
                        {{"GroupId", id}, {"ReqMsgNumber", 1}, {"ReqMsgSeq", first}});
   CHECK(cleared["RspMsgList"][0]["IsPlaceMsg"] == 1);
   CHECK(UserCode(UserCall(ann, "clear_group_msg", {{"GroupId", id}})) == 10007);
+}
+
+TEST_CASE("a gateway with no member of a group left leaves its gateway set, and comes back when "
+          "one logs in or joins, missing nothing",
+          "[group][groupmsg][ws]") {
+  TestCluster c;
+  ImportAccounts(c, {"owner", "ann", "cat"});
+  std::string id = Group(c, "create_group", {{"Owner_Account", "owner"},
+                                              {"Type", "Public"},
+                                              {"Name", "Comings and goings"},
+                                              {"MemberList", {{{"Member_Account", "ann"}}}}})["GroupId"];
+  auto options = parley::redis::Pool::ParseAddress(RequireEnv("PARLEY_TEST_REDIS_ADDR"));
+  auto redis = parley::redis::Pool::Create(*options);
+  REQUIRE(redis.ok());
+  std::string gateway = c.setting("PARLEY_GATEWAY_ID");
+  auto in_set = [&] {
+    auto reply = (*redis)->Command(
+        {"SISMEMBER", parley::presence::GroupGatewaysKey(c.sdkappid, id), gateway});
+    return reply.ok() && reply->integer() == 1;
+  };
+  uint32_t random = 0;
+  auto send = [&](const std::string& text) {
+    json answer = Group(c, "send_group_msg", {{"GroupId", id}, {"From_Account", "owner"},
+                                              {"Random", ++random}, {"MsgBody", Text(text)}});
+    REQUIRE(Code(answer) == 0);
+    return Seq(json{{"Seq", std::to_string(answer["MsgSeq"].get<uint64_t>())}});
+  };
+  // Sends until the gateway has left the group's set (its events keep
+  // coming with nobody here to take them).
+  auto until_left = [&] {
+    for (int i = 0; i < 40 && in_set(); ++i) {
+      send("nobody here");
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+    return !in_set();
+  };
+
+  auto ann = std::make_unique<WsClient>(c.http_port);
+  LoginOk(*ann, c, "ann");
+  CHECK(in_set());
+  ann.reset();  // ann's only session ends
+  REQUIRE(until_left());
+
+  // A login brings the gateway back, and live messages reach it again.
+  ann = std::make_unique<WsClient>(c.http_port);
+  LoginOk(*ann, c, "ann");
+  CHECK(in_set());
+  uint64_t back = send("welcome back");
+  json got = NextIn(*ann, id);
+  CHECK(TextOf(got) == "welcome back");
+  CHECK(Seq(got) == back);
+  ann.reset();
+  REQUIRE(until_left());
+
+  // A join brings it back too: cat, logged in here, is added while the
+  // gateway is out of the set; the join tip and what follows reach cat,
+  // each once, in order.
+  WsClient cat(c.http_port);
+  LoginOk(cat, c, "cat");
+  REQUIRE(Code(Group(c, "add_group_member",
+                     {{"GroupId", id}, {"MemberList", {{{"Member_Account", "cat"}}}}})) == 0);
+  std::vector<uint64_t> sent;
+  for (int i = 0; i < 3; ++i) sent.push_back(send("for cat " + std::to_string(i)));
+  json tip = NextIn(cat, id);
+  CHECK(tip["Tip"]["Type"] == "MemberJoined");
+  CHECK(Seq(tip) == sent[0] - 1);
+  for (uint64_t seq : sent) {
+    json message = NextIn(cat, id);
+    CHECK(Seq(message) == seq);
+  }
+  CHECK_FALSE(cat.NextGroupEvent(500).has_value());
+  CHECK(in_set());
 }

@@ -91,16 +91,20 @@ class Presence {
   absl::Status RecordStateChange(const StateChange& change);
 
   // Group routing. A group's gateway set holds every gateway that has (or
-  // had) a session of a member; group events go once to each live one.
-  // Gateways add themselves when a member logs in there; the push service
-  // adds the gateways of members who join. Entries are never removed while
-  // the group lives (a gateway drops events for groups it no longer holds),
-  // so a set never misses a gateway that needs the event; dead gateways are
-  // skipped by their alive key. One round trip for all the groups.
+  // had, until it notices otherwise) a session of a member; group events go
+  // once to each live one. Gateways add themselves when a member logs in
+  // there; the push service adds the gateways of members who join; a gateway
+  // that keeps getting events of a group it holds no member of removes
+  // itself. Dead gateways are skipped by their alive key. One round trip for
+  // all the groups.
   absl::Status AddGroupGateway(uint64_t sdkappid, const std::vector<std::string>& group_ids,
                                const std::string& gateway_id);
   absl::Status AddGroupGateways(uint64_t sdkappid, const std::string& group_id,
                                 const std::vector<std::string>& gateway_ids);
+  // A gateway that holds no member of the group any more leaves its set
+  // (gateway/group_router.h says when that is safe).
+  absl::Status RemoveGroupGateway(uint64_t sdkappid, const std::string& group_id,
+                                  const std::string& gateway_id);
   // The live gateways of the group's set.
   absl::StatusOr<std::vector<std::string>> GroupGateways(uint64_t sdkappid,
                                                          const std::string& group_id);
