@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
+#include "message_store.h"
 #include "parley/protojson/protojson.h"
 
 namespace parley::message {
@@ -646,17 +647,8 @@ absl::Status GroupMessageStore::PinConversation(uint64_t sdkappid, const std::st
   return pool_->Run([&](pqxx::connection& c) -> absl::Status {
     pqxx::work tx(c);
     if (pinned) {
-      // The same lock and cap as one-to-one pins (MessageStore::PinConversation).
-      tx.exec_params("SELECT pg_advisory_xact_lock(hashtext($1 || '/pin/' || $2))",
-                     std::to_string(sdkappid), user);
-      auto count = tx.exec_params1(
-          "SELECT (SELECT count(*) FROM conversations WHERE sdkappid = $1 AND owner = $2"
-          "   AND pinned)"
-          " + (SELECT count(*) FROM group_member_seqs WHERE sdkappid = $1 AND user_id = $2"
-          "   AND pinned AND group_id <> $3)",
-          sdkappid, user, group);
-      if (count[0].as<int>() >= max_pinned) {
-        return absl::FailedPreconditionError("too many pinned conversations");
+      if (auto st = LockPinsUnderCap(tx, sdkappid, user, "", group, max_pinned); !st.ok()) {
+        return st;
       }
     }
     auto rows = tx.exec_params(

@@ -462,23 +462,30 @@ absl::StatusOr<std::vector<v1::SessionItem>> MessageStore::Conversations(uint64_
   });
 }
 
+absl::Status LockPinsUnderCap(pqxx::work& tx, uint64_t sdkappid, const std::string& owner,
+                              const std::string& peer, const std::string& group, int max_pinned) {
+  tx.exec_params("SELECT pg_advisory_xact_lock(hashtext($1 || '/pin/' || $2))",
+                 std::to_string(sdkappid), owner);
+  auto count = tx.exec_params1(
+      "SELECT (SELECT count(*) FROM conversations WHERE sdkappid = $1 AND owner = $2"
+      "   AND pinned AND peer <> $3)"
+      " + (SELECT count(*) FROM group_member_seqs WHERE sdkappid = $1 AND user_id = $2"
+      "   AND pinned AND group_id <> $4)",
+      sdkappid, owner, peer, group);
+  if (count[0].as<int>() >= max_pinned) {
+    return absl::FailedPreconditionError("too many pinned conversations");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status MessageStore::PinConversation(uint64_t sdkappid, const std::string& owner,
                                            const std::string& peer, bool pinned,
                                            int max_pinned) {
   return pool_->Run([&](pqxx::connection& c) {
     pqxx::work tx(c);
     if (pinned) {
-      // Serialise one owner's pins so the cap holds under concurrency.
-      tx.exec_params("SELECT pg_advisory_xact_lock(hashtext($1 || '/pin/' || $2))",
-                     std::to_string(sdkappid), owner);
-      auto count = tx.exec_params1(
-          "SELECT (SELECT count(*) FROM conversations WHERE sdkappid = $1 AND owner = $2"
-          "   AND pinned AND peer <> $3)"
-          " + (SELECT count(*) FROM group_member_seqs WHERE sdkappid = $1 AND user_id = $2"
-          "   AND pinned)",
-          sdkappid, owner, peer);
-      if (count[0].as<int>() >= max_pinned) {
-        return absl::FailedPreconditionError("too many pinned conversations");
+      if (auto st = LockPinsUnderCap(tx, sdkappid, owner, peer, "", max_pinned); !st.ok()) {
+        return st;
       }
     }
     tx.exec_params(

@@ -169,4 +169,12 @@ class MessageStore {
   pg::Pool* pool_;
 };
 
+// The pin cap, one-to-one and group conversations together: locks `owner`'s
+// pins for the transaction (so the cap holds under concurrency) and fails
+// with FAILED_PRECONDITION when `max_pinned` others are pinned already. The
+// conversation being pinned (`peer` or `group`; the other empty) is not
+// counted.
+absl::Status LockPinsUnderCap(pqxx::work& tx, uint64_t sdkappid, const std::string& owner,
+                              const std::string& peer, const std::string& group, int max_pinned);
+
 }  // namespace parley::message

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "group_msg_store.h"
+#include "message_store.h"
 #include "parley/pg/migrations.h"
 #include "support/process.h"
 #include "support/test_cluster.h"
@@ -240,4 +241,27 @@ TEST_CASE("batched appends over many groups: gapless per group, in order per sen
   CHECK(again[1]->duplicate);
   CHECK(again[1]->seq == results[0]->seq);
   CHECK(replica_a.Head(app, "g0")->first == per_group + 1);
+}
+
+TEST_CASE("one pin cap for one-to-one and group conversations together", "[integration][groupmsg]") {
+  auto pool = Pool();
+  message::GroupMessageStore groups(pool.get());
+  message::MessageStore direct(pool.get());
+  uint64_t app = testing::RandomSdkAppId();
+  for (const char* g : {"g1", "g2", "g3"}) {
+    REQUIRE(groups.Append(Tip(app, g, "GroupCreated", {"ann"}, {})).ok());
+  }
+  constexpr int kCap = 3;
+  REQUIRE(groups.PinConversation(app, "ann", "g1", true, kCap).ok());
+  REQUIRE(direct.PinConversation(app, "ann", "bob", true, kCap).ok());
+  REQUIRE(groups.PinConversation(app, "ann", "g2", true, kCap).ok());
+  // Full: neither kind may pin another; pinning one already pinned is fine.
+  CHECK(absl::IsFailedPrecondition(groups.PinConversation(app, "ann", "g3", true, kCap)));
+  CHECK(absl::IsFailedPrecondition(direct.PinConversation(app, "ann", "carl", true, kCap)));
+  CHECK(groups.PinConversation(app, "ann", "g2", true, kCap).ok());
+  CHECK(direct.PinConversation(app, "ann", "bob", true, kCap).ok());
+  // Unpinning one makes room for the other kind.
+  REQUIRE(groups.PinConversation(app, "ann", "g1", false, kCap).ok());
+  CHECK(direct.PinConversation(app, "ann", "carl", true, kCap).ok());
+  CHECK(absl::IsFailedPrecondition(groups.PinConversation(app, "ann", "g3", true, kCap)));
 }
