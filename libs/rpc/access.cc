@@ -45,7 +45,7 @@ std::vector<AccessRule> AccessRules(const std::string& service) {
                   "GetGroupStates", "MarkGroupRead", "ModifyGroupMsg", "DeleteGroupMsgBySender",
                   "ClearGroupMsg", "ImportGroupMsg", "SetUnreadMsgNum",
                   "SendGroupSystemNotification", "GroupMsgReceipt", "GetGroupMsgReceipt",
-                  "GetGroupMsgReceiptDetail"})},
+                  "GetGroupMsgReceiptDetail", "SendBroadcastMsg"})},
         {Peers({"group"}), Methods("GroupMessageService", {"PostGroupTip"})},
     };
   }
@@ -73,7 +73,8 @@ std::vector<AccessRule> AccessRules(const std::string& service) {
   if (service == "group") {
     return {
         {Peers({"gateway"}), Methods("GroupService", {"*"})},
-        {Peers({"message"}), Methods("GroupService", {"GetMemberContext", "NoteGroupMessages"})},
+        {Peers({"message"}),
+         Methods("GroupService", {"GetMemberContext", "NoteGroupMessages", "ListRooms"})},
         {Peers({"operator"}), Methods("GroupService", {"GetGroupSettings", "UpdateGroupSettings"})},
     };
   }

@@ -101,6 +101,7 @@ ClientHub::ClientHub(ClientOptions options, std::shared_ptr<v1::AuthService::Stu
     : options_(std::move(options)),
       auth_(std::move(auth)),
       messages_(std::move(messages)),
+      redis_(redis),
       sends_(messages_.get(), {.deadline = options_.rpc_deadline}),
       presence_(redis),
       stream_connection_(std::move(stream_connection)) {}
@@ -161,6 +162,12 @@ void ClientHub::SetGroupMessages(std::shared_ptr<v1::GroupMessageService::StubIn
       });
 }
 
+void ClientHub::SetGroupService(std::shared_ptr<v1::GroupService::StubInterface> stub) {
+  group_service_ = std::move(stub);
+  room_state_ = std::make_unique<liveroom::Rooms>(redis_);
+  rooms_ = std::make_unique<RoomRouter>(options_.gateway_id, &presence_, room_state_.get());
+}
+
 void ClientHub::WatchGap(const std::shared_ptr<ClientSession>& session) {
   std::lock_guard lock(gaps_mu_);
   gaps_.push_back(session);
@@ -212,12 +219,22 @@ void ClientHub::CheckQueuedHeads() {
 
 void ClientHub::WatchGaps() {
   auto last_head_check = std::chrono::steady_clock::now();
+  auto last_room_tick = last_head_check;
   while (running_) {
     std::this_thread::sleep_for(kGapWait / 3);
     if (std::chrono::steady_clock::now() - last_head_check >= kHeadCheckInterval) {
       last_head_check = std::chrono::steady_clock::now();
       CheckQueuedHeads();
       CheckLoginDeadlines(last_head_check);
+    }
+    // Room presence refreshes and counts: Redis, off this thread, one at a time.
+    if (rooms_ && std::chrono::steady_clock::now() - last_room_tick >= options_.room_tick &&
+        !ticking_rooms_.exchange(true)) {
+      last_room_tick = std::chrono::steady_clock::now();
+      RunBlocking([this] {
+        rooms_->Tick();
+        ticking_rooms_ = false;
+      });
     }
     // Group gap reads are RPCs: off this thread, which also watches the
     // sessions' gaps and login deadlines, and one pass at a time.
@@ -322,7 +339,13 @@ void ClientHub::Dispatch(const presence::StreamEntry& entry) {
     return;
   }
   if (entry.type == "group") {
-    if (groups_) groups_->OnEntry(entry.sdkappid, entry.payload);
+    v1::GroupEvent event;
+    if (!event.ParseFromString(entry.payload)) return;
+    if (event.live_room()) {
+      if (rooms_) rooms_->OnEvent(entry.sdkappid, event);
+    } else if (groups_) {
+      groups_->OnEvent(entry.sdkappid, std::move(event));
+    }
     return;
   }
   if (entry.type != "events") return;
@@ -562,6 +585,10 @@ void ClientSession::OnMessage(std::string data, bool binary) {
     case v1::ClientFrame::kGroupRead:
     case v1::ClientFrame::kGroupRanges:
       return HandleGroupFrame(frame);
+    case v1::ClientFrame::kRoomJoin:
+      return HandleRoomJoin(frame.id(), frame.room_join().group_id());
+    case v1::ClientFrame::kRoomQuit:
+      return HandleRoomQuit(frame.id(), frame.room_quit().group_id());
     case v1::ClientFrame::BODY_NOT_SET:  // answered above
       return;
   }
@@ -594,6 +621,166 @@ void ClientSession::OnGroupEvent(GroupEventFrame& frame) {
   std::lock_guard lock(mu_);
   if (state_ != State::kLive) return;
   connection_->Send(frame.Encoded(binary_), binary_);
+}
+
+void ClientSession::OnRoomEvent(GroupEventFrame& frame) {
+  std::lock_guard lock(mu_);
+  if (state_ != State::kLive || room_ != frame.event().group_id()) return;
+  connection_->Send(frame.Encoded(binary_), binary_);
+}
+
+void ClientSession::OnRoomCount(const std::string& group_id, uint32_t count) {
+  v1::ServerFrame frame;
+  {
+    std::lock_guard lock(mu_);
+    if (state_ != State::kLive || room_ != group_id) return;
+  }
+  frame.mutable_room_count()->set_group_id(group_id);
+  frame.mutable_room_count()->set_online_member_num(count);
+  SendFrame(frame);
+}
+
+void ClientSession::OnRoomLeft(const std::string& group_id, const std::string& reason) {
+  {
+    std::lock_guard lock(mu_);
+    if (state_ != State::kLive || room_ != group_id) return;
+    room_.clear();
+  }
+  if (reason != "banned" && reason != "dismissed") LeaveRoomLater(group_id, "Kicked");
+  v1::ServerFrame frame;
+  frame.mutable_room_left()->set_group_id(group_id);
+  frame.mutable_room_left()->set_reason(reason);
+  SendFrame(frame);
+}
+
+void ClientSession::LeaveRoomLater(const std::string& group_id, const std::string& reason) {
+  hub_->RunBlocking([self = shared_from_this(), group_id, reason] {
+    if (self->hub_->rooms()) {
+      self->hub_->rooms()->Leave(self->sdkappid_, group_id, self->user_id_, self->session_id_);
+    }
+    if (auto* groups = self->hub_->group_service()) {
+      rpc::Caller caller{self->sdkappid_, self->user_id_, false, self->platform_, self->client_ip_};
+      auto call = rpc::NewAsyncCall<v1::RoomMemberRequest, v1::GroupEmpty>(
+          &caller, self->hub_->options().rpc_deadline);
+      call->request.set_group_id(group_id);
+      call->request.set_reason(reason);
+      groups->async()->LeaveRoom(call->context.get(), &call->request, &call->response,
+                                 [call](grpc::Status) {});  // callbacks only: best effort
+    }
+  });
+}
+
+void ClientSession::HandleRoomJoin(const std::string& id, const std::string& group_id) {
+  auto* groups = hub_->group_service();
+  if (groups == nullptr || hub_->rooms() == nullptr) {
+    return SendError(id, kUnknownRequest, "live rooms are not served here");
+  }
+  if (group_id.empty() || group_id.size() > 96) {
+    return SendError(id, 10015, "groupId is missing or invalid");
+  }
+  rpc::Caller caller;
+  {
+    std::lock_guard lock(mu_);
+    if (state_ != State::kLive) return SendError(id, kNotLoggedIn, "log in first");
+    if (room_busy_) {
+      return SendError(id, kTooFast, "a room_join or room_quit of this session is in flight", 100);
+    }
+    room_busy_ = true;
+    caller = {sdkappid_, user_id_, false, platform_, client_ip_};
+  }
+  auto call = rpc::NewAsyncCall<v1::RoomMemberRequest, v1::EnterRoomResponse>(
+      &caller, hub_->options().rpc_deadline);
+  call->request.set_group_id(group_id);
+  groups->async()->EnterRoom(
+      call->context.get(), &call->request, &call->response,
+      [self = shared_from_this(), call, id, group_id](grpc::Status status) {
+        if (!status.ok()) {
+          absl::Status error = errors::FromGrpc(status);
+          {
+            std::lock_guard lock(self->mu_);
+            self->room_busy_ = false;
+          }
+          return self->SendError(id, errors::TencentCode(error, kInternal),
+                                 std::string(error.message()));
+        }
+        // Redis: off the gRPC callback thread.
+        self->hub_->RunBlocking([self, call, id, group_id] {
+          std::string previous;
+          {
+            std::lock_guard lock(self->mu_);
+            if (self->state_ != State::kLive) {
+              self->room_busy_ = false;
+              return;
+            }
+            previous = self->room_;
+          }
+          // A session is in one room: the one it was in is left first.
+          if (!previous.empty() && previous != group_id) {
+            self->hub_->rooms()->Leave(self->sdkappid_, previous, self->user_id_,
+                                       self->session_id_);
+          }
+          {
+            std::lock_guard lock(self->mu_);
+            self->room_ = group_id;  // events from here on reach the session
+          }
+          auto count = self->hub_->rooms()->Enter(self->sdkappid_, group_id, self->user_id_,
+                                                  self->session_id_, self->weak_from_this());
+          v1::ServerFrame frame;
+          frame.set_id(id);
+          if (!count.ok()) {
+            {
+              std::lock_guard lock(self->mu_);
+              self->room_.clear();
+              self->room_busy_ = false;
+            }
+            if (!previous.empty() && previous != group_id) self->LeaveRoomLater(previous, "JoinedOther");
+            return self->SendError(id, kInternal, "the room could not be entered; retry");
+          }
+          auto* joined = frame.mutable_room_joined();
+          joined->set_group_id(group_id);
+          joined->set_online_member_num(*count);
+          if (!previous.empty() && previous != group_id) {
+            joined->set_left_group_id(previous);
+            self->LeaveRoomLater(previous, "JoinedOther");
+          }
+          if (call->response.room_recent_count() > 0) {
+            auto recent = self->hub_->room_state()->Recent(
+                self->sdkappid_, group_id, call->response.room_recent_count(),
+                std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count());
+            if (recent.ok()) {
+              for (const auto& bytes : *recent) {
+                if (!joined->add_recent()->ParseFromString(bytes)) joined->mutable_recent()->RemoveLast();
+              }
+            }
+          }
+          {
+            std::lock_guard lock(self->mu_);
+            self->room_busy_ = false;
+          }
+          self->SendFrame(frame);
+        });
+      });
+}
+
+void ClientSession::HandleRoomQuit(const std::string& id, const std::string& group_id) {
+  {
+    std::lock_guard lock(mu_);
+    if (state_ != State::kLive) return SendError(id, kNotLoggedIn, "log in first");
+    if (room_busy_) {
+      return SendError(id, kTooFast, "a room_join or room_quit of this session is in flight", 100);
+    }
+    if (group_id.empty() || room_ != group_id) {
+      return SendError(id, 10007, "this session is not in that room");
+    }
+    room_.clear();
+  }
+  LeaveRoomLater(group_id, "Quit");
+  v1::ServerFrame ack;
+  ack.set_id(id);
+  ack.mutable_ack();
+  SendFrame(ack);
 }
 
 void ClientSession::HandleApi(const std::string& id, const v1::ApiCall& call) {
@@ -1032,6 +1219,12 @@ void ClientSession::OnClose(bool timed_out) {
     }
   }
   if (!registered) return;
+  std::string room;
+  {
+    std::lock_guard lock(mu_);
+    room.swap(room_);
+  }
+  if (!room.empty()) LeaveRoomLater(room, "LinkClose");
   hub_->Unregister(*this);
   int64_t now = NowMillis();
   hub_->RunBlocking([self = shared_from_this(), action, reason, now] {

@@ -36,6 +36,9 @@
 #include "parley/v1/message.grpc.pb.h"
 #include "parley/v1/push.pb.h"
 #include "group_router.h"
+#include "parley/liveroom/liveroom.h"
+#include "parley/v1/group.grpc.pb.h"
+#include "room_router.h"
 #include "rest_api.h"
 #include "send_batcher.h"
 
@@ -48,6 +51,9 @@ struct ClientOptions {
   std::chrono::milliseconds rpc_deadline{3000};
   // A connection that has not logged in by then is closed (close code 4001).
   std::chrono::milliseconds login_deadline{10000};
+  // How often rooms' presence is refreshed and changed online counts are
+  // pushed (room_count frames).
+  std::chrono::milliseconds room_tick{5000};
 };
 
 // WebSocket close codes the gateway sends (docs/protocol.md).
@@ -99,6 +105,11 @@ class ClientHub {
   void SetGroupMessages(std::shared_ptr<v1::GroupMessageService::StubInterface> stub);
   v1::GroupMessageService::StubInterface* group_messages() { return group_messages_.get(); }
   GroupRouter* groups() { return groups_.get(); }
+  // AVChatRooms (room_join, room_quit); without it, none (tests).
+  void SetGroupService(std::shared_ptr<v1::GroupService::StubInterface> stub);
+  v1::GroupService::StubInterface* group_service() { return group_service_.get(); }
+  RoomRouter* rooms() { return rooms_.get(); }
+  liveroom::Rooms* room_state() { return room_state_.get(); }
   SendBatcher& sends() { return sends_; }
   presence::Presence& presence() { return presence_; }
   void Register(const std::shared_ptr<ClientSession>& session);
@@ -134,6 +145,11 @@ class ClientHub {
   std::shared_ptr<v1::GroupMessageService::StubInterface> group_messages_;
   std::unique_ptr<GroupRouter> groups_;
   std::atomic<bool> filling_group_gaps_{false};  // a FillGaps pass is queued or running
+  std::shared_ptr<v1::GroupService::StubInterface> group_service_;
+  std::unique_ptr<liveroom::Rooms> room_state_;
+  std::unique_ptr<RoomRouter> rooms_;
+  std::atomic<bool> ticking_rooms_{false};  // a room Tick is queued or running
+  redis::Pool* redis_;
   SendBatcher sends_;
   presence::Presence presence_;
   redis::PoolOptions stream_connection_;
@@ -155,7 +171,9 @@ class ClientHub {
   boost::asio::thread_pool blocking_{2};
 };
 
-class ClientSession : public http::WsHandler, public std::enable_shared_from_this<ClientSession> {
+class ClientSession : public http::WsHandler,
+                      public RoomMember,
+                      public std::enable_shared_from_this<ClientSession> {
  public:
   ClientSession(ClientHub* hub, std::shared_ptr<http::WsConnection> connection,
                 std::string client_ip);
@@ -167,6 +185,10 @@ class ClientSession : public http::WsHandler, public std::enable_shared_from_thi
   void OnEvent(EventFrame& frame);
   // An event of one of the user's groups, in the group's seq order (any thread).
   void OnGroupEvent(GroupEventFrame& frame);
+  // RoomMember: the session's AVChatRoom (any thread).
+  void OnRoomEvent(GroupEventFrame& frame) override;
+  void OnRoomCount(const std::string& group_id, uint32_t count) override;
+  void OnRoomLeft(const std::string& group_id, const std::string& reason) override;
   // Ends the session with a kick frame.
   void Kick(const std::string& reason);
   // Closes the connection unless it logged in (the hub's login deadline).
@@ -195,6 +217,12 @@ class ClientSession : public http::WsHandler, public std::enable_shared_from_thi
   using GroupSendJob = std::function<void(std::function<void()> done)>;
   bool QueueGroupSend(const std::string& id, GroupSendJob job);
   void DispatchNextGroupSend();
+  // room_join and room_quit frames: one at a time per session.
+  void HandleRoomJoin(const std::string& id, const std::string& group_id);
+  void HandleRoomQuit(const std::string& id, const std::string& group_id);
+  // Leaves `group_id` in Redis and tells the group service (exit and
+  // member-state callbacks); off the caller's thread.
+  void LeaveRoomLater(const std::string& group_id, const std::string& reason);
   // group_states, group_range and group_read frames.
   void HandleGroupFrame(const v1::ClientFrame& frame);
   void CompleteLogin(const std::string& id, const v1::LoginRequest& login,
@@ -250,6 +278,10 @@ class ClientSession : public http::WsHandler, public std::enable_shared_from_thi
   bool send_in_flight_ = false;
   std::list<GroupSendJob> group_send_queue_;
   bool group_send_in_flight_ = false;
+  // The AVChatRoom this session is in ("" none), and whether a room_join
+  // or room_quit is being handled.
+  std::string room_;
+  bool room_busy_ = false;
   // Sends per second this session may make (the app's setting, at login).
   int64_t sends_per_second_ = 50;
   ratelimit::TokenBucket send_bucket_;

@@ -123,11 +123,15 @@ void GroupRouter::Detach(uint64_t sdkappid, const std::string& user) {
 }
 
 void GroupRouter::OnEntry(uint64_t sdkappid, const std::string& payload) {
+  v1::GroupEvent event;
+  if (!event.ParseFromString(payload)) return;
+  OnEvent(sdkappid, std::move(event));
+}
+
+void GroupRouter::OnEvent(uint64_t sdkappid, v1::GroupEvent event) {
   static auto& dropped = metrics::Registry::Default().GetCounter(
       "parley_gateway_group_events_dropped_total",
       "group events that came after their route ended or far behind");
-  v1::GroupEvent event;
-  if (!event.ParseFromString(payload)) return;
   std::lock_guard lock(mu_);
   std::string key = Key(sdkappid, event.group_id());
   auto it = routes_.find(key);

@@ -72,6 +72,8 @@ class GroupRouter {
   void Detach(uint64_t sdkappid, const std::string& user);
   // A "group" entry of this gateway's stream.
   void OnEntry(uint64_t sdkappid, const std::string& payload);
+  // The same, parsed.
+  void OnEvent(uint64_t sdkappid, v1::GroupEvent event);
   // Reads from storage the gaps that waited longer than `wait` (blocking).
   void FillGaps(std::chrono::steady_clock::time_point now, std::chrono::milliseconds wait);
 

@@ -60,6 +60,7 @@ int main(int argc, char** argv) {
   std::string group_target = "127.0.0.1:7057";
   int heartbeat_seconds = 30;
   int login_timeout_seconds = 10;
+  int room_tick_ms = 5000;
   int max_unauthenticated_per_ip = 500;
   int max_unauthenticated = 10000;
   int http_threads = 2;
@@ -81,6 +82,8 @@ int main(int argc, char** argv) {
   config.Add("group-target", "PARLEY_GROUP_TARGET", &group_target, "group service address");
   config.Add("heartbeat-seconds", "PARLEY_WS_HEARTBEAT_SECONDS", &heartbeat_seconds,
              "client heartbeat interval; 3x silence ends a session");
+  config.Add("room-tick-ms", "PARLEY_ROOM_TICK_MS", &room_tick_ms,
+             "how often AVChatRoom presence is refreshed and changed online counts are pushed");
   config.Add("login-timeout-seconds", "PARLEY_WS_LOGIN_TIMEOUT_SECONDS", &login_timeout_seconds,
              "a WebSocket that has not logged in by then is closed (close code 4001)");
   config.Add("max-unauthenticated-per-ip", "PARLEY_HTTP_MAX_UNAUTHENTICATED_PER_IP",
@@ -124,9 +127,11 @@ int main(int argc, char** argv) {
   client_options.heartbeat_interval_seconds = static_cast<uint32_t>(heartbeat_seconds);
   client_options.rpc_deadline = std::chrono::milliseconds(rpc_timeout_ms);
   client_options.login_deadline = std::chrono::seconds(login_timeout_seconds);
+  client_options.room_tick = std::chrono::milliseconds(std::clamp(room_tick_ms, 100, 60000));
   parley::gateway::ClientHub hub(client_options, backends.auth, backends.message, redis->get(),
                                  *stream_connection);
   hub.SetGroupMessages(backends.group_message);
+  hub.SetGroupService(backends.group);
   parley::gateway::RestApi rest(backends.auth, rest_options);
   // REST frequency limits per app and command, shared through Redis.
   parley::ratelimit::SharedLimiter limiter(redis->get(), "parley:rl:");

@@ -158,7 +158,25 @@ void RegisterRoutes(RestApi& api, const Backends& backends) {
                      GroupCounterResponse);
   PARLEY_GROUP_ROUTE("delete_group_counter", DeleteGroupCounter, GroupCounterKeysRequest,
                      GroupEmpty);
+  // AVChatRoom (live rooms).
+  PARLEY_GROUP_ROUTE("get_online_member_num", GetOnlineMemberNum, GroupIdRequest,
+                     GetOnlineMemberNumResponse);
+  PARLEY_GROUP_ROUTE("ban_group_member", BanGroupMember, BanGroupMemberRequest, GroupEmpty);
+  PARLEY_GROUP_ROUTE("unban_group_member", UnbanGroupMember, UnbanGroupMemberRequest, GroupEmpty);
+  PARLEY_GROUP_ROUTE("get_group_ban_member", GetGroupBanMember, GetGroupBanMemberRequest,
+                     GetGroupBanMemberResponse);
 #undef PARLEY_GROUP_ROUTE
+  // AVChatRoom extras: app admins only.
+  api.AddService("group_open_avchatroom_http_svc", {10007, 10011, 10004, 10002});
+#define PARLEY_ROOM_ROUTE(command, Method, Req, Resp) \
+  PARLEY_ROUTE("group_open_avchatroom_http_svc", command, grp, Method, Req, Resp)
+  PARLEY_ROOM_ROUTE("get_members", GetRoomMembers, GetRoomMembersRequest, GetRoomMembersResponse);
+  PARLEY_ROOM_ROUTE("modify_user_info", ModifyRoomUserInfo, ModifyRoomUserInfoRequest, GroupEmpty);
+  PARLEY_ROOM_ROUTE("modify_admin", ModifyRoomAdmin, ModifyRoomAdminRequest, GroupEmpty);
+  PARLEY_ROOM_ROUTE("get_admin_list", GetRoomAdminList, GroupIdRequest, GetRoomAdminListResponse);
+  PARLEY_ROOM_ROUTE("check_members", CheckRoomMembers, CheckRoomMembersRequest,
+                    CheckRoomMembersResponse);
+#undef PARLEY_ROOM_ROUTE
   // Group messages: the message service.
   const auto& gmsg = backends.group_message;
   PARLEY_ROUTE("group_open_http_svc", "send_group_msg", gmsg, SendGroup, SendGroupRequest,
@@ -177,6 +195,8 @@ void RegisterRoutes(RestApi& api, const Backends& backends) {
                SetUnreadMsgNumRequest, GroupMessageEmpty);
   PARLEY_ROUTE("group_open_http_svc", "send_group_system_notification", gmsg,
                SendGroupSystemNotification, SystemNotificationRequest, GroupMessageEmpty);
+  PARLEY_ROUTE("group_open_http_svc", "send_broadcast_msg", gmsg, SendBroadcastMsg,
+               BroadcastMsgRequest, BroadcastMsgResponse);
   PARLEY_ROUTE("group_open_http_svc", "group_msg_receipt", gmsg, GroupMsgReceipt,
                GroupMsgReceiptRequest, GroupMessageEmpty);
   PARLEY_ROUTE("group_open_http_svc", "get_group_msg_receipt", gmsg, GetGroupMsgReceipt,

@@ -325,4 +325,21 @@ absl::Status ApplyCustomData(const std::vector<std::string>& declared,
   return absl::OkStatus();
 }
 
+absl::Status CheckRoomSettings(uint32_t rate, uint32_t recent) {
+  if (rate > kMaxRoomMsgRate) {
+    return errors::Error(kInvalidParam, absl::StrCat("room_msg_rate_limit may be at most ",
+                                                     kMaxRoomMsgRate));
+  }
+  if (recent > kMaxRoomRecent) {
+    return errors::Error(kInvalidParam,
+                         absl::StrCat("room_recent_count may be at most ", kMaxRoomRecent));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> BanUntil(int64_t now, uint32_t duration) {
+  if (duration == 0) return errors::Error(kInvalidParam, "Duration must be at least 1 second");
+  return now + static_cast<int64_t>(duration);
+}
+
 }  // namespace parley::group

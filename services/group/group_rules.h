@@ -12,7 +12,13 @@
 #include <string>
 #include <string_view>
 
+#include <nlohmann/json.hpp>
+
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "parley/accounts/accounts.h"
+#include "parley/errors/errors.h"
 
 namespace parley::group {
 
@@ -56,6 +62,17 @@ inline constexpr size_t kMaxFaceUrlBytes = 100;
 inline constexpr size_t kMaxNameCardBytes = 50;
 inline constexpr uint32_t kPermanentMute = 4294967295u;
 inline constexpr size_t kMaxMuteAccounts = 500;      // forbid_send_msg
+// AVChatRoom (live rooms).
+inline constexpr size_t kMaxRoomAdmins = 5;          // modify_admin (Tencent's limit)
+inline constexpr size_t kMaxBanAccounts = 500;       // ban_group_member / unban_group_member
+inline constexpr size_t kMaxBanPage = 1000;          // get_group_ban_member Limit
+inline constexpr size_t kMaxRoomMembersPage = 1000;  // get_members
+inline constexpr size_t kMaxMarkAccounts = 500;      // modify_user_info MemberList
+inline constexpr size_t kMaxMarksPerMember = 10;
+inline constexpr size_t kMaxCheckMembers = 500;      // check_members
+inline constexpr uint32_t kDefaultRoomMsgRate = 40;  // messages per room per second
+inline constexpr uint32_t kMaxRoomMsgRate = 1000;
+inline constexpr uint32_t kMaxRoomRecent = 20;
 inline constexpr size_t kMaxAttrs = 16;
 inline constexpr size_t kMaxAttrKeyBytes = 32;
 inline constexpr size_t kMaxAttrValueBytes = 4000;
@@ -166,5 +183,37 @@ bool MayMute(GroupType type, const Actor& actor, Role target);
 bool MaySetRole(GroupType type, const Actor& actor);  // owner (or app admin) only
 bool MayDisband(GroupType type, const Actor& actor);
 bool MayInvite(GroupType type, const Actor& actor, std::string_view invite_option);
+
+// Distinct account IDs in request order; 10004 for an invalid one.
+template <class Ids>
+absl::StatusOr<std::vector<std::string>> Accounts(const Ids& ids, size_t max, const char* field) {
+  if (static_cast<size_t>(ids.size()) > max) {
+    return errors::Error(kTooManyAccounts, absl::StrCat(field, " holds more than ", max,
+                                                        " accounts"));
+  }
+  std::vector<std::string> out;
+  for (const auto& id : ids) {
+    if (!accounts::ValidUserId(id)) {
+      return errors::Error(kInvalidParam, absl::StrCat(field, " holds an invalid UserID"));
+    }
+    if (std::find(out.begin(), out.end(), id) == out.end()) out.push_back(id);
+  }
+  return out;
+}
+
+inline nlohmann::json AccountList(const std::vector<std::string>& users) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& u : users) list.push_back({{"Member_Account", u}});
+  return list;
+}
+
+// The room message rate an app's setting means (0: the default).
+inline uint32_t RoomMsgRate(uint32_t configured) {
+  return configured == 0 ? kDefaultRoomMsgRate : configured;
+}
+// 10004 unless 0 <= rate <= kMaxRoomMsgRate and recent <= kMaxRoomRecent.
+absl::Status CheckRoomSettings(uint32_t rate, uint32_t recent);
+// When a ban of `duration` seconds from `now` ends (10004 for 0).
+absl::StatusOr<int64_t> BanUntil(int64_t now, uint32_t duration);
 
 }  // namespace parley::group

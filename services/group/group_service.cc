@@ -1,4 +1,5 @@
 #include "group_service.h"
+#include "room_store.h"
 
 #include <algorithm>
 #include <map>
@@ -109,29 +110,6 @@ void AddMemberData(pqxx::work& tx, uint64_t app, const std::string& group,
   }
 }
 
-// Distinct account IDs in request order; 10004 for an invalid one.
-absl::StatusOr<std::vector<std::string>> Accounts(
-    const google::protobuf::RepeatedPtrField<std::string>& ids, size_t max, const char* field) {
-  if (static_cast<size_t>(ids.size()) > max) {
-    return errors::Error(kTooManyAccounts, absl::StrCat(field, " holds more than ", max,
-                                                        " accounts"));
-  }
-  std::vector<std::string> out;
-  for (const auto& id : ids) {
-    if (!accounts::ValidUserId(id)) {
-      return errors::Error(kInvalidParam, absl::StrCat(field, " holds an invalid UserID"));
-    }
-    if (std::find(out.begin(), out.end(), id) == out.end()) out.push_back(id);
-  }
-  return out;
-}
-
-nlohmann::json AccountList(const std::vector<std::string>& users) {
-  nlohmann::json list = nlohmann::json::array();
-  for (const auto& u : users) list.push_back({{"Member_Account", u}});
-  return list;
-}
-
 // The fields every Group.* callback about one group starts with.
 nlohmann::json GroupEvent(const GroupRow& g, const rpc::Caller& caller) {
   return {{"GroupId", g.group_id}, {"Type", GroupTypeName(g.type)},
@@ -142,34 +120,6 @@ nlohmann::json GroupEvent(const GroupRow& g, const rpc::Caller& caller) {
 
 GroupLogic::GroupLogic(pg::Pool* pool, ExistingAccounts existing, Clock now, Random random)
     : pool_(pool), existing_(std::move(existing)), now_(std::move(now)), random_(std::move(random)) {}
-
-template <class T>
-absl::StatusOr<T> GroupLogic::Transact(const std::function<absl::StatusOr<T>(pqxx::work&)>& fn) {
-  absl::StatusOr<T> result = absl::InternalError("not run");
-  absl::Status st = pool_->Run([&](pqxx::connection& c) {
-    pqxx::work tx(c);
-    result = fn(tx);
-    if (!result.ok()) return result.status();  // rolled back: bad input changes nothing
-    tx.commit();
-    return absl::OkStatus();
-  });
-  if (st.ok()) return result;
-  if (errors::TencentCode(st, 0) != 0) return st;
-  log::Error("group_store_failed", {{"error", std::string(st.message())}});
-  return errors::Error(kInternal, "group storage failed; retry");
-}
-
-template <class T>
-absl::StatusOr<T> GroupLogic::Change(
-    const rpc::Caller& caller, const std::function<absl::StatusOr<T>(pqxx::work&, Events&)>& fn) {
-  Events events;
-  auto result = Transact<T>([&](pqxx::work& tx) {
-    events.clear();  // a retried transaction starts over
-    return fn(tx, events);
-  });
-  if (result.ok()) Emit(caller, events);
-  return result;
-}
 
 absl::StatusOr<std::set<std::string>> GroupLogic::Existing(uint64_t app,
                                                            const std::vector<std::string>& users) {
@@ -306,8 +256,11 @@ absl::StatusOr<v1::CreateGroupResponse> GroupLogic::Create(const rpc::Caller& ca
     return errors::Error(kInvalidParam,
                          "Type must be Private, Public, ChatRoom, AVChatRoom or Community");
   }
-  if (*type == GroupType::kAVChatRoom) {
-    return errors::Error(kInvalidParam, "AVChatRoom groups are not served by this version");
+  bool room = *type == GroupType::kAVChatRoom;
+  if (room && request.member_list_size() > 0) {
+    return errors::Error(kInvalidParam,
+                         "an AVChatRoom takes no MemberList: members enter it over the client "
+                         "protocol (room_join)");
   }
   if (request.support_topic()) {
     return errors::Error(kInvalidParam, "Community topics are not served by this version");
@@ -316,7 +269,7 @@ absl::StatusOr<v1::CreateGroupResponse> GroupLogic::Create(const rpc::Caller& ca
   Profile profile{request.name(), request.introduction(), request.notification(),
                   request.face_url()};
   if (auto st = CheckProfile(profile); !st.ok()) return st;
-  if (request.max_member_count() > rules.max_members) {
+  if (!room && request.max_member_count() > rules.max_members) {
     return errors::Error(kInvalidParam, absl::StrCat("MaxMemberCount may be at most ",
                                                      rules.max_members, " for this type"));
   }
@@ -368,8 +321,11 @@ absl::StatusOr<v1::CreateGroupResponse> GroupLogic::Create(const rpc::Caller& ca
     accounts.push_back(m.member_account());
     members.push_back({m.member_account(), role, now});
   }
-  uint32_t max_members = request.max_member_count() ? request.max_member_count() : rules.max_members;
-  if (members.size() > max_members) {
+  // An AVChatRoom has no member cap (0).
+  uint32_t max_members = room                         ? 0
+                         : request.max_member_count() ? request.max_member_count()
+                                                      : rules.max_members;
+  if (!room && members.size() > max_members) {
     return errors::Error(kGroupFull, "more initial members than MaxMemberCount");
   }
   auto existing = Existing(caller.sdkappid, accounts);
@@ -502,6 +458,15 @@ absl::StatusOr<v1::GetGroupInfoResponse> GroupLogic::GetGroupInfo(
             continue;
           }
           FillBase(*group, filter.group_base_info_filter(), info);
+          if (group->type == GroupType::kAVChatRoom && rooms_ != nullptr &&
+              Wanted(filter.group_base_info_filter(), "MemberNum")) {
+            // A room's members are those online in it.
+            auto online = rooms_->Count(caller.sdkappid, id,
+                                        std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            std::chrono::system_clock::now().time_since_epoch())
+                                            .count());
+            info->set_member_num(online.ok() ? static_cast<uint32_t>(*online) : 0);
+          }
           if (Wanted(filter.group_base_info_filter(), "Appid")) info->set_appid(caller.sdkappid);
           // Custom fields: all without a filter, else the keys asked for.
           if (!request.has_response_filter() || filter.app_defined_data_filter_group_size() > 0) {
@@ -623,7 +588,8 @@ absl::StatusOr<v1::GroupEmpty> GroupLogic::ModifyGroupBaseInfo(
 
 absl::StatusOr<v1::GroupEmpty> GroupLogic::DestroyGroup(const rpc::Caller& caller,
                                                         const v1::GroupIdRequest& request) {
-  return Change<v1::GroupEmpty>(caller, [&](pqxx::work& tx, Events& events) -> absl::StatusOr<v1::GroupEmpty> {
+  bool room = false;
+  auto done = Change<v1::GroupEmpty>(caller, [&](pqxx::work& tx, Events& events) -> absl::StatusOr<v1::GroupEmpty> {
     Actor actor;
     auto group = Load(tx, caller, request.group_id(), true, &actor);
     if (!group.ok()) return group.status();
@@ -636,6 +602,7 @@ absl::StatusOr<v1::GroupEmpty> GroupLogic::DestroyGroup(const rpc::Caller& calle
       members.push_back(m.user_id);
     }
     store::DeleteGroup(tx, caller.sdkappid, group->group_id);
+    room = group->type == GroupType::kAVChatRoom;
     events.Tip(*group, "GroupDismissed", caller.identifier, {});
     events.emplace_back("Group.CallbackAfterGroupDestroyed",
                         nlohmann::json{{"GroupId", group->group_id},
@@ -645,6 +612,11 @@ absl::StatusOr<v1::GroupEmpty> GroupLogic::DestroyGroup(const rpc::Caller& calle
                                        {"MemberList", AccountList(members)}});
     return v1::GroupEmpty();
   });
+  if (done.ok() && room && rooms_ != nullptr &&
+      !rooms_->Forget(caller.sdkappid, request.group_id()).ok()) {
+    log::Warn("room_forget_failed", {{"group", request.group_id()}});
+  }
+  return done;
 }
 
 absl::StatusOr<v1::GroupEmpty> GroupLogic::ChangeGroupOwner(
@@ -867,6 +839,10 @@ absl::StatusOr<v1::GroupEmpty> GroupLogic::DeleteGroupMember(
     Actor actor;
     auto group = Load(tx, caller, request.group_id(), true, &actor);
     if (!group.ok()) return group.status();
+    if (group->type == GroupType::kAVChatRoom) {
+      return errors::Error(kInvalidParam,
+                           "AVChatRoom members are not removed: ban them (ban_group_member)");
+    }
     std::vector<std::string> leaving;
     for (const auto& m : store::Members(tx, caller.sdkappid, group->group_id, *users, now_())) {
       if (!MayKick(group->type, actor, m.role)) {
@@ -933,6 +909,11 @@ absl::StatusOr<v1::GetGroupMemberInfoResponse> GroupLogic::GetGroupMemberInfo(
         Actor actor;
         auto group = Load(tx, caller, request.group_id(), false, &actor);
         if (!group.ok()) return group.status();
+        if (group->type == GroupType::kAVChatRoom) {
+          return errors::Error(kNoPermission,
+                               "an AVChatRoom keeps no member list: use "
+                               "group_open_avchatroom_http_svc/get_members");
+        }
         // Communities page with the Next cursor (an offset here), others with Offset.
         uint32_t offset = request.offset();
         if (group->type == GroupType::kCommunity && !request.next().empty()) {
@@ -1112,6 +1093,14 @@ absl::StatusOr<v1::GroupEmpty> GroupLogic::ForbidSendMsg(const rpc::Caller& call
       return errors::Error(kNoPermission, "this group type has no muting");
     }
     auto members = store::Members(tx, caller.sdkappid, group->group_id, *users, now);
+    if (group->type == GroupType::kAVChatRoom) {
+      // A room's members have no rows: anyone may be muted, as a member.
+      for (const auto& u : *users) {
+        bool has_row = std::any_of(members.begin(), members.end(),
+                                   [&](const MemberRow& m) { return m.user_id == u; });
+        if (!has_row) members.push_back({u, Role::kMember, now});
+      }
+    }
     for (const auto& m : members) {
       if (!MayMute(group->type, actor, m.role)) {
         return errors::Error(kNoPermission,
@@ -1139,7 +1128,8 @@ absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> GroupLogic::ActiveM
     Actor actor;
     auto group = Load(tx, caller, group_id, false, &actor);
     if (!group.ok()) return group.status();
-    return store::Mutes(tx, caller.sdkappid, group->group_id, now_());
+    return store::Mutes(tx, caller.sdkappid, group->group_id, now_(),
+                        group->type != GroupType::kAVChatRoom);
   });
 }
 
@@ -1412,6 +1402,14 @@ absl::StatusOr<v1::MemberContext> GroupLogic::GetMemberContext(
     context.set_group_type(static_cast<int32_t>(group->type));
     context.set_mute_all(group->mute_all);
     context.set_activated(group->activated);
+    if (group->type == GroupType::kAVChatRoom) {
+      auto fields = store::GetAppFields(tx, caller.sdkappid);
+      context.set_room_msg_rate_limit(RoomMsgRate(fields.room_msg_rate_limit));
+      context.set_room_recent_count(fields.room_recent_count);
+      // Room members have no rows; their mutes are kept all the same.
+      context.set_mute_until(
+          store::MuteOf(tx, caller.sdkappid, group->group_id, request.user_id(), now_()));
+    }
     if (!request.user_id().empty()) {
       auto self = store::Members(tx, caller.sdkappid, group->group_id, {request.user_id()}, now_());
       if (!self.empty()) {
@@ -1492,6 +1490,10 @@ absl::StatusOr<v1::ApplyJoinGroupResponse> GroupLogic::ApplyJoinGroup(
       caller, [&](pqxx::work& tx, Events& events) -> absl::StatusOr<v1::ApplyJoinGroupResponse> {
         auto group = store::Group(tx, caller.sdkappid, request.group_id(), true);
         if (!group) return errors::Error(kNoSuchGroup, "the group does not exist");
+        if (group->type == GroupType::kAVChatRoom) {
+          return errors::Error(kNoPermission,
+                               "an AVChatRoom is entered over the client protocol (room_join)");
+        }
         if (!store::Members(tx, caller.sdkappid, group->group_id, {caller.identifier}, now_())
                  .empty()) {
           return errors::Error(kAlreadyMember, "already a member");
@@ -1589,6 +1591,8 @@ absl::StatusOr<v1::GroupSettings> GroupLogic::GetGroupSettings(uint64_t sdkappid
     out.set_sdkappid(sdkappid);
     for (const auto& k : fields.group_keys) out.add_group_data_keys(k);
     for (const auto& k : fields.member_keys) out.add_member_data_keys(k);
+    out.set_room_msg_rate_limit(fields.room_msg_rate_limit);
+    out.set_room_recent_count(fields.room_recent_count);
     return out;
   });
 }
@@ -1596,7 +1600,13 @@ absl::StatusOr<v1::GroupSettings> GroupLogic::GetGroupSettings(uint64_t sdkappid
 absl::StatusOr<v1::GroupSettings> GroupLogic::UpdateGroupSettings(const v1::GroupSettings& update) {
   if (update.sdkappid() == 0) return errors::Error(kInvalidParam, "sdkappid is required");
   store::AppFields fields{{update.group_data_keys().begin(), update.group_data_keys().end()},
-                          {update.member_data_keys().begin(), update.member_data_keys().end()}};
+                          {update.member_data_keys().begin(), update.member_data_keys().end()},
+                          update.room_msg_rate_limit(),
+                          update.room_recent_count()};
+  if (auto st = CheckRoomSettings(update.room_msg_rate_limit(), update.room_recent_count());
+      !st.ok()) {
+    return st;
+  }
   if (auto st = CheckDeclaredKeys(fields.group_keys, kMaxGroupDataKeys, "group_data_keys");
       !st.ok()) {
     return st;

@@ -9,6 +9,9 @@
 #pragma once
 
 #include <functional>
+#include <map>
+#include <mutex>
+#include <tuple>
 #include <set>
 #include <string>
 #include <vector>
@@ -18,6 +21,9 @@
 #include "absl/status/statusor.h"
 #include "group_store.h"
 #include "parley/callbacks/callbacks.h"
+#include "parley/liveroom/liveroom.h"
+#include "parley/errors/errors.h"
+#include "parley/log/log.h"
 #include "parley/pg/pool.h"
 #include "parley/rpc/caller.h"
 #include "parley/rpc/serve.h"
@@ -87,7 +93,19 @@ class GroupLogic {
   X(GetJoinRequests, GroupIdRequest, GetJoinRequestsResponse)                          \
   X(HandleJoinRequest, HandleJoinRequestRequest, GroupEmpty)                           \
   X(GetMemberContext, MemberContextRequest, MemberContext)                             \
-  X(NoteGroupMessages, NoteGroupMessagesRequest, GroupEmpty)
+  X(NoteGroupMessages, NoteGroupMessagesRequest, GroupEmpty)                           \
+  X(EnterRoom, RoomMemberRequest, EnterRoomResponse)                                   \
+  X(LeaveRoom, RoomMemberRequest, GroupEmpty)                                          \
+  X(GetOnlineMemberNum, GroupIdRequest, GetOnlineMemberNumResponse)                    \
+  X(BanGroupMember, BanGroupMemberRequest, GroupEmpty)                                 \
+  X(UnbanGroupMember, UnbanGroupMemberRequest, GroupEmpty)                             \
+  X(GetGroupBanMember, GetGroupBanMemberRequest, GetGroupBanMemberResponse)            \
+  X(GetRoomMembers, GetRoomMembersRequest, GetRoomMembersResponse)                     \
+  X(ModifyRoomUserInfo, ModifyRoomUserInfoRequest, GroupEmpty)                         \
+  X(ModifyRoomAdmin, ModifyRoomAdminRequest, GroupEmpty)                               \
+  X(GetRoomAdminList, GroupIdRequest, GetRoomAdminListResponse)                        \
+  X(CheckRoomMembers, CheckRoomMembersRequest, CheckRoomMembersResponse)               \
+  X(ListRooms, ListRoomsRequest, ListRoomsResponse)
   PARLEY_GROUP_METHODS(PARLEY_GROUP_METHOD)
 #undef PARLEY_GROUP_METHOD
 
@@ -98,6 +116,14 @@ class GroupLogic {
 
   // Third-party callbacks (Group.*); none when unset.
   void SetCallbacks(callbacks::CallbackClient* callbacks) { callbacks_ = callbacks; }
+  // AVChatRoom presence (Redis); without it rooms have no online members.
+  void SetRooms(liveroom::Rooms* rooms) { rooms_ = rooms; }
+  // Sends the room join, exit and member-state callbacks gathered since the
+  // last flush, one per room, kind and up to kRoomEventBatch members
+  // (Tencent batches Group.CallbackOnMemberStateChange too). Production
+  // calls it every second.
+  void FlushRoomEvents();
+  static constexpr size_t kRoomEventBatch = 500;
 
  private:
   // create_group, and import_group (no callbacks, CreateTime kept, active).
@@ -155,7 +181,19 @@ class GroupLogic {
   absl::StatusOr<std::set<std::string>> Existing(uint64_t app,
                                                  const std::vector<std::string>& users);
 
+  // A room's member changes waiting for FlushRoomEvents: (app, room,
+  // command, detail) -> members. `detail` is the EventType or ExitType.
+  void QueueRoomEvent(uint64_t app, const std::string& room, const char* command,
+                      const std::string& detail, const std::string& user);
+  // An AVChatRoom the caller may manage (owner, room admin or app admin).
+  absl::StatusOr<GroupRow> LoadRoom(pqxx::work& tx, const rpc::Caller& caller,
+                                    const std::string& id, bool lock, Actor* actor = nullptr);
+
   callbacks::CallbackClient* callbacks_ = nullptr;
+  liveroom::Rooms* rooms_ = nullptr;
+  std::mutex room_events_mu_;
+  std::map<std::tuple<uint64_t, std::string, std::string, std::string>, std::vector<std::string>>
+      room_events_;
   TipPoster post_tip_;
   UserNotifier notify_;
   pg::Pool* pool_;
@@ -163,6 +201,35 @@ class GroupLogic {
   Clock now_;
   Random random_;
 };
+
+// Defined here so every file of the service's logic can use them.
+template <class T>
+inline absl::StatusOr<T> GroupLogic::Transact(const std::function<absl::StatusOr<T>(pqxx::work&)>& fn) {
+  absl::StatusOr<T> result = absl::InternalError("not run");
+  absl::Status st = pool_->Run([&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    result = fn(tx);
+    if (!result.ok()) return result.status();  // rolled back: bad input changes nothing
+    tx.commit();
+    return absl::OkStatus();
+  });
+  if (st.ok()) return result;
+  if (errors::TencentCode(st, 0) != 0) return st;
+  log::Error("group_store_failed", {{"error", std::string(st.message())}});
+  return errors::Error(kInternal, "group storage failed; retry");
+}
+
+template <class T>
+inline absl::StatusOr<T> GroupLogic::Change(
+    const rpc::Caller& caller, const std::function<absl::StatusOr<T>(pqxx::work&, Events&)>& fn) {
+  Events events;
+  auto result = Transact<T>([&](pqxx::work& tx) {
+    events.clear();  // a retried transaction starts over
+    return fn(tx, events);
+  });
+  if (result.ok()) Emit(caller, events);
+  return result;
+}
 
 class GroupGrpcService final : public v1::GroupService::Service {
  public:

@@ -215,12 +215,14 @@ void SetMute(pqxx::work& tx, uint64_t app, const std::string& id, const std::str
 }
 
 std::vector<std::pair<std::string, int64_t>> Mutes(pqxx::work& tx, uint64_t app,
-                                                   const std::string& id, int64_t now) {
+                                                   const std::string& id, int64_t now,
+                                                   bool members_only) {
   auto rows = tx.exec_params(
-      "SELECT u.user_id, u.mute_until FROM group_mutes u JOIN group_members m"
+      "SELECT u.user_id, u.mute_until FROM group_mutes u LEFT JOIN group_members m"
       " ON m.sdkappid = u.sdkappid AND m.group_id = u.group_id AND m.user_id = u.user_id"
-      " WHERE u.sdkappid = $1 AND u.group_id = $2 AND u.mute_until > $3 ORDER BY m.serial",
-      app, id, now);
+      " WHERE u.sdkappid = $1 AND u.group_id = $2 AND u.mute_until > $3"
+      " AND (m.user_id IS NOT NULL OR NOT $4) ORDER BY m.serial NULLS LAST, u.user_id",
+      app, id, now, members_only);
   std::vector<std::pair<std::string, int64_t>> out;
   for (const auto& row : rows) out.emplace_back(row[0].as<std::string>(), row[1].as<int64_t>());
   return out;
@@ -428,19 +430,26 @@ std::string JsonOf(const CustomData& data) {
 AppFields GetAppFields(pqxx::work& tx, uint64_t app) {
   AppFields fields;
   auto rows = tx.exec_params(
-      "SELECT group_keys, member_keys FROM group_app_fields WHERE sdkappid = $1", app);
+      "SELECT group_keys, member_keys, room_msg_rate_limit, room_recent_count"
+      " FROM group_app_fields WHERE sdkappid = $1",
+      app);
   if (rows.empty()) return fields;
   fields.group_keys = pg::TextList(rows[0][0]);
   fields.member_keys = pg::TextList(rows[0][1]);
+  fields.room_msg_rate_limit = rows[0][2].as<uint32_t>();
+  fields.room_recent_count = rows[0][3].as<uint32_t>();
   return fields;
 }
 
 void PutAppFields(pqxx::work& tx, uint64_t app, const AppFields& fields) {
   tx.exec_params(
-      "INSERT INTO group_app_fields (sdkappid, group_keys, member_keys)"
-      " VALUES ($1, $2::text[], $3::text[]) ON CONFLICT (sdkappid)"
-      " DO UPDATE SET group_keys = EXCLUDED.group_keys, member_keys = EXCLUDED.member_keys",
-      app, pg::TextArray(fields.group_keys), pg::TextArray(fields.member_keys));
+      "INSERT INTO group_app_fields (sdkappid, group_keys, member_keys, room_msg_rate_limit,"
+      " room_recent_count) VALUES ($1, $2::text[], $3::text[], $4, $5) ON CONFLICT (sdkappid)"
+      " DO UPDATE SET group_keys = EXCLUDED.group_keys, member_keys = EXCLUDED.member_keys,"
+      " room_msg_rate_limit = EXCLUDED.room_msg_rate_limit,"
+      " room_recent_count = EXCLUDED.room_recent_count",
+      app, pg::TextArray(fields.group_keys), pg::TextArray(fields.member_keys),
+      fields.room_msg_rate_limit, fields.room_recent_count);
 }
 
 CustomData GroupData(pqxx::work& tx, uint64_t app, const std::string& id) {

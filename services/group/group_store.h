@@ -82,6 +82,8 @@ void SetMute(pqxx::work& tx, uint64_t app, const std::string& id, const std::str
 // The custom-field keys an app declared (none until it declares some).
 struct AppFields {
   std::vector<std::string> group_keys, member_keys;
+  uint32_t room_msg_rate_limit = 0;  // 0: the default
+  uint32_t room_recent_count = 0;
 };
 AppFields GetAppFields(pqxx::work& tx, uint64_t app);
 void PutAppFields(pqxx::work& tx, uint64_t app, const AppFields& fields);
@@ -120,8 +122,11 @@ struct MessageNote {
 void NoteMessages(pqxx::work& tx, uint64_t app, const std::vector<MessageNote>& notes);
 
 // Active mutes (until after `now`) of current members.
+// Running mutes, in join order; `members_only` leaves out those of users
+// who are not members (an AVChatRoom's members have no rows: false).
 std::vector<std::pair<std::string, int64_t>> Mutes(pqxx::work& tx, uint64_t app,
-                                                   const std::string& id, int64_t now);
+                                                   const std::string& id, int64_t now,
+                                                   bool members_only = true);
 
 Attrs GetAttrs(pqxx::work& tx, uint64_t app, const std::string& id);
 void PutAttrs(pqxx::work& tx, uint64_t app, const std::string& id, const Attrs& attrs);

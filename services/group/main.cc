@@ -1,6 +1,8 @@
 // parley-group: groups, their members and roles.
 #include <chrono>
+#include <atomic>
 #include <mutex>
+#include <thread>
 #include <random>
 
 #include "group_service.h"
@@ -95,6 +97,17 @@ int main(int argc, char** argv) {
     deliverer.Enqueue(sdkappid, user, event);
   });
 
+  parley::liveroom::Rooms rooms(redis->get());
+  logic.SetRooms(&rooms);
+  // Room join, exit and member-state callbacks go out batched, once a second.
+  std::atomic<bool> flushing{true};
+  std::thread room_events([&] {
+    while (flushing.load()) {
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      logic.FlushRoomEvents();
+    }
+  });
+
   parley::group::GroupGrpcService service(&logic);
   parley::rpc::ServerRunner runner(
       {"group", grpc_addr, metrics_addr, std::chrono::milliseconds(common.drain_ms)});
@@ -104,5 +117,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   runner.Wait();
+  flushing = false;
+  room_events.join();
+  logic.FlushRoomEvents();
   return 0;
 }

@@ -1,8 +1,11 @@
 #include "group_msg_rules.h"
 
+#include "absl/strings/str_cat.h"
+
 #include <algorithm>
 
 #include "parley/errors/errors.h"
+#include "validation.h"
 
 namespace parley::message {
 namespace {
@@ -93,6 +96,28 @@ bool CountsUnread(const v1::SendGroupRequest& request) {
   if (request.to_account_size() > 0) return false;
   return std::none_of(request.send_msg_control().begin(), request.send_msg_control().end(),
                       [](const std::string& c) { return c == "NoUnread"; });
+}
+
+char RoomPriorityClass(const std::string& priority) {
+  if (priority == "High") return 'h';
+  if (priority == "Low") return 'l';
+  return 'n';
+}
+
+absl::Status NotForRooms(int32_t group_type, int32_t code, const char* what) {
+  if (group_type != kTypeRoom) return absl::OkStatus();
+  return errors::Error(code, absl::StrCat("an AVChatRoom stores no messages: ", what,
+                                          " does not apply"));
+}
+
+// A message body: ValidateMsgBody's verdict with the group codes (80002 too
+// long, 10004 anything else).
+absl::Status CheckGroupBody(const google::protobuf::ListValue& body, const std::string& body_json,
+                            const std::string& cloud_custom_data) {
+  auto st = ValidateMsgBody(body, body_json.size() + cloud_custom_data.size());
+  if (st.ok()) return st;
+  int32_t code = errors::TencentCode(st) == kBodyTooLong ? kBodyTooLong : kGroupInvalidParam;
+  return errors::Error(code, st.message());
 }
 
 }  // namespace parley::message

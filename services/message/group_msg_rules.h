@@ -24,12 +24,17 @@ inline constexpr int32_t kGroupRecallNotFound = 10030;
 inline constexpr int32_t kGroupRecallTooLate = 10031;
 inline constexpr int32_t kGroupNotRecallable = 10032;
 inline constexpr int32_t kGroupTooManyAts = 10053;
+inline constexpr int32_t kGroupTypeNoRecall = 10033;   // the group type can't recall
+inline constexpr int32_t kGroupRoomNoDelete = 10035;   // AVChatRoom messages can't be deleted
+inline constexpr int32_t kGroupNoRoaming = 10044;      // the group type keeps no history
+inline constexpr int32_t kBodyTooLong = 80002;
 
 // group_rules.h's values, as the group service sends them.
 inline constexpr int32_t kTypeWork = 1;
 inline constexpr int32_t kTypePublic = 2;
 inline constexpr int32_t kTypeMeeting = 3;
 inline constexpr int32_t kTypeCommunity = 4;
+inline constexpr int32_t kTypeRoom = 5;  // AVChatRoom
 inline constexpr int32_t kRoleMember = 0;
 inline constexpr int32_t kRoleAdmin = 1;
 inline constexpr int32_t kRoleOwner = 2;
@@ -45,6 +50,11 @@ inline constexpr uint32_t kMaxRangePage = 200;    // GetGroupRange
 // most 30 accounts: 10053), To_Account, SendMsgControl and
 // ForbidCallbackControl values. 10004 otherwise.
 absl::Status CheckGroupSend(const v1::SendGroupRequest& request);
+
+// A message body: ValidateMsgBody's verdict with the group codes (80002 too
+// long, 10004 anything else).
+absl::Status CheckGroupBody(const google::protobuf::ListValue& body, const std::string& body_json,
+                            const std::string& cloud_custom_data);
 
 // Whether a sender is silenced: muted until after `now`, or every member
 // muted and the sender neither owner nor admin.
@@ -65,5 +75,13 @@ absl::Status MayRecall(bool is_admin, int32_t caller_role, const std::string& ca
 std::string MsgFlagName(int32_t flag);
 // Whether a message with these SendMsgControl values counts as unread.
 bool CountsUnread(const v1::SendGroupRequest& request);
+
+// An AVChatRoom's frequency-control class of a MsgPriority: 'h' (High),
+// 'n' (Normal, and the default) or 'l' (Low).
+char RoomPriorityClass(const std::string& priority);
+
+// 10044 (or `code`) for an AVChatRoom: it stores nothing, so history,
+// recalls, edits, receipts and deletes have nothing to work on.
+absl::Status NotForRooms(int32_t group_type, int32_t code, const char* what);
 
 }  // namespace parley::message

@@ -22,7 +22,6 @@ constexpr char kAfterRecall[] = "Group.CallbackAfterRecallMsg";
 constexpr char kSendMsgException[] = "Group.CallbackSendMsgException";
 constexpr char kBotOnGroupMessage[] = "Bot.OnGroupMessage";
 constexpr size_t kMaxGroupIdBytes = 96;
-constexpr int32_t kBodyTooLong = 80002;
 constexpr int32_t kCallbackFailed = 80003;
 
 const char* TypeName(int32_t type) {
@@ -33,16 +32,6 @@ const char* TypeName(int32_t type) {
     case kTypeCommunity: return "Community";
     default: return "AVChatRoom";
   }
-}
-
-// A message body: ValidateMsgBody's verdict with the group codes (80002 too
-// long, 10004 anything else).
-absl::Status CheckBody(const google::protobuf::ListValue& body, const std::string& body_json,
-                       const std::string& cloud_custom_data) {
-  auto st = ValidateMsgBody(body, body_json.size() + cloud_custom_data.size());
-  if (st.ok()) return st;
-  int32_t code = errors::TencentCode(st) == kBodyTooLong ? kBodyTooLong : kGroupInvalidParam;
-  return errors::Error(code, st.message());
 }
 
 // 10004 unless `account` is a user ID (1 to 32 bytes).
@@ -121,6 +110,7 @@ absl::StatusOr<v1::MemberContext> GroupMessageLogic::Reader(const rpc::Caller& c
                                                             uint64_t* first_seq) {
   auto context = Context(caller.sdkappid, group, caller.is_admin ? "" : caller.identifier);
   if (!context.ok()) return context.status();
+  if (auto st = NotForRooms(context->group_type(), kGroupNoRoaming, "reading history"); !st.ok()) return st;
   *first_seq = 1;
   if (caller.is_admin) return context;
   if (!context->member()) {
@@ -227,6 +217,26 @@ void GroupMessageLogic::Deliver(uint64_t sdkappid, const v1::GroupEvent& event) 
   deliverer_->EnqueueGroup(sdkappid, std::move(delivery));
 }
 
+v1::GroupEvent GroupMessageLogic::MessageEvent(const v1::SendGroupRequest& request, int64_t now) {
+  v1::GroupEvent event;
+  event.set_group_id(request.group_id());
+  event.set_kind(v1::GroupEvent::KIND_MESSAGE);
+  event.set_event_time(static_cast<uint32_t>(now));
+  auto* m = event.mutable_message();
+  m->set_group_id(request.group_id());
+  m->set_from_account(request.from_account());
+  m->set_msg_random(request.random());
+  m->set_msg_time_stamp(static_cast<uint32_t>(now));
+  m->set_msg_priority(request.msg_priority().empty() ? "Normal" : request.msg_priority());
+  *m->mutable_msg_body() = request.msg_body();
+  m->set_cloud_custom_data(request.cloud_custom_data());
+  *m->mutable_group_at_info() = request.group_at_info();
+  *m->mutable_to_account() = request.to_account();
+  m->set_need_read_receipt(request.need_read_receipt() ? 1 : 0);
+  m->set_client_msg_id(request.client_msg_id());
+  return event;
+}
+
 absl::StatusOr<v1::SendGroupResponse> GroupMessageLogic::SendGroup(
     const rpc::Caller& caller, const v1::SendGroupRequest& original) {
   static auto& stored = metrics::Registry::Default().GetCounter(
@@ -251,11 +261,12 @@ absl::StatusOr<v1::SendGroupResponse> GroupMessageLogic::SendGroup(
     request.set_random(random_());
   }
   std::string body_json = ListJson(request.msg_body());
-  if (auto st = CheckBody(request.msg_body(), body_json, request.cloud_custom_data()); !st.ok()) {
+  if (auto st = CheckGroupBody(request.msg_body(), body_json, request.cloud_custom_data()); !st.ok()) {
     return st;
   }
   auto context = Context(caller.sdkappid, request.group_id(), request.from_account());
   if (!context.ok()) return context.status();
+  if (context->group_type() == kTypeRoom) return SendRoom(caller, *context, request, now_());
   bool admin_as_self = caller.is_admin && request.from_account() == caller.identifier;
   if (!context->member() && !admin_as_self) {
     return errors::Error(kGroupNoPermission, caller.is_admin
@@ -275,22 +286,8 @@ absl::StatusOr<v1::SendGroupResponse> GroupMessageLogic::SendGroup(
     response.set_msg_drop_reason("CallbackDropped");
     return response;
   }
-  v1::GroupEvent event;
-  event.set_group_id(request.group_id());
-  event.set_kind(v1::GroupEvent::KIND_MESSAGE);
-  event.set_event_time(static_cast<uint32_t>(now));
+  v1::GroupEvent event = MessageEvent(request, now);
   auto* m = event.mutable_message();
-  m->set_group_id(request.group_id());
-  m->set_from_account(request.from_account());
-  m->set_msg_random(request.random());
-  m->set_msg_time_stamp(static_cast<uint32_t>(now));
-  m->set_msg_priority(request.msg_priority().empty() ? "Normal" : request.msg_priority());
-  *m->mutable_msg_body() = request.msg_body();
-  m->set_cloud_custom_data(request.cloud_custom_data());
-  *m->mutable_group_at_info() = request.group_at_info();
-  *m->mutable_to_account() = request.to_account();
-  m->set_need_read_receipt(request.need_read_receipt() ? 1 : 0);
-  m->set_client_msg_id(request.client_msg_id());
   if (request.online_only_flag() == 1) {
     // Online only: pushed with seq 0, never stored.
     response.set_msg_drop_reason("OnlineOnly");
@@ -505,6 +502,7 @@ absl::StatusOr<v1::RecallGroupResponse> GroupMessageLogic::RecallGroup(
   auto context = Context(caller.sdkappid, request.group_id(),
                          caller.is_admin ? "" : caller.identifier);
   if (!context.ok()) return context.status();
+  if (auto st = NotForRooms(context->group_type(), kGroupTypeNoRecall, "recall"); !st.ok()) return st;
   if (!caller.is_admin && !context->member()) {
     return errors::Error(kGroupNoPermission, "you are not a member of this group");
   }
@@ -607,6 +605,13 @@ absl::StatusOr<v1::MarkGroupReadResponse> GroupMessageLogic::MarkGroupRead(
 absl::StatusOr<uint64_t> GroupMessageLogic::StoreTip(uint64_t sdkappid, const std::string& group,
                                                      int32_t type, const v1::GroupTip& tip,
                                                      const std::vector<std::string>& to_accounts) {
+  if (type == kTypeRoom) {
+    // A room stores nothing: its tips (and notifications, to everyone) go
+    // to the sessions in it, with seq 0.
+    if (announce_) announce_(GroupContextCache::Announcement(sdkappid, group));
+    DeliverRoomTip(sdkappid, group, tip, now_());
+    return 0;
+  }
   auto change = delivery::MembershipOf(tip);
   GroupAppend append;
   append.sdkappid = sdkappid;
@@ -686,11 +691,12 @@ absl::StatusOr<v1::GroupMessageEmpty> GroupMessageLogic::ModifyGroupMsg(
     const rpc::Caller& caller, const v1::ModifyGroupMsgRequest& request) {
   if (request.msg_seq() == 0) return errors::Error(kGroupInvalidParam, "MsgSeq is missing");
   std::string body_json = ListJson(request.msg_body());
-  if (auto st = CheckBody(request.msg_body(), body_json, request.cloud_custom_data()); !st.ok()) {
+  if (auto st = CheckGroupBody(request.msg_body(), body_json, request.cloud_custom_data()); !st.ok()) {
     return st;
   }
   auto context = Context(caller.sdkappid, request.group_id(), caller.is_admin ? "" : caller.identifier);
   if (!context.ok()) return context.status();
+  if (auto st = NotForRooms(context->group_type(), kGroupNoRoaming, "editing a message"); !st.ok()) return st;
   if (!caller.is_admin && !context->member()) {
     return errors::Error(kGroupNoPermission, "you are not a member of this group");
   }
@@ -731,6 +737,7 @@ absl::StatusOr<v1::GroupMessageEmpty> GroupMessageLogic::DeleteGroupMsgBySender(
   if (auto st = CheckAccount(request.sender_account(), "Sender_Account"); !st.ok()) return st;
   auto context = AdminOnly(caller, request.group_id());
   if (!context.ok()) return context.status();
+  if (auto st = NotForRooms(context->group_type(), kGroupRoomNoDelete, "deleting messages"); !st.ok()) return st;
   auto seqs = store_->RecallBySender(caller.sdkappid, request.group_id(), request.sender_account(),
                                      1000);
   if (!seqs.ok()) return seqs.status();
@@ -749,6 +756,7 @@ absl::StatusOr<v1::GroupMessageEmpty> GroupMessageLogic::ClearGroupMsg(
     const rpc::Caller& caller, const v1::ClearGroupMsgRequest& request) {
   auto context = AdminOnly(caller, request.group_id());
   if (!context.ok()) return context.status();
+  if (auto st = NotForRooms(context->group_type(), kGroupRoomNoDelete, "clearing messages"); !st.ok()) return st;
   if (auto st = store_->Clear(caller.sdkappid, request.group_id(), request.msg_seq()); !st.ok()) {
     return st;
   }
@@ -763,6 +771,7 @@ absl::StatusOr<v1::ImportGroupMsgResponse> GroupMessageLogic::ImportGroupMsg(
   }
   auto context = AdminOnly(caller, request.group_id());
   if (!context.ok()) return context.status();
+  if (auto st = NotForRooms(context->group_type(), kGroupNoPermission, "importing messages"); !st.ok()) return st;
   int64_t now = now_();
   // Senders must be accounts of the app (one check for the whole list).
   std::set<std::string> senders;
@@ -817,6 +826,7 @@ absl::StatusOr<v1::GroupMessageEmpty> GroupMessageLogic::SetUnreadMsgNum(
   if (auto st = CheckAccount(request.member_account(), "Member_Account"); !st.ok()) return st;
   auto context = AdminOnly(caller, request.group_id());
   if (!context.ok()) return context.status();
+  if (auto st = NotForRooms(context->group_type(), kGroupNoRoaming, "an unread count"); !st.ok()) return st;
   auto st = store_->SetUnread(caller.sdkappid, request.group_id(), request.member_account(),
                               request.unread_msg_num());
   if (absl::IsNotFound(st)) return errors::Error(kGroupNoPermission, "the account is not a member");
@@ -839,6 +849,11 @@ absl::StatusOr<v1::GroupMessageEmpty> GroupMessageLogic::SendGroupSystemNotifica
   }
   auto context = AdminOnly(caller, request.group_id());
   if (!context.ok()) return context.status();
+  if (context->group_type() == kTypeRoom && request.to_members_account_size() > 0) {
+    return errors::Error(kGroupInvalidParam,
+                         "an AVChatRoom's notifications go to every member: leave "
+                         "ToMembers_Account empty");
+  }
   v1::GroupTip tip;
   tip.set_type("SystemNotification");
   tip.set_operator_account(caller.identifier);
@@ -868,6 +883,7 @@ absl::StatusOr<v1::GroupMessageEmpty> GroupMessageLogic::GroupMsgReceipt(
   }
   auto context = Context(caller.sdkappid, request.group_id(), reader);
   if (!context.ok()) return context.status();
+  if (auto st = NotForRooms(context->group_type(), kGroupNoRoaming, "a read receipt"); !st.ok()) return st;
   if (!context->member()) return errors::Error(kGroupNoPermission, "the reader is not a member");
   auto added = store_->AddReceipts(caller.sdkappid, request.group_id(), reader,
                                    SeqsOf(request.msg_seq_list()), now_());

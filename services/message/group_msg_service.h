@@ -20,6 +20,7 @@
 #include "parley/batching/batcher.h"
 #include "parley/callbacks/callbacks.h"
 #include "parley/delivery/deliverer.h"
+#include "parley/liveroom/liveroom.h"
 #include "parley/rpc/caller.h"
 #include "parley/rpc/serve.h"
 #include "parley/v1/group.grpc.pb.h"
@@ -51,6 +52,9 @@ class GroupMessageLogic {
   using ExistingAccounts = std::function<absl::StatusOr<std::set<std::string>>(
       uint64_t sdkappid, const std::vector<std::string>& users)>;
   void SetAccountChecker(ExistingAccounts existing) { existing_ = std::move(existing); }
+  // AVChatRoom presence, frequency control and last messages (Redis);
+  // without it room sends are refused (10002).
+  void SetRooms(liveroom::Rooms* rooms) { rooms_ = rooms; }
 
 #define PARLEY_GROUP_MESSAGE_METHODS(X)                                      \
   X(SendGroup, SendGroupRequest, SendGroupResponse)                          \
@@ -69,7 +73,8 @@ class GroupMessageLogic {
   X(SendGroupSystemNotification, SystemNotificationRequest, GroupMessageEmpty) \
   X(GroupMsgReceipt, GroupMsgReceiptRequest, GroupMessageEmpty)              \
   X(GetGroupMsgReceipt, GetGroupMsgReceiptRequest, GetGroupMsgReceiptResponse) \
-  X(GetGroupMsgReceiptDetail, GetGroupMsgReceiptDetailRequest, GetGroupMsgReceiptDetailResponse)
+  X(GetGroupMsgReceiptDetail, GetGroupMsgReceiptDetailRequest, GetGroupMsgReceiptDetailResponse) \
+  X(SendBroadcastMsg, BroadcastMsgRequest, BroadcastMsgResponse)
 #define PARLEY_GROUP_MESSAGE_METHOD(Method, Req, Resp) \
   absl::StatusOr<v1::Resp> Method(const rpc::Caller& caller, const v1::Req& request);
   PARLEY_GROUP_MESSAGE_METHODS(PARLEY_GROUP_MESSAGE_METHOD)
@@ -97,6 +102,16 @@ class GroupMessageLogic {
   absl::StatusOr<uint64_t> StoreTip(uint64_t sdkappid, const std::string& group, int32_t type,
                                     const v1::GroupTip& tip,
                                     const std::vector<std::string>& to_accounts);
+  // An AVChatRoom send (room_msg_service.cc): frequency control, then
+  // online delivery to the sessions in the room; nothing is stored.
+  absl::StatusOr<v1::SendGroupResponse> SendRoom(const rpc::Caller& caller,
+                                                 const v1::MemberContext& context,
+                                                 v1::SendGroupRequest request, int64_t now);
+  // An AVChatRoom tip or notification: delivered online, never stored (seq 0).
+  void DeliverRoomTip(uint64_t sdkappid, const std::string& group, const v1::GroupTip& tip,
+                      int64_t now);
+  // A send's message as a GroupEvent (seq 0 until stored).
+  static v1::GroupEvent MessageEvent(const v1::SendGroupRequest& request, int64_t now);
   // For the app's commands: 10007 unless the caller is an app admin, then
   // the group's context (10010 for none).
   absl::StatusOr<v1::MemberContext> AdminOnly(const rpc::Caller& caller, const std::string& group);
@@ -116,6 +131,7 @@ class GroupMessageLogic {
   std::function<void(const std::string&)> announce_;
   ExistingAccounts existing_;
   callbacks::CallbackClient* callbacks_ = nullptr;
+  liveroom::Rooms* rooms_ = nullptr;
   // Stored messages the group service has not been told of, per (app,
   // group, sender): the latest. Bounded by the groups and senders active
   // between two flushes.

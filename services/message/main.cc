@@ -103,6 +103,8 @@ int main(int argc, char** argv) {
         return static_cast<uint32_t>(generator());
       });
   group_logic.SetCallbacks(&callbacks);
+  parley::liveroom::Rooms rooms(redis->get());
+  group_logic.SetRooms(&rooms);
   group_logic.SetAccountChecker([&logic](uint64_t app, const std::vector<std::string>& users) {
     return logic.ExistingAccounts(app, users);
   });
