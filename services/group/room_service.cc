@@ -128,17 +128,27 @@ absl::StatusOr<v1::GroupEmpty> GroupLogic::LeaveRoom(const rpc::Caller& caller,
 
 absl::StatusOr<v1::GetOnlineMemberNumResponse> GroupLogic::GetOnlineMemberNum(
     const rpc::Caller& caller, const v1::GroupIdRequest& request) {
+  if (!WellFormedGroupId(request.group_id())) {
+    return errors::Error(kInvalidGroupId, "GroupId is missing or invalid");
+  }
   auto room = Transact<GroupRow>([&](pqxx::work& tx) -> absl::StatusOr<GroupRow> {
-    Actor actor;
-    auto group = Load(tx, caller, request.group_id(), false, &actor);
-    if (group.ok() && group->type != GroupType::kAVChatRoom) {
+    auto group = store::Group(tx, caller.sdkappid, request.group_id(), false);
+    if (!group) return errors::Error(kNoSuchGroup, "the group does not exist");
+    if (group->type != GroupType::kAVChatRoom) {
       return errors::Error(kNoPermission, "get_online_member_num is for AVChatRoom groups");
     }
-    return group;
+    return *group;
   });
   if (!room.ok()) return room.status();
   if (rooms_ == nullptr) return NoPresence();
-  auto count = rooms_->Count(caller.sdkappid, room->group_id, NowMs());
+  int64_t now_ms = NowMs();
+  if (!caller.is_admin) {
+    // Users ask about the room they are in.
+    auto present = rooms_->Present(caller.sdkappid, room->group_id, {caller.identifier}, now_ms);
+    if (!present.ok()) return NoPresence();
+    if (present->empty()) return errors::Error(kNoPermission, "you are not in this room");
+  }
+  auto count = rooms_->Count(caller.sdkappid, room->group_id, now_ms);
   if (!count.ok()) return NoPresence();
   v1::GetOnlineMemberNumResponse response;
   response.set_online_member_num(static_cast<uint32_t>(*count));
@@ -229,18 +239,18 @@ absl::StatusOr<v1::GetRoomMembersResponse> GroupLogic::GetRoomMembers(
   if (!room.ok()) return room.status();
   if (rooms_ == nullptr) return NoPresence();
   auto members = rooms_->Members(caller.sdkappid, room->group_id,
-                                 static_cast<int64_t>(request.timestamp()), request.mark(),
+                                 static_cast<int64_t>(std::max(0.0, request.timestamp())), request.mark(),
                                  kMaxRoomMembersPage, NowMs());
   if (!members.ok()) return NoPresence();
   v1::GetRoomMembersResponse response;
   for (const auto& m : *members) {
     auto* item = response.add_member_list();
     item->set_member_account(m.user_id);
-    item->set_join_time(static_cast<uint64_t>(m.join_ms));
+    item->set_join_time(static_cast<double>(m.join_ms));
     for (uint32_t mark : m.marks) item->add_marks(mark);
   }
   if (members->size() == kMaxRoomMembersPage) {
-    response.set_next_timestamp(static_cast<uint64_t>(members->back().join_ms));
+    response.set_next_timestamp(static_cast<double>(members->back().join_ms));
   }
   return response;
 }
