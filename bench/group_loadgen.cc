@@ -40,8 +40,8 @@
 #include <vector>
 
 #include "parley/config/config.h"
+#include "bench_common.h"
 #include "bench_socket.h"
-#include "proc_stats.h"
 #include "parley/usersig/usersig.h"
 
 namespace net = boost::asio;
@@ -53,6 +53,12 @@ using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 namespace {
+
+using parley::bench::CpuMeter;
+using parley::bench::NowNanos;
+using parley::bench::Percentile;
+using parley::bench::Rest;
+using parley::bench::RunUntil;
 
 struct Options {
   std::string mode = "fanout";
@@ -72,99 +78,25 @@ struct Options {
   parley::bench::Target target;  // host, port, app and key, for the sockets
 };
 
-int64_t NowNanos() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
-      .count();
+// A group with `members` (the first is the owner); returns its ID.
+std::string MakeGroup(Rest& rest, const std::string& type, const std::vector<std::string>& members) {
+  json initial = json::array();
+  for (size_t i = 1; i < members.size() && i < 100; ++i) {
+    initial.push_back({{"Member_Account", members[i]}});
+  }
+  std::string id = rest.Must("group_open_http_svc/create_group",
+                             {{"Type", type}, {"Name", "bench"}, {"Owner_Account", members[0]},
+                              {"MemberList", initial}})["GroupId"];
+  for (size_t i = 100; i < members.size(); i += 300) {
+    json more = json::array();
+    for (size_t j = i; j < members.size() && j < i + 300; ++j) {
+      more.push_back({{"Member_Account", members[j]}});
+    }
+    rest.Must("group_open_http_svc/add_group_member",
+              {{"GroupId", id}, {"Silence", 1}, {"MemberList", more}});
+  }
+  return id;
 }
-
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  size_t i = std::min(v.size() - 1, static_cast<size_t>(p / 100.0 * v.size()));
-  std::nth_element(v.begin(), v.begin() + i, v.end());
-  return v[i];
-}
-
-// REST as the app admin, one connection per call (setup only).
-class Rest {
- public:
-  explicit Rest(const Options& o) : o_(o) {}
-
-  json Call(const std::string& endpoint, const json& body) {
-    net::io_context ioc;
-    tcp::resolver resolver(ioc);
-    beast::tcp_stream stream(ioc);
-    stream.connect(resolver.resolve(o_.host, std::to_string(o_.port)));
-    std::string target = "/v4/" + endpoint + "?sdkappid=" + std::to_string(o_.sdkappid) +
-                         "&identifier=" + o_.admin + "&usersig=" + Sig() +
-                         "&random=" + std::to_string(++random_) + "&contenttype=json";
-    http::request<http::string_body> request{http::verb::post, target, 11};
-    request.set(http::field::host, o_.host);
-    request.set(http::field::content_type, "application/json");
-    request.body() = body.dump();
-    request.prepare_payload();
-    http::write(stream, request);
-    beast::flat_buffer buffer;
-    http::response<http::string_body> response;
-    http::read(stream, buffer, response);
-    beast::error_code ec;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
-    return json::parse(response.body(), nullptr, false);
-  }
-
-  // Fails the run unless the answer is a success.
-  json Must(const std::string& endpoint, const json& body) {
-    json answer = Call(endpoint, body);
-    // Over the app's per-command limit (60007): wait for the next second.
-    for (int i = 0; i < 20 && answer.is_object() && answer.value("ErrorCode", 0) == 60007; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-      answer = Call(endpoint, body);
-    }
-    if (!answer.is_object() || answer.value("ErrorCode", -1) != 0) {
-      std::cerr << endpoint << " failed: " << answer.dump() << "\n";
-      std::exit(2);
-    }
-    return answer;
-  }
-
-  void Import(const std::vector<std::string>& users) {
-    for (size_t i = 0; i < users.size(); i += 100) {
-      std::vector<std::string> chunk(users.begin() + i,
-                                     users.begin() + std::min(users.size(), i + 100));
-      Must("im_open_login_svc/multiaccount_import", {{"Accounts", chunk}});
-    }
-  }
-
-  // A group with `members` (the first is the owner); returns its ID.
-  std::string Group(const std::string& type, const std::vector<std::string>& members) {
-    json initial = json::array();
-    for (size_t i = 1; i < members.size() && i < 100; ++i) {
-      initial.push_back({{"Member_Account", members[i]}});
-    }
-    std::string id = Must("group_open_http_svc/create_group",
-                          {{"Type", type}, {"Name", "bench"}, {"Owner_Account", members[0]},
-                           {"MemberList", initial}})["GroupId"];
-    for (size_t i = 100; i < members.size(); i += 300) {
-      json more = json::array();
-      for (size_t j = i; j < members.size() && j < i + 300; ++j) {
-        more.push_back({{"Member_Account", members[j]}});
-      }
-      Must("group_open_http_svc/add_group_member",
-           {{"GroupId", id}, {"Silence", 1}, {"MemberList", more}});
-    }
-    return id;
-  }
-
- private:
-  std::string Sig() {
-    if (sig_.empty()) {
-      sig_ = parley::usersig::Generate(o_.key, o_.sdkappid, o_.admin, std::time(nullptr));
-    }
-    return sig_;
-  }
-  const Options& o_;
-  std::string sig_;
-  uint64_t random_ = 0;
-};
 
 // One client connection; frames go to `on_frame` as text.
 class Client : public parley::bench::BenchSocket {
@@ -266,36 +198,6 @@ struct Tally {
   }
 };
 
-// CPU time of the processes under test over a phase, per message.
-class CpuMeter {
- public:
-  explicit CpuMeter(const std::string& list)
-      : processes_(parley::bench::ParseProcessList(list)),
-        before_(parley::bench::TicksOf(processes_)) {}
-  void Print(uint64_t messages, const char* what) {
-    if (messages == 0) return;
-    auto after = parley::bench::TicksOf(processes_);
-    double ms_per_tick = 1000.0 / static_cast<double>(sysconf(_SC_CLK_TCK));
-    double total = 0;
-    std::printf("cpu ms per %s:", what);
-    for (size_t i = 0; i < processes_.size(); ++i) {
-      double ms = double(after[i] - before_[i]) * ms_per_tick / double(messages);
-      total += ms;
-      std::printf("  %s %.3f", processes_[i].first.c_str(), ms);
-    }
-    std::printf("  total %.3f\n", total);
-  }
-
- private:
-  std::vector<std::pair<std::string, int>> processes_;
-  std::vector<uint64_t> before_;
-};
-
-void RunUntil(net::io_context& ioc, const std::function<bool()>& done, std::chrono::seconds limit) {
-  auto deadline = Clock::now() + limit;
-  while (!done() && Clock::now() < deadline) ioc.run_for(std::chrono::milliseconds(10));
-}
-
 std::vector<std::string> Users(const Options& o, const std::string& tag, int n) {
   std::vector<std::string> users;
   for (int i = 0; i < n; ++i) users.push_back(o.prefix + tag + std::to_string(i));
@@ -362,7 +264,7 @@ uint64_t Drive(net::io_context& ioc, std::vector<std::pair<Client*, std::string>
 int Fanout(const Options& o, Rest& rest) {
   auto users = Users(o, "f", o.members);
   rest.Import(users);
-  std::string group = rest.Group("Private", users);
+  std::string group = MakeGroup(rest, "Private", users);
   net::io_context ioc;
   auto guard = net::make_work_guard(ioc);
   Tally tally;
@@ -395,7 +297,7 @@ int ManyGroups(const Options& o, Rest& rest) {
   for (const auto& owner : owners) {
     std::vector<std::string> members = {owner};
     members.insert(members.end(), others.begin(), others.end());
-    groups.push_back(rest.Group("Public", members));
+    groups.push_back(MakeGroup(rest, "Public", members));
   }
   net::io_context ioc;
   auto guard = net::make_work_guard(ioc);
@@ -424,7 +326,7 @@ int ManyGroups(const Options& o, Rest& rest) {
 int Big(const Options& o, Rest& rest) {
   auto users = Users(o, "b", o.members);
   rest.Import(users);
-  std::string group = rest.Group("Public", users);
+  std::string group = MakeGroup(rest, "Public", users);
   int online = o.online > 0 ? std::min(o.online, o.members) : o.members;
   std::vector<std::string> online_users(users.begin(), users.begin() + online);
   net::io_context ioc;
@@ -459,7 +361,7 @@ int Catchup(const Options& o, Rest& rest) {
   std::string user = o.prefix + "cuser";
   rest.Import({owner, user});
   std::vector<std::string> groups;
-  for (int i = 0; i < o.groups; ++i) groups.push_back(rest.Group("Public", {owner, user}));
+  for (int i = 0; i < o.groups; ++i) groups.push_back(MakeGroup(rest, "Public", {owner, user}));
   // While the user is away, one message in every group.
   for (size_t i = 0; i < groups.size(); ++i) {
     rest.Must("group_open_http_svc/send_group_msg",
@@ -548,7 +450,7 @@ int main(int argc, char** argv) {
     std::cerr << "--secret-key is required\n";
     return 2;
   }
-  Rest rest(o);
+  Rest rest(o.target, o.admin);
   if (o.mode == "fanout") return Fanout(o, rest);
   if (o.mode == "groups") return ManyGroups(o, rest);
   if (o.mode == "big") return Big(o, rest);
