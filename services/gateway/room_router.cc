@@ -33,6 +33,8 @@ bool RoomRouter::UserStays(const Room& room, const std::string& user) {
 absl::StatusOr<uint32_t> RoomRouter::Enter(uint64_t sdkappid, const std::string& group_id,
                                            const std::string& user, const std::string& session_id,
                                            std::weak_ptr<RoomMember> member) {
+  int64_t known = -1;  // the room's count as of the last tick
+  bool counted = false;  // the user is in it here already
   {
     std::lock_guard set_lock(set_mu_);
     bool first = false;
@@ -44,6 +46,8 @@ absl::StatusOr<uint32_t> RoomRouter::Enter(uint64_t sdkappid, const std::string&
         it->second.group_id = group_id;
       }
       first = it->second.sessions.empty();
+      known = it->second.last_count;
+      counted = UserStays(it->second, user);
       it->second.sessions[session_id] = {user, std::move(member)};
     }
     // The room's events come here from now on.
@@ -61,6 +65,9 @@ absl::StatusOr<uint32_t> RoomRouter::Enter(uint64_t sdkappid, const std::string&
     Leave(sdkappid, group_id, user, session_id);
     return st;
   }
+  // A room this gateway counts already answers from its last tick, so a
+  // join storm costs no count per join.
+  if (known >= 0) return static_cast<uint32_t>(known + (counted ? 0 : 1));
   auto count = rooms_->Count(sdkappid, group_id, now);
   if (!count.ok()) return count.status();
   return static_cast<uint32_t>(*count);

@@ -48,7 +48,9 @@ class RoomRouter {
  public:
   RoomRouter(std::string gateway_id, presence::Presence* presence, liveroom::Rooms* rooms);
 
-  // The session enters the room (blocking: Redis). Returns the online count.
+  // The session enters the room (blocking: Redis). Returns the online count:
+  // read from Redis for a room new here, else the last tick's count (plus
+  // this user when new here), so joins cost no count each.
   absl::StatusOr<uint32_t> Enter(uint64_t sdkappid, const std::string& group_id,
                                  const std::string& user, const std::string& session_id,
                                  std::weak_ptr<RoomMember> member);

@@ -119,7 +119,20 @@ nlohmann::json GroupEvent(const GroupRow& g, const rpc::Caller& caller) {
 }  // namespace
 
 GroupLogic::GroupLogic(pg::Pool* pool, ExistingAccounts existing, Clock now, Random random)
-    : pool_(pool), existing_(std::move(existing)), now_(std::move(now)), random_(std::move(random)) {}
+    : pool_(pool), existing_(std::move(existing)), now_(std::move(now)), random_(std::move(random)) {
+  standings_ = std::make_unique<batching::Batcher<store::StandingKey, StandingResult>>(
+      512, [this](const std::vector<store::StandingKey>& keys) {
+        using Standings = std::vector<std::optional<store::RoomStanding>>;
+        auto read = Transact<Standings>([&](pqxx::work& tx) -> absl::StatusOr<Standings> {
+          return store::Standings(tx, keys, now_());
+        });
+        std::vector<StandingResult> out;
+        for (size_t i = 0; i < keys.size(); ++i) {
+          out.push_back(read.ok() ? StandingResult((*read)[i]) : StandingResult(read.status()));
+        }
+        return out;
+      });
+}
 
 absl::StatusOr<std::set<std::string>> GroupLogic::Existing(uint64_t app,
                                                            const std::vector<std::string>& users) {

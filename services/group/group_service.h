@@ -10,6 +10,8 @@
 
 #include <functional>
 #include <map>
+#include <memory>
+#include <optional>
 #include <mutex>
 #include <tuple>
 #include <set>
@@ -20,6 +22,8 @@
 
 #include "absl/status/statusor.h"
 #include "group_store.h"
+#include "parley/batching/batcher.h"
+#include "room_store.h"
 #include "parley/callbacks/callbacks.h"
 #include "parley/liveroom/liveroom.h"
 #include "parley/errors/errors.h"
@@ -53,6 +57,8 @@ class GroupLogic {
                                           const v1::TimelineEvent& event)>;
 
   GroupLogic(pg::Pool* pool, ExistingAccounts existing, Clock now, Random random);
+  // Finishes the gathered room reads while everything they use still lives.
+  ~GroupLogic() { standings_.reset(); }
   // Group tips (member joined, kicked, ...); none when unset.
   void SetTipPoster(TipPoster poster) { post_tip_ = std::move(poster); }
   // Join-request notices to owners, admins and applicants; none when unset.
@@ -191,6 +197,9 @@ class GroupLogic {
 
   callbacks::CallbackClient* callbacks_ = nullptr;
   liveroom::Rooms* rooms_ = nullptr;
+  // EnterRoom's reads, gathered (room_service.cc).
+  using StandingResult = absl::StatusOr<std::optional<store::RoomStanding>>;
+  std::unique_ptr<batching::Batcher<store::StandingKey, StandingResult>> standings_;
   std::mutex room_events_mu_;
   std::map<std::tuple<uint64_t, std::string, std::string, std::string>, std::vector<std::string>>
       room_events_;

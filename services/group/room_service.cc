@@ -82,27 +82,29 @@ absl::StatusOr<v1::EnterRoomResponse> GroupLogic::EnterRoom(const rpc::Caller& c
   if (!WellFormedGroupId(request.group_id())) {
     return errors::Error(kInvalidGroupId, "GroupId is missing or invalid");
   }
-  int64_t now = now_();
-  // One statement: a join storm costs one query per join.
-  auto response = Transact<v1::EnterRoomResponse>(
-      [&](pqxx::work& tx) -> absl::StatusOr<v1::EnterRoomResponse> {
-        auto standing = store::Standing(tx, caller.sdkappid, request.group_id(),
-                                        caller.identifier, now);
-        if (!standing) return errors::Error(kNoSuchGroup, "the group does not exist");
-        if (standing->type != static_cast<int16_t>(GroupType::kAVChatRoom)) {
-          return errors::Error(kNoPermission, "not an AVChatRoom: join it with apply_join_group");
-        }
-        if (standing->banned_until != 0) {
-          return errors::Error(kNoPermission, absl::StrCat("you are banned from this room until ",
-                                                           standing->banned_until));
-        }
-        v1::EnterRoomResponse out;
-        out.set_role(standing->role < 0 ? static_cast<int32_t>(Role::kMember) : standing->role);
-        out.set_mute_all(standing->mute_all);
-        out.set_mute_until(standing->mute_until);
-        out.set_room_recent_count(standing->recent_count);
-        return out;
-      });
+  // Entries waiting at the same moment share one statement and one
+  // transaction (group commit): a join storm costs far less than a query
+  // per join.
+  auto standing = standings_->Submit({{caller.sdkappid, request.group_id(), caller.identifier}})
+                      .get()[0];
+  absl::StatusOr<v1::EnterRoomResponse> response = [&]() -> absl::StatusOr<v1::EnterRoomResponse> {
+    if (!standing.ok()) return standing.status();
+    if (!*standing) return errors::Error(kNoSuchGroup, "the group does not exist");
+    const auto& s = **standing;
+    if (s.type != static_cast<int16_t>(GroupType::kAVChatRoom)) {
+      return errors::Error(kNoPermission, "not an AVChatRoom: join it with apply_join_group");
+    }
+    if (s.banned_until != 0) {
+      return errors::Error(kNoPermission,
+                           absl::StrCat("you are banned from this room until ", s.banned_until));
+    }
+    v1::EnterRoomResponse out;
+    out.set_role(s.role < 0 ? static_cast<int32_t>(Role::kMember) : s.role);
+    out.set_mute_all(s.mute_all);
+    out.set_mute_until(s.mute_until);
+    out.set_room_recent_count(s.recent_count);
+    return out;
+  }();
   if (!response.ok()) return response;
   QueueRoomEvent(caller.sdkappid, request.group_id(), kAfterNewMemberJoin, "", caller.identifier);
   QueueRoomEvent(caller.sdkappid, request.group_id(), kOnMemberStateChange, "Online",

@@ -4,30 +4,44 @@
 
 namespace parley::group::store {
 
-std::optional<RoomStanding> Standing(pqxx::work& tx, uint64_t app, const std::string& id,
-                                     const std::string& user, int64_t now) {
+std::vector<std::optional<RoomStanding>> Standings(pqxx::work& tx,
+                                                   const std::vector<StandingKey>& keys,
+                                                   int64_t now) {
+  std::vector<std::optional<RoomStanding>> out(keys.size());
+  if (keys.empty()) return out;
+  std::vector<std::string> apps, groups, users;
+  for (const auto& k : keys) {
+    apps.push_back(std::to_string(k.app));
+    groups.push_back(k.group_id);
+    users.push_back(k.user);
+  }
   auto rows = pg::ExecPrepared(
-      tx, "room_standing",
-      "SELECT g.type, g.mute_all,"
-      " (SELECT m.role FROM group_members m WHERE m.sdkappid = $1 AND m.group_id = $2"
-      "   AND m.user_id = $3),"
-      " (SELECT u.mute_until FROM group_mutes u WHERE u.sdkappid = $1 AND u.group_id = $2"
-      "   AND u.user_id = $3 AND u.mute_until > $4),"
-      " (SELECT b.banned_until FROM group_bans b WHERE b.sdkappid = $1 AND b.group_id = $2"
-      "   AND b.user_id = $3 AND b.banned_until > $4),"
-      " (SELECT f.room_recent_count FROM group_app_fields f WHERE f.sdkappid = $1)"
-      " FROM groups g WHERE g.sdkappid = $1 AND g.group_id = $2",
-      app, id, user, now);
-  if (rows.empty()) return std::nullopt;
-  const auto& r = rows[0];
-  RoomStanding s;
-  s.type = r[0].as<int16_t>();
-  s.mute_all = r[1].as<bool>();
-  s.role = r[2].is_null() ? -1 : r[2].as<int16_t>();
-  s.mute_until = r[3].is_null() ? 0 : r[3].as<int64_t>();
-  s.banned_until = r[4].is_null() ? 0 : r[4].as<int64_t>();
-  s.recent_count = r[5].is_null() ? 0 : r[5].as<uint32_t>();
-  return s;
+      tx, "room_standings",
+      "SELECT q.i, g.type, g.mute_all, m.role, u.mute_until, b.banned_until,"
+      " f.room_recent_count"
+      " FROM unnest($1::bigint[], $2::text[], $3::text[]) WITH ORDINALITY AS q(app, gid, uid, i)"
+      " JOIN groups g ON g.sdkappid = q.app AND g.group_id = q.gid"
+      " LEFT JOIN group_members m ON m.sdkappid = q.app AND m.group_id = q.gid"
+      "   AND m.user_id = q.uid"
+      " LEFT JOIN group_mutes u ON u.sdkappid = q.app AND u.group_id = q.gid"
+      "   AND u.user_id = q.uid AND u.mute_until > $4"
+      " LEFT JOIN group_bans b ON b.sdkappid = q.app AND b.group_id = q.gid"
+      "   AND b.user_id = q.uid AND b.banned_until > $4"
+      " LEFT JOIN group_app_fields f ON f.sdkappid = q.app",
+      pg::TextArray(apps), pg::TextArray(groups), pg::TextArray(users), now);
+  for (const auto& r : rows) {
+    size_t i = r[0].as<size_t>() - 1;
+    if (i >= out.size()) continue;
+    RoomStanding s;
+    s.type = r[1].as<int16_t>();
+    s.mute_all = r[2].as<bool>();
+    s.role = r[3].is_null() ? -1 : r[3].as<int16_t>();
+    s.mute_until = r[4].is_null() ? 0 : r[4].as<int64_t>();
+    s.banned_until = r[5].is_null() ? 0 : r[5].as<int64_t>();
+    s.recent_count = r[6].is_null() ? 0 : r[6].as<uint32_t>();
+    out[i] = s;
+  }
+  return out;
 }
 
 int64_t MuteOf(pqxx::work& tx, uint64_t app, const std::string& id, const std::string& user,

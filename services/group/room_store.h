@@ -25,9 +25,15 @@ struct RoomStanding {
   int64_t banned_until = 0;
   uint32_t recent_count = 0;
 };
-// nullopt when there is no such group.
-std::optional<RoomStanding> Standing(pqxx::work& tx, uint64_t app, const std::string& id,
-                                     const std::string& user, int64_t now);
+struct StandingKey {
+  uint64_t app = 0;
+  std::string group_id, user;
+};
+// One statement for many entries (a join storm's batch): one result per
+// key, nullopt when there is no such group.
+std::vector<std::optional<RoomStanding>> Standings(pqxx::work& tx,
+                                                   const std::vector<StandingKey>& keys,
+                                                   int64_t now);
 
 // When the user's mute in the group ends (0: not muted now), member or not.
 int64_t MuteOf(pqxx::work& tx, uint64_t app, const std::string& id, const std::string& user,
