@@ -69,6 +69,8 @@ class BenchSocket : public std::enable_shared_from_this<BenchSocket> {
   }
 
   const std::string& user() const { return user_; }
+  // The connection's strand, for timers of derived sockets.
+  auto get_executor() { return ws_.get_executor(); }
   bool ready() const { return ready_; }
   bool failed() const { return failed_; }
 

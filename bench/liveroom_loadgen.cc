@@ -114,9 +114,11 @@ class RoomClient : public parley::bench::BenchSocket {
       : BenchSocket(ioc, target, std::move(user)), tally_(tally) {}
 
   void Join(const std::string& room) {
+    wanted_room_ = room;
     Send(R"({"id":"j","roomJoin":{"groupId":")" + room + R"("}})");
   }
   void Quit(const std::string& room) {
+    wanted_room_.clear();
     Send(R"({"id":"q","roomQuit":{"groupId":")" + room + R"("}})");
   }
   void Say(const std::string& room, int64_t counter) {
@@ -165,8 +167,15 @@ class RoomClient : public parley::bench::BenchSocket {
     }
     if (text.find(R"("error")") != std::string_view::npos) {
       if (tally_->errors++ < 3) std::cerr << user() << ": " << text << "\n";
-      // A refused join or quit (7008 while one is in flight): try again.
-      if (!churn_room_.empty()) {
+      // A refused join or quit (busy: 7008, 60008): try again, as a client
+      // SDK would, after a pause.
+      if (text.find(R"("id":"j")") != std::string_view::npos && !wanted_room_.empty()) {
+        retry_.expires_after(std::chrono::milliseconds(500 + (tally_->errors % 500)));
+        retry_.async_wait([self = std::static_pointer_cast<RoomClient>(shared_from_this())](
+                              boost::system::error_code ec) {
+          if (!ec) self->Join(self->wanted_room_);
+        });
+      } else if (!churn_room_.empty()) {
         if (in_room_) Quit(churn_room_); else Join(churn_room_);
       }
     }
@@ -177,6 +186,8 @@ class RoomClient : public parley::bench::BenchSocket {
   std::vector<bool> seen_;
   bool in_room_ = false;
   std::string churn_room_;
+  std::string wanted_room_;  // a refused join is retried
+  boost::asio::steady_timer retry_{get_executor()};
 };
 
 std::vector<std::shared_ptr<RoomClient>> Connect(net::io_context& ioc, const Options& o,
@@ -216,7 +227,13 @@ int Members(const Options& o) {
   auto guard = net::make_work_guard(ioc);
   Tally tally;
   auto clients = Connect(ioc, o, o.members, "m", &tally);
-  for (auto& c : clients) c->Join(o.room);
+  // Joins at the login rate, as an audience arrives.
+  auto join_start = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < clients.size(); ++i) {
+    clients[i]->Join(o.room);
+    auto due = join_start + std::chrono::microseconds(static_cast<int64_t>(1e6 * (i + 1) / o.login_rate));
+    RunUntil(ioc, [&] { return std::chrono::steady_clock::now() >= due; }, std::chrono::seconds(10));
+  }
   RunUntil(ioc, [&] { return tally.joined >= static_cast<uint64_t>(o.members); },
            std::chrono::seconds(120));
   std::fprintf(stderr, "%llu of %d in the room\n", static_cast<unsigned long long>(tally.joined),

@@ -131,3 +131,13 @@ TEST_CASE("tips say who joins and leaves", "[groupmsg]") {
   CHECK(none.left.empty());
   CHECK_FALSE(none.dismissed);
 }
+
+TEST_CASE("AVChatRoom rules: priority classes and commands a room does not take", "[groupmsg]") {
+  CHECK(RoomPriorityClass("High") == 'h');
+  CHECK(RoomPriorityClass("Normal") == 'n');
+  CHECK(RoomPriorityClass("") == 'n');
+  CHECK(RoomPriorityClass("Low") == 'l');
+  CHECK(NotForRooms(kTypePublic, kGroupNoRoaming, "history").ok());
+  CHECK(CodeOf(NotForRooms(kTypeRoom, kGroupNoRoaming, "history")) == 10044);
+  CHECK(CodeOf(NotForRooms(kTypeRoom, kGroupTypeNoRecall, "recall")) == 10033);
+}

@@ -213,3 +213,20 @@ TEST_CASE("custom fields: declared keys, value limits, empty values remove", "[g
   CHECK(ApplyCustomData({"level"}, {{"level", ""}}, kMaxGroupDataValueBytes, "f", &data).ok());
   CHECK(data.empty());
 }
+
+TEST_CASE("AVChatRoom settings, bans and account lists", "[group]") {
+  CHECK(RoomMsgRate(0) == 40);
+  CHECK(RoomMsgRate(5) == 5);
+  CHECK(CheckRoomSettings(0, 0).ok());
+  CHECK(CheckRoomSettings(1000, 20).ok());
+  CHECK(CodeOf(CheckRoomSettings(1001, 0)) == 10004);
+  CHECK(CodeOf(CheckRoomSettings(40, 21)) == 10004);
+  CHECK(*BanUntil(100, 60) == 160);
+  CHECK(CodeOf(BanUntil(100, 0).status()) == 10004);
+  std::vector<std::string> ids = {"a", "b", "a"};
+  CHECK(*Accounts(ids, 5, "X") == std::vector<std::string>{"a", "b"});
+  CHECK(CodeOf(Accounts(ids, 2, "X").status()) == 10005);
+  std::vector<std::string> bad = {""};
+  CHECK(CodeOf(Accounts(bad, 2, "X").status()) == 10004);
+  CHECK(RulesFor(GroupType::kAVChatRoom).max_members == 0);
+}
