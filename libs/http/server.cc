@@ -1,4 +1,5 @@
 #include "parley/http/server.h"
+#include "parley/metrics/metrics.h"
 
 #include <array>
 #include <list>
@@ -124,7 +125,29 @@ class WsSession : public WsConnection, public std::enable_shared_from_this<WsSes
 
   void Send(std::string data, bool binary) override {
     net::post(ws_.get_executor(), [self = shared_from_this(), data = std::move(data), binary]() mutable {
-      if (self->finished_) return;
+      if (self->finished_ || self->closing_) return;
+      size_t limit = self->options_.ws_max_queued_bytes;
+      if (limit != 0 && self->queued_bytes_ + data.size() > limit) {
+        // A client that does not read: drop what it has not taken and end
+        // the connection, rather than hold ever more for it.
+        static auto& slow = metrics::Registry::Default().GetCounter(
+            "parley_http_ws_slow_consumers_total",
+            "WebSocket connections closed because their unread frames passed the bound");
+        slow.Increment();
+        if (self->writing_) {
+          self->queue_.resize(1);  // the write in flight still uses the front
+          self->queued_bytes_ = self->queue_.front().first.size();
+        } else {
+          self->queue_.clear();
+          self->queued_bytes_ = 0;
+        }
+        self->closing_ = true;
+        self->close_reason_ = websocket::close_reason(websocket::close_code::policy_error,
+                                                      "slow consumer");
+        if (!self->writing_) self->CloseNow();
+        return;
+      }
+      self->queued_bytes_ += data.size();
       self->queue_.emplace_back(std::move(data), binary);
       if (!self->writing_) self->WriteNext();
     });
@@ -165,10 +188,12 @@ class WsSession : public WsConnection, public std::enable_shared_from_this<WsSes
     // The buffer is queue_.front(); only this completion removes it.
     ws_.async_write(net::buffer(queue_.front().first),
                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                      self->queued_bytes_ -= self->queue_.front().first.size();
                       self->queue_.pop_front();
                       if (ec || self->finished_) {
                         self->writing_ = false;
                         self->queue_.clear();
+                        self->queued_bytes_ = 0;
                         return self->Finish();
                       }
                       if (!self->queue_.empty()) return self->WriteNext();
@@ -188,7 +213,10 @@ class WsSession : public WsConnection, public std::enable_shared_from_this<WsSes
     if (finished_) return;
     finished_ = true;
     // A write in flight still uses queue_.front(): its completion clears.
-    if (!writing_) queue_.clear();
+    if (!writing_) {
+      queue_.clear();
+      queued_bytes_ = 0;
+    }
     beast::error_code ec;
     beast::get_lowest_layer(ws_).socket().close(ec);
     // The handler usually holds this connection (to send on it): dropping
@@ -206,6 +234,7 @@ class WsSession : public WsConnection, public std::enable_shared_from_this<WsSes
   // Touched on the strand only. A list: an empty deque already holds ~600
   // bytes, and idle connections are most connections.
   std::list<std::pair<std::string, bool>> queue_;
+  size_t queued_bytes_ = 0;  // of queue_
   websocket::close_reason close_reason_{websocket::close_code::normal};
   bool writing_ = false;
   bool closing_ = false;

@@ -65,6 +65,15 @@ std::vector<std::string> Prune(uint64_t sdkappid, const std::string& group_id, i
           std::to_string(now_ms - kStaleMs)};
 }
 
+// A room nobody refreshes any more (every gateway holding it died) is
+// forgotten soon after.
+void Expire(uint64_t sdkappid, const std::string& group_id,
+            std::vector<std::vector<std::string>>* commands) {
+  std::string ttl = std::to_string(3 * kStaleMs);
+  commands->push_back({"PEXPIRE", Rooms::Key(sdkappid, group_id, "joined"), ttl});
+  commands->push_back({"PEXPIRE", Rooms::Key(sdkappid, group_id, "seen"), ttl});
+}
+
 }  // namespace
 
 std::string Rooms::Key(uint64_t sdkappid, const std::string& group_id, const char* part) {
@@ -97,6 +106,7 @@ absl::Status Rooms::Join(uint64_t sdkappid, const std::string& group_id,
     commands.push_back(std::move(joined));
     commands.push_back(std::move(seen));
   }
+  Expire(sdkappid, group_id, &commands);
   return FirstError(pool_->Pipeline(commands));
 }
 
@@ -126,6 +136,7 @@ absl::StatusOr<uint64_t> Rooms::Refresh(uint64_t sdkappid, const std::string& gr
     commands.push_back(std::move(joined));
     commands.push_back(std::move(seen));
   }
+  if (!users.empty()) Expire(sdkappid, group_id, &commands);
   commands.push_back(Prune(sdkappid, group_id, now_ms));
   auto replies = pool_->Pipeline(commands);
   if (auto st = FirstError(replies); !st.ok()) return st;

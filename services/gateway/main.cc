@@ -61,6 +61,7 @@ int main(int argc, char** argv) {
   int heartbeat_seconds = 30;
   int login_timeout_seconds = 10;
   int room_tick_ms = 5000;
+  int64_t ws_max_queued_bytes = 8 << 20;
   int max_unauthenticated_per_ip = 500;
   int max_unauthenticated = 10000;
   int http_threads = 2;
@@ -82,6 +83,8 @@ int main(int argc, char** argv) {
   config.Add("group-target", "PARLEY_GROUP_TARGET", &group_target, "group service address");
   config.Add("heartbeat-seconds", "PARLEY_WS_HEARTBEAT_SECONDS", &heartbeat_seconds,
              "client heartbeat interval; 3x silence ends a session");
+  config.Add("ws-max-queued-bytes", "PARLEY_WS_MAX_QUEUED_BYTES", &ws_max_queued_bytes,
+             "unread outgoing frames a WebSocket may hold before it is closed (1008 slow consumer)");
   config.Add("room-tick-ms", "PARLEY_ROOM_TICK_MS", &room_tick_ms,
              "how often AVChatRoom presence is refreshed and changed online counts are pushed");
   config.Add("login-timeout-seconds", "PARLEY_WS_LOGIN_TIMEOUT_SECONDS", &login_timeout_seconds,
@@ -153,6 +156,7 @@ int main(int argc, char** argv) {
     return hub.Accept(std::move(connection), request);
   };
   http_options.ws_idle_timeout = std::chrono::seconds(3 * heartbeat_seconds);
+  http_options.ws_max_queued_bytes = static_cast<size_t>(std::max<int64_t>(64 * 1024, ws_max_queued_bytes));
   // REST is authenticated from its URL before its body is read; sockets that
   // have not authenticated yet (REST or WebSocket before login) are bounded.
   http_options.head_check = [&rest](const parley::http::Request& head,

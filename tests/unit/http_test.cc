@@ -8,6 +8,7 @@
 
 #include "parley/http/server.h"
 #include "support/http_client.h"
+#include "support/ws_client.h"
 
 using namespace parley;
 
@@ -163,5 +164,55 @@ TEST_CASE("the total of unauthenticated sockets is bounded too", "[http]") {
   CHECK(testing::RawExchange(server.port(), "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
                              2000)
             .rfind("HTTP/1.1 200", 0) == 0);
+  server.Stop();
+}
+
+namespace {
+// Floods its connection with frames the client never reads.
+class Flooder : public http::WsHandler {
+ public:
+  explicit Flooder(std::shared_ptr<http::WsConnection> connection) : connection_(std::move(connection)) {}
+  void OnMessage(std::string, bool) override {
+    for (int i = 0; i < 400; ++i) connection_->Send(std::string(64 * 1024, 'x'), false);
+  }
+  void OnClose(bool) override {
+    closed = true;
+    connection_.reset();  // as sessions do: the connection goes with the server
+  }
+  std::atomic<bool> closed{false};
+
+ private:
+  std::shared_ptr<http::WsConnection> connection_;
+};
+}  // namespace
+
+TEST_CASE("a WebSocket client that does not read is closed once its unread frames pass the bound",
+          "[http]") {
+  http::ServerOptions options;
+  options.address = "127.0.0.1:0";
+  options.ws_max_queued_bytes = 1 << 20;
+  std::shared_ptr<Flooder> flooder;
+  std::mutex mu;
+  options.ws_accept = [&](std::shared_ptr<http::WsConnection> c, const http::Request&) {
+    std::lock_guard lock(mu);
+    flooder = std::make_shared<Flooder>(std::move(c));
+    return std::shared_ptr<http::WsHandler>(flooder);
+  };
+  http::Server server(options, [](http::Request, http::Responder respond) {
+    respond({200, "text/plain", "ok", false});
+  });
+  REQUIRE(server.Start().ok());
+  {
+    testing::WsClient client(server.port());
+    client.SendText("go");  // 25 MB of frames for a client that reads none of them
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    bool closed = false;
+    while (!closed && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      std::lock_guard lock(mu);
+      closed = flooder && flooder->closed;
+    }
+    CHECK(closed);
+  }
   server.Stop();
 }

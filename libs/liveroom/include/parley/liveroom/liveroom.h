@@ -13,7 +13,8 @@
 //                                              newest first, 24 h
 // A gateway refreshes its members' `seen` scores every few seconds; members
 // not refreshed for kStale (their gateway died) are pruned by whoever counts
-// next. A user with sessions in the room on two gateways stays in it while
+// next, and a room's `joined` and `seen` expire 3 x kStale after the last
+// join or refresh. A user with sessions in the room on two gateways stays in it while
 // either refreshes. Thread-safe.
 #pragma once
 
