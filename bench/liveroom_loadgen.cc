@@ -137,14 +137,18 @@ class RoomClient : public parley::bench::BenchSocket {
 
  protected:
   void OnFrame(std::string_view text) override {
-    if (text.starts_with(R"({"groupEvent":)")) {
-      std::string_view data = Between(text, R"("Data":")", '"');
-      size_t space = data.find(' ');
-      if (space == std::string_view::npos) return;
-      int64_t counter = -1, sent = 0;
-      std::from_chars(data.data(), data.data() + space, counter);
-      std::from_chars(data.data() + space + 1, data.data() + data.size(), sent);
-      tally_->Message(counter, sent, seen_);
+    if (text.starts_with(R"({"roomEvents":)") || text.starts_with(R"({"groupEvent":)")) {
+      // Every message of the frame (room_events carries several).
+      constexpr std::string_view kData = R"("Data":")";
+      for (size_t at = text.find(kData); at != std::string_view::npos; at = text.find(kData, at + 1)) {
+        std::string_view data = Between(text.substr(at), kData, '"');
+        size_t space = data.find(' ');
+        if (space == std::string_view::npos) continue;
+        int64_t counter = -1, sent = 0;
+        std::from_chars(data.data(), data.data() + space, counter);
+        std::from_chars(data.data() + space + 1, data.data() + data.size(), sent);
+        tally_->Message(counter, sent, seen_);
+      }
       return;
     }
     if (text.find(R"("roomJoined")") != std::string_view::npos) {

@@ -165,7 +165,8 @@ void ClientHub::SetGroupMessages(std::shared_ptr<v1::GroupMessageService::StubIn
 void ClientHub::SetGroupService(std::shared_ptr<v1::GroupService::StubInterface> stub) {
   group_service_ = std::move(stub);
   room_state_ = std::make_unique<liveroom::Rooms>(redis_);
-  rooms_ = std::make_unique<RoomRouter>(options_.gateway_id, &presence_, room_state_.get());
+  rooms_ = std::make_unique<RoomRouter>(options_.gateway_id, &presence_, room_state_.get(),
+                                        options_.room_batch);
 }
 
 void ClientHub::WatchGap(const std::shared_ptr<ClientSession>& session) {
@@ -227,6 +228,7 @@ void ClientHub::WatchGaps() {
       CheckQueuedHeads();
       CheckLoginDeadlines(last_head_check);
     }
+    if (rooms_) rooms_->FlushDue(std::chrono::steady_clock::now());
     // Room presence refreshes and counts: Redis, off this thread, one at a time.
     if (rooms_ && std::chrono::steady_clock::now() - last_room_tick >= options_.room_tick &&
         !ticking_rooms_.exchange(true)) {
@@ -627,6 +629,13 @@ void ClientSession::OnRoomEvent(GroupEventFrame& frame) {
   std::lock_guard lock(mu_);
   if (state_ != State::kLive || room_ != frame.event().group_id()) return;
   connection_->Send(frame.Encoded(binary_), binary_);
+}
+
+void ClientSession::OnRoomBatch(const std::string& group_id, const std::string& json,
+                                const std::string& binary) {
+  std::lock_guard lock(mu_);
+  if (state_ != State::kLive || room_ != group_id) return;
+  connection_->Send(binary_ ? binary : json, binary_);
 }
 
 void ClientSession::OnRoomCount(const std::string& group_id, uint32_t count) {

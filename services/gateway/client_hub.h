@@ -54,6 +54,9 @@ struct ClientOptions {
   // How often rooms' presence is refreshed and changed online counts are
   // pushed (room_count frames).
   std::chrono::milliseconds room_tick{5000};
+  // Room messages are gathered this long into one room_events frame per
+  // session (0: each goes alone, at once).
+  std::chrono::milliseconds room_batch{100};
 };
 
 // WebSocket close codes the gateway sends (docs/protocol.md).
@@ -187,6 +190,8 @@ class ClientSession : public http::WsHandler,
   void OnGroupEvent(GroupEventFrame& frame);
   // RoomMember: the session's AVChatRoom (any thread).
   void OnRoomEvent(GroupEventFrame& frame) override;
+  void OnRoomBatch(const std::string& group_id, const std::string& json,
+                   const std::string& binary) override;
   void OnRoomCount(const std::string& group_id, uint32_t count) override;
   void OnRoomLeft(const std::string& group_id, const std::string& reason) override;
   // Ends the session with a kick frame.

@@ -61,6 +61,7 @@ int main(int argc, char** argv) {
   int heartbeat_seconds = 30;
   int login_timeout_seconds = 10;
   int room_tick_ms = 5000;
+  int room_batch_ms = 100;
   int64_t ws_max_queued_bytes = 8 << 20;
   int max_unauthenticated_per_ip = 500;
   int max_unauthenticated = 10000;
@@ -85,6 +86,8 @@ int main(int argc, char** argv) {
              "client heartbeat interval; 3x silence ends a session");
   config.Add("ws-max-queued-bytes", "PARLEY_WS_MAX_QUEUED_BYTES", &ws_max_queued_bytes,
              "unread outgoing frames a WebSocket may hold before it is closed (1008 slow consumer)");
+  config.Add("room-batch-ms", "PARLEY_ROOM_BATCH_MS", &room_batch_ms,
+             "AVChatRoom messages gathered this long into one room_events frame (0: one each)");
   config.Add("room-tick-ms", "PARLEY_ROOM_TICK_MS", &room_tick_ms,
              "how often AVChatRoom presence is refreshed and changed online counts are pushed");
   config.Add("login-timeout-seconds", "PARLEY_WS_LOGIN_TIMEOUT_SECONDS", &login_timeout_seconds,
@@ -131,6 +134,7 @@ int main(int argc, char** argv) {
   client_options.rpc_deadline = std::chrono::milliseconds(rpc_timeout_ms);
   client_options.login_deadline = std::chrono::seconds(login_timeout_seconds);
   client_options.room_tick = std::chrono::milliseconds(std::clamp(room_tick_ms, 100, 60000));
+  client_options.room_batch = std::chrono::milliseconds(std::clamp(room_batch_ms, 0, 1000));
   parley::gateway::ClientHub hub(client_options, backends.auth, backends.message, redis->get(),
                                  *stream_connection);
   hub.SetGroupMessages(backends.group_message);

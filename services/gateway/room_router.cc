@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "parley/log/log.h"
 #include "parley/metrics/metrics.h"
+#include "parley/protojson/protojson.h"
 
 namespace parley::gateway {
 namespace {
@@ -16,8 +17,11 @@ int64_t NowMs() {
 }  // namespace
 
 RoomRouter::RoomRouter(std::string gateway_id, presence::Presence* presence,
-                       liveroom::Rooms* rooms)
-    : gateway_id_(std::move(gateway_id)), presence_(presence), rooms_(rooms) {}
+                       liveroom::Rooms* rooms, std::chrono::milliseconds batch_window)
+    : gateway_id_(std::move(gateway_id)),
+      presence_(presence),
+      rooms_(rooms),
+      batch_window_(batch_window) {}
 
 std::string RoomRouter::Key(uint64_t sdkappid, const std::string& group_id) {
   return absl::StrCat(sdkappid, "\n", group_id);
@@ -98,6 +102,13 @@ void RoomRouter::OnEvent(uint64_t sdkappid, const v1::GroupEvent& event) {
     auto it = rooms_by_key_.find(Key(sdkappid, event.group_id()));
     if (it == rooms_by_key_.end()) return;
     Room& room = it->second;
+    if (batch_window_.count() > 0 && event.kind() == v1::GroupEvent::KIND_MESSAGE) {
+      if (room.batch.empty()) room.batch_since = std::chrono::steady_clock::now();
+      room.batch.push_back(event);
+      if (room.batch.size() >= kMaxBatch) FlushLocked(room);
+      return;
+    }
+    FlushLocked(room);  // what came before goes first
     std::set<std::string> banned;
     if (event.kind() == v1::GroupEvent::KIND_TIP) {
       if (event.tip().type() == "MemberBanned") {
@@ -126,6 +137,36 @@ void RoomRouter::OnEvent(uint64_t sdkappid, const v1::GroupEvent& event) {
     if (dismissed) rooms_by_key_.erase(it);
   }
   for (auto& [session, reason] : left) session->OnRoomLeft(event.group_id(), reason);
+}
+
+void RoomRouter::FlushLocked(Room& room) {
+  static auto& handed = metrics::Registry::Default().GetCounter(
+      "parley_gateway_room_batches_total", "room_events frames handed to sessions here");
+  if (room.batch.empty()) return;
+  v1::ServerFrame frame;
+  auto* events = frame.mutable_room_events();
+  events->set_group_id(room.group_id);
+  for (auto& e : room.batch) *events->add_events() = std::move(e);
+  room.batch.clear();
+  std::string json = protojson::Print(frame);
+  std::string binary = frame.SerializeAsString();
+  for (auto s = room.sessions.begin(); s != room.sessions.end();) {
+    auto session = s->second.session.lock();
+    if (!session) {
+      s = room.sessions.erase(s);
+      continue;
+    }
+    session->OnRoomBatch(room.group_id, json, binary);
+    handed.Increment();
+    ++s;
+  }
+}
+
+void RoomRouter::FlushDue(std::chrono::steady_clock::time_point now) {
+  std::lock_guard lock(mu_);
+  for (auto& [key, room] : rooms_by_key_) {
+    if (!room.batch.empty() && now - room.batch_since >= batch_window_) FlushLocked(room);
+  }
 }
 
 void RoomRouter::Tick() {

@@ -38,6 +38,10 @@ class RoomMember {
   virtual ~RoomMember() = default;
   // An event of the session's room (any thread).
   virtual void OnRoomEvent(GroupEventFrame& frame) = 0;
+  // Several messages of the session's room in one encoded frame: JSON text
+  // and protobuf bytes (the one the session speaks is sent).
+  virtual void OnRoomBatch(const std::string& group_id, const std::string& json,
+                           const std::string& binary) = 0;
   // The room's online count changed.
   virtual void OnRoomCount(const std::string& group_id, uint32_t count) = 0;
   // The session was taken out of the room ("banned", "dismissed").
@@ -46,7 +50,10 @@ class RoomMember {
 
 class RoomRouter {
  public:
-  RoomRouter(std::string gateway_id, presence::Presence* presence, liveroom::Rooms* rooms);
+  // Room messages are gathered for `batch_window` and go out as one
+  // room_events frame per session (0: each at once, alone).
+  RoomRouter(std::string gateway_id, presence::Presence* presence, liveroom::Rooms* rooms,
+             std::chrono::milliseconds batch_window = std::chrono::milliseconds(100));
 
   // The session enters the room (blocking: Redis). Returns the online count:
   // read from Redis for a room new here, else the last tick's count (plus
@@ -58,8 +65,13 @@ class RoomRouter {
   // it on another session here). No-op when it was not in it.
   void Leave(uint64_t sdkappid, const std::string& group_id, const std::string& user,
              const std::string& session_id);
-  // A room event from this gateway's stream.
+  // A room event from this gateway's stream. Messages wait for the batch;
+  // tips go out at once, after the messages before them.
   void OnEvent(uint64_t sdkappid, const v1::GroupEvent& event);
+  // Sends the batches whose window passed (call it every few ms).
+  void FlushDue(std::chrono::steady_clock::time_point now);
+  // At most this many messages per batch: a fuller one goes out at once.
+  static constexpr size_t kMaxBatch = 64;
   // Refreshes presence, pushes changed counts, leaves idle rooms' gateway
   // sets (blocking: Redis, one pipeline per room).
   void Tick();
@@ -77,7 +89,11 @@ class RoomRouter {
     std::string group_id;
     std::map<std::string, Member> sessions;  // session id ->
     int64_t last_count = -1;                 // last count pushed
+    std::vector<v1::GroupEvent> batch;       // messages waiting
+    std::chrono::steady_clock::time_point batch_since;
   };
+  // Sends `room`'s waiting messages to its sessions. mu_ held.
+  void FlushLocked(Room& room);
   static std::string Key(uint64_t sdkappid, const std::string& group_id);
   // Whether `user` has another session in `room`.
   static bool UserStays(const Room& room, const std::string& user);
@@ -85,6 +101,7 @@ class RoomRouter {
   std::string gateway_id_;
   presence::Presence* presence_;
   liveroom::Rooms* rooms_;
+  std::chrono::milliseconds batch_window_;
   // Orders joining and leaving a room's gateway set: held around the Redis
   // write that follows a room's first member here, and around Tick's
   // removal of empty rooms, so a removal never lands after a new first
