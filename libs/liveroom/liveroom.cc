@@ -1,6 +1,7 @@
 #include "parley/liveroom/liveroom.h"
 
 #include <algorithm>
+#include <chrono>
 #include <set>
 
 #include "absl/strings/numbers.h"
@@ -74,7 +75,32 @@ void Expire(uint64_t sdkappid, const std::string& group_id,
   commands->push_back({"PEXPIRE", Rooms::Key(sdkappid, group_id, "seen"), ttl});
 }
 
+// ZADDs of `users` to `joined` (NX: a join time stays) and `seen`, a chunk
+// at a time, and the keys' expiry.
+void AddPresence(uint64_t sdkappid, const std::string& group_id,
+                 const std::vector<std::string>& users, int64_t now_ms,
+                 std::vector<std::vector<std::string>>* commands) {
+  std::string now = std::to_string(now_ms);
+  for (size_t i = 0; i < users.size(); i += kChunk) {
+    std::vector<std::string> joined = {"ZADD", Rooms::Key(sdkappid, group_id, "joined"), "NX"};
+    std::vector<std::string> seen = {"ZADD", Rooms::Key(sdkappid, group_id, "seen")};
+    for (size_t j = i; j < std::min(users.size(), i + kChunk); ++j) {
+      joined.insert(joined.end(), {now, users[j]});
+      seen.insert(seen.end(), {now, users[j]});
+    }
+    commands->push_back(std::move(joined));
+    commands->push_back(std::move(seen));
+  }
+  Expire(sdkappid, group_id, commands);
+}
+
 }  // namespace
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 std::string Rooms::Key(uint64_t sdkappid, const std::string& group_id, const char* part) {
   return absl::StrCat("parley:{", sdkappid, "}:room:", group_id, ":", part);
@@ -95,18 +121,7 @@ absl::Status Rooms::Join(uint64_t sdkappid, const std::string& group_id,
                          const std::vector<std::string>& users, int64_t now_ms) {
   if (users.empty()) return absl::OkStatus();
   std::vector<std::vector<std::string>> commands;
-  std::string now = std::to_string(now_ms);
-  for (size_t i = 0; i < users.size(); i += kChunk) {
-    std::vector<std::string> joined = {"ZADD", Key(sdkappid, group_id, "joined"), "NX"};
-    std::vector<std::string> seen = {"ZADD", Key(sdkappid, group_id, "seen")};
-    for (size_t j = i; j < std::min(users.size(), i + kChunk); ++j) {
-      joined.insert(joined.end(), {now, users[j]});
-      seen.insert(seen.end(), {now, users[j]});
-    }
-    commands.push_back(std::move(joined));
-    commands.push_back(std::move(seen));
-  }
-  Expire(sdkappid, group_id, &commands);
+  AddPresence(sdkappid, group_id, users, now_ms, &commands);
   return FirstError(pool_->Pipeline(commands));
 }
 
@@ -122,21 +137,10 @@ absl::Status Rooms::Leave(uint64_t sdkappid, const std::string& group_id,
 
 absl::StatusOr<uint64_t> Rooms::Refresh(uint64_t sdkappid, const std::string& group_id,
                                         const std::vector<std::string>& users, int64_t now_ms) {
+  // A member another gateway's quit removed while still here comes back,
+  // with the time it is seen again as its join time.
   std::vector<std::vector<std::string>> commands;
-  std::string now = std::to_string(now_ms);
-  for (size_t i = 0; i < users.size(); i += kChunk) {
-    // A member another gateway's quit removed while still here comes back,
-    // with the time it is seen again as its join time.
-    std::vector<std::string> joined = {"ZADD", Key(sdkappid, group_id, "joined"), "NX"};
-    std::vector<std::string> seen = {"ZADD", Key(sdkappid, group_id, "seen")};
-    for (size_t j = i; j < std::min(users.size(), i + kChunk); ++j) {
-      joined.insert(joined.end(), {now, users[j]});
-      seen.insert(seen.end(), {now, users[j]});
-    }
-    commands.push_back(std::move(joined));
-    commands.push_back(std::move(seen));
-  }
-  if (!users.empty()) Expire(sdkappid, group_id, &commands);
+  if (!users.empty()) AddPresence(sdkappid, group_id, users, now_ms, &commands);
   commands.push_back(Prune(sdkappid, group_id, now_ms));
   auto replies = pool_->Pipeline(commands);
   if (auto st = FirstError(replies); !st.ok()) return st;

@@ -6,16 +6,6 @@
 #include "parley/protojson/protojson.h"
 
 namespace parley::gateway {
-namespace {
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
-
 RoomRouter::RoomRouter(std::string gateway_id, presence::Presence* presence,
                        liveroom::Rooms* rooms, std::chrono::milliseconds batch_window)
     : gateway_id_(std::move(gateway_id)),
@@ -64,7 +54,7 @@ absl::StatusOr<uint32_t> RoomRouter::Enter(uint64_t sdkappid, const std::string&
       }
     }
   }
-  int64_t now = NowMs();
+  int64_t now = liveroom::NowMs();
   if (auto st = rooms_->Join(sdkappid, group_id, {user}, now); !st.ok()) {
     Leave(sdkappid, group_id, user, session_id);
     return st;
@@ -203,7 +193,7 @@ void RoomRouter::Tick() {
       }
     }
   }
-  int64_t now = NowMs();
+  int64_t now = liveroom::NowMs();
   for (const auto& snap : live) {
     auto count = rooms_->Refresh(snap.sdkappid, snap.group_id, snap.users, now);
     if (!count.ok()) continue;

@@ -474,10 +474,7 @@ absl::StatusOr<v1::GetGroupInfoResponse> GroupLogic::GetGroupInfo(
           if (group->type == GroupType::kAVChatRoom && rooms_ != nullptr &&
               Wanted(filter.group_base_info_filter(), "MemberNum")) {
             // A room's members are those online in it.
-            auto online = rooms_->Count(caller.sdkappid, id,
-                                        std::chrono::duration_cast<std::chrono::milliseconds>(
-                                            std::chrono::system_clock::now().time_since_epoch())
-                                            .count());
+            auto online = rooms_->Count(caller.sdkappid, id, liveroom::NowMs());
             info->set_member_num(online.ok() ? static_cast<uint32_t>(*online) : 0);
           }
           if (Wanted(filter.group_base_info_filter(), "Appid")) info->set_appid(caller.sdkappid);

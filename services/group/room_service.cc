@@ -13,12 +13,6 @@ constexpr char kAfterNewMemberJoin[] = "Group.CallbackAfterNewMemberJoin";
 constexpr char kAfterMemberExit[] = "Group.CallbackAfterMemberExit";
 constexpr char kOnMemberStateChange[] = "Group.CallbackOnMemberStateChange";
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 absl::Status NoPresence() {
   return errors::Error(kInternal, "room presence is not available; retry");
 }
@@ -143,7 +137,7 @@ absl::StatusOr<v1::GetOnlineMemberNumResponse> GroupLogic::GetOnlineMemberNum(
   });
   if (!room.ok()) return room.status();
   if (rooms_ == nullptr) return NoPresence();
-  int64_t now_ms = NowMs();
+  int64_t now_ms = liveroom::NowMs();
   if (!caller.is_admin) {
     // Users ask about the room they are in.
     auto present = rooms_->Present(caller.sdkappid, room->group_id, {caller.identifier}, now_ms);
@@ -242,7 +236,7 @@ absl::StatusOr<v1::GetRoomMembersResponse> GroupLogic::GetRoomMembers(
   if (rooms_ == nullptr) return NoPresence();
   auto members = rooms_->Members(caller.sdkappid, room->group_id,
                                  static_cast<int64_t>(std::max(0.0, request.timestamp())), request.mark(),
-                                 kMaxRoomMembersPage, NowMs());
+                                 kMaxRoomMembersPage, liveroom::NowMs());
   if (!members.ok()) return NoPresence();
   v1::GetRoomMembersResponse response;
   for (const auto& m : *members) {
@@ -368,7 +362,7 @@ absl::StatusOr<v1::CheckRoomMembersResponse> GroupLogic::CheckRoomMembers(
   auto room = Transact<GroupRow>([&](pqxx::work& tx) { return LoadRoom(tx, caller, request.group_id(), false); });
   if (!room.ok()) return room.status();
   if (rooms_ == nullptr) return NoPresence();
-  auto present = rooms_->Present(caller.sdkappid, room->group_id, *users, NowMs());
+  auto present = rooms_->Present(caller.sdkappid, room->group_id, *users, liveroom::NowMs());
   if (!present.ok()) return NoPresence();
   v1::CheckRoomMembersResponse response;
   for (const auto& u : *present) response.add_member_account(u);

@@ -11,16 +11,6 @@
 #include "parley/rpc/client.h"
 
 namespace parley::message {
-namespace {
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
-
 void GroupMessageLogic::DeliverRoomTip(uint64_t sdkappid, const std::string& group,
                                        const v1::GroupTip& tip, int64_t now) {
   v1::GroupEvent event;
@@ -77,7 +67,7 @@ absl::StatusOr<v1::SendGroupResponse> GroupMessageLogic::SendRoom(const rpc::Cal
   }
   // The app admin's sends are never dropped for member traffic, and need
   // not come from someone in the room.
-  int64_t now_ms = NowMs();
+  int64_t now_ms = liveroom::NowMs();
   auto admitted = rooms_->Admit(caller.sdkappid, request.group_id(),
                                 caller.is_admin ? "" : request.from_account(),
                                 RoomPriorityClass(request.msg_priority()),

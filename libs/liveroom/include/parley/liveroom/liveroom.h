@@ -99,6 +99,9 @@ class Rooms {
   redis::Pool* pool_;
 };
 
+// Unix time in milliseconds, the clock room presence is kept in.
+int64_t NowMs();
+
 // "1000,1001" <-> {1000, 1001}.
 std::string JoinMarks(const std::vector<uint32_t>& marks);
 std::vector<uint32_t> SplitMarks(const std::string& text);
