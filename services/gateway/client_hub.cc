@@ -719,6 +719,8 @@ void ClientSession::HandleRoomJoin(const std::string& id, const std::string& gro
             std::lock_guard lock(self->mu_);
             if (self->state_ != State::kLive) {
               self->room_busy_ = false;
+              // The group service counted this entry: its exit goes too.
+              self->hub_->RunBlocking([self, group_id] { self->LeaveRoomLater(group_id, "LinkClose"); });
               return;
             }
             previous = self->room_;

@@ -180,10 +180,13 @@ absl::StatusOr<v1::GroupEmpty> GroupLogic::BanGroupMember(const rpc::Caller& cal
     return group;
   });
   if (!banned.ok()) return banned.status();
-  for (const auto& user : *users) {
-    QueueRoomEvent(caller.sdkappid, banned->group_id, kAfterMemberExit, "Kicked", user);
-  }
   if (rooms_ != nullptr) {
+    // Those who were in the room leave it: their exits and Offline states.
+    auto present = rooms_->Present(caller.sdkappid, banned->group_id, *users, liveroom::NowMs());
+    for (const auto& user : present.ok() ? *present : std::vector<std::string>()) {
+      QueueRoomEvent(caller.sdkappid, banned->group_id, kAfterMemberExit, "Kicked", user);
+      QueueRoomEvent(caller.sdkappid, banned->group_id, kOnMemberStateChange, "Offline", user);
+    }
     if (auto st = rooms_->Leave(caller.sdkappid, banned->group_id, *users); !st.ok()) {
       // Their gateways drop them on the tip; the count catches up then.
       log::Warn("room_ban_presence_failed", {{"group", banned->group_id}});
