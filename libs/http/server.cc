@@ -134,18 +134,13 @@ class WsSession : public WsConnection, public std::enable_shared_from_this<WsSes
             "parley_http_ws_slow_consumers_total",
             "WebSocket connections closed because their unread frames passed the bound");
         slow.Increment();
+        // No close handshake: a client that does not read would not answer
+        // it. The socket is closed now (the client sees 1006).
         if (self->writing_) {
           self->queue_.resize(1);  // the write in flight still uses the front
           self->queued_bytes_ = self->queue_.front().first.size();
-        } else {
-          self->queue_.clear();
-          self->queued_bytes_ = 0;
         }
-        self->closing_ = true;
-        self->close_reason_ = websocket::close_reason(websocket::close_code::policy_error,
-                                                      "slow consumer");
-        if (!self->writing_) self->CloseNow();
-        return;
+        return self->Finish();
       }
       self->queued_bytes_ += data.size();
       self->queue_.emplace_back(std::move(data), binary);

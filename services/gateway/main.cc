@@ -85,7 +85,7 @@ int main(int argc, char** argv) {
   config.Add("heartbeat-seconds", "PARLEY_WS_HEARTBEAT_SECONDS", &heartbeat_seconds,
              "client heartbeat interval; 3x silence ends a session");
   config.Add("ws-max-queued-bytes", "PARLEY_WS_MAX_QUEUED_BYTES", &ws_max_queued_bytes,
-             "unread outgoing frames a WebSocket may hold before it is closed (1008 slow consumer)");
+             "unread outgoing bytes a WebSocket may hold before it is dropped (slow consumer)");
   config.Add("room-batch-ms", "PARLEY_ROOM_BATCH_MS", &room_batch_ms,
              "AVChatRoom messages gathered this long into one room_events frame (0: one each)");
   config.Add("room-tick-ms", "PARLEY_ROOM_TICK_MS", &room_tick_ms,

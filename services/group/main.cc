@@ -86,6 +86,9 @@ int main(int argc, char** argv) {
   logic.SetTipPoster([tips](uint64_t sdkappid, const parley::v1::PostGroupTipRequest& tip) {
     parley::rpc::Caller self = parley::rpc::ServiceCaller(sdkappid, "parley-group");
     auto context = parley::rpc::NewContext(&self, std::chrono::milliseconds(5000));
+    // A channel still connecting (a busy or restarting message service) is
+    // waited for within the deadline instead of failing the tip at once.
+    context->set_wait_for_ready(true);
     parley::v1::PostGroupTipResponse response;
     auto status = parley::errors::FromGrpc(tips->PostGroupTip(context.get(), tip, &response));
     if (!status.ok()) return absl::StatusOr<uint64_t>(status);

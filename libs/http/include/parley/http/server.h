@@ -95,9 +95,9 @@ struct ServerOptions {
   // A connection that receives nothing for this long is closed.
   std::chrono::seconds ws_idle_timeout{90};
   // Outgoing frames a WebSocket holds while its client reads slower than
-  // the server writes: over this many bytes queued, the connection is
-  // closed (close code 1008, "slow consumer"): the client reconnects and
-  // resumes by seq. 0: no limit.
+  // the server writes: over this many bytes queued, the socket is closed at
+  // once, without a close handshake the client would not answer (it sees
+  // 1006); it reconnects and resumes by seq. 0: no limit.
   size_t ws_max_queued_bytes = 8 << 20;
   // Runs on every request that is not a WebSocket upgrade (see HeadCheck).
   // A request it lets through marks its connection authenticated.
