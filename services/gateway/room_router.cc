@@ -213,16 +213,4 @@ void RoomRouter::Tick() {
   }
 }
 
-size_t RoomRouter::room_count() {
-  std::lock_guard lock(mu_);
-  return rooms_by_key_.size();
-}
-
-size_t RoomRouter::member_count() {
-  std::lock_guard lock(mu_);
-  size_t n = 0;
-  for (const auto& [key, room] : rooms_by_key_) n += room.sessions.size();
-  return n;
-}
-
 }  // namespace parley::gateway

@@ -76,9 +76,6 @@ class RoomRouter {
   // sets (blocking: Redis, one pipeline per room).
   void Tick();
 
-  size_t room_count();
-  size_t member_count();
-
  private:
   struct Member {
     std::string user;
