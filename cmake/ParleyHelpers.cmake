@@ -20,6 +20,8 @@ function(parley_embed_sql target dir fn_name)
   foreach(f ${sql_files})
     get_filename_component(fname ${f} NAME_WE)
     string(REGEX MATCH "^[0-9]+" version ${fname})
+    # A decimal literal: 0008 would read as a (bad) octal one.
+    math(EXPR version "${version}")
     file(READ ${f} sql)
     string(APPEND body "    {${version}, \"${fname}\", R\"parleysql(${sql})parleysql\"},\n")
   endforeach()

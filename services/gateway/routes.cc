@@ -177,6 +177,18 @@ void RegisterRoutes(RestApi& api, const Backends& backends) {
   PARLEY_ROOM_ROUTE("check_members", CheckRoomMembers, CheckRoomMembersRequest,
                     CheckRoomMembersResponse);
 #undef PARLEY_ROOM_ROUTE
+  // Community topics; members call them too (the owner and admins manage).
+  PARLEY_ROUTE("group_open_http_svc", "import_topic", grp, ImportTopic, CreateTopicRequest,
+               CreateTopicResponse);
+  api.AddService("million_group_open_http_svc", {10007, 10011, 10004, 10002});
+  api.AllowForUsers("million_group_open_http_svc");
+#define PARLEY_TOPIC_ROUTE(command, Method, Req, Resp) \
+  PARLEY_ROUTE("million_group_open_http_svc", command, grp, Method, Req, Resp)
+  PARLEY_TOPIC_ROUTE("create_topic", CreateTopic, CreateTopicRequest, CreateTopicResponse);
+  PARLEY_TOPIC_ROUTE("get_topic", GetTopic, GetTopicRequest, GetTopicResponse);
+  PARLEY_TOPIC_ROUTE("modify_topic", ModifyTopic, ModifyTopicRequest, GroupEmpty);
+  PARLEY_TOPIC_ROUTE("destroy_topic", DestroyTopic, DestroyTopicRequest, DestroyTopicResponse);
+#undef PARLEY_TOPIC_ROUTE
   // Group messages: the message service.
   const auto& gmsg = backends.group_message;
   PARLEY_ROUTE("group_open_http_svc", "send_group_msg", gmsg, SendGroup, SendGroupRequest,

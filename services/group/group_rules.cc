@@ -103,7 +103,11 @@ absl::Status CheckCustomGroupId(std::string_view id, GroupType type) {
     if (id.substr(0, 6) != "@TGS#_") {
       return errors::Error(kInvalidGroupId, "a Community's GroupId must start with @TGS#_");
     }
-  } else if (id.substr(0, 5) == "@TGS#") {
+  }
+  if (id.find("@TOPIC#_") != std::string_view::npos) {
+    return errors::Error(kInvalidGroupId, "a GroupId must not hold @TOPIC#_ (topic IDs do)");
+  }
+  if (type != GroupType::kCommunity && id.substr(0, 5) == "@TGS#") {
     return errors::Error(kInvalidGroupId, "a custom GroupId must not start with @TGS#");
   }
   return absl::OkStatus();
@@ -124,6 +128,54 @@ std::string MakeGroupId(GroupType type, uint64_t random) {
     case GroupType::kAVChatRoom: return absl::StrCat("@TGS#a", suffix);
   }
   return "";
+}
+
+absl::Status CheckTopicId(std::string_view topic, std::string_view group) {
+  std::string prefix = std::string(group) + "@TOPIC#_";
+  if (topic.size() <= prefix.size() || topic.size() > 96 || topic.substr(0, prefix.size()) != prefix) {
+    return errors::Error(kInvalidTopicId,
+                         "TopicId must be the GroupId, @TOPIC#_ and a suffix, at most 96 bytes");
+  }
+  std::string_view suffix = topic.substr(prefix.size());
+  for (unsigned char c : suffix) {
+    if (c < 0x21 || c > 0x7e) {
+      return errors::Error(kInvalidTopicId, "a TopicId's suffix must be printable ASCII");
+    }
+  }
+  if (suffix.find("@TGS#_") != std::string_view::npos ||
+      suffix.find("@TOPIC#_") != std::string_view::npos) {
+    return errors::Error(kInvalidTopicId, "a TopicId's suffix must not hold @TGS#_ or @TOPIC#_");
+  }
+  return absl::OkStatus();
+}
+
+std::string MakeTopicId(std::string_view group, uint64_t random) {
+  static constexpr char kDigits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  std::string suffix;
+  for (int i = 0; i < 12; ++i) {
+    suffix.push_back(kDigits[random & 31]);
+    random >>= 5;
+  }
+  return std::string(group) + "@TOPIC#_@TOPIC#" + suffix;
+}
+
+absl::Status CheckTopicProfile(const TopicProfile& p) {
+  struct Limit {
+    const std::optional<std::string>& value;
+    size_t max;
+    const char* field;
+  };
+  for (const Limit& l : {Limit{p.name, kMaxTopicNameBytes, "TopicName"},
+                         Limit{p.face_url, kMaxFaceUrlBytes, "FaceUrl"},
+                         Limit{p.notification, kMaxTopicTextBytes, "Notification"},
+                         Limit{p.introduction, kMaxTopicTextBytes, "Introduction"},
+                         Limit{p.custom_string, kMaxTopicCustomBytes, "CustomString"}}) {
+    if (l.value && l.value->size() > l.max) {
+      return errors::Error(kInvalidParam, absl::StrCat(l.field, " is longer than ", l.max, " bytes"));
+    }
+  }
+  if (p.name && p.name->empty()) return errors::Error(kInvalidParam, "TopicName is empty");
+  return absl::OkStatus();
 }
 
 absl::Status CheckProfile(const Profile& profile) {
@@ -273,6 +325,8 @@ bool MayInvite(GroupType type, const Actor& actor, std::string_view invite_optio
   if (type == GroupType::kWork || type == GroupType::kCommunity) return true;
   return Manager(actor);  // Public and Meeting: owner and admins
 }
+
+bool MayManageTopics(const Actor& actor) { return actor.app_admin || Manager(actor); }
 
 ApplyOutcome OnApply(GroupType type, std::string_view apply_option) {
   if (type == GroupType::kWork || apply_option == "DisableApply") return ApplyOutcome::kRefused;

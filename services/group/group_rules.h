@@ -44,6 +44,7 @@ inline constexpr int32_t kTooManyAttrs = 10047;
 inline constexpr int32_t kAttrsTooLarge = 10048;
 inline constexpr int32_t kNoSuchAttr = 10050;
 inline constexpr int32_t kTooManyCounters = 10063;
+inline constexpr int32_t kInvalidTopicId = 110013;  // malformed, or no such topic
 
 // Batch and size limits (compat reference §3.7, §5, §7).
 inline constexpr size_t kMaxInitialMembers = 100;    // create_group MemberList
@@ -80,6 +81,14 @@ inline constexpr size_t kMaxAttrBytes = 16000;       // all keys and values
 inline constexpr size_t kMaxCounters = 20;
 inline constexpr size_t kMaxCounterKeyBytes = 128;
 inline constexpr int64_t kMaxCounterValue = int64_t{1} << 53;  // exact in JSON
+
+// Community topics (Parley's bounds where Tencent publishes none).
+inline constexpr size_t kMaxTopics = 1000;             // per community
+inline constexpr size_t kMaxTopicNameBytes = 150;
+inline constexpr size_t kMaxTopicTextBytes = 400;      // Introduction, Notification
+inline constexpr size_t kMaxTopicCustomBytes = 3000;   // CustomString
+inline constexpr size_t kMaxDestroyTopics = 100;       // destroy_topic TopicIdList
+inline constexpr size_t kMaxGetTopics = 1000;          // get_topic TopicIdList
 
 // Stored as SMALLINT: never renumber.
 enum class GroupType : int16_t { kWork = 1, kPublic = 2, kMeeting = 3, kCommunity = 4, kAVChatRoom = 5 };
@@ -125,6 +134,19 @@ absl::Status CheckCustomGroupId(std::string_view id, GroupType type);
 // A server-made ID: "@TGS#" + a type mark + `random` in base 32 (Community:
 // "@TGS#_@TGS#c" + ...). `random` should be 50 or more random bits.
 std::string MakeGroupId(GroupType type, uint64_t random);
+
+// A topic ID a caller gives for `group`: "<group>@TOPIC#_" and a suffix of
+// printable ASCII that holds neither "@TGS#_" nor a second "@TOPIC#_",
+// whole at most 96 bytes (generated suffixes are "@TOPIC#" + 12 base-32
+// characters). kInvalidTopicId.
+absl::Status CheckTopicId(std::string_view topic, std::string_view group);
+std::string MakeTopicId(std::string_view group, uint64_t random);
+// A topic's profile: name (when given) 1-150 bytes, FaceUrl 100,
+// Introduction and Notification 400, CustomString 3000. kInvalidParam.
+struct TopicProfile {
+  std::optional<std::string> name, face_url, notification, introduction, custom_string;
+};
+absl::Status CheckTopicProfile(const TopicProfile& profile);
 
 // The profile fields create_group and modify_group_base_info take.
 struct Profile {
@@ -183,6 +205,8 @@ bool MayMute(GroupType type, const Actor& actor, Role target);
 bool MaySetRole(GroupType type, const Actor& actor);  // owner (or app admin) only
 bool MayDisband(GroupType type, const Actor& actor);
 bool MayInvite(GroupType type, const Actor& actor, std::string_view invite_option);
+// Create, change and destroy a Community's topics: owner and admins.
+bool MayManageTopics(const Actor& actor);
 
 // Distinct account IDs in request order; 10004 for an invalid one.
 template <class Ids>

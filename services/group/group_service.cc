@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
 #include "parley/accounts/accounts.h"
+#include "parley/delivery/topics.h"
 #include "parley/errors/errors.h"
 #include "parley/log/log.h"
 
@@ -275,8 +276,8 @@ absl::StatusOr<v1::CreateGroupResponse> GroupLogic::Create(const rpc::Caller& ca
                          "an AVChatRoom takes no MemberList: members enter it over the client "
                          "protocol (room_join)");
   }
-  if (request.support_topic()) {
-    return errors::Error(kInvalidParam, "Community topics are not served by this version");
+  if (request.support_topic() && *type != GroupType::kCommunity) {
+    return errors::Error(kInvalidParam, "SupportTopic is for Community groups");
   }
   TypeRules rules = RulesFor(*type);
   Profile profile{request.name(), request.introduction(), request.notification(),
@@ -361,6 +362,7 @@ absl::StatusOr<v1::CreateGroupResponse> GroupLogic::Create(const rpc::Caller& ca
   g.face_url = request.face_url();
   g.owner = owner;
   g.max_members = max_members;
+  g.support_topic = request.support_topic();
   // Work groups take no applications whatever the request says.
   g.apply_join_option = *type == GroupType::kWork ? "DisableApply"
                         : request.apply_join_option().empty() ? rules.apply_default
@@ -1083,9 +1085,6 @@ absl::StatusOr<v1::GroupEmpty> GroupLogic::ModifyGroupMemberInfo(
 
 absl::StatusOr<v1::GroupEmpty> GroupLogic::ForbidSendMsg(const rpc::Caller& caller,
                                                          const v1::ForbidSendMsgRequest& request) {
-  if (!request.topic_id().empty()) {
-    return errors::Error(kInvalidParam, "Community topics are not served by this version");
-  }
   auto users = Accounts(request.members_account(), kMaxMuteAccounts, "Members_Account");
   if (!users.ok()) return users.status();
   if (users->empty()) return errors::Error(kInvalidParam, "Members_Account is empty");
@@ -1101,6 +1100,10 @@ absl::StatusOr<v1::GroupEmpty> GroupLogic::ForbidSendMsg(const rpc::Caller& call
     if (!group.ok()) return group.status();
     if (!RulesFor(group->type).supports_mute) {
       return errors::Error(kNoPermission, "this group type has no muting");
+    }
+    if (!request.topic_id().empty()) {
+      auto topic = LoadTopic(tx, caller, group->group_id, request.topic_id(), false);
+      if (!topic.ok()) return topic.status();
     }
     auto members = store::Members(tx, caller.sdkappid, group->group_id, *users, now);
     if (group->type == GroupType::kAVChatRoom) {
@@ -1120,24 +1123,35 @@ absl::StatusOr<v1::GroupEmpty> GroupLogic::ForbidSendMsg(const rpc::Caller& call
     // Only members are muted; other accounts are skipped.
     std::vector<std::string> muted;
     for (const auto& m : members) {
-      store::SetMute(tx, caller.sdkappid, group->group_id, m.user_id, until);
+      // With a TopicId, in that topic only.
+      if (request.topic_id().empty()) {
+        store::SetMute(tx, caller.sdkappid, group->group_id, m.user_id, until);
+      } else {
+        store::SetTopicMute(tx, caller.sdkappid, request.topic_id(), m.user_id, until);
+      }
       muted.push_back(m.user_id);
     }
     if (!muted.empty()) {
       events.Tip(*group, "MemberMuted", caller.identifier, std::move(muted),
                  std::to_string(*mute_time));
+      events.tips.back().mutable_tip()->set_topic_id(request.topic_id());
     }
     return v1::GroupEmpty();
   });
 }
 
 absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> GroupLogic::ActiveMutes(
-    const rpc::Caller& caller, const std::string& group_id) {
+    const rpc::Caller& caller, const std::string& group_id, const std::string& topic_id) {
   using Mutes = std::vector<std::pair<std::string, int64_t>>;
   return Transact<Mutes>([&](pqxx::work& tx) -> absl::StatusOr<Mutes> {
     Actor actor;
     auto group = Load(tx, caller, group_id, false, &actor);
     if (!group.ok()) return group.status();
+    if (!topic_id.empty()) {
+      auto topic = LoadTopic(tx, caller, group->group_id, topic_id, false);
+      if (!topic.ok()) return topic.status();
+      return store::TopicMutes(tx, caller.sdkappid, group->group_id, topic_id, now_());
+    }
     return store::Mutes(tx, caller.sdkappid, group->group_id, now_(),
                         group->type != GroupType::kAVChatRoom);
   });
@@ -1145,10 +1159,7 @@ absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> GroupLogic::ActiveM
 
 absl::StatusOr<v1::GetGroupMutedAccountResponse> GroupLogic::GetGroupMutedAccount(
     const rpc::Caller& caller, const v1::GetGroupMutedAccountRequest& request) {
-  if (!request.topic_id().empty()) {
-    return errors::Error(kInvalidParam, "Community topics are not served by this version");
-  }
-  auto mutes = ActiveMutes(caller, request.group_id());
+  auto mutes = ActiveMutes(caller, request.group_id(), request.topic_id());
   if (!mutes.ok()) return mutes.status();
   v1::GetGroupMutedAccountResponse response;
   response.set_group_id(request.group_id());
@@ -1162,7 +1173,7 @@ absl::StatusOr<v1::GetGroupMutedAccountResponse> GroupLogic::GetGroupMutedAccoun
 
 absl::StatusOr<v1::GetGroupShuttedUinResponse> GroupLogic::GetGroupShuttedUin(
     const rpc::Caller& caller, const v1::GroupIdRequest& request) {
-  auto mutes = ActiveMutes(caller, request.group_id());
+  auto mutes = ActiveMutes(caller, request.group_id(), "");
   if (!mutes.ok()) return mutes.status();
   v1::GetGroupShuttedUinResponse response;
   response.set_group_id(request.group_id());
@@ -1402,16 +1413,32 @@ absl::StatusOr<v1::AddGroupMemberResponse> GroupLogic::ImportGroupMember(
 absl::StatusOr<v1::MemberContext> GroupLogic::GetMemberContext(
     const rpc::Caller& caller, const v1::MemberContextRequest& request) {
   if (!caller.is_service) return errors::Error(kNoPermission, "internal callers only");
-  if (!WellFormedGroupId(request.group_id())) {
+  // A topic's context is its community's, with the topic's mutes taken in.
+  std::string topic_id;
+  std::string group_id = request.group_id();
+  if (auto community = delivery::CommunityOf(group_id); !community.empty()) {
+    topic_id = group_id;
+    group_id = std::string(community);
+  }
+  if (!WellFormedGroupId(group_id)) {
     return errors::Error(kInvalidGroupId, "GroupId is missing or invalid");
   }
   return Transact<v1::MemberContext>([&](pqxx::work& tx) -> absl::StatusOr<v1::MemberContext> {
-    auto group = store::Group(tx, caller.sdkappid, request.group_id(), false);
+    auto group = store::Group(tx, caller.sdkappid, group_id, false);
     if (!group) return errors::Error(kNoSuchGroup, "the group does not exist");
+    std::optional<TopicRow> topic;
+    if (!topic_id.empty()) {
+      topic = store::Topic(tx, caller.sdkappid, topic_id, false);
+      if (!topic || !group->support_topic) {
+        return errors::Error(kInvalidTopicId, "the topic does not exist");
+      }
+    }
     v1::MemberContext context;
     context.set_group_type(static_cast<int32_t>(group->type));
-    context.set_mute_all(group->mute_all);
+    context.set_mute_all(group->mute_all || (topic && topic->mute_all));
     context.set_activated(group->activated);
+    context.set_support_topic(group->support_topic);
+    context.set_topic(topic.has_value());
     if (group->type == GroupType::kAVChatRoom) {
       auto fields = store::GetAppFields(tx, caller.sdkappid);
       context.set_room_msg_rate_limit(RoomMsgRate(fields.room_msg_rate_limit));
@@ -1428,6 +1455,11 @@ absl::StatusOr<v1::MemberContext> GroupLogic::GetMemberContext(
         context.set_msg_flag(static_cast<int32_t>(self[0].msg_flag));
         context.set_mute_until(self[0].mute_until);
         context.set_join_time(self[0].join_time);
+      }
+      if (topic) {
+        context.set_mute_until(std::max(
+            context.mute_until(),
+            store::TopicMuteOf(tx, caller.sdkappid, topic_id, request.user_id(), now_())));
       }
     }
     return context;

@@ -24,6 +24,7 @@
 #include "group_store.h"
 #include "parley/batching/batcher.h"
 #include "room_store.h"
+#include "topic_store.h"
 #include "parley/callbacks/callbacks.h"
 #include "parley/liveroom/liveroom.h"
 #include "parley/errors/errors.h"
@@ -111,7 +112,12 @@ class GroupLogic {
   X(ModifyRoomAdmin, ModifyRoomAdminRequest, GroupEmpty)                               \
   X(GetRoomAdminList, GroupIdRequest, GetRoomAdminListResponse)                        \
   X(CheckRoomMembers, CheckRoomMembersRequest, CheckRoomMembersResponse)               \
-  X(ListRooms, ListRoomsRequest, ListRoomsResponse)
+  X(ListRooms, ListRoomsRequest, ListRoomsResponse)                                   \
+  X(CreateTopic, CreateTopicRequest, CreateTopicResponse)                              \
+  X(ImportTopic, CreateTopicRequest, CreateTopicResponse)                              \
+  X(GetTopic, GetTopicRequest, GetTopicResponse)                                       \
+  X(ModifyTopic, ModifyTopicRequest, GroupEmpty)                                       \
+  X(DestroyTopic, DestroyTopicRequest, DestroyTopicResponse)
   PARLEY_GROUP_METHODS(PARLEY_GROUP_METHOD)
 #undef PARLEY_GROUP_METHOD
 
@@ -180,9 +186,9 @@ class GroupLogic {
   // 10014 when full; the tip and after-callbacks go into `events`.
   absl::Status JoinByApplyLocked(pqxx::work& tx, const rpc::Caller& caller, const GroupRow& group,
                                  const std::string& user, Events& events);
-  // Active mutes of a group's members.
+  // Active mutes of a group's members (in a topic, with a topic ID).
   absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> ActiveMutes(
-      const rpc::Caller& caller, const std::string& group);
+      const rpc::Caller& caller, const std::string& group, const std::string& topic);
   // Which of `users` are imported accounts; bad IDs are simply absent.
   absl::StatusOr<std::set<std::string>> Existing(uint64_t app,
                                                  const std::vector<std::string>& users);
@@ -194,6 +200,24 @@ class GroupLogic {
   // An AVChatRoom the caller may manage (owner, room admin or app admin).
   absl::StatusOr<GroupRow> LoadRoom(pqxx::work& tx, const rpc::Caller& caller,
                                     const std::string& id, bool lock, Actor* actor = nullptr);
+
+  // Community topics (topic_service.cc). A Community the caller may see
+  // that has topics (10007 otherwise), as Load() loads groups.
+  absl::StatusOr<GroupRow> LoadCommunity(pqxx::work& tx, const rpc::Caller& caller,
+                                         const std::string& id, bool lock, Actor* actor);
+  // A topic of `group_id`: 110013 for a malformed ID or none.
+  absl::StatusOr<TopicRow> LoadTopic(pqxx::work& tx, const rpc::Caller& caller,
+                                     const std::string& group_id, const std::string& topic_id,
+                                     bool lock);
+  // Who a topic command acts as: the caller, or for the app the member it
+  // names in From_Account (10007 when not a member).
+  absl::StatusOr<std::string> TopicOperator(pqxx::work& tx, const rpc::Caller& caller,
+                                            const std::string& group_id, const std::string& from,
+                                            Actor* actor);
+  // create_topic, and import_topic (no tip, no callbacks, CreateTime kept).
+  absl::StatusOr<v1::CreateTopicResponse> NewTopic(const rpc::Caller& caller,
+                                                   const v1::CreateTopicRequest& request,
+                                                   bool import);
 
   callbacks::CallbackClient* callbacks_ = nullptr;
   liveroom::Rooms* rooms_ = nullptr;

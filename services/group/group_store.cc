@@ -7,7 +7,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "parley/delivery/topics.h"
 #include "parley/pg/pool.h"
+#include "topic_store.h"
 
 namespace parley::group::store {
 namespace {
@@ -15,7 +17,9 @@ namespace {
 constexpr char kGroupColumns[] =
     "sdkappid, group_id, type, name, introduction, notification, face_url, owner, max_members,"
     " apply_join_option, invite_join_option, mute_all, activated, member_count, create_time,"
-    " info_seq, last_info_time, last_msg_time, next_msg_seq, serial";
+    " info_seq, last_info_time, last_msg_time, next_msg_seq, serial, support_topic";
+
+constexpr int kGroupColumnCount = 21;
 
 GroupRow ReadGroup(const pqxx::row& row, int at = 0) {
   GroupRow g;
@@ -39,6 +43,7 @@ GroupRow ReadGroup(const pqxx::row& row, int at = 0) {
   g.last_msg_time = row[at + 17].as<int64_t>();
   g.next_msg_seq = row[at + 18].as<int64_t>();
   g.serial = row[at + 19].as<int64_t>();
+  g.support_topic = row[at + 20].as<bool>();
   return g;
 }
 
@@ -86,12 +91,12 @@ bool InsertGroup(pqxx::work& tx, const GroupRow& g) {
   auto rows = tx.exec_params(
       "INSERT INTO groups (sdkappid, group_id, type, name, introduction, notification, face_url,"
       " owner, max_members, apply_join_option, invite_join_option, mute_all, activated,"
-      " create_time, last_info_time)"
-      " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)"
+      " create_time, last_info_time, support_topic)"
+      " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15)"
       " ON CONFLICT DO NOTHING RETURNING 1",
       g.sdkappid, g.group_id, static_cast<int>(g.type), g.name, g.introduction, g.notification,
       g.face_url, g.owner, g.max_members, g.apply_join_option, g.invite_join_option, g.mute_all,
-      g.activated, g.create_time);
+      g.activated, g.create_time, g.support_topic);
   return !rows.empty();
 }
 
@@ -325,7 +330,7 @@ std::vector<Joined> JoinedGroups(pqxx::work& tx, uint64_t app, const std::string
                                           " ORDER BY m.serial OFFSET $6 LIMIT $7"),
                              app, user, now, type_value, with_inactive, offset, limit);
   std::vector<Joined> out;
-  for (const auto& row : rows) out.push_back({ReadGroup(row, 0), ReadMember(row, 20)});
+  for (const auto& row : rows) out.push_back({ReadGroup(row, 0), ReadMember(row, kGroupColumnCount)});
   return out;
 }
 
@@ -339,11 +344,21 @@ void NoteTipSeq(pqxx::work& tx, uint64_t app, const std::string& id, int64_t seq
 void NoteMessages(pqxx::work& tx, uint64_t app, const std::vector<MessageNote>& notes) {
   std::map<std::string, std::pair<int64_t, int64_t>> groups;                 // time, seq
   std::map<std::pair<std::string, std::string>, int64_t> senders;            // time
+  std::map<std::string, std::pair<int64_t, int64_t>> topics;                 // time, seq
   for (const auto& n : notes) {
-    auto& g = groups[n.group_id];
+    // A topic's message: the topic's seq, the community's time and sender.
+    std::string community(delivery::CommunityOf(n.group_id));
+    const std::string& group = community.empty() ? n.group_id : community;
+    auto& g = groups[group];
     g.first = std::max(g.first, n.msg_time);
-    g.second = std::max(g.second, n.msg_seq);
-    auto& t = senders[{n.group_id, n.from}];
+    if (community.empty()) {
+      g.second = std::max(g.second, n.msg_seq);
+    } else {
+      auto& t = topics[n.group_id];
+      t.first = std::max(t.first, n.msg_time);
+      t.second = std::max(t.second, n.msg_seq);
+    }
+    auto& t = senders[{group, n.from}];
     t = std::max(t, n.msg_time);
   }
   if (groups.empty()) return;
@@ -378,6 +393,14 @@ void NoteMessages(pqxx::work& tx, uint64_t app, const std::vector<MessageNote>& 
                    " AND m.last_send_time < u.t",
                    app, pg::TextArray(member_groups), pg::TextArray(member_users),
                    pg::IntArray(send_times));
+  std::vector<std::string> topic_ids;
+  std::vector<int64_t> topic_times, topic_seqs;
+  for (const auto& [id, t] : topics) {
+    topic_ids.push_back(id);
+    topic_times.push_back(t.first);
+    topic_seqs.push_back(t.second);
+  }
+  NoteTopicMessages(tx, app, topic_ids, topic_times, topic_seqs);
 }
 
 void PutJoinRequest(pqxx::work& tx, uint64_t app, const std::string& id, const JoinRequestRow& r) {

@@ -32,6 +32,7 @@ struct GroupRow {
   int64_t last_msg_time = 0;
   int64_t next_msg_seq = 1;
   int64_t serial = 0;
+  bool support_topic = false;  // a Community with topics
 };
 
 struct MemberRow {

@@ -3,14 +3,22 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "parley/delivery/topics.h"
 #include "parley/errors/errors.h"
 #include "parley/rpc/client.h"
 
 namespace parley::message {
 namespace {
 
+// A topic's contexts live in its community's entry, so one announcement of
+// the community (any tip, topic changes included) drops them all.
 std::string Key(uint64_t sdkappid, const std::string& group) {
-  return absl::StrCat(sdkappid, " ", group);
+  std::string_view community = delivery::CommunityOf(group);
+  return absl::StrCat(sdkappid, " ", community.empty() ? group : std::string(community));
+}
+
+std::string MemberKey(const std::string& group, const std::string& user) {
+  return delivery::CommunityOf(group).empty() ? user : absl::StrCat(group, "\n", user);
 }
 
 }  // namespace
@@ -38,7 +46,7 @@ absl::StatusOr<v1::MemberContext> GroupContextCache::Get(uint64_t sdkappid,
   if (caching) {
     if (auto hit = cache_.Get(key, now)) {
       cached = *hit;
-      if (auto it = cached->find(user); it != cached->end()) return it->second;
+      if (auto it = cached->find(MemberKey(group, user)); it != cached->end()) return it->second;
     }
   }
   uint64_t ticket = cache_.Ticket();
@@ -53,7 +61,7 @@ absl::StatusOr<v1::MemberContext> GroupContextCache::Get(uint64_t sdkappid,
   if (caching) {
     auto members = std::make_shared<Members>();
     if (cached && cached->size() < kMaxMembersPerEntry) *members = *cached;
-    (*members)[user] = context;
+    (*members)[MemberKey(group, user)] = context;
     cache_.PutIfUnchanged(key, std::move(members), now + kTtlSeconds, ticket);
   }
   return context;

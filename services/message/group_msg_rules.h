@@ -28,6 +28,7 @@ inline constexpr int32_t kGroupTypeNoRecall = 10033;   // the group type can't r
 inline constexpr int32_t kGroupRoomNoDelete = 10035;   // AVChatRoom messages can't be deleted
 inline constexpr int32_t kGroupNoRoaming = 10044;      // the group type keeps no history
 inline constexpr int32_t kBodyTooLong = 80002;
+inline constexpr int32_t kGroupInvalidTopic = 110013;  // not a topic of the group
 
 // group_rules.h's values, as the group service sends them.
 inline constexpr int32_t kTypeWork = 1;

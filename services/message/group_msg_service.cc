@@ -1,5 +1,7 @@
 #include "group_msg_service.h"
 
+#include "parley/delivery/topics.h"
+
 #include <algorithm>
 
 #include <nlohmann/json.hpp>
@@ -105,6 +107,15 @@ absl::StatusOr<v1::MemberContext> GroupMessageLogic::Context(uint64_t sdkappid,
   return contexts_->Get(sdkappid, group, user);
 }
 
+absl::StatusOr<std::string> GroupMessageLogic::Stream(const std::string& group,
+                                                       const std::string& topic) {
+  if (topic.empty()) return group;
+  if (!delivery::TopicOf(topic, group) || topic.size() > delivery::kMaxTopicIdBytes) {
+    return errors::Error(kGroupInvalidTopic, "TopicId is not a topic of the group");
+  }
+  return topic;
+}
+
 absl::StatusOr<v1::MemberContext> GroupMessageLogic::Reader(const rpc::Caller& caller,
                                                             const std::string& group,
                                                             uint64_t* first_seq) {
@@ -116,6 +127,7 @@ absl::StatusOr<v1::MemberContext> GroupMessageLogic::Reader(const rpc::Caller& c
   if (!context->member()) {
     return errors::Error(kGroupNoPermission, "you are not a member of this group");
   }
+  if (context->topic()) return context;  // a community's members read its topics whole
   auto seqs = store_->MemberSeqs(caller.sdkappid, caller.identifier, {group});
   if (!seqs.ok()) return seqs.status();
   uint64_t join_seq = seqs->empty() ? 0 : (*seqs)[0].join_seq;
@@ -210,7 +222,8 @@ void GroupMessageLogic::SendFailed(const rpc::Caller& caller, const v1::MemberCo
                     callbacks::OptPlatform(caller.is_admin, caller.platform), caller.client_ip);
 }
 
-void GroupMessageLogic::Deliver(uint64_t sdkappid, const v1::GroupEvent& event) {
+void GroupMessageLogic::Deliver(uint64_t sdkappid, v1::GroupEvent event) {
+  delivery::SplitStream(&event);  // a topic's event goes to its community's members
   v1::GroupDelivery delivery;
   delivery.set_group_id(event.group_id());
   event.SerializeToString(delivery.mutable_event());
@@ -234,6 +247,10 @@ v1::GroupEvent GroupMessageLogic::MessageEvent(const v1::SendGroupRequest& reque
   *m->mutable_to_account() = request.to_account();
   m->set_need_read_receipt(request.need_read_receipt() ? 1 : 0);
   m->set_client_msg_id(request.client_msg_id());
+  if (!request.topic_id().empty()) {
+    event.set_topic_id(request.topic_id());
+    m->set_topic_id(request.topic_id());
+  }
   return event;
 }
 
@@ -264,9 +281,15 @@ absl::StatusOr<v1::SendGroupResponse> GroupMessageLogic::SendGroup(
   if (auto st = CheckGroupBody(request.msg_body(), body_json, request.cloud_custom_data()); !st.ok()) {
     return st;
   }
-  auto context = Context(caller.sdkappid, request.group_id(), request.from_account());
+  auto stream = Stream(request.group_id(), request.topic_id());
+  if (!stream.ok()) return stream.status();
+  auto context = Context(caller.sdkappid, *stream, request.from_account());
   if (!context.ok()) return context.status();
   if (context->group_type() == kTypeRoom) return SendRoom(caller, *context, request, now_());
+  if (context->support_topic() && !context->topic()) {
+    return errors::Error(kGroupInvalidParam,
+                         "the community's messages go to its topics: name one in TopicId");
+  }
   bool admin_as_self = caller.is_admin && request.from_account() == caller.identifier;
   if (!context->member() && !admin_as_self) {
     return errors::Error(kGroupNoPermission, caller.is_admin
@@ -296,7 +319,7 @@ absl::StatusOr<v1::SendGroupResponse> GroupMessageLogic::SendGroup(
   }
   GroupAppend append;
   append.sdkappid = caller.sdkappid;
-  append.group_id = request.group_id();
+  append.group_id = *stream;
   append.group_type = context->group_type();
   append.kind = v1::GroupEvent::KIND_MESSAGE;
   append.from = request.from_account();
@@ -336,8 +359,8 @@ absl::StatusOr<v1::SendGroupResponse> GroupMessageLogic::SendGroup(
     // The group's last message, the sender's last send and a Work group's
     // activation go to the group service with the next flush.
     std::lock_guard lock(notes_mu_);
-    auto& note = notes_[{caller.sdkappid, request.group_id(), request.from_account()}];
-    note.set_group_id(request.group_id());
+    auto& note = notes_[{caller.sdkappid, *stream, request.from_account()}];
+    note.set_group_id(*stream);
     note.set_from_account(request.from_account());
     note.set_msg_seq(std::max<uint64_t>(note.msg_seq(), result->seq));
     note.set_msg_time(std::max<int64_t>(note.msg_time(), result->time));
@@ -374,10 +397,12 @@ absl::StatusOr<v1::GetGroupHistoryResponse> GroupMessageLogic::GetGroupHistory(
   if (request.req_msg_number() == 0 || request.req_msg_number() > kMaxHistoryPage) {
     return errors::Error(kGroupInvalidParam, "ReqMsgNumber must be 1 to 20");
   }
+  auto stream = Stream(request.group_id(), request.topic_id());
+  if (!stream.ok()) return stream.status();
   uint64_t first = 1;
-  auto context = Reader(caller, request.group_id(), &first);
+  auto context = Reader(caller, *stream, &first);
   if (!context.ok()) return context.status();
-  auto head = store_->Head(caller.sdkappid, request.group_id());
+  auto head = store_->Head(caller.sdkappid, *stream);
   if (!head.ok()) return head.status();
   uint64_t last = request.req_msg_seq() == 0 ? head->first
                                              : std::min<uint64_t>(request.req_msg_seq(), head->first);
@@ -395,7 +420,7 @@ absl::StatusOr<v1::GetGroupHistoryResponse> GroupMessageLogic::GetGroupHistory(
   for (int round = 0; round < 10 && upper >= first && response.rsp_msg_list_size() < wanted;
        ++round) {
     uint64_t lower = upper - first >= 49 ? upper - 49 : first;
-    auto events = store_->Range(caller.sdkappid, request.group_id(), lower, upper, 50, reader);
+    auto events = store_->Range(caller.sdkappid, *stream, lower, upper, 50, reader);
     if (!events.ok()) return events.status();
     uint64_t examined = lower;
     for (auto it = events->rbegin(); it != events->rend(); ++it) {
@@ -415,14 +440,16 @@ absl::StatusOr<v1::GetGroupHistoryResponse> GroupMessageLogic::GetGroupHistory(
 absl::StatusOr<v1::GetGroupRangeResponse> GroupMessageLogic::GetGroupRange(
     const rpc::Caller& caller, const v1::GetGroupRangeRequest& request) {
   uint32_t limit = request.limit() == 0 ? kMaxRangePage : std::min(request.limit(), kMaxRangePage);
+  auto stream = Stream(request.group_id(), request.topic_id());
+  if (!stream.ok()) return stream.status();
   uint64_t first = 1;
   if (caller.is_service) {
     if (request.group_id().empty()) return errors::Error(kGroupInvalidId, "group_id is missing");
   } else {
-    auto context = Reader(caller, request.group_id(), &first);
+    auto context = Reader(caller, *stream, &first);
     if (!context.ok()) return context.status();
   }
-  auto head = store_->Head(caller.sdkappid, request.group_id());
+  auto head = store_->Head(caller.sdkappid, *stream);
   if (!head.ok()) return head.status();
   v1::GetGroupRangeResponse response;
   response.set_max_seq(head->first);
@@ -431,7 +458,7 @@ absl::StatusOr<v1::GetGroupRangeResponse> GroupMessageLogic::GetGroupRange(
     response.set_complete(true);
     return response;
   }
-  auto events = store_->Range(caller.sdkappid, request.group_id(), from, head->first, limit,
+  auto events = store_->Range(caller.sdkappid, *stream, from, head->first, limit,
                               caller.is_admin ? "" : caller.identifier);
   if (!events.ok()) return events.status();
   for (auto& event : *events) *response.add_events() = std::move(event);
@@ -450,19 +477,43 @@ absl::StatusOr<v1::GetGroupRangesResponse> GroupMessageLogic::GetGroupRanges(
                                                   : std::min(request.limit_per_group(), kMaxRangePage);
   // The caller's standing in every group at once: membership, join seq and
   // the group's type and head (no call to the group service).
-  std::vector<std::string> ids;
-  for (const auto& cursor : request.cursors()) ids.push_back(cursor.group_id());
+  std::vector<std::string> ids, communities;
+  for (const auto& cursor : request.cursors()) {
+    ids.push_back(cursor.group_id());
+    if (!cursor.topic_id().empty()) communities.push_back(cursor.group_id());
+  }
   auto standing = store_->MemberSeqs(caller.sdkappid, caller.identifier, ids);
   if (!standing.ok()) return standing.status();
   std::map<std::string, const GroupMemberSeqs*> by_group;
   for (const auto& s : *standing) by_group[s.group_id] = &s;
+  // Topics: a member of the community reads them whole.
+  std::map<std::string, uint64_t> topic_heads;
+  if (!communities.empty()) {
+    auto heads = store_->TopicHeads(caller.sdkappid, communities);
+    if (!heads.ok()) return heads.status();
+    topic_heads.insert(heads->begin(), heads->end());
+  }
+  // Where each cursor's stream is: its head and first readable seq, or
+  // nothing when the caller may not read it.
+  auto place = [&](const v1::GroupCursor& cursor) -> std::optional<std::pair<uint64_t, uint64_t>> {
+    auto it = by_group.find(cursor.group_id());
+    if (it == by_group.end()) return std::nullopt;
+    if (cursor.topic_id().empty()) {
+      return std::pair<uint64_t, uint64_t>{
+          it->second->max_seq, FirstReadableSeq(it->second->group_type, it->second->join_seq)};
+    }
+    if (!delivery::TopicOf(cursor.topic_id(), cursor.group_id())) return std::nullopt;
+    auto head = topic_heads.find(cursor.topic_id());
+    return std::pair<uint64_t, uint64_t>{head == topic_heads.end() ? 0 : head->second, 1};
+  };
   std::vector<std::pair<std::string, uint64_t>> from;
   for (const auto& cursor : request.cursors()) {
-    auto it = by_group.find(cursor.group_id());
-    if (it == by_group.end()) continue;
-    uint64_t first = FirstReadableSeq(it->second->group_type, it->second->join_seq);
-    uint64_t start = std::max(cursor.after_seq() + 1, first);
-    if (start <= it->second->max_seq) from.push_back({cursor.group_id(), start});
+    auto at = place(cursor);
+    if (!at) continue;
+    uint64_t start = std::max(cursor.after_seq() + 1, at->second);
+    if (start <= at->first) {
+      from.push_back({delivery::StreamOf(cursor.group_id(), cursor.topic_id()), start});
+    }
   }
   std::map<std::string, std::vector<v1::GroupEvent>> events;
   if (!from.empty()) {
@@ -474,19 +525,20 @@ absl::StatusOr<v1::GetGroupRangesResponse> GroupMessageLogic::GetGroupRanges(
   for (const auto& cursor : request.cursors()) {
     auto* range = response.add_ranges();
     range->set_group_id(cursor.group_id());
-    auto it = by_group.find(cursor.group_id());
-    if (it == by_group.end()) {
+    range->set_topic_id(cursor.topic_id());
+    auto at = place(cursor);
+    if (!at) {
       range->set_error_code(kGroupNoPermission);
       continue;
     }
-    range->set_max_seq(it->second->max_seq);
-    auto found = events.find(cursor.group_id());
+    range->set_max_seq(at->first);
+    auto found = events.find(delivery::StreamOf(cursor.group_id(), cursor.topic_id()));
     if (found != events.end()) {
       for (auto& event : found->second) *range->add_events() = std::move(event);
     }
     uint64_t last = range->events_size() > 0 ? range->events(range->events_size() - 1).seq()
                                              : cursor.after_seq();
-    range->set_complete(last >= it->second->max_seq || range->events_size() < static_cast<int>(limit));
+    range->set_complete(last >= at->first || range->events_size() < static_cast<int>(limit));
   }
   return response;
 }
@@ -499,8 +551,9 @@ absl::StatusOr<v1::RecallGroupResponse> GroupMessageLogic::RecallGroup(
   if (request.msg_seq_list_size() > 100) {
     return errors::Error(kGroupInvalidParam, "MsgSeqList has more than 100 entries");
   }
-  auto context = Context(caller.sdkappid, request.group_id(),
-                         caller.is_admin ? "" : caller.identifier);
+  auto stream = Stream(request.group_id(), request.topic_id());
+  if (!stream.ok()) return stream.status();
+  auto context = Context(caller.sdkappid, *stream, caller.is_admin ? "" : caller.identifier);
   if (!context.ok()) return context.status();
   if (auto st = NotForRooms(context->group_type(), kGroupTypeNoRecall, "recall"); !st.ok()) return st;
   if (!caller.is_admin && !context->member()) {
@@ -512,7 +565,7 @@ absl::StatusOr<v1::RecallGroupResponse> GroupMessageLogic::RecallGroup(
   for (const auto& item : request.msg_seq_list()) {
     auto* result = response.add_recall_ret_list();
     result->set_msg_seq(item.msg_seq());
-    auto found = store_->Find(caller.sdkappid, request.group_id(), item.msg_seq());
+    auto found = store_->Find(caller.sdkappid, *stream, item.msg_seq());
     if (!found.ok()) return found.status();
     if (!found->has_value()) {
       result->set_ret_code(kGroupRecallNotFound);
@@ -533,14 +586,14 @@ absl::StatusOr<v1::RecallGroupResponse> GroupMessageLogic::RecallGroup(
       result->set_ret_code(errors::TencentCode(allowed));
       continue;
     }
-    auto changed = store_->Recall(caller.sdkappid, request.group_id(), item.msg_seq());
+    auto changed = store_->Recall(caller.sdkappid, *stream, item.msg_seq());
     if (!changed.ok()) return changed.status();
     if (!*changed) {
       result->set_ret_code(kGroupRecallNotFound);
       continue;
     }
     v1::GroupEvent event;
-    event.set_group_id(request.group_id());
+    event.set_group_id(*stream);
     event.set_kind(v1::GroupEvent::KIND_RECALL);
     event.set_target_seq(item.msg_seq());
     event.set_event_time(static_cast<uint32_t>(now));
@@ -569,6 +622,7 @@ absl::StatusOr<v1::GetGroupStatesResponse> GroupMessageLogic::GetGroupStates(
   if (request.group_ids_size() > 1000) {
     return errors::Error(kGroupInvalidParam, "at most 1000 group_ids");
   }
+  if (!request.topics_of().empty()) return TopicStates(caller, request.topics_of());
   auto seqs = store_->MemberSeqs(caller.sdkappid, caller.identifier,
                                  {request.group_ids().begin(), request.group_ids().end()});
   if (!seqs.ok()) return seqs.status();
@@ -582,6 +636,43 @@ absl::StatusOr<v1::GetGroupStatesResponse> GroupMessageLogic::GetGroupStates(
     state->set_unread(s.unread);
     state->set_msg_flag(MsgFlagName(s.msg_flag));
   }
+  if (request.with_topics()) {
+    // The heads of the communities' topics (gateways route them by seq).
+    std::vector<std::string> communities;
+    for (const auto& s : *seqs) {
+      if (s.group_type == kTypeCommunity) communities.push_back(s.group_id);
+    }
+    if (!communities.empty()) {
+      auto heads = store_->TopicHeads(caller.sdkappid, communities);
+      if (!heads.ok()) return heads.status();
+      for (const auto& [topic, max_seq] : *heads) {
+        auto* state = response.add_groups();
+        state->set_group_id(std::string(delivery::CommunityOf(topic)));
+        state->set_topic_id(topic);
+        state->set_max_seq(max_seq);
+      }
+    }
+  }
+  return response;
+}
+
+absl::StatusOr<v1::GetGroupStatesResponse> GroupMessageLogic::TopicStates(
+    const rpc::Caller& caller, const std::string& community) {
+  auto member = store_->MemberSeqs(caller.sdkappid, caller.identifier, {community});
+  if (!member.ok()) return member.status();
+  if (member->empty()) return errors::Error(kGroupNoPermission, "you are not a member of this group");
+  auto topics = store_->TopicSeqs(caller.sdkappid, caller.identifier, community);
+  if (!topics.ok()) return topics.status();
+  v1::GetGroupStatesResponse response;
+  for (const auto& t : *topics) {
+    auto* state = response.add_groups();
+    state->set_group_id(community);
+    state->set_topic_id(t.group_id);
+    state->set_max_seq(t.max_seq);
+    state->set_read_seq(t.read_seq);
+    state->set_unread(t.unread);
+    state->set_msg_flag(MsgFlagName((*member)[0].msg_flag));
+  }
   return response;
 }
 
@@ -590,6 +681,21 @@ absl::StatusOr<v1::MarkGroupReadResponse> GroupMessageLogic::MarkGroupRead(
   if (caller.is_admin) return errors::Error(kGroupInvalidParam, "read positions are per user");
   if (request.group_id().empty() || request.group_id().size() > kMaxGroupIdBytes) {
     return errors::Error(kGroupInvalidId, "GroupId is missing or invalid");
+  }
+  if (!request.topic_id().empty()) {
+    auto stream = Stream(request.group_id(), request.topic_id());
+    if (!stream.ok()) return stream.status();
+    auto member = store_->MemberSeqs(caller.sdkappid, caller.identifier, {request.group_id()});
+    if (!member.ok()) return member.status();
+    if (member->empty()) {
+      return errors::Error(kGroupNoPermission, "you are not a member of this group");
+    }
+    auto read = store_->MarkTopicRead(caller.sdkappid, caller.identifier, *stream,
+                                      request.read_seq());
+    if (!read.ok()) return read.status();
+    v1::MarkGroupReadResponse response;
+    response.set_read_seq(*read);
+    return response;
   }
   auto read = store_->MarkRead(caller.sdkappid, caller.identifier, request.group_id(),
                                request.read_seq());
@@ -633,6 +739,7 @@ absl::StatusOr<uint64_t> GroupMessageLogic::StoreTip(uint64_t sdkappid, const st
   }
   append.left = change.left;
   append.dismissed = change.dismissed;
+  if (tip.type() == "TopicDestroyed") append.destroyed_topic = tip.topic_id();
   auto result = store_->Append(append);
   if (!result.ok()) return result.status();
   if (announce_) announce_(GroupContextCache::Announcement(sdkappid, group));
@@ -650,8 +757,9 @@ absl::StatusOr<uint64_t> GroupMessageLogic::StoreTip(uint64_t sdkappid, const st
   m->set_is_system_msg(1);
   *m->mutable_tip() = tip;
   for (const auto& to : to_accounts) m->add_to_account(to);
+  delivery::SplitStream(&event);  // a topic's notification
   v1::GroupDelivery delivery;
-  delivery.set_group_id(group);
+  delivery.set_group_id(event.group_id());
   event.SerializeToString(delivery.mutable_event());
   if (!change.flag_changed) {
     for (const auto& user : change.joined) delivery.add_route_users(user);
@@ -694,13 +802,15 @@ absl::StatusOr<v1::GroupMessageEmpty> GroupMessageLogic::ModifyGroupMsg(
   if (auto st = CheckGroupBody(request.msg_body(), body_json, request.cloud_custom_data()); !st.ok()) {
     return st;
   }
-  auto context = Context(caller.sdkappid, request.group_id(), caller.is_admin ? "" : caller.identifier);
+  auto stream = Stream(request.group_id(), request.topic_id());
+  if (!stream.ok()) return stream.status();
+  auto context = Context(caller.sdkappid, *stream, caller.is_admin ? "" : caller.identifier);
   if (!context.ok()) return context.status();
   if (auto st = NotForRooms(context->group_type(), kGroupNoRoaming, "editing a message"); !st.ok()) return st;
   if (!caller.is_admin && !context->member()) {
     return errors::Error(kGroupNoPermission, "you are not a member of this group");
   }
-  auto found = store_->Find(caller.sdkappid, request.group_id(), request.msg_seq());
+  auto found = store_->Find(caller.sdkappid, *stream, request.msg_seq());
   if (!found.ok()) return found.status();
   if (!found->has_value() || (*found)->recalled || (*found)->deleted) {
     return errors::Error(kGroupRecallNotFound, "no such message");
@@ -713,16 +823,14 @@ absl::StatusOr<v1::GroupMessageEmpty> GroupMessageLogic::ModifyGroupMsg(
   }
   std::optional<std::string> cloud;
   if (request.has_cloud_custom_data()) cloud = request.cloud_custom_data();
-  if (auto st = store_->Modify(caller.sdkappid, request.group_id(), request.msg_seq(), body_json,
-                               cloud);
+  if (auto st = store_->Modify(caller.sdkappid, *stream, request.msg_seq(), body_json, cloud);
       !st.ok()) {
     return st;
   }
-  auto stored = store_->Range(caller.sdkappid, request.group_id(), request.msg_seq(),
-                              request.msg_seq(), 1, "");
+  auto stored = store_->Range(caller.sdkappid, *stream, request.msg_seq(), request.msg_seq(), 1, "");
   if (stored.ok() && !stored->empty()) {
     v1::GroupEvent event;
-    event.set_group_id(request.group_id());
+    event.set_group_id(*stream);
     event.set_kind(v1::GroupEvent::KIND_EDIT);
     event.set_target_seq(request.msg_seq());
     event.set_event_time(static_cast<uint32_t>(now_()));
@@ -735,15 +843,16 @@ absl::StatusOr<v1::GroupMessageEmpty> GroupMessageLogic::ModifyGroupMsg(
 absl::StatusOr<v1::GroupMessageEmpty> GroupMessageLogic::DeleteGroupMsgBySender(
     const rpc::Caller& caller, const v1::DeleteGroupMsgBySenderRequest& request) {
   if (auto st = CheckAccount(request.sender_account(), "Sender_Account"); !st.ok()) return st;
-  auto context = AdminOnly(caller, request.group_id());
+  auto stream = Stream(request.group_id(), request.topic_id());
+  if (!stream.ok()) return stream.status();
+  auto context = AdminOnly(caller, *stream);
   if (!context.ok()) return context.status();
   if (auto st = NotForRooms(context->group_type(), kGroupRoomNoDelete, "deleting messages"); !st.ok()) return st;
-  auto seqs = store_->RecallBySender(caller.sdkappid, request.group_id(), request.sender_account(),
-                                     1000);
+  auto seqs = store_->RecallBySender(caller.sdkappid, *stream, request.sender_account(), 1000);
   if (!seqs.ok()) return seqs.status();
   for (uint64_t seq : *seqs) {
     v1::GroupEvent event;
-    event.set_group_id(request.group_id());
+    event.set_group_id(*stream);
     event.set_kind(v1::GroupEvent::KIND_RECALL);
     event.set_target_seq(seq);
     event.set_event_time(static_cast<uint32_t>(now_()));
@@ -754,10 +863,12 @@ absl::StatusOr<v1::GroupMessageEmpty> GroupMessageLogic::DeleteGroupMsgBySender(
 
 absl::StatusOr<v1::GroupMessageEmpty> GroupMessageLogic::ClearGroupMsg(
     const rpc::Caller& caller, const v1::ClearGroupMsgRequest& request) {
-  auto context = AdminOnly(caller, request.group_id());
+  auto stream = Stream(request.group_id(), request.topic_id());
+  if (!stream.ok()) return stream.status();
+  auto context = AdminOnly(caller, *stream);
   if (!context.ok()) return context.status();
   if (auto st = NotForRooms(context->group_type(), kGroupRoomNoDelete, "clearing messages"); !st.ok()) return st;
-  if (auto st = store_->Clear(caller.sdkappid, request.group_id(), request.msg_seq()); !st.ok()) {
+  if (auto st = store_->Clear(caller.sdkappid, *stream, request.msg_seq()); !st.ok()) {
     return st;
   }
   return v1::GroupMessageEmpty();
@@ -769,7 +880,9 @@ absl::StatusOr<v1::ImportGroupMsgResponse> GroupMessageLogic::ImportGroupMsg(
   if (request.msg_list_size() > 20) {
     return errors::Error(kGroupInvalidParam, "MsgList has more than 20 messages");
   }
-  auto context = AdminOnly(caller, request.group_id());
+  auto stream = Stream(request.group_id(), request.topic_id());
+  if (!stream.ok()) return stream.status();
+  auto context = AdminOnly(caller, *stream);
   if (!context.ok()) return context.status();
   if (auto st = NotForRooms(context->group_type(), kGroupNoPermission, "importing messages"); !st.ok()) return st;
   int64_t now = now_();
@@ -804,7 +917,7 @@ absl::StatusOr<v1::ImportGroupMsgResponse> GroupMessageLogic::ImportGroupMsg(
     }
     GroupAppend append;
     append.sdkappid = caller.sdkappid;
-    append.group_id = request.group_id();
+    append.group_id = *stream;
     append.group_type = context->group_type();
     append.from = m.from_account();
     append.random = m.has_random() ? m.random() : random_();
@@ -847,7 +960,9 @@ absl::StatusOr<v1::GroupMessageEmpty> GroupMessageLogic::SendGroupSystemNotifica
       return errors::Error(kGroupInvalidParam, "ToMembers_Account holds an invalid account");
     }
   }
-  auto context = AdminOnly(caller, request.group_id());
+  auto stream = Stream(request.group_id(), request.topic_id());
+  if (!stream.ok()) return stream.status();
+  auto context = AdminOnly(caller, *stream);
   if (!context.ok()) return context.status();
   if (context->group_type() == kTypeRoom && request.to_members_account_size() > 0) {
     return errors::Error(kGroupInvalidParam,
@@ -858,7 +973,7 @@ absl::StatusOr<v1::GroupMessageEmpty> GroupMessageLogic::SendGroupSystemNotifica
   tip.set_type("SystemNotification");
   tip.set_operator_account(caller.identifier);
   tip.set_detail(request.content());
-  auto seq = StoreTip(caller.sdkappid, request.group_id(), context->group_type(), tip,
+  auto seq = StoreTip(caller.sdkappid, *stream, context->group_type(), tip,
                       {request.to_members_account().begin(), request.to_members_account().end()});
   if (!seq.ok()) return seq.status();
   return v1::GroupMessageEmpty();

@@ -85,6 +85,12 @@ class GroupMessageLogic {
   // malformed ID, 10010 when there is no such group.
   absl::StatusOr<v1::MemberContext> Context(uint64_t sdkappid, const std::string& group,
                                             const std::string& user);
+  // The seq a request's GroupId and TopicId name: the group's own, or the
+  // topic's (110013 when TopicId is not a topic of the group).
+  static absl::StatusOr<std::string> Stream(const std::string& group, const std::string& topic);
+  // GetGroupStates for the topics of a community the caller is in.
+  absl::StatusOr<v1::GetGroupStatesResponse> TopicStates(const rpc::Caller& caller,
+                                                         const std::string& community);
   // For reads: the caller's context, 10007 for a user who is not a member;
   // `first_seq` gets the oldest seq they may read (1 for admins).
   absl::StatusOr<v1::MemberContext> Reader(const rpc::Caller& caller, const std::string& group,
@@ -97,7 +103,8 @@ class GroupMessageLogic {
   // Group.CallbackSendMsgException: a send that passed every check was not stored.
   void SendFailed(const rpc::Caller& caller, const v1::MemberContext& context,
                   const v1::SendGroupRequest& request, const absl::Status& status);
-  void Deliver(uint64_t sdkappid, const v1::GroupEvent& event);
+  // Delivers to the group's members (a topic's event: the community's).
+  void Deliver(uint64_t sdkappid, v1::GroupEvent event);
   // Stores a tip (or system notification) and delivers it at once; returns its seq.
   absl::StatusOr<uint64_t> StoreTip(uint64_t sdkappid, const std::string& group, int32_t type,
                                     const v1::GroupTip& tip,

@@ -5,7 +5,9 @@
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
+#include "group_msg_rules.h"
 #include "message_store.h"
+#include "parley/delivery/topics.h"
 #include "parley/protojson/protojson.h"
 
 namespace parley::message {
@@ -39,6 +41,7 @@ v1::GroupEvent GroupEventFromRow(const pqxx::row& row, const std::string& group,
   if (hidden || row[13].as<bool>()) {
     // A targeted message for others: the seq is there, its content is not.
     m->set_is_place_msg(1);
+    delivery::SplitStream(&event);
     return event;
   }
   for (auto& t : targets) m->add_to_account(std::move(t));
@@ -62,6 +65,7 @@ v1::GroupEvent GroupEventFromRow(const pqxx::row& row, const std::string& group,
   m->set_need_read_receipt(row[10].as<bool>() ? 1 : 0);
   m->set_client_msg_id(row[11].c_str());
   if (row[12].as<bool>()) m->set_msg_flag_bits(8);
+  delivery::SplitStream(&event);
   return event;
 }
 
@@ -274,6 +278,44 @@ std::vector<absl::StatusOr<GroupAppendResult>> GroupMessageStore::AppendMany(
   return results;
 }
 
+namespace {
+
+// A community's tip, in its transaction: members' topic read positions
+// follow joins and leaves, and a destroyed topic's events go.
+void AppendTopicChanges(pqxx::work& tx, const GroupAppend& e) {
+  if (e.group_type != kTypeCommunity) return;
+  if (!e.joined.empty()) {
+    // What the community's topics held before joining counts as read.
+    tx.exec_params(
+        "INSERT INTO group_topic_reads (sdkappid, user_id, topic_id, parent_id, read_seq)"
+        " SELECT $1, u, h.group_id, $2, h.max_seq FROM group_heads h, unnest($3::text[]) AS u"
+        " WHERE h.sdkappid = $1 AND h.parent_id = $2"
+        " ON CONFLICT (sdkappid, user_id, topic_id) DO UPDATE SET read_seq = EXCLUDED.read_seq",
+        e.sdkappid, e.group_id, pg::TextArray(e.joined));
+  }
+  if (!e.left.empty()) {
+    tx.exec_params(
+        "DELETE FROM group_topic_reads WHERE sdkappid = $1 AND user_id = ANY($3::text[])"
+        " AND parent_id = $2",
+        e.sdkappid, e.group_id, pg::TextArray(e.left));
+  }
+  if (e.dismissed) {
+    tx.exec_params("DELETE FROM group_topic_reads WHERE sdkappid = $1 AND parent_id = $2",
+                   e.sdkappid, e.group_id);
+  }
+  if (!e.destroyed_topic.empty() && delivery::TopicOf(e.destroyed_topic, e.group_id)) {
+    for (const char* table : {"group_events", "group_heads", "group_receipts"}) {
+      tx.exec_params(absl::StrCat("DELETE FROM ", table, " WHERE sdkappid = $1 AND group_id = $2"),
+                     e.sdkappid, e.destroyed_topic);
+    }
+    tx.exec_params("DELETE FROM group_topic_reads WHERE sdkappid = $1 AND parent_id = $2"
+                   " AND topic_id = $3",
+                   e.sdkappid, e.group_id, e.destroyed_topic);
+  }
+}
+
+}  // namespace
+
 absl::StatusOr<GroupAppendResult> GroupMessageStore::Append(const GroupAppend& e) {
   return pool_->Query<GroupAppendResult>([&](pqxx::connection& c)
                                              -> absl::StatusOr<GroupAppendResult> {
@@ -308,6 +350,7 @@ absl::StatusOr<GroupAppendResult> GroupMessageStore::Append(const GroupAppend& e
         tx.exec_params("DELETE FROM group_member_seqs WHERE sdkappid = $1 AND group_id = $2",
                        e.sdkappid, e.group_id);
       }
+      AppendTopicChanges(tx, e);
     }
     tx.commit();
     return result;
@@ -409,6 +452,70 @@ absl::StatusOr<std::vector<GroupMemberSeqs>> GroupMessageStore::MemberSeqs(
         }
         return out;
       });
+}
+
+absl::StatusOr<std::vector<GroupMemberSeqs>> GroupMessageStore::TopicSeqs(
+    uint64_t sdkappid, const std::string& user, const std::string& community) {
+  return pool_->Query<std::vector<GroupMemberSeqs>>(
+      [&](pqxx::connection& c) -> absl::StatusOr<std::vector<GroupMemberSeqs>> {
+        pqxx::read_transaction tx(c);
+        auto rows = tx.exec_params(
+            "SELECT h.group_id, h.max_seq, COALESCE(r.read_seq, 0),"
+            " h.counted - COALESCE(e.counted_at, 0)"
+            " FROM group_heads h"
+            " LEFT JOIN group_topic_reads r ON r.sdkappid = h.sdkappid AND r.user_id = $2"
+            "   AND r.topic_id = h.group_id"
+            " LEFT JOIN group_events e ON e.sdkappid = h.sdkappid AND e.group_id = h.group_id"
+            "   AND e.seq = r.read_seq"
+            " WHERE h.sdkappid = $1 AND h.parent_id = $3 ORDER BY h.group_id",
+            sdkappid, user, community);
+        std::vector<GroupMemberSeqs> out;
+        for (const auto& row : rows) {
+          GroupMemberSeqs s;
+          s.group_id = row[0].c_str();
+          s.group_type = kTypeCommunity;
+          s.max_seq = row[1].as<uint64_t>();
+          s.read_seq = row[2].as<uint64_t>();
+          s.unread = static_cast<uint32_t>(std::max<int64_t>(0, row[3].as<int64_t>()));
+          out.push_back(std::move(s));
+        }
+        return out;
+      });
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, uint64_t>>> GroupMessageStore::TopicHeads(
+    uint64_t sdkappid, const std::vector<std::string>& communities) {
+  using Out = std::vector<std::pair<std::string, uint64_t>>;
+  return pool_->Query<Out>([&](pqxx::connection& c) -> absl::StatusOr<Out> {
+    pqxx::read_transaction tx(c);
+    auto rows = tx.exec_params(
+        "SELECT group_id, max_seq FROM group_heads WHERE sdkappid = $1"
+        " AND parent_id = ANY($2::text[]) ORDER BY group_id",
+        sdkappid, pg::TextArray(communities));
+    Out out;
+    for (const auto& row : rows) out.emplace_back(row[0].c_str(), row[1].as<uint64_t>());
+    return out;
+  });
+}
+
+absl::StatusOr<uint64_t> GroupMessageStore::MarkTopicRead(uint64_t sdkappid,
+                                                          const std::string& user,
+                                                          const std::string& topic,
+                                                          uint64_t seq) {
+  return pool_->Query<uint64_t>([&](pqxx::connection& c) -> absl::StatusOr<uint64_t> {
+    pqxx::work tx(c);
+    auto rows = tx.exec_params(
+        "INSERT INTO group_topic_reads (sdkappid, user_id, topic_id, parent_id, read_seq)"
+        " SELECT $1, $2, $3, h.parent_id,"
+        "   LEAST(CASE WHEN $4 = 0 THEN h.max_seq ELSE $4 END, h.max_seq)"
+        " FROM group_heads h WHERE h.sdkappid = $1 AND h.group_id = $3"
+        " ON CONFLICT (sdkappid, user_id, topic_id)"
+        " DO UPDATE SET read_seq = GREATEST(group_topic_reads.read_seq, EXCLUDED.read_seq)"
+        " RETURNING read_seq",
+        sdkappid, user, topic, static_cast<int64_t>(seq));
+    tx.commit();
+    return rows.empty() ? 0 : rows[0][0].as<uint64_t>();
+  });
 }
 
 absl::StatusOr<uint64_t> GroupMessageStore::MarkRead(uint64_t sdkappid, const std::string& user,

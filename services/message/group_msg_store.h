@@ -40,6 +40,8 @@ struct GroupAppend {
   int32_t joined_flag = 0;  // their MsgFlag
   std::vector<std::string> left;
   bool dismissed = false;
+  // A community's TopicDestroyed tip: the topic whose events go with it.
+  std::string destroyed_topic;
   // A member's new MsgFlag (MsgFlagChanged tips): user, flag.
   std::optional<std::pair<std::string, int32_t>> flag_change;
 };
@@ -104,6 +106,18 @@ class GroupMessageStore {
   absl::StatusOr<std::vector<GroupMemberSeqs>> MemberSeqs(uint64_t sdkappid,
                                                           const std::string& user,
                                                           const std::vector<std::string>& groups);
+  // Community topics: each topic of `community` with events, with the
+  // user's read seq and unread count (group_id is the topic's ID).
+  absl::StatusOr<std::vector<GroupMemberSeqs>> TopicSeqs(uint64_t sdkappid,
+                                                         const std::string& user,
+                                                         const std::string& community);
+  // Every topic with events of the communities: (topic ID, latest seq).
+  absl::StatusOr<std::vector<std::pair<std::string, uint64_t>>> TopicHeads(
+      uint64_t sdkappid, const std::vector<std::string>& communities);
+  // MarkRead for a topic (the caller checked membership); 0 when the topic
+  // has no events yet.
+  absl::StatusOr<uint64_t> MarkTopicRead(uint64_t sdkappid, const std::string& user,
+                                         const std::string& topic, uint64_t seq);
   // Moves the user's read seq forward to `seq` (never back, never past the
   // head); returns the read seq now. NOT_FOUND when the user has no standing.
   absl::StatusOr<uint64_t> MarkRead(uint64_t sdkappid, const std::string& user,
