@@ -35,6 +35,12 @@ bool Visible(const v1::GroupEvent& event, const std::string& user, int32_t flag)
 
 }  // namespace
 
+std::vector<GroupRouter::Stream*> GroupRouter::Streams(Route& route) {
+  std::vector<Stream*> out{&route.main};
+  for (auto& [topic, stream] : route.topics) out.push_back(&stream);
+  return out;
+}
+
 const std::string& GroupEventFrame::Encoded(bool binary) {
   if (binary) {
     if (binary_.empty()) {
@@ -72,6 +78,7 @@ bool GroupRouter::Attach(uint64_t sdkappid, const std::string& user) {
   rpc::Caller caller{sdkappid, user, false};
   auto context = rpc::NewContext(&caller, deadline_);
   v1::GetGroupStatesRequest request;
+  request.set_with_topics(true);
   v1::GetGroupStatesResponse states;
   grpc::Status status = groups_->GetGroupStates(context.get(), request, &states);
   if (!status.ok()) {
@@ -79,7 +86,9 @@ bool GroupRouter::Attach(uint64_t sdkappid, const std::string& user) {
     return false;
   }
   std::vector<std::string> ids;
-  for (const auto& s : states.groups()) ids.push_back(s.group_id());
+  for (const auto& s : states.groups()) {
+    if (s.topic_id().empty()) ids.push_back(s.group_id());
+  }
   // In the groups' gateway sets before the routes exist: events from here on
   // come to this gateway.
   if (auto st = presence_->AddGroupGateway(sdkappid, ids, gateway_id_); !st.ok()) {
@@ -89,21 +98,32 @@ bool GroupRouter::Attach(uint64_t sdkappid, const std::string& user) {
   }
   std::lock_guard lock(mu_);
   auto& mine = user_groups_[Key(sdkappid, user)];
+  std::set<std::string> opened;
   for (const auto& s : states.groups()) {
+    if (!s.topic_id().empty()) continue;
     auto [it, created] = routes_.try_emplace(Key(sdkappid, s.group_id()));
     Route& route = it->second;
     if (created) {
       route.sdkappid = sdkappid;
       route.group_id = s.group_id();
       // What came before is the client's to fetch (group_states).
-      route.cursor = s.max_seq();
+      route.main.cursor = s.max_seq();
+      route.topics_known = true;
+      opened.insert(it->first);
     }
     route.members[user] = delivery::MsgFlagValue(s.msg_flag());
     mine.insert(s.group_id());
-    if (created) {
-      OpenedLocked(it->first, route);
-      DrainLocked(route);
-    }
+  }
+  // Topics follow their communities in the answer.
+  for (const auto& s : states.groups()) {
+    if (s.topic_id().empty() || !opened.count(Key(sdkappid, s.group_id()))) continue;
+    routes_[Key(sdkappid, s.group_id())].topics[s.topic_id()].cursor = s.max_seq();
+  }
+  for (const auto& key : opened) {
+    auto it = routes_.find(key);
+    if (it == routes_.end()) continue;
+    OpenedLocked(key, it->second);
+    DrainLocked(it->second, it->second.main);
   }
   return true;
 }
@@ -129,9 +149,6 @@ void GroupRouter::OnEntry(uint64_t sdkappid, const std::string& payload) {
 }
 
 void GroupRouter::OnEvent(uint64_t sdkappid, v1::GroupEvent event) {
-  static auto& dropped = metrics::Registry::Default().GetCounter(
-      "parley_gateway_group_events_dropped_total",
-      "group events that came after their route ended or far behind");
   std::lock_guard lock(mu_);
   std::string key = Key(sdkappid, event.group_id());
   auto it = routes_.find(key);
@@ -144,7 +161,7 @@ void GroupRouter::OnEvent(uint64_t sdkappid, v1::GroupEvent event) {
       it = routes_.try_emplace(key).first;
       it->second.sdkappid = sdkappid;
       it->second.group_id = event.group_id();
-      it->second.cursor = event.seq() - 1;
+      it->second.main.cursor = event.seq() - 1;
       OpenedLocked(key, it->second);
     }
   }
@@ -158,34 +175,56 @@ void GroupRouter::OnEvent(uint64_t sdkappid, v1::GroupEvent event) {
     DispatchLocked(route, event);
     return;
   }
-  if (event.seq() <= route.cursor) return;
-  if (event.seq() == route.cursor + 1) {
-    if (ProcessLocked(route, event)) DrainLocked(route);
+  if (event.topic_id().empty()) {
+    OrderLocked(route, route.main, std::move(event));
     return;
   }
-  if (route.ahead.size() >= kMaxAhead) {
-    dropped.Increment();  // the gap fill reads it again
-    return;
-  }
-  if (route.ahead.empty()) route.gap_since = std::chrono::steady_clock::now();
-  route.ahead.emplace(event.seq(), std::move(event));
+  auto [topic, first] = route.topics.try_emplace(event.topic_id());
+  if (first && !route.topics_known) topic->second.cursor = event.seq() - 1;
+  OrderLocked(route, topic->second, std::move(event));
 }
 
-bool GroupRouter::DrainLocked(Route& route) {
-  while (!route.ahead.empty() && route.ahead.begin()->first <= route.cursor + 1) {
-    auto node = route.ahead.extract(route.ahead.begin());
-    if (node.key() == route.cursor + 1 && !ProcessLocked(route, node.mapped())) return false;
+bool GroupRouter::OrderLocked(Route& route, Stream& stream, v1::GroupEvent event) {
+  static auto& dropped = metrics::Registry::Default().GetCounter(
+      "parley_gateway_group_events_dropped_total",
+      "group events that came after their route ended or far behind");
+  if (event.seq() <= stream.cursor) return true;
+  if (event.seq() == stream.cursor + 1) {
+    return AdvanceLocked(route, event) && DrainLocked(route, stream);
   }
-  if (!route.ahead.empty()) route.gap_since = std::chrono::steady_clock::now();
+  if (stream.ahead.size() >= kMaxAhead) {
+    dropped.Increment();  // the gap fill reads it again
+    return true;
+  }
+  if (stream.ahead.empty()) stream.gap_since = std::chrono::steady_clock::now();
+  stream.ahead.emplace(event.seq(), std::move(event));
+  return true;
+}
+
+bool GroupRouter::DrainLocked(Route& route, Stream& stream) {
+  while (!stream.ahead.empty() && stream.ahead.begin()->first <= stream.cursor + 1) {
+    auto node = stream.ahead.extract(stream.ahead.begin());
+    if (node.key() == stream.cursor + 1 && !AdvanceLocked(route, node.mapped())) return false;
+  }
+  if (!stream.ahead.empty()) stream.gap_since = std::chrono::steady_clock::now();
+  return true;
+}
+
+bool GroupRouter::AdvanceLocked(Route& route, const v1::GroupEvent& event) {
+  if (event.topic_id().empty()) return ProcessLocked(route, event);
+  // A topic holds messages and notifications: no membership changes.
+  route.topics[event.topic_id()].cursor = event.seq();
+  DispatchLocked(route, event);
   return true;
 }
 
 bool GroupRouter::ProcessLocked(Route& route, const v1::GroupEvent& event) {
-  route.cursor = event.seq();
+  route.main.cursor = event.seq();
   if (event.kind() != v1::GroupEvent::KIND_TIP) {
     DispatchLocked(route, event);
     return true;
   }
+  if (event.tip().type() == "TopicDestroyed") route.topics.erase(event.tip().topic_id());
   auto change = delivery::MembershipOf(event.tip());
   if (change.flag_changed) {
     for (const auto& user : change.joined) {
@@ -234,8 +273,10 @@ void GroupRouter::OpenedLocked(const std::string& key, Route& route) {
   unrouted_.erase(key);
   if (left_.erase(key) == 0) return;
   route.rejoin = true;
-  route.catch_up = true;
-  route.gap_since = {};  // read at the next pass
+  for (Stream* stream : Streams(route)) {
+    stream->catch_up = true;
+    stream->gap_since = {};  // read at the next pass
+  }
 }
 
 void GroupRouter::LeaveIdleGroups(std::chrono::steady_clock::time_point now) {
@@ -278,6 +319,7 @@ void GroupRouter::FillGaps(std::chrono::steady_clock::time_point now,
   struct Gap {
     uint64_t sdkappid;
     std::string group_id;
+    std::string topic_id;
     uint64_t after;
     bool rejoin;
   };
@@ -285,10 +327,16 @@ void GroupRouter::FillGaps(std::chrono::steady_clock::time_point now,
   {
     std::lock_guard lock(mu_);
     for (auto& [key, route] : routes_) {
-      if ((!route.ahead.empty() || route.catch_up) && now - route.gap_since >= wait) {
-        gaps.push_back({route.sdkappid, route.group_id, route.cursor, route.rejoin});
-        route.rejoin = false;
-      }
+      bool rejoin = route.rejoin;
+      route.rejoin = false;
+      auto gap = [&](const std::string& topic, Stream& stream) {
+        if ((stream.ahead.empty() && !stream.catch_up) || now - stream.gap_since < wait) return;
+        gaps.push_back({route.sdkappid, route.group_id, topic, stream.cursor, rejoin});
+        rejoin = false;  // once per route, before its first read
+      };
+      gap("", route.main);
+      for (auto& [topic, stream] : route.topics) gap(topic, stream);
+      route.rejoin = rejoin;  // no stream was due: the next pass rejoins
     }
   }
   for (const auto& gap : gaps) {
@@ -308,6 +356,7 @@ void GroupRouter::FillGaps(std::chrono::steady_clock::time_point now,
     auto context = rpc::NewContext(&gateway, deadline_);
     v1::GetGroupRangeRequest request;
     request.set_group_id(gap.group_id);
+    request.set_topic_id(gap.topic_id);
     request.set_after_seq(gap.after);
     request.set_limit(200);
     v1::GetGroupRangeResponse range;
@@ -320,15 +369,17 @@ void GroupRouter::FillGaps(std::chrono::steady_clock::time_point now,
     auto it = routes_.find(Key(gap.sdkappid, gap.group_id));
     if (it == routes_.end()) continue;
     Route& route = it->second;
+    if (!gap.topic_id.empty() && !route.topics.count(gap.topic_id)) continue;  // destroyed
+    Stream& stream = gap.topic_id.empty() ? route.main : route.topics[gap.topic_id];
     // A full page may not be all: the next pass reads on.
-    route.catch_up = range.events_size() >= static_cast<int>(request.limit());
-    if (route.catch_up) route.gap_since = {};
+    stream.catch_up = range.events_size() >= static_cast<int>(request.limit());
+    if (stream.catch_up) stream.gap_since = {};
     bool alive = true;
     for (const auto& event : range.events()) {
       if (!alive) break;
-      if (event.seq() == route.cursor + 1) alive = ProcessLocked(route, event);
+      if (event.seq() == stream.cursor + 1) alive = AdvanceLocked(route, event);
     }
-    if (alive) DrainLocked(route);
+    if (alive) DrainLocked(route, stream);
   }
 }
 

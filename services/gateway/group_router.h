@@ -84,17 +84,26 @@ class GroupRouter {
   static constexpr std::chrono::seconds kRejoinWindow{30};
 
  private:
+  // One seq: the group's own, or a Community topic's.
+  struct Stream {
+    uint64_t cursor = 0;  // last seq handed out
+    std::map<uint64_t, v1::GroupEvent> ahead;
+    std::chrono::steady_clock::time_point gap_since;
+    bool catch_up = false;  // read after the cursor from storage
+  };
   struct Route {
     uint64_t sdkappid = 0;
     std::string group_id;
     std::map<std::string, int32_t> members;  // local users -> MsgFlag
-    uint64_t cursor = 0;                     // last seq handed out
-    std::map<uint64_t, v1::GroupEvent> ahead;
-    std::chrono::steady_clock::time_point gap_since;
+    Stream main;
+    // A Community's topics, each in its own seq. Attach reads the heads of
+    // those with events (topics_known); a topic first seen later starts at
+    // 0 then, or, on a route a join opened, at its first event here.
+    std::map<std::string, Stream> topics;
+    bool topics_known = false;
     // Opened again soon after this gateway left the group's set: re-add it
-    // (rejoin), then read after the cursor from storage (catch_up).
+    // (rejoin), then catch every stream up from storage.
     bool rejoin = false;
-    bool catch_up = false;
   };
   // A route opened at `key`: when this gateway left the group's set lately,
   // it must rejoin and catch up. mu_ held.
@@ -105,8 +114,14 @@ class GroupRouter {
   // Hands out `event` (the route's next seq, or seq 0) and applies the
   // membership change of a tip. mu_ held. Returns false when the route ended.
   bool ProcessLocked(Route& route, const v1::GroupEvent& event);
+  static std::vector<Stream*> Streams(Route& route);
+  // ProcessLocked for an event of the route's own seq or of a topic's.
+  bool AdvanceLocked(Route& route, const v1::GroupEvent& event);
+  // Orders an event of one stream: hands it out when it is next, keeps it
+  // when it is ahead. mu_ held. Returns false when the route ended.
+  bool OrderLocked(Route& route, Stream& stream, v1::GroupEvent event);
   // Hands out waiting events that now follow the cursor. mu_ held.
-  bool DrainLocked(Route& route);
+  bool DrainLocked(Route& route, Stream& stream);
   void DispatchLocked(Route& route, const v1::GroupEvent& event);
   void EraseRouteLocked(const std::string& key);
 
