@@ -180,6 +180,30 @@ void RegisterRoutes(RestApi& api, const Backends& backends) {
   // Community topics; members call them too (the owner and admins manage).
   PARLEY_ROUTE("group_open_http_svc", "import_topic", grp, ImportTopic, CreateTopicRequest,
                CreateTopicResponse);
+  // Community permission groups.
+  PARLEY_ROUTE("group_open_http_svc", "create_permission_group", grp, CreatePermissionGroup,
+               CreatePermissionGroupRequest, CreatePermissionGroupResponse);
+  PARLEY_ROUTE("group_open_http_svc", "destroy_permission_group", grp, DestroyPermissionGroup,
+               DestroyPermissionGroupRequest, PermissionGroupResults);
+  PARLEY_ROUTE("group_open_http_svc", "modify_permission_group", grp, ModifyPermissionGroup,
+               ModifyPermissionGroupRequest, GroupEmpty);
+  PARLEY_ROUTE("group_open_http_svc", "get_permission_group", grp, GetPermissionGroup,
+               GetPermissionGroupRequest, GetPermissionGroupResponse);
+  PARLEY_ROUTE("group_open_http_svc", "add_topic_permission_group", grp, AddTopicPermissionGroup,
+               TopicPermissionRequest, TopicPermissionResults);
+  PARLEY_ROUTE("group_open_http_svc", "set_topic_permission_group", grp, SetTopicPermissionGroup,
+               TopicPermissionRequest, TopicPermissionResults);
+  PARLEY_ROUTE("group_open_http_svc", "delete_topic_permission_group", grp,
+               DeleteTopicPermissionGroup, DeleteTopicPermissionRequest, TopicPermissionResults);
+  PARLEY_ROUTE("group_open_http_svc", "get_topic_permission_group", grp, GetTopicPermissionGroup,
+               DeleteTopicPermissionRequest, GetTopicPermissionResponse);
+  PARLEY_ROUTE("group_open_http_svc", "add_permission_group_member", grp,
+               AddPermissionGroupMember, PermissionGroupMembersRequest, AddGroupMemberResponse);
+  PARLEY_ROUTE("group_open_http_svc", "delete_permission_group_member", grp,
+               DeletePermissionGroupMember, PermissionGroupMembersRequest, GroupEmpty);
+  PARLEY_ROUTE("group_open_http_svc", "get_permission_group_member_list", grp,
+               GetPermissionGroupMemberList, GetPermissionGroupMemberListRequest,
+               GetPermissionGroupMemberListResponse);
   api.AddService("million_group_open_http_svc", {10007, 10011, 10004, 10002});
   api.AllowForUsers("million_group_open_http_svc");
 #define PARLEY_TOPIC_ROUTE(command, Method, Req, Resp) \

@@ -292,7 +292,11 @@ bool Outranks(const Actor& actor, Role target) {
 
 }  // namespace
 
+// Permission groups are on and the actor is neither owner nor the app.
+bool ByBits(const Actor& actor) { return actor.by_permission && !OwnerOrAppAdmin(actor); }
+
 bool MayEditProfile(GroupType type, const Actor& actor) {
+  if (ByBits(actor)) return actor.bits & perm::kManageGroupInfo;
   if (type == GroupType::kWork) return true;  // any member
   if (type == GroupType::kAVChatRoom) return OwnerOrAppAdmin(actor);
   return Manager(actor);
@@ -300,12 +304,17 @@ bool MayEditProfile(GroupType type, const Actor& actor) {
 
 bool MayKick(GroupType type, const Actor& actor, Role target) {
   if (type == GroupType::kAVChatRoom) return false;  // mute or ban instead
+  if (ByBits(actor)) return (actor.bits & perm::kManageGroupMember) && target != Role::kOwner;
   if (type == GroupType::kWork) return OwnerOrAppAdmin(actor) && target != Role::kOwner;
   return Outranks(actor, target);
 }
 
 bool MayMute(GroupType type, const Actor& actor, Role target) {
   if (!RulesFor(type).supports_mute) return false;
+  if (ByBits(actor)) {
+    return ((actor.bits & perm::kMuteMember) || (actor.topic_bits & perm::kTopicMute)) &&
+           target != Role::kOwner;
+  }
   if (type == GroupType::kAVChatRoom) return OwnerOrAppAdmin(actor) && target != Role::kOwner;
   return Outranks(actor, target);
 }
@@ -322,11 +331,61 @@ bool MayDisband(GroupType type, const Actor& actor) {
 bool MayInvite(GroupType type, const Actor& actor, std::string_view invite_option) {
   if (actor.app_admin) return type != GroupType::kAVChatRoom;
   if (type == GroupType::kAVChatRoom || invite_option == "DisableInvite") return false;
+  if (ByBits(actor)) return actor.bits & perm::kManageGroupMember;
   if (type == GroupType::kWork || type == GroupType::kCommunity) return true;
   return Manager(actor);  // Public and Meeting: owner and admins
 }
 
-bool MayManageTopics(const Actor& actor) { return actor.app_admin || Manager(actor); }
+bool MayManageTopics(const Actor& actor) {
+  if (ByBits(actor)) return (actor.bits & perm::kManageTopic) || (actor.topic_bits & perm::kTopicManage);
+  return Manager(actor);
+}
+
+bool MayManagePermissions(const Actor& actor, uint32_t bit) {
+  if (ByBits(actor)) return actor.bits & bit;
+  return Manager(actor);
+}
+
+absl::Status CheckPermissionGroupId(std::string_view id) {
+  if (id.size() <= 6 || id.size() > kMaxPermissionGroupIdBytes || id.substr(0, 6) != "@PMG#_") {
+    return errors::Error(kInvalidParam,
+                         "PermissionGroupId must be @PMG#_ and 1 to 42 more bytes");
+  }
+  for (unsigned char c : id) {
+    if (c < 0x21 || c > 0x7e) {
+      return errors::Error(kInvalidParam, "PermissionGroupId must be printable ASCII");
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::string MakePermissionGroupId(uint64_t random) {
+  static constexpr char kDigits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  std::string id = "@PMG#_@PMG#";
+  for (int i = 0; i < 10; ++i) {
+    id.push_back(kDigits[random & 31]);
+    random >>= 5;
+  }
+  return id;
+}
+
+absl::Status CheckPermissionBits(uint32_t bits, bool topic, const char* field) {
+  if (bits & ~(topic ? perm::kTopicAll : perm::kAll)) {
+    return errors::Error(kInvalidParam, absl::StrCat(field, " holds unknown permission bits"));
+  }
+  return absl::OkStatus();
+}
+
+uint32_t TopicBitsOf(uint32_t c) {
+  uint32_t t = 0;
+  if (c & perm::kSendMessage) t |= perm::kTopicSend;
+  if (c & perm::kAtAll) t |= perm::kTopicAtAll;
+  if (c & perm::kGetHistory) t |= perm::kTopicHistory;
+  if (c & perm::kRevokeOthers) t |= perm::kTopicRevokeOthers;
+  if (c & perm::kMuteMember) t |= perm::kTopicMute;
+  if (c & perm::kManageTopic) t |= perm::kTopicManage;
+  return t;
+}
 
 ApplyOutcome OnApply(GroupType type, std::string_view apply_option) {
   if (type == GroupType::kWork || apply_option == "DisableApply") return ApplyOutcome::kRefused;

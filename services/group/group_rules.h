@@ -90,6 +90,38 @@ inline constexpr size_t kMaxTopicCustomBytes = 3000;   // CustomString
 inline constexpr size_t kMaxDestroyTopics = 100;       // destroy_topic TopicIdList
 inline constexpr size_t kMaxGetTopics = 1000;          // get_topic TopicIdList
 
+// Community permission groups (compat reference §3.9): the bits.
+namespace perm {
+inline constexpr uint32_t kManageGroupInfo = 1;
+inline constexpr uint32_t kManageGroupMember = 2;
+inline constexpr uint32_t kManagePermissionGroupInfo = 4;
+inline constexpr uint32_t kManagePermissionGroupMember = 8;
+inline constexpr uint32_t kManageTopic = 16;
+inline constexpr uint32_t kMuteMember = 32;
+inline constexpr uint32_t kSendMessage = 64;
+inline constexpr uint32_t kAtAll = 128;
+inline constexpr uint32_t kGetHistory = 256;
+inline constexpr uint32_t kRevokeOthers = 512;
+inline constexpr uint32_t kBanMember = 1024;
+inline constexpr uint32_t kAll = 2047;
+// In a topic.
+inline constexpr uint32_t kTopicManage = 1;
+inline constexpr uint32_t kTopicManagePermission = 2;
+inline constexpr uint32_t kTopicMute = 4;
+inline constexpr uint32_t kTopicSend = 8;
+inline constexpr uint32_t kTopicHistory = 16;
+inline constexpr uint32_t kTopicRevokeOthers = 32;
+inline constexpr uint32_t kTopicAtAll = 64;
+inline constexpr uint32_t kTopicAll = 127;
+}  // namespace perm
+inline constexpr size_t kMaxPermissionGroups = 100;        // per community
+inline constexpr size_t kMaxPermissionGroupIdBytes = 48;
+inline constexpr size_t kMaxPermissionGroupNameBytes = 150;
+inline constexpr size_t kMaxPermissionCustomBytes = 3000;
+inline constexpr size_t kMaxPermissionAccounts = 100;      // add/delete_permission_group_member
+inline constexpr uint32_t kMaxPermissionMemberPage = 50;   // get_permission_group_member_list
+inline constexpr size_t kMaxPermissionIds = 100;           // ID lists of one call
+
 // Stored as SMALLINT: never renumber.
 enum class GroupType : int16_t { kWork = 1, kPublic = 2, kMeeting = 3, kCommunity = 4, kAVChatRoom = 5 };
 enum class Role : int16_t { kMember = 0, kAdmin = 1, kOwner = 2 };
@@ -148,6 +180,16 @@ struct TopicProfile {
 };
 absl::Status CheckTopicProfile(const TopicProfile& profile);
 
+// A custom permission group ID: "@PMG#_" and 1-42 printable ASCII bytes
+// (10004). Server-made ones are "@PMG#_@PMG#" and 10 base-32 characters.
+absl::Status CheckPermissionGroupId(std::string_view id);
+std::string MakePermissionGroupId(uint64_t random);
+// Bits beyond the known ones (perm::kAll, or perm::kTopicAll in a topic) are 10004.
+absl::Status CheckPermissionBits(uint32_t bits, bool topic, const char* field);
+// The topic bits community bits carry into every topic: sending, @all,
+// history, recalling others', muting and managing topics.
+uint32_t TopicBitsOf(uint32_t community_bits);
+
 // The profile fields create_group and modify_group_base_info take.
 struct Profile {
   std::optional<std::string> name, introduction, notification, face_url;
@@ -194,9 +236,15 @@ absl::Status ApplyCounters(std::string_view mode,
 
 // Who may do what (compat reference §5). `app_admin` is the app's REST
 // admin, who may do everything the owner may and more.
+// With a Community's permission groups on (`by_permission`), a member
+// who is not the owner has the powers of their bits only (admins too):
+// `bits` in the community and, acting in a topic, `topic_bits` there.
 struct Actor {
   Role role = Role::kMember;
   bool app_admin = false;
+  bool by_permission = false;
+  uint32_t bits = 0;
+  uint32_t topic_bits = 0;
 };
 bool MayEditProfile(GroupType type, const Actor& actor);
 // Kick `target`: owner kicks anyone but themselves; admins kick members.
@@ -205,8 +253,12 @@ bool MayMute(GroupType type, const Actor& actor, Role target);
 bool MaySetRole(GroupType type, const Actor& actor);  // owner (or app admin) only
 bool MayDisband(GroupType type, const Actor& actor);
 bool MayInvite(GroupType type, const Actor& actor, std::string_view invite_option);
-// Create, change and destroy a Community's topics: owner and admins.
+// Create, change and destroy a Community's topics: owner and admins (by
+// bits: kManageTopic, or kTopicManage in the topic).
 bool MayManageTopics(const Actor& actor);
+// Permission groups: the owner and the app; others by `bit` when they are
+// on, else admins.
+bool MayManagePermissions(const Actor& actor, uint32_t bit);
 
 // Distinct account IDs in request order; 10004 for an invalid one.
 template <class Ids>

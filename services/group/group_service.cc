@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "parley/accounts/accounts.h"
 #include "parley/delivery/topics.h"
+#include "permission_store.h"
 #include "parley/errors/errors.h"
 #include "parley/log/log.h"
 
@@ -245,6 +246,11 @@ absl::StatusOr<GroupRow> GroupLogic::Load(pqxx::work& tx, const rpc::Caller& cal
   auto self = store::Members(tx, caller.sdkappid, id, {caller.identifier}, now_());
   if (self.empty()) return errors::Error(kNoPermission, "you are not a member of this group");
   *actor = {self[0].role, false};
+  if (group->enable_permission) {
+    actor->by_permission = true;
+    actor->bits = group->default_permission |
+                  store::MemberBits(tx, caller.sdkappid, id, caller.identifier);
+  }
   return *group;
 }
 
@@ -278,6 +284,17 @@ absl::StatusOr<v1::CreateGroupResponse> GroupLogic::Create(const rpc::Caller& ca
   }
   if (request.support_topic() && *type != GroupType::kCommunity) {
     return errors::Error(kInvalidParam, "SupportTopic is for Community groups");
+  }
+  if ((request.enable_permission() != 0 || request.default_permission() != 0) &&
+      *type != GroupType::kCommunity) {
+    return errors::Error(kInvalidParam, "permission groups are for Community groups");
+  }
+  if (request.enable_permission() > 1) {
+    return errors::Error(kInvalidParam, "EnablePermission must be 0 or 1");
+  }
+  if (auto st = CheckPermissionBits(request.default_permission(), false, "DefaultPermission");
+      !st.ok()) {
+    return st;
   }
   TypeRules rules = RulesFor(*type);
   Profile profile{request.name(), request.introduction(), request.notification(),
@@ -363,6 +380,8 @@ absl::StatusOr<v1::CreateGroupResponse> GroupLogic::Create(const rpc::Caller& ca
   g.owner = owner;
   g.max_members = max_members;
   g.support_topic = request.support_topic();
+  g.enable_permission = request.enable_permission() == 1;
+  g.default_permission = request.default_permission();
   // Work groups take no applications whatever the request says.
   g.apply_join_option = *type == GroupType::kWork ? "DisableApply"
                         : request.apply_join_option().empty() ? rules.apply_default
@@ -480,6 +499,14 @@ absl::StatusOr<v1::GetGroupInfoResponse> GroupLogic::GetGroupInfo(
             info->set_member_num(online.ok() ? static_cast<uint32_t>(*online) : 0);
           }
           if (Wanted(filter.group_base_info_filter(), "Appid")) info->set_appid(caller.sdkappid);
+          if (group->type == GroupType::kCommunity) {
+            const auto& f = filter.group_base_info_filter();
+            if (Wanted(f, "SupportTopic")) info->set_support_topic(group->support_topic ? 1 : 0);
+            if (Wanted(f, "EnablePermission")) {
+              info->set_enable_permission(group->enable_permission ? 1 : 0);
+            }
+            if (Wanted(f, "DefaultPermission")) info->set_default_permission(group->default_permission);
+          }
           // Custom fields: all without a filter, else the keys asked for.
           if (!request.has_response_filter() || filter.app_defined_data_filter_group_size() > 0) {
             AddData(store::GroupData(tx, caller.sdkappid, id), filter.app_defined_data_filter_group(),
@@ -522,11 +549,31 @@ absl::StatusOr<v1::GroupEmpty> GroupLogic::ModifyGroupBaseInfo(
   if (mute_all && *mute_all != "On" && *mute_all != "Off") {
     return errors::Error(kInvalidParam, "MuteAllMember must be On or Off");
   }
+  if (request.has_enable_permission() && request.enable_permission() > 1) {
+    return errors::Error(kInvalidParam, "EnablePermission must be 0 or 1");
+  }
+  if (request.has_default_permission()) {
+    if (auto st = CheckPermissionBits(request.default_permission(), false, "DefaultPermission");
+        !st.ok()) {
+      return st;
+    }
+  }
   return Change<v1::GroupEmpty>(caller, [&](pqxx::work& tx, Events& events) -> absl::StatusOr<v1::GroupEmpty> {
     Actor actor;
     auto group = Load(tx, caller, request.group_id(), true, &actor);
     if (!group.ok()) return group.status();
     GroupRow g = *group;
+    if (request.has_enable_permission() || request.has_default_permission()) {
+      if (g.type != GroupType::kCommunity) {
+        return errors::Error(kNoPermission, "permission groups are for Communities");
+      }
+      if (!MayManagePermissions(actor, perm::kManagePermissionGroupInfo)) {
+        return errors::Error(kNoPermission, "you may not change the community's permissions");
+      }
+      if (request.has_enable_permission()) g.enable_permission = request.enable_permission() == 1;
+      if (request.has_default_permission()) g.default_permission = request.default_permission();
+      events.Tip(g, "PermissionChanged", caller.identifier, {});
+    }
     bool profile_change = profile.name || profile.introduction || profile.notification ||
                           profile.face_url;
     bool settings_change = request.has_max_member_num() || request.has_apply_join_option() ||
@@ -1104,6 +1151,7 @@ absl::StatusOr<v1::GroupEmpty> GroupLogic::ForbidSendMsg(const rpc::Caller& call
     if (!request.topic_id().empty()) {
       auto topic = LoadTopic(tx, caller, group->group_id, request.topic_id(), false);
       if (!topic.ok()) return topic.status();
+      AddTopicBits(tx, caller, *group, *topic, &actor);
     }
     auto members = store::Members(tx, caller.sdkappid, group->group_id, *users, now);
     if (group->type == GroupType::kAVChatRoom) {
@@ -1460,6 +1508,22 @@ absl::StatusOr<v1::MemberContext> GroupLogic::GetMemberContext(
         context.set_mute_until(std::max(
             context.mute_until(),
             store::TopicMuteOf(tx, caller.sdkappid, topic_id, request.user_id(), now_())));
+      }
+      if (group->enable_permission && context.member()) {
+        // The owner has every bit; others their groups' and the defaults.
+        bool owner = context.role() == static_cast<int32_t>(Role::kOwner);
+        uint32_t bits = owner ? perm::kAll
+                              : group->default_permission |
+                                    store::MemberBits(tx, caller.sdkappid, group_id, request.user_id());
+        context.set_permission_enabled(true);
+        context.set_permission_bits(bits);
+        if (topic) {
+          context.set_topic_permission_bits(
+              owner ? perm::kTopicAll
+                    : TopicBitsOf(bits) | topic->default_permission |
+                          store::MemberTopicBits(tx, caller.sdkappid, group_id, topic_id,
+                                                 request.user_id()));
+        }
       }
     }
     return context;

@@ -117,7 +117,19 @@ class GroupLogic {
   X(ImportTopic, CreateTopicRequest, CreateTopicResponse)                              \
   X(GetTopic, GetTopicRequest, GetTopicResponse)                                       \
   X(ModifyTopic, ModifyTopicRequest, GroupEmpty)                                       \
-  X(DestroyTopic, DestroyTopicRequest, DestroyTopicResponse)
+  X(DestroyTopic, DestroyTopicRequest, DestroyTopicResponse)                           \
+  X(CreatePermissionGroup, CreatePermissionGroupRequest, CreatePermissionGroupResponse) \
+  X(DestroyPermissionGroup, DestroyPermissionGroupRequest, PermissionGroupResults)     \
+  X(ModifyPermissionGroup, ModifyPermissionGroupRequest, GroupEmpty)                   \
+  X(GetPermissionGroup, GetPermissionGroupRequest, GetPermissionGroupResponse)         \
+  X(AddTopicPermissionGroup, TopicPermissionRequest, TopicPermissionResults)           \
+  X(SetTopicPermissionGroup, TopicPermissionRequest, TopicPermissionResults)           \
+  X(DeleteTopicPermissionGroup, DeleteTopicPermissionRequest, TopicPermissionResults)  \
+  X(GetTopicPermissionGroup, DeleteTopicPermissionRequest, GetTopicPermissionResponse) \
+  X(AddPermissionGroupMember, PermissionGroupMembersRequest, AddGroupMemberResponse)   \
+  X(DeletePermissionGroupMember, PermissionGroupMembersRequest, GroupEmpty)            \
+  X(GetPermissionGroupMemberList, GetPermissionGroupMemberListRequest,                 \
+    GetPermissionGroupMemberListResponse)
   PARLEY_GROUP_METHODS(PARLEY_GROUP_METHOD)
 #undef PARLEY_GROUP_METHOD
 
@@ -214,6 +226,16 @@ class GroupLogic {
   absl::StatusOr<std::string> TopicOperator(pqxx::work& tx, const rpc::Caller& caller,
                                             const std::string& group_id, const std::string& from,
                                             Actor* actor);
+  // With permission groups on, the actor's bits in `topic`.
+  void AddTopicBits(pqxx::work& tx, const rpc::Caller& caller, const GroupRow& group,
+                    const TopicRow& topic, Actor* actor);
+  // Community permission groups (permission_service.cc): a Community the
+  // caller may manage permissions of by `bit` (10007 otherwise).
+  absl::StatusOr<GroupRow> LoadForPermissions(pqxx::work& tx, const rpc::Caller& caller,
+                                              const std::string& id, uint32_t bit);
+  // add_topic_permission_group (`add`) and set_topic_permission_group.
+  absl::StatusOr<v1::TopicPermissionResults> PutTopicPermissions(
+      const rpc::Caller& caller, const v1::TopicPermissionRequest& request, bool add);
   // create_topic, and import_topic (no tip, no callbacks, CreateTime kept).
   absl::StatusOr<v1::CreateTopicResponse> NewTopic(const rpc::Caller& caller,
                                                    const v1::CreateTopicRequest& request,

@@ -17,9 +17,10 @@ namespace {
 constexpr char kGroupColumns[] =
     "sdkappid, group_id, type, name, introduction, notification, face_url, owner, max_members,"
     " apply_join_option, invite_join_option, mute_all, activated, member_count, create_time,"
-    " info_seq, last_info_time, last_msg_time, next_msg_seq, serial, support_topic";
+    " info_seq, last_info_time, last_msg_time, next_msg_seq, serial, support_topic,"
+    " enable_permission, default_permission";
 
-constexpr int kGroupColumnCount = 21;
+constexpr int kGroupColumnCount = 23;
 
 GroupRow ReadGroup(const pqxx::row& row, int at = 0) {
   GroupRow g;
@@ -44,6 +45,8 @@ GroupRow ReadGroup(const pqxx::row& row, int at = 0) {
   g.next_msg_seq = row[at + 18].as<int64_t>();
   g.serial = row[at + 19].as<int64_t>();
   g.support_topic = row[at + 20].as<bool>();
+  g.enable_permission = row[at + 21].as<bool>();
+  g.default_permission = row[at + 22].as<uint32_t>();
   return g;
 }
 
@@ -70,13 +73,13 @@ std::vector<int64_t> RoleValues(const std::vector<Role>& roles) {
   return out;
 }
 
+}  // namespace
+
 std::vector<std::string> Column(const pqxx::result& rows) {
   std::vector<std::string> out;
   for (const auto& row : rows) out.push_back(row[0].as<std::string>());
   return out;
 }
-
-}  // namespace
 
 std::optional<GroupRow> Group(pqxx::work& tx, uint64_t app, const std::string& id, bool lock) {
   auto rows = tx.exec_params(absl::StrCat("SELECT ", kGroupColumns,
@@ -91,12 +94,13 @@ bool InsertGroup(pqxx::work& tx, const GroupRow& g) {
   auto rows = tx.exec_params(
       "INSERT INTO groups (sdkappid, group_id, type, name, introduction, notification, face_url,"
       " owner, max_members, apply_join_option, invite_join_option, mute_all, activated,"
-      " create_time, last_info_time, support_topic)"
-      " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15)"
+      " create_time, last_info_time, support_topic, enable_permission, default_permission)"
+      " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, $16, $17)"
       " ON CONFLICT DO NOTHING RETURNING 1",
       g.sdkappid, g.group_id, static_cast<int>(g.type), g.name, g.introduction, g.notification,
       g.face_url, g.owner, g.max_members, g.apply_join_option, g.invite_join_option, g.mute_all,
-      g.activated, g.create_time, g.support_topic);
+      g.activated, g.create_time, g.support_topic, g.enable_permission,
+      static_cast<int64_t>(g.default_permission));
   return !rows.empty();
 }
 
@@ -115,10 +119,11 @@ void UpdateGroup(pqxx::work& tx, const GroupRow& g, int64_t now) {
   tx.exec_params(
       "UPDATE groups SET name = $3, introduction = $4, notification = $5, face_url = $6,"
       " owner = $7, max_members = $8, apply_join_option = $9, invite_join_option = $10,"
-      " mute_all = $11, info_seq = info_seq + 1, last_info_time = $12"
-      " WHERE sdkappid = $1 AND group_id = $2",
+      " mute_all = $11, info_seq = info_seq + 1, last_info_time = $12, enable_permission = $13,"
+      " default_permission = $14 WHERE sdkappid = $1 AND group_id = $2",
       g.sdkappid, g.group_id, g.name, g.introduction, g.notification, g.face_url, g.owner,
-      g.max_members, g.apply_join_option, g.invite_join_option, g.mute_all, now);
+      g.max_members, g.apply_join_option, g.invite_join_option, g.mute_all, now,
+      g.enable_permission, static_cast<int64_t>(g.default_permission));
 }
 
 std::vector<std::string> InsertMembers(pqxx::work& tx, uint64_t app, const std::string& id,
@@ -156,6 +161,11 @@ std::vector<std::string> DeleteMembers(pqxx::work& tx, uint64_t app, const std::
     tx.exec_params(
         "UPDATE groups SET member_count = member_count - $3 WHERE sdkappid = $1 AND group_id = $2",
         app, id, static_cast<int64_t>(removed.size()));
+    // Who leaves leaves their permission groups: a return starts with none.
+    tx.exec_params(
+        "DELETE FROM group_permission_members WHERE sdkappid = $1 AND group_id = $2"
+        " AND user_id = ANY($3::text[])",
+        app, id, pg::TextArray(removed));
   }
   return removed;
 }

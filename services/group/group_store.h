@@ -33,6 +33,8 @@ struct GroupRow {
   int64_t next_msg_seq = 1;
   int64_t serial = 0;
   bool support_topic = false;  // a Community with topics
+  bool enable_permission = false;  // a Community's permission groups are on
+  uint32_t default_permission = 0;
 };
 
 struct MemberRow {
@@ -46,6 +48,9 @@ struct MemberRow {
 };
 
 namespace store {
+
+// The first column of every row, as text.
+std::vector<std::string> Column(const pqxx::result& rows);
 
 // The group, or nullopt. `lock`: FOR UPDATE, so changes to the group and its
 // members serialise on this row.

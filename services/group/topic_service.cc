@@ -4,6 +4,7 @@
 // member's sessions learn them in order and the message service's context
 // cache drops what it knew of the community and its topics.
 #include "group_service.h"
+#include "permission_store.h"
 #include "topic_store.h"
 
 #include <algorithm>
@@ -78,6 +79,14 @@ absl::StatusOr<std::string> GroupLogic::TopicOperator(pqxx::work& tx, const rpc:
   return from;
 }
 
+void GroupLogic::AddTopicBits(pqxx::work& tx, const rpc::Caller& caller, const GroupRow& group,
+                              const TopicRow& topic, Actor* actor) {
+  if (!actor->by_permission) return;
+  actor->topic_bits = TopicBitsOf(actor->bits) | topic.default_permission |
+                      store::MemberTopicBits(tx, caller.sdkappid, group.group_id, topic.topic_id,
+                                             caller.identifier);
+}
+
 absl::StatusOr<v1::CreateTopicResponse> GroupLogic::CreateTopic(
     const rpc::Caller& caller, const v1::CreateTopicRequest& request) {
   return NewTopic(caller, request, false);
@@ -103,6 +112,10 @@ absl::StatusOr<v1::CreateTopicResponse> GroupLogic::NewTopic(
   if (!import && request.create_time() != 0) {
     return errors::Error(kInvalidParam, "CreateTime is for import_topic");
   }
+  if (auto st = CheckPermissionBits(request.default_permission(), true, "DefaultPermission");
+      !st.ok()) {
+    return st;
+  }
   int64_t now = now_();
   TopicRow t;
   t.group_id = request.group_id();
@@ -111,6 +124,7 @@ absl::StatusOr<v1::CreateTopicResponse> GroupLogic::NewTopic(
   t.notification = request.notification();
   t.introduction = request.introduction();
   t.custom_string = request.custom_string();
+  t.default_permission = request.default_permission();
   t.create_time = import && request.create_time() != 0 ? request.create_time() : now;
   if (t.create_time > now) return errors::Error(kInvalidParam, "CreateTime is in the future");
   std::string operator_account = caller.identifier;
@@ -243,17 +257,24 @@ absl::StatusOr<v1::GroupEmpty> GroupLogic::ModifyTopic(const rpc::Caller& caller
       request.mute_all_member() != "Off") {
     return errors::Error(kInvalidParam, "MuteAllMember must be On or Off");
   }
+  if (request.has_default_permission()) {
+    if (auto st = CheckPermissionBits(request.default_permission(), true, "DefaultPermission");
+        !st.ok()) {
+      return st;
+    }
+  }
   return Change<v1::GroupEmpty>(caller, [&](pqxx::work& tx, Events& events) -> absl::StatusOr<v1::GroupEmpty> {
     Actor actor;
     auto group = LoadCommunity(tx, caller, request.group_id(), true, &actor);
     if (!group.ok()) return group.status();
     auto op = TopicOperator(tx, caller, group->group_id, request.from_account(), &actor);
     if (!op.ok()) return op.status();
+    auto topic = LoadTopic(tx, caller, group->group_id, request.topic_id(), true);
+    if (!topic.ok()) return topic.status();
+    AddTopicBits(tx, caller, *group, *topic, &actor);
     if (!MayManageTopics(actor)) {
       return errors::Error(kNoPermission, "only the owner and admins change topics");
     }
-    auto topic = LoadTopic(tx, caller, group->group_id, request.topic_id(), true);
-    if (!topic.ok()) return topic.status();
     TopicRow t = *topic;
     std::vector<std::string> fields;
     nlohmann::json changed = {{"GroupId", group->group_id},
@@ -275,6 +296,10 @@ absl::StatusOr<v1::GroupEmpty> GroupLogic::ModifyTopic(const rpc::Caller& caller
     if (request.has_mute_all_member()) {
       t.mute_all = request.mute_all_member() == "On";
       fields.push_back("MuteAllMember");
+    }
+    if (request.has_default_permission()) {
+      t.default_permission = request.default_permission();
+      fields.push_back("DefaultPermission");
     }
     if (fields.empty()) return v1::GroupEmpty();
     store::UpdateTopic(tx, caller.sdkappid, t);

@@ -8,7 +8,7 @@ namespace {
 
 constexpr char kTopicColumns[] =
     "topic_id, group_id, name, face_url, notification, introduction, custom_string, mute_all,"
-    " create_time, last_msg_time, next_msg_seq";
+    " create_time, last_msg_time, next_msg_seq, default_permission";
 
 TopicRow ReadTopic(const pqxx::row& row) {
   TopicRow t;
@@ -23,6 +23,7 @@ TopicRow ReadTopic(const pqxx::row& row) {
   t.create_time = row[8].as<int64_t>();
   t.last_msg_time = row[9].as<int64_t>();
   t.next_msg_seq = row[10].as<int64_t>();
+  t.default_permission = row[11].as<uint32_t>();
   return t;
 }
 
@@ -31,11 +32,11 @@ TopicRow ReadTopic(const pqxx::row& row) {
 bool InsertTopic(pqxx::work& tx, uint64_t app, const TopicRow& t) {
   return !tx.exec_params(
                 "INSERT INTO group_topics (sdkappid, topic_id, group_id, name, face_url,"
-                " notification, introduction, custom_string, mute_all, create_time)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+                " notification, introduction, custom_string, mute_all, create_time,"
+                " default_permission) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
                 " ON CONFLICT DO NOTHING RETURNING 1",
                 app, t.topic_id, t.group_id, t.name, t.face_url, t.notification, t.introduction,
-                t.custom_string, t.mute_all, t.create_time)
+                t.custom_string, t.mute_all, t.create_time, static_cast<int64_t>(t.default_permission))
               .empty();
 }
 
@@ -71,9 +72,10 @@ uint32_t TopicCount(pqxx::work& tx, uint64_t app, const std::string& group_id) {
 void UpdateTopic(pqxx::work& tx, uint64_t app, const TopicRow& t) {
   tx.exec_params(
       "UPDATE group_topics SET name = $3, face_url = $4, notification = $5, introduction = $6,"
-      " custom_string = $7, mute_all = $8 WHERE sdkappid = $1 AND topic_id = $2",
+      " custom_string = $7, mute_all = $8, default_permission = $9"
+      " WHERE sdkappid = $1 AND topic_id = $2",
       app, t.topic_id, t.name, t.face_url, t.notification, t.introduction, t.custom_string,
-      t.mute_all);
+      t.mute_all, static_cast<int64_t>(t.default_permission));
 }
 
 void DeleteTopic(pqxx::work& tx, uint64_t app, const std::string& topic_id) {

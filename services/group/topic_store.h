@@ -19,6 +19,7 @@ struct TopicRow {
   int64_t create_time = 0;
   int64_t last_msg_time = 0;
   int64_t next_msg_seq = 1;
+  uint32_t default_permission = 0;  // topic bits every member has in it
 };
 
 namespace store {

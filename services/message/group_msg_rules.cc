@@ -120,4 +120,14 @@ absl::Status CheckGroupBody(const google::protobuf::ListValue& body, const std::
   return errors::Error(code, st.message());
 }
 
+absl::Status PermissionToSend(const v1::MemberContext& context) {
+  if (!context.permission_enabled()) return absl::OkStatus();
+  bool allowed = context.topic() ? (context.topic_permission_bits() & 8) != 0
+                                 : (context.permission_bits() & 64) != 0;
+  if (allowed) return absl::OkStatus();
+  return errors::Error(kGroupNoPermission, context.topic()
+                                               ? "your permission groups do not let you send in this topic"
+                                               : "your permission groups do not let you send here");
+}
+
 }  // namespace parley::message

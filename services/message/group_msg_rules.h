@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "parley/v1/group.pb.h"
 #include "parley/v1/group_message.pb.h"
 
 namespace parley::message {
@@ -56,6 +57,11 @@ absl::Status CheckGroupSend(const v1::SendGroupRequest& request);
 // long, 10004 anything else).
 absl::Status CheckGroupBody(const google::protobuf::ListValue& body, const std::string& body_json,
                             const std::string& cloud_custom_data);
+
+// With a Community's permission groups on, a sender other than the owner
+// needs the send bit: in a topic the topic's (8), else the community's (64).
+// 10007 otherwise.
+absl::Status PermissionToSend(const v1::MemberContext& context);
 
 // Whether a sender is silenced: muted until after `now`, or every member
 // muted and the sender neither owner nor admin.

@@ -301,6 +301,9 @@ absl::StatusOr<v1::SendGroupResponse> GroupMessageLogic::SendGroup(
       SenderMuted(context->role(), context->mute_until(), context->mute_all(), now)) {
     return errors::Error(kGroupSenderMuted, "you are muted in this group");
   }
+  if (!caller.is_admin) {
+    if (auto st = PermissionToSend(*context); !st.ok()) return st;
+  }
   bool dropped = false;
   if (auto st = BeforeSend(caller, *context, &request, &dropped); !st.ok()) return st;
   v1::SendGroupResponse response;

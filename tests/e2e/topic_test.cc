@@ -334,3 +334,190 @@ TEST_CASE("topic callbacks: before-create decides, after-events report", "[topic
   REQUIRE(destroyed.size() == 1);
   CHECK(destroyed[0].body["TopicIdList"] == json::array({topic}));
 }
+
+TEST_CASE("permission groups: the endpoints, and bits that decide what members may do",
+          "[topic][permission][ws]") {
+  TestCluster c;
+  ImportAccounts(c, {"owner", "ann", "ben", "cat", "dan"});
+  // Permissions on; members have no bits of their own.
+  json made = Group(c, "create_group",
+                    {{"Owner_Account", "owner"}, {"Type", "Community"}, {"Name", "Guild"},
+                     {"SupportTopic", true}, {"EnablePermission", 1}, {"DefaultPermission", 0},
+                     {"MemberList", {{{"Member_Account", "ann"}, {"Role", "Admin"}},
+                                     {{"Member_Account", "ben"}}, {{"Member_Account", "cat"}}}}});
+  REQUIRE(Code(made) == 0);
+  std::string id = made["GroupId"];
+  json info = Group(c, "get_group_info", {{"GroupIdList", {id}}});
+  CHECK(info["GroupInfo"][0]["EnablePermission"] == 1);
+  CHECK(info["GroupInfo"][0]["SupportTopic"] == 1);
+  std::string news = NewTopic(c, id, "news");
+  json chat_made = Topic(c, "create_topic", {{"GroupId", id}, {"TopicName", "chat"},
+                                             {"DefaultPermission", 8}});  // everyone sends
+  REQUIRE(Code(chat_made) == 0);
+  std::string chat = chat_made["TopicId"];
+  CHECK(Code(Topic(c, "create_topic", {{"GroupId", id}, {"TopicName", "x"},
+                                       {"DefaultPermission", 128}})) == 10004);
+
+  WsClient ann(c.http_port), ben(c.http_port), cat(c.http_port);
+  LoginOk(ann, c, "ann");
+  LoginOk(ben, c, "ben");
+  LoginOk(cat, c, "cat");
+  int n = 0;
+  auto send = [&](WsClient& who, const std::string& topic) {
+    std::string frame_id = "p" + std::to_string(++n);
+    json answer = who.Call(frame_id, {{"groupSend", {{"GroupId", id}, {"TopicId", topic},
+                                                     {"MsgBody", Text(frame_id)}}}});
+    return answer.contains("error") ? answer["error"].value("errorCode", -1) : 0;
+  };
+  CHECK(send(ben, news) == 10007);
+  CHECK(send(ben, chat) == 0);
+  CHECK(send(ann, news) == 10007);  // an admin has only their bits too
+
+  // create_permission_group and its errors.
+  auto pg = [&](const std::string& command, const json& body) { return Group(c, command, body); };
+  json writers = pg("create_permission_group", {{"GroupId", id}, {"PermissionGroupId", "@PMG#_writers"},
+                                                {"PermissionGroupName", "writers"}, {"Permission", 64}});
+  REQUIRE(Code(writers) == 0);
+  CHECK(writers["PermissionGroupId"] == "@PMG#_writers");
+  CHECK(Code(pg("create_permission_group", {{"GroupId", id}, {"PermissionGroupId", "@PMG#_writers"},
+                                            {"PermissionGroupName", "again"}, {"Permission", 0}})) == 10021);
+  CHECK(Code(pg("create_permission_group", {{"GroupId", id}, {"PermissionGroupId", "writers"},
+                                            {"PermissionGroupName", "x"}})) == 10004);
+  CHECK(Code(pg("create_permission_group", {{"GroupId", id}, {"PermissionGroupName", "x"},
+                                            {"Permission", 4096}})) == 10004);
+  CHECK(Code(pg("create_permission_group", {{"GroupId", id}, {"PermissionGroupName", ""}})) == 10004);
+  std::string pub = Group(c, "create_group", {{"Owner_Account", "owner"}, {"Type", "Public"},
+                                              {"Name", "p"}})["GroupId"];
+  CHECK(Code(pg("create_permission_group", {{"GroupId", pub}, {"PermissionGroupName", "x"}})) == 10007);
+  json made_id = pg("create_permission_group", {{"GroupId", id}, {"PermissionGroupName", "mods"}});
+  REQUIRE(Code(made_id) == 0);
+  std::string mods = made_id["PermissionGroupId"];
+  CHECK(mods.rfind("@PMG#_@PMG#", 0) == 0);
+
+  // Members: only the community's; a second add is 2.
+  json added = pg("add_permission_group_member",
+                  {{"GroupId", id}, {"PermissionGroupId", "@PMG#_writers"},
+                   {"MemberList", {{{"Member_Account", "ben"}}, {{"Member_Account", "dan"}}}}});
+  REQUIRE(Code(added) == 0);
+  CHECK(added["MemberList"][0]["Result"] == 1);
+  CHECK(added["MemberList"][1]["Result"] == 0);
+  CHECK(pg("add_permission_group_member", {{"GroupId", id}, {"PermissionGroupId", "@PMG#_writers"},
+                                           {"MemberList", {{{"Member_Account", "ben"}}}}})
+            ["MemberList"][0]["Result"] == 2);
+  CHECK(Code(pg("add_permission_group_member", {{"GroupId", id}, {"PermissionGroupId", "@PMG#_none"},
+                                                {"MemberList", {{{"Member_Account", "ben"}}}}})) == 10004);
+  // The community's send bit reaches every topic.
+  CHECK(send(ben, news) == 0);
+  CHECK(send(cat, news) == 10007);
+
+  json listed = pg("get_permission_group", {{"GroupId", id}});
+  REQUIRE(Code(listed) == 0);
+  REQUIRE(listed["PermissionGroupList"].size() == 2);
+  CHECK(listed["PermissionGroupList"][0]["PermissionGroupId"] == "@PMG#_writers");
+  CHECK(listed["PermissionGroupList"][0]["Permission"] == 64);
+  CHECK(listed["PermissionGroupList"][0]["MemberNum"] == 1);
+  json page = pg("get_permission_group", {{"GroupId", id}, {"Limit", 1}});
+  REQUIRE(page["PermissionGroupList"].size() == 1);
+  json rest = pg("get_permission_group", {{"GroupId", id}, {"Limit", 1}, {"Next", page["Next"]}});
+  REQUIRE(rest["PermissionGroupList"].size() == 1);
+  CHECK(rest["PermissionGroupList"][0]["PermissionGroupId"] == mods);
+  json some = pg("get_permission_group", {{"GroupId", id},
+                                          {"PermissionGroupIdList", {"@PMG#_none", "@PMG#_writers"}}});
+  CHECK(some["PermissionGroupList"][0]["ErrorCode"] == 10004);
+  CHECK(some["PermissionGroupList"][1]["PermissionGroupName"] == "writers");
+  json members = pg("get_permission_group_member_list",
+                    {{"GroupId", id}, {"PermissionGroupId", "@PMG#_writers"}});
+  REQUIRE(Code(members) == 0);
+  CHECK(members["MemberList"] == json::array({{{"Member_Account", "ben"}}}));
+  CHECK(Code(pg("get_permission_group_member_list", {{"GroupId", id},
+                                                     {"PermissionGroupId", "@PMG#_writers"},
+                                                     {"Limit", 51}})) == 10004);
+
+  // Changing a group's bits takes effect on the next send.
+  REQUIRE(Code(pg("modify_permission_group", {{"GroupId", id}, {"PermissionGroupId", "@PMG#_writers"},
+                                              {"Permission", 0}})) == 0);
+  CHECK(send(ben, news) == 10007);
+  CHECK(Code(pg("modify_permission_group", {{"GroupId", id}, {"PermissionGroupId", "@PMG#_none"},
+                                            {"Permission", 0}})) == 10004);
+
+  // Topic permissions: mods may send (and mute) in news only.
+  json topic_add = pg("add_topic_permission_group",
+                      {{"GroupId", id}, {"PermissionGroupId", mods},
+                       {"TopicPermissionList", {{{"TopicId", news}, {"Permission", 12}},
+                                                {{"TopicId", id + "@TOPIC#_gone"}, {"Permission", 8}},
+                                                {{"TopicId", chat}, {"Permission", 4096}}}}});
+  REQUIRE(Code(topic_add) == 0);
+  CHECK(topic_add["ResultItem"][0]["ErrorCode"] == 0);
+  CHECK(topic_add["ResultItem"][1]["ErrorCode"] == 110013);
+  CHECK(topic_add["ResultItem"][2]["ErrorCode"] == 10004);
+  CHECK(pg("add_topic_permission_group", {{"GroupId", id}, {"PermissionGroupId", mods},
+                                          {"TopicPermissionList", {{{"TopicId", news}, {"Permission", 8}}}}})
+            ["ResultItem"][0]["ErrorCode"] == 10004);  // already there: set it instead
+  REQUIRE(Code(pg("add_permission_group_member", {{"GroupId", id}, {"PermissionGroupId", mods},
+                                                  {"MemberList", {{{"Member_Account", "cat"}}}}})) == 0);
+  CHECK(send(cat, news) == 0);
+  // cat may mute in news (topic bit 4), not in the community.
+  CHECK(UserCode(UserCall(cat, "forbid_send_msg", {{"GroupId", id}, {"TopicId", news},
+                                                   {"Members_Account", {"ben"}}, {"MuteTime", 60}})) == 0);
+  CHECK(UserCode(UserCall(cat, "forbid_send_msg", {{"GroupId", id}, {"Members_Account", {"ben"}},
+                                                   {"MuteTime", 60}})) == 10007);
+  REQUIRE(Code(pg("set_topic_permission_group", {{"GroupId", id}, {"PermissionGroupId", mods},
+                                                 {"TopicPermissionList", {{{"TopicId", news}, {"Permission", 8}}}}})) == 0);
+  CHECK(pg("set_topic_permission_group", {{"GroupId", id}, {"PermissionGroupId", mods},
+                                          {"TopicPermissionList", {{{"TopicId", chat}, {"Permission", 8}}}}})
+            ["ResultItem"][0]["ErrorCode"] == 10004);  // nothing to set
+  json got = pg("get_topic_permission_group", {{"GroupId", id}, {"PermissionGroupId", mods}});
+  REQUIRE(Code(got) == 0);
+  CHECK(got["TopicPermissionList"] == json::array({{{"TopicId", news}, {"Permission", 8},
+                                                    {"ErrorCode", 0}, {"ErrorInfo", ""}}}));
+  CHECK(UserCode(UserCall(cat, "forbid_send_msg", {{"GroupId", id}, {"TopicId", news},
+                                                   {"Members_Account", {"ben"}}, {"MuteTime", 0}})) == 10007);
+  json deleted = pg("delete_topic_permission_group", {{"GroupId", id}, {"PermissionGroupId", mods},
+                                                      {"TopicIdList", {news, chat}}});
+  REQUIRE(Code(deleted) == 0);
+  CHECK(deleted["ResultItem"][0]["ErrorCode"] == 0);
+  CHECK(deleted["ResultItem"][1]["ErrorCode"] == 110013);
+  CHECK(send(cat, news) == 10007);
+
+  // Managing topics: admins by bits only; the owner always.
+  const std::string svc = "million_group_open_http_svc";
+  CHECK(UserCode(UserCall(ann, "create_topic", {{"GroupId", id}, {"TopicName", "a"}}, svc)) == 10007);
+  REQUIRE(Code(pg("add_permission_group_member", {{"GroupId", id}, {"PermissionGroupId", mods},
+                                                  {"MemberList", {{{"Member_Account", "ann"}}}}})) == 0);
+  REQUIRE(Code(pg("modify_permission_group", {{"GroupId", id}, {"PermissionGroupId", mods},
+                                              {"Permission", 16}})) == 0);
+  CHECK(UserCode(UserCall(ann, "create_topic", {{"GroupId", id}, {"TopicName", "a"}}, svc)) == 0);
+  // Members: kicking takes bit 2.
+  CHECK(UserCode(UserCall(ann, "delete_group_member", {{"GroupId", id},
+                                                       {"MemberToDel_Account", {"ben"}}})) == 10007);
+
+  // Who leaves the community leaves its permission groups.
+  REQUIRE(Code(Group(c, "delete_group_member", {{"GroupId", id}, {"MemberToDel_Account", {"cat"}}})) == 0);
+  REQUIRE(Code(Group(c, "add_group_member", {{"GroupId", id},
+                                             {"MemberList", {{{"Member_Account", "cat"}}}}})) == 0);
+  CHECK(pg("get_permission_group_member_list", {{"GroupId", id}, {"PermissionGroupId", mods}})
+            ["MemberList"] == json::array({{{"Member_Account", "ann"}}}));
+  REQUIRE(Code(pg("delete_permission_group_member", {{"GroupId", id}, {"PermissionGroupId", mods},
+                                                     {"MemberList", {{{"Member_Account", "ann"}}}}})) == 0);
+  CHECK(pg("get_permission_group_member_list", {{"GroupId", id}, {"PermissionGroupId", mods}})
+            .value("MemberList", json::array()).empty());
+
+  json destroyed = pg("destroy_permission_group", {{"GroupId", id},
+                                                   {"PermissionGroupIdList", {mods, "@PMG#_none"}}});
+  REQUIRE(Code(destroyed) == 0);
+  CHECK(destroyed["ResultItem"][0]["ErrorCode"] == 0);
+  CHECK(destroyed["ResultItem"][1]["ErrorCode"] == 10004);
+
+  // Members see the community's permission groups; they may not change them.
+  CHECK(UserCode(UserCall(ben, "get_permission_group", {{"GroupId", id}})) == 0);
+  CHECK(UserCode(UserCall(ben, "create_permission_group", {{"GroupId", id},
+                                                           {"PermissionGroupName", "x"}})) == 10007);
+
+  // Permissions off: roles decide again.
+  REQUIRE(Code(Group(c, "modify_group_base_info", {{"GroupId", id}, {"EnablePermission", 0}})) == 0);
+  CHECK(send(cat, news) == 0);
+  CHECK(send(ben, news) == 10017);  // cat's topic mute stands
+  CHECK(Code(Group(c, "modify_group_base_info", {{"GroupId", pub}, {"EnablePermission", 1}})) == 10007);
+  CHECK(Code(Group(c, "create_group", {{"Type", "Public"}, {"Name", "x"}, {"EnablePermission", 1}})) ==
+        10004);
+}
