@@ -265,3 +265,76 @@ TEST_CASE("one pin cap for one-to-one and group conversations together", "[integ
   CHECK(direct.PinConversation(app, "ann", "carl", true, kCap).ok());
   CHECK(absl::IsFailedPrecondition(groups.PinConversation(app, "ann", "g3", true, kCap)));
 }
+
+TEST_CASE("community topics: own seqs, heads found from the community, read positions from "
+          "joining, destroyed topics gone",
+          "[integration][groupmsg][topic]") {
+  auto pool = Pool();
+  message::GroupMessageStore store(pool.get());
+  uint64_t app = testing::RandomSdkAppId();
+  const std::string g = "@TGS#_guild", news = g + "@TOPIC#_news", chat = g + "@TOPIC#_chat";
+  auto community_tip = [&](const std::string& type, std::vector<std::string> joined,
+                           std::vector<std::string> left) {
+    message::GroupAppend tip = Tip(app, g, type, std::move(joined), std::move(left));
+    tip.group_type = 4;
+    return tip;
+  };
+  auto topic_message = [&](const std::string& topic, uint32_t random) {
+    message::GroupAppend m = Message(app, topic, "ann", random);
+    m.group_type = 4;
+    return m;
+  };
+  REQUIRE(store.Append(community_tip("GroupCreated", {"ann"}, {})).ok());
+  // Each topic counts from 1, apart from the community and each other.
+  CHECK(store.Append(topic_message(news, 1))->seq == 1);
+  CHECK(store.Append(topic_message(news, 2))->seq == 2);
+  CHECK(store.Append(topic_message(chat, 3))->seq == 1);
+  CHECK(store.Head(app, g)->first == 1);
+  auto heads = store.TopicHeads(app, {g, "@TGS#_other"});
+  REQUIRE(heads.ok());
+  CHECK(*heads == std::vector<std::pair<std::string, uint64_t>>{{chat, 1}, {news, 2}});
+  // Events read back name the community and the topic.
+  auto range = store.Range(app, news, 1, 2, 10, "ann");
+  REQUIRE(range.ok());
+  REQUIRE(range->size() == 2);
+  CHECK((*range)[0].group_id() == g);
+  CHECK((*range)[0].topic_id() == news);
+  CHECK((*range)[0].message().topic_id() == news);
+
+  // ann was a member before the topics: all of it is unread. ben joins now:
+  // nothing is.
+  auto unread = [&](const std::string& user) {
+    std::map<std::string, uint32_t> out;
+    auto seqs = store.TopicSeqs(app, user, g);
+    REQUIRE(seqs.ok());
+    for (const auto& s : *seqs) out[s.group_id] = s.unread;
+    return out;
+  };
+  CHECK(unread("ann") == std::map<std::string, uint32_t>{{chat, 1}, {news, 2}});
+  REQUIRE(store.Append(community_tip("MemberJoined", {"ben"}, {})).ok());
+  CHECK(unread("ben") == std::map<std::string, uint32_t>{{chat, 0}, {news, 0}});
+  REQUIRE(store.Append(topic_message(news, 4)).ok());
+  CHECK(unread("ben")[news] == 1);
+  // Reading moves forward only, never past the head.
+  CHECK(*store.MarkTopicRead(app, "ann", news, 2) == 2);
+  CHECK(*store.MarkTopicRead(app, "ann", news, 1) == 2);
+  CHECK(*store.MarkTopicRead(app, "ann", news, 99) == 3);
+  CHECK(unread("ann")[news] == 0);
+  CHECK(*store.MarkTopicRead(app, "ann", g + "@TOPIC#_empty", 0) == 0);  // no events yet
+
+  // Leaving drops the read positions; a destroyed topic's events go.
+  REQUIRE(store.Append(community_tip("MemberQuit", {}, {"ben"})).ok());
+  pool->Run([&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    auto left = tx.exec_params("SELECT count(*) FROM group_topic_reads WHERE sdkappid = $1"
+                               " AND user_id = 'ben'", app)[0][0].as<int>();
+    CHECK(left == 0);
+    return absl::OkStatus();
+  });
+  message::GroupAppend destroyed = community_tip("TopicDestroyed", {}, {});
+  destroyed.destroyed_topic = news;
+  REQUIRE(store.Append(destroyed).ok());
+  CHECK(*store.TopicHeads(app, {g}) == std::vector<std::pair<std::string, uint64_t>>{{chat, 1}});
+  CHECK(store.Range(app, news, 1, 10, 10, "")->empty());
+  CHECK(unread("ann").count(news) == 0);
+}

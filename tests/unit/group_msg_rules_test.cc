@@ -3,6 +3,7 @@
 
 #include "group_msg_rules.h"
 #include "parley/delivery/group_tips.h"
+#include "parley/delivery/topics.h"
 #include "parley/errors/errors.h"
 
 using namespace parley::message;
@@ -140,4 +141,42 @@ TEST_CASE("AVChatRoom rules: priority classes and commands a room does not take"
   CHECK(NotForRooms(kTypePublic, kGroupNoRoaming, "history").ok());
   CHECK(CodeOf(NotForRooms(kTypeRoom, kGroupNoRoaming, "history")) == 10044);
   CHECK(CodeOf(NotForRooms(kTypeRoom, kGroupTypeNoRecall, "recall")) == 10033);
+}
+
+TEST_CASE("permission groups decide sending: the topic's send bit, or the community's",
+          "[groupmsg][permission]") {
+  parley::v1::MemberContext context;
+  CHECK(PermissionToSend(context).ok());  // off
+  context.set_permission_enabled(true);
+  CHECK(parley::errors::TencentCode(PermissionToSend(context), 0) == kGroupNoPermission);
+  context.set_permission_bits(64);
+  CHECK(PermissionToSend(context).ok());
+  context.set_topic(true);
+  CHECK(parley::errors::TencentCode(PermissionToSend(context), 0) == kGroupNoPermission);
+  context.set_topic_permission_bits(8);
+  CHECK(PermissionToSend(context).ok());
+}
+
+TEST_CASE("topic IDs name their community; topic events carry both", "[groupmsg][topic]") {
+  using parley::delivery::CommunityOf;
+  CHECK(CommunityOf("@TGS#_g@TOPIC#_news") == "@TGS#_g");
+  CHECK(CommunityOf("@TGS#_g@TOPIC#_@TOPIC#ABC") == "@TGS#_g");
+  CHECK(CommunityOf("@TGS#_g").empty());
+  CHECK(CommunityOf("@TOPIC#_x").empty());          // no community before the mark
+  CHECK(CommunityOf("@TGS#_g@TOPIC#_").empty());    // no suffix
+  CHECK(parley::delivery::TopicOf("@TGS#_g@TOPIC#_n", "@TGS#_g"));
+  CHECK_FALSE(parley::delivery::TopicOf("@TGS#_h@TOPIC#_n", "@TGS#_g"));
+  parley::v1::GroupEvent event;
+  event.set_group_id("@TGS#_g@TOPIC#_news");
+  event.mutable_message()->set_group_id("@TGS#_g@TOPIC#_news");
+  parley::delivery::SplitStream(&event);
+  CHECK(event.group_id() == "@TGS#_g");
+  CHECK(event.topic_id() == "@TGS#_g@TOPIC#_news");
+  CHECK(event.message().group_id() == "@TGS#_g");
+  CHECK(event.message().topic_id() == "@TGS#_g@TOPIC#_news");
+  parley::v1::GroupEvent plain;
+  plain.set_group_id("@TGS#2abc");
+  parley::delivery::SplitStream(&plain);
+  CHECK(plain.group_id() == "@TGS#2abc");
+  CHECK(plain.topic_id().empty());
 }

@@ -18,8 +18,14 @@ constexpr uint64_t kApp = 1400000001;
 struct Harness {
   std::set<std::string> local = {"ann", "ben"};
   std::map<std::string, std::vector<uint64_t>> seen;  // user -> seqs (0 for seq-less events)
+  // user -> (topic, seq) of topic events
+  std::map<std::string, std::vector<std::pair<std::string, uint64_t>>> in_topics;
   GroupRouter router{"gw-test", nullptr, nullptr, std::chrono::milliseconds(100),
                      [this](uint64_t, const std::string& user, GroupEventFrame& frame) {
+                       if (!frame.event().topic_id().empty()) {
+                         in_topics[user].emplace_back(frame.event().topic_id(), frame.event().seq());
+                         return;
+                       }
                        seen[user].push_back(frame.event().seq());
                      },
                      [this](uint64_t, const std::string& user) { return local.count(user) > 0; }};
@@ -116,4 +122,36 @@ TEST_CASE("group router: events far ahead are bounded", "[gateway][groupmsg]") {
   // The held ones follow in order; the dropped ones wait for the gap fill.
   REQUIRE(h.seen["ann"].size() == 2 + GroupRouter::kMaxAhead);
   for (size_t i = 0; i < h.seen["ann"].size(); ++i) CHECK(h.seen["ann"][i] == i + 1);
+}
+
+TEST_CASE("group router: each Community topic in its own seq order, members from the community",
+          "[gateway][groupmsg][topic]") {
+  Harness h;
+  auto topic_message = [](const std::string& topic, uint64_t seq) {
+    v1::GroupEvent e = Message(seq);
+    e.set_topic_id(topic);
+    return e;
+  };
+  h.Push(Tip(1, "MemberJoined", {"ann", "ben"}));
+  // A route a join opened starts each topic at its first event here.
+  h.Push(topic_message("g@TOPIC#_a", 5));
+  h.Push(topic_message("g@TOPIC#_a", 7));  // waits for 6
+  h.Push(topic_message("g@TOPIC#_b", 3));  // another topic: its own order
+  h.Push(topic_message("g@TOPIC#_a", 6));
+  h.Push(topic_message("g@TOPIC#_a", 6));  // a repeat: nothing
+  using Got = std::vector<std::pair<std::string, uint64_t>>;
+  CHECK(h.in_topics["ann"] == Got{{"g@TOPIC#_a", 5}, {"g@TOPIC#_b", 3}, {"g@TOPIC#_a", 6},
+                                  {"g@TOPIC#_a", 7}});
+  CHECK(h.in_topics["ben"] == h.in_topics["ann"]);
+  // A kick in the community's seq holds in every topic.
+  h.Push(Tip(2, "MemberKicked", {"ben"}));
+  h.Push(topic_message("g@TOPIC#_b", 4));
+  CHECK(h.in_topics["ann"].back() == std::pair<std::string, uint64_t>{"g@TOPIC#_b", 4});
+  CHECK(h.in_topics["ben"].size() == 4);
+  CHECK(h.seen["ben"] == std::vector<uint64_t>{1, 2});
+  // A destroyed topic's stream goes; the community's seq goes on.
+  v1::GroupEvent destroyed = Tip(3, "TopicDestroyed", {});
+  destroyed.mutable_tip()->set_topic_id("g@TOPIC#_a");
+  h.Push(destroyed);
+  CHECK(h.seen["ann"] == std::vector<uint64_t>{1, 2, 3});
 }

@@ -230,3 +230,85 @@ TEST_CASE("AVChatRoom settings, bans and account lists", "[group]") {
   CHECK(CodeOf(Accounts(bad, 2, "X").status()) == 10004);
   CHECK(RulesFor(GroupType::kAVChatRoom).max_members == 0);
 }
+
+TEST_CASE("topic IDs: the community's ID, @TOPIC#_ and a clean suffix, at most 96 bytes",
+          "[group][topic]") {
+  const std::string g = "@TGS#_guild";
+  CHECK(CheckTopicId(g + "@TOPIC#_news", g).ok());
+  CHECK(CodeOf(CheckTopicId(g + "@TOPIC#_", g)) == kInvalidTopicId);        // no suffix
+  CHECK(CodeOf(CheckTopicId("@TGS#_other@TOPIC#_x", g)) == kInvalidTopicId);  // another group's
+  CHECK(CodeOf(CheckTopicId(g + "news", g)) == kInvalidTopicId);
+  CHECK(CodeOf(CheckTopicId(g + "@TOPIC#_a b", g)) == kInvalidTopicId);
+  CHECK(CodeOf(CheckTopicId(g + "@TOPIC#_x@TGS#_y", g)) == kInvalidTopicId);
+  CHECK(CodeOf(CheckTopicId(g + "@TOPIC#_x@TOPIC#_y", g)) == kInvalidTopicId);
+  std::string longest = g + "@TOPIC#_" + std::string(96 - g.size() - 8, 'x');
+  CHECK(CheckTopicId(longest, g).ok());
+  CHECK(CodeOf(CheckTopicId(longest + "x", g)) == kInvalidTopicId);
+  std::string made = MakeTopicId(g, 0x123456789abcdefULL);
+  CHECK(made.rfind(g + "@TOPIC#_@TOPIC#", 0) == 0);
+  CHECK(made.size() == g.size() + 8 + 7 + 12);
+  CHECK(CheckTopicId(made, g).ok());
+  CHECK(made != MakeTopicId(g, 42));
+  // Group IDs never hold the topic mark, so a topic's community is clear.
+  CHECK(CodeOf(CheckCustomGroupId("@TGS#_a@TOPIC#_b", GroupType::kCommunity)) == kInvalidGroupId);
+  CHECK(CodeOf(CheckCustomGroupId("a@TOPIC#_b", GroupType::kPublic)) == kInvalidGroupId);
+}
+
+TEST_CASE("topic profiles keep their byte limits", "[group][topic]") {
+  CHECK(CheckTopicProfile({std::string("news")}).ok());
+  CHECK(CodeOf(CheckTopicProfile({std::string("")})) == kInvalidParam);
+  CHECK(CodeOf(CheckTopicProfile({std::string(151, 'n')})) == kInvalidParam);
+  TopicProfile long_custom;
+  long_custom.custom_string = std::string(3001, 'c');
+  CHECK(CodeOf(CheckTopicProfile(long_custom)) == kInvalidParam);
+  TopicProfile ok;
+  ok.custom_string = std::string(3000, 'c');
+  ok.introduction = std::string(400, 'i');
+  CHECK(CheckTopicProfile(ok).ok());
+}
+
+TEST_CASE("permission groups: IDs, bits, and bits instead of roles when they are on",
+          "[group][permission]") {
+  CHECK(CheckPermissionGroupId("@PMG#_writers").ok());
+  CHECK(CodeOf(CheckPermissionGroupId("writers")) == kInvalidParam);
+  CHECK(CodeOf(CheckPermissionGroupId("@PMG#_")) == kInvalidParam);
+  CHECK(CodeOf(CheckPermissionGroupId("@PMG#_" + std::string(43, 'x'))) == kInvalidParam);
+  CHECK(CheckPermissionGroupId("@PMG#_" + std::string(42, 'x')).ok());
+  CHECK(CheckPermissionGroupId(MakePermissionGroupId(7)).ok());
+  CHECK(CheckPermissionBits(perm::kAll, false, "Permission").ok());
+  CHECK(CodeOf(CheckPermissionBits(perm::kAll + 1, false, "Permission")) == kInvalidParam);
+  CHECK(CheckPermissionBits(perm::kTopicAll, true, "Permission").ok());
+  CHECK(CodeOf(CheckPermissionBits(perm::kTopicAll + 1, true, "Permission")) == kInvalidParam);
+  CHECK(TopicBitsOf(perm::kSendMessage) == perm::kTopicSend);
+  CHECK(TopicBitsOf(perm::kManageGroupInfo | perm::kBanMember) == 0);
+  CHECK(TopicBitsOf(perm::kAll) == (perm::kTopicAll & ~perm::kTopicManagePermission));
+
+  Actor admin{Role::kAdmin, false};
+  CHECK(MayManageTopics(admin));
+  CHECK(MayKick(GroupType::kCommunity, admin, Role::kMember));
+  // With permission groups on, an admin has their bits' powers only.
+  Actor by_bits{Role::kAdmin, false, true, 0};
+  CHECK_FALSE(MayManageTopics(by_bits));
+  CHECK_FALSE(MayKick(GroupType::kCommunity, by_bits, Role::kMember));
+  CHECK_FALSE(MayMute(GroupType::kCommunity, by_bits, Role::kMember));
+  CHECK_FALSE(MayEditProfile(GroupType::kCommunity, by_bits));
+  CHECK_FALSE(MayInvite(GroupType::kCommunity, by_bits, "FreeAccess"));
+  CHECK_FALSE(MayManagePermissions(by_bits, perm::kManagePermissionGroupInfo));
+  Actor member{Role::kMember, false, true,
+               perm::kManageGroupMember | perm::kManageTopic | perm::kManagePermissionGroupInfo};
+  CHECK(MayManageTopics(member));
+  CHECK(MayKick(GroupType::kCommunity, member, Role::kAdmin));
+  CHECK_FALSE(MayKick(GroupType::kCommunity, member, Role::kOwner));
+  CHECK(MayInvite(GroupType::kCommunity, member, "FreeAccess"));
+  CHECK(MayManagePermissions(member, perm::kManagePermissionGroupInfo));
+  CHECK_FALSE(MayManagePermissions(member, perm::kManagePermissionGroupMember));
+  // A topic's bits count in that topic.
+  Actor topic_mod{Role::kMember, false, true, 0, perm::kTopicMute | perm::kTopicManage};
+  CHECK(MayMute(GroupType::kCommunity, topic_mod, Role::kMember));
+  CHECK(MayManageTopics(topic_mod));
+  // The owner and the app keep every power.
+  Actor owner{Role::kOwner, false, true, 0};
+  CHECK(MayManageTopics(owner));
+  CHECK(MayKick(GroupType::kCommunity, owner, Role::kAdmin));
+  CHECK(MayManagePermissions(Actor{Role::kMember, true, true, 0}, perm::kManagePermissionGroupMember));
+}
