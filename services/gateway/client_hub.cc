@@ -591,6 +591,8 @@ void ClientSession::OnMessage(std::string data, bool binary) {
       return HandleRoomJoin(frame.id(), frame.room_join().group_id());
     case v1::ClientFrame::kRoomQuit:
       return HandleRoomQuit(frame.id(), frame.room_quit().group_id());
+    case v1::ClientFrame::kTopics:
+      return HandleTopics(frame.id(), frame.topics());
     case v1::ClientFrame::BODY_NOT_SET:  // answered above
       return;
   }
@@ -617,6 +619,62 @@ void ClientSession::HandleGroupFrame(const v1::ClientFrame& frame) {
     default:
       return;
   }
+}
+
+void ClientSession::HandleTopics(const std::string& id, const v1::TopicsRequest& request) {
+  auto* groups = hub_->group_service();
+  auto* messages = hub_->group_messages();
+  if (groups == nullptr || messages == nullptr) {
+    return SendError(id, kUnknownRequest, "groups are not served here");
+  }
+  rpc::Caller caller;
+  {
+    std::lock_guard lock(mu_);
+    if (state_ != State::kLive) return SendError(id, kBadPacket, "log in first");
+    caller = {sdkappid_, user_id_, false, platform_, client_ip_};
+  }
+  // The profiles (group service), then the unread counts (message service).
+  auto profiles = rpc::NewAsyncCall<v1::GetTopicRequest, v1::GetTopicResponse>(
+      &caller, hub_->options().rpc_deadline);
+  profiles->request.set_group_id(request.group_id());
+  *profiles->request.mutable_topic_id_list() = request.topic_id_list();
+  groups->async()->GetTopic(
+      profiles->context.get(), &profiles->request, &profiles->response,
+      [self = shared_from_this(), id, caller, profiles, messages](grpc::Status status) {
+        if (!status.ok()) {
+          absl::Status error = errors::FromGrpc(status);
+          return self->SendError(id, errors::TencentCode(error, kInternal),
+                                 std::string(error.message()));
+        }
+        auto states = rpc::NewAsyncCall<v1::GetGroupStatesRequest, v1::GetGroupStatesResponse>(
+            &caller, self->hub_->options().rpc_deadline);
+        states->request.set_topics_of(profiles->request.group_id());
+        messages->async()->GetGroupStates(
+            states->context.get(), &states->request, &states->response,
+            [self, id, profiles, states](grpc::Status status) {
+              if (!status.ok()) {
+                absl::Status error = errors::FromGrpc(status);
+                return self->SendError(id, errors::TencentCode(error, kInternal),
+                                       std::string(error.message()));
+              }
+              std::map<std::string, const v1::GroupState*> by_topic;
+              for (const auto& s : states->response.groups()) by_topic[s.topic_id()] = &s;
+              v1::ServerFrame frame;
+              frame.set_id(id);
+              auto* list = frame.mutable_topics();
+              list->set_group_id(profiles->request.group_id());
+              for (const auto& t : profiles->response.topic_and_self_info()) {
+                auto* entry = list->add_topics();
+                *entry->mutable_topic() = t;
+                auto it = by_topic.find(t.topic_info().topic_id());
+                if (it == by_topic.end()) continue;  // no events yet
+                entry->set_max_seq(it->second->max_seq());
+                entry->set_read_seq(it->second->read_seq());
+                entry->set_unread(it->second->unread());
+              }
+              self->SendFrame(frame);
+            });
+      });
 }
 
 void ClientSession::OnGroupEvent(GroupEventFrame& frame) {

@@ -230,6 +230,8 @@ class ClientSession : public http::WsHandler,
   void LeaveRoomLater(const std::string& group_id, const std::string& reason);
   // group_states, group_range and group_read frames.
   void HandleGroupFrame(const v1::ClientFrame& frame);
+  // topics: get_topic's answer with each topic's unread count.
+  void HandleTopics(const std::string& id, const v1::TopicsRequest& request);
   void CompleteLogin(const std::string& id, const v1::LoginRequest& login,
                      const v1::AuthenticateResponse& auth);
   void HandleSend(const std::string& id, v1::SendRequest* send);

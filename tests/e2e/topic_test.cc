@@ -215,6 +215,18 @@ TEST_CASE("topic messages: own seqs across gateways, unread counts, sync by seq,
 
   // One call lists every topic's unread count; reads are per topic.
   CHECK(Unread(ben, id) == std::map<std::string, uint32_t>{{chat, 2}, {news, 1}});
+  json listed = ben.Call("tl", {{"topics", {{"groupId", id}}}});
+  REQUIRE(listed.contains("topics"));
+  REQUIRE(listed["topics"]["topics"].size() == 2);
+  CHECK(listed["topics"]["topics"][0]["topic"]["TopicInfo"]["TopicId"] == chat);
+  CHECK(listed["topics"]["topics"][0]["topic"]["TopicInfo"]["TopicName"] == "chat");
+  CHECK(listed["topics"]["topics"][0]["topic"]["SelfInfo"]["Role"] == "Member");
+  CHECK(listed["topics"]["topics"][0]["unread"] == 2);
+  CHECK(listed["topics"]["topics"][0]["maxSeq"] == "2");
+  CHECK(listed["topics"]["topics"][1]["unread"] == 1);
+  WsClient outsider(c.http_port);
+  LoginOk(outsider, c, "cat");  // not a member yet
+  CHECK(outsider.Call("tx", {{"topics", {{"groupId", id}}}})["error"]["errorCode"] == 10007);
   json read = ben.Call("r1", {{"groupRead", {{"GroupId", id}, {"TopicId", chat}}}});
   CHECK(read.contains("ack"));
   CHECK(Unread(ben, id) == std::map<std::string, uint32_t>{{chat, 0}, {news, 1}});

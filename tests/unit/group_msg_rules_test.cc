@@ -157,7 +157,7 @@ TEST_CASE("permission groups decide sending: the topic's send bit, or the commun
   CHECK(PermissionToSend(context).ok());
 }
 
-TEST_CASE("topic IDs name their community; topic events carry both", "[groupmsg][topic]") {
+TEST_CASE("topic IDs name their community and topic events carry both", "[groupmsg][topic]") {
   using parley::delivery::CommunityOf;
   CHECK(CommunityOf("@TGS#_g@TOPIC#_news") == "@TGS#_g");
   CHECK(CommunityOf("@TGS#_g@TOPIC#_@TOPIC#ABC") == "@TGS#_g");
