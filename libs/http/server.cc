@@ -99,6 +99,7 @@ class PreAuthSlot {
 class WsSession : public WsConnection, public std::enable_shared_from_this<WsSession> {
  public:
   using WsConnection::Close;
+  using WsConnection::Send;
   WsSession(tcp::socket socket, const ServerOptions& options,
             std::shared_ptr<Server::OpenConnections> open, PreAuthSlot slot)
       : ws_(std::move(socket)), options_(options), open_(std::move(open)), slot_(std::move(slot)) {
@@ -123,11 +124,11 @@ class WsSession : public WsConnection, public std::enable_shared_from_this<WsSes
     });
   }
 
-  void Send(std::string data, bool binary) override {
+  void Send(Frame data, bool binary) override {
     net::post(ws_.get_executor(), [self = shared_from_this(), data = std::move(data), binary]() mutable {
       if (self->finished_ || self->closing_) return;
       size_t limit = self->options_.ws_max_queued_bytes;
-      if (limit != 0 && self->queued_bytes_ + data.size() > limit) {
+      if (limit != 0 && self->queued_bytes_ + data->size() > limit) {
         // A client that does not read: drop what it has not taken and end
         // the connection, rather than hold ever more for it.
         static auto& slow = metrics::Registry::Default().GetCounter(
@@ -138,11 +139,11 @@ class WsSession : public WsConnection, public std::enable_shared_from_this<WsSes
         // it. The socket is closed now (the client sees 1006).
         if (self->writing_) {
           self->queue_.resize(1);  // the write in flight still uses the front
-          self->queued_bytes_ = self->queue_.front().first.size();
+          self->queued_bytes_ = self->queue_.front().first->size();
         }
         return self->Finish();
       }
-      self->queued_bytes_ += data.size();
+      self->queued_bytes_ += data->size();
       self->queue_.emplace_back(std::move(data), binary);
       if (!self->writing_) self->WriteNext();
     });
@@ -181,9 +182,9 @@ class WsSession : public WsConnection, public std::enable_shared_from_this<WsSes
     writing_ = true;
     ws_.binary(queue_.front().second);
     // The buffer is queue_.front(); only this completion removes it.
-    ws_.async_write(net::buffer(queue_.front().first),
+    ws_.async_write(net::buffer(*queue_.front().first),
                     [self = shared_from_this()](beast::error_code ec, size_t) {
-                      self->queued_bytes_ -= self->queue_.front().first.size();
+                      self->queued_bytes_ -= self->queue_.front().first->size();
                       self->queue_.pop_front();
                       if (ec || self->finished_) {
                         self->writing_ = false;
@@ -228,7 +229,7 @@ class WsSession : public WsConnection, public std::enable_shared_from_this<WsSes
   std::shared_ptr<WsHandler> handler_;
   // Touched on the strand only. A list: an empty deque already holds ~600
   // bytes, and idle connections are most connections.
-  std::list<std::pair<std::string, bool>> queue_;
+  std::list<std::pair<Frame, bool>> queue_;
   size_t queued_bytes_ = 0;  // of queue_
   websocket::close_reason close_reason_{websocket::close_code::normal};
   bool writing_ = false;

@@ -689,8 +689,9 @@ void ClientSession::OnRoomEvent(GroupEventFrame& frame) {
   connection_->Send(frame.Encoded(binary_), binary_);
 }
 
-void ClientSession::OnRoomBatch(const std::string& group_id, const std::string& json,
-                                const std::string& binary) {
+void ClientSession::OnRoomBatch(const std::string& group_id,
+                                const std::shared_ptr<const std::string>& json,
+                                const std::shared_ptr<const std::string>& binary) {
   std::lock_guard lock(mu_);
   if (state_ != State::kLive || room_ != group_id) return;
   connection_->Send(binary_ ? binary : json, binary_);

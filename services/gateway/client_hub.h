@@ -190,8 +190,8 @@ class ClientSession : public http::WsHandler,
   void OnGroupEvent(GroupEventFrame& frame);
   // RoomMember: the session's AVChatRoom (any thread).
   void OnRoomEvent(GroupEventFrame& frame) override;
-  void OnRoomBatch(const std::string& group_id, const std::string& json,
-                   const std::string& binary) override;
+  void OnRoomBatch(const std::string& group_id, const std::shared_ptr<const std::string>& json,
+                   const std::shared_ptr<const std::string>& binary) override;
   void OnRoomCount(const std::string& group_id, uint32_t count) override;
   void OnRoomLeft(const std::string& group_id, const std::string& reason) override;
   // Ends the session with a kick frame.

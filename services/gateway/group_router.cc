@@ -41,20 +41,27 @@ std::vector<GroupRouter::Stream*> GroupRouter::Streams(Route& route) {
   return out;
 }
 
-const std::string& GroupEventFrame::Encoded(bool binary) {
+const std::shared_ptr<const std::string>& GroupEventFrame::Encoded(bool binary) {
   if (binary) {
-    if (binary_.empty()) {
-      google::protobuf::io::StringOutputStream stream(&binary_);
-      google::protobuf::io::CodedOutputStream out(&stream);
-      out.WriteTag(google::protobuf::internal::WireFormatLite::MakeTag(
-          v1::ServerFrame::kGroupEventFieldNumber,
-          google::protobuf::internal::WireFormatLite::WIRETYPE_LENGTH_DELIMITED));
-      out.WriteVarint32(static_cast<uint32_t>(event_.ByteSizeLong()));
-      event_.SerializeWithCachedSizes(&out);
+    if (!binary_) {
+      std::string bytes;
+      {
+        google::protobuf::io::StringOutputStream stream(&bytes);
+        google::protobuf::io::CodedOutputStream out(&stream);
+        out.WriteTag(google::protobuf::internal::WireFormatLite::MakeTag(
+            v1::ServerFrame::kGroupEventFieldNumber,
+            google::protobuf::internal::WireFormatLite::WIRETYPE_LENGTH_DELIMITED));
+        out.WriteVarint32(static_cast<uint32_t>(event_.ByteSizeLong()));
+        event_.SerializeWithCachedSizes(&out);
+      }
+      binary_ = std::make_shared<const std::string>(std::move(bytes));
     }
     return binary_;
   }
-  if (json_.empty()) json_ = absl::StrCat("{\"groupEvent\":", protojson::Print(event_), "}");
+  if (!json_) {
+    json_ = std::make_shared<const std::string>(
+        absl::StrCat("{\"groupEvent\":", protojson::Print(event_), "}"));
+  }
   return json_;
 }
 

@@ -44,12 +44,12 @@ class GroupEventFrame {
  public:
   explicit GroupEventFrame(const v1::GroupEvent& event) : event_(event) {}
   const v1::GroupEvent& event() const { return event_; }
-  const std::string& Encoded(bool binary);
+  const std::shared_ptr<const std::string>& Encoded(bool binary);
 
  private:
   const v1::GroupEvent& event_;
-  std::string json_;
-  std::string binary_;
+  std::shared_ptr<const std::string> json_;
+  std::shared_ptr<const std::string> binary_;
 };
 
 class GroupRouter {

@@ -138,8 +138,9 @@ void RoomRouter::FlushLocked(Room& room) {
   events->set_group_id(room.group_id);
   for (auto& e : room.batch) *events->add_events() = std::move(e);
   room.batch.clear();
-  std::string json = protojson::Print(frame);
-  std::string binary = frame.SerializeAsString();
+  // Encoded once; every session's connection sends the same bytes.
+  auto json = std::make_shared<const std::string>(protojson::Print(frame));
+  auto binary = std::make_shared<const std::string>(frame.SerializeAsString());
   for (auto s = room.sessions.begin(); s != room.sessions.end();) {
     auto session = s->second.session.lock();
     if (!session) {

@@ -40,8 +40,9 @@ class RoomMember {
   virtual void OnRoomEvent(GroupEventFrame& frame) = 0;
   // Several messages of the session's room in one encoded frame: JSON text
   // and protobuf bytes (the one the session speaks is sent).
-  virtual void OnRoomBatch(const std::string& group_id, const std::string& json,
-                           const std::string& binary) = 0;
+  virtual void OnRoomBatch(const std::string& group_id,
+                           const std::shared_ptr<const std::string>& json,
+                           const std::shared_ptr<const std::string>& binary) = 0;
   // The room's online count changed.
   virtual void OnRoomCount(const std::string& group_id, uint32_t count) = 0;
   // The session was taken out of the room ("banned", "dismissed").

@@ -55,8 +55,14 @@ using HeadCheck = std::function<void(const Request& head, HeadDecision decide)>;
 // in the order Send() was called.
 class WsConnection {
  public:
+  // A frame's bytes, shared by every connection it goes to (a group or room
+  // event goes to thousands: one buffer, no copy each).
+  using Frame = std::shared_ptr<const std::string>;
   virtual ~WsConnection() = default;
-  virtual void Send(std::string data, bool binary) = 0;
+  virtual void Send(Frame data, bool binary) = 0;
+  void Send(std::string data, bool binary) {
+    Send(std::make_shared<const std::string>(std::move(data)), binary);
+  }
   // Closes after the frames already queued are written, with WebSocket
   // close code `code` (1000: normal; 4000-4999 are the application's).
   virtual void Close(uint16_t code, std::string reason) = 0;
