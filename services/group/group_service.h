@@ -230,9 +230,18 @@ class GroupLogic {
   void AddTopicBits(pqxx::work& tx, const rpc::Caller& caller, const GroupRow& group,
                     const TopicRow& topic, Actor* actor);
   // Community permission groups (permission_service.cc): a Community the
-  // caller may manage permissions of by `bit` (10007 otherwise).
+  // caller may manage permissions of by `bit` (10007 otherwise; 0: any
+  // member may read), with `permission_group` in it when given (10004).
   absl::StatusOr<GroupRow> LoadForPermissions(pqxx::work& tx, const rpc::Caller& caller,
-                                              const std::string& id, uint32_t bit);
+                                              const std::string& id, uint32_t bit,
+                                              const std::string* permission_group = nullptr);
+  // One change per topic of a permission group, each with its result and
+  // a TopicPermissionChanged tip when it took.
+  using TopicPermissionChange =
+      std::function<absl::Status(pqxx::work& tx, const GroupRow& group, size_t index)>;
+  absl::StatusOr<v1::TopicPermissionResults> ChangeTopicPermissions(
+      const rpc::Caller& caller, const std::string& group_id, const std::string& pg,
+      const std::vector<std::string>& topics, const TopicPermissionChange& change);
   // add_topic_permission_group (`add`) and set_topic_permission_group.
   absl::StatusOr<v1::TopicPermissionResults> PutTopicPermissions(
       const rpc::Caller& caller, const v1::TopicPermissionRequest& request, bool add);

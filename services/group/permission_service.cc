@@ -47,6 +47,16 @@ absl::Status CheckIdCount(const Ids& ids, const char* field) {
   return absl::OkStatus();
 }
 
+// The distinct accounts of MemberList (1-100; 10004 / 10005 otherwise).
+absl::StatusOr<std::vector<std::string>> MemberAccounts(
+    const v1::PermissionGroupMembersRequest& request) {
+  std::vector<std::string> named;
+  for (const auto& m : request.member_list()) named.push_back(m.member_account());
+  auto users = Accounts(named, kMaxPermissionAccounts, "MemberList");
+  if (users.ok() && users->empty()) return errors::Error(kInvalidParam, "MemberList is empty");
+  return users;
+}
+
 absl::Status NoSuchPermissionGroup() {
   return errors::Error(kInvalidParam, "the permission group does not exist");
 }
@@ -54,7 +64,8 @@ absl::Status NoSuchPermissionGroup() {
 }  // namespace
 
 absl::StatusOr<GroupRow> GroupLogic::LoadForPermissions(pqxx::work& tx, const rpc::Caller& caller,
-                                                        const std::string& id, uint32_t bit) {
+                                                        const std::string& id, uint32_t bit,
+                                                        const std::string* permission_group) {
   Actor actor;
   auto group = Load(tx, caller, id, bit != 0, &actor);
   if (!group.ok()) return group.status();
@@ -63,6 +74,10 @@ absl::StatusOr<GroupRow> GroupLogic::LoadForPermissions(pqxx::work& tx, const rp
   }
   if (bit != 0 && !MayManagePermissions(actor, bit)) {
     return errors::Error(kNoPermission, "your permissions do not allow this");
+  }
+  if (permission_group != nullptr &&
+      !store::PermissionGroup(tx, caller.sdkappid, group->group_id, *permission_group)) {
+    return NoSuchPermissionGroup();
   }
   return group;
 }
@@ -219,73 +234,69 @@ absl::StatusOr<v1::TopicPermissionResults> GroupLogic::SetTopicPermissionGroup(
   return PutTopicPermissions(caller, request, false);
 }
 
+absl::StatusOr<v1::TopicPermissionResults> GroupLogic::ChangeTopicPermissions(
+    const rpc::Caller& caller, const std::string& group_id, const std::string& pg,
+    const std::vector<std::string>& topics, const TopicPermissionChange& change) {
+  return Change<v1::TopicPermissionResults>(
+      caller, [&](pqxx::work& tx, Events& events) -> absl::StatusOr<v1::TopicPermissionResults> {
+        auto group =
+            LoadForPermissions(tx, caller, group_id, perm::kManagePermissionGroupInfo, &pg);
+        if (!group.ok()) return group.status();
+        v1::TopicPermissionResults response;
+        for (size_t i = 0; i < topics.size(); ++i) {
+          auto* item = response.add_result_item();
+          item->set_topic_id(topics[i]);
+          if (absl::Status st = change(tx, *group, i); !st.ok()) {
+            item->set_error_code(errors::TencentCode(st));
+            item->set_error_info(errors::InfoOf(st));
+            continue;
+          }
+          events.Tip(*group, "TopicPermissionChanged", caller.identifier, {}, pg);
+          events.tips.back().mutable_tip()->set_topic_id(topics[i]);
+        }
+        return response;
+      });
+}
+
 absl::StatusOr<v1::TopicPermissionResults> GroupLogic::PutTopicPermissions(
     const rpc::Caller& caller, const v1::TopicPermissionRequest& request, bool add) {
   if (auto st = CheckIdCount(request.topic_permission_list(), "TopicPermissionList"); !st.ok()) {
     return st;
   }
-  return Change<v1::TopicPermissionResults>(
-      caller, [&](pqxx::work& tx, Events& events) -> absl::StatusOr<v1::TopicPermissionResults> {
-        auto group = LoadForPermissions(tx, caller, request.group_id(),
-                                        perm::kManagePermissionGroupInfo);
-        if (!group.ok()) return group.status();
-        if (!store::PermissionGroup(tx, caller.sdkappid, group->group_id,
-                                    request.permission_group_id())) {
-          return NoSuchPermissionGroup();
+  std::vector<std::string> topics;
+  for (const auto& tp : request.topic_permission_list()) topics.push_back(tp.topic_id());
+  return ChangeTopicPermissions(
+      caller, request.group_id(), request.permission_group_id(), topics,
+      [&](pqxx::work& tx, const GroupRow& group, size_t i) -> absl::Status {
+        const auto& tp = request.topic_permission_list(static_cast<int>(i));
+        if (auto st = CheckPermissionBits(tp.permission(), true, "Permission"); !st.ok()) return st;
+        if (auto topic = LoadTopic(tx, caller, group.group_id, tp.topic_id(), false); !topic.ok()) {
+          return topic.status();
         }
-        v1::TopicPermissionResults response;
-        for (const auto& tp : request.topic_permission_list()) {
-          auto* item = response.add_result_item();
-          item->set_topic_id(tp.topic_id());
-          absl::Status st = CheckPermissionBits(tp.permission(), true, "Permission");
-          if (st.ok()) st = LoadTopic(tx, caller, group->group_id, tp.topic_id(), false).status();
-          if (st.ok() && !store::PutTopicPermission(tx, caller.sdkappid, group->group_id,
-                                                    request.permission_group_id(), tp.topic_id(),
-                                                    tp.permission(), add)) {
-            st = errors::Error(kInvalidParam,
+        if (!store::PutTopicPermission(tx, caller.sdkappid, group.group_id,
+                                       request.permission_group_id(), tp.topic_id(),
+                                       tp.permission(), add)) {
+          return errors::Error(kInvalidParam,
                                add ? "the permission group already has a permission in the topic"
                                    : "the permission group has no permission in the topic");
-          }
-          if (!st.ok()) {
-            item->set_error_code(errors::TencentCode(st));
-            item->set_error_info(errors::InfoOf(st));
-            continue;
-          }
-          events.Tip(*group, "TopicPermissionChanged", caller.identifier, {},
-                     request.permission_group_id());
-          events.tips.back().mutable_tip()->set_topic_id(tp.topic_id());
         }
-        return response;
+        return absl::OkStatus();
       });
 }
 
 absl::StatusOr<v1::TopicPermissionResults> GroupLogic::DeleteTopicPermissionGroup(
     const rpc::Caller& caller, const v1::DeleteTopicPermissionRequest& request) {
   if (auto st = CheckIdCount(request.topic_id_list(), "TopicIdList"); !st.ok()) return st;
-  return Change<v1::TopicPermissionResults>(
-      caller, [&](pqxx::work& tx, Events& events) -> absl::StatusOr<v1::TopicPermissionResults> {
-        auto group = LoadForPermissions(tx, caller, request.group_id(),
-                                        perm::kManagePermissionGroupInfo);
-        if (!group.ok()) return group.status();
-        if (!store::PermissionGroup(tx, caller.sdkappid, group->group_id,
-                                    request.permission_group_id())) {
-          return NoSuchPermissionGroup();
+  std::vector<std::string> topics(request.topic_id_list().begin(), request.topic_id_list().end());
+  return ChangeTopicPermissions(
+      caller, request.group_id(), request.permission_group_id(), topics,
+      [&](pqxx::work& tx, const GroupRow& group, size_t i) -> absl::Status {
+        if (!store::DeleteTopicPermission(tx, caller.sdkappid, group.group_id,
+                                          request.permission_group_id(), topics[i])) {
+          return errors::Error(kInvalidTopicId,
+                               "the permission group has no permission in that topic");
         }
-        v1::TopicPermissionResults response;
-        for (const auto& topic : request.topic_id_list()) {
-          auto* item = response.add_result_item();
-          item->set_topic_id(topic);
-          if (!store::DeleteTopicPermission(tx, caller.sdkappid, group->group_id,
-                                            request.permission_group_id(), topic)) {
-            item->set_error_code(kInvalidTopicId);
-            item->set_error_info("the permission group has no permission in that topic");
-            continue;
-          }
-          events.Tip(*group, "TopicPermissionChanged", caller.identifier, {},
-                     request.permission_group_id());
-          events.tips.back().mutable_tip()->set_topic_id(topic);
-        }
-        return response;
+        return absl::OkStatus();
       });
 }
 
@@ -296,12 +307,9 @@ absl::StatusOr<v1::GetTopicPermissionResponse> GroupLogic::GetTopicPermissionGro
   }
   return Transact<v1::GetTopicPermissionResponse>(
       [&](pqxx::work& tx) -> absl::StatusOr<v1::GetTopicPermissionResponse> {
-        auto group = LoadForPermissions(tx, caller, request.group_id(), 0);
+        auto group = LoadForPermissions(tx, caller, request.group_id(), 0,
+                                        &request.permission_group_id());
         if (!group.ok()) return group.status();
-        if (!store::PermissionGroup(tx, caller.sdkappid, group->group_id,
-                                    request.permission_group_id())) {
-          return NoSuchPermissionGroup();
-        }
         std::vector<std::string> topics(request.topic_id_list().begin(),
                                         request.topic_id_list().end());
         auto found = store::TopicPermissions(tx, caller.sdkappid, group->group_id,
@@ -333,20 +341,13 @@ absl::StatusOr<v1::GetTopicPermissionResponse> GroupLogic::GetTopicPermissionGro
 
 absl::StatusOr<v1::AddGroupMemberResponse> GroupLogic::AddPermissionGroupMember(
     const rpc::Caller& caller, const v1::PermissionGroupMembersRequest& request) {
-  std::vector<std::string> named;
-  for (const auto& m : request.member_list()) named.push_back(m.member_account());
-  auto users = Accounts(named, kMaxPermissionAccounts, "MemberList");
+  auto users = MemberAccounts(request);
   if (!users.ok()) return users.status();
-  if (users->empty()) return errors::Error(kInvalidParam, "MemberList is empty");
   return Change<v1::AddGroupMemberResponse>(
       caller, [&](pqxx::work& tx, Events& events) -> absl::StatusOr<v1::AddGroupMemberResponse> {
         auto group = LoadForPermissions(tx, caller, request.group_id(),
-                                        perm::kManagePermissionGroupMember);
+            perm::kManagePermissionGroupMember, &request.permission_group_id());
         if (!group.ok()) return group.status();
-        if (!store::PermissionGroup(tx, caller.sdkappid, group->group_id,
-                                    request.permission_group_id())) {
-          return NoSuchPermissionGroup();
-        }
         // Only members of the community join its permission groups.
         std::vector<std::string> members;
         for (const auto& m : store::Members(tx, caller.sdkappid, group->group_id, *users, now_())) {
@@ -372,19 +373,12 @@ absl::StatusOr<v1::AddGroupMemberResponse> GroupLogic::AddPermissionGroupMember(
 
 absl::StatusOr<v1::GroupEmpty> GroupLogic::DeletePermissionGroupMember(
     const rpc::Caller& caller, const v1::PermissionGroupMembersRequest& request) {
-  std::vector<std::string> named;
-  for (const auto& m : request.member_list()) named.push_back(m.member_account());
-  auto users = Accounts(named, kMaxPermissionAccounts, "MemberList");
+  auto users = MemberAccounts(request);
   if (!users.ok()) return users.status();
-  if (users->empty()) return errors::Error(kInvalidParam, "MemberList is empty");
   return Change<v1::GroupEmpty>(caller, [&](pqxx::work& tx, Events& events) -> absl::StatusOr<v1::GroupEmpty> {
     auto group = LoadForPermissions(tx, caller, request.group_id(),
-                                    perm::kManagePermissionGroupMember);
+        perm::kManagePermissionGroupMember, &request.permission_group_id());
     if (!group.ok()) return group.status();
-    if (!store::PermissionGroup(tx, caller.sdkappid, group->group_id,
-                                request.permission_group_id())) {
-      return NoSuchPermissionGroup();
-    }
     auto removed = store::DeletePermissionMembers(tx, caller.sdkappid, group->group_id,
                                                   request.permission_group_id(), *users);
     if (!removed.empty()) {
@@ -405,12 +399,9 @@ absl::StatusOr<v1::GetPermissionGroupMemberListResponse> GroupLogic::GetPermissi
   uint32_t limit = request.limit() == 0 ? kMaxPermissionMemberPage : request.limit();
   return Transact<v1::GetPermissionGroupMemberListResponse>(
       [&](pqxx::work& tx) -> absl::StatusOr<v1::GetPermissionGroupMemberListResponse> {
-        auto group = LoadForPermissions(tx, caller, request.group_id(), 0);
+        auto group = LoadForPermissions(tx, caller, request.group_id(), 0,
+                                        &request.permission_group_id());
         if (!group.ok()) return group.status();
-        if (!store::PermissionGroup(tx, caller.sdkappid, group->group_id,
-                                    request.permission_group_id())) {
-          return NoSuchPermissionGroup();
-        }
         auto rows = store::PermissionMembers(tx, caller.sdkappid, group->group_id,
                                              request.permission_group_id(), *after, limit);
         v1::GetPermissionGroupMemberListResponse response;
