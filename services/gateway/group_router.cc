@@ -333,7 +333,8 @@ void GroupRouter::FillGaps(std::chrono::steady_clock::time_point now,
   std::vector<Gap> gaps;
   {
     std::lock_guard lock(mu_);
-    for (auto& [key, route] : routes_) {
+    for (auto& entry : routes_) {
+      Route& route = entry.second;  // (clang: lambdas may not capture structured bindings)
       bool rejoin = route.rejoin;
       route.rejoin = false;
       auto gap = [&](const std::string& topic, Stream& stream) {

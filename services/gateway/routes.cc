@@ -56,6 +56,12 @@ void RegisterRoutes(RestApi& api, const Backends& backends) {
                ModifyGroupMsgRequest, GroupMessageEmpty);
   api.AllowForUsers("openim/modify_group_msg");  // members edit their own
 
+  // Global mutes (compat reference §3.8).
+  api.AddService("openconfigsvr", {90009, 90001, 90001, 90994});
+  PARLEY_ROUTE("openconfigsvr", "setnospeaking", backends.message, SetNoSpeaking,
+               SetNoSpeakingRequest, NoSpeakingEmpty);
+  PARLEY_ROUTE("openconfigsvr", "getnospeaking", backends.message, GetNoSpeaking,
+               GetNoSpeakingRequest, GetNoSpeakingResponse);
   api.AddService("recentcontact", {50003, 50002, 50002, 50004});
   PARLEY_ROUTE("recentcontact", "get_list", backends.message, GetConversations,
                GetConversationsRequest, GetConversationsResponse);

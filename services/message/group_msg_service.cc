@@ -281,6 +281,13 @@ absl::StatusOr<v1::SendGroupResponse> GroupMessageLogic::SendGroup(
   if (auto st = CheckGroupBody(request.msg_body(), body_json, request.cloud_custom_data()); !st.ok()) {
     return st;
   }
+  if (!caller.is_admin && no_speaking_ != nullptr) {
+    auto mute = no_speaking_->Get(caller.sdkappid, request.from_account());
+    if (!mute.ok()) return errors::Error(kGroupInternal, "could not read the sender's mute; retry");
+    if (NoSpeakingNow(now_(), mute->group_until)) {
+      return errors::Error(kGroupSenderMuted, "you are muted for group messages");
+    }
+  }
   auto stream = Stream(request.group_id(), request.topic_id());
   if (!stream.ok()) return stream.status();
   auto context = Context(caller.sdkappid, *stream, request.from_account());

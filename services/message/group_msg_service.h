@@ -17,6 +17,7 @@
 #include "group_context_cache.h"
 #include "group_msg_rules.h"
 #include "group_msg_store.h"
+#include "no_speaking.h"
 #include "parley/batching/batcher.h"
 #include "parley/callbacks/callbacks.h"
 #include "parley/delivery/deliverer.h"
@@ -55,6 +56,9 @@ class GroupMessageLogic {
   // AVChatRoom presence, frequency control and last messages (Redis);
   // without it room sends are refused (10002).
   void SetRooms(liveroom::Rooms* rooms) { rooms_ = rooms; }
+  // Global mutes (openconfigsvr/setnospeaking): a muted user's group sends
+  // are refused (10017). None when unset.
+  void SetNoSpeaking(NoSpeakingCache* cache) { no_speaking_ = cache; }
 
 #define PARLEY_GROUP_MESSAGE_METHODS(X)                                      \
   X(SendGroup, SendGroupRequest, SendGroupResponse)                          \
@@ -139,6 +143,7 @@ class GroupMessageLogic {
   ExistingAccounts existing_;
   callbacks::CallbackClient* callbacks_ = nullptr;
   liveroom::Rooms* rooms_ = nullptr;
+  NoSpeakingCache* no_speaking_ = nullptr;
   // Stored messages the group service has not been told of, per (app,
   // group, sender): the latest. Bounded by the groups and senders active
   // between two flushes.

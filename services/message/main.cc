@@ -87,11 +87,25 @@ int main(int argc, char** argv) {
   parley::message::GroupContextCache group_contexts(
       parley::v1::GroupService::NewStub(parley::rpc::MakeChannel(group_target, "group")), now,
       [&group_changes] { return group_changes && group_changes->subscribed(); });
+  // Global mutes are cached too; changes go on the same channel.
+  parley::message::NoSpeakingCache no_speaking(
+      [&store](uint64_t app, const std::string& user) { return store.GetNoSpeaking(app, user); },
+      now, [&group_changes] { return group_changes && group_changes->subscribed(); });
   group_changes = std::make_unique<parley::redis::Subscriber>(
       *redis_options, parley::message::kGroupChangesChannel,
-      [&group_contexts](const std::string& m) { group_contexts.OnChange(m); },
-      [&group_contexts] { group_contexts.InvalidateAll(); });
+      [&group_contexts, &no_speaking](const std::string& m) {
+        group_contexts.OnChange(m);
+        no_speaking.OnChange(m);
+      },
+      [&group_contexts, &no_speaking] {
+        group_contexts.InvalidateAll();
+        no_speaking.InvalidateAll();
+      });
   group_changes->Start();
+  logic.SetNoSpeaking(&no_speaking, [pool = redis->get()](const std::string& message) {
+    // Lost announcements are bounded by the cache's TTL.
+    (void)pool->Command({"PUBLISH", parley::message::kGroupChangesChannel, message});
+  });
   std::random_device entropy;
   std::mt19937 generator(entropy());
   std::mutex generator_mu;
@@ -105,6 +119,7 @@ int main(int argc, char** argv) {
   group_logic.SetCallbacks(&callbacks);
   parley::liveroom::Rooms rooms(redis->get());
   group_logic.SetRooms(&rooms);
+  group_logic.SetNoSpeaking(&no_speaking);
   group_logic.SetAccountChecker([&logic](uint64_t app, const std::vector<std::string>& users) {
     return logic.ExistingAccounts(app, users);
   });

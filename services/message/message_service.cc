@@ -33,6 +33,7 @@ constexpr int32_t kBatchToEmpty = 90029;
 constexpr int32_t kInternal = 90994;
 constexpr int32_t kSenderInvalid = 20003;
 constexpr int32_t kSendBlocked = 20007;
+constexpr int32_t kSenderNoSpeaking = 20012;  // openconfigsvr/setnospeaking
 constexpr int32_t kMessageNotFound = 20022;
 constexpr int32_t kAlreadyRecalled = 20023;
 constexpr int32_t kRecallTooLate = 20016;
@@ -142,6 +143,14 @@ MessageLogic::MessageLogic(MessageStore* store, BatchWriter* writer, delivery::D
 absl::Status MessageLogic::CheckPermission(const rpc::Caller& caller, const SendJob& job,
                                            int32_t* refused_code) {
   *refused_code = 0;
+  if (!caller.is_admin && no_speaking_ != nullptr) {
+    auto mute = no_speaking_->Get(caller.sdkappid, job.from);
+    if (!mute.ok()) return errors::Error(kInternal, "could not read the sender's mute; retry");
+    if (NoSpeakingNow(now_(), mute->c2c_until)) {
+      *refused_code = kSenderNoSpeaking;
+      return absl::OkStatus();
+    }
+  }
   auto code = permissions_->Check(caller.sdkappid, job.from, job.to, caller.is_admin);
   if (!code.ok()) {
     log::Error("send_permission_failed",
@@ -440,6 +449,9 @@ absl::StatusOr<std::optional<v1::SendC2CResponse>> MessageLogic::StageSend(
   if (auto st = CheckPermission(caller, *job, &refused); !st.ok()) return st;
   if (refused == kSendBlocked) {
     return errors::Error(refused, "the recipient has blocked the sender");
+  }
+  if (refused == kSenderNoSpeaking) {
+    return errors::Error(refused, "the sender is muted for one-to-one messages");
   }
   if (refused != 0) {
     return errors::Error(refused, "the app only allows messages between friends");
@@ -1085,6 +1097,53 @@ grpc::Status MessageGrpcService::Sync(grpc::ServerContext* context, const v1::Sy
                                       v1::SyncResponse* response) {
   return rpc::ServeAsCaller(context, request, response,
                             [&](const auto& c, const auto& r) { return logic_->Sync(c, r); });
+}
+
+absl::StatusOr<v1::NoSpeakingEmpty> MessageLogic::SetNoSpeaking(
+    const rpc::Caller& caller, const v1::SetNoSpeakingRequest& request) {
+  if (!caller.is_admin) return errors::Error(90009, "app admins only");
+  if (!ValidUserId(request.set_account())) {
+    return errors::Error(90001, "Set_Account is missing or invalid");
+  }
+  if (!request.has_c2c_msg_nospeaking_time() && !request.has_group_msg_nospeaking_time()) {
+    return errors::Error(90001, "give C2CmsgNospeakingTime or GroupmsgNospeakingTime");
+  }
+  auto existing = ExistingAccounts(caller.sdkappid, {request.set_account()});
+  if (!existing.ok()) return errors::Error(kInternal, "could not check the account; retry");
+  if (!existing->count(request.set_account())) {
+    return errors::Error(kToNotRegistered, "Set_Account is not an imported account");
+  }
+  int64_t now = now_();
+  std::optional<int64_t> c2c, group;
+  if (request.has_c2c_msg_nospeaking_time()) {
+    c2c = NoSpeakingUntil(now, request.c2c_msg_nospeaking_time());
+  }
+  if (request.has_group_msg_nospeaking_time()) {
+    group = NoSpeakingUntil(now, request.group_msg_nospeaking_time());
+  }
+  if (auto st = store_->SetNoSpeaking(caller.sdkappid, request.set_account(), c2c, group);
+      !st.ok()) {
+    return errors::Error(kInternal, "storage failed; retry");
+  }
+  if (announce_no_speaking_) {
+    announce_no_speaking_(NoSpeakingCache::Announcement(caller.sdkappid, request.set_account()));
+  }
+  return v1::NoSpeakingEmpty();
+}
+
+absl::StatusOr<v1::GetNoSpeakingResponse> MessageLogic::GetNoSpeaking(
+    const rpc::Caller& caller, const v1::GetNoSpeakingRequest& request) {
+  if (!caller.is_admin) return errors::Error(90009, "app admins only");
+  if (!ValidUserId(request.get_account())) {
+    return errors::Error(90001, "Get_Account is missing or invalid");
+  }
+  auto mute = store_->GetNoSpeaking(caller.sdkappid, request.get_account());
+  if (!mute.ok()) return errors::Error(kInternal, "storage failed; retry");
+  int64_t now = now_();
+  v1::GetNoSpeakingResponse response;
+  response.set_c2c_msg_nospeaking_time(NoSpeakingLeft(now, mute->c2c_until));
+  response.set_group_msg_nospeaking_time(NoSpeakingLeft(now, mute->group_until));
+  return response;
 }
 
 }  // namespace parley::message

@@ -36,6 +36,12 @@ class MessageLogic {
   void SetGroupStore(GroupMessageStore* groups) { groups_ = groups; }
   // Third-party callbacks (C2C.*, Bot.OnC2CMessage); none when unset.
   void SetCallbacks(callbacks::CallbackClient* callbacks) { callbacks_ = callbacks; }
+  // Global mutes: read on every client send (20012 while one holds);
+  // changes are announced to every replica's cache. None when unset.
+  void SetNoSpeaking(NoSpeakingCache* cache, std::function<void(const std::string&)> announce) {
+    no_speaking_ = cache;
+    announce_no_speaking_ = std::move(announce);
+  }
 
   // After-send callbacks are recorded in the outbox with the message and
   // deleted once queued. This queues again, at most `limit` at a time, those
@@ -88,6 +94,10 @@ class MessageLogic {
       const rpc::Caller& caller, const v1::PinConversationRequest& request);
   absl::StatusOr<v1::TopConversationsResponse> TopConversations(
       const rpc::Caller& caller, const v1::TopConversationsRequest& request);
+  absl::StatusOr<v1::NoSpeakingEmpty> SetNoSpeaking(const rpc::Caller& caller,
+                                                   const v1::SetNoSpeakingRequest& request);
+  absl::StatusOr<v1::GetNoSpeakingResponse> GetNoSpeaking(const rpc::Caller& caller,
+                                                          const v1::GetNoSpeakingRequest& request);
 
  private:
   // A send that passed every check and waits to be stored. Points into the
@@ -154,6 +164,8 @@ class MessageLogic {
   uint32_t TotalUnread(uint64_t sdkappid, const std::string& user);
 
   SendPermission* permissions_;
+  NoSpeakingCache* no_speaking_ = nullptr;
+  std::function<void(const std::string&)> announce_no_speaking_;
   callbacks::CallbackClient* callbacks_ = nullptr;
   Clock now_;
   accounts::ExistenceChecker existence_;
@@ -200,6 +212,8 @@ class MessageGrpcService final : public v1::MessageService::Service {
   PARLEY_MESSAGE_RPC(DeleteConversation, DeleteConversationRequest, DeleteConversationResponse)
   PARLEY_MESSAGE_RPC(PinConversation, PinConversationRequest, PinConversationResponse)
   PARLEY_MESSAGE_RPC(TopConversations, TopConversationsRequest, TopConversationsResponse)
+  PARLEY_MESSAGE_RPC(SetNoSpeaking, SetNoSpeakingRequest, NoSpeakingEmpty)
+  PARLEY_MESSAGE_RPC(GetNoSpeaking, GetNoSpeakingRequest, GetNoSpeakingResponse)
 #undef PARLEY_MESSAGE_RPC
 
  private:

@@ -523,4 +523,38 @@ absl::StatusOr<int64_t> MessageStore::DeleteExpiredDedup() {
   });
 }
 
+absl::Status MessageStore::SetNoSpeaking(uint64_t sdkappid, const std::string& user,
+                                         std::optional<int64_t> c2c_until,
+                                         std::optional<int64_t> group_until) {
+  return pool_->Run([&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    // An absent kind keeps its value (a new row starts unmuted).
+    tx.exec_params(
+        "INSERT INTO no_speaking (sdkappid, user_id, c2c_until, group_until)"
+        " VALUES ($1, $2, COALESCE($3::bigint, 0), COALESCE($4::bigint, 0))"
+        " ON CONFLICT (sdkappid, user_id) DO UPDATE SET"
+        " c2c_until = COALESCE($3::bigint, no_speaking.c2c_until),"
+        " group_until = COALESCE($4::bigint, no_speaking.group_until)",
+        sdkappid, user, c2c_until, group_until);
+    tx.commit();
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<NoSpeaking> MessageStore::GetNoSpeaking(uint64_t sdkappid,
+                                                       const std::string& user) {
+  return pool_->Query<NoSpeaking>([&](pqxx::connection& c) -> absl::StatusOr<NoSpeaking> {
+    pqxx::read_transaction tx(c);
+    auto rows = tx.exec_params(
+        "SELECT c2c_until, group_until FROM no_speaking WHERE sdkappid = $1 AND user_id = $2",
+        sdkappid, user);
+    NoSpeaking out;
+    if (!rows.empty()) {
+      out.c2c_until = rows[0][0].as<int64_t>();
+      out.group_until = rows[0][1].as<int64_t>();
+    }
+    return out;
+  });
+}
+
 }  // namespace parley::message

@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "parley/pg/pool.h"
+#include "no_speaking.h"
 #include "parley/v1/message.pb.h"
 
 namespace parley::message {
@@ -79,6 +80,12 @@ struct ChangeSeqs {
 class MessageStore {
  public:
   explicit MessageStore(pg::Pool* pool) : pool_(pool) {}
+
+  // Global mutes (migrations/0008): sets the kinds given (0 lifts), reads
+  // both (no row: not muted).
+  absl::Status SetNoSpeaking(uint64_t sdkappid, const std::string& user,
+                             std::optional<int64_t> c2c_until, std::optional<int64_t> group_until);
+  absl::StatusOr<NoSpeaking> GetNoSpeaking(uint64_t sdkappid, const std::string& user);
 
   // Persists every job in one transaction (one commit for all). If that
   // transaction fails, each job is retried alone so one bad message can't

@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include "group_msg_rules.h"
+#include "no_speaking.h"
 #include "parley/delivery/group_tips.h"
 #include "parley/delivery/topics.h"
 #include "parley/errors/errors.h"
@@ -179,4 +180,19 @@ TEST_CASE("topic IDs name their community and topic events carry both", "[groupm
   parley::delivery::SplitStream(&plain);
   CHECK(plain.group_id() == "@TGS#2abc");
   CHECK(plain.topic_id().empty());
+}
+
+TEST_CASE("global mutes: durations, for ever, and what is left", "[nospeaking]") {
+  CHECK(NoSpeakingUntil(1000, 0) == 0);
+  CHECK(NoSpeakingUntil(1000, 60) == 1060);
+  CHECK(NoSpeakingUntil(1000, 4294967295u) == kNoSpeakingForever);
+  CHECK(NoSpeakingUntil(4294967000LL, 1000) == kNoSpeakingForever);  // past the end: for ever
+  CHECK(NoSpeakingLeft(1000, 1060) == 60);
+  CHECK(NoSpeakingLeft(1100, 1060) == 0);
+  CHECK(NoSpeakingLeft(1000, 0) == 0);
+  CHECK(NoSpeakingLeft(1000, kNoSpeakingForever) == 4294967295u);
+  CHECK(NoSpeakingNow(1000, 1060));
+  CHECK_FALSE(NoSpeakingNow(1060, 1060));
+  CHECK_FALSE(NoSpeakingNow(1000, 0));
+  CHECK(NoSpeakingNow(5000000000LL, kNoSpeakingForever));
 }
