@@ -209,7 +209,13 @@ absl::StatusOr<v1::GetTopicResponse> GroupLogic::GetTopic(const rpc::Caller& cal
     auto topics = store::Topics(tx, caller.sdkappid, group->group_id, ids);
     int64_t now = now_();
     std::vector<MemberRow> member;
-    if (!self.empty()) member = store::Members(tx, caller.sdkappid, group->group_id, {self}, now);
+    std::map<std::string, int64_t> topic_mutes;  // one read for every topic
+    if (!self.empty()) {
+      member = store::Members(tx, caller.sdkappid, group->group_id, {self}, now);
+      if (!member.empty()) {
+        topic_mutes = store::UserTopicMutes(tx, caller.sdkappid, group->group_id, self, now);
+      }
+    }
     v1::GetTopicResponse response;
     auto add = [&](const TopicRow& t) {
       auto* item = response.add_topic_and_self_info();
@@ -218,8 +224,9 @@ absl::StatusOr<v1::GetTopicResponse> GroupLogic::GetTopic(const rpc::Caller& cal
       auto* info = item->mutable_self_info();
       info->set_role(RoleName(member[0].role));
       info->set_msg_flag(MsgFlagName(member[0].msg_flag));
+      auto topic_mute = topic_mutes.find(t.topic_id);
       int64_t muted = std::max(member[0].mute_until,
-                               store::TopicMuteOf(tx, caller.sdkappid, t.topic_id, self, now));
+                               topic_mute == topic_mutes.end() ? 0 : topic_mute->second);
       info->set_shut_up_time(static_cast<uint32_t>(muted));
     };
     if (ids.empty()) {

@@ -106,6 +106,19 @@ int64_t TopicMuteOf(pqxx::work& tx, uint64_t app, const std::string& topic_id,
   return rows.empty() ? 0 : rows[0][0].as<int64_t>();
 }
 
+std::map<std::string, int64_t> UserTopicMutes(pqxx::work& tx, uint64_t app,
+                                              const std::string& group_id,
+                                              const std::string& user, int64_t now) {
+  auto rows = tx.exec_params(
+      "SELECT u.topic_id, u.mute_until FROM group_topic_mutes u JOIN group_topics t"
+      " ON t.sdkappid = u.sdkappid AND t.topic_id = u.topic_id"
+      " WHERE u.sdkappid = $1 AND t.group_id = $2 AND u.user_id = $3 AND u.mute_until > $4",
+      app, group_id, user, now);
+  std::map<std::string, int64_t> out;
+  for (const auto& row : rows) out[row[0].as<std::string>()] = row[1].as<int64_t>();
+  return out;
+}
+
 std::vector<std::pair<std::string, int64_t>> TopicMutes(pqxx::work& tx, uint64_t app,
                                                         const std::string& group_id,
                                                         const std::string& topic_id,

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -41,6 +42,10 @@ void SetTopicMute(pqxx::work& tx, uint64_t app, const std::string& topic_id,
 // When the user's mute in the topic ends (0: not muted now).
 int64_t TopicMuteOf(pqxx::work& tx, uint64_t app, const std::string& topic_id,
                     const std::string& user, int64_t now);
+// The topics of `group_id` where `user` is muted now, with when it ends.
+std::map<std::string, int64_t> UserTopicMutes(pqxx::work& tx, uint64_t app,
+                                              const std::string& group_id,
+                                              const std::string& user, int64_t now);
 // Members muted in the topic now, in join order.
 std::vector<std::pair<std::string, int64_t>> TopicMutes(pqxx::work& tx, uint64_t app,
                                                         const std::string& group_id,

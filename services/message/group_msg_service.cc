@@ -324,7 +324,7 @@ absl::StatusOr<v1::SendGroupResponse> GroupMessageLogic::SendGroup(
   if (request.online_only_flag() == 1) {
     // Online only: pushed with seq 0, never stored.
     response.set_msg_drop_reason("OnlineOnly");
-    Deliver(caller.sdkappid, event);
+    Deliver(caller.sdkappid, std::move(event));
     return response;
   }
   GroupAppend append;
@@ -364,7 +364,7 @@ absl::StatusOr<v1::SendGroupResponse> GroupMessageLogic::SendGroup(
   event.set_seq(result->seq);
   m->set_msg_seq(static_cast<uint32_t>(result->seq));
   m->set_msg_key(absl::StrCat(result->seq, "_", request.random(), "_", result->time));
-  Deliver(caller.sdkappid, event);
+  Deliver(caller.sdkappid, std::move(event));
   {
     // The group's last message, the sender's last send and a Work group's
     // activation go to the group service with the next flush.

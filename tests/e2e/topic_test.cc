@@ -256,6 +256,11 @@ TEST_CASE("topic messages: own seqs across gateways, unread counts, sync by seq,
   REQUIRE(muted["MutedAccountList"].size() == 1);
   CHECK(muted["MutedAccountList"][0]["Member_Account"] == "ben");
   CHECK(Group(c, "get_group_muted_account", {{"GroupId", id}})["MutedAccountList"].empty());
+  // get_topic's SelfInfo shows the mute in that topic only.
+  json self = Topic(c, "get_topic", {{"GroupId", id}, {"From_Account", "ben"},
+                                     {"TopicIdList", {chat, news}}});
+  CHECK(self["TopicAndSelfInfo"][0]["SelfInfo"]["ShutUpTime"].get<uint32_t>() > 0);
+  CHECK(self["TopicAndSelfInfo"][1]["SelfInfo"]["ShutUpTime"] == 0);
   CHECK(Code(Group(c, "forbid_send_msg", {{"GroupId", id}, {"TopicId", id + "@TOPIC#_gone"},
                                           {"Members_Account", {"ben"}}, {"MuteTime", 60}})) == 110013);
   auto ben_send = [&](const std::string& frame_id, const std::string& topic) {
