@@ -16,63 +16,14 @@ namespace {
 
 using Fields = std::map<std::string, std::string>;
 using Entries = AfterQueue::Entries;
+using redis::ClaimIdle;
+using redis::NowMillis;
+using redis::ParseStreamEntries;
+using redis::ReadGroupEntries;
 
 std::string Str(const redisReply* r) {
   return r && r->str ? std::string(r->str, r->len) : std::string();
 }
-
-// [[id, [field, value, ...]], ...]; deleted entries (nil) are skipped.
-Entries ParseEntries(const redisReply* list) {
-  Entries out;
-  if (list == nullptr || list->type != REDIS_REPLY_ARRAY) return out;
-  for (size_t i = 0; i < list->elements; ++i) {
-    const redisReply* entry = list->element[i];
-    if (entry->type != REDIS_REPLY_ARRAY || entry->elements < 2 ||
-        entry->element[1]->type != REDIS_REPLY_ARRAY) {
-      continue;
-    }
-    Fields fields;
-    const redisReply* kv = entry->element[1];
-    for (size_t f = 0; f + 1 < kv->elements; f += 2) fields[Str(kv->element[f])] = Str(kv->element[f + 1]);
-    out.emplace_back(Str(entry->element[0]), std::move(fields));
-  }
-  return out;
-}
-
-// XREADGROUP's answer: [[stream, entries]].
-Entries ReadGroupEntries(const redis::Reply& reply) {
-  const redisReply* raw = reply.raw();
-  if (raw->type != REDIS_REPLY_ARRAY || raw->elements == 0) return {};
-  return ParseEntries(raw->element[0]->element[1]);
-}
-
-// Entries of `stream` read by a consumer that has not acknowledged them for
-// `idle` (it died, or its acknowledgement failed), now given to `consumer`.
-Entries ClaimIdle(redis::Pool& redis, const char* stream, const std::string& consumer,
-                  std::chrono::milliseconds idle) {
-  auto claimed = redis.Command({"XAUTOCLAIM", stream, callbacks::kConsumerGroup, consumer,
-                                std::to_string(idle.count()), "0-0", "COUNT", "100"});
-  if (!claimed.ok() || claimed->raw()->elements < 2) return {};
-  return ParseEntries(claimed->raw()->element[1]);
-}
-
-int64_t NowMillis() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-// Moves due retries back onto the stream, atomically per event.
-constexpr char kMoveScript[] = R"lua(
-local moved = 0
-for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 200)) do
-  redis.call('ZREM', KEYS[1], member)
-  local space = string.find(member, ' ', 1, true)
-  redis.call('XADD', KEYS[2], '*', 'm', string.sub(member, space + 1))
-  moved = moved + 1
-end
-return moved
-)lua";
 
 // State.StateChange writes iOS as "IOS" (compat reference §6.1).
 std::string OptPlatform(const std::string& platform) {
@@ -102,18 +53,13 @@ AfterQueue::~AfterQueue() {
 }
 
 std::chrono::milliseconds AfterQueue::Backoff(const AfterQueueOptions& options, uint32_t attempts) {
-  int64_t delay = options.retry_base.count();
-  for (uint32_t i = 1; i < attempts && delay < options.retry_max.count(); ++i) delay *= 2;
-  return std::chrono::milliseconds(std::min<int64_t>(delay, options.retry_max.count()));
+  return redis::Backoff(options.retry_base, options.retry_max, attempts);
 }
 
 void AfterQueue::EnsureGroup(const char* stream, const char* start) {
-  auto created = redis_->Command({"XGROUP", "CREATE", stream, callbacks::kConsumerGroup, start,
-                                  "MKSTREAM"});
-  if (!created.ok() && created.status().message().find("BUSYGROUP") == absl::string_view::npos) {
+  if (auto st = redis::EnsureGroup(*redis_, stream, callbacks::kConsumerGroup, start); !st.ok()) {
     // Redis may be down or still loading: the readers try again on NOGROUP.
-    log::Warn("callback_group_not_created", {{"stream", stream},
-                                             {"error", std::string(created.status().message())}});
+    log::Warn("callback_group_not_created", {{"stream", stream}, {"error", std::string(st.message())}});
   }
 }
 
@@ -156,7 +102,7 @@ void AfterQueue::DrainApp(uint64_t sdkappid) {
     // this costs no network attempt; the probe that succeeds closes it.
     auto oldest = redis_->Command({"XRANGE", parked, "-", "+", "COUNT", "1"});
     if (!oldest.ok()) return;
-    Entries entries = ParseEntries(oldest->raw());
+    Entries entries = ParseStreamEntries(oldest->raw());
     if (entries.empty()) return;
     const auto& [id, fields] = entries.front();
     auto m = fields.find("m");
@@ -191,68 +137,13 @@ void AfterQueue::DrainParked() {
   }
 }
 
-bool StreamIdLess(const std::string& a, const std::string& b) {
-  auto split = [](const std::string& id, uint64_t* ms, uint64_t* seq) {
-    std::pair<std::string, std::string> parts = absl::StrSplit(id, absl::MaxSplits('-', 1));
-    return absl::SimpleAtoi(parts.first, ms) && absl::SimpleAtoi(parts.second, seq);
-  };
-  uint64_t ams = 0, aseq = 0, bms = 0, bseq = 0;
-  if (!split(a, &ams, &aseq) || !split(b, &bms, &bseq)) return false;
-  return ams != bms ? ams < bms : aseq < bseq;
-}
-
-std::string ConsumedBefore(const std::vector<GroupProgress>& groups) {
-  if (groups.empty()) return "";
-  std::string safe;
-  for (const auto& group : groups) {
-    // Entries up to last_delivered_id were read; the pending ones among them
-    // are not acknowledged yet, and the oldest of those bounds the trim.
-    // With nothing pending, everything up to and including last_delivered_id
-    // is acknowledged: the bound is the id right after it.
-    std::string bound = group.pending > 0 ? group.oldest_pending_id : group.last_delivered_id;
-    if (bound.empty() || bound == "0-0" || !StreamIdLess("0-0", bound)) return "";
-    if (group.pending == 0) {
-      std::pair<std::string, std::string> parts = absl::StrSplit(bound, absl::MaxSplits('-', 1));
-      uint64_t seq = 0;
-      if (!absl::SimpleAtoi(parts.second, &seq)) return "";
-      bound = absl::StrCat(parts.first, "-", seq + 1);
-    }
-    if (safe.empty() || StreamIdLess(bound, safe)) safe = bound;
-  }
-  return safe;  // XTRIM MINID keeps `safe` and everything after it
-}
-
 void AfterQueue::TrimConsumed(const char* stream) {
-  auto info = redis_->Command({"XINFO", "GROUPS", stream});
-  if (!info.ok()) return;  // no stream yet, or Redis away: next round
-  std::vector<GroupProgress> groups;
-  const redisReply* list = info->raw();
-  for (size_t i = 0; list->type == REDIS_REPLY_ARRAY && i < list->elements; ++i) {
-    const redisReply* fields = list->element[i];
-    GroupProgress group;
-    std::string name;
-    for (size_t f = 0; f + 1 < fields->elements; f += 2) {
-      std::string key = Str(fields->element[f]);
-      if (key == "name") name = Str(fields->element[f + 1]);
-      if (key == "last-delivered-id") group.last_delivered_id = Str(fields->element[f + 1]);
-    }
-    auto pending = redis_->Command({"XPENDING", stream, name});
-    if (!pending.ok()) return;
-    const redisReply* summary = pending->raw();  // [count, smallest, greatest, consumers]
-    if (summary->type != REDIS_REPLY_ARRAY || summary->elements < 2) return;
-    group.pending = summary->element[0]->integer;
-    group.oldest_pending_id = Str(summary->element[1]);
-    groups.push_back(std::move(group));
-  }
-  std::string before = ConsumedBefore(groups);
-  if (before.empty()) return;
-  // Exact, not "~": once a second, and what goes is only what is consumed.
-  auto trimmed = redis_->Command({"XTRIM", stream, "MINID", before});
-  if (trimmed.ok() && trimmed->integer() > 0) {
+  int64_t trimmed = redis::TrimConsumed(*redis_, stream);
+  if (trimmed > 0) {
     metrics::Registry::Default()
         .GetCounter("parley_callback_trimmed_total", "consumed stream entries trimmed",
                     {{"stream", stream}})
-        .Increment(static_cast<uint64_t>(trimmed->integer()));
+        .Increment(static_cast<uint64_t>(trimmed));
   }
 }
 
@@ -360,7 +251,7 @@ void AfterQueue::Work(int index) {
     if (index == 0 && std::chrono::steady_clock::now() - last_claim > options_.claim_idle / 2) {
       last_claim = std::chrono::steady_clock::now();
       for (const auto& [id, fields] :
-           ClaimIdle(*redis_, callbacks::kQueueStream, consumer, options_.claim_idle)) {
+           ClaimIdle(*redis_, callbacks::kQueueStream, callbacks::kConsumerGroup, consumer, options_.claim_idle)) {
         auto m = fields.find("m");
         Handle(id, m == fields.end() ? "" : m->second);
       }
@@ -370,9 +261,8 @@ void AfterQueue::Work(int index) {
 
 void AfterQueue::MoveDueRetries() {
   while (running_) {
-    auto moved = redis_->Command({"EVAL", kMoveScript, "2", callbacks::kRetrySet,
-                                  callbacks::kQueueStream, std::to_string(NowMillis())});
-    if (!moved.ok() || moved->integer() == 0) {
+    if (redis::MoveDueRetries(*redis_, callbacks::kRetrySet, callbacks::kQueueStream,
+                              NowMillis()) == 0) {
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
   }
@@ -401,7 +291,7 @@ void AfterQueue::ConvertStateChanges() {
     if (std::chrono::steady_clock::now() - last_claim > options_.claim_idle / 2) {
       last_claim = std::chrono::steady_clock::now();
       ConvertStateEntries(
-          ClaimIdle(*redis_, presence::kStateChangeStream, consumer, options_.claim_idle));
+          ClaimIdle(*redis_, presence::kStateChangeStream, callbacks::kConsumerGroup, consumer, options_.claim_idle));
     }
   }
 }

@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "callback_service.h"
+#include "parley/redis/streams.h"
 
 namespace parley::callback {
 
@@ -52,24 +53,14 @@ struct AfterQueueOptions {
   std::chrono::milliseconds drain_interval{200};
 };
 
-// A consumer group of a stream, as XINFO GROUPS and XPENDING report it.
-struct GroupProgress {
-  std::string last_delivered_id;  // "0-0" when nothing was read
-  int64_t pending = 0;
-  std::string oldest_pending_id;  // when pending > 0
-};
-
-// The MINID below which every group has read and acknowledged every entry
-// (XTRIM MINID keeps it and what follows), or "" when nothing may be trimmed
-// (no group, or a group read nothing).
-std::string ConsumedBefore(const std::vector<GroupProgress>& groups);
-// Stream ids ("<ms>-<seq>") in order; false for malformed ids.
-bool StreamIdLess(const std::string& a, const std::string& b);
+using redis::ConsumedBefore;
+using redis::GroupProgress;
+using redis::StreamIdLess;
 
 class AfterQueue {
  public:
   // Stream entries: [(id, {field: value})].
-  using Entries = std::vector<std::pair<std::string, std::map<std::string, std::string>>>;
+  using Entries = redis::StreamEntries;
 
   AfterQueue(CallbackLogic* logic, redis::Pool* redis, redis::PoolOptions reader_options,
              AfterQueueOptions options);
