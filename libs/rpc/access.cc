@@ -47,11 +47,13 @@ std::vector<AccessRule> AccessRules(const std::string& service) {
                   "SendGroupSystemNotification", "GroupMsgReceipt", "GetGroupMsgReceipt",
                   "GetGroupMsgReceiptDetail", "SendBroadcastMsg"})},
         {Peers({"group"}), Methods("GroupMessageService", {"PostGroupTip"})},
+        {Peers({"push"}), Methods("MessageService", {"GetUnread"})},
     };
   }
   if (service == "push") {
     return {
-        {Peers({"gateway"}), Methods("PushService", {"QueryOnlineStatus"})},
+        {Peers({"gateway"}), Methods("PushService", {"QueryOnlineStatus", "SetCredential",
+                                                     "GetCredentials", "RemoveCredential"})},
         {Peers({"message", "relationship", "group"}), Methods("PushService", {"Deliver"})},
         {Peers({"message"}), Methods("PushService", {"DeliverGroup"})},
     };
@@ -82,6 +84,7 @@ std::vector<AccessRule> AccessRules(const std::string& service) {
     return {
         {Peers({"message", "relationship", "group"}),
          Methods("WebhookService", {"Before", "GetSettings"})},
+        {Peers({"push"}), Methods("WebhookService", {"GetSettings"})},
         {Peers({"operator"}), Methods("WebhookService", {"GetSettings", "UpdateSettings",
                                                          "ListDeadLetters", "ReplayDeadLetters"})},
     };

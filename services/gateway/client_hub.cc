@@ -11,6 +11,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "parley/errors/errors.h"
+#include "parley/presence/devices.h"
 #include "parley/log/log.h"
 #include "parley/metrics/metrics.h"
 #include "parley/protojson/protojson.h"
@@ -544,11 +545,19 @@ void ClientSession::OnMessage(std::string data, bool binary) {
         std::lock_guard lock(mu_);
         logged_out_ = true;
       }
-      v1::ServerFrame ack;
-      ack.set_id(frame.id());
-      ack.mutable_logout_ack();
-      SendFrame(ack);
-      connection_->Close();
+      // The device takes no more notifications from the moment the logout
+      // is acknowledged (the close handshake may take a while).
+      hub_->RunBlocking([self = shared_from_this(), id = frame.id()] {
+        // Offline from the ack on, not from the end of the close handshake.
+        (void)self->hub_->presence().RemoveSession(self->sdkappid_, self->user_id_,
+                                                   self->session_id_);
+        self->ForgetDevice();
+        v1::ServerFrame ack;
+        ack.set_id(id);
+        ack.mutable_logout_ack();
+        self->SendFrame(ack);
+        self->connection_->Close();
+      });
       return;
     }
     case v1::ClientFrame::kRecall:
@@ -593,6 +602,10 @@ void ClientSession::OnMessage(std::string data, bool binary) {
       return HandleRoomQuit(frame.id(), frame.room_quit().group_id());
     case v1::ClientFrame::kTopics:
       return HandleTopics(frame.id(), frame.topics());
+    case v1::ClientFrame::kPushToken:
+      return HandlePushToken(frame.id(), frame.push_token());
+    case v1::ClientFrame::kAppState:
+      return HandleAppState(frame.id(), frame.app_state().background());
     case v1::ClientFrame::BODY_NOT_SET:  // answered above
       return;
   }
@@ -675,6 +688,63 @@ void ClientSession::HandleTopics(const std::string& id, const v1::TopicsRequest&
               self->SendFrame(frame);
             });
       });
+}
+
+void ClientSession::HandlePushToken(const std::string& id, const v1::PushTokenRequest& request) {
+  if (!request.token().empty()) {
+    if (!presence::IsPushChannel(request.channel())) {
+      return SendError(id, kBadPacket,
+                       "channel must be APNs, FCM, Huawei, Xiaomi, OPPO, vivo or Honor");
+    }
+    if (request.token().size() > presence::kMaxPushTokenBytes) {
+      return SendError(id, kBadPacket, "token is longer than 512 bytes");
+    }
+    for (unsigned char c : request.token()) {
+      if (c < 0x21 || c > 0x7e) return SendError(id, kBadPacket, "token must be printable ASCII");
+    }
+  }
+  presence::Device device;
+  {
+    std::lock_guard lock(mu_);
+    if (state_ != State::kLive) return SendError(id, kNotLoggedIn, "log in first");
+    device = {request.channel(), request.token(), request.business_id(), platform_, session_id_,
+              background_, 0};
+  }
+  hub_->RunBlocking([self = shared_from_this(), id, device, sdkappid = sdkappid_,
+                     user = user_id_] {
+    presence::Devices devices(self->hub_->presence().pool());
+    absl::Status st = device.token.empty()
+                          ? devices.RemoveOfSession(sdkappid, user, device.session_id)
+                          : devices.Register(sdkappid, user, device);
+    if (!st.ok()) {
+      log::Warn("push_token_failed", {{"error", std::string(st.message())}});
+      return self->SendError(id, kInternal, "the push token could not be recorded; retry");
+    }
+    v1::ServerFrame ack;
+    ack.set_id(id);
+    ack.mutable_ack();
+    self->SendFrame(ack);
+  });
+}
+
+void ClientSession::HandleAppState(const std::string& id, bool background) {
+  {
+    std::lock_guard lock(mu_);
+    if (state_ != State::kLive) return SendError(id, kNotLoggedIn, "log in first");
+    background_ = background;
+  }
+  hub_->RunBlocking([self = shared_from_this(), id, background, sdkappid = sdkappid_,
+                     user = user_id_, session = session_id_] {
+    presence::Devices devices(self->hub_->presence().pool());
+    if (auto st = devices.SetBackground(sdkappid, user, session, background); !st.ok()) {
+      log::Warn("app_state_failed", {{"error", std::string(st.message())}});
+      return self->SendError(id, kInternal, "the app state could not be recorded; retry");
+    }
+    v1::ServerFrame ack;
+    ack.set_id(id);
+    ack.mutable_ack();
+    self->SendFrame(ack);
+  });
 }
 
 void ClientSession::OnGroupEvent(GroupEventFrame& frame) {
@@ -1250,11 +1320,29 @@ void ClientSession::HandleSync(const std::string& id, const v1::SyncRequest& syn
       });
 }
 
+void ClientSession::ForgetDevice() {
+  uint64_t sdkappid = 0;
+  std::string user, session;
+  {
+    std::lock_guard lock(mu_);
+    if (session_id_.empty()) return;
+    sdkappid = sdkappid_;
+    user = user_id_;
+    session = session_id_;
+  }
+  (void)presence::Devices(hub_->presence().pool()).RemoveOfSession(sdkappid, user, session);
+}
+
 void ClientSession::Kick(const std::string& reason) {
   {
     std::lock_guard lock(mu_);
     if (state_ == State::kClosed) return;
     kick_reason_ = reason;
+  }
+  // Logged out by the server: the device's notifications end now. A gateway
+  // shutting down keeps them (the client reconnects elsewhere).
+  if (reason != "server_shutdown") {
+    hub_->RunBlocking([self = shared_from_this()] { self->ForgetDevice(); });
   }
   v1::ServerFrame frame;
   frame.mutable_kick()->set_reason(reason);
@@ -1274,6 +1362,7 @@ void ClientSession::OnLoginDeadline() {
 
 void ClientSession::OnClose(bool timed_out) {
   bool registered = false;
+  bool drop_device = false;
   std::string action = "Disconnect";
   std::string reason = timed_out ? "TimeOut" : "LinkClose";
   {
@@ -1287,6 +1376,9 @@ void ClientSession::OnClose(bool timed_out) {
       action = "Logout";
       reason = "Kicked";
     }
+    // Logging out or being logged out ends the device's notifications; a
+    // lost connection or a gateway shutting down keeps them (PushOnline).
+    drop_device = logged_out_ || (!kick_reason_.empty() && kick_reason_ != "server_shutdown");
   }
   if (!registered) return;
   std::string room;
@@ -1297,8 +1389,9 @@ void ClientSession::OnClose(bool timed_out) {
   if (!room.empty()) LeaveRoomLater(room, "LinkClose");
   hub_->Unregister(*this);
   int64_t now = NowMillis();
-  hub_->RunBlocking([self = shared_from_this(), action, reason, now] {
+  hub_->RunBlocking([self = shared_from_this(), action, reason, now, drop_device] {
     (void)self->hub_->presence().RemoveSession(self->sdkappid_, self->user_id_, self->session_id_);
+    if (drop_device) self->ForgetDevice();  // again, in case the first try failed
     (void)self->hub_->presence().RecordStateChange(
         {self->sdkappid_, self->user_id_, action, reason, self->platform_, {}, now});
   });

@@ -232,6 +232,10 @@ class ClientSession : public http::WsHandler,
   void HandleGroupFrame(const v1::ClientFrame& frame);
   // topics: get_topic's answer with each topic's unread count.
   void HandleTopics(const std::string& id, const v1::TopicsRequest& request);
+  void HandlePushToken(const std::string& id, const v1::PushTokenRequest& request);
+  void HandleAppState(const std::string& id, bool background);
+  // Unregisters the push device this session registered (blocking: Redis).
+  void ForgetDevice();
   void CompleteLogin(const std::string& id, const v1::LoginRequest& login,
                      const v1::AuthenticateResponse& auth);
   void HandleSend(const std::string& id, v1::SendRequest* send);
@@ -271,6 +275,7 @@ class ClientSession : public http::WsHandler,
   std::string client_ip_;
   std::string kick_reason_;  // set when the server ended the session
   bool logged_out_ = false;
+  bool background_ = false;  // app_state: the app is in the background
   uint64_t cursor_ = 0;        // highest seq forwarded to the client
   uint64_t highest_seen_ = 0;  // highest seq announced by pushes
   bool catching_up_ = false;

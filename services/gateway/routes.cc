@@ -62,6 +62,14 @@ void RegisterRoutes(RestApi& api, const Backends& backends) {
                SetNoSpeakingRequest, NoSpeakingEmpty);
   PARLEY_ROUTE("openconfigsvr", "getnospeaking", backends.message, GetNoSpeaking,
                GetNoSpeakingRequest, GetNoSpeakingResponse);
+  // Offline push credentials: Parley's own (Tencent sets them in its console).
+  api.AddService("parley_push", {90009, 90001, 90001, 90994});
+  PARLEY_ROUTE("parley_push", "set_credential", backends.push, SetCredential, PushCredential,
+               SetCredentialResponse);
+  PARLEY_ROUTE("parley_push", "get_credentials", backends.push, GetCredentials,
+               GetCredentialsRequest, GetCredentialsResponse);
+  PARLEY_ROUTE("parley_push", "remove_credential", backends.push, RemoveCredential,
+               RemoveCredentialRequest, RemoveCredentialResponse);
   api.AddService("recentcontact", {50003, 50002, 50002, 50004});
   PARLEY_ROUTE("recentcontact", "get_list", backends.message, GetConversations,
                GetConversationsRequest, GetConversationsResponse);

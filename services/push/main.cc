@@ -1,29 +1,131 @@
-// parley-push: routes events to the gateways holding the recipients' sessions.
+// parley-push: routes events to the gateways holding the recipients'
+// sessions, and pushes offline notifications through the vendors.
+#include <curl/curl.h>
+
+#include "parley/errors/errors.h"
 #include "parley/log/log.h"
+#include "parley/rpc/client.h"
 #include "parley/rpc/server.h"
 #include "parley/service/service.h"
+#include "parley/v1/message.grpc.pb.h"
+#include "push_queue.h"
 #include "push_service.h"
+#include "vendor_http.h"
+
+namespace parley::pg {
+const std::vector<Migration>& push_migrations();
+}
+
+namespace {
+
+// The badge: the recipient's one-to-one unread count, from the message
+// service.
+class MessageBadges : public parley::push::BadgeSource {
+ public:
+  explicit MessageBadges(std::shared_ptr<parley::v1::MessageService::StubInterface> messages)
+      : messages_(std::move(messages)) {}
+  absl::StatusOr<uint32_t> Badge(uint64_t sdkappid, const std::string& user_id) override {
+    parley::rpc::Caller self = parley::rpc::ServiceCaller(sdkappid, "parley-push");
+    auto context = parley::rpc::NewContext(&self, std::chrono::milliseconds(3000));
+    parley::v1::GetUnreadRequest request;
+    request.set_to_account(user_id);
+    parley::v1::GetUnreadResponse response;
+    auto status =
+        parley::errors::FromGrpc(messages_->GetUnread(context.get(), request, &response));
+    if (!status.ok()) return status;
+    return response.all_c2c_unread_msg_num();
+  }
+
+ private:
+  std::shared_ptr<parley::v1::MessageService::StubInterface> messages_;
+};
+
+}  // namespace
 
 int main(int argc, char** argv) {
   parley::rpc::BlockStopSignals();
+  parley::push::VendorHttp::GlobalInit();
   parley::service::CommonSettings common;
   std::string grpc_addr = "127.0.0.1:7056";
   std::string metrics_addr = "127.0.0.1:7156";
+  std::string callback_target = "127.0.0.1:7055";
+  std::string message_target = "127.0.0.1:7052";
+  std::string vendor_urls;
+  std::string vendor_ca_file;
+  int workers = 8;
+  std::string queue_prefix = parley::push::kDefaultQueuePrefix;
+  int64_t retry_base_ms = 1000;
+  int64_t retry_max_ms = 300000;
+  int64_t max_attempts = 18;
 
-  parley::config::Config config("parley-push", "Online delivery across gateway instances.");
-  common.RegisterRedis(config);
+  parley::config::Config config("parley-push",
+                                "Online delivery across gateway instances; offline push.");
+  common.Register(config);
   config.Add("grpc-addr", "PARLEY_PUSH_GRPC_ADDR", &grpc_addr, "gRPC listen address");
   config.Add("metrics-addr", "PARLEY_PUSH_METRICS_ADDR", &metrics_addr,
              "HTTP address of /metrics and /healthz (empty: off)");
+  config.Add("callback-target", "PARLEY_CALLBACK_TARGET", &callback_target,
+             "callback service address (Push.OfflinePush)");
+  config.Add("message-target", "PARLEY_MESSAGE_TARGET", &message_target,
+             "message service address (unread counts for badges)");
+  config.Add("vendor-urls", "PARLEY_PUSH_VENDOR_URLS", &vendor_urls,
+             "vendor endpoints to use instead of the public ones, name=url,... (apns, "
+             "apns_sandbox, fcm, huawei_auth, huawei, honor_auth, honor, xiaomi, oppo, vivo)");
+  config.Add("vendor-ca-file", "PARLEY_PUSH_VENDOR_CA_FILE", &vendor_ca_file,
+             "CA bundle to trust for vendor endpoints (empty: the system's)");
+  config.Add("workers", "PARLEY_PUSH_WORKERS", &workers, "offline push worker threads");
+  config.Add("queue-prefix", "PARLEY_PUSH_QUEUE_PREFIX", &queue_prefix,
+             "Redis key prefix of the offline push queue (<prefix>:queue, :retry, :dead)");
+  config.Add("retry-base-ms", "PARLEY_PUSH_RETRY_BASE_MS", &retry_base_ms,
+             "first delay before a failed vendor send is tried again (doubles each time)");
+  config.Add("retry-max-ms", "PARLEY_PUSH_RETRY_MAX_MS", &retry_max_ms,
+             "longest delay between tries of a failed vendor send");
+  config.Add("max-attempts", "PARLEY_PUSH_MAX_ATTEMPTS", &max_attempts,
+             "tries of a vendor send before it goes to the dead-letter stream");
   if (auto exit_code = config.ParseForMain(argc, argv)) return *exit_code;
   common.InitLogging("push");
   if (!common.InitTls("push")) return 1;
+  auto endpoints = parley::push::VendorEndpoints::Defaults();
+  if (auto st = endpoints.Override(vendor_urls); !st.ok()) {
+    parley::log::Error("bad_vendor_urls", {{"error", std::string(st.message())}});
+    return 1;
+  }
 
+  auto pg = parley::service::ConnectPostgres(common, "push", parley::pg::push_migrations());
+  if (!pg.ok()) return 1;
   auto redis = parley::service::ConnectRedis(common);
   if (!redis.ok()) return 1;
+  auto redis_options = parley::service::RedisOptions(common);
+  if (!redis_options.ok()) return 1;
+
   parley::presence::Presence presence(redis->get());
-  parley::push::CountingOfflinePusher offline;
-  parley::push::PushLogic logic(&presence, &offline);
+  parley::push::CredentialStore credentials(pg->get());
+  parley::push::QueueingOfflinePusher offline(redis->get(),
+                                              parley::push::QueueStream(queue_prefix));
+  parley::push::PushLogic logic(&presence, &offline, &credentials);
+
+  parley::callbacks::CallbackClient callbacks(
+      parley::v1::WebhookService::NewStub(parley::rpc::MakeChannel(callback_target, "callback")),
+      redis->get(), *redis_options);
+  MessageBadges badges(
+      parley::v1::MessageService::NewStub(parley::rpc::MakeChannel(message_target, "message")));
+  parley::push::VendorHttp http(vendor_ca_file);
+  std::map<std::string, std::unique_ptr<parley::push::Vendor>> vendors;
+  for (const auto& channel : parley::presence::PushChannels()) {
+    vendors[channel] = parley::push::MakeVendor(channel, &http, endpoints);
+  }
+  parley::push::PushQueueOptions queue_options;
+  queue_options.workers = std::max(1, std::min(workers, 256));
+  queue_options.consumer = "push-" + std::to_string(::getpid());
+  queue_options.key_prefix = queue_prefix;
+  queue_options.retry_base = std::chrono::milliseconds(std::max<int64_t>(10, retry_base_ms));
+  queue_options.retry_max =
+      std::chrono::milliseconds(std::max<int64_t>(queue_options.retry_base.count(), retry_max_ms));
+  queue_options.max_attempts = static_cast<uint32_t>(std::clamp<int64_t>(max_attempts, 1, 100));
+  parley::push::PushQueue queue(redis->get(), *redis_options, &credentials, std::move(vendors),
+                                &badges, &callbacks, queue_options);
+  queue.Start();
+
   parley::push::PushGrpcService service(&logic);
   parley::rpc::ServerRunner runner(
       {"push", grpc_addr, metrics_addr, std::chrono::milliseconds(common.drain_ms)});

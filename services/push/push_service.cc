@@ -4,6 +4,10 @@
 #include <set>
 
 #include "parley/errors/errors.h"
+#include "parley/log/log.h"
+#include "parley/redis/streams.h"
+#include "push_queue.h"
+#include "push_rules.h"
 #include "parley/metrics/metrics.h"
 #include "parley/rpc/serve.h"
 
@@ -13,12 +17,52 @@ constexpr int32_t kRequiresAdmin = 90009;
 constexpr int32_t kTooManyAccounts = 90011;
 constexpr int32_t kBadAccount = 90003;
 constexpr size_t kMaxStatusQuery = 500;
+constexpr int32_t kBadField = 90001;
+constexpr int32_t kNoSuchCredential = 90048;
+constexpr int32_t kInternalError = 90994;
 }  // namespace
 
-void CountingOfflinePusher::Push(uint64_t, const std::string&, const v1::TimelineEvent&) {
+absl::Status QueueingOfflinePusher::Push(std::vector<v1::PushJob> jobs) {
   static auto& offline = metrics::Registry::Default().GetCounter(
-      "parley_push_offline_total", "messages for users with no online session");
-  offline.Increment();
+      "parley_push_offline_total", "offline push jobs queued (one per message and recipient)");
+  if (auto st = EnqueueJobs(*redis_, stream_, jobs); !st.ok()) return st;
+  offline.Increment(jobs.size());
+  return absl::OkStatus();
+}
+
+absl::Status PushLogic::QueueOfflinePushes(
+    uint64_t sdkappid, const v1::DeliverRequest& request,
+    std::map<std::string, std::vector<presence::Session>>& sessions) {
+  // Only stored messages to the recipient notify: not recalls, edits,
+  // receipts or the sender's own copy.
+  std::vector<std::pair<std::string, v1::TimelineEvent>> candidates;
+  std::set<std::string> users;
+  for (const auto& delivery : request.deliveries()) {
+    v1::TimelineEvent event;
+    if (event.ParseFromString(delivery.event()) &&
+        event.kind() == v1::TimelineEvent::KIND_MESSAGE && event.seq() != 0 &&
+        event.message().to_account() == delivery.user_id() &&
+        event.message().from_account() != delivery.user_id()) {
+      users.insert(delivery.user_id());
+      candidates.emplace_back(delivery.user_id(), std::move(event));
+    }
+  }
+  if (candidates.empty()) return absl::OkStatus();
+  auto devices = devices_.OfUsers(sdkappid, {users.begin(), users.end()});
+  if (!devices.ok()) return devices.status();
+  std::vector<v1::PushJob> jobs;
+  int64_t now = redis::NowMillis();
+  for (auto& [user, event] : candidates) {
+    if (presence::OfflineDevices((*devices)[user], sessions[user]).empty()) continue;
+    v1::PushJob job;
+    job.set_sdkappid(sdkappid);
+    job.set_user_id(user);
+    job.set_event(event.SerializeAsString());
+    job.set_queued_ms(now);
+    jobs.push_back(std::move(job));
+  }
+  if (jobs.empty()) return absl::OkStatus();
+  return offline_->Push(std::move(jobs));
 }
 
 absl::StatusOr<v1::DeliverResponse> PushLogic::Deliver(const rpc::Caller& caller,
@@ -42,16 +86,8 @@ absl::StatusOr<v1::DeliverResponse> PushLogic::Deliver(const rpc::Caller& caller
     for (const auto& session : user_sessions) gateways.insert(session.gateway_id);
     for (const auto& gateway : gateways) *by_gateway[gateway].add_deliveries() = delivery;
     response.set_routed_sessions(response.routed_sessions() + user_sessions.size());
-    if (user_sessions.empty()) {
-      // Only stored messages go to offline push: recalls, edits and receipts don't notify.
-      v1::TimelineEvent event;
-      if (event.ParseFromString(delivery.event()) &&
-          event.kind() == v1::TimelineEvent::KIND_MESSAGE && event.seq() != 0 &&
-          event.message().to_account() == delivery.user_id()) {
-        offline_->Push(caller.sdkappid, delivery.user_id(), event);
-      }
-    }
   }
+
   std::vector<std::pair<std::string, presence::StreamEntry>> entries;
   size_t events = 0;
   for (const auto& [gateway, gateway_events] : by_gateway) {
@@ -61,6 +97,10 @@ absl::StatusOr<v1::DeliverResponse> PushLogic::Deliver(const rpc::Caller& caller
   }
   if (auto st = presence_->AppendAll(entries); !st.ok()) return st;
   routed.Increment(events);
+  // Then the offline pushes. A failure fails the call: the message service
+  // delivers again, gateways drop the events they already have (by seq),
+  // and the pushes are queued (at least once).
+  if (auto st = QueueOfflinePushes(caller.sdkappid, request, *sessions); !st.ok()) return st;
   return response;
 }
 
@@ -127,8 +167,14 @@ absl::StatusOr<v1::QueryOnlineStatusResponse> PushLogic::QueryOnlineStatus(
   // Every user's sessions in one go (a few round trips), not one per user.
   absl::StatusOr<std::map<std::string, std::vector<presence::Session>>> all =
       std::map<std::string, std::vector<presence::Session>>();
-  if (!valid.empty()) all = presence_->SessionsOfUsers(caller.sdkappid, valid);
+  absl::StatusOr<std::map<std::string, std::vector<presence::Device>>> devices =
+      std::map<std::string, std::vector<presence::Device>>();
+  if (!valid.empty()) {
+    all = presence_->SessionsOfUsers(caller.sdkappid, valid);
+    devices = devices_.OfUsers(caller.sdkappid, valid);
+  }
   if (!all.ok()) return all.status();
+  if (!devices.ok()) return devices.status();
   for (const auto& user : request.to_account()) {
     if (user.empty() || user.size() > 32) {
       auto* error = response.add_error_list();
@@ -137,18 +183,103 @@ absl::StatusOr<v1::QueryOnlineStatusResponse> PushLogic::QueryOnlineStatus(
       continue;
     }
     const auto& sessions = (*all)[user];
+    const auto& user_devices = (*devices)[user];
     auto* result = response.add_query_result();
     result->set_to_account(user);
-    result->set_status(sessions.empty() ? "Offline" : "Online");
+    result->set_status(presence::PushStatus(user_devices, sessions));
     if (request.is_need_detail()) {
+      // Connected sessions, then devices that take notifications only.
+      std::set<std::string> pushing;
+      for (const auto& d : presence::OfflineDevices(user_devices, sessions)) {
+        pushing.insert(d.session_id);
+      }
+      std::set<std::string> connected;
       for (const auto& session : sessions) {
+        connected.insert(session.session_id);
         auto* detail = result->add_detail();
         detail->set_platform(session.platform);
-        detail->set_status("Online");
+        detail->set_status(pushing.count(session.session_id) ? "PushOnline" : "Online");
+      }
+      for (const auto& d : user_devices) {
+        if (connected.count(d.session_id)) continue;
+        auto* detail = result->add_detail();
+        detail->set_platform(d.platform);
+        detail->set_status("PushOnline");
       }
     }
   }
   return response;
+}
+
+absl::StatusOr<v1::SetCredentialResponse> PushLogic::SetCredential(
+    const rpc::Caller& caller, const v1::PushCredential& request) {
+  if (!caller.is_admin || caller.is_service) return errors::Error(kRequiresAdmin, "requires an app admin");
+  if (std::string error = CredentialError(request); !error.empty()) {
+    return errors::Error(kBadField, error);
+  }
+  if (credentials_ == nullptr) return errors::Error(kInternalError, "credentials are not stored here");
+  v1::PushCredential stored = request;
+  if (stored.channel() == "APNs" && stored.environment().empty()) stored.set_environment("production");
+  int64_t now = redis::NowMillis() / 1000;
+  if (auto st = credentials_->Set(caller.sdkappid, stored, now); !st.ok()) {
+    log::Error("push_credential_not_stored", {{"error", std::string(st.message())}});
+    return errors::Error(kInternalError, "the credential could not be stored; retry");
+  }
+  // Which credential, never its secret.
+  log::Info("push_credential_set", {{"sdkappid", caller.sdkappid},
+                                    {"channel", stored.channel()},
+                                    {"business_id", stored.business_id()}});
+  return v1::SetCredentialResponse();
+}
+
+absl::StatusOr<v1::GetCredentialsResponse> PushLogic::GetCredentials(
+    const rpc::Caller& caller, const v1::GetCredentialsRequest&) {
+  if (!caller.is_admin || caller.is_service) return errors::Error(kRequiresAdmin, "requires an app admin");
+  if (credentials_ == nullptr) return errors::Error(kInternalError, "credentials are not stored here");
+  auto all = credentials_->List(caller.sdkappid);
+  if (!all.ok()) return errors::Error(kInternalError, "the credentials could not be read; retry");
+  v1::GetCredentialsResponse response;
+  for (const auto& [credential, update_time] : *all) {
+    *response.add_credentials() = PublicInfo(credential, update_time);
+  }
+  return response;
+}
+
+absl::StatusOr<v1::RemoveCredentialResponse> PushLogic::RemoveCredential(
+    const rpc::Caller& caller, const v1::RemoveCredentialRequest& request) {
+  if (!caller.is_admin || caller.is_service) return errors::Error(kRequiresAdmin, "requires an app admin");
+  if (!presence::IsPushChannel(request.channel())) {
+    return errors::Error(kBadField, "Channel must be APNs, FCM, Huawei, Xiaomi, OPPO, vivo or Honor");
+  }
+  if (credentials_ == nullptr) return errors::Error(kInternalError, "credentials are not stored here");
+  auto removed = credentials_->Remove(caller.sdkappid, request.channel(), request.business_id());
+  if (!removed.ok()) return errors::Error(kInternalError, "the credential could not be removed; retry");
+  if (!*removed) return errors::Error(kNoSuchCredential, "no credential for this Channel and BusinessId");
+  return v1::RemoveCredentialResponse();
+}
+
+grpc::Status PushGrpcService::SetCredential(grpc::ServerContext* context,
+                                            const v1::PushCredential* request,
+                                            v1::SetCredentialResponse* response) {
+  return rpc::ServeAsCaller(context, request, response, [&](const auto& c, const auto& r) {
+    return logic_->SetCredential(c, r);
+  });
+}
+
+grpc::Status PushGrpcService::GetCredentials(grpc::ServerContext* context,
+                                             const v1::GetCredentialsRequest* request,
+                                             v1::GetCredentialsResponse* response) {
+  return rpc::ServeAsCaller(context, request, response, [&](const auto& c, const auto& r) {
+    return logic_->GetCredentials(c, r);
+  });
+}
+
+grpc::Status PushGrpcService::RemoveCredential(grpc::ServerContext* context,
+                                               const v1::RemoveCredentialRequest* request,
+                                               v1::RemoveCredentialResponse* response) {
+  return rpc::ServeAsCaller(context, request, response, [&](const auto& c, const auto& r) {
+    return logic_->RemoveCredential(c, r);
+  });
 }
 
 grpc::Status PushGrpcService::Deliver(grpc::ServerContext* context,

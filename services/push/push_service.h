@@ -3,33 +3,44 @@
 // online-status queries. Stateless; thread-safe.
 #pragma once
 
+#include "credential_store.h"
+#include "parley/presence/devices.h"
 #include "parley/presence/presence.h"
+#include "parley/redis/pool.h"
 #include "parley/rpc/caller.h"
 #include "parley/v1/push.grpc.pb.h"
 
 namespace parley::push {
 
-// Where events for users with no online session go. Vendor channels (APNs,
-// FCM, ...) implement this; the default only counts them.
+// Where offline push jobs go: one per recipient with a device that is not
+// online (push_queue.h takes them from there).
 class OfflinePusher {
  public:
   virtual ~OfflinePusher() = default;
-  virtual void Push(uint64_t sdkappid, const std::string& user_id,
-                    const v1::TimelineEvent& event) = 0;
+  virtual absl::Status Push(std::vector<v1::PushJob> jobs) = 0;
 };
 
-// Counts what would be pushed offline (parley_push_offline_total); messages
-// still reach the users on their next sync.
-class CountingOfflinePusher : public OfflinePusher {
+// Appends the jobs to the offline push queue (parley:push:queue).
+class QueueingOfflinePusher : public OfflinePusher {
  public:
-  void Push(uint64_t sdkappid, const std::string& user_id,
-            const v1::TimelineEvent& event) override;
+  QueueingOfflinePusher(redis::Pool* redis, std::string stream)
+      : redis_(redis), stream_(std::move(stream)) {}
+  absl::Status Push(std::vector<v1::PushJob> jobs) override;
+
+ private:
+  redis::Pool* redis_;
+  std::string stream_;
 };
 
 class PushLogic {
  public:
-  PushLogic(presence::Presence* presence, OfflinePusher* offline)
-      : presence_(presence), offline_(offline) {}
+  // `credentials` may be null: the credential RPCs then answer 90994.
+  PushLogic(presence::Presence* presence, OfflinePusher* offline,
+            CredentialStore* credentials = nullptr)
+      : presence_(presence),
+        devices_(presence->pool()),
+        offline_(offline),
+        credentials_(credentials) {}
 
   absl::StatusOr<v1::DeliverResponse> Deliver(const rpc::Caller& caller,
                                               const v1::DeliverRequest& request);
@@ -37,10 +48,23 @@ class PushLogic {
       const rpc::Caller& caller, const v1::QueryOnlineStatusRequest& request);
   absl::StatusOr<v1::DeliverGroupResponse> DeliverGroup(const rpc::Caller& caller,
                                                         const v1::DeliverGroupRequest& request);
+  absl::StatusOr<v1::SetCredentialResponse> SetCredential(const rpc::Caller& caller,
+                                                          const v1::PushCredential& request);
+  absl::StatusOr<v1::GetCredentialsResponse> GetCredentials(
+      const rpc::Caller& caller, const v1::GetCredentialsRequest& request);
+  absl::StatusOr<v1::RemoveCredentialResponse> RemoveCredential(
+      const rpc::Caller& caller, const v1::RemoveCredentialRequest& request);
 
  private:
+  // Jobs for the stored messages of these deliveries whose recipient has a
+  // device that is not online.
+  absl::Status QueueOfflinePushes(uint64_t sdkappid, const v1::DeliverRequest& request,
+                                  std::map<std::string, std::vector<presence::Session>>& sessions);
+
   presence::Presence* presence_;
+  presence::Devices devices_;
   OfflinePusher* offline_;
+  CredentialStore* credentials_;
 };
 
 class PushGrpcService final : public v1::PushService::Service {
@@ -53,6 +77,14 @@ class PushGrpcService final : public v1::PushService::Service {
                                  v1::QueryOnlineStatusResponse* response) override;
   grpc::Status DeliverGroup(grpc::ServerContext* context, const v1::DeliverGroupRequest* request,
                             v1::DeliverGroupResponse* response) override;
+  grpc::Status SetCredential(grpc::ServerContext* context, const v1::PushCredential* request,
+                             v1::SetCredentialResponse* response) override;
+  grpc::Status GetCredentials(grpc::ServerContext* context,
+                              const v1::GetCredentialsRequest* request,
+                              v1::GetCredentialsResponse* response) override;
+  grpc::Status RemoveCredential(grpc::ServerContext* context,
+                                const v1::RemoveCredentialRequest* request,
+                                v1::RemoveCredentialResponse* response) override;
 
  private:
   PushLogic* logic_;

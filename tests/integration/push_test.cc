@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "parley/errors/errors.h"
+#include "parley/presence/devices.h"
 #include "parley/presence/presence.h"
 #include "parley/redis/pool.h"
 #include "push_service.h"
@@ -18,8 +19,9 @@ namespace {
 
 struct RecordingOfflinePusher : push::OfflinePusher {
   std::vector<std::string> users;
-  void Push(uint64_t, const std::string& user_id, const v1::TimelineEvent&) override {
-    users.push_back(user_id);
+  absl::Status Push(std::vector<v1::PushJob> jobs) override {
+    for (const auto& job : jobs) users.push_back(job.user_id());
+    return absl::OkStatus();
   }
 };
 
@@ -74,16 +76,24 @@ TEST_CASE("a Deliver call appends one entry per gateway holding its events in or
   REQUIRE(presence.AddSession(app, "alice", {"a2", gw1, "PC", "d2", 1}).ok());
   REQUIRE(presence.AddSession(app, "alice", {"a3", gw2, "iPhone", "d3", 1}).ok());
   REQUIRE(presence.AddSession(app, "bob", {"b1", gw2, "Android", "d4", 1}).ok());
+  // Push devices: alice's iPhone (a3) is in the background; bob's Android is
+  // in the foreground; carol's device has no session; dave has none at all.
+  presence::Devices devices(pool->get());
+  REQUIRE(devices.Register(app, "alice", {"APNs", "tok-a3", 0, "iPhone", "a3", true, 0}).ok());
+  REQUIRE(devices.Register(app, "bob", {"FCM", "tok-b1", 0, "Android", "b1", false, 0}).ok());
+  REQUIRE(devices.Register(app, "carol", {"FCM", "tok-c1", 0, "Android", "c-old", false, 0}).ok());
 
   v1::DeliverRequest request;
   *request.add_deliveries() = MessageFor("alice", 1);
   *request.add_deliveries() = MessageFor("bob", 7);
   *request.add_deliveries() = MessageFor("carol", 3);
   *request.add_deliveries() = MessageFor("alice", 2);
+  *request.add_deliveries() = MessageFor("dave", 4);
   auto response = logic.Deliver(rpc::ServiceCaller(app, "parley-message"), request);
   REQUIRE(response.ok());
   CHECK(response->routed_sessions() == 3 + 1 + 3);
-  CHECK(offline.users == std::vector<std::string>{"carol"});
+  // One job per message whose recipient has a device not online.
+  CHECK(offline.users == std::vector<std::string>{"alice", "carol", "alice"});
 
   // What each gateway reads: one entry, its users' events in request order.
   auto events_of = [&](const std::string& gateway) {
@@ -118,4 +128,7 @@ TEST_CASE("a Deliver call appends one entry per gateway holding its events in or
   REQUIRE((*pool)->Command({"DEL", presence::SessionsKey(app, "alice"),
                             presence::SessionsKey(app, "bob")})
               .ok());
+  for (const char* user : {"alice", "bob", "carol"}) {
+    REQUIRE((*pool)->Command({"DEL", presence::DevicesKey(app, user)}).ok());
+  }
 }

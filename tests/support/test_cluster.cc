@@ -73,6 +73,9 @@ TestCluster::TestCluster(std::map<std::string, std::string> extra_env)
       {"PARLEY_PUSH_GRPC_ADDR", absl::StrCat("127.0.0.1:", push_grpc_port)},
       {"PARLEY_PUSH_METRICS_ADDR", absl::StrCat("127.0.0.1:", push_metrics_port)},
       {"PARLEY_PUSH_TARGET", absl::StrCat("127.0.0.1:", push_grpc_port)},
+      // Test clusters share one Redis: each has its own offline push queue
+      // (its vendor endpoints are its own).
+      {"PARLEY_PUSH_QUEUE_PREFIX", absl::StrCat("parley:push:t", sdkappid)},
       {"PARLEY_GATEWAY_ID", absl::StrCat("gw-a-", sdkappid)},
       {"PARLEY_RELATIONSHIP_GRPC_ADDR", absl::StrCat("127.0.0.1:", relationship_grpc_port)},
       {"PARLEY_RELATIONSHIP_METRICS_ADDR", absl::StrCat("127.0.0.1:", relationship_metrics_port)},

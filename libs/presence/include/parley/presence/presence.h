@@ -65,6 +65,7 @@ inline constexpr char kStateChangeStream[] = "parley:state_changes";
 class Presence {
  public:
   explicit Presence(redis::Pool* pool) : pool_(pool) {}
+  redis::Pool* pool() const { return pool_; }
 
   absl::Status AddSession(uint64_t sdkappid, const std::string& user_id, const Session& session);
   // Records `session` and, when `one_per_class`, in the same atomic step

@@ -1,0 +1,284 @@
+#include "push_queue.h"
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "parley/log/log.h"
+#include "parley/metrics/metrics.h"
+#include "parley/redis/streams.h"
+#include "push_rules.h"
+
+namespace parley::push {
+namespace {
+
+metrics::Counter& Sent(const std::string& channel) {
+  return metrics::Registry::Default().GetCounter(
+      "parley_push_vendor_sent_total", "notifications a vendor accepted", {{"channel", channel}});
+}
+
+metrics::Counter& Failed(const std::string& channel, const std::string& reason) {
+  return metrics::Registry::Default().GetCounter("parley_push_vendor_failed_total",
+                                                 "vendor sends that failed, by reason",
+                                                 {{"channel", channel}, {"reason", reason}});
+}
+
+metrics::Histogram& Latency(const std::string& channel) {
+  return metrics::Registry::Default().GetHistogram(
+      "parley_push_vendor_seconds", "time of one vendor request", {{"channel", channel}});
+}
+
+// Result codes of Push.OfflinePush (docs/callbacks.md).
+constexpr int32_t kPushOk = 0;
+constexpr int32_t kPushInvalidToken = 1;
+constexpr int32_t kPushRejected = 2;
+constexpr int32_t kPushNoCredential = 3;
+constexpr int32_t kPushGaveUp = 4;
+
+}  // namespace
+
+std::string QueueStream(const std::string& prefix) { return prefix + ":queue"; }
+
+absl::Status EnqueueJobs(redis::Pool& redis, const std::string& stream,
+                         const std::vector<v1::PushJob>& jobs) {
+  if (jobs.empty()) return absl::OkStatus();
+  std::vector<std::vector<std::string>> commands;
+  commands.reserve(jobs.size());
+  for (const auto& job : jobs) {
+    commands.push_back({"XADD", stream, "*", "m", job.SerializeAsString()});
+  }
+  auto replies = redis.Pipeline(commands);
+  if (!replies.ok()) return replies.status();
+  for (const auto& reply : *replies) {
+    if (!reply.ok()) return reply.status();
+  }
+  return absl::OkStatus();
+}
+
+PushQueue::PushQueue(redis::Pool* redis, redis::PoolOptions reader_options,
+                     CredentialStore* credentials,
+                     std::map<std::string, std::unique_ptr<Vendor>> vendors, BadgeSource* badges,
+                     callbacks::CallbackClient* callbacks, PushQueueOptions options)
+    : redis_(redis),
+      reader_options_(std::move(reader_options)),
+      credentials_(credentials),
+      vendors_(std::move(vendors)),
+      badges_(badges),
+      callbacks_(callbacks),
+      options_(std::move(options)),
+      presence_(redis),
+      devices_(redis),
+      queue_(QueueStream(options_.key_prefix)),
+      retry_(options_.key_prefix + ":retry"),
+      dead_(options_.key_prefix + ":dead") {
+  reader_options_.size = 1;
+  reader_options_.timeout = std::chrono::seconds(5);  // longer than the 1 s BLOCK
+}
+
+PushQueue::~PushQueue() {
+  running_ = false;
+  for (auto& t : threads_) t.join();
+}
+
+void PushQueue::Start() {
+  if (auto st = redis::EnsureGroup(*redis_, queue_, kConsumerGroup, "0"); !st.ok()) {
+    log::Warn("push_group_not_created", {{"error", std::string(st.message())}});
+  }
+  running_ = true;
+  for (int i = 0; i < options_.workers; ++i) threads_.emplace_back([this, i] { Work(i); });
+  threads_.emplace_back([this] { MoveRetries(); });
+  threads_.emplace_back([this] { Trim(); });
+}
+
+void PushQueue::Work(int index) {
+  std::string consumer = absl::StrCat(options_.consumer, "-w", index);
+  std::unique_ptr<redis::Pool> reader;
+  auto last_claim = std::chrono::steady_clock::now();
+  while (running_) {
+    if (!reader) {
+      auto pool = redis::Pool::Create(reader_options_);
+      if (!pool.ok()) {
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+        continue;
+      }
+      reader = std::move(*pool);
+    }
+    auto reply = reader->Command({"XREADGROUP", "GROUP", kConsumerGroup, consumer, "COUNT", "16",
+                                  "BLOCK", "1000", "STREAMS", queue_, ">"});
+    if (!reply.ok()) {
+      if (reply.status().message().find("NOGROUP") != absl::string_view::npos) {
+        (void)redis::EnsureGroup(*redis_, queue_, kConsumerGroup, "0");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      continue;
+    }
+    redis::StreamEntries entries = redis::ReadGroupEntries(*reply);
+    if (index == 0 && std::chrono::steady_clock::now() - last_claim > options_.claim_idle / 2) {
+      last_claim = std::chrono::steady_clock::now();
+      for (auto& e : redis::ClaimIdle(*redis_, queue_, kConsumerGroup, consumer,
+                                      options_.claim_idle)) {
+        entries.push_back(std::move(e));
+      }
+    }
+    for (const auto& [id, fields] : entries) {
+      std::vector<std::vector<std::string>> commands = {{"MULTI"}};
+      auto m = fields.find("m");
+      // Not settled (Redis away): left pending, claimed again later.
+      if (!Handle(id, m == fields.end() ? "" : m->second, &commands)) continue;
+      commands.push_back({"XACK", queue_, kConsumerGroup, id});
+      commands.push_back({"EXEC"});
+      if (auto done = redis_->Pipeline(commands); !done.ok()) {
+        // Not acknowledged: claimed again later (at least once).
+        log::Warn("push_ack_failed", {{"id", id}, {"error", std::string(done.status().message())}});
+      }
+    }
+  }
+}
+
+bool PushQueue::Handle(const std::string& id, const std::string& encoded,
+                       std::vector<std::vector<std::string>>* commands) {
+  v1::PushJob job;
+  if (!job.ParseFromString(encoded)) {
+    log::Error("push_job_unreadable", {{"id", id}});
+    return true;
+  }
+  if (job.has_device()) {
+    SendToDevice(std::move(job), commands);
+    return true;
+  }
+  // A new job: its notification, then every device not online now.
+  v1::TimelineEvent event;
+  if (!event.ParseFromString(job.event()) || event.kind() != v1::TimelineEvent::KIND_MESSAGE) {
+    return true;
+  }
+  auto notification = MakeC2CNotification(event.message());
+  if (!notification) return true;
+  auto devices = devices_.OfUsers(job.sdkappid(), {job.user_id()});
+  auto sessions = presence_.Sessions(job.sdkappid(), job.user_id());
+  if (!devices.ok() || !sessions.ok()) return false;
+  auto offline = presence::OfflineDevices((*devices)[job.user_id()], *sessions);
+  if (offline.empty()) return true;
+  auto badge_mode = notification->apns_info().fields().find("BadgeMode");
+  bool no_badge = badge_mode != notification->apns_info().fields().end() &&
+                  badge_mode->second.number_value() == 1;
+  if (!no_badge && badges_ != nullptr) {
+    auto badge = badges_->Badge(job.sdkappid(), job.user_id());
+    if (badge.ok()) notification->set_badge(*badge);
+  }
+  for (const auto& device : offline) {
+    v1::PushJob one;
+    one.set_sdkappid(job.sdkappid());
+    one.set_user_id(job.user_id());
+    one.set_queued_ms(job.queued_ms());
+    auto* d = one.mutable_device();
+    d->set_channel(device.channel);
+    d->set_token(device.token);
+    d->set_business_id(device.business_id);
+    d->set_platform(device.platform);
+    *one.mutable_notification() = *notification;
+    SendToDevice(std::move(one), commands);
+  }
+  return true;
+}
+
+void PushQueue::SendToDevice(v1::PushJob job, std::vector<std::vector<std::string>>* commands) {
+  const auto& device = job.device();
+  auto vendor = vendors_.find(device.channel());
+  auto credential = credentials_->Get(job.sdkappid(), device.channel(), device.business_id());
+  SendResult result;
+  if (vendor == vendors_.end()) {
+    result = {Outcome::kRejected, 0, "NoVendor", {}};
+  } else if (!credential.ok()) {
+    result = {Outcome::kRetry, 0, "CredentialUnreadable", {}};
+  } else if (!credential->has_value()) {
+    Failed(device.channel(), "NoCredential").Increment();
+    Report(job, device.channel(), kPushNoCredential, "no credential for this channel");
+    return;
+  } else {
+    auto start = std::chrono::steady_clock::now();
+    result = vendor->second->Send(**credential, device.token(), job.notification());
+    Latency(device.channel())
+        .Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  switch (result.outcome) {
+    case Outcome::kSent:
+      Sent(device.channel()).Increment();
+      Report(job, device.channel(), kPushOk, "");
+      return;
+    case Outcome::kInvalidToken:
+      Failed(device.channel(), "invalid_token").Increment();
+      (void)devices_.Remove(job.sdkappid(), job.user_id(), device.channel(), device.token());
+      Report(job, device.channel(), kPushInvalidToken, result.reason);
+      return;
+    case Outcome::kRejected:
+      Failed(device.channel(), result.reason.empty() ? "rejected" : result.reason).Increment();
+      log::Warn("push_rejected", {{"sdkappid", job.sdkappid()},
+                                  {"channel", device.channel()},
+                                  {"status", result.http_status},
+                                  {"reason", result.reason}});
+      Report(job, device.channel(), kPushRejected, result.reason);
+      return;
+    case Outcome::kRetry:
+      break;
+  }
+  Failed(device.channel(), result.reason.empty() ? "retry" : result.reason).Increment();
+  job.set_attempts(job.attempts() + 1);
+  job.set_last_error(absl::StrCat(result.http_status, " ", result.reason));
+  if (job.attempts() >= options_.max_attempts) {
+    commands->push_back({"XADD", dead_, "MAXLEN", "~", std::to_string(options_.dead_max_count),
+                         "*", "m", job.SerializeAsString()});
+    log::Warn("push_gave_up", {{"sdkappid", job.sdkappid()},
+                               {"channel", device.channel()},
+                               {"attempts", job.attempts()},
+                               {"reason", result.reason}});
+    Report(job, device.channel(), kPushGaveUp, result.reason);
+    return;
+  }
+  int64_t due = redis::NowMillis() + RetryDelay(job.attempts(), result.retry_after, options_.retry_base,
+                                                     options_.retry_max)
+                                              .count();
+  // The member starts with a unique prefix (the move script drops it), so
+  // two equal jobs are two members.
+  static std::atomic<uint64_t> serial{0};
+  commands->push_back({"ZADD", retry_, std::to_string(due),
+                       absl::StrCat(redis::NowMillis(), "-", serial++, " ",
+                                    job.SerializeAsString())});
+}
+
+void PushQueue::Report(const v1::PushJob& job, const std::string& channel, int32_t code,
+                       const std::string& info) {
+  if (callbacks_ == nullptr || !callbacks_->Enabled(job.sdkappid(), "Push.OfflinePush")) return;
+  nlohmann::ordered_json payload = {
+      {"EventType", "OfflinePush"},
+      {"To_Account", job.user_id()},
+      {"From_Account", job.notification().from_account()},
+      {"MsgKey", job.notification().msg_key()},
+      {"PushPlatform", channel},
+      {"PushStage", code == kPushOk ? "Sent" : "Failed"},
+      {"ErrCode", code},
+      {"ErrInfo", info},
+      {"Attempts", job.attempts() + (code == kPushOk ? 1 : 0)},
+  };
+  callbacks_->After(job.sdkappid(), "Push.OfflinePush", payload.dump(), "RESTAPI");
+}
+
+void PushQueue::MoveRetries() {
+  while (running_) {
+    if (redis::MoveDueRetries(*redis_, retry_, queue_, redis::NowMillis()) == 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }
+}
+
+void PushQueue::Trim() {
+  while (running_) {
+    int64_t trimmed = redis::TrimConsumed(*redis_, queue_);
+    if (trimmed > 0) {
+      metrics::Registry::Default()
+          .GetCounter("parley_push_trimmed_total", "consumed push queue entries trimmed")
+          .Increment(static_cast<uint64_t>(trimmed));
+    }
+    for (int i = 0; i < 10 && running_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+}  // namespace parley::push

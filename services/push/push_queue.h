@@ -1,0 +1,106 @@
+// The offline push queue: at least once per device, from Redis.
+//
+// The push service appends a job per recipient who has a device that is not
+// online (stream parley:push:queue, field "m": a PushJob). Workers of every
+// parley-push replica read it through the consumer group "push", make the
+// notification (push_rules.h), read the recipient's devices again (one may
+// have come online), and send to each offline device through its vendor
+// (vendors.h) with the app's credential for that channel and business ID.
+// Then the job is acknowledged. Per device:
+//   sent           -> metrics, Push.OfflinePush callback;
+//   invalid token  -> the device is forgotten;
+//   retry          -> (429, 5xx, no answer) the device's own job goes to the
+//                     retry set parley:push:retry, due after RetryDelay
+//                     (exponential, or Retry-After when longer), and back on
+//                     the stream when due; after max_attempts (about an hour
+//                     with the defaults) it goes to parley:push:dead;
+//   rejected       -> (a permanent error, no credential) not retried.
+// A vendor that is down only fills the retry set: other vendors' and other
+// devices' jobs go on. A worker that dies leaves its jobs pending; another
+// claims them after claim_idle. A trimmer drops acknowledged entries.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "credential_store.h"
+#include "parley/callbacks/callbacks.h"
+#include "parley/presence/devices.h"
+#include "parley/presence/presence.h"
+#include "parley/redis/pool.h"
+#include "parley/v1/push.pb.h"
+#include "vendors.h"
+
+namespace parley::push {
+
+// Keys are "<prefix>:queue", "<prefix>:retry" and "<prefix>:dead"; the
+// prefix is "parley:push" unless a deployment (or a test cluster sharing
+// Redis with others) sets its own.
+inline constexpr char kDefaultQueuePrefix[] = "parley:push";
+inline constexpr char kConsumerGroup[] = "push";
+std::string QueueStream(const std::string& prefix);
+
+// The recipient's unread count, for the badge.
+class BadgeSource {
+ public:
+  virtual ~BadgeSource() = default;
+  virtual absl::StatusOr<uint32_t> Badge(uint64_t sdkappid, const std::string& user_id) = 0;
+};
+
+struct PushQueueOptions {
+  int workers = 8;
+  uint32_t max_attempts = 18;  // 1 s doubling to 5 min: about an hour in all
+  std::chrono::milliseconds retry_base{1000};
+  std::chrono::milliseconds retry_max{300000};
+  std::chrono::milliseconds claim_idle{60000};
+  std::string consumer = "push";
+  int64_t dead_max_count = 100000;
+  std::string key_prefix = kDefaultQueuePrefix;
+};
+
+// Appends jobs in one round trip.
+absl::Status EnqueueJobs(redis::Pool& redis, const std::string& stream,
+                         const std::vector<v1::PushJob>& jobs);
+
+class PushQueue {
+ public:
+  PushQueue(redis::Pool* redis, redis::PoolOptions reader_options, CredentialStore* credentials,
+            std::map<std::string, std::unique_ptr<Vendor>> vendors, BadgeSource* badges,
+            callbacks::CallbackClient* callbacks, PushQueueOptions options);
+  ~PushQueue();  // stops and joins
+
+  void Start();
+
+ private:
+  void Work(int index);
+  void MoveRetries();
+  void Trim();
+  // Handles one job; the commands that settle it (retries, dead letters)
+  // are added to `commands`. False: it could not be settled now.
+  bool Handle(const std::string& id, const std::string& encoded,
+              std::vector<std::vector<std::string>>* commands);
+  void SendToDevice(v1::PushJob job, std::vector<std::vector<std::string>>* commands);
+  void Report(const v1::PushJob& job, const std::string& channel, int32_t code,
+              const std::string& info);
+
+  redis::Pool* redis_;
+  redis::PoolOptions reader_options_;
+  CredentialStore* credentials_;
+  std::map<std::string, std::unique_ptr<Vendor>> vendors_;
+  BadgeSource* badges_;
+  callbacks::CallbackClient* callbacks_;
+  PushQueueOptions options_;
+  presence::Presence presence_;
+  presence::Devices devices_;
+  std::string queue_, retry_, dead_;
+  std::atomic<bool> running_{false};
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace parley::push

@@ -1,0 +1,283 @@
+// Offline push end to end: devices registered over the client protocol,
+// credentials over REST, and notifications arriving at the vendors'
+// stand-ins (tests/fakes/push_vendors.py), which check each vendor's
+// authentication (the APNs JWT's ES256 signature, FCM's RS256 assertion and
+// bearer token, each Android vendor's secret or signature) and headers.
+#include <catch2/catch.hpp>
+
+#include <thread>
+
+#include "support/e2e_helpers.h"
+#include "support/push_vendors.h"
+#include "support/test_cluster.h"
+#include "support/webhook_receiver.h"
+
+using namespace parley::testing;
+using nlohmann::json;
+
+namespace {
+
+json PushApi(const TestCluster& c, const std::string& command, const json& body) {
+  return c.Rest("parley_push/" + command, body.dump());
+}
+
+int ErrorCodeOf(const json& answer) {
+  return answer.contains("error") ? answer["error"].value("errorCode", 0) : 0;
+}
+
+json Text(const std::string& text) {
+  return json::array({{{"MsgType", "TIMTextElem"}, {"MsgContent", {{"Text", text}}}}});
+}
+
+json SendMsg(const TestCluster& c, const std::string& from, const std::string& to,
+             const std::string& text, const json& push_info = nullptr) {
+  static int random = 1000;
+  json body = {{"From_Account", from}, {"To_Account", to}, {"MsgRandom", ++random},
+               {"MsgBody", Text(text)}};
+  if (!push_info.is_null()) body["OfflinePushInfo"] = push_info;
+  return c.Rest("openim/sendmsg", body.dump());
+}
+
+// query_online_status of one user: {Status, Detail}.
+json StatusOf(const TestCluster& c, const std::string& user) {
+  json answer = c.Rest("openim/query_online_status",
+                       json{{"To_Account", {user}}, {"IsNeedDetail", 1}}.dump());
+  REQUIRE(Code(answer) == 0);
+  return answer["QueryResult"][0];
+}
+
+// Waits until the user's status is `status`.
+std::string WaitStatus(const TestCluster& c, const std::string& user, const std::string& status) {
+  std::string now;
+  for (int i = 0; i < 100; ++i) {
+    now = StatusOf(c, user)["Status"];
+    if (now == status) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return now;
+}
+
+// Logs `user` in on `platform`, registers the device token and puts the app
+// in the background.
+void RegisterDevice(WsClient& ws, const TestCluster& c, const std::string& user,
+                    const std::string& platform, const std::string& channel,
+                    const std::string& token, bool background = true) {
+  LoginOk(ws, c, user, platform);
+  json ack = ws.Call("t", {{"pushToken", {{"channel", channel}, {"token", token}}}});
+  REQUIRE(ack.contains("ack"));
+  if (background) REQUIRE(ws.Call("b", {{"appState", {{"background", true}}}}).contains("ack"));
+}
+
+std::string AlertBody(const json& apns) { return apns["body"]["aps"]["alert"]["body"]; }
+
+bool ApnsWith(const json& r, const std::string& token, const std::string& text) {
+  return r["token"] == token && AlertBody(r) == text;
+}
+
+}  // namespace
+
+TEST_CASE("offline push: APNs and FCM notifications with their fields and badge",
+          "[push][ws]") {
+  PushVendors vendors;
+  WebhookReceiver hooks;
+  Env env = vendors.ClusterEnv();
+  env["PARLEY_CALLBACK_URL"] = hooks.url();
+  TestCluster c(env);
+  ImportAccounts(c, {"alice", "bob", "carol", "dave"});
+
+  // Credentials: stored, answered without secrets, refused when malformed.
+  REQUIRE(Code(PushApi(c, "set_credential", vendors.Credential("APNs"))) == 0);
+  REQUIRE(Code(PushApi(c, "set_credential", vendors.Credential("FCM"))) == 0);
+  json listed = PushApi(c, "get_credentials", json::object());
+  REQUIRE(Code(listed) == 0);
+  REQUIRE(listed["Credentials"].size() == 2);
+  CHECK(listed["Credentials"][0]["Channel"] == "APNs");
+  CHECK(listed["Credentials"][0]["KeyId"] == "KEY0000001");
+  CHECK(listed["Credentials"][0]["Environment"] == "sandbox");
+  CHECK(listed["Credentials"][0]["Auth"] == "token");
+  CHECK(listed["Credentials"][1]["ProjectId"] == "parley-test");
+  CHECK(listed.dump().find("PRIVATE KEY") == std::string::npos);
+  json bad_key = vendors.Credential("APNs");
+  bad_key["PrivateKey"] = "not a key";
+  CHECK(Code(PushApi(c, "set_credential", bad_key)) == 90001);
+  CHECK(Code(PushApi(c, "set_credential", {{"Channel", "Nokia"}})) == 90001);
+  CHECK(Code(PushApi(c, "set_credential", {{"Channel", "FCM"}, {"ServiceAccount", "{}"}})) == 90001);
+  CHECK(Code(PushApi(c, "remove_credential", {{"Channel", "vivo"}, {"BusinessId", 9}})) == 90048);
+
+  // alice: Web, in the foreground, no token. bob: an iPhone in the
+  // background. carol: an Android phone whose connection dropped.
+  WsClient alice(c.http_port);
+  LoginOk(alice, c, "alice", "Web");
+  WsClient bob(c.http_port);
+  RegisterDevice(bob, c, "bob", "iPhone", "APNs", "apns-bob-1");
+  {
+    WsClient carol(c.http_port);
+    RegisterDevice(carol, c, "carol", "Android", "FCM", "fcm-carol-1", false);
+  }
+  CHECK(WaitStatus(c, "alice", "Online") == "Online");
+  CHECK(WaitStatus(c, "bob", "PushOnline") == "PushOnline");
+  CHECK(StatusOf(c, "bob")["Detail"] ==
+        json::array({{{"Platform", "iPhone"}, {"Status", "PushOnline"}}}));
+  CHECK(WaitStatus(c, "carol", "PushOnline") == "PushOnline");
+
+  // Bad frames change nothing.
+  CHECK(ErrorCodeOf(bob.Call("x", {{"pushToken", {{"channel", "Nokia"}, {"token", "t"}}}})) == 20001);
+  CHECK(ErrorCodeOf(bob.Call("y", {{"pushToken", {{"channel", "APNs"},
+                                                  {"token", std::string(513, 'a')}}}})) == 20001);
+
+  SECTION("APNs gets the message's fields, the badge and the right headers, once per message") {
+    json info = {{"Title", "From Alice"}, {"Ext", "{\"chat\":\"alice\"}"},
+                 {"ApnsInfo", {{"Sound", "ding.caf"}, {"SubTitle", "DM"}}}};
+    json sent = SendMsg(c, "alice", "bob", "hello bob", info);
+    REQUIRE(Code(sent) == 0);
+    auto got = vendors.WaitFor("apns", 1, [](const json& r) { return ApnsWith(r, "apns-bob-1", "hello bob"); });
+    REQUIRE(got.size() == 1);
+    const json& push = got[0];
+    CHECK(push["body"]["aps"]["alert"]["title"] == "From Alice");
+    CHECK(push["body"]["aps"]["alert"]["subtitle"] == "DM");
+    CHECK(push["body"]["aps"]["sound"] == "ding.caf");
+    CHECK(push["body"]["aps"]["badge"] == 1);
+    CHECK(push["body"]["ext"] == "{\"chat\":\"alice\"}");
+    CHECK(push["headers"]["apns-topic"] == "com.example.chat");
+    CHECK(push["headers"]["apns-push-type"] == "alert");
+    CHECK(push["headers"]["apns-priority"] == "10");
+    CHECK(push["headers"]["apns-collapse-id"] == sent["MsgKey"]);
+
+    // The badge is the unread count; PushFlag 1 pushes nothing.
+    REQUIRE(Code(SendMsg(c, "alice", "bob", "quiet one", {{"PushFlag", 1}})) == 0);
+    REQUIRE(Code(SendMsg(c, "alice", "bob", "third")) == 0);
+    got = vendors.WaitFor("apns", 1, [](const json& r) { return ApnsWith(r, "apns-bob-1", "third"); });
+    REQUIRE(got.size() == 1);
+    CHECK(got[0]["body"]["aps"]["badge"] == 3);
+    CHECK(got[0]["body"]["aps"]["alert"]["title"] == "alice");  // the sender by default
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    for (const auto& r : vendors.Of("apns", true)) CHECK(AlertBody(r) != "quiet one");
+    CHECK(vendors.Of("apns").size() == 2);
+
+    // Back in the foreground: online, no notification.
+    REQUIRE(bob.Call("f", {{"appState", {{"background", false}}}}).contains("ack"));
+    CHECK(WaitStatus(c, "bob", "Online") == "Online");
+    REQUIRE(Code(SendMsg(c, "alice", "bob", "while open")) == 0);
+    REQUIRE(Code(SendMsg(c, "alice", "carol", "marker")) == 0);
+    REQUIRE(vendors.WaitFor("fcm", 1, [](const json& r) {
+      return r["body"]["message"]["notification"]["body"] == "marker";
+    }).size() == 1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    for (const auto& r : vendors.Of("apns", true)) CHECK(AlertBody(r) != "while open");
+
+    // The callback reports each push.
+    auto calls = hooks.WaitFor("Push.OfflinePush", 3);
+    REQUIRE(calls.size() >= 3);
+    bool reported = false;
+    for (const auto& call : calls) {
+      if (call.body["To_Account"] == "bob" && call.body["PushPlatform"] == "APNs" &&
+          call.body["ErrCode"] == 0 && call.body["From_Account"] == "alice") {
+        reported = true;
+      }
+    }
+    CHECK(reported);
+  }
+
+  SECTION("FCM: an OAuth2 token from the service account, the notification and data") {
+    REQUIRE(Code(SendMsg(c, "alice", "carol", "hi carol",
+                         {{"Ext", "x1"}, {"AndroidInfo", {{"GoogleChannelID", "chat"}}}})) == 0);
+    auto got = vendors.WaitFor("fcm", 1, [](const json& r) { return r["token"] == "fcm-carol-1"; });
+    REQUIRE(got.size() == 1);
+    const json& message = got[0]["body"]["message"];
+    CHECK(message["notification"]["title"] == "alice");
+    CHECK(message["notification"]["body"] == "hi carol");
+    CHECK(message["data"]["ext"] == "x1");
+    CHECK(message["android"]["notification"]["channel_id"] == "chat");
+    CHECK(message["android"]["notification"]["notification_count"] == 1);
+    CHECK(vendors.Of("fcm_token").size() == 1);  // one access token, reused
+    REQUIRE(Code(SendMsg(c, "alice", "carol", "again")) == 0);
+    REQUIRE(vendors.WaitFor("fcm", 2, [](const json& r) { return r["token"] == "fcm-carol-1"; }).size() == 2);
+    CHECK(vendors.Of("fcm_token").size() == 1);
+  }
+
+  SECTION("a token the vendor calls invalid is forgotten") {
+    vendors.Mode({{"invalid", {"fcm-carol-1"}}});
+    REQUIRE(Code(SendMsg(c, "alice", "carol", "to a gone phone")) == 0);
+    CHECK(WaitStatus(c, "carol", "Offline") == "Offline");
+    auto refused = vendors.Of("fcm", true);
+    REQUIRE(refused.size() == 1);
+    CHECK(refused[0]["status"] == 404);
+    // No device left: nothing more is sent.
+    REQUIRE(Code(SendMsg(c, "alice", "carol", "nobody there")) == 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    CHECK(vendors.Of("fcm", true).size() == 1);
+  }
+
+  SECTION("logging out and being kicked unregister the token") {
+    REQUIRE(bob.Call("l", {{"logout", json::object()}}).contains("logoutAck"));
+    CHECK(WaitStatus(c, "bob", "Offline") == "Offline");
+    WsClient dave(c.http_port);
+    RegisterDevice(dave, c, "dave", "iPhone", "APNs", "apns-dave-1");
+    CHECK(WaitStatus(c, "dave", "PushOnline") == "PushOnline");
+    REQUIRE(Code(c.Rest("im_open_login_svc/kick", json{{"UserID", "dave"}}.dump())) == 0);
+    CHECK(WaitStatus(c, "dave", "Offline") == "Offline");
+    REQUIRE(Code(SendMsg(c, "alice", "bob", "after logout")) == 0);
+    REQUIRE(Code(SendMsg(c, "alice", "dave", "after kick")) == 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    CHECK(vendors.Of("apns", true).empty());
+  }
+
+  SECTION("a vendor answering 503 gets every notification once it is back") {
+    vendors.Mode({{"vendor", "apns"}, {"status", 503}, {"seconds", 6}});
+    for (int i = 0; i < 3; ++i) {
+      REQUIRE(Code(SendMsg(c, "alice", "bob", "during outage " + std::to_string(i))) == 0);
+    }
+    // FCM is not held up by APNs being down.
+    REQUIRE(Code(SendMsg(c, "alice", "carol", "unaffected")) == 0);
+    REQUIRE(vendors.WaitFor("fcm", 1, [](const json& r) { return r["token"] == "fcm-carol-1"; }, 4000).size() == 1);
+    CHECK(vendors.Of("apns").empty());
+    auto got = vendors.WaitFor("apns", 3, [](const json& r) {
+      return AlertBody(r).rfind("during outage", 0) == 0;
+    }, 30000);
+    CHECK(got.size() == 3);
+    // Once each: the refused attempts were retried, the accepted not again.
+    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+    std::map<std::string, int> count;
+    for (const auto& r : vendors.Of("apns")) count[AlertBody(r)]++;
+    for (int i = 0; i < 3; ++i) CHECK(count["during outage " + std::to_string(i)] == 1);
+    size_t refused = vendors.Of("apns", true).size() - vendors.Of("apns").size();
+    CHECK(refused >= 3);
+  }
+}
+
+TEST_CASE("offline push: the Android vendors through their own APIs", "[push][ws]") {
+  PushVendors vendors;
+  TestCluster c(vendors.ClusterEnv());
+  ImportAccounts(c, {"alice", "u1", "u2", "u3", "u4", "u5"});
+  const std::vector<std::pair<std::string, std::string>> phones = {
+      {"Huawei", "huawei"}, {"Honor", "honor"}, {"Xiaomi", "xiaomi"}, {"OPPO", "oppo"}, {"vivo", "vivo"}};
+  std::vector<std::unique_ptr<WsClient>> sessions;
+  for (size_t i = 0; i < phones.size(); ++i) {
+    REQUIRE(Code(PushApi(c, "set_credential", vendors.Credential(phones[i].first))) == 0);
+    sessions.push_back(std::make_unique<WsClient>(c.http_port));
+    RegisterDevice(*sessions.back(), c, "u" + std::to_string(i + 1), "Android", phones[i].first,
+                   phones[i].second + "-token");
+  }
+  for (size_t i = 0; i < phones.size(); ++i) {
+    REQUIRE(Code(SendMsg(c, "alice", "u" + std::to_string(i + 1), "hi " + phones[i].second)) == 0);
+  }
+  for (const auto& [channel, vendor] : phones) {
+    auto got = vendors.WaitFor(vendor, 1, [&](const json& r) { return r["token"] == vendor + "-token"; });
+    INFO(channel);
+    REQUIRE(got.size() == 1);
+    CHECK(got[0]["body"].dump().find("hi " + vendor) != std::string::npos);
+    // Each vendor's auth step ran once where it has one.
+    if (vendor != "xiaomi") CHECK(vendors.Of(vendor + "_token").size() == 1);
+  }
+  // An invalid token is forgotten on every vendor.
+  json invalid = json::array();
+  for (const auto& [channel, vendor] : phones) invalid.push_back(vendor + "-token");
+  vendors.Mode({{"invalid", invalid}});
+  for (size_t i = 0; i < phones.size(); ++i) {
+    REQUIRE(Code(SendMsg(c, "alice", "u" + std::to_string(i + 1), "gone")) == 0);
+  }
+  for (size_t i = 0; i < phones.size(); ++i) {
+    INFO(phones[i].first);
+    CHECK(WaitStatus(c, "u" + std::to_string(i + 1), "Online") == "Online");
+  }
+}
