@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "jwt.h"
@@ -519,7 +520,10 @@ VendorEndpoints VendorEndpoints::Defaults() {
 
 absl::Status VendorEndpoints::Override(const std::string& spec) {
   for (absl::string_view item : absl::StrSplit(spec, ',', absl::SkipWhitespace())) {
-    std::pair<std::string, std::string> kv = absl::StrSplit(item, absl::MaxSplits('=', 1));
+    std::pair<std::string, std::string> kv =
+        absl::StrSplit(absl::StripAsciiWhitespace(item), absl::MaxSplits('=', 1));
+    kv.first = std::string(absl::StripAsciiWhitespace(kv.first));
+    kv.second = std::string(absl::StripAsciiWhitespace(kv.second));
     if (!urls.count(kv.first) || kv.second.empty()) {
       return absl::InvalidArgumentError(absl::StrCat("unknown vendor endpoint: ", kv.first));
     }

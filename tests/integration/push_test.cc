@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -129,6 +130,72 @@ TEST_CASE("a Deliver call appends one entry per gateway holding its events in or
                             presence::SessionsKey(app, "bob")})
               .ok());
   for (const char* user : {"alice", "bob", "carol"}) {
+    REQUIRE((*pool)->Command({"DEL", presence::DevicesKey(app, user)}).ok());
+  }
+}
+
+TEST_CASE("push devices in Redis: one per session, at most ten, background state, removal",
+          "[push]") {
+  auto options = redis::Pool::ParseAddress(testing::RequireEnv("PARLEY_TEST_REDIS_ADDR"));
+  REQUIRE(options.ok());
+  auto pool = redis::Pool::Create(*options);
+  REQUIRE(pool.ok());
+  presence::Devices devices(pool->get());
+  uint64_t app = testing::RandomSdkAppId();
+  auto of = [&](const std::string& user) {
+    auto all = devices.OfUsers(app, {user});
+    REQUIRE(all.ok());
+    return (*all)[user];
+  };
+
+  // A session's new token replaces its old one.
+  REQUIRE(devices.Register(app, "u", {"APNs", "t1", 0, "iPhone", "s1", false, 0}).ok());
+  REQUIRE(devices.Register(app, "u", {"APNs", "t2", 0, "iPhone", "s1", false, 0}).ok());
+  REQUIRE(of("u").size() == 1);
+  CHECK(of("u")[0].token == "t2");
+  // The same token from a new session moves to it.
+  REQUIRE(devices.Register(app, "u", {"APNs", "t2", 7, "iPhone", "s2", true, 0}).ok());
+  REQUIRE(of("u").size() == 1);
+  CHECK(of("u")[0].session_id == "s2");
+  CHECK(of("u")[0].business_id == 7);
+  CHECK(of("u")[0].background);
+
+  REQUIRE(devices.SetBackground(app, "u", "s2", false).ok());
+  CHECK_FALSE(of("u")[0].background);
+  REQUIRE(devices.SetBackground(app, "u", "s2", true).ok());
+  CHECK(of("u")[0].background);
+  CHECK(of("u")[0].registered_ms > 0);  // survives cjson's re-encoding
+
+  // At most ten: the oldest goes.
+  for (int i = 0; i < 12; ++i) {
+    REQUIRE(devices.Register(app, "v", {"FCM", "tok" + std::to_string(i), 0, "Android",
+                                        "sess" + std::to_string(i), false, 1000 + i}).ok());
+  }
+  auto many = of("v");
+  CHECK(many.size() == 0);  // registered 1970: long expired, dropped on read
+  for (int i = 0; i < 12; ++i) {
+    REQUIRE(devices.Register(app, "w", {"FCM", "tok" + std::to_string(i), 0, "Android",
+                                        "sess" + std::to_string(i), false, 0}).ok());
+  }
+  auto ten = of("w");
+  REQUIRE(ten.size() == presence::kMaxDevicesPerUser);
+  std::set<std::string> tokens;
+  for (const auto& d : ten) tokens.insert(d.token);
+  CHECK_FALSE(tokens.count("tok0"));
+  CHECK_FALSE(tokens.count("tok1"));
+  CHECK(tokens.count("tok11"));
+
+  // Removal by session (logout, kick) and by token (the vendor's verdict).
+  REQUIRE(devices.RemoveOfSession(app, "w", "sess5").ok());
+  REQUIRE(devices.Remove(app, "w", "FCM", "tok6").ok());
+  CHECK(of("w").size() == presence::kMaxDevicesPerUser - 2);
+  REQUIRE(devices.RemoveOfSession(app, "u", "s2").ok());
+  CHECK(of("u").empty());
+  auto ttl = (*pool)->Command({"PTTL", presence::DevicesKey(app, "w")});
+  REQUIRE(ttl.ok());
+  CHECK(ttl->integer() > 0);
+  CHECK(ttl->integer() <= presence::kDeviceLifetimeMs);
+  for (const char* user : {"u", "v", "w"}) {
     REQUIRE((*pool)->Command({"DEL", presence::DevicesKey(app, user)}).ok());
   }
 }
