@@ -21,9 +21,10 @@ Deliverer::~Deliverer() {
 }
 
 void Deliverer::Enqueue(uint64_t sdkappid, const std::string& user,
-                        const v1::TimelineEvent& event) {
+                        const v1::TimelineEvent& event, bool honor_receive_opt) {
   v1::Delivery delivery;
   delivery.set_user_id(user);
+  delivery.set_ignore_receive_opt(!honor_receive_opt);
   event.SerializeToString(delivery.mutable_event());
   {
     std::lock_guard lock(mu_);

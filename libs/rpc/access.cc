@@ -52,8 +52,9 @@ std::vector<AccessRule> AccessRules(const std::string& service) {
   }
   if (service == "push") {
     return {
-        {Peers({"gateway"}), Methods("PushService", {"QueryOnlineStatus", "SetCredential",
-                                                     "GetCredentials", "RemoveCredential"})},
+        {Peers({"gateway"}),
+         Methods("PushService", {"QueryOnlineStatus", "SetCredential", "GetCredentials",
+                                 "RemoveCredential", "SetC2CReceiveOpt", "GetC2CReceiveOpt"})},
         {Peers({"message", "relationship", "group"}), Methods("PushService", {"Deliver"})},
         {Peers({"message"}), Methods("PushService", {"DeliverGroup"})},
     };

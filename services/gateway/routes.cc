@@ -70,6 +70,12 @@ void RegisterRoutes(RestApi& api, const Backends& backends) {
                GetCredentialsRequest, GetCredentialsResponse);
   PARLEY_ROUTE("parley_push", "remove_credential", backends.push, RemoveCredential,
                RemoveCredentialRequest, RemoveCredentialResponse);
+  PARLEY_ROUTE("parley_push", "set_c2c_receive_opt", backends.push, SetC2CReceiveOpt,
+               SetC2CReceiveOptRequest, SetC2CReceiveOptResponse);
+  PARLEY_ROUTE("parley_push", "get_c2c_receive_opt", backends.push, GetC2CReceiveOpt,
+               GetC2CReceiveOptRequest, GetC2CReceiveOptResponse);
+  api.AllowForUsers("parley_push/set_c2c_receive_opt");  // users set their own
+  api.AllowForUsers("parley_push/get_c2c_receive_opt");
   api.AddService("recentcontact", {50003, 50002, 50002, 50004});
   PARLEY_ROUTE("recentcontact", "get_list", backends.message, GetConversations,
                GetConversationsRequest, GetConversationsResponse);

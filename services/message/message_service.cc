@@ -206,6 +206,8 @@ absl::StatusOr<SendJob> MessageLogic::PrepareJob(const rpc::Caller& caller,
   job.store_for_sender = request.sync_other_machine() != 2;
   job.count_unread = !Has(request.send_msg_control(), "NoUnread");
   job.update_last_message = !Has(request.send_msg_control(), "NoLastMsg");
+  job.honor_receive_opt =
+      !caller.is_admin || Has(request.send_msg_control(), "WithMuteNotifications");
   return job;
 }
 
@@ -241,7 +243,7 @@ void MessageLogic::DeliverStored(uint64_t sdkappid, const SendJob& job, const Se
                                  const v1::SendC2CRequest& request) {
   v1::TimelineEvent event =
       MessageEvent(job, result.receiver_seq, job.from, result.msg_key, result.msg_seq, request);
-  deliverer_->Enqueue(sdkappid, job.to, event);
+  deliverer_->Enqueue(sdkappid, job.to, event, job.honor_receive_opt);
   if (result.sender_seq != 0 && job.from != job.to) {
     // The sender's copy differs only in seq and peer.
     event.set_seq(result.sender_seq);

@@ -32,6 +32,10 @@ struct SendJob {
   bool store_for_sender = true;  // SyncOtherMachine != 2
   bool count_unread = true;      // not SendMsgControl NoUnread
   bool update_last_message = true;  // not SendMsgControl NoLastMsg
+  // The recipient's receive option for the sender (do not disturb) holds for
+  // its offline push: client sends, and REST sends with SendMsgControl
+  // WithMuteNotifications.
+  bool honor_receive_opt = true;
   // After-send callbacks the app wants for this message: recorded in the
   // transaction that stores it (the outbox), unless it is a duplicate.
   std::vector<std::string> after_commands;

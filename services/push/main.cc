@@ -100,9 +100,10 @@ int main(int argc, char** argv) {
 
   parley::presence::Presence presence(redis->get());
   parley::push::CredentialStore credentials(pg->get());
+  parley::push::ReceiveOptStore receive_opts(pg->get());
   parley::push::QueueingOfflinePusher offline(redis->get(),
                                               parley::push::QueueStream(queue_prefix));
-  parley::push::PushLogic logic(&presence, &offline, &credentials);
+  parley::push::PushLogic logic(&presence, &offline, &credentials, &receive_opts);
 
   parley::callbacks::CallbackClient callbacks(
       parley::v1::WebhookService::NewStub(parley::rpc::MakeChannel(callback_target, "callback")),
@@ -122,7 +123,8 @@ int main(int argc, char** argv) {
   queue_options.retry_max =
       std::chrono::milliseconds(std::max<int64_t>(queue_options.retry_base.count(), retry_max_ms));
   queue_options.max_attempts = static_cast<uint32_t>(std::clamp<int64_t>(max_attempts, 1, 100));
-  parley::push::PushQueue queue(redis->get(), *redis_options, &credentials, std::move(vendors),
+  parley::push::PushQueue queue(redis->get(), *redis_options, &credentials, &receive_opts,
+                                std::move(vendors),
                                 &badges, &callbacks, queue_options);
   queue.Start();
 

@@ -55,12 +55,13 @@ absl::Status EnqueueJobs(redis::Pool& redis, const std::string& stream,
 }
 
 PushQueue::PushQueue(redis::Pool* redis, redis::PoolOptions reader_options,
-                     CredentialStore* credentials,
+                     CredentialStore* credentials, ReceiveOptStore* receive_opts,
                      std::map<std::string, std::unique_ptr<Vendor>> vendors, BadgeSource* badges,
                      callbacks::CallbackClient* callbacks, PushQueueOptions options)
     : redis_(redis),
       reader_options_(std::move(reader_options)),
       credentials_(credentials),
+      receive_opts_(receive_opts),
       vendors_(std::move(vendors)),
       badges_(badges),
       callbacks_(callbacks),
@@ -152,6 +153,17 @@ bool PushQueue::Handle(const std::string& id, const std::string& encoded,
   }
   auto notification = MakeC2CNotification(event.message());
   if (!notification) return true;
+  // Do not disturb: the recipient's receive option for the sender.
+  if (!job.ignore_receive_opt() && receive_opts_ != nullptr) {
+    auto opts = receive_opts_->Get(job.sdkappid(), job.user_id(), {event.message().from_account()});
+    if (!opts.ok()) return false;
+    if ((*opts)[event.message().from_account()] != 0) {
+      metrics::Registry::Default()
+          .GetCounter("parley_push_muted_total", "notifications not sent: the recipient's do-not-disturb")
+          .Increment();
+      return true;
+    }
+  }
   auto devices = devices_.OfUsers(job.sdkappid(), {job.user_id()});
   auto sessions = presence_.Sessions(job.sdkappid(), job.user_id());
   if (!devices.ok() || !sessions.ok()) return false;

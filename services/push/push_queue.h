@@ -30,6 +30,7 @@
 
 #include "absl/status/statusor.h"
 #include "credential_store.h"
+#include "receive_opt_store.h"
 #include "parley/callbacks/callbacks.h"
 #include "parley/presence/devices.h"
 #include "parley/presence/presence.h"
@@ -71,6 +72,7 @@ absl::Status EnqueueJobs(redis::Pool& redis, const std::string& stream,
 class PushQueue {
  public:
   PushQueue(redis::Pool* redis, redis::PoolOptions reader_options, CredentialStore* credentials,
+            ReceiveOptStore* receive_opts,
             std::map<std::string, std::unique_ptr<Vendor>> vendors, BadgeSource* badges,
             callbacks::CallbackClient* callbacks, PushQueueOptions options);
   ~PushQueue();  // stops and joins
@@ -92,6 +94,7 @@ class PushQueue {
   redis::Pool* redis_;
   redis::PoolOptions reader_options_;
   CredentialStore* credentials_;
+  ReceiveOptStore* receive_opts_;
   std::map<std::string, std::unique_ptr<Vendor>> vendors_;
   BadgeSource* badges_;
   callbacks::CallbackClient* callbacks_;

@@ -35,7 +35,12 @@ absl::Status PushLogic::QueueOfflinePushes(
     std::map<std::string, std::vector<presence::Session>>& sessions) {
   // Only stored messages to the recipient notify: not recalls, edits,
   // receipts or the sender's own copy.
-  std::vector<std::pair<std::string, v1::TimelineEvent>> candidates;
+  struct Candidate {
+    std::string user;
+    v1::TimelineEvent event;
+    bool ignore_receive_opt;
+  };
+  std::vector<Candidate> candidates;
   std::set<std::string> users;
   for (const auto& delivery : request.deliveries()) {
     v1::TimelineEvent event;
@@ -44,7 +49,7 @@ absl::Status PushLogic::QueueOfflinePushes(
         event.message().to_account() == delivery.user_id() &&
         event.message().from_account() != delivery.user_id()) {
       users.insert(delivery.user_id());
-      candidates.emplace_back(delivery.user_id(), std::move(event));
+      candidates.push_back({delivery.user_id(), std::move(event), delivery.ignore_receive_opt()});
     }
   }
   if (candidates.empty()) return absl::OkStatus();
@@ -52,12 +57,13 @@ absl::Status PushLogic::QueueOfflinePushes(
   if (!devices.ok()) return devices.status();
   std::vector<v1::PushJob> jobs;
   int64_t now = redis::NowMillis();
-  for (auto& [user, event] : candidates) {
+  for (auto& [user, event, ignore_receive_opt] : candidates) {
     if (presence::OfflineDevices((*devices)[user], sessions[user]).empty()) continue;
     v1::PushJob job;
     job.set_sdkappid(sdkappid);
     job.set_user_id(user);
     job.set_event(event.SerializeAsString());
+    job.set_ignore_receive_opt(ignore_receive_opt);
     job.set_queued_ms(now);
     jobs.push_back(std::move(job));
   }
@@ -256,6 +262,84 @@ absl::StatusOr<v1::RemoveCredentialResponse> PushLogic::RemoveCredential(
   if (!removed.ok()) return errors::Error(kInternalError, "the credential could not be removed; retry");
   if (!*removed) return errors::Error(kNoSuchCredential, "no credential for this Channel and BusinessId");
   return v1::RemoveCredentialResponse();
+}
+
+namespace {
+
+bool ValidUser(const std::string& user) { return !user.empty() && user.size() <= 32; }
+
+// Whose options a call is about: From_Account for app admins, the caller
+// for users (who may name only themselves).
+absl::StatusOr<std::string> OptOwner(const rpc::Caller& caller, const std::string& from) {
+  if (caller.is_service) return errors::Error(kRequiresAdmin, "not for internal callers");
+  if (!caller.is_admin) {
+    if (!from.empty() && from != caller.identifier) {
+      return errors::Error(kRequiresAdmin, "users set their own options only");
+    }
+    return caller.identifier;
+  }
+  if (!ValidUser(from)) return errors::Error(kBadField, "From_Account is missing or invalid");
+  return from;
+}
+
+absl::Status CheckPeers(const google::protobuf::RepeatedPtrField<std::string>& peers) {
+  if (peers.empty() || peers.size() > 30) {
+    return errors::Error(kBadField, "UserIDList must have 1 to 30 users");
+  }
+  for (const auto& peer : peers) {
+    if (!ValidUser(peer)) return errors::Error(kBadField, "UserIDList has an invalid UserID");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<v1::SetC2CReceiveOptResponse> PushLogic::SetC2CReceiveOpt(
+    const rpc::Caller& caller, const v1::SetC2CReceiveOptRequest& request) {
+  auto owner = OptOwner(caller, request.from_account());
+  if (!owner.ok()) return owner.status();
+  if (auto st = CheckPeers(request.user_id_list()); !st.ok()) return st;
+  if (request.opt() < 0 || request.opt() > 2) return errors::Error(kBadField, "Opt must be 0, 1 or 2");
+  if (receive_opts_ == nullptr) return errors::Error(kInternalError, "options are not stored here");
+  auto st = receive_opts_->Set(caller.sdkappid, *owner,
+                               {request.user_id_list().begin(), request.user_id_list().end()},
+                               request.opt());
+  if (!st.ok()) return errors::Error(kInternalError, "the options could not be stored; retry");
+  return v1::SetC2CReceiveOptResponse();
+}
+
+absl::StatusOr<v1::GetC2CReceiveOptResponse> PushLogic::GetC2CReceiveOpt(
+    const rpc::Caller& caller, const v1::GetC2CReceiveOptRequest& request) {
+  auto owner = OptOwner(caller, request.from_account());
+  if (!owner.ok()) return owner.status();
+  if (auto st = CheckPeers(request.user_id_list()); !st.ok()) return st;
+  if (receive_opts_ == nullptr) return errors::Error(kInternalError, "options are not stored here");
+  auto opts = receive_opts_->Get(caller.sdkappid, *owner,
+                                 {request.user_id_list().begin(), request.user_id_list().end()});
+  if (!opts.ok()) return errors::Error(kInternalError, "the options could not be read; retry");
+  v1::GetC2CReceiveOptResponse response;
+  for (const auto& peer : request.user_id_list()) {
+    auto* o = response.add_options();
+    o->set_user_id(peer);
+    o->set_opt((*opts)[peer]);
+  }
+  return response;
+}
+
+grpc::Status PushGrpcService::SetC2CReceiveOpt(grpc::ServerContext* context,
+                                               const v1::SetC2CReceiveOptRequest* request,
+                                               v1::SetC2CReceiveOptResponse* response) {
+  return rpc::ServeAsCaller(context, request, response, [&](const auto& c, const auto& r) {
+    return logic_->SetC2CReceiveOpt(c, r);
+  });
+}
+
+grpc::Status PushGrpcService::GetC2CReceiveOpt(grpc::ServerContext* context,
+                                               const v1::GetC2CReceiveOptRequest* request,
+                                               v1::GetC2CReceiveOptResponse* response) {
+  return rpc::ServeAsCaller(context, request, response, [&](const auto& c, const auto& r) {
+    return logic_->GetC2CReceiveOpt(c, r);
+  });
 }
 
 grpc::Status PushGrpcService::SetCredential(grpc::ServerContext* context,

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "credential_store.h"
+#include "receive_opt_store.h"
 #include "parley/presence/devices.h"
 #include "parley/presence/presence.h"
 #include "parley/redis/pool.h"
@@ -36,11 +37,12 @@ class PushLogic {
  public:
   // `credentials` may be null: the credential RPCs then answer 90994.
   PushLogic(presence::Presence* presence, OfflinePusher* offline,
-            CredentialStore* credentials = nullptr)
+            CredentialStore* credentials = nullptr, ReceiveOptStore* receive_opts = nullptr)
       : presence_(presence),
         devices_(presence->pool()),
         offline_(offline),
-        credentials_(credentials) {}
+        credentials_(credentials),
+        receive_opts_(receive_opts) {}
 
   absl::StatusOr<v1::DeliverResponse> Deliver(const rpc::Caller& caller,
                                               const v1::DeliverRequest& request);
@@ -54,6 +56,10 @@ class PushLogic {
       const rpc::Caller& caller, const v1::GetCredentialsRequest& request);
   absl::StatusOr<v1::RemoveCredentialResponse> RemoveCredential(
       const rpc::Caller& caller, const v1::RemoveCredentialRequest& request);
+  absl::StatusOr<v1::SetC2CReceiveOptResponse> SetC2CReceiveOpt(
+      const rpc::Caller& caller, const v1::SetC2CReceiveOptRequest& request);
+  absl::StatusOr<v1::GetC2CReceiveOptResponse> GetC2CReceiveOpt(
+      const rpc::Caller& caller, const v1::GetC2CReceiveOptRequest& request);
 
  private:
   // Jobs for the stored messages of these deliveries whose recipient has a
@@ -65,6 +71,7 @@ class PushLogic {
   presence::Devices devices_;
   OfflinePusher* offline_;
   CredentialStore* credentials_;
+  ReceiveOptStore* receive_opts_;
 };
 
 class PushGrpcService final : public v1::PushService::Service {
@@ -85,6 +92,12 @@ class PushGrpcService final : public v1::PushService::Service {
   grpc::Status RemoveCredential(grpc::ServerContext* context,
                                 const v1::RemoveCredentialRequest* request,
                                 v1::RemoveCredentialResponse* response) override;
+  grpc::Status SetC2CReceiveOpt(grpc::ServerContext* context,
+                                const v1::SetC2CReceiveOptRequest* request,
+                                v1::SetC2CReceiveOptResponse* response) override;
+  grpc::Status GetC2CReceiveOpt(grpc::ServerContext* context,
+                                const v1::GetC2CReceiveOptRequest* request,
+                                v1::GetC2CReceiveOptResponse* response) override;
 
  private:
   PushLogic* logic_;

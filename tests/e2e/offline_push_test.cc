@@ -178,6 +178,46 @@ TEST_CASE("offline push: APNs and FCM notifications with their fields and badge"
     CHECK(reported);
   }
 
+  SECTION("do not disturb: a receive option per peer, and WithMuteNotifications") {
+    // bob mutes alice's notifications (receive without notifying).
+    json set = UserCall(bob, "set_c2c_receive_opt", {{"UserIDList", {"alice"}}, {"Opt", 2}},
+                        "parley_push");
+    REQUIRE(UserCode(set) == 0);
+    json got = UserCall(bob, "get_c2c_receive_opt", {{"UserIDList", {"alice", "carol"}}}, "parley_push");
+    REQUIRE(UserCode(got) == 0);
+    CHECK(got["Options"] == json::array({{{"UserID", "alice"}, {"Opt", 2}}, {{"UserID", "carol"}, {"Opt", 0}}}));
+    // Users set only their own; bad values change nothing.
+    CHECK(UserCode(UserCall(bob, "set_c2c_receive_opt",
+                            {{"From_Account", "carol"}, {"UserIDList", {"alice"}}, {"Opt", 2}},
+                            "parley_push")) == 90009);
+    CHECK(UserCode(UserCall(bob, "set_c2c_receive_opt", {{"UserIDList", {"alice"}}, {"Opt", 3}},
+                            "parley_push")) == 90001);
+    CHECK(UserCode(UserCall(bob, "set_c2c_receive_opt", {{"UserIDList", json::array()}, {"Opt", 1}},
+                            "parley_push")) == 90001);
+    json admin_view = PushApi(c, "get_c2c_receive_opt", {{"From_Account", "bob"}, {"UserIDList", {"alice"}}});
+    REQUIRE(Code(admin_view) == 0);
+    CHECK(admin_view["Options"][0]["Opt"] == 2);
+    CHECK(Code(PushApi(c, "get_c2c_receive_opt", {{"UserIDList", {"alice"}}})) == 90001);
+
+    // A client send honours it; so does a REST send with WithMuteNotifications;
+    // a REST send without it does not (as Tencent).
+    REQUIRE(ErrorCodeOf(alice.SendText("bob", "from alice's app")) == 0);
+    json muted = {{"From_Account", "alice"}, {"To_Account", "bob"}, {"MsgRandom", 99},
+                  {"MsgBody", Text("muted by control")},
+                  {"SendMsgControl", {"WithMuteNotifications"}}};
+    REQUIRE(Code(c.Rest("openim/sendmsg", muted.dump())) == 0);
+    REQUIRE(Code(SendMsg(c, "alice", "bob", "from the backend")) == 0);
+    REQUIRE(vendors.WaitFor("apns", 1, [](const json& r) { return AlertBody(r) == "from the backend"; }).size() == 1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    CHECK(vendors.Of("apns").size() == 1);
+
+    // Back to receive and notify: pushed again.
+    REQUIRE(UserCode(UserCall(bob, "set_c2c_receive_opt", {{"UserIDList", {"alice"}}, {"Opt", 0}},
+                              "parley_push")) == 0);
+    REQUIRE(ErrorCodeOf(alice.SendText("bob", "notify me")) == 0);
+    CHECK(vendors.WaitFor("apns", 1, [](const json& r) { return AlertBody(r) == "notify me"; }).size() == 1);
+  }
+
   SECTION("FCM: an OAuth2 token from the service account, the notification and data") {
     REQUIRE(Code(SendMsg(c, "alice", "carol", "hi carol",
                          {{"Ext", "x1"}, {"AndroidInfo", {{"GoogleChannelID", "chat"}}}})) == 0);

@@ -23,7 +23,10 @@ class Deliverer {
   ~Deliverer();
 
   // `event` is for `user`'s sessions; it is serialized here, once.
-  void Enqueue(uint64_t sdkappid, const std::string& user, const v1::TimelineEvent& event);
+  // `honor_receive_opt`: the recipient's do-not-disturb choice for the
+  // sender holds for the offline push of this event (v1::Delivery).
+  void Enqueue(uint64_t sdkappid, const std::string& user, const v1::TimelineEvent& event,
+               bool honor_receive_opt = true);
   // A group event (push DeliverGroup), routed after those queued before it.
   void EnqueueGroup(uint64_t sdkappid, v1::GroupDelivery delivery);
   // The same, at once: one call within `deadline`, OK once push has routed
