@@ -47,7 +47,7 @@ std::vector<AccessRule> AccessRules(const std::string& service) {
                   "SendGroupSystemNotification", "GroupMsgReceipt", "GetGroupMsgReceipt",
                   "GetGroupMsgReceiptDetail", "SendBroadcastMsg"})},
         {Peers({"group"}), Methods("GroupMessageService", {"PostGroupTip"})},
-        {Peers({"push"}), Methods("MessageService", {"GetUnread"})},
+        {Peers({"push"}), Methods("MessageService", {"GetBadges"})},
     };
   }
   if (service == "push") {
@@ -78,6 +78,7 @@ std::vector<AccessRule> AccessRules(const std::string& service) {
         {Peers({"gateway"}), Methods("GroupService", {"*"})},
         {Peers({"message"}),
          Methods("GroupService", {"GetMemberContext", "NoteGroupMessages", "ListRooms"})},
+        {Peers({"push"}), Methods("GroupService", {"ListPushTargets"})},
         {Peers({"operator"}), Methods("GroupService", {"GetGroupSettings", "UpdateGroupSettings"})},
     };
   }

@@ -1458,6 +1458,43 @@ absl::StatusOr<v1::AddGroupMemberResponse> GroupLogic::ImportGroupMember(
       });
 }
 
+absl::StatusOr<v1::ListPushTargetsResponse> GroupLogic::ListPushTargets(
+    const rpc::Caller& caller, const v1::ListPushTargetsRequest& request) {
+  if (!caller.is_service) return errors::Error(kNoPermission, "internal callers only");
+  std::string topic_id;
+  std::string group_id = request.group_id();
+  if (auto community = delivery::CommunityOf(group_id); !community.empty()) {
+    topic_id = group_id;
+    group_id = std::string(community);
+  }
+  if (!WellFormedGroupId(group_id)) {
+    return errors::Error(kInvalidGroupId, "GroupId is missing or invalid");
+  }
+  uint32_t limit = std::clamp<uint32_t>(request.limit(), 1, 1000);
+  return Transact<v1::ListPushTargetsResponse>(
+      [&](pqxx::work& tx) -> absl::StatusOr<v1::ListPushTargetsResponse> {
+        auto group = store::Group(tx, caller.sdkappid, group_id, false);
+        if (!group) return errors::Error(kNoSuchGroup, "the group does not exist");
+        v1::ListPushTargetsResponse response;
+        response.set_name(group->name);
+        response.set_type(GroupTypeName(group->type));
+        if (!topic_id.empty()) {
+          auto topic = store::Topic(tx, caller.sdkappid, topic_id, false);
+          if (topic) response.set_topic_name(topic->name);
+        }
+        // Live rooms take no offline push.
+        if (group->type == GroupType::kAVChatRoom) return response;
+        auto members = store::MembersAfter(tx, caller.sdkappid, group_id, request.after(), limit);
+        for (const auto& [user, flag] : members) {
+          auto* target = response.add_members();
+          target->set_user_id(user);
+          target->set_msg_flag(flag);
+        }
+        if (members.size() == limit) response.set_next(members.back().first);
+        return response;
+      });
+}
+
 absl::StatusOr<v1::MemberContext> GroupLogic::GetMemberContext(
     const rpc::Caller& caller, const v1::MemberContextRequest& request) {
   if (!caller.is_service) return errors::Error(kNoPermission, "internal callers only");

@@ -113,6 +113,7 @@ class GroupLogic {
   X(GetRoomAdminList, GroupIdRequest, GetRoomAdminListResponse)                        \
   X(CheckRoomMembers, CheckRoomMembersRequest, CheckRoomMembersResponse)               \
   X(ListRooms, ListRoomsRequest, ListRoomsResponse)                                   \
+  X(ListPushTargets, ListPushTargetsRequest, ListPushTargetsResponse)                 \
   X(CreateTopic, CreateTopicRequest, CreateTopicResponse)                              \
   X(ImportTopic, CreateTopicRequest, CreateTopicResponse)                              \
   X(GetTopic, GetTopicRequest, GetTopicResponse)                                       \

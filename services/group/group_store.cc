@@ -81,6 +81,20 @@ std::vector<std::string> Column(const pqxx::result& rows) {
   return out;
 }
 
+std::vector<std::pair<std::string, int16_t>> MembersAfter(pqxx::work& tx, uint64_t app,
+                                                          const std::string& group_id,
+                                                          const std::string& after,
+                                                          uint32_t limit) {
+  std::vector<std::pair<std::string, int16_t>> out;
+  for (const auto& row : tx.exec_params(
+           "SELECT user_id, msg_flag FROM group_members WHERE sdkappid = $1 AND group_id = $2"
+           " AND user_id > $3 ORDER BY user_id LIMIT $4",
+           app, group_id, after, limit)) {
+    out.emplace_back(row[0].as<std::string>(), row[1].as<int16_t>());
+  }
+  return out;
+}
+
 std::optional<GroupRow> Group(pqxx::work& tx, uint64_t app, const std::string& id, bool lock) {
   auto rows = tx.exec_params(absl::StrCat("SELECT ", kGroupColumns,
                                           " FROM groups WHERE sdkappid = $1 AND group_id = $2",

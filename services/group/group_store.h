@@ -55,6 +55,11 @@ std::vector<std::string> Column(const pqxx::result& rows);
 // The group, or nullopt. `lock`: FOR UPDATE, so changes to the group and its
 // members serialise on this row.
 std::optional<GroupRow> Group(pqxx::work& tx, uint64_t app, const std::string& id, bool lock);
+// Members after `after` in UserID order, at most `limit`: (user, MsgFlag).
+std::vector<std::pair<std::string, int16_t>> MembersAfter(pqxx::work& tx, uint64_t app,
+                                                          const std::string& group_id,
+                                                          const std::string& after,
+                                                          uint32_t limit);
 // Inserts the group (member_count 0); false if the ID is taken.
 bool InsertGroup(pqxx::work& tx, const GroupRow& group);
 // How many groups `owner` owns in the app.

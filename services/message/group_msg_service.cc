@@ -247,6 +247,7 @@ v1::GroupEvent GroupMessageLogic::MessageEvent(const v1::SendGroupRequest& reque
   *m->mutable_to_account() = request.to_account();
   m->set_need_read_receipt(request.need_read_receipt() ? 1 : 0);
   m->set_client_msg_id(request.client_msg_id());
+  if (request.has_offline_push_info()) *m->mutable_offline_push_info() = request.offline_push_info();
   if (!request.topic_id().empty()) {
     event.set_topic_id(request.topic_id());
     m->set_topic_id(request.topic_id());

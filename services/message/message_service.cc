@@ -22,6 +22,7 @@ namespace parley::message {
 namespace {
 
 // openim codes (compat reference §2.5).
+constexpr int32_t kNeedsAdmin = 90009;
 constexpr int32_t kFromInvalid = 90008;
 constexpr int32_t kToInvalid = 90003;
 constexpr int32_t kRandomMissing = 90005;
@@ -860,6 +861,18 @@ absl::StatusOr<v1::MarkReadResponse> MessageLogic::MarkRead(const rpc::Caller& c
         OptPlatform(caller), caller.client_ip);
   }
   return v1::MarkReadResponse();
+}
+
+absl::StatusOr<v1::GetBadgesResponse> MessageLogic::GetBadges(const rpc::Caller& caller,
+                                                              const v1::GetBadgesRequest& request) {
+  if (!caller.is_service) return errors::Error(kNeedsAdmin, "internal callers only");
+  if (request.user_ids_size() > 1000) return errors::Error(kTooManyTargets, "at most 1000 users");
+  auto totals = store_->BadgeTotals(caller.sdkappid,
+                                    {request.user_ids().begin(), request.user_ids().end()});
+  if (!totals.ok()) return totals.status();
+  v1::GetBadgesResponse response;
+  for (uint32_t total : *totals) response.add_badges(total);
+  return response;
 }
 
 absl::StatusOr<v1::GetUnreadResponse> MessageLogic::GetUnread(const rpc::Caller& caller,

@@ -86,6 +86,8 @@ class MessageLogic {
                                                 const v1::MarkReadRequest& request);
   absl::StatusOr<v1::GetUnreadResponse> GetUnread(const rpc::Caller& caller,
                                                   const v1::GetUnreadRequest& request);
+  absl::StatusOr<v1::GetBadgesResponse> GetBadges(const rpc::Caller& caller,
+                                                  const v1::GetBadgesRequest& request);
   absl::StatusOr<v1::GetConversationsResponse> GetConversations(
       const rpc::Caller& caller, const v1::GetConversationsRequest& request);
   absl::StatusOr<v1::DeleteConversationResponse> DeleteConversation(
@@ -208,6 +210,7 @@ class MessageGrpcService final : public v1::MessageService::Service {
   PARLEY_MESSAGE_RPC(DeleteForOwner, DeleteForOwnerRequest, DeleteForOwnerResponse)
   PARLEY_MESSAGE_RPC(MarkRead, MarkReadRequest, MarkReadResponse)
   PARLEY_MESSAGE_RPC(GetUnread, GetUnreadRequest, GetUnreadResponse)
+  PARLEY_MESSAGE_RPC(GetBadges, GetBadgesRequest, GetBadgesResponse)
   PARLEY_MESSAGE_RPC(GetConversations, GetConversationsRequest, GetConversationsResponse)
   PARLEY_MESSAGE_RPC(DeleteConversation, DeleteConversationRequest, DeleteConversationResponse)
   PARLEY_MESSAGE_RPC(PinConversation, PinConversationRequest, PinConversationResponse)

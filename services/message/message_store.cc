@@ -105,6 +105,34 @@ absl::StatusOr<std::vector<uint32_t>> MessageStore::UnreadTotals(
       });
 }
 
+absl::StatusOr<std::vector<uint32_t>> MessageStore::BadgeTotals(
+    uint64_t sdkappid, const std::vector<std::string>& users) {
+  return pool_->Query<std::vector<uint32_t>>(
+      [&](pqxx::connection& c) -> absl::StatusOr<std::vector<uint32_t>> {
+        pqxx::read_transaction tx(c);
+        // Group unread: counted - counted_at of the member's read seq, as
+        // group states count it.
+        auto rows = tx.exec_params(
+            "SELECT"
+            " (SELECT coalesce(sum(c.unread), 0) FROM conversations c"
+            "   WHERE c.sdkappid = $1 AND c.owner = u.id AND c.unread > 0)"
+            " + (SELECT coalesce(sum(greatest(h.counted - coalesce(r.counted_at, 0), 0)), 0)"
+            "   FROM group_member_seqs m"
+            "   JOIN group_heads h ON h.sdkappid = m.sdkappid AND h.group_id = m.group_id"
+            "   LEFT JOIN group_events r ON r.sdkappid = m.sdkappid AND r.group_id = m.group_id"
+            "     AND r.seq = m.read_seq"
+            "   WHERE m.sdkappid = $1 AND m.user_id = u.id AND m.msg_flag = 0)"
+            " FROM unnest($2::text[]) WITH ORDINALITY AS u(id, n) ORDER BY u.n",
+            static_cast<int64_t>(sdkappid), pg::TextArray(users));
+        std::vector<uint32_t> out;
+        out.reserve(rows.size());
+        for (const auto& row : rows) {
+          out.push_back(static_cast<uint32_t>(std::clamp<int64_t>(row[0].as<int64_t>(), 0, UINT32_MAX)));
+        }
+        return out;
+      });
+}
+
 absl::Status MessageStore::SettleOwedCallbacks(const std::vector<int64_t>& ids) {
   if (ids.empty()) return absl::OkStatus();
   return pool_->Run([&](pqxx::connection& c) {

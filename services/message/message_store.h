@@ -104,6 +104,10 @@ class MessageStore {
   // Each (app, user)'s unread C2C messages in total, in order, in one statement.
   absl::StatusOr<std::vector<uint32_t>> UnreadTotals(
       const std::vector<std::pair<uint64_t, std::string>>& users);
+  // Each user's unread C2C messages plus unread messages of their groups
+  // with MsgFlag AcceptAndNotify, in order, in one statement.
+  absl::StatusOr<std::vector<uint32_t>> BadgeTotals(uint64_t sdkappid,
+                                                    const std::vector<std::string>& users);
   // Deletes outbox rows whose events are queued (or no longer wanted).
   absl::Status SettleOwedCallbacks(const std::vector<int64_t>& ids);
 

@@ -7,6 +7,7 @@
 #include "parley/rpc/client.h"
 #include "parley/rpc/server.h"
 #include "parley/service/service.h"
+#include "parley/v1/group.grpc.pb.h"
 #include "parley/v1/message.grpc.pb.h"
 #include "push_queue.h"
 #include "push_service.h"
@@ -18,26 +19,57 @@ const std::vector<Migration>& push_migrations();
 
 namespace {
 
-// The badge: the recipient's one-to-one unread count, from the message
-// service.
+// Badges: the recipients' unread counts, from the message service.
 class MessageBadges : public parley::push::BadgeSource {
  public:
   explicit MessageBadges(std::shared_ptr<parley::v1::MessageService::StubInterface> messages)
       : messages_(std::move(messages)) {}
-  absl::StatusOr<uint32_t> Badge(uint64_t sdkappid, const std::string& user_id) override {
+  absl::StatusOr<std::vector<uint32_t>> Badges(uint64_t sdkappid,
+                                               const std::vector<std::string>& users) override {
     parley::rpc::Caller self = parley::rpc::ServiceCaller(sdkappid, "parley-push");
     auto context = parley::rpc::NewContext(&self, std::chrono::milliseconds(3000));
-    parley::v1::GetUnreadRequest request;
-    request.set_to_account(user_id);
-    parley::v1::GetUnreadResponse response;
+    parley::v1::GetBadgesRequest request;
+    for (const auto& user : users) request.add_user_ids(user);
+    parley::v1::GetBadgesResponse response;
     auto status =
-        parley::errors::FromGrpc(messages_->GetUnread(context.get(), request, &response));
+        parley::errors::FromGrpc(messages_->GetBadges(context.get(), request, &response));
     if (!status.ok()) return status;
-    return response.all_c2c_unread_msg_num();
+    return std::vector<uint32_t>(response.badges().begin(), response.badges().end());
   }
 
  private:
   std::shared_ptr<parley::v1::MessageService::StubInterface> messages_;
+};
+
+// Group members, a page at a time, from the group service.
+class GroupMembers : public parley::push::MemberSource {
+ public:
+  explicit GroupMembers(std::shared_ptr<parley::v1::GroupService::StubInterface> groups)
+      : groups_(std::move(groups)) {}
+  absl::StatusOr<parley::v1::ListPushTargetsResponse> Page(uint64_t sdkappid,
+                                                           const std::string& group_id,
+                                                           const std::string& after,
+                                                           uint32_t limit) override {
+    parley::rpc::Caller self = parley::rpc::ServiceCaller(sdkappid, "parley-push");
+    auto context = parley::rpc::NewContext(&self, std::chrono::milliseconds(5000));
+    parley::v1::ListPushTargetsRequest request;
+    request.set_group_id(group_id);
+    request.set_after(after);
+    request.set_limit(limit);
+    parley::v1::ListPushTargetsResponse response;
+    auto status =
+        parley::errors::FromGrpc(groups_->ListPushTargets(context.get(), request, &response));
+    if (!status.ok()) {
+      // The group or topic is gone: nobody to notify (not retried).
+      int32_t code = parley::errors::TencentCode(status, 0);
+      if (code == 10010 || code == 10015 || code == 110013) return absl::NotFoundError("no group");
+      return status;
+    }
+    return response;
+  }
+
+ private:
+  std::shared_ptr<parley::v1::GroupService::StubInterface> groups_;
 };
 
 }  // namespace
@@ -50,6 +82,7 @@ int main(int argc, char** argv) {
   std::string metrics_addr = "127.0.0.1:7156";
   std::string callback_target = "127.0.0.1:7055";
   std::string message_target = "127.0.0.1:7052";
+  std::string group_target = "127.0.0.1:7057";
   std::string vendor_urls;
   std::string vendor_ca_file;
   int workers = 8;
@@ -57,6 +90,7 @@ int main(int argc, char** argv) {
   int64_t retry_base_ms = 1000;
   int64_t retry_max_ms = 300000;
   int64_t max_attempts = 18;
+  int64_t group_page_size = 500;
 
   parley::config::Config config("parley-push",
                                 "Online delivery across gateway instances; offline push.");
@@ -68,6 +102,8 @@ int main(int argc, char** argv) {
              "callback service address (Push.OfflinePush)");
   config.Add("message-target", "PARLEY_MESSAGE_TARGET", &message_target,
              "message service address (unread counts for badges)");
+  config.Add("group-target", "PARLEY_GROUP_TARGET", &group_target,
+             "group service address (members of groups whose messages are pushed)");
   config.Add("vendor-urls", "PARLEY_PUSH_VENDOR_URLS", &vendor_urls,
              "vendor endpoints to use instead of the public ones, name=url,... (apns, "
              "apns_sandbox, fcm, huawei_auth, huawei, honor_auth, honor, xiaomi, oppo, vivo)");
@@ -82,6 +118,8 @@ int main(int argc, char** argv) {
              "longest delay between tries of a failed vendor send");
   config.Add("max-attempts", "PARLEY_PUSH_MAX_ATTEMPTS", &max_attempts,
              "tries of a vendor send before it goes to the dead-letter stream");
+  config.Add("group-page-size", "PARLEY_PUSH_GROUP_PAGE_SIZE", &group_page_size,
+             "members read per page when a group message is pushed (1 to 1000)");
   if (auto exit_code = config.ParseForMain(argc, argv)) return *exit_code;
   common.InitLogging("push");
   if (!common.InitTls("push")) return 1;
@@ -110,6 +148,8 @@ int main(int argc, char** argv) {
       redis->get(), *redis_options);
   MessageBadges badges(
       parley::v1::MessageService::NewStub(parley::rpc::MakeChannel(message_target, "message")));
+  GroupMembers members(
+      parley::v1::GroupService::NewStub(parley::rpc::MakeChannel(group_target, "group")));
   parley::push::VendorHttp http(vendor_ca_file);
   std::map<std::string, std::unique_ptr<parley::push::Vendor>> vendors;
   for (const auto& channel : parley::presence::PushChannels()) {
@@ -123,9 +163,10 @@ int main(int argc, char** argv) {
   queue_options.retry_max =
       std::chrono::milliseconds(std::max<int64_t>(queue_options.retry_base.count(), retry_max_ms));
   queue_options.max_attempts = static_cast<uint32_t>(std::clamp<int64_t>(max_attempts, 1, 100));
+  queue_options.group_page_size = static_cast<uint32_t>(std::clamp<int64_t>(group_page_size, 1, 1000));
   parley::push::PushQueue queue(redis->get(), *redis_options, &credentials, &receive_opts,
                                 std::move(vendors),
-                                &badges, &callbacks, queue_options);
+                                &badges, &members, &callbacks, queue_options);
   queue.Start();
 
   parley::push::PushGrpcService service(&logic);

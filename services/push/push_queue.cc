@@ -1,5 +1,7 @@
 #include "push_queue.h"
 
+#include <set>
+
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -57,13 +59,14 @@ absl::Status EnqueueJobs(redis::Pool& redis, const std::string& stream,
 PushQueue::PushQueue(redis::Pool* redis, redis::PoolOptions reader_options,
                      CredentialStore* credentials, ReceiveOptStore* receive_opts,
                      std::map<std::string, std::unique_ptr<Vendor>> vendors, BadgeSource* badges,
-                     callbacks::CallbackClient* callbacks, PushQueueOptions options)
+                     MemberSource* members, callbacks::CallbackClient* callbacks, PushQueueOptions options)
     : redis_(redis),
       reader_options_(std::move(reader_options)),
       credentials_(credentials),
       receive_opts_(receive_opts),
       vendors_(std::move(vendors)),
       badges_(badges),
+      members_(members),
       callbacks_(callbacks),
       options_(std::move(options)),
       presence_(redis),
@@ -146,6 +149,10 @@ bool PushQueue::Handle(const std::string& id, const std::string& encoded,
     SendToDevice(std::move(job), commands);
     return true;
   }
+  if (!job.group_event().empty()) {
+    HandleGroupPage(std::move(job), commands);
+    return true;
+  }
   // A new job: its notification, then every device not online now.
   v1::TimelineEvent event;
   if (!event.ParseFromString(job.event()) || event.kind() != v1::TimelineEvent::KIND_MESSAGE) {
@@ -173,23 +180,120 @@ bool PushQueue::Handle(const std::string& id, const std::string& encoded,
   bool no_badge = badge_mode != notification->apns_info().fields().end() &&
                   badge_mode->second.number_value() == 1;
   if (!no_badge && badges_ != nullptr) {
-    auto badge = badges_->Badge(job.sdkappid(), job.user_id());
-    if (badge.ok()) notification->set_badge(*badge);
+    auto badge = badges_->Badges(job.sdkappid(), {job.user_id()});
+    if (badge.ok() && badge->size() == 1) notification->set_badge(badge->front());
   }
   for (const auto& device : offline) {
-    v1::PushJob one;
-    one.set_sdkappid(job.sdkappid());
-    one.set_user_id(job.user_id());
-    one.set_queued_ms(job.queued_ms());
-    auto* d = one.mutable_device();
-    d->set_channel(device.channel);
-    d->set_token(device.token);
-    d->set_business_id(device.business_id);
-    d->set_platform(device.platform);
-    *one.mutable_notification() = *notification;
-    SendToDevice(std::move(one), commands);
+    SendToDevice(DeviceJob(job, job.user_id(), device, *notification), commands);
   }
   return true;
+}
+
+v1::PushJob PushQueue::DeviceJob(const v1::PushJob& job, const std::string& user,
+                                 const presence::Device& device,
+                                 const v1::Notification& notification) {
+  v1::PushJob one;
+  one.set_sdkappid(job.sdkappid());
+  one.set_user_id(user);
+  one.set_queued_ms(job.queued_ms());
+  auto* d = one.mutable_device();
+  d->set_channel(device.channel);
+  d->set_token(device.token);
+  d->set_business_id(device.business_id);
+  d->set_platform(device.platform);
+  *one.mutable_notification() = notification;
+  return one;
+}
+
+void PushQueue::HandleGroupPage(v1::PushJob job, std::vector<std::vector<std::string>>* commands) {
+  v1::GroupEvent event;
+  if (!event.ParseFromString(job.group_event()) || !PushesOffline(event) || members_ == nullptr) {
+    return;
+  }
+  std::string stream = event.topic_id().empty() ? event.group_id() : event.topic_id();
+  auto page = members_->Page(job.sdkappid(), stream, job.cursor(), options_.group_page_size);
+  if (!page.ok()) {
+    // A group gone meanwhile has no one to notify; anything else is tried again.
+    if (absl::IsNotFound(page.status()) || absl::IsInvalidArgument(page.status())) return;
+    return Retry(std::move(job), "MembersUnavailable", std::chrono::milliseconds(0), commands);
+  }
+  if (!page->next().empty()) {
+    v1::PushJob next = job;
+    next.set_cursor(page->next());
+    next.set_attempts(0);
+    commands->push_back({"XADD", queue_, "*", "m", next.SerializeAsString()});
+  }
+  auto notification = MakeGroupNotification(
+      event, page->topic_name().empty() ? page->name() : page->topic_name());
+  if (!notification) return;
+  // Members who take notifications of this group: not the sender, not
+  // AcceptNotNotify or Discard, and for a targeted message its readers only.
+  std::set<std::string> readers(event.message().to_account().begin(),
+                                event.message().to_account().end());
+  std::vector<std::string> users;
+  for (const auto& member : page->members()) {
+    if (member.user_id() == event.message().from_account() || member.msg_flag() != 0) continue;
+    if (!readers.empty() && !readers.count(member.user_id())) continue;
+    users.push_back(member.user_id());
+  }
+  if (users.empty()) return;
+  auto devices = devices_.OfUsers(job.sdkappid(), users);
+  auto sessions = presence_.SessionsOfUsers(job.sdkappid(), users);
+  if (!devices.ok() || !sessions.ok()) {
+    commands->resize(1);  // not the next page: this one goes again, whole
+    return Retry(std::move(job), "RedisUnavailable", std::chrono::milliseconds(0), commands);
+  }
+  std::vector<std::string> pushed;
+  std::map<std::string, std::vector<presence::Device>> offline;
+  for (const auto& user : users) {
+    auto o = presence::OfflineDevices((*devices)[user], (*sessions)[user]);
+    if (o.empty()) continue;
+    pushed.push_back(user);
+    offline[user] = std::move(o);
+  }
+  if (pushed.empty()) return;
+  auto badge_mode = notification->apns_info().fields().find("BadgeMode");
+  bool no_badge = badge_mode != notification->apns_info().fields().end() &&
+                  badge_mode->second.number_value() == 1;
+  std::vector<uint32_t> badges;
+  if (!no_badge && badges_ != nullptr) {
+    auto got = badges_->Badges(job.sdkappid(), pushed);
+    if (got.ok() && got->size() == pushed.size()) badges = std::move(*got);
+  }
+  for (size_t i = 0; i < pushed.size(); ++i) {
+    v1::Notification n = *notification;
+    if (!badges.empty()) n.set_badge(badges[i]);
+    for (const auto& device : offline[pushed[i]]) {
+      commands->push_back(
+          {"XADD", queue_, "*", "m", DeviceJob(job, pushed[i], device, n).SerializeAsString()});
+    }
+  }
+}
+
+void PushQueue::Retry(v1::PushJob job, const std::string& reason,
+                      std::chrono::milliseconds retry_after,
+                      std::vector<std::vector<std::string>>* commands) {
+  job.set_attempts(job.attempts() + 1);
+  job.set_last_error(reason);
+  if (job.attempts() >= options_.max_attempts) {
+    commands->push_back({"XADD", dead_, "MAXLEN", "~", std::to_string(options_.dead_max_count),
+                         "*", "m", job.SerializeAsString()});
+    log::Warn("push_gave_up", {{"sdkappid", job.sdkappid()},
+                               {"channel", job.device().channel()},
+                               {"attempts", job.attempts()},
+                               {"reason", reason}});
+    if (job.has_device()) Report(job, job.device().channel(), kPushGaveUp, reason);
+    return;
+  }
+  int64_t due = redis::NowMillis() +
+                RetryDelay(job.attempts(), retry_after, options_.retry_base, options_.retry_max)
+                    .count();
+  // The member starts with a unique prefix (the move script drops it), so
+  // two equal jobs are two members.
+  static std::atomic<uint64_t> serial{0};
+  commands->push_back({"ZADD", retry_, std::to_string(due),
+                       absl::StrCat(redis::NowMillis(), "-", serial++, " ",
+                                    job.SerializeAsString())});
 }
 
 void PushQueue::SendToDevice(v1::PushJob job, std::vector<std::vector<std::string>>* commands) {
@@ -233,27 +337,8 @@ void PushQueue::SendToDevice(v1::PushJob job, std::vector<std::vector<std::strin
       break;
   }
   Failed(device.channel(), result.reason.empty() ? "retry" : result.reason).Increment();
-  job.set_attempts(job.attempts() + 1);
-  job.set_last_error(absl::StrCat(result.http_status, " ", result.reason));
-  if (job.attempts() >= options_.max_attempts) {
-    commands->push_back({"XADD", dead_, "MAXLEN", "~", std::to_string(options_.dead_max_count),
-                         "*", "m", job.SerializeAsString()});
-    log::Warn("push_gave_up", {{"sdkappid", job.sdkappid()},
-                               {"channel", device.channel()},
-                               {"attempts", job.attempts()},
-                               {"reason", result.reason}});
-    Report(job, device.channel(), kPushGaveUp, result.reason);
-    return;
-  }
-  int64_t due = redis::NowMillis() + RetryDelay(job.attempts(), result.retry_after, options_.retry_base,
-                                                     options_.retry_max)
-                                              .count();
-  // The member starts with a unique prefix (the move script drops it), so
-  // two equal jobs are two members.
-  static std::atomic<uint64_t> serial{0};
-  commands->push_back({"ZADD", retry_, std::to_string(due),
-                       absl::StrCat(redis::NowMillis(), "-", serial++, " ",
-                                    job.SerializeAsString())});
+  Retry(std::move(job), absl::StrCat(result.http_status, " ", result.reason), result.retry_after,
+        commands);
 }
 
 void PushQueue::Report(const v1::PushJob& job, const std::string& channel, int32_t code,

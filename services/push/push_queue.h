@@ -35,6 +35,7 @@
 #include "parley/presence/devices.h"
 #include "parley/presence/presence.h"
 #include "parley/redis/pool.h"
+#include "parley/v1/group.pb.h"
 #include "parley/v1/push.pb.h"
 #include "vendors.h"
 
@@ -45,13 +46,25 @@ namespace parley::push {
 // Redis with others) sets its own.
 inline constexpr char kDefaultQueuePrefix[] = "parley:push";
 inline constexpr char kConsumerGroup[] = "push";
+
 std::string QueueStream(const std::string& prefix);
 
-// The recipient's unread count, for the badge.
+// Recipients' unread counts, for the badge, in the order asked.
 class BadgeSource {
  public:
   virtual ~BadgeSource() = default;
-  virtual absl::StatusOr<uint32_t> Badge(uint64_t sdkappid, const std::string& user_id) = 0;
+  virtual absl::StatusOr<std::vector<uint32_t>> Badges(uint64_t sdkappid,
+                                                       const std::vector<std::string>& users) = 0;
+};
+
+// A group's members with their MsgFlag, a page at a time (the group service).
+class MemberSource {
+ public:
+  virtual ~MemberSource() = default;
+  virtual absl::StatusOr<v1::ListPushTargetsResponse> Page(uint64_t sdkappid,
+                                                           const std::string& group_id,
+                                                           const std::string& after,
+                                                           uint32_t limit) = 0;
 };
 
 struct PushQueueOptions {
@@ -63,6 +76,7 @@ struct PushQueueOptions {
   std::string consumer = "push";
   int64_t dead_max_count = 100000;
   std::string key_prefix = kDefaultQueuePrefix;
+  uint32_t group_page_size = 500;  // members read per page of a group message's push
 };
 
 // Appends jobs in one round trip.
@@ -74,6 +88,7 @@ class PushQueue {
   PushQueue(redis::Pool* redis, redis::PoolOptions reader_options, CredentialStore* credentials,
             ReceiveOptStore* receive_opts,
             std::map<std::string, std::unique_ptr<Vendor>> vendors, BadgeSource* badges,
+            MemberSource* members,
             callbacks::CallbackClient* callbacks, PushQueueOptions options);
   ~PushQueue();  // stops and joins
 
@@ -88,6 +103,16 @@ class PushQueue {
   bool Handle(const std::string& id, const std::string& encoded,
               std::vector<std::vector<std::string>>* commands);
   void SendToDevice(v1::PushJob job, std::vector<std::vector<std::string>>* commands);
+  // One page of a group message's members: queues the next page and a job
+  // per device that takes a notification.
+  void HandleGroupPage(v1::PushJob job, std::vector<std::vector<std::string>>* commands);
+  // Another try of `job` later (or the dead stream after max_attempts).
+  void Retry(v1::PushJob job, const std::string& reason, std::chrono::milliseconds retry_after,
+             std::vector<std::vector<std::string>>* commands);
+  // The per-device job of `job`'s notification for `device`.
+  static v1::PushJob DeviceJob(const v1::PushJob& job, const std::string& user,
+                               const presence::Device& device,
+                               const v1::Notification& notification);
   void Report(const v1::PushJob& job, const std::string& channel, int32_t code,
               const std::string& info);
 
@@ -97,6 +122,7 @@ class PushQueue {
   ReceiveOptStore* receive_opts_;
   std::map<std::string, std::unique_ptr<Vendor>> vendors_;
   BadgeSource* badges_;
+  MemberSource* members_;
   callbacks::CallbackClient* callbacks_;
   PushQueueOptions options_;
   presence::Presence presence_;

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/str_cat.h"
 #include "jwt.h"
 #include "parley/presence/devices.h"
 #include "parley/redis/streams.h"
@@ -67,29 +68,64 @@ std::string BodyText(const google::protobuf::ListValue& body, std::string* sound
   return text;
 }
 
-std::optional<v1::Notification> MakeC2CNotification(const v1::C2CMessage& message) {
-  const auto& info = message.offline_push_info();
+namespace {
+
+// The rules both kinds share; `prefix` goes before the message's own text.
+std::optional<v1::Notification> MakeNotification(const google::protobuf::Struct& info,
+                                                 const google::protobuf::ListValue& body,
+                                                 const std::string& default_title,
+                                                 const std::string& prefix) {
   if (NumberField(info, "PushFlag") == 1) return std::nullopt;
   v1::Notification n;
   std::string sound, ext;
-  std::string text = BodyText(message.msg_body(), &sound, &ext);
+  std::string text = BodyText(body, &sound, &ext);
   std::string desc = StringField(info, "Desc");
-  n.set_body(desc.empty() ? text : desc);
-  if (n.body().empty()) return std::nullopt;
+  if (desc.empty() && text.empty()) return std::nullopt;
+  n.set_body(desc.empty() ? prefix + text : desc);
   const auto* apns = StructField(info, "ApnsInfo");
   const auto* android = StructField(info, "AndroidInfo");
   std::string title = StringField(info, "Title");
   if (title.empty() && apns) title = StringField(*apns, "Title");
-  n.set_title(title.empty() ? message.from_account() : title);
+  n.set_title(title.empty() ? default_title : title);
   std::string info_ext = StringField(info, "Ext");
   n.set_ext(info_ext.empty() ? ext : info_ext);
   if (apns && !StringField(*apns, "Sound").empty()) sound = StringField(*apns, "Sound");
   n.set_sound(sound);
   if (apns) *n.mutable_apns_info() = *apns;
   if (android) *n.mutable_android_info() = *android;
-  n.set_from_account(message.from_account());
-  n.set_msg_key(message.msg_key());
-  n.set_kind(1);
+  return n;
+}
+
+}  // namespace
+
+std::optional<v1::Notification> MakeC2CNotification(const v1::C2CMessage& message) {
+  auto n = MakeNotification(message.offline_push_info(), message.msg_body(),
+                            message.from_account(), "");
+  if (!n) return n;
+  n->set_from_account(message.from_account());
+  n->set_msg_key(message.msg_key());
+  n->set_kind(1);
+  return n;
+}
+
+bool PushesOffline(const v1::GroupEvent& event) {
+  return event.kind() == v1::GroupEvent::KIND_MESSAGE && event.seq() != 0 && !event.live_room() &&
+         event.message().is_system_msg() == 0;
+}
+
+std::optional<v1::Notification> MakeGroupNotification(const v1::GroupEvent& event,
+                                                      const std::string& group_name) {
+  if (!PushesOffline(event)) return std::nullopt;
+  const auto& m = event.message();
+  auto n = MakeNotification(m.offline_push_info(), m.msg_body(),
+                            group_name.empty() ? event.group_id() : group_name,
+                            m.from_account() + ": ");
+  if (!n) return n;
+  n->set_from_account(m.from_account());
+  n->set_group_id(event.topic_id().empty() ? event.group_id() : event.topic_id());
+  n->set_msg_key(absl::StrCat(event.topic_id().empty() ? event.group_id() : event.topic_id(), "_",
+                              event.seq()));
+  n->set_kind(2);
   return n;
 }
 

@@ -19,6 +19,13 @@ namespace parley::push {
 // "[Video]", "[Chat History]", a custom element's Desc). Title: Title, else
 // ApnsInfo.Title, else the sender. The badge is set later (unread count).
 std::optional<v1::Notification> MakeC2CNotification(const v1::C2CMessage& message);
+// A group message's notification: as above, with the group's name (the
+// topic's, for a topic) as the default title and "<sender>: " before the
+// text. Tips, recalls and live-room messages make none.
+std::optional<v1::Notification> MakeGroupNotification(const v1::GroupEvent& event,
+                                                      const std::string& group_name);
+// Whether a group event is a stored message that notifies.
+bool PushesOffline(const v1::GroupEvent& event);
 
 // The text of a message body for a notification ("" when it has none).
 std::string BodyText(const google::protobuf::ListValue& body, std::string* sound,

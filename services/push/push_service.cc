@@ -153,6 +153,24 @@ absl::StatusOr<v1::DeliverGroupResponse> PushLogic::DeliverGroup(
     }
   }
   if (auto st = flush(); !st.ok()) return st;
+  // Stored group messages go to the members' offline devices: one job per
+  // message, which pages through the members (push_queue.h). A failure fails
+  // the call, so the message service delivers again (gateways drop events
+  // they have).
+  std::vector<v1::PushJob> jobs;
+  int64_t now = redis::NowMillis();
+  for (const auto& delivery : request.deliveries()) {
+    v1::GroupEvent event;
+    if (!event.ParseFromString(delivery.event()) || !PushesOffline(event)) continue;
+    v1::PushJob job;
+    job.set_sdkappid(caller.sdkappid);
+    job.set_group_event(delivery.event());
+    job.set_queued_ms(now);
+    jobs.push_back(std::move(job));
+  }
+  if (!jobs.empty()) {
+    if (auto st = offline_->Push(std::move(jobs)); !st.ok()) return st;
+  }
   v1::DeliverGroupResponse response;
   response.set_entries(appended);
   return response;

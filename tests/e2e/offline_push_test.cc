@@ -5,6 +5,7 @@
 // bearer token, each Android vendor's secret or signature) and headers.
 #include <catch2/catch.hpp>
 
+#include <set>
 #include <thread>
 
 #include "support/e2e_helpers.h"
@@ -320,4 +321,70 @@ TEST_CASE("offline push: the Android vendors through their own APIs", "[push][ws
     INFO(phones[i].first);
     CHECK(WaitStatus(c, "u" + std::to_string(i + 1), "Online") == "Online");
   }
+}
+
+TEST_CASE("offline push: group messages reach members' devices page by page", "[push][ws]") {
+  PushVendors vendors;
+  Env env = vendors.ClusterEnv();
+  env["PARLEY_PUSH_GROUP_PAGE_SIZE"] = "2";  // six members: three pages
+  TestCluster c(env);
+  ImportAccounts(c, {"alice", "bob", "carol", "dave", "m1", "m2"});
+  REQUIRE(Code(PushApi(c, "set_credential", vendors.Credential("APNs"))) == 0);
+  json members = json::array();
+  for (const char* m : {"bob", "carol", "dave", "m1", "m2"}) members.push_back({{"Member_Account", m}});
+  json created = Group(c, "create_group", {{"Owner_Account", "alice"}, {"Type", "Public"},
+                                           {"Name", "Hikers"}, {"MemberList", members}});
+  REQUIRE(Code(created) == 0);
+  std::string group = created["GroupId"];
+  // carol keeps the group's messages without notifications.
+  REQUIRE(Code(Group(c, "modify_group_member_info", {{"GroupId", group}, {"Member_Account", "carol"},
+                                                     {"MsgFlag", "AcceptNotNotify"}})) == 0);
+  WsClient alice(c.http_port);
+  LoginOk(alice, c, "alice", "Web");
+  std::vector<std::unique_ptr<WsClient>> phones;
+  for (const char* user : {"bob", "carol", "m1", "m2"}) {
+    phones.push_back(std::make_unique<WsClient>(c.http_port));
+    RegisterDevice(*phones.back(), c, user, "iPhone", "APNs", std::string("apns-") + user);
+  }
+  int random = 500;
+  auto group_send = [&](const json& extra) {
+    json body = {{"GroupId", group}, {"From_Account", "alice"}, {"Random", ++random}};
+    body.update(extra);
+    return Group(c, "send_group_msg", body);
+  };
+
+  // bob has a one-to-one message unread: his badge counts both.
+  REQUIRE(Code(SendMsg(c, "alice", "bob", "dm first")) == 0);
+  REQUIRE(vendors.WaitFor("apns", 1, [](const json& r) { return AlertBody(r) == "dm first"; }).size() == 1);
+  REQUIRE(Code(group_send({{"MsgBody", Text("trail at 9")}})) == 0);
+  auto got = vendors.WaitFor("apns", 3, [](const json& r) { return AlertBody(r) == "alice: trail at 9"; });
+  REQUIRE(got.size() == 3);
+  std::set<std::string> tokens;
+  for (const auto& r : got) {
+    tokens.insert(r["token"].get<std::string>());
+    CHECK(r["body"]["aps"]["alert"]["title"] == "Hikers");
+    if (r["token"] == "apns-bob") CHECK(r["body"]["aps"]["badge"] == 2);
+    if (r["token"] == "apns-m1") CHECK(r["body"]["aps"]["badge"] == 1);
+  }
+  CHECK(tokens == std::set<std::string>{"apns-bob", "apns-m1", "apns-m2"});
+
+  // A targeted message notifies its readers only; PushFlag 1 nobody.
+  REQUIRE(Code(group_send({{"MsgBody", Text("just m1")}, {"To_Account", {"m1"}}})) == 0);
+  REQUIRE(Code(group_send({{"MsgBody", Text("silent")}, {"OfflinePushInfo", {{"PushFlag", 1}}}})) == 0);
+  REQUIRE(Code(group_send({{"MsgBody", Text("last")}, {"OfflinePushInfo", {{"Title", "Trip"}}}})) == 0);
+  got = vendors.WaitFor("apns", 3, [](const json& r) { return AlertBody(r) == "alice: last"; });
+  REQUIRE(got.size() == 3);
+  CHECK(got[0]["body"]["aps"]["alert"]["title"] == "Trip");
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  size_t just_m1 = 0;
+  for (const auto& r : vendors.Of("apns", true)) {
+    CHECK(AlertBody(r) != "alice: silent");
+    CHECK(r["token"] != "apns-carol");
+    if (AlertBody(r) == "alice: just m1") {
+      ++just_m1;
+      CHECK(r["token"] == "apns-m1");
+    }
+  }
+  CHECK(just_m1 == 1);
+  CHECK(vendors.Of("apns").size() == 1 + 3 + 1 + 3);
 }
