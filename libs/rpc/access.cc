@@ -31,6 +31,7 @@ std::vector<AccessRule> AccessRules(const std::string& service) {
                                                      "MultiAccountImport", "AccountDelete",
                                                      "AccountCheck", "Kick"})},
         {Peers({"message", "relationship", "group"}), Methods("AuthService", {"AccountsExist"})},
+        {Peers({"push"}), Methods("AuthService", {"AccountsExist", "ListAccounts"})},
         {Peers({"operator"}),
          Methods("AuthService",
                  {"CreateApp", "GetApp", "ListApps", "SetAppAdmins", "SetAppLimits"})},

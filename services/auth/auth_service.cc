@@ -435,6 +435,18 @@ absl::StatusOr<v1::AccountsExistResponse> AuthLogic::AccountsExist(
   return response;
 }
 
+absl::StatusOr<v1::ListAccountsResponse> AuthLogic::ListAccounts(
+    const rpc::Caller& caller, const v1::ListAccountsRequest& request) {
+  if (!caller.is_service) return errors::Error(errors::kRequiresAdmin, "internal callers only");
+  uint32_t limit = std::clamp<uint32_t>(request.limit(), 1, 1000);
+  auto page = store_->AccountsAfter(caller.sdkappid, request.after(), limit);
+  if (!page.ok()) return page.status();
+  v1::ListAccountsResponse response;
+  for (const auto& id : *page) response.add_user_ids(id);
+  if (page->size() == limit) response.set_next(page->back());
+  return response;
+}
+
 // --- gRPC adapter -----------------------------------------------------------
 
 grpc::Status AuthGrpcService::Authenticate(grpc::ServerContext*,
@@ -510,6 +522,14 @@ grpc::Status AuthGrpcService::Kick(grpc::ServerContext* context, const v1::KickR
                                    v1::KickResponse* response) {
   return rpc::ServeAsCaller(context, request, response, [&](const auto& c, const auto& r) {
     return logic_->Kick(c, r);
+  });
+}
+
+grpc::Status AuthGrpcService::ListAccounts(grpc::ServerContext* context,
+                                           const v1::ListAccountsRequest* request,
+                                           v1::ListAccountsResponse* response) {
+  return rpc::ServeAsCaller(context, request, response, [&](const auto& c, const auto& r) {
+    return logic_->ListAccounts(c, r);
   });
 }
 

@@ -67,6 +67,8 @@ class AuthLogic {
   absl::StatusOr<v1::KickResponse> Kick(const rpc::Caller& caller, const v1::KickRequest& request);
   absl::StatusOr<v1::AccountsExistResponse> AccountsExist(const rpc::Caller& caller,
                                                           const v1::AccountsExistRequest& request);
+  absl::StatusOr<v1::ListAccountsResponse> ListAccounts(const rpc::Caller& caller,
+                                                        const v1::ListAccountsRequest& request);
 
  private:
   std::shared_ptr<v1::RelationshipService::StubInterface> profiles_;
@@ -124,6 +126,8 @@ class AuthGrpcService final : public v1::AuthService::Service {
                     v1::KickResponse* response) override;
   grpc::Status AccountsExist(grpc::ServerContext* context, const v1::AccountsExistRequest* request,
                              v1::AccountsExistResponse* response) override;
+  grpc::Status ListAccounts(grpc::ServerContext* context, const v1::ListAccountsRequest* request,
+                            v1::ListAccountsResponse* response) override;
 
  private:
   AuthLogic* logic_;

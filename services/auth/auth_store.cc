@@ -193,6 +193,23 @@ absl::StatusOr<std::set<std::string>> AuthStore::DeleteAccounts(
       });
 }
 
+absl::StatusOr<std::vector<std::string>> AuthStore::AccountsAfter(uint64_t sdkappid,
+                                                                 const std::string& after,
+                                                                 uint32_t limit) {
+  return pool_->Query<std::vector<std::string>>(
+      [&](pqxx::connection& c) -> absl::StatusOr<std::vector<std::string>> {
+        pqxx::nontransaction tx(c);
+        std::vector<std::string> out;
+        for (const auto& row : tx.exec_params(
+                 "SELECT user_id FROM accounts WHERE sdkappid = $1 AND user_id > $2"
+                 " ORDER BY user_id LIMIT $3",
+                 sdkappid, after, limit)) {
+          out.push_back(row[0].as<std::string>());
+        }
+        return out;
+      });
+}
+
 absl::StatusOr<std::set<std::string>> AuthStore::ExistingAccounts(
     uint64_t sdkappid, const std::vector<std::string>& user_ids) {
   return pool_->Query<std::set<std::string>>(

@@ -56,6 +56,9 @@ class AuthStore {
   // Deletes the given accounts; returns the ones that existed.
   absl::StatusOr<std::set<std::string>> DeleteAccounts(uint64_t sdkappid,
                                                        const std::vector<std::string>& user_ids);
+  // Accounts after `after` in UserID order, at most `limit`.
+  absl::StatusOr<std::vector<std::string>> AccountsAfter(uint64_t sdkappid,
+                                                         const std::string& after, uint32_t limit);
   // The subset of `user_ids` that exists.
   absl::StatusOr<std::set<std::string>> ExistingAccounts(uint64_t sdkappid,
                                                          const std::vector<std::string>& user_ids);

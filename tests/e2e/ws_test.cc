@@ -331,14 +331,22 @@ TEST_CASE("an event whose push never came reaches the session at its next heartb
   CHECK_FALSE(bob.NextEvent(700));
 }
 
-TEST_CASE("only stored messages to a user with no session go to offline push", "[ws]") {
+TEST_CASE("only stored messages to a user with an offline device go to offline push", "[ws]") {
   TestCluster c;
-  ImportAccounts(c, {"carol"});  // never online
+  ImportAccounts(c, {"carol", "dave"});  // dave: never online, no device
+  {
+    // carol's phone registers its token, then its connection drops.
+    WsClient phone(c.http_port);
+    LoginOk(phone, c, "carol", "Android");
+    REQUIRE(phone.Call("t", {{"pushToken", {{"channel", "FCM"}, {"token", "carol-phone"}}}})
+                .contains("ack"));
+  }
   auto offline_pushes = [&] {
     return MetricValue(c.push_metrics_port, "parley_push_offline_total");
   };
   WsClient alice(c.http_port);
   LoginOk(alice, c, "alice", "Web");
+  REQUIRE(alice.SendText("dave", "nobody to notify").contains("sendAck"));
   json ack = alice.SendText("carol", "while you were out");
   REQUIRE(ack.contains("sendAck"));
   // Alice's own copy is for an online user and not a message to her.

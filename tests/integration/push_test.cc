@@ -134,7 +134,7 @@ TEST_CASE("a Deliver call appends one entry per gateway holding its events in or
   }
 }
 
-TEST_CASE("push devices in Redis: one per session, at most ten, background state, removal",
+TEST_CASE("push devices in Redis: one per session and at most ten with background state and removal",
           "[push]") {
   auto options = redis::Pool::ParseAddress(testing::RequireEnv("PARLEY_TEST_REDIS_ADDR"));
   REQUIRE(options.ok());
@@ -173,9 +173,12 @@ TEST_CASE("push devices in Redis: one per session, at most ten, background state
   }
   auto many = of("v");
   CHECK(many.size() == 0);  // registered 1970: long expired, dropped on read
-  for (int i = 0; i < 12; ++i) {
+  int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  for (int i = 0; i < 12; ++i) {  // a millisecond apart: the order is sure
     REQUIRE(devices.Register(app, "w", {"FCM", "tok" + std::to_string(i), 0, "Android",
-                                        "sess" + std::to_string(i), false, 0}).ok());
+                                        "sess" + std::to_string(i), false, now + i}).ok());
   }
   auto ten = of("w");
   REQUIRE(ten.size() == presence::kMaxDevicesPerUser);
