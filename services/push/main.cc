@@ -156,7 +156,7 @@ int main(int argc, char** argv) {
     vendors[channel] = parley::push::MakeVendor(channel, &http, endpoints);
   }
   parley::push::PushQueueOptions queue_options;
-  queue_options.workers = std::max(1, std::min(workers, 256));
+  queue_options.workers = std::max(0, std::min(workers, 256));
   queue_options.consumer = "push-" + std::to_string(::getpid());
   queue_options.key_prefix = queue_prefix;
   queue_options.retry_base = std::chrono::milliseconds(std::max<int64_t>(10, retry_base_ms));
@@ -167,7 +167,8 @@ int main(int argc, char** argv) {
   parley::push::PushQueue queue(redis->get(), *redis_options, &credentials, &receive_opts,
                                 std::move(vendors),
                                 &badges, &members, &callbacks, queue_options);
-  queue.Start();
+  // With no workers this replica routes and queues only; others send.
+  if (queue_options.workers > 0) queue.Start();
 
   parley::push::PushGrpcService service(&logic);
   parley::rpc::ServerRunner runner(

@@ -88,8 +88,14 @@ def forced_status(vendor):
     return None
 
 
+VERIFIED = {}  # token -> (header, claims): each provider token is checked once, as APNs does
+
+
 def verify_jwt(token, alg, public_key):
     """The JWT's header and claims when its signature holds, else None."""
+    cached = VERIFIED.get((token, alg))
+    if cached:
+        return cached
     try:
         header_b64, claims_b64, sig_b64 = token.split(".")
         header = json.loads(b64url_decode(header_b64))
@@ -106,6 +112,8 @@ def verify_jwt(token, alg, public_key):
             public_key.verify(der, signed, ec.ECDSA(hashes.SHA256()))
         else:
             public_key.verify(signature, signed, padding.PKCS1v15(), hashes.SHA256())
+        if len(VERIFIED) < 10000:
+            VERIFIED[(token, alg)] = (header, claims)
         return header, claims
     except (ValueError, InvalidSignature, KeyError):
         return None
