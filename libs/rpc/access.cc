@@ -55,7 +55,10 @@ std::vector<AccessRule> AccessRules(const std::string& service) {
     return {
         {Peers({"gateway"}),
          Methods("PushService", {"QueryOnlineStatus", "SetCredential", "GetCredentials",
-                                 "RemoveCredential", "SetC2CReceiveOpt", "GetC2CReceiveOpt"})},
+                                 "RemoveCredential", "SetC2CReceiveOpt", "GetC2CReceiveOpt",
+                                 "ImPush", "SetAttrName", "GetAttrName", "GetAttr", "SetAttr",
+                                 "RemoveAttr", "GetTag", "AddTag", "RemoveTag", "RemoveAllTags",
+                                 "GetPendingBroadcasts"})},
         {Peers({"message", "relationship", "group"}), Methods("PushService", {"Deliver"})},
         {Peers({"message"}), Methods("PushService", {"DeliverGroup"})},
     };

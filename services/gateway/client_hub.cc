@@ -1148,6 +1148,31 @@ void ClientSession::CompleteLogin(const std::string& id, const v1::LoginRequest&
             self->hub_->options().heartbeat_interval_seconds);
         self->SendFrame(ack);
         if (self->highest_seen_ > self->cursor_) self->StartCatchUpLocked();
+        if (self->hub_->push() != nullptr) {
+          self->hub_->RunBlocking([self] { self->FetchBroadcasts(); });
+        }
+      });
+}
+
+void ClientSession::FetchBroadcasts() {
+  rpc::Caller caller;
+  {
+    std::lock_guard lock(mu_);
+    if (state_ != State::kLive) return;
+    caller = {sdkappid_, user_id_, false, platform_, client_ip_};
+  }
+  auto call = rpc::NewAsyncCall<v1::PendingBroadcastsRequest, v1::PendingBroadcastsResponse>(
+      &caller, hub_->options().rpc_deadline);
+  hub_->push()->async()->GetPendingBroadcasts(
+      call->context.get(), &call->request, &call->response,
+      [self = shared_from_this(), call](grpc::Status status) {
+        if (!status.ok()) {
+          log::Warn("pending_broadcasts_failed", {{"error", status.error_message()}});
+          return;
+        }
+        std::lock_guard lock(self->mu_);
+        if (self->state_ != State::kLive) return;
+        for (const auto& event : call->response.events()) self->ForwardLocked(event);
       });
 }
 

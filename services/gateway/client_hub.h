@@ -30,6 +30,7 @@
 #include "parley/presence/presence.h"
 #include "parley/ratelimit/ratelimit.h"
 #include "parley/redis/pool.h"
+#include "parley/v1/push.grpc.pb.h"
 #include "parley/v1/auth.grpc.pb.h"
 #include "parley/v1/client.pb.h"
 #include "parley/v1/group_message.grpc.pb.h"
@@ -111,6 +112,9 @@ class ClientHub {
   // AVChatRooms (room_join, room_quit); without it, none (tests).
   void SetGroupService(std::shared_ptr<v1::GroupService::StubInterface> stub);
   v1::GroupService::StubInterface* group_service() { return group_service_.get(); }
+  // All-member pushes a user missed, sent after login; without it, none.
+  void SetPush(std::shared_ptr<v1::PushService::StubInterface> stub) { push_ = std::move(stub); }
+  v1::PushService::StubInterface* push() { return push_.get(); }
   RoomRouter* rooms() { return rooms_.get(); }
   liveroom::Rooms* room_state() { return room_state_.get(); }
   SendBatcher& sends() { return sends_; }
@@ -149,6 +153,7 @@ class ClientHub {
   std::unique_ptr<GroupRouter> groups_;
   std::atomic<bool> filling_group_gaps_{false};  // a FillGaps pass is queued or running
   std::shared_ptr<v1::GroupService::StubInterface> group_service_;
+  std::shared_ptr<v1::PushService::StubInterface> push_;
   std::unique_ptr<liveroom::Rooms> room_state_;
   std::unique_ptr<RoomRouter> rooms_;
   std::atomic<bool> ticking_rooms_{false};  // a room Tick is queued or running
@@ -236,6 +241,8 @@ class ClientSession : public http::WsHandler,
   void HandleAppState(const std::string& id, bool background);
   // Unregisters the push device this session registered (blocking: Redis).
   void ForgetDevice();
+  // After login: the all-member pushes the user missed (seq-0 events).
+  void FetchBroadcasts();
   void CompleteLogin(const std::string& id, const v1::LoginRequest& login,
                      const v1::AuthenticateResponse& auth);
   void HandleSend(const std::string& id, v1::SendRequest* send);

@@ -139,6 +139,7 @@ int main(int argc, char** argv) {
                                  *stream_connection);
   hub.SetGroupMessages(backends.group_message);
   hub.SetGroupService(backends.group);
+  hub.SetPush(backends.push);
   parley::gateway::RestApi rest(backends.auth, rest_options);
   // REST frequency limits per app and command, shared through Redis.
   parley::ratelimit::SharedLimiter limiter(redis->get(), "parley:rl:");

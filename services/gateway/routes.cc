@@ -76,6 +76,27 @@ void RegisterRoutes(RestApi& api, const Backends& backends) {
                GetC2CReceiveOptRequest, GetC2CReceiveOptResponse);
   api.AllowForUsers("parley_push/set_c2c_receive_opt");  // users set their own
   api.AllowForUsers("parley_push/get_c2c_receive_opt");
+  // All-member push (compat reference §3.3).
+  api.AddService("all_member_push", {90009, 90001, 90001, 90994});
+  PARLEY_ROUTE("all_member_push", "im_push", backends.push, ImPush, ImPushRequest, ImPushResponse);
+  PARLEY_ROUTE("all_member_push", "im_set_attr_name", backends.push, SetAttrName, AttrNames,
+               AllMemberEmpty);
+  PARLEY_ROUTE("all_member_push", "im_get_attr_name", backends.push, GetAttrName, AllMemberEmpty,
+               AttrNames);
+  PARLEY_ROUTE("all_member_push", "im_get_attr", backends.push, GetAttr, AccountsRequest,
+               GetAttrResponse);
+  PARLEY_ROUTE("all_member_push", "im_set_attr", backends.push, SetAttr, SetAttrRequest,
+               AllMemberEmpty);
+  PARLEY_ROUTE("all_member_push", "im_remove_attr", backends.push, RemoveAttr, RemoveAttrRequest,
+               AllMemberEmpty);
+  PARLEY_ROUTE("all_member_push", "im_get_tag", backends.push, GetTag, AccountsRequest,
+               GetTagResponse);
+  PARLEY_ROUTE("all_member_push", "im_add_tag", backends.push, AddTag, UserTagsRequest,
+               AllMemberEmpty);
+  PARLEY_ROUTE("all_member_push", "im_remove_tag", backends.push, RemoveTag, UserTagsRequest,
+               AllMemberEmpty);
+  PARLEY_ROUTE("all_member_push", "im_remove_all_tags", backends.push, RemoveAllTags,
+               AccountsRequest, AllMemberEmpty);
   api.AddService("recentcontact", {50003, 50002, 50002, 50004});
   PARLEY_ROUTE("recentcontact", "get_list", backends.message, GetConversations,
                GetConversationsRequest, GetConversationsResponse);

@@ -7,6 +7,7 @@
 #include "parley/rpc/client.h"
 #include "parley/rpc/server.h"
 #include "parley/service/service.h"
+#include "parley/v1/auth.grpc.pb.h"
 #include "parley/v1/group.grpc.pb.h"
 #include "parley/v1/message.grpc.pb.h"
 #include "push_queue.h"
@@ -39,6 +40,28 @@ class MessageBadges : public parley::push::BadgeSource {
 
  private:
   std::shared_ptr<parley::v1::MessageService::StubInterface> messages_;
+};
+
+// The app's accounts, a page at a time, from the auth service.
+class AuthAccounts : public parley::push::AccountSource {
+ public:
+  explicit AuthAccounts(std::shared_ptr<parley::v1::AuthService::StubInterface> auth)
+      : auth_(std::move(auth)) {}
+  absl::StatusOr<parley::v1::ListAccountsResponse> Page(uint64_t sdkappid, const std::string& after,
+                                                        uint32_t limit) override {
+    parley::rpc::Caller self = parley::rpc::ServiceCaller(sdkappid, "parley-push");
+    auto context = parley::rpc::NewContext(&self, std::chrono::milliseconds(5000));
+    parley::v1::ListAccountsRequest request;
+    request.set_after(after);
+    request.set_limit(limit);
+    parley::v1::ListAccountsResponse response;
+    auto status = parley::errors::FromGrpc(auth_->ListAccounts(context.get(), request, &response));
+    if (!status.ok()) return status;
+    return response;
+  }
+
+ private:
+  std::shared_ptr<parley::v1::AuthService::StubInterface> auth_;
 };
 
 // Group members, a page at a time, from the group service.
@@ -83,6 +106,8 @@ int main(int argc, char** argv) {
   std::string callback_target = "127.0.0.1:7055";
   std::string message_target = "127.0.0.1:7052";
   std::string group_target = "127.0.0.1:7057";
+  std::string auth_target = "127.0.0.1:7051";
+  int64_t all_member_per_day = 100;
   std::string vendor_urls;
   std::string vendor_ca_file;
   int workers = 8;
@@ -118,6 +143,10 @@ int main(int argc, char** argv) {
              "longest delay between tries of a failed vendor send");
   config.Add("max-attempts", "PARLEY_PUSH_MAX_ATTEMPTS", &max_attempts,
              "tries of a vendor send before it goes to the dead-letter stream");
+  config.Add("auth-target", "PARLEY_AUTH_TARGET", &auth_target,
+             "auth service address (the app's accounts, for all-member pushes to everyone)");
+  config.Add("all-member-per-day", "PARLEY_PUSH_ALL_MEMBER_PER_DAY", &all_member_per_day,
+             "all-member pushes an app may start a day (Tencent's default: 100)");
   config.Add("group-page-size", "PARLEY_PUSH_GROUP_PAGE_SIZE", &group_page_size,
              "members read per page when a group message is pushed (1 to 1000)");
   if (auto exit_code = config.ParseForMain(argc, argv)) return *exit_code;
@@ -142,6 +171,10 @@ int main(int argc, char** argv) {
   parley::push::QueueingOfflinePusher offline(redis->get(),
                                               parley::push::QueueStream(queue_prefix));
   parley::push::PushLogic logic(&presence, &offline, &credentials, &receive_opts);
+  parley::push::AllMemberStore all_member(pg->get());
+  logic.SetAllMember(&all_member, std::max<int64_t>(0, all_member_per_day));
+  AuthAccounts accounts(
+      parley::v1::AuthService::NewStub(parley::rpc::MakeChannel(auth_target, "auth")));
 
   parley::callbacks::CallbackClient callbacks(
       parley::v1::WebhookService::NewStub(parley::rpc::MakeChannel(callback_target, "callback")),
@@ -167,6 +200,7 @@ int main(int argc, char** argv) {
   parley::push::PushQueue queue(redis->get(), *redis_options, &credentials, &receive_opts,
                                 std::move(vendors),
                                 &badges, &members, &callbacks, queue_options);
+  queue.SetAllMember(&all_member, &accounts);
   // With no workers this replica routes and queues only; others send.
   if (queue_options.workers > 0) queue.Start();
 

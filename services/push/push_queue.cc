@@ -8,6 +8,7 @@
 #include "parley/log/log.h"
 #include "parley/metrics/metrics.h"
 #include "parley/redis/streams.h"
+#include "all_member_rules.h"
 #include "push_rules.h"
 
 namespace parley::push {
@@ -153,6 +154,10 @@ bool PushQueue::Handle(const std::string& id, const std::string& encoded,
     HandleGroupPage(std::move(job), commands);
     return true;
   }
+  if (!job.task_id().empty()) {
+    HandleTaskPage(std::move(job), commands);
+    return true;
+  }
   // A new job: its notification, then every device not online now.
   v1::TimelineEvent event;
   if (!event.ParseFromString(job.event()) || event.kind() != v1::TimelineEvent::KIND_MESSAGE) {
@@ -267,6 +272,105 @@ void PushQueue::HandleGroupPage(v1::PushJob job, std::vector<std::vector<std::st
       commands->push_back(
           {"XADD", queue_, "*", "m", DeviceJob(job, pushed[i], device, n).SerializeAsString()});
     }
+  }
+}
+
+void PushQueue::HandleTaskPage(v1::PushJob job, std::vector<std::vector<std::string>>* commands) {
+  if (all_member_ == nullptr) return;
+  auto task = all_member_->Task(job.sdkappid(), job.task_id());
+  if (!task.ok()) return Retry(std::move(job), "TaskUnreadable", std::chrono::milliseconds(0), commands);
+  if (!task->has_value()) return;
+  const PushTask& t = **task;
+  uint32_t limit = options_.group_page_size;
+  std::vector<std::string> users;
+  std::string next;
+  if (EmptyCondition(t.condition)) {
+    if (accounts_ == nullptr) return;
+    auto page = accounts_->Page(job.sdkappid(), job.cursor(), limit);
+    if (!page.ok()) return Retry(std::move(job), "AccountsUnavailable", std::chrono::milliseconds(0), commands);
+    users.assign(page->user_ids().begin(), page->user_ids().end());
+    next = page->next();
+  } else {
+    auto page = all_member_->Matching(job.sdkappid(), t.condition, job.cursor(), limit);
+    if (!page.ok()) return Retry(std::move(job), "UsersUnreadable", std::chrono::milliseconds(0), commands);
+    users = std::move(*page);
+    if (users.size() == limit) next = users.back();
+  }
+  auto devices = devices_.OfUsers(job.sdkappid(), users);
+  auto sessions = presence_.SessionsOfUsers(job.sdkappid(), users);
+  if (!devices.ok() || !sessions.ok()) {
+    return Retry(std::move(job), "RedisUnavailable", std::chrono::milliseconds(0), commands);
+  }
+  // Online users: the event to each gateway holding their sessions, once.
+  v1::TimelineEvent event;
+  event.set_kind(v1::TimelineEvent::KIND_BROADCAST);
+  event.set_event_time(t.message.msg_time_stamp());
+  *event.mutable_broadcast() = t.message;
+  std::string encoded = event.SerializeAsString();
+  std::map<std::string, v1::GatewayEvents> by_gateway;
+  int64_t online = 0;
+  bool stored = t.expires_ms > t.created_ms;
+  for (const auto& user : users) {
+    const auto& user_sessions = (*sessions)[user];
+    if (user_sessions.empty()) continue;
+    ++online;
+    std::set<std::string> gateways;
+    for (const auto& s : user_sessions) gateways.insert(s.gateway_id);
+    for (const auto& g : gateways) {
+      auto* d = by_gateway[g].add_deliveries();
+      d->set_user_id(user);
+      d->set_event(encoded);
+    }
+    if (stored) {
+      // Had it: not again at the next login.
+      commands->push_back({"EVAL", kRaiseMarkerScript, "1", BroadcastMarkerKey(job.sdkappid(), user),
+                           std::to_string(t.seq), std::to_string(kMaxBroadcastLifeSeconds * 1000)});
+    }
+  }
+  std::vector<std::pair<std::string, presence::StreamEntry>> entries;
+  for (const auto& [gateway, events] : by_gateway) {
+    entries.push_back({gateway, {"events", job.sdkappid(), "", "", events.SerializeAsString()}});
+  }
+  if (auto st = presence_.AppendAll(entries); !st.ok()) {
+    commands->resize(1);
+    return Retry(std::move(job), "RedisUnavailable", std::chrono::milliseconds(0), commands);
+  }
+  // Offline devices: a notification each, when the push is kept for them.
+  int64_t pushed = 0;
+  auto notification = MakeBroadcastNotification(t.message);
+  if (stored && notification) {
+    for (const auto& user : users) {
+      for (const auto& device : presence::OfflineDevices((*devices)[user], (*sessions)[user])) {
+        commands->push_back(
+            {"XADD", queue_, "*", "m", DeviceJob(job, user, device, *notification).SerializeAsString()});
+        ++pushed;
+      }
+    }
+  }
+  if (!next.empty()) {
+    v1::PushJob more = job;
+    more.set_cursor(next);
+    more.set_attempts(0);
+    commands->push_back({"XADD", queue_, "*", "m", more.SerializeAsString()});
+  }
+  auto progress = all_member_->AddProgress(job.sdkappid(), job.task_id(),
+                                           static_cast<int64_t>(users.size()), online, pushed,
+                                           next.empty() ? redis::NowMillis() : 0);
+  if (next.empty() && progress.ok() && callbacks_ != nullptr &&
+      callbacks_->Enabled(job.sdkappid(), "Push.AllMemberPush")) {
+    nlohmann::ordered_json payload = {
+        {"EventType", "AllMemberPush"},
+        {"TaskId", t.task_id},
+        {"From_Account", t.message.from_account()},
+        {"PushStage", "Finished"},
+        {"Users", progress->users},
+        {"OnlineUsers", progress->online},
+        {"PushedDevices", progress->devices},
+        {"StartTime", t.created_ms / 1000},
+        {"FinishTime", progress->finished_ms / 1000},
+        {"ErrCode", 0},
+        {"ErrInfo", ""}};
+    callbacks_->After(job.sdkappid(), "Push.AllMemberPush", payload.dump(), "RESTAPI");
   }
 }
 

@@ -35,6 +35,8 @@
 #include "parley/presence/devices.h"
 #include "parley/presence/presence.h"
 #include "parley/redis/pool.h"
+#include "all_member_store.h"
+#include "parley/v1/auth.pb.h"
 #include "parley/v1/group.pb.h"
 #include "parley/v1/push.pb.h"
 #include "vendors.h"
@@ -67,6 +69,14 @@ class MemberSource {
                                                            uint32_t limit) = 0;
 };
 
+// The app's accounts, a page at a time (the auth service).
+class AccountSource {
+ public:
+  virtual ~AccountSource() = default;
+  virtual absl::StatusOr<v1::ListAccountsResponse> Page(uint64_t sdkappid, const std::string& after,
+                                                        uint32_t limit) = 0;
+};
+
 struct PushQueueOptions {
   int workers = 8;
   uint32_t max_attempts = 18;  // 1 s doubling to 5 min: about an hour in all
@@ -93,6 +103,11 @@ class PushQueue {
   ~PushQueue();  // stops and joins
 
   void Start();
+  // All-member pushes' tasks run here too (before Start).
+  void SetAllMember(AllMemberStore* store, AccountSource* accounts) {
+    all_member_ = store;
+    accounts_ = accounts;
+  }
 
  private:
   void Work(int index);
@@ -106,6 +121,9 @@ class PushQueue {
   // One page of a group message's members: queues the next page and a job
   // per device that takes a notification.
   void HandleGroupPage(v1::PushJob job, std::vector<std::vector<std::string>>* commands);
+  // One page of an all-member push's users: online sessions get the event
+  // live (and their marker), offline devices a job each; then the next page.
+  void HandleTaskPage(v1::PushJob job, std::vector<std::vector<std::string>>* commands);
   // Another try of `job` later (or the dead stream after max_attempts).
   void Retry(v1::PushJob job, const std::string& reason, std::chrono::milliseconds retry_after,
              std::vector<std::vector<std::string>>* commands);
@@ -123,6 +141,8 @@ class PushQueue {
   std::map<std::string, std::unique_ptr<Vendor>> vendors_;
   BadgeSource* badges_;
   MemberSource* members_;
+  AllMemberStore* all_member_ = nullptr;
+  AccountSource* accounts_ = nullptr;
   callbacks::CallbackClient* callbacks_;
   PushQueueOptions options_;
   presence::Presence presence_;

@@ -3,7 +3,9 @@
 // online-status queries. Stateless; thread-safe.
 #pragma once
 
+#include "all_member_store.h"
 #include "credential_store.h"
+#include "parley/rpc/serve.h"
 #include "receive_opt_store.h"
 #include "parley/presence/devices.h"
 #include "parley/presence/presence.h"
@@ -61,6 +63,34 @@ class PushLogic {
   absl::StatusOr<v1::GetC2CReceiveOptResponse> GetC2CReceiveOpt(
       const rpc::Caller& caller, const v1::GetC2CReceiveOptRequest& request);
 
+  // all_member_push/* (all_member_service.cc).
+  void SetAllMember(AllMemberStore* store, int64_t daily_limit) {
+    all_member_ = store;
+    all_member_daily_limit_ = daily_limit;
+  }
+  absl::StatusOr<v1::ImPushResponse> ImPush(const rpc::Caller& caller,
+                                            const v1::ImPushRequest& request);
+  absl::StatusOr<v1::AllMemberEmpty> SetAttrName(const rpc::Caller& caller,
+                                                 const v1::AttrNames& request);
+  absl::StatusOr<v1::AttrNames> GetAttrName(const rpc::Caller& caller,
+                                            const v1::AllMemberEmpty& request);
+  absl::StatusOr<v1::GetAttrResponse> GetAttr(const rpc::Caller& caller,
+                                              const v1::AccountsRequest& request);
+  absl::StatusOr<v1::AllMemberEmpty> SetAttr(const rpc::Caller& caller,
+                                             const v1::SetAttrRequest& request);
+  absl::StatusOr<v1::AllMemberEmpty> RemoveAttr(const rpc::Caller& caller,
+                                                const v1::RemoveAttrRequest& request);
+  absl::StatusOr<v1::GetTagResponse> GetTag(const rpc::Caller& caller,
+                                            const v1::AccountsRequest& request);
+  absl::StatusOr<v1::AllMemberEmpty> AddTag(const rpc::Caller& caller,
+                                            const v1::UserTagsRequest& request);
+  absl::StatusOr<v1::AllMemberEmpty> RemoveTag(const rpc::Caller& caller,
+                                               const v1::UserTagsRequest& request);
+  absl::StatusOr<v1::AllMemberEmpty> RemoveAllTags(const rpc::Caller& caller,
+                                                   const v1::AccountsRequest& request);
+  absl::StatusOr<v1::PendingBroadcastsResponse> GetPendingBroadcasts(
+      const rpc::Caller& caller, const v1::PendingBroadcastsRequest& request);
+
  private:
   // Jobs for the stored messages of these deliveries whose recipient has a
   // device that is not online.
@@ -72,6 +102,8 @@ class PushLogic {
   OfflinePusher* offline_;
   CredentialStore* credentials_;
   ReceiveOptStore* receive_opts_;
+  AllMemberStore* all_member_ = nullptr;
+  int64_t all_member_daily_limit_ = 100;
 };
 
 class PushGrpcService final : public v1::PushService::Service {
@@ -98,6 +130,25 @@ class PushGrpcService final : public v1::PushService::Service {
   grpc::Status GetC2CReceiveOpt(grpc::ServerContext* context,
                                 const v1::GetC2CReceiveOptRequest* request,
                                 v1::GetC2CReceiveOptResponse* response) override;
+
+#define PARLEY_PUSH_RPC(Method, Request, Response)                                           \
+  grpc::Status Method(grpc::ServerContext* context, const v1::Request* request,              \
+                      v1::Response* response) override {                                    \
+    return rpc::ServeAsCaller(context, request, response,                                    \
+                              [&](const auto& c, const auto& r) { return logic_->Method(c, r); }); \
+  }
+  PARLEY_PUSH_RPC(ImPush, ImPushRequest, ImPushResponse)
+  PARLEY_PUSH_RPC(SetAttrName, AttrNames, AllMemberEmpty)
+  PARLEY_PUSH_RPC(GetAttrName, AllMemberEmpty, AttrNames)
+  PARLEY_PUSH_RPC(GetAttr, AccountsRequest, GetAttrResponse)
+  PARLEY_PUSH_RPC(SetAttr, SetAttrRequest, AllMemberEmpty)
+  PARLEY_PUSH_RPC(RemoveAttr, RemoveAttrRequest, AllMemberEmpty)
+  PARLEY_PUSH_RPC(GetTag, AccountsRequest, GetTagResponse)
+  PARLEY_PUSH_RPC(AddTag, UserTagsRequest, AllMemberEmpty)
+  PARLEY_PUSH_RPC(RemoveTag, UserTagsRequest, AllMemberEmpty)
+  PARLEY_PUSH_RPC(RemoveAllTags, AccountsRequest, AllMemberEmpty)
+  PARLEY_PUSH_RPC(GetPendingBroadcasts, PendingBroadcastsRequest, PendingBroadcastsResponse)
+#undef PARLEY_PUSH_RPC
 
  private:
   PushLogic* logic_;

@@ -388,3 +388,147 @@ TEST_CASE("offline push: group messages reach members' devices page by page", "[
   CHECK(just_m1 == 1);
   CHECK(vendors.Of("apns").size() == 1 + 3 + 1 + 3);
 }
+
+namespace {
+
+json AllMember(const TestCluster& c, const std::string& command, const json& body) {
+  return c.Rest("all_member_push/" + command, body.dump());
+}
+
+// The next all-member push event the client gets, or nullopt.
+std::optional<json> NextBroadcast(WsClient& ws, int timeout_ms = 5000) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto e = ws.NextEvent(200);
+    if (e && (*e)["kind"] == "KIND_BROADCAST") return e;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+TEST_CASE("all-member push to everyone and by tag and by attribute", "[push][ws]") {
+  PushVendors vendors;
+  WebhookReceiver hooks;
+  Env env = vendors.ClusterEnv();
+  env["PARLEY_CALLBACK_URL"] = hooks.url();
+  env["PARLEY_PUSH_GROUP_PAGE_SIZE"] = "2";  // pages of two users
+  env["PARLEY_PUSH_ALL_MEMBER_PER_DAY"] = "4";
+  TestCluster c(env);
+  ImportAccounts(c, {"on1", "off1", "later1"});
+  REQUIRE(Code(PushApi(c, "set_credential", vendors.Credential("APNs"))) == 0);
+
+  // Tags and attributes, with their limits and codes.
+  REQUIRE(Code(AllMember(c, "im_add_tag", {{"UserTags", {{{"To_Account", "on1"}, {"Tags", {"vip"}}},
+                                                         {{"To_Account", "off1"}, {"Tags", {"vip", "beta"}}},
+                                                         {{"To_Account", "later1"}, {"Tags", {"beta", "x"}}}}}})) == 0);
+  REQUIRE(Code(AllMember(c, "im_remove_tag", {{"UserTags", {{{"To_Account", "later1"}, {"Tags", {"x"}}}}}})) == 0);
+  json tags = AllMember(c, "im_get_tag", {{"To_Account", {"off1", "later1"}}});
+  REQUIRE(Code(tags) == 0);
+  CHECK(tags["UserTags"][0]["Tags"] == json::array({"beta", "vip"}));
+  CHECK(tags["UserTags"][1]["Tags"] == json::array({"beta"}));
+  CHECK(Code(AllMember(c, "im_add_tag", {{"UserTags", {{{"To_Account", "on1"}, {"Tags", {""}}}}}})) == 90040);
+  CHECK(Code(AllMember(c, "im_add_tag", {{"UserTags", {{{"To_Account", "on1"}, {"Tags", {std::string(51, 't')}}}}}})) == 90034);
+  json eleven = json::array();
+  for (int i = 0; i < 11; ++i) eleven.push_back("t" + std::to_string(i));
+  CHECK(Code(AllMember(c, "im_add_tag", {{"UserTags", {{{"To_Account", "on1"}, {"Tags", eleven}}}}})) == 90032);
+  json many = json::array();
+  for (int i = 0; i < 101; ++i) many.push_back("u" + std::to_string(i));
+  CHECK(Code(AllMember(c, "im_get_tag", {{"To_Account", many}})) == 90018);
+  REQUIRE(Code(AllMember(c, "im_add_tag", {{"UserTags", {{{"To_Account", "zz"}, {"Tags", {"gone"}}}}}})) == 0);
+  REQUIRE(Code(AllMember(c, "im_remove_all_tags", {{"To_Account", {"zz"}}})) == 0);
+  CHECK(AllMember(c, "im_get_tag", {{"To_Account", {"zz"}}})["UserTags"][0]["Tags"].empty());
+
+  CHECK(Code(AllMember(c, "im_set_attr", {{"UserAttrs", {{{"To_Account", "on1"}, {"Attrs", {{"city", "sz"}}}}}}})) == 90033);
+  REQUIRE(Code(AllMember(c, "im_set_attr_name", {{"AttrNames", {{"0", "city"}, {"1", "sex"}}}})) == 0);
+  CHECK(Code(AllMember(c, "im_set_attr_name", {{"AttrNames", {{"10", "age"}}}})) == 90033);
+  json names = AllMember(c, "im_get_attr_name", json::object());
+  CHECK(names["AttrNames"] == json({{"0", "city"}, {"1", "sex"}}));
+  REQUIRE(Code(AllMember(c, "im_set_attr", {{"UserAttrs", {{{"To_Account", "on1"}, {"Attrs", {{"city", "sz"}, {"sex", "f"}}}},
+                                                          {{"To_Account", "off1"}, {"Attrs", {{"city", "bj"}}}},
+                                                          {{"To_Account", "later1"}, {"Attrs", {{"city", "sz"}}}}}}})) == 0);
+  REQUIRE(Code(AllMember(c, "im_remove_attr", {{"UserAttrs", {{{"To_Account", "on1"}, {"Attrs", {"sex"}}}}}})) == 0);
+  json attrs = AllMember(c, "im_get_attr", {{"To_Account", {"on1", "off1"}}});
+  CHECK(attrs["UserAttrs"][0]["Attrs"] == json({{"city", "sz"}}));
+  CHECK(attrs["UserAttrs"][1]["Attrs"] == json({{"city", "bj"}}));
+
+  // Bad pushes: refused, nothing counted.
+  json body = {{"From_Account", "on1"}, {"MsgRandom", 1}, {"MsgLifeTime", 3600},
+               {"MsgBody", Text("hello all")}, {"OfflinePushInfo", {{"Title", "News"}}}};
+  auto with = [&](json extra) {
+    json b = body;
+    b.update(extra);
+    return b;
+  };
+  CHECK(Code(AllMember(c, "im_push", with({{"Condition", {{"TagsOr", {"vip"}}, {"AttrsOr", {{"city", "sz"}}}}}}))) == 90001);
+  CHECK(Code(AllMember(c, "im_push", with({{"Condition", {{"TagsOr", {"vip", "vip"}}}}}))) == 90022);
+  CHECK(Code(AllMember(c, "im_push", with({{"Condition", {{"TagsOr", eleven}}}}))) == 90032);
+  CHECK(Code(AllMember(c, "im_push", with({{"Condition", {{"AttrsAnd", {{"age", "3"}}}}}}))) == 90033);
+  CHECK(Code(AllMember(c, "im_push", with({{"MsgLifeTime", 604801}}))) == 90026);
+  CHECK(Code(AllMember(c, "im_push", with({{"MsgBody", json::array()}}))) == 90002);
+
+  // on1 online; off1's phone gone (PushOnline); later1 not logged in yet.
+  WsClient on1(c.http_port);
+  LoginOk(on1, c, "on1", "Web");
+  {
+    WsClient phone(c.http_port);
+    RegisterDevice(phone, c, "off1", "iPhone", "APNs", "apns-off1", false);
+  }
+  REQUIRE(WaitStatus(c, "off1", "PushOnline") == "PushOnline");
+
+  // Everyone: live to on1, a notification to off1, kept for later1.
+  json first = AllMember(c, "im_push", body);
+  REQUIRE(Code(first) == 0);
+  std::string task = first["TaskId"];
+  CHECK(task.size() == 32);
+  // One a second.
+  CHECK(Code(AllMember(c, "im_push", body)) == 90024);
+  auto live = NextBroadcast(on1);
+  REQUIRE(live);
+  CHECK((*live)["broadcast"]["TaskId"] == task);
+  CHECK((*live)["broadcast"]["MsgBody"][0]["MsgContent"]["Text"] == "hello all");
+  auto pushed = vendors.WaitFor("apns", 1, [](const json& r) { return r["token"] == "apns-off1"; });
+  REQUIRE(pushed.size() == 1);
+  CHECK(pushed[0]["body"]["aps"]["alert"]["title"] == "News");
+  CHECK(pushed[0]["body"]["aps"]["alert"]["body"] == "hello all");
+  auto done = hooks.WaitFor("Push.AllMemberPush", 1);
+  REQUIRE(done.size() == 1);
+  CHECK(done[0].body["TaskId"] == task);
+  CHECK(done[0].body["Users"].get<int>() >= 3);
+  CHECK(done[0].body["OnlineUsers"].get<int>() >= 1);
+  CHECK(done[0].body["PushedDevices"] == 1);
+
+  // By tags (both vip and beta): off1 alone.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  REQUIRE(Code(AllMember(c, "im_push", with({{"MsgBody", Text("vip beta")},
+                                             {"Condition", {{"TagsAnd", {"vip", "beta"}}}}}))) == 0);
+  REQUIRE(vendors.WaitFor("apns", 1, [](const json& r) { return r["body"]["aps"]["alert"]["body"] == "vip beta"; }).size() == 1);
+  // By attribute (city sz): on1 live, later1 at login.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  REQUIRE(Code(AllMember(c, "im_push", with({{"MsgBody", Text("sz only")}, {"OfflinePushInfo", {{"PushFlag", 1}}},
+                                             {"Condition", {{"AttrsOr", {{"city", "sz"}}}}}}))) == 0);
+  live = NextBroadcast(on1);
+  REQUIRE(live);
+  CHECK((*live)["broadcast"]["MsgBody"][0]["MsgContent"]["Text"] == "sz only");
+  CHECK_FALSE(NextBroadcast(on1, 700));  // the tag push was not for on1
+
+  // later1 logs in: the pushes for them within MsgLifeTime, once.
+  WsClient later(c.http_port);
+  LoginOk(later, c, "later1", "Android");
+  std::vector<std::string> texts;
+  while (auto e = NextBroadcast(later, 2000)) texts.push_back((*e)["broadcast"]["MsgBody"][0]["MsgContent"]["Text"]);
+  CHECK(texts == std::vector<std::string>{"hello all", "sz only"});
+  WsClient again(c.http_port);
+  LoginOk(again, c, "later1", "Web");
+  CHECK_FALSE(NextBroadcast(again, 1500));
+  // on1 had them live: not again after a reconnect.
+  WsClient on1_again(c.http_port);
+  LoginOk(on1_again, c, "on1", "PC");
+  CHECK_FALSE(NextBroadcast(on1_again, 1500));
+
+  // The day's allowance (4 here) is used up by the next one after this.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  REQUIRE(Code(AllMember(c, "im_push", with({{"MsgLifeTime", 0}}))) == 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  CHECK(Code(AllMember(c, "im_push", body)) == 90047);
+}
