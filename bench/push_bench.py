@@ -109,9 +109,97 @@ def offline(args):
                                               len(set("tok-" + u for u in users) - set(tokens))))
 
 
+def rss_kb(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def allmember(args):
+    """USERS accounts, ONLINE of them online on a stand-in gateway (sessions
+    in Redis presence, as a gateway writes them; its stream is read back),
+    DEVICES of the others with an APNs device. One im_push to everyone."""
+    import re
+    prefix = "ab%s_" % args.run
+    users = ["%s%06d" % (prefix, i) for i in range(args.users)]
+    sql = ("INSERT INTO accounts (sdkappid, user_id) SELECT %s, '%s' || lpad(g::text, 6, '0')"
+           " FROM generate_series(0, %d) g ON CONFLICT DO NOTHING" % (args.sdkappid, prefix, args.users - 1))
+    subprocess.run(["psql", "-q", args.pg_url, "-c", sql], check=True, stdout=subprocess.DEVNULL)
+    rest(args, "parley_push/set_credential", json.load(open(args.credential)))
+    redis = ["redis-cli", "-h", args.redis_host, "-p", str(args.redis_port)]
+    gateway = "bench-gw-" + args.run
+    now = int(time.time() * 1000)
+    lines = ["SET parley:gw:%s:alive 1 EX 600\n" % gateway]
+    online = users[::args.users // args.online][:args.online]
+    online_set = set(online)
+    for i, user in enumerate(online):
+        session = json.dumps({"gateway": gateway, "platform": "Web", "device": "",
+                              "login_time": now // 1000}, separators=(",", ":"))
+        lines.append("HSET parley:{%s}:sessions:%s s%d '%s'\n" % (args.sdkappid, user, i, session))
+    offline = [u for u in users if u not in online_set][:args.devices]
+    for user in offline:
+        device = json.dumps({"c": "APNs", "t": "tok-" + user, "b": 0, "p": "iPhone", "s": "gone",
+                             "bg": 1, "at": now}, separators=(",", ":"))
+        lines.append("HSET parley:{%s}:devices:%s APNs:tok-%s '%s'\n" % (args.sdkappid, user, user, device))
+    subprocess.run(redis, input="".join(lines).encode(), check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(redis + ["DEL", "parley:push:queue", "parley:push:retry"], check=True,
+                   stdout=subprocess.DEVNULL)
+    control(args, "/reset", {})
+    pids = {}
+    for name in ("push", "auth"):
+        try:
+            pids[name] = int(open(os.path.join(args.data, "pids", name + ".pid")).read())
+        except OSError:
+            pass
+    base = {name: rss_kb(pid) for name, pid in pids.items()}
+    peak = dict(base)
+    start = time.time()
+    task = rest(args, "all_member_push/im_push", {
+        "From_Account": args.admin, "MsgRandom": 7, "MsgLifeTime": 3600,
+        "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "to everyone " + args.run}}]})
+    online_done = pushed_done = None
+    seen = set()
+    last_id = "0-0"
+    pattern = re.compile(re.escape(prefix.encode()) + rb"\d{6}")
+    while time.time() < start + args.timeout and (online_done is None or pushed_done is None):
+        for name, pid in pids.items():
+            peak[name] = max(peak[name], rss_kb(pid))
+        if online_done is None:
+            out = subprocess.run(redis + ["--no-raw", "XRANGE", "parley:gw:" + gateway,
+                                          "(" + last_id if last_id != "0-0" else "-", "+"],
+                                 capture_output=True).stdout
+            for entry_id in re.findall(rb'"(\d+-\d+)"', out):
+                last_id = entry_id.decode()
+            raw = subprocess.run(redis + ["--raw", "XRANGE", "parley:gw:" + gateway, "-", "+"],
+                                 capture_output=True).stdout
+            seen = set(pattern.findall(raw))
+            if len(seen) >= len(online):
+                online_done = time.time()
+        if pushed_done is None and control(args, "/count")["accepted"] >= len(offline):
+            pushed_done = time.time()
+        time.sleep(0.1)
+    subprocess.run(redis + ["DEL", "parley:gw:" + gateway, "parley:gw:%s:alive" % gateway],
+                   stdout=subprocess.DEVNULL)
+    print("all-member push: %d users, %d online, %d offline devices" %
+          (args.users, len(online), len(offline)))
+    print("  every online user's event in their gateway's stream: %s" %
+          ("%.2f s" % (online_done - start) if online_done else "not within %d s (%d)" % (args.timeout, len(seen))))
+    print("  every offline device pushed (APNs stand-in): %s" %
+          ("%.2f s" % (pushed_done - start) if pushed_done else
+           "not within %d s (%d)" % (args.timeout, control(args, "/count")["accepted"])))
+    for name in pids:
+        print("  %s RSS: %.1f MB before, %.1f MB at most during the run" %
+              (name, base[name] / 1024, peak[name] / 1024))
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["offline"])
+    parser.add_argument("mode", choices=["offline", "allmember"])
     parser.add_argument("--http", default="127.0.0.1:8080")
     parser.add_argument("--sdkappid", required=True)
     parser.add_argument("--admin", default="administrator")
@@ -126,8 +214,15 @@ def main():
     parser.add_argument("--sender", required=True)
     parser.add_argument("--sender-log", default="/dev/null")
     parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--online", type=int, default=10000)
+    parser.add_argument("--devices", type=int, default=10000)
+    parser.add_argument("--pg-url", default="")
+    parser.add_argument("--data", default="")
     args = parser.parse_args()
-    offline(args)
+    if args.mode == "offline":
+        offline(args)
+    else:
+        allmember(args)
 
 
 if __name__ == "__main__":

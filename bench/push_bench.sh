@@ -2,7 +2,7 @@
 # Offline push through the local cluster to the vendor stand-ins
 # (tests/fakes/push_vendors.py, an HTTP/2 TLS APNs that checks every JWT).
 #
-#   bench/push_bench.sh [offline]
+#   bench/push_bench.sh [offline|allmember]
 #
 #   offline  USERS (10,000) users with one APNs device each, none online,
 #            get one message each (REST batchsendmsg). The cluster's push
@@ -11,14 +11,21 @@
 #            notifications per second accepted by the APNs stand-in,
 #            duplicates and missing, the sender's CPU per notification.
 #
+#   allmember  one im_push to every one of USERS (100,000) accounts, ONLINE
+#            (10,000) of them online on a stand-in gateway (sessions in Redis
+#            presence; its stream is read back), DEVICES (10,000) of the
+#            others with an APNs device: time until every online user's
+#            event is in the gateway stream and every device was pushed,
+#            and the RSS of push and auth before and at most during the run.
+#
 # It restarts the cluster (scripts/cluster up) with push pointed at the
 # stand-ins and sending nothing; run scripts/cluster up again afterwards.
-# Settings: USERS, WORKERS.
+# Settings: USERS, WORKERS, ONLINE, DEVICES.
 set -euo pipefail
 source "$(dirname "$0")/../scripts/lib.sh"
 
 WHAT=${1:-offline}
-USERS=${USERS:-10000}
+if [ "$WHAT" = allmember ]; then USERS=${USERS:-100000}; else USERS=${USERS:-10000}; fi
 DATA=${PARLEY_DATA_DIR:-$PARLEY_ROOT/.data/cluster}
 WORK=$(mktemp -d)
 STANDIN_PID=
@@ -52,7 +59,8 @@ export PARLEY_PUSH_VENDOR_CA_FILE="$WORK/ca.crt"
 export PARLEY_PG_URL=${PARLEY_PG_URL:-postgresql://parley@127.0.0.1:${PARLEY_PG_PORT:-15432}/parley}
 export PARLEY_REDIS_ADDR=${PARLEY_REDIS_ADDR:-127.0.0.1:${PARLEY_REDIS_PORT:-16379}}
 export PARLEY_TLS_DIR=${PARLEY_TLS_DIR:-$DATA/tls}
-PARLEY_PUSH_WORKERS=0 "$PARLEY_ROOT/scripts/cluster" up >"$WORK/cluster.log" 2>&1 || { cat "$WORK/cluster.log"; die "cluster up failed"; }
+if [ "$WHAT" = offline ]; then export PARLEY_PUSH_WORKERS=0; fi
+"$PARLEY_ROOT/scripts/cluster" up >"$WORK/cluster.log" 2>&1 || { cat "$WORK/cluster.log"; die "cluster up failed"; }
 
 KEY=$(cat "$DATA/dev-secret-key")
 SIG=$("$PARLEY_BUILD_DIR/tools/admin/parley-admin" usersig --sdkappid "${PARLEY_SDKAPPID:-1400000000}" \
@@ -69,4 +77,5 @@ EOF
   --admin "${PARLEY_ADMIN_ID:-administrator}" --usersig "$SIG" --control-port "$(port control)" \
   --credential "$WORK/credential.json" --redis-port "${PARLEY_REDIS_PORT:-16379}" --users "$USERS" \
   --sender "$PARLEY_BUILD_DIR/services/push/parley-push" --sender-log "$WORK/sender.log" \
-  --workers "${WORKERS:-8}"
+  --workers "${WORKERS:-8}" --online "${ONLINE:-10000}" --devices "${DEVICES:-10000}" \
+  --pg-url "$PARLEY_PG_URL" --data "$DATA"
