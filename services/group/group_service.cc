@@ -1458,18 +1458,31 @@ absl::StatusOr<v1::AddGroupMemberResponse> GroupLogic::ImportGroupMember(
       });
 }
 
-absl::StatusOr<v1::ListPushTargetsResponse> GroupLogic::ListPushTargets(
-    const rpc::Caller& caller, const v1::ListPushTargetsRequest& request) {
-  if (!caller.is_service) return errors::Error(kNoPermission, "internal callers only");
+namespace {
+
+// A message stream's ID: a group's, or a topic's (its community and itself).
+absl::StatusOr<std::pair<std::string, std::string>> SplitStreamId(const std::string& id) {
+  std::string group_id = id;
   std::string topic_id;
-  std::string group_id = request.group_id();
-  if (auto community = delivery::CommunityOf(group_id); !community.empty()) {
-    topic_id = group_id;
+  if (auto community = delivery::CommunityOf(id); !community.empty()) {
+    topic_id = id;
     group_id = std::string(community);
   }
   if (!WellFormedGroupId(group_id)) {
     return errors::Error(kInvalidGroupId, "GroupId is missing or invalid");
   }
+  return std::make_pair(group_id, topic_id);
+}
+
+}  // namespace
+
+absl::StatusOr<v1::ListPushTargetsResponse> GroupLogic::ListPushTargets(
+    const rpc::Caller& caller, const v1::ListPushTargetsRequest& request) {
+  if (!caller.is_service) return errors::Error(kNoPermission, "internal callers only");
+  auto ids = SplitStreamId(request.group_id());
+  if (!ids.ok()) return ids.status();
+  const std::string& group_id = ids->first;  // named, not bound: lambdas capture them
+  const std::string& topic_id = ids->second;
   uint32_t limit = std::clamp<uint32_t>(request.limit(), 1, 1000);
   return Transact<v1::ListPushTargetsResponse>(
       [&](pqxx::work& tx) -> absl::StatusOr<v1::ListPushTargetsResponse> {
@@ -1499,15 +1512,10 @@ absl::StatusOr<v1::MemberContext> GroupLogic::GetMemberContext(
     const rpc::Caller& caller, const v1::MemberContextRequest& request) {
   if (!caller.is_service) return errors::Error(kNoPermission, "internal callers only");
   // A topic's context is its community's, with the topic's mutes taken in.
-  std::string topic_id;
-  std::string group_id = request.group_id();
-  if (auto community = delivery::CommunityOf(group_id); !community.empty()) {
-    topic_id = group_id;
-    group_id = std::string(community);
-  }
-  if (!WellFormedGroupId(group_id)) {
-    return errors::Error(kInvalidGroupId, "GroupId is missing or invalid");
-  }
+  auto ids = SplitStreamId(request.group_id());
+  if (!ids.ok()) return ids.status();
+  const std::string& group_id = ids->first;  // named, not bound: lambdas capture them
+  const std::string& topic_id = ids->second;
   return Transact<v1::MemberContext>([&](pqxx::work& tx) -> absl::StatusOr<v1::MemberContext> {
     auto group = store::Group(tx, caller.sdkappid, group_id, false);
     if (!group) return errors::Error(kNoSuchGroup, "the group does not exist");

@@ -81,6 +81,36 @@ SendResult TokenFailure(const absl::Status& status) {
                 std::string(status.message()));
 }
 
+// What a vendor that answers with a number in its JSON body (`field`) meant:
+// `ok` sent, `auth_expired` its access token is gone (fetched anew, and the
+// send retried), `invalid_token` the device token is gone. No answer, 429
+// and 5xx are retried whatever the body says.
+struct BodyCodes {
+  const char* field;
+  int64_t ok;
+  int64_t auth_expired;  // -1: the vendor has none
+  int64_t invalid_token;
+};
+
+SendResult ByBodyCode(const HttpResponse& response, const BodyCodes& codes, TokenCache* tokens,
+                      const std::string& key) {
+  if (auto failure = TransportFailure(response)) return *failure;
+  Json answer = Json::parse(response.body, nullptr, false);
+  int64_t code = answer.is_object() && answer.contains(codes.field) &&
+                         answer[codes.field].is_number()
+                     ? answer[codes.field].get<int64_t>()
+                     : -1;
+  if (response.status == 200 && code == codes.ok) return Result(Outcome::kSent, 200, "");
+  if (codes.auth_expired >= 0 && code == codes.auth_expired && tokens != nullptr) {
+    tokens->Drop(key);
+    return Result(Outcome::kRetry, response.status, std::to_string(code));
+  }
+  if (code == codes.invalid_token) {
+    return Result(Outcome::kInvalidToken, response.status, std::to_string(code));
+  }
+  return Result(Outcome::kRejected, response.status, std::to_string(code));
+}
+
 // POSTs a token request and reads `field` and its lifetime from the JSON answer.
 absl::StatusOr<TokenCache::Fetched> FetchToken(const VendorHttp* http, HttpRequest request,
                                                const std::string& field,
@@ -372,16 +402,8 @@ class Xiaomi : public Vendor {
     request.headers = {"content-type: application/x-www-form-urlencoded",
                        "authorization: key=" + c.app_secret()};
     request.body = FormEncode(form);
-    HttpResponse response = http_->Send(request);
-    if (auto failure = TransportFailure(response)) return *failure;
-    Json answer = Json::parse(response.body, nullptr, false);
-    int64_t code = answer.is_object() && answer.contains("code") && answer["code"].is_number()
-                       ? answer["code"].get<int64_t>()
-                       : -1;
-    if (response.status == 200 && code == 0) return Result(Outcome::kSent, 200, "");
     // 20301: the registration id is not valid for the package.
-    if (code == 20301) return Result(Outcome::kInvalidToken, response.status, "20301");
-    return Result(Outcome::kRejected, response.status, std::to_string(code));
+    return ByBodyCode(http_->Send(request), {"code", 0, -1, 20301}, nullptr, "");
   }
 
  private:
@@ -421,20 +443,8 @@ class Oppo : public Vendor {
     request.url = base_ + "/server/v1/message/notification/unicast";
     request.headers = {"content-type: application/x-www-form-urlencoded", "auth_token: " + *auth};
     request.body = FormEncode({{"message", message.dump()}});
-    HttpResponse response = http_->Send(request);
-    if (auto failure = TransportFailure(response)) return *failure;
-    Json answer = Json::parse(response.body, nullptr, false);
-    int64_t code = answer.is_object() && answer.contains("code") && answer["code"].is_number()
-                       ? answer["code"].get<int64_t>()
-                       : -1;
-    if (response.status == 200 && code == 0) return Result(Outcome::kSent, 200, "");
-    if (code == 11) {  // auth_token expired
-      tokens_.Drop(key);
-      return Result(Outcome::kRetry, response.status, "11");
-    }
-    // 10000: the registration id is invalid.
-    if (code == 10000) return Result(Outcome::kInvalidToken, response.status, "10000");
-    return Result(Outcome::kRejected, response.status, std::to_string(code));
+    // 11: the auth_token expired; 10000: the registration id is invalid.
+    return ByBodyCode(http_->Send(request), {"code", 0, 11, 10000}, &tokens_, key);
   }
 
  private:
@@ -479,20 +489,8 @@ class Vivo : public Vendor {
     request.url = base_ + "/message/send";
     request.headers = {"content-type: application/json", "authToken: " + *auth};
     request.body = body.dump();
-    HttpResponse response = http_->Send(request);
-    if (auto failure = TransportFailure(response)) return *failure;
-    Json answer = Json::parse(response.body, nullptr, false);
-    int64_t result = answer.is_object() && answer.contains("result") && answer["result"].is_number()
-                         ? answer["result"].get<int64_t>()
-                         : -1;
-    if (response.status == 200 && result == 0) return Result(Outcome::kSent, 200, "");
-    if (result == 10000) {  // authToken expired
-      tokens_.Drop(key);
-      return Result(Outcome::kRetry, response.status, "10000");
-    }
-    // 10302: the regId is not valid.
-    if (result == 10302) return Result(Outcome::kInvalidToken, response.status, "10302");
-    return Result(Outcome::kRejected, response.status, std::to_string(result));
+    // 10000: the authToken expired; 10302: the regId is not valid.
+    return ByBodyCode(http_->Send(request), {"result", 0, 10000, 10302}, &tokens_, key);
   }
 
  private:
