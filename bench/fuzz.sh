@@ -17,8 +17,9 @@ BUILD=${PARLEY_FUZZ_BUILD_DIR:-$PARLEY_ROOT/build-fuzz}
 install_deps  # clang and its libFuzzer runtime among them
 
 say "building the fuzz targets with clang into $BUILD"
+flags=$(ci_build_flags)
 cmake -S "$PARLEY_ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
+  -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_CXX_COMPILER_LAUNCHER=ccache ${flags:+"$flags"} \
   -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined" \
   -DPARLEY_FUZZ_ENGINE=libfuzzer >/dev/null
 cmake --build "$BUILD" -j2 --target "${TARGETS[@]/#/parley_fuzz_}"

@@ -36,10 +36,19 @@ install_deps() {
     "${missing[@]}" >/dev/null
 }
 
+# CI builds from scratch twice (gcc, then clang for the fuzz targets) and
+# reads no core dumps: it leaves out debug information, which is about a
+# fifth of the compile time. Everywhere else the binaries keep it (perf).
+ci_build_flags() {
+  if [ "${CI:-}" = true ]; then echo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -DNDEBUG"; fi
+}
+
 build_parley() {
   say "building into $PARLEY_BUILD_DIR"
+  local flags
+  flags=$(ci_build_flags)
   cmake -S "$PARLEY_ROOT" -B "$PARLEY_BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DCMAKE_CXX_COMPILER_LAUNCHER=ccache "$@" >/dev/null
+    -DCMAKE_CXX_COMPILER_LAUNCHER=ccache ${flags:+"$flags"} "$@" >/dev/null
   cmake --build "$PARLEY_BUILD_DIR" -j2
 }
 

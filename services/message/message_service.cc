@@ -1140,9 +1140,11 @@ absl::StatusOr<v1::NoSpeakingEmpty> MessageLogic::SetNoSpeaking(
       !st.ok()) {
     return errors::Error(kInternal, "storage failed; retry");
   }
-  if (announce_no_speaking_) {
-    announce_no_speaking_(NoSpeakingCache::Announcement(caller.sdkappid, request.set_account()));
-  }
+  std::string announcement = NoSpeakingCache::Announcement(caller.sdkappid, request.set_account());
+  // This replica forgets its copy before answering, so the caller's next
+  // send here sees the change; the others hear it on the channel.
+  if (no_speaking_ != nullptr) no_speaking_->OnChange(announcement);
+  if (announce_no_speaking_) announce_no_speaking_(announcement);
   return v1::NoSpeakingEmpty();
 }
 
