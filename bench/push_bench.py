@@ -10,6 +10,7 @@ second the APNs stand-in accepted from its start to the last one, duplicates
 and missing, and the sender's CPU per notification.
 """
 import os
+import signal
 import argparse
 import json
 import subprocess
@@ -59,7 +60,6 @@ def offline(args):
     redis = ["redis-cli", "-h", args.redis_host, "-p", str(args.redis_port)]
     queue = "parley:push:queue"
     subprocess.run(redis + ["DEL", queue, "parley:push:retry"], check=True, stdout=subprocess.DEVNULL)
-    control(args, "/reset", {})
     start = time.time()
     for i in range(0, len(users), 500):
         rest(args, "openim/batchsendmsg", {
@@ -80,20 +80,30 @@ def offline(args):
     begin = time.time()
     deadline = begin + args.timeout
     while time.time() < deadline:
-        if control(args, "/count")["accepted"] >= len(users):
+        if sink_count(args)[0] >= len(users):
             break
-        time.sleep(0.1)
+        time.sleep(0.05)
     with open("/proc/%d/stat" % sender.pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     sender.terminate()
     sender.wait()
-    received = [r for r in control(args, "/received") if r["vendor"] == "apns" and r["accepted"]]
+    refused = sink_count(args)[1]
+    os.kill(args.sink_pid, signal.SIGTERM)
+    path = os.path.join(args.sink_dir, "received")
+    for _ in range(100):
+        if os.path.exists(path):
+            break
+        time.sleep(0.1)
+    received = []
+    for line in open(path):
+        token, ms = line.split()
+        received.append({"token": token, "time": int(ms) / 1000.0})
     times = sorted(r["time"] for r in received)
     last = times[-1] if times else time.time()
     first = times[0] if times else begin
-    print("offline push: %d recipients, %d notifications accepted by the APNs stand-in" %
-          (len(users), len(received)))
+    print("offline push: %d recipients, %d notifications accepted by the APNs stand-in"
+          " (parley-apns-sink), %d refused" % (len(users), len(received), refused))
     print("  sends took %.2f s (batchsendmsg, 500 a call); all %d jobs queued %.2f s after the first"
           % (sent - start, len(users), queued_at - start))
     print("  a sending replica (%d workers) started: first notification after %.0f ms" %
@@ -107,6 +117,16 @@ def offline(args):
     tokens = [r["token"] for r in received]
     print("  duplicates: %d, missing: %d" % (len(tokens) - len(set(tokens)),
                                               len(set("tok-" + u for u in users) - set(tokens))))
+
+
+def sink_count(args):
+    """(accepted, refused) so far, as parley-apns-sink writes them."""
+    try:
+        with open(os.path.join(args.sink_dir, "count")) as f:
+            accepted, refused = f.read().split()
+        return int(accepted), int(refused)
+    except (OSError, ValueError):
+        return 0, 0
 
 
 def rss_kb(pid):
@@ -218,6 +238,8 @@ def main():
     parser.add_argument("--devices", type=int, default=10000)
     parser.add_argument("--pg-url", default="")
     parser.add_argument("--data", default="")
+    parser.add_argument("--sink-dir", default="")
+    parser.add_argument("--sink-pid", type=int, default=0)
     args = parser.parse_args()
     if args.mode == "offline":
         offline(args)

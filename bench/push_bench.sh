@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Offline push through the local cluster to the vendor stand-ins
-# (tests/fakes/push_vendors.py, an HTTP/2 TLS APNs that checks every JWT).
+# Offline push through the local cluster to vendor stand-ins: offline to
+# bench/apns_sink.cc (parley-apns-sink: HTTP/2 over TLS in C++, checks every
+# request's JWT and headers), allmember to tests/fakes/push_vendors.py.
 #
 #   bench/push_bench.sh [offline|allmember]
 #
@@ -29,8 +30,10 @@ if [ "$WHAT" = allmember ]; then USERS=${USERS:-100000}; else USERS=${USERS:-100
 DATA=${PARLEY_DATA_DIR:-$PARLEY_ROOT/.data/cluster}
 WORK=$(mktemp -d)
 STANDIN_PID=
+SINK_PID=
 cleanup() {
   [ -n "$STANDIN_PID" ] && kill "$STANDIN_PID" 2>/dev/null || true
+  [ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null || true
   [ -n "${PARLEY_BENCH_KEEP:-}" ] && echo "files kept in $WORK" >&2 || rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -53,7 +56,18 @@ for _ in $(seq 100); do [ -f "$WORK/ports.json" ] && break; sleep 0.1; done
 [ -f "$WORK/ports.json" ] || die "the vendor stand-ins did not start: $(cat "$WORK/standin.log")"
 port() { python3 -c "import json,sys; print(json.load(open('$WORK/ports.json'))['$1'])"; }
 H2="https://127.0.0.1:$(port h2)"
-export PARLEY_PUSH_VENDOR_URLS="apns=$H2,apns_sandbox=$H2,fcm=$H2"
+APNS=$H2
+if [ "$WHAT" = offline ]; then
+  mkdir -p "$WORK/sink"
+  "$PARLEY_BUILD_DIR/bench/parley-apns-sink" --cert "$WORK/ca.crt" --key "$WORK/standin.key" \
+    --jwt-key "$WORK/apns.p8" --key-id KEY0000001 --team-id TEAM000001 --topic com.example.chat \
+    --out "$WORK/sink" 2>"$WORK/sink.log" &
+  SINK_PID=$!
+  for _ in $(seq 100); do [ -f "$WORK/sink/port" ] && break; sleep 0.1; done
+  [ -f "$WORK/sink/port" ] || die "parley-apns-sink did not start: $(cat "$WORK/sink.log")"
+  APNS="https://127.0.0.1:$(cat "$WORK/sink/port")"
+fi
+export PARLEY_PUSH_VENDOR_URLS="apns=$APNS,apns_sandbox=$APNS,fcm=$H2"
 export PARLEY_PUSH_VENDOR_CA_FILE="$WORK/ca.crt"
 # The cluster's settings, for the sending replica the driver starts.
 export PARLEY_PG_URL=${PARLEY_PG_URL:-postgresql://parley@127.0.0.1:${PARLEY_PG_PORT:-15432}/parley}
@@ -78,4 +92,4 @@ EOF
   --credential "$WORK/credential.json" --redis-port "${PARLEY_REDIS_PORT:-16379}" --users "$USERS" \
   --sender "$PARLEY_BUILD_DIR/services/push/parley-push" --sender-log "$WORK/sender.log" \
   --workers "${WORKERS:-8}" --online "${ONLINE:-10000}" --devices "${DEVICES:-10000}" \
-  --pg-url "$PARLEY_PG_URL" --data "$DATA"
+  --pg-url "$PARLEY_PG_URL" --data "$DATA" --sink-dir "$WORK/sink" --sink-pid "${SINK_PID:-0}"

@@ -9,7 +9,7 @@ PARLEY_BUILD_DIR=${PARLEY_BUILD_DIR:-$PARLEY_ROOT/build}
 PARLEY_DEB_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev grpc-proto
-  libhiredis-dev libpqxx-dev libboost-dev libssl-dev zlib1g-dev libcurl4-openssl-dev
+  libhiredis-dev libpqxx-dev libboost-dev libssl-dev zlib1g-dev libcurl4-openssl-dev libnghttp2-dev
   libspdlog-dev libfmt-dev nlohmann-json3-dev libgoogle-perftools-dev catch2
   postgresql redis-server redis-tools
   python3 python3-yaml python3-h2 python3-cryptography curl wrk openssl ca-certificates

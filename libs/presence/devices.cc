@@ -130,6 +130,15 @@ std::string PushStatus(const std::vector<Device>& devices, const std::vector<Ses
   return devices.empty() ? "Offline" : "PushOnline";
 }
 
+absl::StatusOr<std::string> CurrentPushStatus(Presence& presence, uint64_t sdkappid,
+                                              const std::string& user_id) {
+  auto sessions = presence.Sessions(sdkappid, user_id);
+  if (!sessions.ok()) return sessions.status();
+  auto devices = Devices(presence.pool()).OfUsers(sdkappid, {user_id});
+  if (!devices.ok()) return devices.status();
+  return PushStatus((*devices)[user_id], *sessions);
+}
+
 absl::Status Devices::Register(uint64_t sdkappid, const std::string& user_id,
                                const Device& device) {
   Device d = device;

@@ -274,7 +274,7 @@ absl::Status Presence::RecordStateChange(const StateChange& change) {
       ->Command({"XADD", kStateChangeStream, "MAXLEN", "~", "1000000", "*", "app",
                  std::to_string(change.sdkappid), "user", change.user_id, "action", change.action,
                  "reason", change.reason, "platform", change.platform, "kicked", kicked, "time_ms",
-                 std::to_string(change.time_ms)})
+                 std::to_string(change.time_ms), "status", change.status})
       .status();
 }
 

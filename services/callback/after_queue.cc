@@ -310,6 +310,8 @@ void AfterQueue::ConvertStateEntries(const Entries& entries) {
       payload["Info"] = {{"Action", f.count("action") ? f.at("action") : ""},
                          {"To_Account", f.count("user") ? f.at("user") : ""},
                          {"Reason", f.count("reason") ? f.at("reason") : ""}};
+      // Parley's addition: the user's status after the change.
+      if (f.count("status") && !f.at("status").empty()) payload["Info"]["Status"] = f.at("status");
       payload["KickedDevice"] = nlohmann::ordered_json::array();
       if (f.count("kicked") && !f.at("kicked").empty()) {
         for (absl::string_view kicked : absl::StrSplit(f.at("kicked"), ',')) {

@@ -735,10 +735,19 @@ void ClientSession::HandleAppState(const std::string& id, bool background) {
   }
   hub_->RunBlocking([self = shared_from_this(), id, background, sdkappid = sdkappid_,
                      user = user_id_, session = session_id_] {
-    presence::Devices devices(self->hub_->presence().pool());
+    auto& presence = self->hub_->presence();
+    presence::Devices devices(presence.pool());
+    auto before = presence::CurrentPushStatus(presence, sdkappid, user);
     if (auto st = devices.SetBackground(sdkappid, user, session, background); !st.ok()) {
       log::Warn("app_state_failed", {{"error", std::string(st.message())}});
       return self->SendError(id, kInternal, "the app state could not be recorded; retry");
+    }
+    // Going to the background can make the user PushOnline, and coming back
+    // Online again: State.StateChange hears of it (Parley's actions).
+    auto after = presence::CurrentPushStatus(presence, sdkappid, user);
+    if (before.ok() && after.ok() && *before != *after) {
+      (void)presence.RecordStateChange({sdkappid, user, background ? "Background" : "Foreground",
+                                        "AppState", self->platform_, {}, NowMillis(), *after});
     }
     v1::ServerFrame ack;
     ack.set_id(id);
@@ -1109,8 +1118,9 @@ void ClientSession::CompleteLogin(const std::string& id, const v1::LoginRequest&
       return;
     }
   }
-  (void)presence.RecordStateChange(
-      {sdkappid_, user_id_, "Login", "Register", login.platform(), kicked_platforms, NowMillis()});
+  auto status = presence::CurrentPushStatus(presence, sdkappid_, user_id_);
+  (void)presence.RecordStateChange({sdkappid_, user_id_, "Login", "Register", login.platform(),
+                                    kicked_platforms, NowMillis(), status.value_or("")});
   // The user's groups route here from now on (before the ack: a group_states
   // call after it sees seqs from which pushes continue).
   if (auto* groups = hub_->groups()) groups->Attach(sdkappid_, user_id_);
@@ -1417,8 +1427,10 @@ void ClientSession::OnClose(bool timed_out) {
   hub_->RunBlocking([self = shared_from_this(), action, reason, now, drop_device] {
     (void)self->hub_->presence().RemoveSession(self->sdkappid_, self->user_id_, self->session_id_);
     if (drop_device) self->ForgetDevice();  // again, in case the first try failed
-    (void)self->hub_->presence().RecordStateChange(
-        {self->sdkappid_, self->user_id_, action, reason, self->platform_, {}, now});
+    auto& presence = self->hub_->presence();
+    auto status = presence::CurrentPushStatus(presence, self->sdkappid_, self->user_id_);
+    (void)presence.RecordStateChange({self->sdkappid_, self->user_id_, action, reason,
+                                      self->platform_, {}, now, status.value_or("")});
   });
   log::Info("disconnect", {{"sdkappid", sdkappid_},
                            {"user", user_id_},

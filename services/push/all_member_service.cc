@@ -78,6 +78,20 @@ std::string MarkerKey(uint64_t sdkappid, const std::string& user) {
   return absl::StrCat("parley:{", sdkappid, "}:bcast:", user);
 }
 
+// Set while a stored all-member push may be pending for someone: a login
+// reads PostgreSQL for pending pushes only when it exists.
+std::string ActiveKey(uint64_t sdkappid) {
+  return absl::StrCat("parley:{", sdkappid, "}:bcast_active");
+}
+
+// Keeps KEYS[1] alive at least ARGV[1] ms more (never shortens it).
+const char kKeepAliveScript[] = R"lua(
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+end
+return 1
+)lua";
+
 std::set<std::string> NamesOf(const std::map<int, std::string>& names) {
   std::set<std::string> out;
   for (const auto& [index, name] : names) out.insert(name);
@@ -148,6 +162,12 @@ absl::StatusOr<v1::ImPushResponse> PushLogic::ImPush(const rpc::Caller& caller,
   m->set_cloud_custom_data(request.cloud_custom_data());
   if (request.has_offline_push_info()) *m->mutable_offline_push_info() = request.offline_push_info();
   task.condition = request.condition();
+  if (life > 0) {
+    // Before the task exists: a login that can see the task sees the key.
+    auto kept = redis->Command({"EVAL", kKeepAliveScript, "1", ActiveKey(caller.sdkappid),
+                                std::to_string(life * 1000)});
+    if (!kept.ok()) return errors::Error(kStorageFailed, "the push could not be stored; retry");
+  }
   auto created = all_member_->CreateTask(caller.sdkappid, task);
   if (!created.ok()) return errors::Error(kStorageFailed, "the push could not be stored; retry");
   v1::PushJob job;
@@ -314,10 +334,16 @@ absl::StatusOr<v1::PendingBroadcastsResponse> PushLogic::GetPendingBroadcasts(
   if (all_member_ == nullptr) return response;
   redis::Pool* redis = presence_->pool();
   std::string key = MarkerKey(caller.sdkappid, caller.identifier);
-  auto marker = redis->Command({"GET", key});
-  if (!marker.ok()) return marker.status();
+  auto read = redis->Pipeline({{"GET", key}, {"EXISTS", ActiveKey(caller.sdkappid)}});
+  if (!read.ok()) return read.status();
+  for (const auto& reply : *read) {
+    if (!reply.ok()) return reply.status();
+  }
+  // No stored push is pending for anyone: no PostgreSQL read at this login.
+  if ((*read)[1]->integer() == 0) return response;
+  const redis::Reply& marker = *(*read)[0];
   int64_t after = 0;
-  if (!marker->is_nil()) after = std::strtoll(marker->str().c_str(), nullptr, 10);
+  if (!marker.is_nil()) after = std::strtoll(marker.str().c_str(), nullptr, 10);
   int64_t now = redis::NowMillis();
   auto tasks = all_member_->ActiveTasksAfter(caller.sdkappid, after, now);
   if (!tasks.ok()) return tasks.status();

@@ -197,7 +197,7 @@ int main(int argc, char** argv) {
       std::chrono::milliseconds(std::max<int64_t>(queue_options.retry_base.count(), retry_max_ms));
   queue_options.max_attempts = static_cast<uint32_t>(std::clamp<int64_t>(max_attempts, 1, 100));
   queue_options.group_page_size = static_cast<uint32_t>(std::clamp<int64_t>(group_page_size, 1, 1000));
-  parley::push::PushQueue queue(redis->get(), *redis_options, &credentials, &receive_opts,
+  parley::push::PushQueue queue(redis->get(), *redis_options, &credentials, &receive_opts, &http,
                                 std::move(vendors),
                                 &badges, &members, &callbacks, queue_options);
   queue.SetAllMember(&all_member, &accounts);

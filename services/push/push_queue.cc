@@ -37,6 +37,12 @@ constexpr int32_t kPushRejected = 2;
 constexpr int32_t kPushNoCredential = 3;
 constexpr int32_t kPushGaveUp = 4;
 
+// ApnsInfo.BadgeMode 1: the notification carries no badge.
+bool NoBadge(const v1::Notification& notification) {
+  auto mode = notification.apns_info().fields().find("BadgeMode");
+  return mode != notification.apns_info().fields().end() && mode->second.number_value() == 1;
+}
+
 }  // namespace
 
 std::string QueueStream(const std::string& prefix) { return prefix + ":queue"; }
@@ -59,12 +65,14 @@ absl::Status EnqueueJobs(redis::Pool& redis, const std::string& stream,
 
 PushQueue::PushQueue(redis::Pool* redis, redis::PoolOptions reader_options,
                      CredentialStore* credentials, ReceiveOptStore* receive_opts,
+                     const VendorHttp* http,
                      std::map<std::string, std::unique_ptr<Vendor>> vendors, BadgeSource* badges,
                      MemberSource* members, callbacks::CallbackClient* callbacks, PushQueueOptions options)
     : redis_(redis),
       reader_options_(std::move(reader_options)),
       credentials_(credentials),
       receive_opts_(receive_opts),
+      http_(http),
       vendors_(std::move(vendors)),
       badges_(badges),
       members_(members),
@@ -107,8 +115,9 @@ void PushQueue::Work(int index) {
       }
       reader = std::move(*pool);
     }
-    auto reply = reader->Command({"XREADGROUP", "GROUP", kConsumerGroup, consumer, "COUNT", "16",
-                                  "BLOCK", "1000", "STREAMS", queue_, ">"});
+    auto reply = reader->Command({"XREADGROUP", "GROUP", kConsumerGroup, consumer, "COUNT",
+                                  std::to_string(std::max<uint32_t>(1, options_.batch)), "BLOCK",
+                                  "1000", "STREAMS", queue_, ">"});
     if (!reply.ok()) {
       if (reply.status().message().find("NOGROUP") != absl::string_view::npos) {
         (void)redis::EnsureGroup(*redis_, queue_, kConsumerGroup, "0");
@@ -124,74 +133,141 @@ void PushQueue::Work(int index) {
         entries.push_back(std::move(e));
       }
     }
-    for (const auto& [id, fields] : entries) {
-      std::vector<std::vector<std::string>> commands = {{"MULTI"}};
-      auto m = fields.find("m");
-      // Not settled (Redis away): left pending, claimed again later.
-      if (!Handle(id, m == fields.end() ? "" : m->second, &commands)) continue;
-      commands.push_back({"XACK", queue_, kConsumerGroup, id});
-      commands.push_back({"EXEC"});
-      if (auto done = redis_->Pipeline(commands); !done.ok()) {
-        // Not acknowledged: claimed again later (at least once).
-        log::Warn("push_ack_failed", {{"id", id}, {"error", std::string(done.status().message())}});
-      }
-    }
+    if (!entries.empty()) HandleBatch(entries);
   }
 }
 
-bool PushQueue::Handle(const std::string& id, const std::string& encoded,
-                       std::vector<std::vector<std::string>>* commands) {
-  v1::PushJob job;
-  if (!job.ParseFromString(encoded)) {
-    log::Error("push_job_unreadable", {{"id", id}});
-    return true;
-  }
-  if (job.has_device()) {
-    SendToDevice(std::move(job), commands);
-    return true;
-  }
-  if (!job.group_event().empty()) {
-    HandleGroupPage(std::move(job), commands);
-    return true;
-  }
-  if (!job.task_id().empty()) {
-    HandleTaskPage(std::move(job), commands);
-    return true;
-  }
-  // A new job: its notification, then every device not online now.
-  v1::TimelineEvent event;
-  if (!event.ParseFromString(job.event()) || event.kind() != v1::TimelineEvent::KIND_MESSAGE) {
-    return true;
-  }
-  auto notification = MakeC2CNotification(event.message());
-  if (!notification) return true;
-  // Do not disturb: the recipient's receive option for the sender.
-  if (!job.ignore_receive_opt() && receive_opts_ != nullptr) {
-    auto opts = receive_opts_->Get(job.sdkappid(), job.user_id(), {event.message().from_account()});
-    if (!opts.ok()) return false;
-    if ((*opts)[event.message().from_account()] != 0) {
-      metrics::Registry::Default()
-          .GetCounter("parley_push_muted_total", "notifications not sent: the recipient's do-not-disturb")
-          .Increment();
-      return true;
+void PushQueue::HandleBatch(const redis::StreamEntries& entries) {
+  std::vector<Pending> batch(entries.size());
+  std::vector<Outgoing> sends;
+  std::vector<std::pair<size_t, v1::PushJob>> messages;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const auto& [id, fields] = entries[i];
+    batch[i].id = id;
+    auto m = fields.find("m");
+    v1::PushJob job;
+    if (m == fields.end() || !job.ParseFromString(m->second)) {
+      log::Error("push_job_unreadable", {{"id", id}});
+      continue;
+    }
+    if (job.has_device()) {
+      sends.push_back({std::move(job), i});
+    } else if (!job.group_event().empty()) {
+      HandleGroupPage(std::move(job), &batch[i].commands);
+    } else if (!job.task_id().empty()) {
+      HandleTaskPage(std::move(job), &batch[i].commands);
+    } else {
+      messages.emplace_back(i, std::move(job));
     }
   }
-  auto devices = devices_.OfUsers(job.sdkappid(), {job.user_id()});
-  auto sessions = presence_.Sessions(job.sdkappid(), job.user_id());
-  if (!devices.ok() || !sessions.ok()) return false;
-  auto offline = presence::OfflineDevices((*devices)[job.user_id()], *sessions);
-  if (offline.empty()) return true;
-  auto badge_mode = notification->apns_info().fields().find("BadgeMode");
-  bool no_badge = badge_mode != notification->apns_info().fields().end() &&
-                  badge_mode->second.number_value() == 1;
-  if (!no_badge && badges_ != nullptr) {
-    auto badge = badges_->Badges(job.sdkappid(), {job.user_id()});
-    if (badge.ok() && badge->size() == 1) notification->set_badge(badge->front());
+  ExpandMessages(std::move(messages), &batch, &sends);
+  SendAll(std::move(sends), &batch);
+  // One transaction: every settled entry's commands with its acknowledgement.
+  std::vector<std::vector<std::string>> commands = {{"MULTI"}};
+  std::vector<std::string> ack = {"XACK", queue_, kConsumerGroup};
+  for (auto& pending : batch) {
+    if (!pending.settled) continue;  // left pending: claimed again later
+    for (auto& c : pending.commands) commands.push_back(std::move(c));
+    ack.push_back(pending.id);
   }
-  for (const auto& device : offline) {
-    SendToDevice(DeviceJob(job, job.user_id(), device, *notification), commands);
+  if (ack.size() == 3) return;
+  commands.push_back(std::move(ack));
+  commands.push_back({"EXEC"});
+  if (auto done = redis_->Pipeline(commands); !done.ok()) {
+    // Not acknowledged: claimed again later (at least once).
+    log::Warn("push_ack_failed", {{"entries", static_cast<int64_t>(entries.size())},
+                                  {"error", std::string(done.status().message())}});
   }
-  return true;
+}
+
+void PushQueue::ExpandMessages(std::vector<std::pair<size_t, v1::PushJob>> messages,
+                               std::vector<Pending>* batch, std::vector<Outgoing>* sends) {
+  struct Expanding {
+    size_t entry;
+    v1::PushJob job;
+    v1::Notification notification;
+    std::string from;
+  };
+  std::map<uint64_t, std::vector<Expanding>> by_app;
+  for (auto& [entry, job] : messages) {
+    v1::TimelineEvent event;
+    if (!event.ParseFromString(job.event()) || event.kind() != v1::TimelineEvent::KIND_MESSAGE) {
+      continue;
+    }
+    auto notification = MakeC2CNotification(event.message());
+    if (!notification) continue;
+    uint64_t app = job.sdkappid();
+    by_app[app].push_back(
+        {entry, std::move(job), std::move(*notification), event.message().from_account()});
+  }
+  for (auto& [app, items] : by_app) {
+    auto leave_pending = [&] {
+      for (const auto& item : items) (*batch)[item.entry].settled = false;
+    };
+    // Do not disturb: each recipient's receive option for the sender.
+    std::vector<std::pair<std::string, std::string>> pairs;
+    for (const auto& item : items) {
+      if (!item.job.ignore_receive_opt()) pairs.emplace_back(item.job.user_id(), item.from);
+    }
+    std::set<std::pair<std::string, std::string>> muted;
+    if (receive_opts_ != nullptr && !pairs.empty()) {
+      auto got = receive_opts_->Muted(app, pairs);
+      if (!got.ok()) {
+        leave_pending();
+        continue;
+      }
+      muted = std::move(*got);
+    }
+    std::vector<std::string> users;
+    std::set<std::string> seen;
+    for (const auto& item : items) {
+      if (seen.insert(item.job.user_id()).second) users.push_back(item.job.user_id());
+    }
+    // The devices not online now (one may have come online since).
+    auto devices = devices_.OfUsers(app, users);
+    auto sessions = presence_.SessionsOfUsers(app, users);
+    if (!devices.ok() || !sessions.ok()) {
+      leave_pending();
+      continue;
+    }
+    std::vector<std::vector<presence::Device>> offline(items.size());
+    std::vector<std::string> badge_users;
+    std::set<std::string> badge_seen;
+    for (size_t k = 0; k < items.size(); ++k) {
+      const auto& item = items[k];
+      const std::string& user = item.job.user_id();
+      if (!item.job.ignore_receive_opt() && muted.count({user, item.from})) {
+        metrics::Registry::Default()
+            .GetCounter("parley_push_muted_total",
+                        "notifications not sent: the recipient's do-not-disturb")
+            .Increment();
+        continue;
+      }
+      offline[k] = presence::OfflineDevices((*devices)[user], (*sessions)[user]);
+      if (!offline[k].empty() && !NoBadge(item.notification) && badge_seen.insert(user).second) {
+        badge_users.push_back(user);
+      }
+    }
+    // The badge: each recipient's unread count, one call for the batch.
+    std::map<std::string, uint32_t> badges;
+    if (badges_ != nullptr && !badge_users.empty()) {
+      auto got = badges_->Badges(app, badge_users);
+      if (got.ok() && got->size() == badge_users.size()) {
+        for (size_t i = 0; i < badge_users.size(); ++i) badges[badge_users[i]] = (*got)[i];
+      }
+    }
+    for (size_t k = 0; k < items.size(); ++k) {
+      auto& item = items[k];
+      auto badge = badges.find(item.job.user_id());
+      if (badge != badges.end() && !NoBadge(item.notification)) {
+        item.notification.set_badge(badge->second);
+      }
+      for (const auto& device : offline[k]) {
+        sends->push_back(
+            {DeviceJob(item.job, item.job.user_id(), device, item.notification), item.entry});
+      }
+    }
+  }
 }
 
 v1::PushJob PushQueue::DeviceJob(const v1::PushJob& job, const std::string& user,
@@ -245,7 +321,7 @@ void PushQueue::HandleGroupPage(v1::PushJob job, std::vector<std::vector<std::st
   auto devices = devices_.OfUsers(job.sdkappid(), users);
   auto sessions = presence_.SessionsOfUsers(job.sdkappid(), users);
   if (!devices.ok() || !sessions.ok()) {
-    commands->resize(1);  // not the next page: this one goes again, whole
+    commands->clear();  // not the next page: this one goes again, whole
     return Retry(std::move(job), "RedisUnavailable", std::chrono::milliseconds(0), commands);
   }
   std::vector<std::string> pushed;
@@ -257,11 +333,8 @@ void PushQueue::HandleGroupPage(v1::PushJob job, std::vector<std::vector<std::st
     offline[user] = std::move(o);
   }
   if (pushed.empty()) return;
-  auto badge_mode = notification->apns_info().fields().find("BadgeMode");
-  bool no_badge = badge_mode != notification->apns_info().fields().end() &&
-                  badge_mode->second.number_value() == 1;
   std::vector<uint32_t> badges;
-  if (!no_badge && badges_ != nullptr) {
+  if (!NoBadge(*notification) && badges_ != nullptr) {
     auto got = badges_->Badges(job.sdkappid(), pushed);
     if (got.ok() && got->size() == pushed.size()) badges = std::move(*got);
   }
@@ -332,7 +405,7 @@ void PushQueue::HandleTaskPage(v1::PushJob job, std::vector<std::vector<std::str
     entries.push_back({gateway, {"events", job.sdkappid(), "", "", events.SerializeAsString()}});
   }
   if (auto st = presence_.AppendAll(entries); !st.ok()) {
-    commands->resize(1);
+    commands->clear();
     return Retry(std::move(job), "RedisUnavailable", std::chrono::milliseconds(0), commands);
   }
   // Offline devices: a notification each, when the push is kept for them.
@@ -400,25 +473,53 @@ void PushQueue::Retry(v1::PushJob job, const std::string& reason,
                                     job.SerializeAsString())});
 }
 
-void PushQueue::SendToDevice(v1::PushJob job, std::vector<std::vector<std::string>>* commands) {
-  const auto& device = job.device();
-  auto vendor = vendors_.find(device.channel());
-  auto credential = credentials_->Get(job.sdkappid(), device.channel(), device.business_id());
-  SendResult result;
-  if (vendor == vendors_.end()) {
-    result = {Outcome::kRejected, 0, "NoVendor", {}};
-  } else if (!credential.ok()) {
-    result = {Outcome::kRetry, 0, "CredentialUnreadable", {}};
-  } else if (!credential->has_value()) {
-    Failed(device.channel(), "NoCredential").Increment();
-    Report(job, device.channel(), kPushNoCredential, "no credential for this channel");
-    return;
-  } else {
-    auto start = std::chrono::steady_clock::now();
-    result = vendor->second->Send(**credential, device.token(), job.notification());
-    Latency(device.channel())
-        .Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+void PushQueue::SendAll(std::vector<Outgoing> sends, std::vector<Pending>* batch) {
+  std::vector<Prepared> prepared(sends.size());
+  std::vector<bool> skipped(sends.size(), false);
+  std::vector<const HttpRequest*> requests;
+  std::vector<size_t> requested;
+  for (size_t i = 0; i < sends.size(); ++i) {
+    const v1::PushJob& job = sends[i].job;
+    const auto& device = job.device();
+    auto vendor = vendors_.find(device.channel());
+    if (vendor == vendors_.end() || vendor->second == nullptr) {
+      prepared[i].result = SendResult{Outcome::kRejected, 0, "NoVendor", {}};
+      continue;
+    }
+    auto credential = credentials_->Get(job.sdkappid(), device.channel(), device.business_id());
+    if (!credential.ok()) {
+      prepared[i].result = SendResult{Outcome::kRetry, 0, "CredentialUnreadable", {}};
+      continue;
+    }
+    if (!credential->has_value()) {
+      Failed(device.channel(), "NoCredential").Increment();
+      Report(job, device.channel(), kPushNoCredential, "no credential for this channel");
+      skipped[i] = true;
+      continue;
+    }
+    prepared[i] = vendor->second->Prepare(**credential, device.token(), job.notification());
+    if (!prepared[i].result) {
+      requests.push_back(&prepared[i].request);
+      requested.push_back(i);
+    }
   }
+  if (!requests.empty()) {
+    std::vector<HttpResponse> responses = http_->SendAll(requests);
+    for (size_t k = 0; k < requested.size(); ++k) {
+      size_t i = requested[k];
+      Latency(sends[i].job.device().channel()).Observe(responses[k].seconds);
+      prepared[i].result = prepared[i].interpret(responses[k]);
+    }
+  }
+  for (size_t i = 0; i < sends.size(); ++i) {
+    if (skipped[i]) continue;
+    Settle(std::move(sends[i].job), *prepared[i].result, &(*batch)[sends[i].entry].commands);
+  }
+}
+
+void PushQueue::Settle(v1::PushJob job, const SendResult& result,
+                       std::vector<std::vector<std::string>>* commands) {
+  const auto& device = job.device();
   switch (result.outcome) {
     case Outcome::kSent:
       Sent(device.channel()).Increment();

@@ -6,7 +6,9 @@
 // notification (push_rules.h), read the recipient's devices again (one may
 // have come online), and send to each offline device through its vendor
 // (vendors.h) with the app's credential for that channel and business ID.
-// Then the job is acknowledged. Per device:
+// A worker takes up to `batch` jobs at a time: their reads are shared and
+// their notifications sent at once (HTTP/2 streams). Then the jobs are
+// acknowledged. Per device:
 //   sent           -> metrics, Push.OfflinePush callback;
 //   invalid token  -> the device is forgotten;
 //   retry          -> (429, 5xx, no answer) the device's own job goes to the
@@ -35,6 +37,7 @@
 #include "parley/presence/devices.h"
 #include "parley/presence/presence.h"
 #include "parley/redis/pool.h"
+#include "parley/redis/streams.h"
 #include "all_member_store.h"
 #include "parley/v1/auth.pb.h"
 #include "parley/v1/group.pb.h"
@@ -87,6 +90,10 @@ struct PushQueueOptions {
   int64_t dead_max_count = 100000;
   std::string key_prefix = kDefaultQueuePrefix;
   uint32_t group_page_size = 500;  // members read per page of a group message's push
+  // Jobs a worker reads at once: their reads are shared (one receive-option
+  // query, one Redis round trip for devices and sessions, one badge call)
+  // and their notifications go to the vendors at once.
+  uint32_t batch = 64;
 };
 
 // Appends jobs in one round trip.
@@ -96,7 +103,7 @@ absl::Status EnqueueJobs(redis::Pool& redis, const std::string& stream,
 class PushQueue {
  public:
   PushQueue(redis::Pool* redis, redis::PoolOptions reader_options, CredentialStore* credentials,
-            ReceiveOptStore* receive_opts,
+            ReceiveOptStore* receive_opts, const VendorHttp* http,
             std::map<std::string, std::unique_ptr<Vendor>> vendors, BadgeSource* badges,
             MemberSource* members,
             callbacks::CallbackClient* callbacks, PushQueueOptions options);
@@ -110,14 +117,33 @@ class PushQueue {
   }
 
  private:
+  // An entry of a batch: the commands that settle it (next pages, device
+  // jobs, retries), acknowledged with them in one transaction; or, when it
+  // could not be settled now (Redis or PostgreSQL away), left pending.
+  struct Pending {
+    std::string id;
+    bool settled = true;
+    std::vector<std::vector<std::string>> commands;
+  };
+  // A notification to one device, for the batch entry `entry`.
+  struct Outgoing {
+    v1::PushJob job;
+    size_t entry;
+  };
+
   void Work(int index);
   void MoveRetries();
   void Trim();
-  // Handles one job; the commands that settle it (retries, dead letters)
-  // are added to `commands`. False: it could not be settled now.
-  bool Handle(const std::string& id, const std::string& encoded,
+  void HandleBatch(const redis::StreamEntries& entries);
+  // New one-to-one jobs: per app, one receive-option query, one read of the
+  // recipients' devices and sessions, one badge call; a send per device that
+  // is not online.
+  void ExpandMessages(std::vector<std::pair<size_t, v1::PushJob>> messages,
+                      std::vector<Pending>* batch, std::vector<Outgoing>* sends);
+  // Every notification of the batch to its vendor at once, then each result.
+  void SendAll(std::vector<Outgoing> sends, std::vector<Pending>* batch);
+  void Settle(v1::PushJob job, const SendResult& result,
               std::vector<std::vector<std::string>>* commands);
-  void SendToDevice(v1::PushJob job, std::vector<std::vector<std::string>>* commands);
   // One page of a group message's members: queues the next page and a job
   // per device that takes a notification.
   void HandleGroupPage(v1::PushJob job, std::vector<std::vector<std::string>>* commands);
@@ -138,6 +164,7 @@ class PushQueue {
   redis::PoolOptions reader_options_;
   CredentialStore* credentials_;
   ReceiveOptStore* receive_opts_;
+  const VendorHttp* http_;
   std::map<std::string, std::unique_ptr<Vendor>> vendors_;
   BadgeSource* badges_;
   MemberSource* members_;

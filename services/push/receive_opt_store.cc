@@ -39,4 +39,27 @@ absl::StatusOr<std::map<std::string, int32_t>> ReceiveOptStore::Get(
   });
 }
 
+absl::StatusOr<std::set<std::pair<std::string, std::string>>> ReceiveOptStore::Muted(
+    uint64_t sdkappid, const std::vector<std::pair<std::string, std::string>>& pairs) {
+  using Out = std::set<std::pair<std::string, std::string>>;
+  if (pairs.empty()) return Out();
+  std::vector<std::string> users, peers;
+  for (const auto& [user, peer] : pairs) {
+    users.push_back(user);
+    peers.push_back(peer);
+  }
+  return pg_->Query<Out>([&](pqxx::connection& c) -> absl::StatusOr<Out> {
+    pqxx::read_transaction tx(c);
+    Out out;
+    auto rows = tx.exec_params(
+        "SELECT o.user_id, o.peer FROM c2c_receive_opts o "
+        "JOIN unnest($2::text[], $3::text[]) AS q(user_id, peer) "
+        "ON o.user_id = q.user_id AND o.peer = q.peer "
+        "WHERE o.sdkappid = $1 AND o.opt <> 0",
+        static_cast<int64_t>(sdkappid), pg::TextArray(users), pg::TextArray(peers));
+    for (const auto& row : rows) out.emplace(row[0].as<std::string>(), row[1].as<std::string>());
+    return out;
+  });
+}
+
 }  // namespace parley::push

@@ -4,6 +4,8 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -21,6 +23,10 @@ class ReceiveOptStore {
   // Every peer's option (0 for peers without a row).
   absl::StatusOr<std::map<std::string, int32_t>> Get(uint64_t sdkappid, const std::string& user,
                                                      const std::vector<std::string>& peers);
+  // Of these (user, peer) pairs, those whose user set a non-zero option for
+  // the peer: one query for a batch of notifications.
+  absl::StatusOr<std::set<std::pair<std::string, std::string>>> Muted(
+      uint64_t sdkappid, const std::vector<std::pair<std::string, std::string>>& pairs);
 
  private:
   pg::Pool* pg_;

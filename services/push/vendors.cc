@@ -75,6 +75,12 @@ std::optional<SendResult> TransportFailure(const HttpResponse& response) {
   return std::nullopt;
 }
 
+Prepared Done(SendResult result) {
+  Prepared p;
+  p.result = std::move(result);
+  return p;
+}
+
 // A failure to get the vendor's access token, as a send result.
 SendResult TokenFailure(const absl::Status& status) {
   return Result(absl::IsUnavailable(status) ? Outcome::kRetry : Outcome::kRejected, 0,
@@ -142,9 +148,10 @@ class Apns : public Vendor {
   Apns(const VendorHttp* http, const VendorEndpoints& endpoints)
       : http_(http), production_(endpoints.Get("apns")), sandbox_(endpoints.Get("apns_sandbox")) {}
 
-  SendResult Send(const v1::PushCredential& c, const std::string& token,
-                  const v1::Notification& n) override {
-    HttpRequest request;
+  Prepared Prepare(const v1::PushCredential& c, const std::string& token,
+                   const v1::Notification& n) override {
+    Prepared p;
+    HttpRequest& request = p.request;
     request.http2 = true;
     request.url = absl::StrCat(c.environment() == "sandbox" ? sandbox_ : production_,
                                "/3/device/", token);
@@ -164,14 +171,19 @@ class Apns : public Vendor {
         // than every 20 minutes: keep each for 40.
         return TokenCache::Fetched{*signed_jwt, std::chrono::minutes(45)};
       });
-      if (!jwt.ok()) return TokenFailure(jwt.status());
+      if (!jwt.ok()) return Done(TokenFailure(jwt.status()));
       request.headers.push_back("authorization: bearer " + *jwt);
     } else {
       request.client_cert_pem = c.certificate();
       request.client_key_pem = c.private_key();
     }
     request.body = ApnsPayload(n);
-    HttpResponse response = http_->Send(request);
+    p.interpret = [this, key](const HttpResponse& response) { return Interpret(response, key); };
+    return p;
+  }
+
+ private:
+  SendResult Interpret(const HttpResponse& response, const std::string& key) {
     if (response.status == 200) return Result(Outcome::kSent, 200, "");
     Json body = Json::parse(response.body, nullptr, false);
     std::string reason = body.is_object() ? body.value("reason", "") : "";
@@ -191,7 +203,6 @@ class Apns : public Vendor {
     return Result(Outcome::kRejected, response.status, reason.empty() ? "Rejected" : reason);
   }
 
- private:
   const VendorHttp* http_;
   std::string production_, sandbox_;
   TokenCache jwts_;
@@ -204,10 +215,10 @@ class Fcm : public Vendor {
   Fcm(const VendorHttp* http, const VendorEndpoints& endpoints)
       : http_(http), base_(endpoints.Get("fcm")) {}
 
-  SendResult Send(const v1::PushCredential& c, const std::string& token,
-                  const v1::Notification& n) override {
+  Prepared Prepare(const v1::PushCredential& c, const std::string& token,
+                   const v1::Notification& n) override {
     Json account = Json::parse(c.service_account(), nullptr, false);
-    if (!account.is_object()) return Result(Outcome::kRejected, 0, "BadServiceAccount");
+    if (!account.is_object()) return Done(Result(Outcome::kRejected, 0, "BadServiceAccount"));
     std::string key = CacheKey(c);
     auto access = tokens_.Get(key, [&]() -> absl::StatusOr<TokenCache::Fetched> {
       std::string token_uri = account.value("token_uri", "");
@@ -228,7 +239,7 @@ class Fcm : public Vendor {
                                  {"assertion", *assertion}});
       return FetchToken(http_, request, "access_token", "expires_in", std::chrono::seconds(3600));
     });
-    if (!access.ok()) return TokenFailure(access.status());
+    if (!access.ok()) return Done(TokenFailure(access.status()));
     Json message = {{"token", token}, {"notification", {{"title", n.title()}, {"body", n.body()}}}};
     Json data = Json::object();
     if (!n.ext().empty()) data["ext"] = n.ext();
@@ -246,13 +257,19 @@ class Fcm : public Vendor {
     if (n.has_badge()) android_notification["notification_count"] = n.badge();
     if (!android_notification.empty()) message["android"] = {{"notification", android_notification}};
     if (n.has_badge()) message["apns"] = {{"payload", {{"aps", {{"badge", n.badge()}}}}}};
-    HttpRequest request;
+    Prepared p;
+    HttpRequest& request = p.request;
     request.http2 = true;
     request.url = absl::StrCat(base_, "/v1/projects/", account.value("project_id", ""),
                                "/messages:send");
     request.headers = {"content-type: application/json", "authorization: Bearer " + *access};
     request.body = Json({{"message", message}}).dump();
-    HttpResponse response = http_->Send(request);
+    p.interpret = [this, key](const HttpResponse& response) { return Interpret(response, key); };
+    return p;
+  }
+
+ private:
+  SendResult Interpret(const HttpResponse& response, const std::string& key) {
     if (response.status == 200) return Result(Outcome::kSent, 200, "");
     Json body = Json::parse(response.body, nullptr, false);
     std::string status;
@@ -283,7 +300,6 @@ class Fcm : public Vendor {
     return Result(Outcome::kRejected, response.status, reason.empty() ? "Rejected" : reason);
   }
 
- private:
   const VendorHttp* http_;
   std::string base_;
   TokenCache tokens_;
@@ -298,8 +314,8 @@ class HuaweiFamily : public Vendor {
   HuaweiFamily(const VendorHttp* http, std::string auth_url, std::string send_base, bool honor)
       : http_(http), auth_url_(std::move(auth_url)), send_base_(std::move(send_base)), honor_(honor) {}
 
-  SendResult Send(const v1::PushCredential& c, const std::string& token,
-                  const v1::Notification& n) override {
+  Prepared Prepare(const v1::PushCredential& c, const std::string& token,
+                   const v1::Notification& n) override {
     std::string key = CacheKey(c);
     auto access = tokens_.Get(key, [&]() -> absl::StatusOr<TokenCache::Fetched> {
       HttpRequest request;
@@ -310,12 +326,13 @@ class HuaweiFamily : public Vendor {
                                  {"client_secret", c.app_secret()}});
       return FetchToken(http_, request, "access_token", "expires_in", std::chrono::seconds(3600));
     });
-    if (!access.ok()) return TokenFailure(access.status());
+    if (!access.ok()) return Done(TokenFailure(access.status()));
     const auto& info = n.android_info();
     Json click = {{"type", 3}};
     Json notification = {{"title", n.title()}, {"body", n.body()}};
     Json android_notification = {{"title", n.title()}, {"body", n.body()}};
-    HttpRequest request;
+    Prepared p;
+    HttpRequest& request = p.request;
     request.headers = {"content-type: application/json", "authorization: Bearer " + *access};
     Json body;
     if (honor_) {
@@ -354,7 +371,12 @@ class HuaweiFamily : public Vendor {
       request.url = absl::StrCat(send_base_, "/v1/", c.app_id(), "/messages:send");
     }
     request.body = body.dump();
-    HttpResponse response = http_->Send(request);
+    p.interpret = [this, key](const HttpResponse& response) { return Interpret(response, key); };
+    return p;
+  }
+
+ private:
+  SendResult Interpret(const HttpResponse& response, const std::string& key) {
     if (auto failure = TransportFailure(response)) return *failure;
     Json answer = Json::parse(response.body, nullptr, false);
     std::string code;
@@ -374,7 +396,6 @@ class HuaweiFamily : public Vendor {
     return Result(Outcome::kRejected, response.status, code.empty() ? "Rejected" : code);
   }
 
- private:
   const VendorHttp* http_;
   std::string auth_url_, send_base_;
   bool honor_;
@@ -385,11 +406,11 @@ class HuaweiFamily : public Vendor {
 
 class Xiaomi : public Vendor {
  public:
-  Xiaomi(const VendorHttp* http, const VendorEndpoints& endpoints)
-      : http_(http), base_(endpoints.Get("xiaomi")) {}
+  // Xiaomi needs no access token: a key in each request, nothing fetched.
+  explicit Xiaomi(const VendorEndpoints& endpoints) : base_(endpoints.Get("xiaomi")) {}
 
-  SendResult Send(const v1::PushCredential& c, const std::string& token,
-                  const v1::Notification& n) override {
+  Prepared Prepare(const v1::PushCredential& c, const std::string& token,
+                   const v1::Notification& n) override {
     std::vector<std::pair<std::string, std::string>> form = {
         {"registration_id", token},   {"restricted_package_name", c.package_name()},
         {"title", n.title()},         {"description", n.body()},
@@ -397,17 +418,20 @@ class Xiaomi : public Vendor {
         {"payload", n.ext()}};
     std::string channel = StructString(n.android_info(), "XiaoMiChannelID");
     if (!channel.empty()) form.push_back({"extra.channel_id", channel});
-    HttpRequest request;
+    Prepared p;
+    HttpRequest& request = p.request;
     request.url = base_ + "/v3/message/regid";
     request.headers = {"content-type: application/x-www-form-urlencoded",
                        "authorization: key=" + c.app_secret()};
     request.body = FormEncode(form);
     // 20301: the registration id is not valid for the package.
-    return ByBodyCode(http_->Send(request), {"code", 0, -1, 20301}, nullptr, "");
+    p.interpret = [](const HttpResponse& response) {
+      return ByBodyCode(response, {"code", 0, -1, 20301}, nullptr, "");
+    };
+    return p;
   }
 
  private:
-  const VendorHttp* http_;
   std::string base_;
 };
 
@@ -418,8 +442,8 @@ class Oppo : public Vendor {
   Oppo(const VendorHttp* http, const VendorEndpoints& endpoints)
       : http_(http), base_(endpoints.Get("oppo")) {}
 
-  SendResult Send(const v1::PushCredential& c, const std::string& token,
-                  const v1::Notification& n) override {
+  Prepared Prepare(const v1::PushCredential& c, const std::string& token,
+                   const v1::Notification& n) override {
     std::string key = CacheKey(c);
     auto auth = tokens_.Get(key, [&]() -> absl::StatusOr<TokenCache::Fetched> {
       std::string timestamp = std::to_string(NowSeconds() * 1000);
@@ -433,18 +457,22 @@ class Oppo : public Vendor {
       // Valid for 24 hours.
       return FetchToken(http_, request, "auth_token", "", std::chrono::hours(24));
     });
-    if (!auth.ok()) return TokenFailure(auth.status());
+    if (!auth.ok()) return Done(TokenFailure(auth.status()));
     Json notification = {{"title", n.title()}, {"content", n.body()}, {"click_action_type", 0}};
     std::string channel = StructString(n.android_info(), "OPPOChannelID");
     if (!channel.empty()) notification["channel_id"] = channel;
     if (!n.ext().empty()) notification["action_parameters"] = n.ext();
     Json message = {{"target_type", 2}, {"target_value", token}, {"notification", notification}};
-    HttpRequest request;
+    Prepared p;
+    HttpRequest& request = p.request;
     request.url = base_ + "/server/v1/message/notification/unicast";
     request.headers = {"content-type: application/x-www-form-urlencoded", "auth_token: " + *auth};
     request.body = FormEncode({{"message", message.dump()}});
     // 11: the auth_token expired; 10000: the registration id is invalid.
-    return ByBodyCode(http_->Send(request), {"code", 0, 11, 10000}, &tokens_, key);
+    p.interpret = [this, key](const HttpResponse& response) {
+      return ByBodyCode(response, {"code", 0, 11, 10000}, &tokens_, key);
+    };
+    return p;
   }
 
  private:
@@ -460,8 +488,8 @@ class Vivo : public Vendor {
   Vivo(const VendorHttp* http, const VendorEndpoints& endpoints)
       : http_(http), base_(endpoints.Get("vivo")) {}
 
-  SendResult Send(const v1::PushCredential& c, const std::string& token,
-                  const v1::Notification& n) override {
+  Prepared Prepare(const v1::PushCredential& c, const std::string& token,
+                   const v1::Notification& n) override {
     std::string key = CacheKey(c);
     auto auth = tokens_.Get(key, [&]() -> absl::StatusOr<TokenCache::Fetched> {
       std::string timestamp = std::to_string(NowSeconds() * 1000);
@@ -476,7 +504,7 @@ class Vivo : public Vendor {
                          .dump();
       return FetchToken(http_, request, "authToken", "", std::chrono::hours(24));
     });
-    if (!auth.ok()) return TokenFailure(auth.status());
+    if (!auth.ok()) return Done(TokenFailure(auth.status()));
     Json body = {{"regId", token},   {"notifyType", 4}, {"title", n.title()},
                  {"content", n.body()}, {"skipType", 1},
                  {"requestId", DigestHex(EVP_sha256(), n.msg_key() + "|" + token).substr(0, 32)}};
@@ -485,12 +513,16 @@ class Vivo : public Vendor {
     std::string category = StructString(n.android_info(), "VIVOCategory");
     if (!category.empty()) body["category"] = category;
     if (!n.ext().empty()) body["clientCustomMap"] = {{"ext", n.ext()}};
-    HttpRequest request;
+    Prepared p;
+    HttpRequest& request = p.request;
     request.url = base_ + "/message/send";
     request.headers = {"content-type: application/json", "authToken: " + *auth};
     request.body = body.dump();
     // 10000: the authToken expired; 10302: the regId is not valid.
-    return ByBodyCode(http_->Send(request), {"result", 0, 10000, 10302}, &tokens_, key);
+    p.interpret = [this, key](const HttpResponse& response) {
+      return ByBodyCode(response, {"result", 0, 10000, 10302}, &tokens_, key);
+    };
+    return p;
   }
 
  private:
@@ -587,7 +619,7 @@ std::unique_ptr<Vendor> MakeVendor(const std::string& channel, const VendorHttp*
   if (channel == "Honor") {
     return std::make_unique<HuaweiFamily>(http, e.Get("honor_auth"), e.Get("honor"), true);
   }
-  if (channel == "Xiaomi") return std::make_unique<Xiaomi>(http, e);
+  if (channel == "Xiaomi") return std::make_unique<Xiaomi>(e);
   if (channel == "OPPO") return std::make_unique<Oppo>(http, e);
   if (channel == "vivo") return std::make_unique<Vivo>(http, e);
   return nullptr;

@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -61,11 +62,22 @@ class TokenCache {
   std::map<std::string, Entry> entries_;  // one per credential in use
 };
 
+// One notification's vendor request and how to read its answer; or, when no
+// request can be made (no access token, a bad credential), the result.
+struct Prepared {
+  std::optional<SendResult> result;
+  HttpRequest request;
+  std::function<SendResult(const HttpResponse&)> interpret;
+};
+
+// Requests are made here and sent by the caller (VendorHttp::SendAll), so a
+// batch of notifications to any vendors goes out at once.
 class Vendor {
  public:
   virtual ~Vendor() = default;
-  virtual SendResult Send(const v1::PushCredential& credential, const std::string& token,
-                          const v1::Notification& notification) = 0;
+  // May fetch (and cache) the vendor's access token first.
+  virtual Prepared Prepare(const v1::PushCredential& credential, const std::string& token,
+                           const v1::Notification& notification) = 0;
 };
 
 std::unique_ptr<Vendor> MakeVendor(const std::string& channel, const VendorHttp* http,

@@ -90,6 +90,7 @@ TEST_CASE("C2C and State callbacks arrive in Tencent's shape with a valid Sign",
   CHECK(login[0].body["Info"]["Reason"] == "Register");
   CHECK(login[0].query.at("OptPlatform") == "IOS");
   CHECK(login[0].body["KickedDevice"].is_array());
+  CHECK(login[0].body["Info"]["Status"] == "Online");
 
   json ack = alice.SendText("bob", "hello bob");
   REQUIRE(ack.contains("sendAck"));
@@ -162,6 +163,44 @@ TEST_CASE("C2C and State callbacks arrive in Tencent's shape with a valid Sign",
   });
   REQUIRE(logout.size() == 1);
   CHECK(logout[0].body["Info"]["Reason"] == "Unregister");
+  CHECK(logout[0].body["Info"]["Status"] == "Offline");
+}
+
+TEST_CASE("State.StateChange tells when a user becomes PushOnline and Online again", "[callback]") {
+  WebhookReceiver receiver;
+  TestCluster c(CallbackEnv(receiver));
+  ImportAccounts(c, {"carol"});
+  auto changes = [&](const std::string& action, size_t n = 1, int timeout_ms = 10000) {
+    return Matching(receiver, "State.StateChange", [&](const json& b) {
+      return b["Info"]["To_Account"] == "carol" && b["Info"]["Action"] == action;
+    }, n, timeout_ms);
+  };
+  {
+    WsClient carol(c.http_port);
+    LoginOk(carol, c, "carol", "iPhone");
+    // In the background without a push token she is still Online: no change.
+    REQUIRE(carol.Call("b", {{"appState", {{"background", true}}}}).contains("ack"));
+    REQUIRE(carol.Call("f", {{"appState", {{"background", false}}}}).contains("ack"));
+    REQUIRE(carol.Call("t", {{"pushToken", {{"channel", "APNs"}, {"token", "carol-token"}}}})
+                .contains("ack"));
+    REQUIRE(carol.Call("b2", {{"appState", {{"background", true}}}}).contains("ack"));
+    auto background = changes("Background");
+    REQUIRE(background.size() == 1);
+    CHECK(background[0].body["Info"]["Reason"] == "AppState");
+    CHECK(background[0].body["Info"]["Status"] == "PushOnline");
+    REQUIRE(carol.Call("f2", {{"appState", {{"background", false}}}}).contains("ack"));
+    auto foreground = changes("Foreground");
+    REQUIRE(foreground.size() == 1);
+    CHECK(foreground[0].body["Info"]["Status"] == "Online");
+    CHECK(changes("Background", 2, 300).size() == 1);  // only the change with a device
+  }
+  // The connection drops: the device stays, so she is PushOnline.
+  auto disconnect = changes("Disconnect");
+  REQUIRE(disconnect.size() == 1);
+  CHECK(disconnect[0].body["Info"]["Reason"] == "LinkClose");
+  CHECK(disconnect[0].body["Info"]["Status"] == "PushOnline");
+  json state = c.Rest("openim/query_online_status", json({{"To_Account", {"carol"}}}).dump());
+  CHECK(state["QueryResult"][0]["Status"] == "PushOnline");
 }
 
 TEST_CASE("before-send callbacks reject, drop and rewrite", "[callback]") {

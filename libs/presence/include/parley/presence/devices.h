@@ -50,6 +50,9 @@ std::vector<Device> OfflineDevices(const std::vector<Device>& devices,
 // "PushOnline" with none but a device that takes notifications, else
 // "Offline".
 std::string PushStatus(const std::vector<Device>& devices, const std::vector<Session>& sessions);
+// The user's PushStatus now, read from Redis (their sessions and devices).
+absl::StatusOr<std::string> CurrentPushStatus(Presence& presence, uint64_t sdkappid,
+                                              const std::string& user_id);
 
 class Devices {
  public:

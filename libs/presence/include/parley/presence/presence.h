@@ -53,11 +53,14 @@ struct StreamEntry {
 struct StateChange {
   uint64_t sdkappid = 0;
   std::string user_id;
-  std::string action;    // Login, Logout, Disconnect
+  std::string action;    // Login, Logout, Disconnect; Background, Foreground
   std::string reason;    // Register, Unregister, LinkClose, TimeOut, Kicked
   std::string platform;
   std::vector<std::string> kicked_platforms;  // Login: sessions it replaced
   int64_t time_ms = 0;
+  // The user's status after the change (Online, PushOnline, Offline; see
+  // devices.h PushStatus); empty when it could not be read.
+  std::string status;
 };
 
 inline constexpr char kStateChangeStream[] = "parley:state_changes";
