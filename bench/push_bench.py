@@ -147,6 +147,11 @@ def allmember(args):
     import re
     prefix = "ab%s_" % args.run
     users = ["%s%06d" % (prefix, i) for i in range(args.users)]
+    # Earlier runs' bench accounts go first: the push is to every account.
+    subprocess.run(["psql", "-q", args.pg_url, "-c",
+                    "DELETE FROM accounts WHERE sdkappid = %s AND (user_id LIKE 'ab%%\\_%%'"
+                    " OR user_id LIKE 'pb%%\\_%%')" % args.sdkappid],
+                   check=True, stdout=subprocess.DEVNULL)
     sql = ("INSERT INTO accounts (sdkappid, user_id) SELECT %s, '%s' || lpad(g::text, 6, '0')"
            " FROM generate_series(0, %d) g ON CONFLICT DO NOTHING" % (args.sdkappid, prefix, args.users - 1))
     subprocess.run(["psql", "-q", args.pg_url, "-c", sql], check=True, stdout=subprocess.DEVNULL)
