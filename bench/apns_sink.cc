@@ -15,9 +15,6 @@
 // Writes DIR/port once listening, DIR/count (requests accepted) every
 // 100 ms, and on SIGTERM DIR/received: "<token> <ms since epoch>" per
 // accepted request.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <nghttp2/nghttp2.h>
 #include <openssl/ecdsa.h>
 #include <openssl/err.h>
@@ -25,8 +22,9 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
+
+#include <boost/asio/ip/tcp.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -334,20 +332,9 @@ int main(int argc, char** argv) {
   }
   SSL_CTX_set_alpn_select_cb(ctx, SelectAlpn, nullptr);
 
-  int listener = socket(AF_INET, SOCK_STREAM, 0);
-  int one = 1;
-  setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  if (bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      listen(listener, 128) != 0) {
-    std::perror("listen");
-    return 1;
-  }
-  socklen_t len = sizeof(addr);
-  getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::acceptor acceptor(ioc, {boost::asio::ip::address_v4::loopback(), 0});
+  int port = acceptor.local_endpoint().port();
 
   signal(SIGPIPE, SIG_IGN);
   sigset_t term;
@@ -356,13 +343,13 @@ int main(int argc, char** argv) {
   sigaddset(&term, SIGINT);
   pthread_sigmask(SIG_BLOCK, &term, nullptr);  // threads inherit: only the waiter takes it
 
-  std::thread([ctx, listener] {
+  std::thread([ctx, &acceptor] {
     for (;;) {
-      int fd = accept(listener, nullptr, nullptr);
-      if (fd < 0) continue;
-      int nodelay = 1;
-      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, sizeof(nodelay));
-      std::thread(Serve, ctx, fd).detach();
+      boost::system::error_code ec;
+      auto socket = acceptor.accept(ec);
+      if (ec) continue;
+      socket.set_option(boost::asio::ip::tcp::no_delay(true), ec);
+      std::thread(Serve, ctx, socket.release()).detach();
     }
   }).detach();
   std::thread([] {
@@ -372,7 +359,7 @@ int main(int argc, char** argv) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   }).detach();
-  WriteFile(options.out + "/port", std::to_string(ntohs(addr.sin_port)) + "\n");
+  WriteFile(options.out + "/port", std::to_string(port) + "\n");
 
   int sig = 0;
   sigwait(&term, &sig);

@@ -309,6 +309,41 @@ TEST_CASE("offline push: a vendor answering 503 for a minute gets every notifica
   CHECK(count.size() == 4);
 }
 
+TEST_CASE("offline push: APNs with a certificate credential, chosen by the business ID",
+          "[push][ws]") {
+  PushVendors vendors;
+  TestCluster c(vendors.ClusterEnv());
+  ImportAccounts(c, {"alice", "bob", "erin"});
+  REQUIRE(Code(PushApi(c, "set_credential", vendors.Credential("APNs"))) == 0);
+  REQUIRE(Code(PushApi(c, "set_credential", vendors.Credential("APNsCert"))) == 0);
+  json listed = PushApi(c, "get_credentials", json::object());
+  REQUIRE(listed["Credentials"].size() == 2);
+  CHECK(listed["Credentials"][1]["BusinessId"] == 1);
+  CHECK(listed["Credentials"][1]["Auth"] == "certificate");
+  CHECK(listed.dump().find("CERTIFICATE") == std::string::npos);
+  // bob's app was built with the certificate's business ID, erin's with the key's.
+  WsClient bob(c.http_port);
+  LoginOk(bob, c, "bob", "iPhone");
+  REQUIRE(bob.Call("t", {{"pushToken", {{"channel", "APNs"}, {"token", "apns-bob-cert"},
+                                        {"businessId", "1"}}}}).contains("ack"));
+  REQUIRE(bob.Call("b", {{"appState", {{"background", true}}}}).contains("ack"));
+  WsClient erin(c.http_port);
+  RegisterDevice(erin, c, "erin", "iPhone", "APNs", "apns-erin-key");
+  REQUIRE(Code(SendMsg(c, "alice", "bob", "by certificate")) == 0);
+  REQUIRE(Code(SendMsg(c, "alice", "erin", "by key")) == 0);
+  auto by_cert = vendors.WaitFor("apns", 1, [](const json& r) { return r["token"] == "apns-bob-cert"; });
+  REQUIRE(by_cert.size() == 1);
+  CHECK(AlertBody(by_cert[0]) == "by certificate");
+  CHECK(!by_cert[0]["headers"].contains("authorization"));
+  CHECK(by_cert[0]["headers"]["x-client-certificate"] == "Apple Push Services: com.example.chat");
+  CHECK(by_cert[0]["headers"]["apns-topic"] == "com.example.chat");
+  auto by_key = vendors.WaitFor("apns", 1, [](const json& r) { return r["token"] == "apns-erin-key"; });
+  REQUIRE(by_key.size() == 1);
+  CHECK(by_key[0]["headers"]["authorization"].get<std::string>().rfind("bearer ", 0) == 0);
+  // Nothing refused: each went by its own credential.
+  CHECK(vendors.Of("apns", true).size() == 2);
+}
+
 TEST_CASE("offline push: the Android vendors through their own APIs", "[push][ws]") {
   PushVendors vendors;
   TestCluster c(vendors.ClusterEnv());

@@ -15,8 +15,10 @@ One process serves:
     {"invalid": [tokens]} makes tokens invalid), POST /reset.
 
 It checks what the real vendors check: the APNs provider token's ES256
-signature against the app's key, its kid and iss, apns-topic and the
-apns-* headers; FCM's RS256 assertion against the service account's key
+signature against the app's key, its kid and iss, or (with no token) a
+client certificate its own "Apple" CA issued for the topic (written to
+<out>/apns_client.crt and .key for the tests' certificate credential),
+apns-topic and the apns-* headers; FCM's RS256 assertion against the service account's key
 and the bearer tokens it issued; each Android vendor's secret or signature.
 A request that fails a check is answered as the vendor would (403
 InvalidProviderToken, 401, a vendor code) and recorded with accepted false.
@@ -121,16 +123,17 @@ def verify_jwt(token, alg, public_key):
 
 # ------------------------------------------------------------------ HTTP/2
 
-def handle_h2(path, headers, body):
-    """(status, response headers, body) for an HTTP/2 request."""
+def handle_h2(path, headers, body, peer):
+    """(status, response headers, body) for an HTTP/2 request; `peer` is the
+    verified client certificate's common name ("" without one)."""
     if path.startswith("/3/device/"):
-        return apns(path, headers, body)
+        return apns(path, headers, body, peer)
     if path.startswith("/v1/projects/") and path.endswith("/messages:send"):
         return fcm_send(path, headers, body)
     return 404, {}, b'{"reason":"NotFound"}'
 
 
-def apns(path, headers, body):
+def apns(path, headers, body, peer):
     token = path[len("/3/device/"):]
     cfg = CONFIG["apns"]
     forced = forced_status("apns")
@@ -138,11 +141,22 @@ def apns(path, headers, body):
         record("apns", path, headers, body, False, forced, token)
         return forced, {"retry-after": "1"}, json.dumps({"reason": "ServiceUnavailable"}).encode()
     auth = headers.get("authorization", "")
-    checked = verify_jwt(auth[len("bearer "):], "ES256", KEYS["apns"]) if auth.startswith("bearer ") else None
     reason = None
-    if checked is None or checked[0].get("kid") != cfg["key_id"] or checked[1].get("iss") != cfg["team_id"]:
+    if not auth:
+        # Certificate authentication: a client certificate the stand-in's
+        # "Apple" CA issued for the topic, checked in the TLS handshake.
+        headers["x-client-certificate"] = peer
+        if peer != "Apple Push Services: " + cfg["topic"]:
+            reason, status = "MissingProviderToken", 403
+        checked = None
+    else:
+        checked = verify_jwt(auth[len("bearer "):], "ES256", KEYS["apns"]) if auth.startswith("bearer ") else None
+    if reason:
+        pass
+    elif auth and (checked is None or checked[0].get("kid") != cfg["key_id"] or
+                   checked[1].get("iss") != cfg["team_id"]):
         reason, status = "InvalidProviderToken", 403
-    elif abs(time.time() - checked[1].get("iat", 0)) > 3600:
+    elif checked is not None and abs(time.time() - checked[1].get("iat", 0)) > 3600:
         reason, status = "ExpiredProviderToken", 403
     elif headers.get("apns-topic") != cfg["topic"]:
         reason, status = "BadTopic", 400
@@ -198,6 +212,11 @@ class H2Handler(socketserver.BaseRequestHandler):
         conn.initiate_connection()
         self.request.sendall(conn.data_to_send())
         streams = {}
+        peer = ""
+        for field in (self.request.getpeercert() or {}).get("subject", ()):
+            for name, value in field:
+                if name == "commonName":
+                    peer = value
         while True:
             try:
                 data = self.request.recv(65536)
@@ -220,7 +239,7 @@ class H2Handler(socketserver.BaseRequestHandler):
                 elif isinstance(event, h2.events.StreamEnded):
                     headers, body = streams.pop(event.stream_id)
                     status, extra, answer = handle_h2(headers.get(":path", ""), headers,
-                                                      body.decode("utf-8", "replace"))
+                                                      body.decode("utf-8", "replace"), peer)
                     response = [(":status", str(status)), ("content-length", str(len(answer)))]
                     response += list(extra.items())
                     conn.send_headers(event.stream_id, response, end_stream=not answer)
@@ -420,10 +439,45 @@ def make_certificate(out):
     return cert_path, key_path
 
 
-def tls_server(handler, cert, key, alpn):
+def make_client_certificate(out, topic):
+    """An "Apple" CA and the APNs client certificate it issued for `topic`
+    (<out>/apns_client.crt and .key, for a certificate credential); returns
+    the CA's path, which the HTTP/2 port verifies client certificates with."""
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "stand-in Apple push CA")])
+    now = datetime.datetime.utcnow()
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+          .not_valid_before(now - datetime.timedelta(minutes=5))
+          .not_valid_after(now + datetime.timedelta(days=2))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Apple Push Services: " + topic),
+                      x509.NameAttribute(NameOID.USER_ID, topic)])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(ca_name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=2))
+            .sign(ca_key, hashes.SHA256()))
+    with open(os.path.join(out, "apns_client.key"), "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+    with open(os.path.join(out, "apns_client.crt"), "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    ca_path = os.path.join(out, "apple_ca.crt")
+    with open(ca_path, "wb") as f:
+        f.write(ca.public_bytes(serialization.Encoding.PEM))
+    return ca_path
+
+
+def tls_server(handler, cert, key, alpn, client_ca=None):
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     context.set_alpn_protocols(alpn)
+    if client_ca:  # a client certificate is asked for, and checked when given
+        context.verify_mode = ssl.CERT_OPTIONAL
+        context.load_verify_locations(client_ca)
 
     class Server(ThreadingServer):
         def get_request(self):
@@ -445,7 +499,8 @@ def main():
         KEYS["fcm"] = serialization.load_pem_private_key(f.read(), None).public_key()
     os.makedirs(args.out, exist_ok=True)
     cert, key = make_certificate(args.out)
-    servers = {"h2": tls_server(H2Handler, cert, key, ["h2"]),
+    client_ca = make_client_certificate(args.out, CONFIG["apns"]["topic"])
+    servers = {"h2": tls_server(H2Handler, cert, key, ["h2"], client_ca),
                "h1": tls_server(H1Handler, cert, key, ["http/1.1"]),
                "control": ThreadingServer(("127.0.0.1", 0), ControlHandler)}
     for server in servers.values():

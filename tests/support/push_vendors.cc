@@ -81,6 +81,11 @@ nlohmann::json PushVendors::Credential(const std::string& channel) const {
             {"KeyId", "KEY0000001"}, {"TeamId", "TEAM000001"}, {"BundleId", "com.example.chat"},
             {"PrivateKey", ReadFile(dir + "/apns.p8")}};
   }
+  if (channel == "APNsCert") {  // certificate authentication, business ID 1
+    return {{"Channel", "APNs"}, {"BusinessId", 1}, {"Environment", "sandbox"},
+            {"BundleId", "com.example.chat"}, {"Certificate", ReadFile(dir + "/apns_client.crt")},
+            {"PrivateKey", ReadFile(dir + "/apns_client.key")}};
+  }
   if (channel == "FCM") {
     nlohmann::json account = {{"type", "service_account"},
                               {"project_id", "parley-test"},
