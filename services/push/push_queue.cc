@@ -486,6 +486,16 @@ void PushQueue::SendAll(std::vector<Outgoing> sends, std::vector<Pending>* batch
       prepared[i].result = SendResult{Outcome::kRejected, 0, "NoVendor", {}};
       continue;
     }
+    if (auto open = breaker_.OpenFor(device.channel(), redis::NowMillis()); open.count() > 0) {
+      // Known to be failing: later, without holding up this batch.
+      metrics::Registry::Default()
+          .GetCounter("parley_push_vendor_skipped_total",
+                      "notifications put off while their vendor's circuit breaker is open",
+                      {{"channel", device.channel()}})
+          .Increment();
+      prepared[i].result = SendResult{Outcome::kRetry, 0, "VendorUnavailable", open};
+      continue;
+    }
     auto credential = credentials_->Get(job.sdkappid(), device.channel(), device.business_id());
     if (!credential.ok()) {
       prepared[i].result = SendResult{Outcome::kRetry, 0, "CredentialUnreadable", {}};
@@ -509,6 +519,8 @@ void PushQueue::SendAll(std::vector<Outgoing> sends, std::vector<Pending>* batch
       size_t i = requested[k];
       Latency(sends[i].job.device().channel()).Observe(responses[k].seconds);
       prepared[i].result = prepared[i].interpret(responses[k]);
+      breaker_.Record(sends[i].job.device().channel(), VendorFailing(*prepared[i].result),
+                      redis::NowMillis());
     }
   }
   for (size_t i = 0; i < sends.size(); ++i) {

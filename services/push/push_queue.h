@@ -18,8 +18,11 @@
 //                     with the defaults) it goes to parley:push:dead;
 //   rejected       -> (a permanent error, no credential) not retried.
 // A vendor that is down only fills the retry set: other vendors' and other
-// devices' jobs go on. A worker that dies leaves its jobs pending; another
-// claims them after claim_idle. A trimmer drops acknowledged entries.
+// devices' jobs go on; after 20 failures in a row (no answer, 5xx) its
+// circuit breaker skips it for 5 s at a time (VendorBreaker), so a vendor
+// that does not answer does not hold up the batches it shares with others.
+// A worker that dies leaves its jobs pending; another claims them after
+// claim_idle. A trimmer drops acknowledged entries.
 #pragma once
 
 #include <atomic>
@@ -174,6 +177,7 @@ class PushQueue {
   PushQueueOptions options_;
   presence::Presence presence_;
   presence::Devices devices_;
+  VendorBreaker breaker_;
   std::string queue_, retry_, dead_;
   std::atomic<bool> running_{false};
   std::vector<std::thread> threads_;

@@ -244,4 +244,31 @@ std::chrono::milliseconds RetryDelay(uint32_t attempts, std::chrono::millisecond
   return std::max(backoff, retry_after);
 }
 
+bool VendorFailing(const SendResult& result) {
+  return result.outcome == Outcome::kRetry &&
+         (result.http_status == 0 || result.http_status >= 500);
+}
+
+std::chrono::milliseconds VendorBreaker::OpenFor(const std::string& vendor, int64_t now_ms) {
+  std::lock_guard lock(mu_);
+  auto it = states_.find(vendor);
+  if (it == states_.end() || it->second.open_until_ms <= now_ms) return std::chrono::milliseconds(0);
+  return std::chrono::milliseconds(it->second.open_until_ms - now_ms);
+}
+
+void VendorBreaker::Record(const std::string& vendor, bool failing, int64_t now_ms) {
+  std::lock_guard lock(mu_);
+  State& s = states_[vendor];
+  if (!failing) {
+    s = State();
+    return;
+  }
+  if (s.open_until_ms > now_ms) return;  // sent before it opened
+  if (s.tripped || ++s.failures >= threshold_) {
+    s.tripped = true;
+    s.failures = 0;
+    s.open_until_ms = now_ms + cool_down_.count();
+  }
+}
+
 }  // namespace parley::push

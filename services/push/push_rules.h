@@ -3,6 +3,8 @@
 #pragma once
 
 #include <chrono>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -63,5 +65,36 @@ Outcome OutcomeOfStatus(long status);
 std::chrono::milliseconds RetryDelay(uint32_t attempts, std::chrono::milliseconds retry_after,
                                      std::chrono::milliseconds base = std::chrono::seconds(1),
                                      std::chrono::milliseconds max = std::chrono::minutes(5));
+
+// Whether a result says the vendor itself is failing (no answer, 5xx), as
+// opposed to this one notification's fate.
+bool VendorFailing(const SendResult& result);
+
+// A circuit breaker per vendor. After `threshold` sends in a row that found
+// the vendor failing, it is skipped for `cool_down`: its notifications go to
+// the retry set at once instead of holding up the batches they share with
+// other vendors' (a vendor that does not answer takes a timeout per send).
+// After the cool-down one batch's sends go through; one more failure opens
+// it again at once, a success closes it. Thread-safe.
+class VendorBreaker {
+ public:
+  VendorBreaker(int threshold = 20,
+                std::chrono::milliseconds cool_down = std::chrono::seconds(5))
+      : threshold_(threshold), cool_down_(cool_down) {}
+  // How much longer `vendor` is skipped (0: send to it).
+  std::chrono::milliseconds OpenFor(const std::string& vendor, int64_t now_ms);
+  void Record(const std::string& vendor, bool failing, int64_t now_ms);
+
+ private:
+  struct State {
+    int failures = 0;
+    bool tripped = false;  // opened, and not yet closed by a success
+    int64_t open_until_ms = 0;
+  };
+  int threshold_;
+  std::chrono::milliseconds cool_down_;
+  std::mutex mu_;
+  std::map<std::string, State> states_;
+};
 
 }  // namespace parley::push

@@ -261,3 +261,35 @@ TEST_CASE("vendor endpoints default to the vendors and take overrides by name", 
   for (const auto& channel : presence::PushChannels()) CHECK(MakeVendor(channel, nullptr, e) != nullptr);
   CHECK(MakeVendor("Nokia", nullptr, e) == nullptr);
 }
+
+TEST_CASE("a vendor that keeps failing is skipped for a while, then tried again", "[push]") {
+  using std::chrono::milliseconds;
+  CHECK(VendorFailing({Outcome::kRetry, 0, "NoAnswer", {}}));
+  CHECK(VendorFailing({Outcome::kRetry, 503, "Unavailable", {}}));
+  CHECK(!VendorFailing({Outcome::kRetry, 429, "TooManyRequests", {}}));
+  CHECK(!VendorFailing({Outcome::kRetry, 401, "UNAUTHENTICATED", {}}));
+  CHECK(!VendorFailing({Outcome::kInvalidToken, 410, "Unregistered", {}}));
+
+  VendorBreaker breaker(3, milliseconds(1000));
+  int64_t now = 10000;
+  breaker.Record("APNs", true, now);
+  breaker.Record("APNs", true, now);
+  breaker.Record("APNs", false, now);  // an answer: the count starts again
+  breaker.Record("APNs", true, now);
+  breaker.Record("APNs", true, now);
+  CHECK(breaker.OpenFor("APNs", now) == milliseconds(0));
+  breaker.Record("APNs", true, now);  // the third in a row
+  CHECK(breaker.OpenFor("APNs", now) == milliseconds(1000));
+  CHECK(breaker.OpenFor("APNs", now + 400) == milliseconds(600));
+  CHECK(breaker.OpenFor("FCM", now) == milliseconds(0));  // per vendor
+  breaker.Record("APNs", true, now + 500);  // a send from before it opened
+  CHECK(breaker.OpenFor("APNs", now + 500) == milliseconds(500));
+  // Half-open after the cool-down: one failure opens it again at once.
+  CHECK(breaker.OpenFor("APNs", now + 1000) == milliseconds(0));
+  breaker.Record("APNs", true, now + 1000);
+  CHECK(breaker.OpenFor("APNs", now + 1000) == milliseconds(1000));
+  // A success closes it: three failures again before it opens.
+  breaker.Record("APNs", false, now + 2000);
+  breaker.Record("APNs", true, now + 2000);
+  CHECK(breaker.OpenFor("APNs", now + 2000) == milliseconds(0));
+}
