@@ -429,6 +429,11 @@ TEST_CASE("offline push: group messages reach members' devices page by page", "[
   // A targeted message notifies its readers only; PushFlag 1 nobody.
   REQUIRE(Code(group_send({{"MsgBody", Text("just m1")}, {"To_Account", {"m1"}}})) == 0);
   REQUIRE(Code(group_send({{"MsgBody", Text("silent")}, {"OfflinePushInfo", {{"PushFlag", 1}}}})) == 0);
+  // Group tips and system notifications raise no notification either.
+  REQUIRE(Code(Group(c, "modify_group_base_info",
+                     {{"GroupId", group}, {"Introduction", "a tip for everyone"}})) == 0);
+  REQUIRE(Code(Group(c, "send_group_system_notification",
+                     {{"GroupId", group}, {"Content", "a system notification"}})) == 0);
   REQUIRE(Code(group_send({{"MsgBody", Text("last")}, {"OfflinePushInfo", {{"Title", "Trip"}}}})) == 0);
   got = vendors.WaitFor("apns", 3, [](const json& r) { return AlertBody(r) == "alice: last"; });
   REQUIRE(got.size() == 3);
