@@ -14,39 +14,31 @@
 namespace parley::push {
 namespace {
 
-constexpr int32_t kNeedsAdmin = 90009;
-constexpr int32_t kBadJson = 90001;
 constexpr int32_t kBadBody = 90002;
 constexpr int32_t kBadFrom = 90008;
-constexpr int32_t kStorageFailed = 90994;
-
-absl::Status Admin(const rpc::Caller& caller) {
-  if (!caller.is_admin || caller.is_service) return errors::Error(kNeedsAdmin, "requires an app admin");
-  return absl::OkStatus();
-}
 
 bool ValidUserId(const std::string& user) { return !user.empty() && user.size() <= 32; }
 
 absl::Status CheckAccounts(const google::protobuf::RepeatedPtrField<std::string>& users) {
-  if (users.empty()) return errors::Error(kBadJson, "To_Account is empty");
+  if (users.empty()) return errors::Error(kBadField, "To_Account is empty");
   if (static_cast<size_t>(users.size()) > kMaxAccountsPerCall) {
     return errors::Error(kTooManyAccounts, "at most 100 accounts a call");
   }
   for (const auto& u : users) {
-    if (!ValidUserId(u)) return errors::Error(kBadJson, "an account is empty or longer than 32 bytes");
+    if (!ValidUserId(u)) return errors::Error(kBadField, "an account is empty or longer than 32 bytes");
   }
   return absl::OkStatus();
 }
 
 template <class Items>
 absl::Status CheckItems(const Items& items) {
-  if (items.empty()) return errors::Error(kBadJson, "no accounts given");
+  if (items.empty()) return errors::Error(kBadField, "no accounts given");
   if (static_cast<size_t>(items.size()) > kMaxAccountsPerCall) {
     return errors::Error(kTooManyAccounts, "at most 100 accounts a call");
   }
   for (const auto& item : items) {
     if (!ValidUserId(item.to_account())) {
-      return errors::Error(kBadJson, "To_Account is empty or longer than 32 bytes");
+      return errors::Error(kBadField, "To_Account is empty or longer than 32 bytes");
     }
   }
   return absl::OkStatus();
@@ -113,8 +105,8 @@ std::string BroadcastMarkerKey(uint64_t sdkappid, const std::string& user) {
 
 absl::StatusOr<v1::ImPushResponse> PushLogic::ImPush(const rpc::Caller& caller,
                                                      const v1::ImPushRequest& request) {
-  if (auto st = Admin(caller); !st.ok()) return st;
-  if (all_member_ == nullptr) return errors::Error(kStorageFailed, "all-member push is not served here");
+  if (auto st = RequireAdmin(caller); !st.ok()) return st;
+  if (all_member_ == nullptr) return errors::Error(kInternalError, "all-member push is not served here");
   std::string from = request.from_account().empty() ? caller.identifier : request.from_account();
   if (!ValidUserId(from)) return errors::Error(kBadFrom, "From_Account is invalid");
   if (auto st = CheckBody(request.msg_body()); !st.ok()) return st;
@@ -123,7 +115,7 @@ absl::StatusOr<v1::ImPushResponse> PushLogic::ImPush(const rpc::Caller& caller,
     return errors::Error(kLifeTimeTooLarge, "MsgLifeTime is 0 to 604800 seconds");
   }
   auto names = all_member_->AttrNames(caller.sdkappid);
-  if (!names.ok()) return errors::Error(kStorageFailed, "the attribute names could not be read; retry");
+  if (!names.ok()) return errors::Error(kInternalError, "the attribute names could not be read; retry");
   if (auto st = CheckCondition(request.condition(), NamesOf(*names)); !st.ok()) return st;
 
   // One push a second and a day's allowance per app, across replicas.
@@ -133,14 +125,14 @@ absl::StatusOr<v1::ImPushResponse> PushLogic::ImPush(const rpc::Caller& caller,
   std::string day = absl::StrCat("parley:{", caller.sdkappid, "}:impush:d:", now_ms / 86400000);
   auto this_second = redis->Pipeline({{"INCR", second}, {"EXPIRE", second, "2"}});
   if (!this_second.ok() || !(*this_second)[0].ok()) {
-    return errors::Error(kStorageFailed, "the push could not be counted; retry");
+    return errors::Error(kInternalError, "the push could not be counted; retry");
   }
   if ((*this_second)[0]->integer() > 1) {
     return errors::Error(kPushTooFrequent, "at most one all-member push a second");
   }
   auto today = redis->Pipeline({{"INCR", day}, {"EXPIRE", day, "172800"}});
   if (!today.ok() || !(*today)[0].ok()) {
-    return errors::Error(kStorageFailed, "the push could not be counted; retry");
+    return errors::Error(kInternalError, "the push could not be counted; retry");
   }
   if ((*today)[0]->integer() > all_member_daily_limit_) {
     return errors::Error(kDailyLimit, absl::StrCat("at most ", all_member_daily_limit_,
@@ -166,17 +158,17 @@ absl::StatusOr<v1::ImPushResponse> PushLogic::ImPush(const rpc::Caller& caller,
     // Before the task exists: a login that can see the task sees the key.
     auto kept = redis->Command({"EVAL", kKeepAliveScript, "1", ActiveKey(caller.sdkappid),
                                 std::to_string(life * 1000)});
-    if (!kept.ok()) return errors::Error(kStorageFailed, "the push could not be stored; retry");
+    if (!kept.ok()) return errors::Error(kInternalError, "the push could not be stored; retry");
   }
   auto created = all_member_->CreateTask(caller.sdkappid, task);
-  if (!created.ok()) return errors::Error(kStorageFailed, "the push could not be stored; retry");
+  if (!created.ok()) return errors::Error(kInternalError, "the push could not be stored; retry");
   v1::PushJob job;
   job.set_sdkappid(caller.sdkappid);
   job.set_task_id(task.task_id);
   job.set_queued_ms(now_ms);
   if (auto st = offline_->Push({job}); !st.ok()) {
     log::Error("impush_not_queued", {{"sdkappid", caller.sdkappid}, {"task", task.task_id}});
-    return errors::Error(kStorageFailed, "the push could not be queued; retry");
+    return errors::Error(kInternalError, "the push could not be queued; retry");
   }
   log::Info("impush", {{"sdkappid", caller.sdkappid}, {"task", task.task_id}, {"life", life}});
   v1::ImPushResponse response;
@@ -186,22 +178,22 @@ absl::StatusOr<v1::ImPushResponse> PushLogic::ImPush(const rpc::Caller& caller,
 
 absl::StatusOr<v1::AllMemberEmpty> PushLogic::SetAttrName(const rpc::Caller& caller,
                                                           const v1::AttrNames& request) {
-  if (auto st = Admin(caller); !st.ok()) return st;
-  if (request.attr_names().empty()) return errors::Error(kBadJson, "AttrNames is empty");
+  if (auto st = RequireAdmin(caller); !st.ok()) return st;
+  if (request.attr_names().empty()) return errors::Error(kBadField, "AttrNames is empty");
   auto names = ParseAttrNames(request);
   if (!names.ok()) return names.status();
   if (all_member_ == nullptr || !all_member_->SetAttrNames(caller.sdkappid, *names).ok()) {
-    return errors::Error(kStorageFailed, "the attribute names could not be stored; retry");
+    return errors::Error(kInternalError, "the attribute names could not be stored; retry");
   }
   return v1::AllMemberEmpty();
 }
 
 absl::StatusOr<v1::AttrNames> PushLogic::GetAttrName(const rpc::Caller& caller,
                                                      const v1::AllMemberEmpty&) {
-  if (auto st = Admin(caller); !st.ok()) return st;
-  if (all_member_ == nullptr) return errors::Error(kStorageFailed, "not served here");
+  if (auto st = RequireAdmin(caller); !st.ok()) return st;
+  if (all_member_ == nullptr) return errors::Error(kInternalError, "not served here");
   auto names = all_member_->AttrNames(caller.sdkappid);
-  if (!names.ok()) return errors::Error(kStorageFailed, "the attribute names could not be read; retry");
+  if (!names.ok()) return errors::Error(kInternalError, "the attribute names could not be read; retry");
   v1::AttrNames response;
   for (const auto& [index, name] : *names) (*response.mutable_attr_names())[std::to_string(index)] = name;
   return response;
@@ -209,11 +201,11 @@ absl::StatusOr<v1::AttrNames> PushLogic::GetAttrName(const rpc::Caller& caller,
 
 absl::StatusOr<v1::GetAttrResponse> PushLogic::GetAttr(const rpc::Caller& caller,
                                                        const v1::AccountsRequest& request) {
-  if (auto st = Admin(caller); !st.ok()) return st;
+  if (auto st = RequireAdmin(caller); !st.ok()) return st;
   if (auto st = CheckAccounts(request.to_account()); !st.ok()) return st;
-  if (all_member_ == nullptr) return errors::Error(kStorageFailed, "not served here");
+  if (all_member_ == nullptr) return errors::Error(kInternalError, "not served here");
   auto attrs = all_member_->Attrs(caller.sdkappid, {request.to_account().begin(), request.to_account().end()});
-  if (!attrs.ok()) return errors::Error(kStorageFailed, "the attributes could not be read; retry");
+  if (!attrs.ok()) return errors::Error(kInternalError, "the attributes could not be read; retry");
   v1::GetAttrResponse response;
   for (const auto& user : request.to_account()) {
     auto* item = response.add_user_attrs();
@@ -225,14 +217,14 @@ absl::StatusOr<v1::GetAttrResponse> PushLogic::GetAttr(const rpc::Caller& caller
 
 absl::StatusOr<v1::AllMemberEmpty> PushLogic::SetAttr(const rpc::Caller& caller,
                                                       const v1::SetAttrRequest& request) {
-  if (auto st = Admin(caller); !st.ok()) return st;
+  if (auto st = RequireAdmin(caller); !st.ok()) return st;
   if (auto st = CheckItems(request.user_attrs()); !st.ok()) return st;
-  if (all_member_ == nullptr) return errors::Error(kStorageFailed, "not served here");
+  if (all_member_ == nullptr) return errors::Error(kInternalError, "not served here");
   auto names = all_member_->AttrNames(caller.sdkappid);
-  if (!names.ok()) return errors::Error(kStorageFailed, "the attribute names could not be read; retry");
+  if (!names.ok()) return errors::Error(kInternalError, "the attribute names could not be read; retry");
   std::set<std::string> known = NamesOf(*names);
   for (const auto& item : request.user_attrs()) {
-    if (item.attrs().empty()) return errors::Error(kBadJson, "Attrs is empty");
+    if (item.attrs().empty()) return errors::Error(kBadField, "Attrs is empty");
     for (const auto& [name, value] : item.attrs()) {
       if (!known.count(name)) {
         return errors::Error(kBadAttribute, "an attribute im_set_attr_name did not set");
@@ -243,28 +235,28 @@ absl::StatusOr<v1::AllMemberEmpty> PushLogic::SetAttr(const rpc::Caller& caller,
     }
   }
   if (!all_member_->SetAttrs(caller.sdkappid, request).ok()) {
-    return errors::Error(kStorageFailed, "the attributes could not be stored; retry");
+    return errors::Error(kInternalError, "the attributes could not be stored; retry");
   }
   return v1::AllMemberEmpty();
 }
 
 absl::StatusOr<v1::AllMemberEmpty> PushLogic::RemoveAttr(const rpc::Caller& caller,
                                                          const v1::RemoveAttrRequest& request) {
-  if (auto st = Admin(caller); !st.ok()) return st;
+  if (auto st = RequireAdmin(caller); !st.ok()) return st;
   if (auto st = CheckItems(request.user_attrs()); !st.ok()) return st;
   if (all_member_ == nullptr || !all_member_->RemoveAttrs(caller.sdkappid, request).ok()) {
-    return errors::Error(kStorageFailed, "the attributes could not be removed; retry");
+    return errors::Error(kInternalError, "the attributes could not be removed; retry");
   }
   return v1::AllMemberEmpty();
 }
 
 absl::StatusOr<v1::GetTagResponse> PushLogic::GetTag(const rpc::Caller& caller,
                                                      const v1::AccountsRequest& request) {
-  if (auto st = Admin(caller); !st.ok()) return st;
+  if (auto st = RequireAdmin(caller); !st.ok()) return st;
   if (auto st = CheckAccounts(request.to_account()); !st.ok()) return st;
-  if (all_member_ == nullptr) return errors::Error(kStorageFailed, "not served here");
+  if (all_member_ == nullptr) return errors::Error(kInternalError, "not served here");
   auto tags = all_member_->Tags(caller.sdkappid, {request.to_account().begin(), request.to_account().end()});
-  if (!tags.ok()) return errors::Error(kStorageFailed, "the tags could not be read; retry");
+  if (!tags.ok()) return errors::Error(kInternalError, "the tags could not be read; retry");
   v1::GetTagResponse response;
   for (const auto& user : request.to_account()) {
     auto* item = response.add_user_tags();
@@ -279,7 +271,7 @@ namespace {
 absl::Status CheckUserTags(const v1::UserTagsRequest& request) {
   if (auto st = CheckItems(request.user_tags()); !st.ok()) return st;
   for (const auto& item : request.user_tags()) {
-    if (item.tags().empty()) return errors::Error(kBadJson, "Tags is empty");
+    if (item.tags().empty()) return errors::Error(kBadField, "Tags is empty");
     if (static_cast<size_t>(item.tags().size()) > kMaxConditionTags) {
       return errors::Error(kTooManyTags, "at most 10 tags per account a call");
     }
@@ -294,33 +286,33 @@ absl::Status CheckUserTags(const v1::UserTagsRequest& request) {
 
 absl::StatusOr<v1::AllMemberEmpty> PushLogic::AddTag(const rpc::Caller& caller,
                                                      const v1::UserTagsRequest& request) {
-  if (auto st = Admin(caller); !st.ok()) return st;
+  if (auto st = RequireAdmin(caller); !st.ok()) return st;
   if (auto st = CheckUserTags(request); !st.ok()) return st;
-  if (all_member_ == nullptr) return errors::Error(kStorageFailed, "not served here");
+  if (all_member_ == nullptr) return errors::Error(kInternalError, "not served here");
   auto st = all_member_->AddTags(caller.sdkappid, request, kMaxTagsPerUser);
   if (absl::IsFailedPrecondition(st)) return errors::Error(kTooManyTags, "an account would have over 100 tags");
-  if (!st.ok()) return errors::Error(kStorageFailed, "the tags could not be stored; retry");
+  if (!st.ok()) return errors::Error(kInternalError, "the tags could not be stored; retry");
   return v1::AllMemberEmpty();
 }
 
 absl::StatusOr<v1::AllMemberEmpty> PushLogic::RemoveTag(const rpc::Caller& caller,
                                                         const v1::UserTagsRequest& request) {
-  if (auto st = Admin(caller); !st.ok()) return st;
+  if (auto st = RequireAdmin(caller); !st.ok()) return st;
   if (auto st = CheckUserTags(request); !st.ok()) return st;
   if (all_member_ == nullptr || !all_member_->RemoveTags(caller.sdkappid, request).ok()) {
-    return errors::Error(kStorageFailed, "the tags could not be removed; retry");
+    return errors::Error(kInternalError, "the tags could not be removed; retry");
   }
   return v1::AllMemberEmpty();
 }
 
 absl::StatusOr<v1::AllMemberEmpty> PushLogic::RemoveAllTags(const rpc::Caller& caller,
                                                             const v1::AccountsRequest& request) {
-  if (auto st = Admin(caller); !st.ok()) return st;
+  if (auto st = RequireAdmin(caller); !st.ok()) return st;
   if (auto st = CheckAccounts(request.to_account()); !st.ok()) return st;
   if (all_member_ == nullptr ||
       !all_member_->RemoveAllTags(caller.sdkappid, {request.to_account().begin(),
                                                     request.to_account().end()}).ok()) {
-    return errors::Error(kStorageFailed, "the tags could not be removed; retry");
+    return errors::Error(kInternalError, "the tags could not be removed; retry");
   }
   return v1::AllMemberEmpty();
 }

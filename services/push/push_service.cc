@@ -13,14 +13,16 @@
 
 namespace parley::push {
 namespace {
-constexpr int32_t kRequiresAdmin = 90009;
 constexpr int32_t kTooManyAccounts = 90011;
 constexpr int32_t kBadAccount = 90003;
 constexpr size_t kMaxStatusQuery = 500;
-constexpr int32_t kBadField = 90001;
 constexpr int32_t kNoSuchCredential = 90048;
-constexpr int32_t kInternalError = 90994;
 }  // namespace
+
+absl::Status RequireAdmin(const rpc::Caller& caller) {
+  if (!caller.is_admin || caller.is_service) return errors::Error(kNeedsAdmin, "requires an app admin");
+  return absl::OkStatus();
+}
 
 absl::Status QueueingOfflinePusher::Push(std::vector<v1::PushJob> jobs) {
   static auto& offline = metrics::Registry::Default().GetCounter(
@@ -73,7 +75,7 @@ absl::Status PushLogic::QueueOfflinePushes(
 
 absl::StatusOr<v1::DeliverResponse> PushLogic::Deliver(const rpc::Caller& caller,
                                                        const v1::DeliverRequest& request) {
-  if (!caller.is_service) return errors::Error(kRequiresAdmin, "internal callers only");
+  if (!caller.is_service) return errors::Error(kNeedsAdmin, "internal callers only");
   static auto& routed = metrics::Registry::Default().GetCounter(
       "parley_push_routed_total", "events appended to gateway streams");
   // One pipelined read of every recipient's sessions, one pipelined write.
@@ -112,7 +114,7 @@ absl::StatusOr<v1::DeliverResponse> PushLogic::Deliver(const rpc::Caller& caller
 
 absl::StatusOr<v1::DeliverGroupResponse> PushLogic::DeliverGroup(
     const rpc::Caller& caller, const v1::DeliverGroupRequest& request) {
-  if (!caller.is_service) return errors::Error(kRequiresAdmin, "internal callers only");
+  if (!caller.is_service) return errors::Error(kNeedsAdmin, "internal callers only");
   static auto& routed = metrics::Registry::Default().GetCounter(
       "parley_push_group_routed_total", "group events appended to gateway streams");
   std::vector<std::pair<std::string, presence::StreamEntry>> entries;
@@ -178,7 +180,7 @@ absl::StatusOr<v1::DeliverGroupResponse> PushLogic::DeliverGroup(
 
 absl::StatusOr<v1::QueryOnlineStatusResponse> PushLogic::QueryOnlineStatus(
     const rpc::Caller& caller, const v1::QueryOnlineStatusRequest& request) {
-  if (!caller.is_admin) return errors::Error(kRequiresAdmin, "requires an app admin");
+  if (!caller.is_admin) return errors::Error(kNeedsAdmin, "requires an app admin");
   if (request.to_account_size() == 0) return errors::Error(kBadAccount, "To_Account is empty");
   if (static_cast<size_t>(request.to_account_size()) > kMaxStatusQuery) {
     return errors::Error(kTooManyAccounts, "To_Account has more than 500 accounts");
@@ -237,7 +239,7 @@ absl::StatusOr<v1::QueryOnlineStatusResponse> PushLogic::QueryOnlineStatus(
 
 absl::StatusOr<v1::SetCredentialResponse> PushLogic::SetCredential(
     const rpc::Caller& caller, const v1::PushCredential& request) {
-  if (!caller.is_admin || caller.is_service) return errors::Error(kRequiresAdmin, "requires an app admin");
+  if (auto st = RequireAdmin(caller); !st.ok()) return st;
   if (std::string error = CredentialError(request); !error.empty()) {
     return errors::Error(kBadField, error);
   }
@@ -258,7 +260,7 @@ absl::StatusOr<v1::SetCredentialResponse> PushLogic::SetCredential(
 
 absl::StatusOr<v1::GetCredentialsResponse> PushLogic::GetCredentials(
     const rpc::Caller& caller, const v1::GetCredentialsRequest&) {
-  if (!caller.is_admin || caller.is_service) return errors::Error(kRequiresAdmin, "requires an app admin");
+  if (auto st = RequireAdmin(caller); !st.ok()) return st;
   if (credentials_ == nullptr) return errors::Error(kInternalError, "credentials are not stored here");
   auto all = credentials_->List(caller.sdkappid);
   if (!all.ok()) return errors::Error(kInternalError, "the credentials could not be read; retry");
@@ -271,7 +273,7 @@ absl::StatusOr<v1::GetCredentialsResponse> PushLogic::GetCredentials(
 
 absl::StatusOr<v1::RemoveCredentialResponse> PushLogic::RemoveCredential(
     const rpc::Caller& caller, const v1::RemoveCredentialRequest& request) {
-  if (!caller.is_admin || caller.is_service) return errors::Error(kRequiresAdmin, "requires an app admin");
+  if (auto st = RequireAdmin(caller); !st.ok()) return st;
   if (!presence::IsPushChannel(request.channel())) {
     return errors::Error(kBadField, "Channel must be APNs, FCM, Huawei, Xiaomi, OPPO, vivo or Honor");
   }
@@ -289,10 +291,10 @@ bool ValidUser(const std::string& user) { return !user.empty() && user.size() <=
 // Whose options a call is about: From_Account for app admins, the caller
 // for users (who may name only themselves).
 absl::StatusOr<std::string> OptOwner(const rpc::Caller& caller, const std::string& from) {
-  if (caller.is_service) return errors::Error(kRequiresAdmin, "not for internal callers");
+  if (caller.is_service) return errors::Error(kNeedsAdmin, "not for internal callers");
   if (!caller.is_admin) {
     if (!from.empty() && from != caller.identifier) {
-      return errors::Error(kRequiresAdmin, "users set their own options only");
+      return errors::Error(kNeedsAdmin, "users set their own options only");
     }
     return caller.identifier;
   }

@@ -15,6 +15,14 @@
 
 namespace parley::push {
 
+// Codes both halves of the push service answer with (Tencent's 900xx).
+inline constexpr int32_t kBadField = 90001;
+inline constexpr int32_t kNeedsAdmin = 90009;
+inline constexpr int32_t kInternalError = 90994;
+// OK for an app admin's call, else kNeedsAdmin.
+absl::Status RequireAdmin(const rpc::Caller& caller);
+
+
 // Where offline push jobs go: one per recipient with a device that is not
 // online (push_queue.h takes them from there).
 class OfflinePusher {
