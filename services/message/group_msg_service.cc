@@ -349,6 +349,7 @@ absl::StatusOr<v1::SendGroupResponse> GroupMessageLogic::SendGroup(
       [](const std::string& c) { return c == "NoLastMsg"; });
   append.client_msg_id = request.client_msg_id();
   append.dedup = true;
+  append.event = event;
   size_t writer = std::hash<std::string>()(append.group_id) % appends_.size();
   auto result = appends_[writer]->Submit({std::move(append)}).get()[0];
   if (!result.ok()) {
@@ -362,10 +363,7 @@ absl::StatusOr<v1::SendGroupResponse> GroupMessageLogic::SendGroup(
     return response;
   }
   stored.Increment();
-  event.set_seq(result->seq);
-  m->set_msg_seq(static_cast<uint32_t>(result->seq));
-  m->set_msg_key(absl::StrCat(result->seq, "_", request.random(), "_", result->time));
-  Deliver(caller.sdkappid, std::move(event));
+  if (result->delivery) deliverer_->EnqueueGroup(caller.sdkappid, *result->delivery, result->ticket);
   {
     // The group's last message, the sender's last send and a Work group's
     // activation go to the group service with the next flush.

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "group_msg_rules.h"
+#include "handoff.h"
 #include "message_store.h"
 #include "parley/delivery/topics.h"
 #include "parley/protojson/protojson.h"
@@ -253,6 +254,29 @@ std::vector<GroupAppendResult> AppendSetBased(pqxx::work& tx,
 
 }  // namespace
 
+namespace {
+
+// The deliveries of the stored (not duplicate) messages that carry an event,
+// into their results and one delivery_outbox row for the batch.
+void RecordGroupDeliveries(pqxx::work& tx, const std::vector<GroupAppend>& events,
+                           std::vector<GroupAppendResult>* results) {
+  v1::HandOff handoff;
+  std::vector<size_t> owners;
+  for (size_t i = 0; i < events.size(); ++i) {
+    GroupAppendResult& result = (*results)[i];
+    if (result.duplicate || !events[i].event) continue;
+    result.delivery = GroupMessageDelivery(*events[i].event, result.seq, result.time);
+    auto* item = handoff.add_items();
+    item->set_sdkappid(events[i].sdkappid);
+    *item->mutable_group() = *result.delivery;
+    owners.push_back(i);
+  }
+  auto ticket = RecordHandOff(tx, handoff);
+  for (size_t i : owners) (*results)[i].ticket = ticket;
+}
+
+}  // namespace
+
 std::vector<absl::StatusOr<GroupAppendResult>> GroupMessageStore::AppendMany(
     const std::vector<GroupAppend>& events) {
   std::vector<size_t> order(events.size());
@@ -266,6 +290,7 @@ std::vector<absl::StatusOr<GroupAppendResult>> GroupMessageStore::AppendMany(
   absl::Status batch = pool_->Run([&](pqxx::connection& c) {
     pqxx::work tx(c);
     auto stored = AppendSetBased(tx, events, order);
+    RecordGroupDeliveries(tx, events, &stored);
     tx.commit();
     for (size_t i = 0; i < stored.size(); ++i) results[i] = stored[i];
     return absl::OkStatus();
@@ -352,8 +377,10 @@ absl::StatusOr<GroupAppendResult> GroupMessageStore::Append(const GroupAppend& e
       }
       AppendTopicChanges(tx, e);
     }
+    std::vector<GroupAppendResult> one = {result};
+    RecordGroupDeliveries(tx, {e}, &one);
     tx.commit();
-    return result;
+    return one[0];
   });
 }
 

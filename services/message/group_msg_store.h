@@ -5,13 +5,16 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "parley/pg/pool.h"
+#include "parley/delivery/deliverer.h"
 #include "parley/v1/group_message.pb.h"
+#include "parley/v1/push.pb.h"
 
 namespace parley::message {
 
@@ -44,12 +47,19 @@ struct GroupAppend {
   std::string destroyed_topic;
   // A member's new MsgFlag (MsgFlagChanged tips): user, flag.
   std::optional<std::pair<std::string, int32_t>> flag_change;
+  // A message's event, with no seq or key yet: set, the stored message is
+  // handed off to push durably (handoff.h).
+  std::optional<v1::GroupEvent> event;
 };
 
 struct GroupAppendResult {
   uint64_t seq = 0;
   int64_t time = 0;
   bool duplicate = false;
+  // What push gets (none for a duplicate or without an event), counted
+  // against the ticket of the batch's delivery_outbox row.
+  std::optional<v1::GroupDelivery> delivery;
+  std::shared_ptr<delivery::Ticket> ticket;
 };
 
 // A member's standing in one group.

@@ -1,10 +1,12 @@
 // parley-message: C2C messages, timelines and sync.
+#include <algorithm>
 #include <chrono>
 #include <mutex>
 #include <random>
 #include <thread>
 
 #include "group_msg_service.h"
+#include "handoff.h"
 #include "message_service.h"
 #include "parley/log/log.h"
 #include "parley/redis/subscriber.h"
@@ -43,7 +45,11 @@ int main(int argc, char** argv) {
              "group service address (membership and mutes of group sends)");
   config.Add("max-batch", "PARLEY_MESSAGE_MAX_BATCH", &max_batch,
              "most messages persisted in one transaction");
+  int outbox_lease_ms = 30000;
+  config.Add("delivery-outbox-lease-ms", "PARLEY_DELIVERY_OUTBOX_LEASE_MS", &outbox_lease_ms,
+             "how long a stored batch's deliveries wait for push before another hand-off");
   if (auto exit_code = config.ParseForMain(argc, argv)) return *exit_code;
+  parley::message::SetHandOffLease(std::chrono::milliseconds(std::max(outbox_lease_ms, 100)));
   common.InitLogging("message");
   if (!common.InitTls("message")) return 1;
 
@@ -53,6 +59,8 @@ int main(int argc, char** argv) {
   parley::message::BatchWriter writer(&store, static_cast<size_t>(max_batch));
   parley::delivery::Deliverer deliverer(
       parley::v1::PushService::NewStub(parley::rpc::MakeChannel(push_target, "push")), "parley-message");
+  // Stored messages' deliveries are kept in delivery_outbox until push takes them.
+  parley::message::HandOffKeeper handoffs(pg->get(), &deliverer);
   auto now = [] {
     return std::chrono::duration_cast<std::chrono::seconds>(
                std::chrono::system_clock::now().time_since_epoch())
@@ -128,18 +136,23 @@ int main(int argc, char** argv) {
     (void)pool->Command({"PUBLISH", parley::message::kGroupChangesChannel, message});
   });
 
-  // Every 100 ms: outbox rows of queued after-send callbacks are deleted.
+  // Every 100 ms: outbox rows of queued after-send callbacks, and of
+  // deliveries push took, are deleted.
   // Every 5 s: after-send callbacks the outbox still owes (their replica
-  // died before queueing them) are queued again. Once a minute: dedup
-  // records older than the window are dropped.
+  // died before queueing them) are queued again, and so are deliveries push
+  // has not taken in 30 s. Once a minute: dedup records older than the
+  // window are dropped.
   std::atomic<bool> running{true};
   std::thread janitor([&] {
     for (int tick = 1; running; ++tick) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
       logic.DeleteSettledCallbacks();
+      handoffs.Settle();
       if (tick % 2 == 0) group_logic.FlushNotes();
       if (tick % 50 == 0) {
         while (running && logic.RequeueOwedCallbacks(500) == 500) {
+        }
+        while (running && handoffs.Redeliver(100) == 100) {
         }
       }
       if (tick % 600 == 0) (void)store.DeleteExpiredDedup();
@@ -164,6 +177,10 @@ int main(int argc, char** argv) {
   runner.Wait();
   running = false;
   janitor.join();
+  // What push took before the end leaves the outbox now, not by a second
+  // hand-off from another replica.
+  (void)deliverer.Flush(std::chrono::seconds(2));
+  handoffs.Settle();
   group_logic.FlushNotes();
   group_changes.reset();  // its thread calls into `group_contexts`
   logic.StopAfterSends();  // before `callbacks` goes

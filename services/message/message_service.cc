@@ -240,17 +240,8 @@ v1::TimelineEvent MessageEvent(const SendJob& job, uint64_t seq, const std::stri
 
 }  // namespace
 
-void MessageLogic::DeliverStored(uint64_t sdkappid, const SendJob& job, const SendResult& result,
-                                 const v1::SendC2CRequest& request) {
-  v1::TimelineEvent event =
-      MessageEvent(job, result.receiver_seq, job.from, result.msg_key, result.msg_seq, request);
-  deliverer_->Enqueue(sdkappid, job.to, event, job.honor_receive_opt);
-  if (result.sender_seq != 0 && job.from != job.to) {
-    // The sender's copy differs only in seq and peer.
-    event.set_seq(result.sender_seq);
-    event.set_peer(job.to);
-    deliverer_->Enqueue(sdkappid, job.from, event);
-  }
+void MessageLogic::DeliverStored(uint64_t sdkappid, const SendResult& result) {
+  for (const auto& delivery : result.deliveries) deliverer_->Enqueue(sdkappid, delivery, result.ticket);
 }
 
 uint32_t MessageLogic::TotalUnread(uint64_t sdkappid, const std::string& user) {
@@ -465,6 +456,7 @@ absl::StatusOr<std::optional<v1::SendC2CResponse>> MessageLogic::StageSend(
     return st;
   }
   const v1::SendC2CRequest& sent = rewritten ? *rewritten : request;
+  job->event = MessageEvent(*job, 0, job->from, "", 0, sent);
   if (!Has(request.forbid_callback_control(), "ForbidAfterSendMsgCallback")) {
     job->after_commands = AfterSendCommands(caller.sdkappid, job->to);
     job->opt_platform = OptPlatform(caller);
@@ -506,8 +498,7 @@ absl::StatusOr<v1::SendC2CResponse> MessageLogic::FinishSend(
   }
   const SendResult& result = *stored;
   if (!result.duplicate) {
-    DeliverStored(caller.sdkappid, staged.job, result,
-                  staged.rewritten ? *staged.rewritten : *staged.request);
+    DeliverStored(caller.sdkappid, result);
     AfterSend(staged.job, result.msg_key, result.msg_seq, result.msg_time, false,
               result.owed_callback_ids);
   }
@@ -652,6 +643,7 @@ absl::StatusOr<v1::BatchSendC2CResponse> MessageLogic::BatchSendC2C(
       response.set_msg_key(absl::StrCat(one.msg_seq(), "_", job->random, "_", job->time));
       response.set_msg_id(response.msg_key());
     }
+    job->event = MessageEvent(*job, 0, job->from, "", 0, one);
     jobs.push_back(std::move(*job));
   }
   if (online_only) {
@@ -670,10 +662,7 @@ absl::StatusOr<v1::BatchSendC2CResponse> MessageLogic::BatchSendC2C(
       error->set_error_code(kInternal);
       continue;
     }
-    if (!results[i]->duplicate) {
-      one.set_to_account(jobs[i].to);
-      DeliverStored(caller.sdkappid, jobs[i], *results[i], one);
-    }
+    if (!results[i]->duplicate) DeliverStored(caller.sdkappid, *results[i]);
   }
   return response;
 }

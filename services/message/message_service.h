@@ -122,8 +122,8 @@ class MessageLogic {
   // Builds the job of one send; errors carry openim codes.
   absl::StatusOr<SendJob> PrepareJob(const rpc::Caller& caller, const v1::SendC2CRequest& request,
                                      bool* online_only);
-  void DeliverStored(uint64_t sdkappid, const SendJob& job, const SendResult& result,
-                     const v1::SendC2CRequest& request);
+  // Queues a stored message's deliveries with its hand-off ticket.
+  void DeliverStored(uint64_t sdkappid, const SendResult& result);
   // The message a recall or edit is about, checked against the caller:
   // 20022 when missing, 20023 when recalled, 20003 when not the caller's own.
   absl::StatusOr<StoredMessage> OwnMessage(const rpc::Caller& caller, const std::string& from,

@@ -6,15 +6,45 @@
 #include "absl/strings/str_cat.h"
 #include "parley/log/log.h"
 #include "parley/protojson/protojson.h"
+#include "handoff.h"
 #include "send_sql.h"
 
 namespace parley::message {
+
+namespace {
+
+// The deliveries of the stored (not duplicate) jobs, into their results and
+// one delivery_outbox row for the batch.
+void RecordDeliveries(pqxx::work& tx, const std::vector<SendJob>& jobs,
+                      std::vector<SendResult>* results) {
+  v1::HandOff handoff;
+  std::vector<size_t> owners;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    SendResult& result = (*results)[i];
+    if (result.duplicate || !jobs[i].event) continue;
+    const SendJob& job = jobs[i];
+    result.deliveries = C2CDeliveries(*job.event, job.from, job.to, job.honor_receive_opt,
+                                      result.msg_key, result.msg_seq, result.receiver_seq,
+                                      result.sender_seq);
+    for (const auto& delivery : result.deliveries) {
+      auto* item = handoff.add_items();
+      item->set_sdkappid(job.sdkappid);
+      *item->mutable_delivery() = delivery;
+    }
+    owners.push_back(i);
+  }
+  auto ticket = RecordHandOff(tx, handoff);
+  for (size_t i : owners) (*results)[i].ticket = ticket;
+}
+
+}  // namespace
 
 std::vector<absl::StatusOr<SendResult>> MessageStore::SendBatch(const std::vector<SendJob>& jobs) {
   std::vector<absl::StatusOr<SendResult>> results;
   absl::Status batch = pool_->Run([&](pqxx::connection& c) {
     pqxx::work tx(c);
     std::vector<SendResult> written = WriteMany(tx, jobs);  // with the outbox rows
+    RecordDeliveries(tx, jobs, &written);
     tx.commit();
     for (auto& result : written) results.push_back(std::move(result));
     return absl::OkStatus();
@@ -31,6 +61,7 @@ std::vector<absl::StatusOr<SendResult>> MessageStore::SendBatch(const std::vecto
           pqxx::work tx(c);
           std::vector<SendResult> r = {WriteOne(tx, job)};
           RecordOwedCallbacks(tx, {job}, {0}, &r);
+          RecordDeliveries(tx, {job}, &r);
           tx.commit();
           return r[0];
         });

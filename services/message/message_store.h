@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,7 +13,9 @@
 #include "absl/status/statusor.h"
 #include "parley/pg/pool.h"
 #include "no_speaking.h"
+#include "parley/delivery/deliverer.h"
 #include "parley/v1/message.pb.h"
+#include "parley/v1/push.pb.h"
 
 namespace parley::message {
 
@@ -41,6 +44,9 @@ struct SendJob {
   std::vector<std::string> after_commands;
   std::string opt_platform;  // of the sender, for those callbacks
   std::string client_ip;
+  // The event sessions get, with no seq or key yet: set, the stored message
+  // is handed off to push durably (handoff.h). Imports leave it unset.
+  std::optional<v1::TimelineEvent> event;
 };
 
 struct SendResult {
@@ -52,6 +58,10 @@ struct SendResult {
   uint64_t receiver_seq = 0;
   // The outbox rows of the job's after_commands, in order (none for a duplicate).
   std::vector<int64_t> owed_callback_ids;
+  // What push gets (none for a duplicate), counted against the ticket of the
+  // batch's delivery_outbox row.
+  std::vector<v1::Delivery> deliveries;
+  std::shared_ptr<delivery::Ticket> ticket;
 };
 
 // An after-send callback in the outbox whose process did not report it

@@ -334,25 +334,6 @@ size_t AddDedupParams(const std::vector<SendJob>& jobs, const std::vector<size_t
   return apps.size();
 }
 
-// A fresh outbox row id. Ids are made here, not by a sequence, so rows go
-// into the batch's one statement without a RETURNING to match back. They
-// grow with time (milliseconds, then 8 random bits per process and a
-// 12-bit counter), so new rows go to the right edge of the primary key while
-// settled rows are deleted further left: random ids put inserts on pages
-// full of just-deleted entries, which cost every send batch about 0.4 ms
-// (bench/message_bench.sh 1000 with a dead callback URL: p50 7.2-7.9 ms
-// against 4.4-6.2 without a URL). Two replicas collide only if they drew the
-// same 8 bits and their counters meet within one millisecond; a collision
-// fails the batch, which is then redone one send at a time with new ids.
-int64_t NewOwedId() {
-  static const int64_t tag = static_cast<int64_t>(std::random_device{}() & 0xff) << 12;
-  static std::atomic<uint32_t> counter{std::random_device{}()};
-  int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                   std::chrono::system_clock::now().time_since_epoch())
-                   .count();
-  return (ms << 20) | tag | static_cast<int64_t>(counter.fetch_add(1) & 0xfff);
-}
-
 // The outbox rows of the jobs at `indices` that are stored (not duplicates):
 // their ids go to the results. Returns how many rows.
 size_t AddOwedParams(const std::vector<SendJob>& jobs, const std::vector<size_t>& indices,
@@ -399,6 +380,26 @@ void InsertRows(pqxx::work& tx, const std::vector<SendJob>& jobs, const std::vec
 }
 
 }  // namespace
+
+// A fresh outbox row id. Ids are made here, not by a sequence, so rows go
+// into the batch's one statement without a RETURNING to match back. They
+// grow with time (milliseconds, then 8 random bits per process and a
+// 12-bit counter), so new rows go to the right edge of the primary key while
+// settled rows are deleted further left: random ids put inserts on pages
+// full of just-deleted entries, which cost every send batch about 0.4 ms
+// (bench/message_bench.sh 1000 with a dead callback URL: p50 7.2-7.9 ms
+// against 4.4-6.2 without a URL). Two replicas collide only if they drew the
+// same 8 bits and their counters meet within one millisecond; a collision
+// fails the batch, which is then redone one send at a time with new ids.
+int64_t NewOwedId() {
+  static const int64_t tag = static_cast<int64_t>(std::random_device{}() & 0xff) << 12;
+  static std::atomic<uint32_t> counter{std::random_device{}()};
+  int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count();
+  return (ms << 20) | tag | static_cast<int64_t>(counter.fetch_add(1) & 0xfff);
+}
+
 
 SendResult WriteOne(pqxx::work& tx, const SendJob& job) {
   auto rows = pg::ExecPrepared(tx, "send_one", kWriteOneSql, job.sdkappid, job.from, job.to, job.dedup_key,

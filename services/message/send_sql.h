@@ -25,6 +25,10 @@
 
 namespace parley::message {
 
+// A fresh id for an outbox row (c2c_after_outbox, delivery_outbox): made
+// here rather than by a sequence, growing with time (see send_sql.cc).
+int64_t NewOwedId();
+
 // Persists one message with parley_c2c_send().
 SendResult WriteOne(pqxx::work& tx, const SendJob& job);
 
