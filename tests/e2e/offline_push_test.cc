@@ -5,6 +5,8 @@
 // bearer token, each Android vendor's secret or signature) and headers.
 #include <catch2/catch.hpp>
 
+#include <csignal>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -450,6 +452,46 @@ TEST_CASE("offline push: group messages reach members' devices page by page", "[
   }
   CHECK(just_m1 == 1);
   CHECK(vendors.Of("apns").size() == 1 + 3 + 1 + 3);
+}
+
+TEST_CASE("offline push: messages stored while the push service is down are pushed once it is back",
+          "[push][ws]") {
+  PushVendors vendors;
+  Env env = vendors.ClusterEnv();
+  // Deliveries push has not taken are handed off again after 2 s (30 s by
+  // default), on the message service's next 5 s round.
+  env["PARLEY_DELIVERY_OUTBOX_LEASE_MS"] = "2000";
+  TestCluster c(env);
+  ImportAccounts(c, {"alice", "bob"});
+  REQUIRE(Code(PushApi(c, "set_credential", vendors.Credential("APNs"))) == 0);
+  json created = Group(c, "create_group", {{"Owner_Account", "alice"}, {"Type", "Public"},
+                                           {"Name", "Outage"},
+                                           {"MemberList", {{{"Member_Account", "bob"}}}}});
+  REQUIRE(Code(created) == 0);
+  WsClient bob(c.http_port);
+  RegisterDevice(bob, c, "bob", "iPhone", "APNs", "apns-bob");
+  REQUIRE(Code(SendMsg(c, "alice", "bob", "before")) == 0);
+  REQUIRE(vendors.WaitFor("apns", 1, [](const json& r) { return AlertBody(r) == "before"; }).size() == 1);
+
+  // Push is gone for longer than the message service's in-memory retries:
+  // the sends are stored and acknowledged, and their notifications wait.
+  c.push.Stop(SIGKILL, std::chrono::milliseconds(5000));
+  REQUIRE(Code(SendMsg(c, "alice", "bob", "while push was down")) == 0);
+  REQUIRE(Code(Group(c, "send_group_msg", {{"GroupId", created["GroupId"]}, {"From_Account", "alice"},
+                                          {"Random", 77}, {"MsgBody", Text("group, push down")}})) == 0);
+  std::this_thread::sleep_for(std::chrono::seconds(4));
+  c.StartPush();
+  auto got = vendors.WaitFor("apns", 2, [](const json& r) {
+    return AlertBody(r) == "while push was down" || AlertBody(r) == "alice: group, push down";
+  }, 30000);
+  REQUIRE(got.size() == 2);
+  // Each once: rows push took leave the outbox.
+  std::this_thread::sleep_for(std::chrono::seconds(8));
+  std::map<std::string, int> count;
+  for (const auto& r : vendors.Of("apns")) count[AlertBody(r)]++;
+  CHECK(count["while push was down"] == 1);
+  CHECK(count["alice: group, push down"] == 1);
+  CHECK(count["before"] == 1);
 }
 
 namespace {

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "batch_writer.h"
+#include "handoff.h"
 #include "message_store.h"
 #include "send_sql.h"
 #include "parley/pg/migrations.h"
@@ -343,4 +344,68 @@ TEST_CASE("after-send callbacks are owed with the message, leased once when due,
   REQUIRE(f.store->SettleOwedCallbacks({owed[0].id, owed[1].id}).ok());
   make_due();
   CHECK(owed_of_app().empty());
+}
+
+TEST_CASE("a stored batch records its deliveries for push in its transaction and a duplicate none",
+          "[message]") {
+  Fixture f;
+  message::SetHandOffLease(std::chrono::hours(1));  // not due while the test looks
+  auto job = [&](const std::string& from, const std::string& to, const std::string& dedup) {
+    message::SendJob j = f.Job(from, to, dedup, 1);
+    v1::TimelineEvent event;
+    event.set_kind(v1::TimelineEvent::KIND_MESSAGE);
+    event.mutable_message()->set_from_account(from);
+    j.event = event;
+    return j;
+  };
+  REQUIRE(f.store->SendBatch({job("a", "b", "c:first")})[0].ok());
+  auto results = f.store->SendBatch({job("a", "b", "c:first"), job("b", "c", "c:second"),
+                                     f.Job("c", "a", "", 3)});  // no event: not handed off
+  REQUIRE(results.size() == 3);
+  CHECK(results[0]->duplicate);
+  CHECK(results[0]->deliveries.empty());
+  CHECK(results[0]->ticket == nullptr);
+  CHECK(results[2]->deliveries.empty());
+  REQUIRE(results[1]->ticket != nullptr);
+  const auto& stored = *results[1];
+  REQUIRE(stored.deliveries.size() == 2);  // c, and b's other sessions
+  CHECK(stored.deliveries[0].user_id() == "c");
+  CHECK(stored.deliveries[1].user_id() == "b");
+  v1::TimelineEvent to_c;
+  REQUIRE(to_c.ParseFromString(stored.deliveries[0].event()));
+  CHECK(to_c.seq() == stored.receiver_seq);
+  CHECK(to_c.peer() == "b");
+  CHECK(to_c.msg_key() == stored.msg_key);
+  CHECK(to_c.message().msg_seq() == stored.msg_seq);
+
+  auto payload = [&](int64_t id) {
+    auto row = f.pool->Query<std::optional<std::string>>(
+        [&](pqxx::connection& c) -> absl::StatusOr<std::optional<std::string>> {
+          pqxx::nontransaction tx(c);
+          auto rows = tx.exec_params("SELECT payload FROM delivery_outbox WHERE id = $1", id);
+          if (rows.empty()) return std::nullopt;
+          return pqxx::binarystring(rows[0][0]).str();
+        });
+    REQUIRE(row.ok());
+    return *row;
+  };
+  int64_t id = stored.ticket->id;
+  CHECK(stored.ticket->remaining == 2);
+  auto recorded = payload(id);
+  REQUIRE(recorded.has_value());
+  v1::HandOff handoff;
+  REQUIRE(handoff.ParseFromString(*recorded));
+  REQUIRE(handoff.items_size() == 2);
+  CHECK(handoff.items(0).sdkappid() == f.app);
+  CHECK(handoff.items(0).delivery().SerializeAsString() == stored.deliveries[0].SerializeAsString());
+  CHECK(handoff.items(1).delivery().user_id() == "b");
+
+  // Not due within the lease; settled, the row is gone.
+  message::HandOffStore outbox(f.pool.get());
+  auto due = outbox.Lease(1000, std::chrono::seconds(60));
+  REQUIRE(due.ok());
+  for (const auto& row : *due) CHECK(row.id != id);
+  REQUIRE(outbox.Settle({id}).ok());
+  CHECK_FALSE(payload(id).has_value());
+  message::SetHandOffLease(std::chrono::seconds(30));
 }
