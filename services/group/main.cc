@@ -85,7 +85,11 @@ int main(int argc, char** argv) {
       parley::v1::GroupMessageService::NewStub(parley::rpc::MakeChannel(message_target, "message"));
   logic.SetTipPoster([tips](uint64_t sdkappid, const parley::v1::PostGroupTipRequest& tip) {
     parley::rpc::Caller self = parley::rpc::ServiceCaller(sdkappid, "parley-group");
-    auto context = parley::rpc::NewContext(&self, std::chrono::milliseconds(5000));
+    // Within the gateway's 3 s for the whole call: the change is committed
+    // by now, and a caller told "too slow" would make it again (a second
+    // group). The message service answers within about a second even while
+    // push is down (DeliverGroupNow).
+    auto context = parley::rpc::NewContext(&self, std::chrono::milliseconds(2000));
     // A channel still connecting (a busy or restarting message service) is
     // waited for within the deadline instead of failing the tip at once.
     context->set_wait_for_ready(true);

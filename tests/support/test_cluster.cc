@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <csignal>
+
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
@@ -91,13 +93,29 @@ TestCluster::TestCluster(std::map<std::string, std::string> extra_env)
       {"PARLEY_CALLBACK_CLAIM_IDLE_MS", "3000"},
   };
   for (auto& [k, v] : extra_env) env_[k] = v;
-  StartAuth();
-  StartPush();
-  StartCallback();
-  StartRelationship();
-  StartGroup();
-  StartMessage();
-  StartGateway();
+  struct Step {
+    Process* process;
+    void (TestCluster::*start)();
+  };
+  const std::vector<Step> steps = {
+      {&auth, &TestCluster::StartAuth},     {&push, &TestCluster::StartPush},
+      {&callback, &TestCluster::StartCallback}, {&relationship, &TestCluster::StartRelationship},
+      {&group, &TestCluster::StartGroup},   {&message, &TestCluster::StartMessage},
+      {&gateway, &TestCluster::StartGateway}};
+  for (size_t i = 0; i < steps.size(); ++i) {
+    int before = moved_;
+    (this->*steps[i].start)();
+    // A service whose address moved was dialled at the old one by those
+    // started before it (the group service sends tips to the message
+    // service): they start again with the new one, until nothing moves.
+    for (int pass = 0; moved_ != before && pass < 3; ++pass) {
+      before = moved_;
+      for (size_t j = 0; j < i; ++j) {
+        steps[j].process->Stop(SIGTERM, std::chrono::milliseconds(5000));
+        (this->*steps[j].start)();
+      }
+    }
+  }
 }
 
 bool TestCluster::WaitHealthy(int port, const std::string& path, Process& process, int seconds) {
@@ -132,7 +150,10 @@ Process TestCluster::StartService(const std::string& binary, const std::string& 
       std::string fresh = std::to_string(FreePort());
       env_[var] = "127.0.0.1:" + fresh;
       for (const auto& dial : dial_vars) {
-        if (env_[dial] == "127.0.0.1:" + old_port) env_[dial] = env_[var];
+        if (env_[dial] == "127.0.0.1:" + old_port) {
+          env_[dial] = env_[var];
+          ++moved_;
+        }
       }
       if (var == health_var) *health_port = std::stoi(fresh);
     }

@@ -87,6 +87,9 @@ class TestCluster {
                        int* health_port);
 
   std::map<std::string, std::string> env_;
+  // How many times a service's dialled address moved (a port taken while
+  // it started): services started before were given the old one.
+  int moved_ = 0;
 };
 
 }  // namespace parley::testing
