@@ -50,6 +50,10 @@ v1::GroupDelivery GroupMessageDelivery(v1::GroupEvent event, uint64_t seq, int64
 
 namespace {
 std::atomic<int64_t> lease_ms{30000};
+std::string& Scope() {
+  static std::string scope;
+  return scope;
+}
 double Seconds(std::chrono::milliseconds ms) { return static_cast<double>(ms.count()) / 1000; }
 }  // namespace
 
@@ -57,13 +61,16 @@ void SetHandOffLease(std::chrono::milliseconds lease) { lease_ms = lease.count()
 
 std::chrono::milliseconds HandOffLease() { return std::chrono::milliseconds(lease_ms.load()); }
 
+void SetHandOffScope(const std::string& scope) { Scope() = scope; }
+
 std::shared_ptr<delivery::Ticket> RecordHandOff(pqxx::work& tx, const v1::HandOff& handoff) {
   if (handoff.items_size() == 0) return nullptr;
   auto ticket = std::make_shared<delivery::Ticket>(NewOwedId(), handoff.items_size());
   tx.exec_params(
-      "INSERT INTO delivery_outbox (id, payload, due_at)"
-      " VALUES ($1, $2, now() + make_interval(secs => $3))",
-      ticket->id, pqxx::binarystring(handoff.SerializeAsString()), Seconds(HandOffLease()));
+      "INSERT INTO delivery_outbox (id, scope, payload, due_at)"
+      " VALUES ($1, $2, $3, now() + make_interval(secs => $4))",
+      ticket->id, Scope(), pqxx::binarystring(handoff.SerializeAsString()),
+      Seconds(HandOffLease()));
   return ticket;
 }
 
@@ -85,11 +92,12 @@ absl::StatusOr<std::vector<OwedHandOff>> HandOffStore::Lease(size_t limit,
         pqxx::nontransaction tx(c);  // one statement
         auto rows = tx.exec_params(
             "WITH due AS ("
-            "  SELECT id FROM delivery_outbox WHERE due_at <= now() ORDER BY due_at LIMIT $1"
+            "  SELECT id FROM delivery_outbox WHERE scope = $3 AND due_at <= now()"
+            "  ORDER BY due_at LIMIT $1"
             "  FOR UPDATE SKIP LOCKED)"
             " UPDATE delivery_outbox o SET due_at = now() + make_interval(secs => $2)"
             " FROM due WHERE o.id = due.id RETURNING o.id, o.payload",
-            static_cast<int64_t>(limit), Seconds(lease));
+            static_cast<int64_t>(limit), Seconds(lease), Scope());
         std::vector<OwedHandOff> out;
         for (const auto& row : rows) {
           OwedHandOff owed;

@@ -43,6 +43,9 @@ v1::GroupDelivery GroupMessageDelivery(v1::GroupEvent event, uint64_t seq, int64
 // and how long each such lease lasts: 30 s unless set (tests shorten it).
 void SetHandOffLease(std::chrono::milliseconds lease);
 std::chrono::milliseconds HandOffLease();
+// The push service rows are recorded for and leased from (the process's
+// push target): set once at start, before the first send.
+void SetHandOffScope(const std::string& scope);
 
 // Inside the storing transaction: records `handoff` under a fresh id and
 // returns its ticket, counting every item; null when it holds none.

@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
              "how long a stored batch's deliveries wait for push before another hand-off");
   if (auto exit_code = config.ParseForMain(argc, argv)) return *exit_code;
   parley::message::SetHandOffLease(std::chrono::milliseconds(std::max(outbox_lease_ms, 100)));
+  parley::message::SetHandOffScope(push_target);
   common.InitLogging("message");
   if (!common.InitTls("message")) return 1;
 
