@@ -102,8 +102,12 @@ absl::StatusOr<std::vector<OwedHandOff>> HandOffStore::Lease(size_t limit,
         for (const auto& row : rows) {
           OwedHandOff owed;
           owed.id = row[0].as<int64_t>();
-          // A row this build cannot read is left to lapse again, not lost.
-          if (!owed.handoff.ParseFromString(pqxx::binarystring(row[1]).str())) continue;
+          if (!owed.handoff.ParseFromString(pqxx::binarystring(row[1]).str())) {
+            // Left to lapse again (a build that reads it may take it), not
+            // deleted: said here each time it comes due.
+            log::Warn("delivery_outbox_row_unreadable", {{"id", owed.id}});
+            continue;
+          }
           out.push_back(std::move(owed));
         }
         std::sort(out.begin(), out.end(),

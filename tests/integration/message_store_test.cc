@@ -409,3 +409,40 @@ TEST_CASE("a stored batch records its deliveries for push in its transaction and
   CHECK_FALSE(payload(id).has_value());
   message::SetHandOffLease(std::chrono::seconds(30));
 }
+
+TEST_CASE("owed hand-offs are leased once per lease and only by replicas of their push target",
+          "[message]") {
+  Fixture f;
+  // A scope of this test's own: no other process leases its rows.
+  std::string scope = "test-push-" + std::to_string(f.app);
+  message::SetHandOffScope(scope);
+  message::SetHandOffLease(std::chrono::milliseconds(0));  // due at once
+  message::SendJob job = f.Job("a", "b", "c:owed", 1);
+  job.event = v1::TimelineEvent();
+  auto results = f.store->SendBatch({job});
+  REQUIRE(results[0].ok());
+  REQUIRE(results[0]->ticket != nullptr);
+  int64_t id = results[0]->ticket->id;
+  message::HandOffStore outbox(f.pool.get());
+  auto mine = [&] {
+    auto due = outbox.Lease(1000, std::chrono::seconds(60));
+    REQUIRE(due.ok());
+    std::vector<message::OwedHandOff> out;
+    for (auto& row : *due) {
+      if (row.id == id) out.push_back(row);
+    }
+    return out;
+  };
+
+  message::SetHandOffScope(scope + "-elsewhere");  // another deployment's replicas
+  CHECK(mine().empty());
+  message::SetHandOffScope(scope);
+  auto leased = mine();
+  REQUIRE(leased.size() == 1);
+  REQUIRE(leased[0].handoff.items_size() == 2);  // b, and a's other sessions
+  CHECK(leased[0].handoff.items(0).delivery().user_id() == "b");
+  CHECK(mine().empty());  // leased for 60 s: no other replica takes it meanwhile
+  REQUIRE(outbox.Settle({id}).ok());
+  message::SetHandOffScope("");
+  message::SetHandOffLease(std::chrono::seconds(30));
+}
